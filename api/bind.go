@@ -1,0 +1,118 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"redprop/service"
+)
+
+// bindJSON decodes the body into req, refusing unknown fields, trailing
+// data and bodies over the limit. It writes the error and returns false.
+func bindJSON(c *gin.Context, req any) bool {
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(req); err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			fail(c, errBodyTooBig)
+		case errors.Is(err, io.EOF):
+			fail(c, service.Invalid("empty_body", "请求内容不能为空"))
+		default:
+			fail(c, errBadJSON.Wrap(err))
+		}
+		return false
+	}
+	if dec.More() {
+		fail(c, errBadJSON)
+		return false
+	}
+	return true
+}
+
+// pathID reads a positive integer path parameter.
+func pathID(c *gin.Context, name string) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		fail(c, errBadID)
+		return 0, false
+	}
+	return id, true
+}
+
+// queryID reads an optional positive integer query parameter (0 if absent).
+func queryID(c *gin.Context, name string) (int64, bool) {
+	raw := c.Query(name)
+	if raw == "" {
+		return 0, true
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		fail(c, service.Invalid("bad_query", "查询参数 "+name+" 格式不正确"))
+		return 0, false
+	}
+	return id, true
+}
+
+// page reads ?cursor= and ?limit= (default 20, at most 100).
+func page(c *gin.Context) (service.Page, bool) {
+	p := service.Page{Limit: 20}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 100 {
+			fail(c, service.Invalid("bad_limit", "每页条数须在 1 到 100 之间"))
+			return p, false
+		}
+		p.Limit = n
+	}
+	if raw := c.Query("cursor"); raw != "" {
+		b, err := base64.RawURLEncoding.DecodeString(raw)
+		if err != nil {
+			fail(c, errBadCursor)
+			return p, false
+		}
+		id, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil || id <= 0 {
+			fail(c, errBadCursor)
+			return p, false
+		}
+		p.After = id
+	}
+	return p, true
+}
+
+// nextCursor encodes the id a following page starts after ("" at the end).
+func nextCursor(lastID int64, more bool) string {
+	if !more {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(lastID, 10)))
+}
+
+// cst is China Standard Time; served times carry +08:00 (DESIGN.md §8).
+var cst = time.FixedZone("CST", 8*3600)
+
+// ts formats a stored UTC time for clients.
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(cst).Format(time.RFC3339)
+}
+
+// tsp formats an optional time.
+func tsp(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := ts(*t)
+	return &s
+}

@@ -1,0 +1,168 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/model/dbtest"
+	"redprop/service"
+	"redprop/service/auth"
+	"redprop/service/calendar"
+	"redprop/service/demo"
+	"redprop/service/order"
+	"redprop/service/org"
+	"redprop/service/photo"
+	"redprop/service/wechat"
+)
+
+// testServer is the real router over a clean database, Redis and the
+// WeChat sandbox, with a fake clock.
+type testServer struct {
+	t      *testing.T
+	db     *gorm.DB
+	clock  *service.FakeClock
+	router *gin.Engine
+	deps   Deps
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	db := dbtest.Open(t)
+	rdb, prefix := dbtest.Redis(t)
+	clock := service.NewFakeClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)) // Monday 10:00 in Beijing
+	authSvc := auth.New(db, rdb, wechat.NewSandbox(), clock, auth.Config{
+		JWTSecret: []byte("test-secret-test-secret-test-secret"), AccessTTL: 15 * time.Minute,
+		RefreshTTL: 24 * time.Hour, PerIPPerMin: 1000, PerCodePerMin: 1000, RedisPrefix: prefix, Sandbox: true,
+	})
+	deps := Deps{
+		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxBodyBytes: 1 << 20,
+		Ready:        func(ctx context.Context) error { return nil },
+		Auth:         authSvc,
+		Org:          org.New(db, clock),
+		Calendar:     calendar.New(db, clock),
+		Photo:        photo.New(db, photo.NewLocalStorage(t.TempDir()), clock, testMaxPhotoBytes),
+		Message:      newTestMessages(t, db, clock), // api/message_test.go
+	}
+	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, order.Options{})
+	deps.Photo.SetOrderAccess(deps.Order)
+	if err := order.SeedCategories(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{t: t, db: db, clock: clock, router: NewRouter(deps), deps: deps, rdb: rdb, prefix: prefix}
+}
+
+// response is a decoded answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+// ErrCode returns error.code of an error envelope ("" if none).
+func (r response) ErrCode() string {
+	e, _ := r.Body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+// do sends a JSON request (body may be nil, a string or any value).
+func (s *testServer) do(method, path, token string, body any, headers ...string) response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	s.router.ServeHTTP(w, req)
+	r := response{Status: w.Code, Header: w.Header(), Raw: w.Body.Bytes()}
+	if len(r.Raw) > 0 && r.Raw[0] == '{' {
+		if err := json.Unmarshal(r.Raw, &r.Body); err != nil {
+			s.t.Fatalf("%s %s: bad JSON %q: %v", method, path, r.Raw, err)
+		}
+	}
+	return r
+}
+
+// must is do that fails the test unless the status is want.
+func (s *testServer) must(want int, method, path, token string, body any, headers ...string) response {
+	s.t.Helper()
+	r := s.do(method, path, token, body, headers...)
+	if r.Status != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Raw)
+	}
+	return r
+}
+
+// login signs in the sandbox user name and returns the access token.
+func (s *testServer) login(name string) string {
+	s.t.Helper()
+	r := s.must(http.StatusOK, "POST", "/api/v1/auth/login", "", map[string]string{"code": "sandbox:" + name})
+	return r.Body["access_token"].(string)
+}
+
+// userID returns the id of the sandbox user name (who must have logged in).
+func (s *testServer) userID(name string) int64 {
+	s.t.Helper()
+	var u model.User
+	if err := s.db.Where("open_id = ?", wechat.SandboxOpenID(name)).Take(&u).Error; err != nil {
+		s.t.Fatalf("user %s: %v", name, err)
+	}
+	return u.ID
+}
+
+// grant gives the sandbox user name a role over a scope directly in the
+// database (tests of other capabilities need staff without invitations).
+func (s *testServer) grant(name, role, scopeKind string, scopeID int64, anc model.Ancestry) {
+	s.t.Helper()
+	s.login(name)
+	g := model.Grant{UserID: s.userID(name), Role: role, ScopeKind: scopeKind, ScopeID: scopeID, Ancestry: anc}
+	if err := s.db.Create(&g).Error; err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// loadDemo loads the demo city; its people log in with s.login(name).
+func (s *testServer) loadDemo() *demo.City {
+	s.t.Helper()
+	c, err := demo.Load(context.Background(), s.db, s.clock.Now())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}

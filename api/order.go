@@ -1,0 +1,498 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"redprop/model"
+	"redprop/service"
+	"redprop/service/order"
+)
+
+// orderRoutes registers categories, submitting, queues, one order, and
+// one endpoint per transition of the order loop.
+func (h *handlers) orderRoutes(authed *gin.RouterGroup) {
+	authed.GET("/order-categories", h.listOrderCategories)
+	authed.PATCH("/order-categories/:id", h.updateOrderCategory)
+
+	authed.POST("/orders", h.submitOrder)
+	authed.GET("/orders", h.listOrders)
+	authed.GET("/orders/:id", h.getOrder)
+	for _, a := range order.Actions() {
+		authed.POST("/orders/:id/"+a, h.orderAction(a))
+	}
+}
+
+var (
+	errOrderBool = service.Invalid("bad_query", "查询参数 overdue、include_inactive 须为 true 或 false")
+	errOrderDate = service.Invalid("bad_date", "日期须为 YYYY-MM-DD 或 RFC 3339 时间")
+	errOrderTime = service.Invalid("bad_deadline", "办结时限须为 RFC 3339 时间，如 2026-11-25T18:00:00+08:00")
+)
+
+// ---- categories
+
+type orderCategoryResponse struct {
+	ID                   int64    `json:"id"`
+	Code                 string   `json:"code"`
+	Name                 string   `json:"name"`
+	ParentCode           string   `json:"parent_code,omitempty"`
+	Submitters           []string `json:"submitters"`
+	AutoDispatch         string   `json:"auto_dispatch"`
+	AutoDepartmentKind   string   `json:"auto_department_kind,omitempty"`
+	VerifyMinutes        int      `json:"verify_minutes"`
+	DispatchMinutes      int      `json:"dispatch_minutes"`
+	AcceptMinutes        int      `json:"accept_minutes"`
+	CompleteMinutes      int      `json:"complete_minutes"`
+	ConfirmMinutes       int      `json:"confirm_minutes"`
+	WorkingTime          bool     `json:"working_time"`
+	EscalateOnBreach     bool     `json:"escalate_on_breach"`
+	AutoCloseHours       int      `json:"auto_close_hours"`
+	PhotosRequired       bool     `json:"photos_required"`
+	ComplaintAgainstFirm bool     `json:"complaint_against_firm"`
+	Active               bool     `json:"active"`
+	SortOrder            int      `json:"sort_order"`
+}
+
+func newOrderCategoryResponse(c model.Category) orderCategoryResponse {
+	subs := []string{}
+	if c.Submitters != "" {
+		subs = strings.Split(c.Submitters, ",")
+	}
+	return orderCategoryResponse{
+		ID: c.ID, Code: c.Code, Name: c.Name, ParentCode: c.ParentCode, Submitters: subs,
+		AutoDispatch: c.AutoDispatch, AutoDepartmentKind: c.AutoDepartmentKind,
+		VerifyMinutes: c.VerifyMinutes, DispatchMinutes: c.DispatchMinutes, AcceptMinutes: c.AcceptMinutes,
+		CompleteMinutes: c.CompleteMinutes, ConfirmMinutes: c.ConfirmMinutes, WorkingTime: c.WorkingTime,
+		EscalateOnBreach: c.EscalateOnBreach, AutoCloseHours: c.AutoCloseHours, PhotosRequired: c.PhotosRequired,
+		ComplaintAgainstFirm: c.ComplaintAgainstFirm, Active: c.Active, SortOrder: c.SortOrder,
+	}
+}
+
+func (h *handlers) listOrderCategories(c *gin.Context) {
+	inactive, ok := orderBool(c, "include_inactive")
+	if !ok {
+		return
+	}
+	cats, err := h.Order.Categories(c.Request.Context(), actor(c), inactive != nil && *inactive)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]orderCategoryResponse, 0, len(cats))
+	for _, cat := range cats {
+		out = append(out, newOrderCategoryResponse(cat))
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
+}
+
+type orderCategoryPatch struct {
+	Name                 *string   `json:"name"`
+	Submitters           *[]string `json:"submitters"`
+	AutoDispatch         *string   `json:"auto_dispatch"`
+	AutoDepartmentKind   *string   `json:"auto_department_kind"`
+	VerifyMinutes        *int      `json:"verify_minutes"`
+	DispatchMinutes      *int      `json:"dispatch_minutes"`
+	AcceptMinutes        *int      `json:"accept_minutes"`
+	CompleteMinutes      *int      `json:"complete_minutes"`
+	ConfirmMinutes       *int      `json:"confirm_minutes"`
+	WorkingTime          *bool     `json:"working_time"`
+	EscalateOnBreach     *bool     `json:"escalate_on_breach"`
+	AutoCloseHours       *int      `json:"auto_close_hours"`
+	PhotosRequired       *bool     `json:"photos_required"`
+	ComplaintAgainstFirm *bool     `json:"complaint_against_firm"`
+	Active               *bool     `json:"active"`
+	SortOrder            *int      `json:"sort_order"`
+}
+
+func (h *handlers) updateOrderCategory(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	var req orderCategoryPatch
+	if !bindJSON(c, &req) {
+		return
+	}
+	cat, err := h.Order.UpdateCategory(c.Request.Context(), actor(c), id, order.CategoryPatch(req))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newOrderCategoryResponse(cat))
+}
+
+// ---- orders
+
+type submitOrderRequest struct {
+	CategoryID  int64   `json:"category_id"`
+	Description string  `json:"description"`
+	Place       string  `json:"place"`
+	HouseholdID int64   `json:"household_id"`
+	CompoundID  int64   `json:"compound_id"`
+	ResidentID  int64   `json:"resident_id"`
+	Channel     string  `json:"channel"`
+	PhotoIDs    []int64 `json:"photo_ids"`
+}
+
+type orderRatingResponse struct {
+	Overall    int    `json:"overall"`
+	Timeliness int    `json:"timeliness,omitempty"`
+	Attitude   int    `json:"attitude,omitempty"`
+	Comment    string `json:"comment,omitempty"`
+}
+
+type orderResponse struct {
+	ID             int64                  `json:"id"`
+	Number         string                 `json:"number"`
+	CategoryID     int64                  `json:"category_id"`
+	CategoryCode   string                 `json:"category_code"`
+	CategoryName   string                 `json:"category_name"`
+	State          string                 `json:"state"`
+	Level          string                 `json:"level"`
+	Channel        string                 `json:"channel"`
+	Light          string                 `json:"light,omitempty"`
+	Overdue        bool                   `json:"overdue"`
+	Version        int64                  `json:"version"`
+	AuthorID       int64                  `json:"author_id,omitempty"`
+	AuthorName     string                 `json:"author_name,omitempty"`
+	ResidentID     int64                  `json:"resident_id,omitempty"`
+	ResidentName   string                 `json:"resident_name,omitempty"`
+	ResidentPhone  string                 `json:"resident_phone,omitempty"`
+	IdentityHidden bool                   `json:"identity_hidden,omitempty"`
+	NameMasked     bool                   `json:"name_masked,omitempty"`
+	CommunityID    int64                  `json:"community_id"`
+	CompoundID     int64                  `json:"compound_id"`
+	CompoundName   string                 `json:"compound_name"`
+	GridID         int64                  `json:"grid_id"`
+	GridName       string                 `json:"grid_name"`
+	BuildingID     int64                  `json:"building_id,omitempty"`
+	BuildingName   string                 `json:"building_name,omitempty"`
+	HouseholdID    int64                  `json:"household_id,omitempty"`
+	HouseholdName  string                 `json:"household_name,omitempty"`
+	Place          string                 `json:"place,omitempty"`
+	Description    string                 `json:"description"`
+	HandlerKind    string                 `json:"handler_kind,omitempty"`
+	HandlerID      int64                  `json:"handler_id,omitempty"`
+	HandlerName    string                 `json:"handler_name,omitempty"`
+	AssigneeID     int64                  `json:"assignee_id,omitempty"`
+	AssigneeName   string                 `json:"assignee_name,omitempty"`
+	DuplicateOf    int64                  `json:"duplicate_of,omitempty"`
+	StepStartedAt  *string                `json:"step_started_at"`
+	StepDeadline   *string                `json:"step_deadline"`
+	DueAt          *string                `json:"due_at,omitempty"`
+	PausedAt       *string                `json:"paused_at,omitempty"`
+	PauseReason    string                 `json:"pause_reason,omitempty"`
+	Rating         *orderRatingResponse   `json:"rating,omitempty"`
+	CreatedAt      string                 `json:"created_at"`
+	UpdatedAt      string                 `json:"updated_at"`
+	CompletedAt    *string                `json:"completed_at,omitempty"`
+	ConfirmedAt    *string                `json:"confirmed_at,omitempty"`
+	ClosedAt       *string                `json:"closed_at,omitempty"`
+	Timeline       []orderEventResponse   `json:"timeline,omitempty"`
+	Handlers       []orderHandlerResponse `json:"handlers,omitempty"`
+}
+
+type orderEventResponse struct {
+	ID           int64   `json:"id"`
+	Action       string  `json:"action"`
+	ActorID      int64   `json:"actor_id,omitempty"`
+	ActorName    string  `json:"actor_name,omitempty"`
+	Role         string  `json:"role"`
+	FromState    string  `json:"from_state,omitempty"`
+	ToState      string  `json:"to_state"`
+	FromLevel    string  `json:"from_level,omitempty"`
+	ToLevel      string  `json:"to_level"`
+	HandlerKind  string  `json:"handler_kind,omitempty"`
+	HandlerID    int64   `json:"handler_id,omitempty"`
+	HandlerName  string  `json:"handler_name,omitempty"`
+	AssigneeID   int64   `json:"assignee_id,omitempty"`
+	AssigneeName string  `json:"assignee_name,omitempty"`
+	Note         string  `json:"note,omitempty"`
+	PhotoIDs     []int64 `json:"photo_ids"`
+	At           string  `json:"at"`
+}
+
+type orderHandlerResponse struct {
+	At           string `json:"at"`
+	Action       string `json:"action"`
+	ActorID      int64  `json:"actor_id,omitempty"`
+	ActorName    string `json:"actor_name,omitempty"`
+	ActorRole    string `json:"actor_role"`
+	Level        string `json:"level"`
+	HandlerKind  string `json:"handler_kind,omitempty"`
+	HandlerID    int64  `json:"handler_id,omitempty"`
+	HandlerName  string `json:"handler_name,omitempty"`
+	AssigneeID   int64  `json:"assignee_id,omitempty"`
+	AssigneeName string `json:"assignee_name,omitempty"`
+}
+
+func newOrderResponse(v order.View) orderResponse {
+	o := v.Order
+	r := orderResponse{
+		ID: o.ID, Number: o.Number, CategoryID: o.CategoryID, CategoryCode: o.CategoryCode, CategoryName: v.CategoryName,
+		State: o.State, Level: o.Level, Channel: o.Channel, Light: v.Light, Overdue: o.Overdue, Version: o.Version,
+		AuthorID: o.AuthorID, AuthorName: v.AuthorName, ResidentID: o.ResidentID, ResidentName: v.ResidentName,
+		ResidentPhone: v.ResidentPhone, IdentityHidden: v.IdentityHidden, NameMasked: v.NameMasked,
+		CommunityID: o.CommunityID, CompoundID: o.CompoundID, CompoundName: v.CompoundName, GridID: o.GridID,
+		GridName: v.GridName, BuildingID: o.BuildingID, BuildingName: v.BuildingName, HouseholdID: o.HouseholdID,
+		HouseholdName: v.HouseholdName, Place: o.Place, Description: o.Description,
+		HandlerKind: o.HandlerKind, HandlerID: o.HandlerID, HandlerName: v.HandlerName,
+		AssigneeID: o.AssigneeID, AssigneeName: v.AssigneeName, DuplicateOf: o.DuplicateOf,
+		StepStartedAt: tsp(o.StepStartedAt), StepDeadline: tsp(o.StepDeadline), DueAt: tsp(o.DueAt),
+		PausedAt: tsp(o.PausedAt), PauseReason: o.PauseReason, CreatedAt: ts(o.CreatedAt), UpdatedAt: ts(o.UpdatedAt),
+		CompletedAt: tsp(o.CompletedAt), ConfirmedAt: tsp(o.ConfirmedAt), ClosedAt: tsp(o.ClosedAt),
+	}
+	if o.RatingOverall > 0 {
+		r.Rating = &orderRatingResponse{Overall: o.RatingOverall, Timeliness: o.RatingTimely,
+			Attitude: o.RatingAttitude, Comment: o.RatingComment}
+	}
+	if v.Timeline != nil {
+		r.Timeline = make([]orderEventResponse, 0, len(v.Timeline))
+		for _, e := range v.Timeline {
+			r.Timeline = append(r.Timeline, orderEventResponse{
+				ID: e.ID, Action: e.Action, ActorID: e.ActorID, ActorName: e.ActorName, Role: e.Role,
+				FromState: e.FromState, ToState: e.ToState, FromLevel: e.FromLevel, ToLevel: e.ToLevel,
+				HandlerKind: e.HandlerKind, HandlerID: e.HandlerID, HandlerName: e.HandlerName,
+				AssigneeID: e.AssigneeID, AssigneeName: e.AssigneeName, Note: e.Note, PhotoIDs: e.PhotoIDs,
+				At: ts(e.CreatedAt),
+			})
+		}
+		r.Handlers = make([]orderHandlerResponse, 0, len(v.Handlers))
+		for _, s := range v.Handlers {
+			r.Handlers = append(r.Handlers, orderHandlerResponse{
+				At: ts(s.At), Action: s.Action, ActorID: s.ActorID, ActorName: s.ActorName, ActorRole: s.ActorRole,
+				Level: s.Level, HandlerKind: s.HandlerKind, HandlerID: s.HandlerID, HandlerName: s.HandlerName,
+				AssigneeID: s.AssigneeID, AssigneeName: s.AssigneeName,
+			})
+		}
+	}
+	return r
+}
+
+func (h *handlers) submitOrder(c *gin.Context) {
+	var req submitOrderRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	v, created, err := h.Order.Submit(c.Request.Context(), actor(c), order.SubmitInput{
+		CategoryID: req.CategoryID, Description: req.Description, Place: req.Place, HouseholdID: req.HouseholdID,
+		CompoundID: req.CompoundID, ResidentID: req.ResidentID, Channel: req.Channel, PhotoIDs: req.PhotoIDs,
+		IdemKey: c.GetHeader("Idempotency-Key"),
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, newOrderResponse(v))
+}
+
+type orderPage struct {
+	Items      []orderResponse `json:"items"`
+	NextCursor string          `json:"next_cursor"`
+}
+
+func (h *handlers) listOrders(c *gin.Context) {
+	p, ok := page(c)
+	if !ok {
+		return
+	}
+	f := order.Filter{Queue: c.DefaultQuery("queue", order.QueueMine), Category: c.Query("category")}
+	if raw := c.Query("state"); raw != "" {
+		f.States = strings.Split(raw, ",")
+	}
+	if f.CompoundID, ok = queryID(c, "compound_id"); !ok {
+		return
+	}
+	if f.Overdue, ok = orderBool(c, "overdue"); !ok {
+		return
+	}
+	if f.From, ok = orderDate(c, "from", false); !ok {
+		return
+	}
+	if f.To, ok = orderDate(c, "to", true); !ok {
+		return
+	}
+	res, err := h.Order.List(c.Request.Context(), actor(c), f, p)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := orderPage{Items: make([]orderResponse, 0, len(res.Items))}
+	for _, v := range res.Items {
+		out.Items = append(out.Items, newOrderResponse(v))
+	}
+	if len(res.Items) > 0 {
+		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].ID, res.More)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// orderBool reads an optional true/false query parameter.
+func orderBool(c *gin.Context, name string) (*bool, bool) {
+	switch c.Query(name) {
+	case "":
+		return nil, true
+	case "true":
+		b := true
+		return &b, true
+	case "false":
+		b := false
+		return &b, true
+	}
+	fail(c, errOrderBool)
+	return nil, false
+}
+
+// orderDate reads a Beijing date (YYYY-MM-DD) or an RFC 3339 time. A date
+// as the end of a range includes that whole day.
+func orderDate(c *gin.Context, name string, end bool) (*time.Time, bool) {
+	raw := c.Query(name)
+	if raw == "" {
+		return nil, true
+	}
+	if t, err := time.Parse(time.RFC3339, raw); err == nil {
+		return &t, true
+	}
+	t, err := time.ParseInLocation(time.DateOnly, raw, cst)
+	if err != nil {
+		fail(c, errOrderDate)
+		return nil, false
+	}
+	if end {
+		t = t.AddDate(0, 0, 1)
+	}
+	return &t, true
+}
+
+func (h *handlers) getOrder(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	v, err := h.Order.Get(c.Request.Context(), actor(c), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newOrderResponse(v))
+}
+
+// orderActionRequest is the body of every transition; each action reads
+// its own fields (see the OpenAPI document) and refuses the others.
+type orderActionRequest struct {
+	Note        *string  `json:"note"`
+	Reason      *string  `json:"reason"`
+	PhotoIDs    *[]int64 `json:"photo_ids"`
+	DuplicateOf *int64   `json:"duplicate_of"`
+	HandlerKind *string  `json:"handler_kind"`
+	HandlerID   *int64   `json:"handler_id"`
+	Deadline    *string  `json:"deadline"`
+	WorkerID    *int64   `json:"worker_id"`
+	Overall     *int     `json:"overall"`
+	Timeliness  *int     `json:"timeliness"`
+	Attitude    *int     `json:"attitude"`
+	Comment     *string  `json:"comment"`
+	Reopen      *bool    `json:"reopen"`
+}
+
+// orderActionFields says which body fields each action takes (note is
+// always allowed).
+var orderActionFields = map[string][]string{
+	order.ActReject:   {"reason"},
+	order.ActMerge:    {"duplicate_of"},
+	order.ActResolve:  {"photo_ids"},
+	order.ActDispatch: {"handler_kind", "handler_id", "deadline"},
+	order.ActReturn:   {"reason"},
+	order.ActAssign:   {"worker_id"},
+	order.ActReassign: {"worker_id"},
+	order.ActProgress: {"photo_ids"},
+	order.ActPause:    {"reason"},
+	order.ActComplete: {"photo_ids"},
+	order.ActRework:   {"reason"},
+	order.ActRate:     {"overall", "timeliness", "attitude", "comment"},
+	order.ActRevisit:  {"reopen"},
+	order.ActCancel:   {"reason"},
+}
+
+func (h *handlers) orderAction(action string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "id")
+		if !ok {
+			return
+		}
+		var req orderActionRequest
+		if c.Request.ContentLength != 0 && !bindJSON(c, &req) {
+			return
+		}
+		in, err := req.input(action)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		v, err := h.Order.Act(c.Request.Context(), actor(c), id, action, in)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, newOrderResponse(v))
+	}
+}
+
+func (r orderActionRequest) input(action string) (order.Input, error) {
+	var in order.Input
+	allowed := orderActionFields[action]
+	present := map[string]bool{
+		"reason": r.Reason != nil, "photo_ids": r.PhotoIDs != nil, "duplicate_of": r.DuplicateOf != nil,
+		"handler_kind": r.HandlerKind != nil, "handler_id": r.HandlerID != nil, "deadline": r.Deadline != nil,
+		"worker_id": r.WorkerID != nil, "overall": r.Overall != nil, "timeliness": r.Timeliness != nil,
+		"attitude": r.Attitude != nil, "comment": r.Comment != nil, "reopen": r.Reopen != nil,
+	}
+	for f, ok := range present {
+		if ok && !slices.Contains(allowed, f) {
+			return in, service.Invalid("unexpected_field", "此操作不接受字段 "+f)
+		}
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	num := func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	small := func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	in.Note, in.Reason, in.Comment, in.HandlerKind = str(r.Note), str(r.Reason), str(r.Comment), str(r.HandlerKind)
+	in.DuplicateOf, in.HandlerID, in.WorkerID = num(r.DuplicateOf), num(r.HandlerID), num(r.WorkerID)
+	in.Overall, in.Timeliness, in.Attitude = small(r.Overall), small(r.Timeliness), small(r.Attitude)
+	if r.PhotoIDs != nil {
+		in.PhotoIDs = *r.PhotoIDs
+	}
+	if r.Reopen != nil {
+		in.Reopen = *r.Reopen
+	}
+	if r.Deadline != nil {
+		t, err := time.Parse(time.RFC3339, *r.Deadline)
+		if err != nil {
+			return in, errOrderTime
+		}
+		in.Deadline = &t
+	}
+	return in, nil
+}

@@ -1,0 +1,82 @@
+// Package api is the HTTP surface of redprop: gin handlers, middleware,
+// request and response types and the OpenAPI document. Handlers are thin:
+// bind, call one service method with the request's context, convert.
+// Only main imports this package.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"redprop/service"
+	"redprop/service/auth"
+	"redprop/service/calendar"
+	"redprop/service/message"
+	"redprop/service/order"
+	"redprop/service/org"
+	"redprop/service/photo"
+)
+
+// Deps are the services the router serves.
+type Deps struct {
+	Log          *slog.Logger
+	MaxBodyBytes int64
+	// Ready reports whether the database and Redis answer.
+	Ready func(ctx context.Context) error
+
+	Auth *auth.Service
+	Org  *org.Service
+
+	Calendar *calendar.Service
+	Photo    *photo.Service
+	Message  *message.Service
+	Order    *order.Service
+}
+
+// handlers is the receiver of every endpoint.
+type handlers struct {
+	Deps
+	bodies *bodyLimits
+}
+
+// NewRouter builds the gin engine with every route.
+func NewRouter(d Deps) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	h := &handlers{Deps: d, bodies: newBodyLimits(d.MaxBodyBytes)}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(withRequestID(), recovery(), accessLog(d.Log), h.bodies.middleware())
+	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
+	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", h.ready)
+	r.GET("/openapi.yaml", serveOpenAPI)
+
+	v1 := r.Group("/api/v1")
+	authed := v1.Group("", requireAuth(d.Auth.Authenticate))
+	h.authRoutes(v1, authed)
+	h.orgRoutes(authed)
+	h.peopleRoutes(authed)
+	h.calendarRoutes(authed)
+	h.photoRoutes(authed)
+	h.messageRoutes(v1, authed)
+	h.orderRoutes(authed)
+	h.emergencyRoutes(authed)
+	return r
+}
+
+func (h *handlers) ready(c *gin.Context) {
+	if err := h.Ready(c.Request.Context()); err != nil {
+		slog.WarnContext(c.Request.Context(), "not ready", "err", err)
+		fail(c, service.Unavailable("not_ready", "服务依赖暂不可用"))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"redprop/api"
+	"redprop/config"
+	"redprop/model"
+	"redprop/service"
+	"redprop/service/auth"
+	"redprop/service/demo"
+	"redprop/service/org"
+	"redprop/service/wechat"
+)
+
+func loadConfig(path string, getenv func(string) string) (config.Config, error) {
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// app is everything serve wires together, built in one place: config →
+// stores → WeChat → services → router.
+type app struct {
+	cfg       config.Config
+	log       *slog.Logger
+	db        *gorm.DB
+	rdb       redis.UniversalClient
+	stopRedis func()
+	clock     service.Clock
+	embedded  bool // SQLite: the demo city loads itself into an empty database
+
+	auth *auth.Service
+	org  *org.Service
+}
+
+// openStores connects the database (migrating it) and Redis.
+func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log, clock: service.SystemClock{}, embedded: cfg.MySQLDSN == ""}
+	db, err := model.Open(cfg.MySQLDSN, sqlitePath(cfg.DataDir), nil)
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+	if err := migrate(ctx, db); err != nil {
+		a.close()
+		return nil, err
+	}
+	rdb, stop, err := model.OpenRedis(ctx, cfg.RedisAddr, cfg.RedisPassword, cfg.RedisDB)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.rdb, a.stopRedis = rdb, stop
+	return a, nil
+}
+
+// migrate brings the schema and its default data up to date.
+func migrate(ctx context.Context, db *gorm.DB) error {
+	if _, err := model.Migrate(ctx, db); err != nil {
+		return err
+	}
+	return nil
+}
+
+// weChat is every WeChat call the services make.
+type weChat interface {
+	auth.WeChat
+}
+
+func (a *app) wire() (http.Handler, error) {
+	var wx weChat = wechat.NewSandbox()
+	if !a.cfg.Sandbox() {
+		c, err := wechat.New(wechat.Options{
+			AppID: a.cfg.WeChatAppID, AppSecret: a.cfg.WeChatAppSecret, Token: a.cfg.WeChatToken,
+			EncodingAESKey: a.cfg.WeChatEncodingAESKey, BaseURL: a.cfg.WeChatBaseURL, Timeout: a.cfg.WeChatTimeout,
+			MiniprogramState: a.cfg.WeChatMiniprogramState, RedisPrefix: a.cfg.RedisPrefix,
+		}, a.rdb)
+		if err != nil {
+			return nil, err
+		}
+		wx = c
+	}
+	secret := a.cfg.JWTSecret
+	if secret == "" {
+		a.log.Warn("jwt_secret is not set: using a random one, tokens end with this process")
+		secret = devSecret()
+	}
+	a.auth = auth.New(a.db, a.rdb, wx, a.clock, auth.Config{
+		JWTSecret: []byte(secret), AccessTTL: a.cfg.AccessTokenTTL, RefreshTTL: a.cfg.RefreshTokenTTL,
+		PerIPPerMin: a.cfg.LoginPerIPPerMinute, PerCodePerMin: a.cfg.LoginPerCodePerMinute,
+		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(),
+	})
+	a.org = org.New(a.db, a.clock)
+	return api.NewRouter(api.Deps{
+		Log:          a.log,
+		MaxBodyBytes: a.cfg.MaxBodyBytes,
+		Ready:        a.ready,
+		Auth:         a.auth,
+		Org:          a.org,
+	}), nil
+}
+
+func (a *app) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	sqlDB, err := a.db.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+func (a *app) close() {
+	if a.stopRedis != nil {
+		a.stopRedis()
+	}
+	if a.db != nil {
+		if sqlDB, err := a.db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}
+}
+
+// workers are the background loops; each stops when its context ends.
+func (a *app) workers() []func(ctx context.Context) {
+	return nil
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	gin.SetMode(gin.ReleaseMode)
+	a, err := openStores(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if a.embedded {
+		if err := a.loadDemoIfEmpty(ctx, out); err != nil {
+			return err
+		}
+	}
+	handler, err := a.wire()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	workCtx, cancelWork := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, w := range a.workers() {
+		wg.Add(1)
+		go func() { defer wg.Done(); w(workCtx) }()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "sandbox", cfg.Sandbox(), "embedded_db", a.embedded, "embedded_redis", cfg.RedisAddr == "")
+
+	select {
+	case err := <-errc:
+		cancelWork()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	cancelWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shutCtx.Done():
+		log.Warn("background workers did not stop in time")
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadDemoIfEmpty fills a fresh embedded database with the demo city and
+// prints how to log in as each demo role.
+func (a *app) loadDemoIfEmpty(ctx context.Context, out io.Writer) error {
+	empty, err := model.IsEmpty(ctx, a.db)
+	if err != nil || !empty {
+		return err
+	}
+	city, err := demo.Load(ctx, a.db, a.clock.Now())
+	if err != nil {
+		return err
+	}
+	printDemo(out, city)
+	return nil
+}
+
+func printDemo(out io.Writer, city *demo.City) {
+	fmt.Fprintln(out, "Demo city loaded. Sandbox login codes (POST /api/v1/auth/login {\"code\": \"...\"}):")
+	for _, p := range city.People {
+		fmt.Fprintf(out, "  %-22s %-14s %s\n", demo.Code(p.Name), p.Role, p.About)
+	}
+}
+
+func migrateCmd(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	db, err := model.Open(cfg.MySQLDSN, sqlitePath(cfg.DataDir), nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}()
+	if err := migrate(ctx, db); err != nil {
+		return err
+	}
+	var v int
+	db.Model(&model.SchemaVersion{}).Select("COALESCE(MAX(version), 0)").Scan(&v)
+	fmt.Fprintf(out, "schema at version %d\n", v)
+	return nil
+}
+
+func demoCmd(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	a, err := openStores(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	city, err := demo.Load(ctx, a.db, a.clock.Now())
+	if err != nil {
+		return err
+	}
+	printDemo(out, city)
+	return nil
+}
+
+func adminCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("admin needs a subcommand: invite, grants or revoke")
+	}
+	fs := flag.NewFlagSet("admin "+args[0], flag.ContinueOnError)
+	fs.SetOutput(out)
+	name := fs.String("name", "", "invite: a note naming the person")
+	ttl := fs.Duration("ttl", 72*time.Hour, "invite: how long the code stays valid")
+	userID := fs.Int64("user", 0, "grants: only this user's")
+	grantID := fs.Int64("grant", 0, "revoke: the grant id")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	db, err := model.Open(cfg.MySQLDSN, sqlitePath(cfg.DataDir), nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}()
+	if err := migrate(ctx, db); err != nil {
+		return err
+	}
+	svc := org.New(db, service.SystemClock{})
+	switch args[0] {
+	case "invite":
+		inv, err := svc.CreateFirstAdmin(ctx, *name, *ttl)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "platform admin invitation code: %s (valid until %s)\n", inv.Code, inv.ExpiresAt.Format(time.RFC3339))
+		fmt.Fprintln(out, "log in with WeChat, then POST /api/v1/invitations/redeem {\"code\": \"...\"}")
+		return nil
+	case "grants":
+		p := service.Page{Limit: 100}
+		for {
+			page, err := svc.AdminListGrants(ctx, org.GrantFilter{UserID: *userID}, p)
+			if err != nil {
+				return err
+			}
+			for _, g := range page.Items {
+				fmt.Fprintf(out, "%d\tuser %d\t%s\t%s:%d\n", g.ID, g.UserID, g.Role, g.ScopeKind, g.ScopeID)
+			}
+			if !page.More {
+				return nil
+			}
+			p.After = page.Items[len(page.Items)-1].ID
+		}
+	case "revoke":
+		if *grantID <= 0 {
+			return fmt.Errorf("admin revoke needs -grant ID")
+		}
+		g, err := svc.AdminRevokeGrant(ctx, *grantID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "revoked grant %d (%s of user %d)\n", g.ID, g.Role, g.UserID)
+		return nil
+	}
+	return fmt.Errorf("unknown admin subcommand %q", args[0])
+}

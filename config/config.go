@@ -1,0 +1,211 @@
+// Package config holds the one typed configuration of redprop: defaults, then
+// an optional YAML file, then REDPROP_* environment variables, then Validate.
+// It must not import any other package of the project.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Each field's env tag names its
+// REDPROP_ variable; the yaml tag names its key in the file.
+type Config struct {
+	Env  string `yaml:"env" env:"ENV"`   // development | production
+	Addr string `yaml:"addr" env:"ADDR"` // listen address
+
+	DataDir  string `yaml:"data_dir" env:"DATA_DIR"`   // embedded SQLite file and local photo storage live here
+	MySQLDSN string `yaml:"mysql_dsn" env:"MYSQL_DSN"` // empty: embedded SQLite under DataDir
+
+	RedisAddr     string `yaml:"redis_addr" env:"REDIS_ADDR"` // empty: in-process Redis
+	RedisPassword string `yaml:"redis_password" env:"REDIS_PASSWORD"`
+	RedisDB       int    `yaml:"redis_db" env:"REDIS_DB"`
+	RedisPrefix   string `yaml:"redis_prefix" env:"REDIS_PREFIX"` // namespace of every key we write
+
+	JWTSecret       string        `yaml:"jwt_secret" env:"JWT_SECRET"`
+	AccessTokenTTL  time.Duration `yaml:"access_token_ttl" env:"ACCESS_TOKEN_TTL"`
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl" env:"REFRESH_TOKEN_TTL"`
+
+	// Login attempts allowed per minute from one IP and for one code.
+	LoginPerIPPerMinute   int `yaml:"login_per_ip_per_minute" env:"LOGIN_PER_IP_PER_MINUTE"`
+	LoginPerCodePerMinute int `yaml:"login_per_code_per_minute" env:"LOGIN_PER_CODE_PER_MINUTE"`
+
+	WeChatAppID          string        `yaml:"wechat_app_id" env:"WECHAT_APP_ID"`
+	WeChatAppSecret      string        `yaml:"wechat_app_secret" env:"WECHAT_APP_SECRET"`
+	WeChatToken          string        `yaml:"wechat_token" env:"WECHAT_TOKEN"` // push callback token
+	WeChatEncodingAESKey string        `yaml:"wechat_encoding_aes_key" env:"WECHAT_ENCODING_AES_KEY"`
+	WeChatBaseURL        string        `yaml:"wechat_base_url" env:"WECHAT_BASE_URL"`
+	WeChatTimeout        time.Duration `yaml:"wechat_timeout" env:"WECHAT_TIMEOUT"`
+	// developer | trial | formal, sent with every subscribe message.
+	WeChatMiniprogramState string `yaml:"wechat_miniprogram_state" env:"WECHAT_MINIPROGRAM_STATE"`
+
+	MaxBodyBytes    int64         `yaml:"max_body_bytes" env:"MAX_BODY_BYTES"`
+	MaxPhotoBytes   int64         `yaml:"max_photo_bytes" env:"MAX_PHOTO_BYTES"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
+	// How often the background scheduler looks for due deadlines and alerts.
+	SchedulerInterval time.Duration `yaml:"scheduler_interval" env:"SCHEDULER_INTERVAL"`
+	// Emergency calls: repeat the alert this often until acknowledged, and
+	// escalate to the street when nobody acknowledges within EmergencyEscalateAfter.
+	EmergencyRepeat        time.Duration `yaml:"emergency_repeat" env:"EMERGENCY_REPEAT"`
+	EmergencyEscalateAfter time.Duration `yaml:"emergency_escalate_after" env:"EMERGENCY_ESCALATE_AFTER"`
+
+	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
+}
+
+// WeChatRealBaseURL is where the real WeChat API lives.
+const WeChatRealBaseURL = "https://api.weixin.qq.com"
+
+// Default returns the embedded, sandboxed set-up that `go run .` starts with.
+func Default() Config {
+	return Config{
+		Env:                    "development",
+		Addr:                   ":8080",
+		DataDir:                "./data",
+		RedisPrefix:            "redprop:",
+		AccessTokenTTL:         15 * time.Minute,
+		RefreshTokenTTL:        30 * 24 * time.Hour,
+		LoginPerIPPerMinute:    60,
+		LoginPerCodePerMinute:  5,
+		WeChatBaseURL:          WeChatRealBaseURL,
+		WeChatTimeout:          5 * time.Second,
+		WeChatMiniprogramState: "formal",
+		MaxBodyBytes:           1 << 20,
+		MaxPhotoBytes:          8 << 20,
+		ShutdownTimeout:        15 * time.Second,
+		SchedulerInterval:      30 * time.Second,
+		EmergencyRepeat:        3 * time.Minute,
+		EmergencyEscalateAfter: 10 * time.Minute,
+		LogLevel:               "info",
+	}
+}
+
+// Load builds the configuration: defaults, the YAML file at path (if not
+// empty), then the environment as read by getenv. It validates the result.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config file: %w", err)
+		}
+		defer f.Close()
+		dec := yaml.NewDecoder(f)
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func applyEnv(cfg *Config, getenv func(string) string) error {
+	v := reflect.ValueOf(cfg).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name := "REDPROP_" + t.Field(i).Tag.Get("env")
+		raw := getenv(name)
+		if raw == "" {
+			continue
+		}
+		f := v.Field(i)
+		switch f.Interface().(type) {
+		case string:
+			f.SetString(raw)
+		case int, int64:
+			n, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not an integer", name, raw)
+			}
+			f.SetInt(n)
+		case time.Duration:
+			d, err := time.ParseDuration(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration such as 15m or 30s", name, raw)
+			}
+			f.SetInt(int64(d))
+		}
+	}
+	return nil
+}
+
+// Sandbox reports whether WeChat is simulated: only when no AppID is set.
+func (c Config) Sandbox() bool { return c.WeChatAppID == "" }
+
+// Production reports whether REDPROP_ENV=production.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Validate checks every key and names the first bad one.
+func (c Config) Validate() error {
+	switch c.Env {
+	case "development", "production", "test":
+	default:
+		return fmt.Errorf("env (REDPROP_ENV): %q must be development, production or test", c.Env)
+	}
+	if c.Addr == "" {
+		return errors.New("addr (REDPROP_ADDR): must not be empty")
+	}
+	if c.MySQLDSN == "" && c.DataDir == "" {
+		return errors.New("data_dir (REDPROP_DATA_DIR): must not be empty when mysql_dsn is not set")
+	}
+	if (c.WeChatAppID == "") != (c.WeChatAppSecret == "") {
+		return errors.New("wechat_app_secret (REDPROP_WECHAT_APP_SECRET): app id and secret must be set together")
+	}
+	if !strings.HasPrefix(c.WeChatBaseURL, "http://") && !strings.HasPrefix(c.WeChatBaseURL, "https://") {
+		return fmt.Errorf("wechat_base_url (REDPROP_WECHAT_BASE_URL): %q must be an http(s) URL", c.WeChatBaseURL)
+	}
+	switch c.WeChatMiniprogramState {
+	case "developer", "trial", "formal":
+	default:
+		return fmt.Errorf("wechat_miniprogram_state (REDPROP_WECHAT_MINIPROGRAM_STATE): %q must be developer, trial or formal", c.WeChatMiniprogramState)
+	}
+	positive := []struct {
+		key string
+		v   int64
+	}{
+		{"access_token_ttl (REDPROP_ACCESS_TOKEN_TTL)", int64(c.AccessTokenTTL)},
+		{"refresh_token_ttl (REDPROP_REFRESH_TOKEN_TTL)", int64(c.RefreshTokenTTL)},
+		{"login_per_ip_per_minute (REDPROP_LOGIN_PER_IP_PER_MINUTE)", int64(c.LoginPerIPPerMinute)},
+		{"login_per_code_per_minute (REDPROP_LOGIN_PER_CODE_PER_MINUTE)", int64(c.LoginPerCodePerMinute)},
+		{"wechat_timeout (REDPROP_WECHAT_TIMEOUT)", int64(c.WeChatTimeout)},
+		{"max_body_bytes (REDPROP_MAX_BODY_BYTES)", c.MaxBodyBytes},
+		{"max_photo_bytes (REDPROP_MAX_PHOTO_BYTES)", c.MaxPhotoBytes},
+		{"shutdown_timeout (REDPROP_SHUTDOWN_TIMEOUT)", int64(c.ShutdownTimeout)},
+		{"scheduler_interval (REDPROP_SCHEDULER_INTERVAL)", int64(c.SchedulerInterval)},
+		{"emergency_repeat (REDPROP_EMERGENCY_REPEAT)", int64(c.EmergencyRepeat)},
+		{"emergency_escalate_after (REDPROP_EMERGENCY_ESCALATE_AFTER)", int64(c.EmergencyEscalateAfter)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return fmt.Errorf("%s: must be positive", p.key)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level (REDPROP_LOG_LEVEL): %q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.Production() {
+		switch {
+		case c.Sandbox():
+			return errors.New("wechat_app_id (REDPROP_WECHAT_APP_ID): production refuses the WeChat sandbox; set the AppID and secret")
+		case c.MySQLDSN == "":
+			return errors.New("mysql_dsn (REDPROP_MYSQL_DSN): production refuses the embedded SQLite database")
+		case c.RedisAddr == "":
+			return errors.New("redis_addr (REDPROP_REDIS_ADDR): production refuses the in-process Redis")
+		case len(c.JWTSecret) < 32:
+			return errors.New("jwt_secret (REDPROP_JWT_SECRET): production needs a secret of at least 32 characters")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAreValidAndEmbedded(t *testing.T) {
+	cfg, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Sandbox() || cfg.MySQLDSN != "" || cfg.RedisAddr != "" || cfg.Addr != ":8080" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestFileThenEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("addr: \":9000\"\naccess_token_ttl: 5m\nlog_level: debug\n"), 0o600)
+	cfg, err := Load(path, env(map[string]string{"REDPROP_LOG_LEVEL": "warn", "REDPROP_MAX_BODY_BYTES": "2048"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":9000" || cfg.AccessTokenTTL != 5*time.Minute || cfg.LogLevel != "warn" || cfg.MaxBodyBytes != 2048 {
+		t.Fatalf("layering: %+v", cfg)
+	}
+	os.WriteFile(path, []byte("adress: \":9000\"\n"), 0o600)
+	if _, err := Load(path, env(nil)); err == nil || !strings.Contains(err.Error(), "adress") {
+		t.Fatalf("unknown key must be named: %v", err)
+	}
+}
+
+func TestValidationNamesTheKey(t *testing.T) {
+	cases := map[string]map[string]string{
+		"REDPROP_ACCESS_TOKEN_TTL":  {"REDPROP_ACCESS_TOKEN_TTL": "soon"},
+		"REDPROP_MAX_BODY_BYTES":    {"REDPROP_MAX_BODY_BYTES": "-1"},
+		"REDPROP_WECHAT_APP_SECRET": {"REDPROP_WECHAT_APP_ID": "wx123"},
+		"REDPROP_WECHAT_BASE_URL":   {"REDPROP_WECHAT_BASE_URL": "ftp://x"},
+		"REDPROP_LOG_LEVEL":         {"REDPROP_LOG_LEVEL": "loud"},
+	}
+	for key, vars := range cases {
+		if _, err := Load("", env(vars)); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: error %v does not name the key", key, err)
+		}
+	}
+}
+
+func TestProductionRefusesEmbeddedAndSandbox(t *testing.T) {
+	full := map[string]string{
+		"REDPROP_ENV": "production", "REDPROP_WECHAT_APP_ID": "wx1", "REDPROP_WECHAT_APP_SECRET": "s",
+		"REDPROP_MYSQL_DSN": "u@tcp(db:3306)/redprop", "REDPROP_REDIS_ADDR": "redis:6379",
+		"REDPROP_JWT_SECRET": strings.Repeat("k", 32),
+	}
+	if _, err := Load("", env(full)); err != nil {
+		t.Fatalf("complete production config refused: %v", err)
+	}
+	drop := map[string]string{
+		"REDPROP_WECHAT_APP_ID": "sandbox", "REDPROP_MYSQL_DSN": "embedded SQLite",
+		"REDPROP_REDIS_ADDR": "in-process Redis", "REDPROP_JWT_SECRET": "jwt_secret",
+	}
+	for key, reason := range drop {
+		vars := map[string]string{}
+		for k, v := range full {
+			vars[k] = v
+		}
+		delete(vars, key)
+		if key == "REDPROP_WECHAT_APP_ID" {
+			delete(vars, "REDPROP_WECHAT_APP_SECRET")
+		}
+		_, err := Load("", env(vars))
+		if err == nil || !strings.Contains(err.Error(), reason) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("without %s: %v (want one line mentioning %q)", key, err, reason)
+		}
+	}
+	vars := map[string]string{}
+	for k, v := range full {
+		vars[k] = v
+	}
+	vars["REDPROP_JWT_SECRET"] = "short"
+	if _, err := Load("", env(vars)); err == nil || !strings.Contains(err.Error(), "32") {
+		t.Errorf("short secret accepted: %v", err)
+	}
+}

@@ -1,0 +1,123 @@
+// Package model holds the gorm models of redprop and the queries on them.
+// It decides nothing: rules live in service/. It must not import gin,
+// net/http or any other package of the project but config-free helpers.
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+)
+
+// Errors every query translates driver errors into.
+var (
+	ErrNotFound  = errors.New("record not found")
+	ErrDuplicate = errors.New("duplicate key")
+)
+
+// Translate maps gorm's errors onto the package's own.
+func Translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return ErrDuplicate
+	}
+	return err
+}
+
+// Base is embedded by every table.
+type Base struct {
+	ID        int64     `gorm:"primaryKey" json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Engine names the SQL dialect a *gorm.DB speaks.
+func Engine(db *gorm.DB) string { return db.Dialector.Name() }
+
+// IsMySQL reports whether db is MySQL, MariaDB or TiDB.
+func IsMySQL(db *gorm.DB) bool { return Engine(db) == "mysql" }
+
+// Open connects to MySQL when dsn is set, otherwise to the SQLite file at
+// sqlitePath (":memory:"-style URIs are passed through).
+func Open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
+	if log == nil {
+		log = logger.Discard
+	}
+	gcfg := &gorm.Config{
+		TranslateError: true,
+		Logger:         log,
+		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	}
+	if dsn != "" {
+		db, err := gorm.Open(mysql.Open(mysqlDSN(dsn)), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open mysql: %w", err)
+		}
+		sqlDB, _ := db.DB()
+		sqlDB.SetMaxOpenConns(50)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxLifetime(30 * time.Minute)
+		return db, nil
+	}
+	if !strings.HasPrefix(sqlitePath, "file:") {
+		if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o755); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+	}
+	sep := "?"
+	if strings.Contains(sqlitePath, "?") {
+		sep = "&"
+	}
+	uri := sqlitePath + sep + "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_time_format=sqlite"
+	db, err := gorm.Open(sqlite.Open(uri), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	// SQLite has one writer; a single connection serialises transactions
+	// instead of failing them with SQLITE_BUSY.
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// mysqlDSN adds the options every connection needs: parsed UTC times and
+// utf8mb4 (Chinese text and emoji in resident comments).
+func mysqlDSN(dsn string) string {
+	need := map[string]string{"parseTime": "true", "loc": "UTC", "charset": "utf8mb4"}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	for k, v := range need {
+		if !strings.Contains(dsn, k+"=") {
+			dsn += sep + k + "=" + v
+			sep = "&"
+		}
+	}
+	return dsn
+}
+
+// InTx runs fn in a transaction; an error or panic rolls back.
+func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	return db.WithContext(ctx).Transaction(fn)
+}
+
+// ForUpdate locks the selected rows. The SQLite dialect drops the clause;
+// there a single connection already serialises writers.
+func ForUpdate(tx *gorm.DB) *gorm.DB {
+	return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+}

@@ -1,0 +1,113 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// SchemaVersion records each migration step applied to a database.
+type SchemaVersion struct {
+	Version   int       `gorm:"primaryKey;autoIncrement:false"`
+	Name      string    `gorm:"size:100"`
+	AppliedAt time.Time `gorm:"not null"`
+}
+
+// Tables lists every model, in creation order.
+func Tables() []any {
+	tables := []any{
+		&SchemaVersion{},
+		&Region{}, &Compound{}, &Grid{}, &Building{}, &Household{},
+		&Firm{}, &Contract{}, &Committee{}, &Department{},
+		&User{}, &Residency{}, &ResidencyApplication{},
+		&Grant{}, &Invitation{}, &Redemption{},
+		&Category{}, &Order{}, &OrderEvent{}, &OrderCounter{}, &Message{},
+		&CalendarDay{}, &Photo{},
+		&Vulnerable{}, &EmergencyCall{},
+		&Outbox{}, &SubscribeQuota{}, &SandboxPush{}, &ContentCheck{}, &CallbackReceipt{},
+	}
+	return append(tables, extraTables...)
+}
+
+// extraTables is extended by the files of later capabilities (orders,
+// messages …) through their init-free registration in Tables' callers.
+var extraTables []any
+
+// step is one versioned schema change. AutoMigrate brings tables and
+// columns up to the structs; steps add what it cannot express (composite
+// unique indexes across embedded fields, data fixes).
+type step struct {
+	version int
+	name    string
+	run     func(tx *gorm.DB) error
+}
+
+var steps = []step{
+	{1, "composite unique indexes of the org tree", func(tx *gorm.DB) error {
+		if err := createIndex(tx, &Building{}, "buildings", "ux_building_name", "compound_id, name"); err != nil {
+			return err
+		}
+		return createIndex(tx, &Household{}, "households", "ux_household_room", "building_id, unit, room")
+	}},
+	{2, "working-day calendar 2026", func(tx *gorm.DB) error {
+		return SeedCalendar(tx.Statement.Context, tx)
+	}},
+	{3, "one committee per compound", func(tx *gorm.DB) error {
+		// city_id adds nothing (a compound lies in one city) but keeps the
+		// index composite: AutoMigrate drops a single-column unique index
+		// that the struct does not declare, on MySQL at the next start.
+		return createIndex(tx, &Committee{}, "committees", "ux_committee_compound", "compound_id, city_id")
+	}},
+}
+
+func createIndex(tx *gorm.DB, model any, table, name, cols string) error {
+	if tx.Migrator().HasIndex(model, name) {
+		return nil
+	}
+	return tx.Exec(fmt.Sprintf("CREATE UNIQUE INDEX %s ON %s (%s)", name, table, cols)).Error
+}
+
+// LatestVersion is the version a fully migrated database records.
+func LatestVersion() int { return steps[len(steps)-1].version }
+
+// Migrate brings the schema up to date. It is idempotent: run it on every
+// start and as often as you like.
+func Migrate(ctx context.Context, db *gorm.DB) (int, error) {
+	db = db.WithContext(ctx)
+	if err := db.AutoMigrate(Tables()...); err != nil {
+		return 0, fmt.Errorf("auto-migrate: %w", err)
+	}
+	var current int
+	if err := db.Model(&SchemaVersion{}).Select("COALESCE(MAX(version), 0)").Scan(&current).Error; err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	for _, s := range steps {
+		if s.version <= current {
+			continue
+		}
+		if err := s.run(db); err != nil {
+			return current, fmt.Errorf("migration %d (%s): %w", s.version, s.name, err)
+		}
+		if err := db.Create(&SchemaVersion{Version: s.version, Name: s.name, AppliedAt: time.Now().UTC()}).Error; err != nil {
+			return current, fmt.Errorf("record migration %d: %w", s.version, err)
+		}
+		current = s.version
+	}
+	return current, nil
+}
+
+// IsEmpty reports whether the database holds no org tree and no users yet.
+func IsEmpty(ctx context.Context, db *gorm.DB) (bool, error) {
+	for _, m := range []any{&Region{}, &User{}} {
+		var n int64
+		if err := db.WithContext(ctx).Model(m).Limit(1).Count(&n).Error; err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,58 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// OpenRedis connects to addr, or starts an in-process Redis when addr is
+// empty. The returned stop function closes the client (and the embedded
+// server).
+func OpenRedis(ctx context.Context, addr, password string, db int) (redis.UniversalClient, func(), error) {
+	var embedded *miniredis.Miniredis
+	if addr == "" {
+		embedded = miniredis.NewMiniRedis()
+		if err := embedded.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, nil, fmt.Errorf("start in-process redis: %w", err)
+		}
+		addr = embedded.Addr()
+	}
+	// miniredis never ages keys by itself; age them with the wall clock so
+	// TTLs behave as on a real server.
+	done := make(chan struct{})
+	if embedded != nil {
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					embedded.FastForward(time.Second)
+				}
+			}
+		}()
+	}
+	client := redis.NewClient(&redis.Options{Addr: addr, Password: password, DB: db})
+	if err := client.Ping(ctx).Err(); err != nil {
+		close(done)
+		client.Close()
+		if embedded != nil {
+			embedded.Close()
+		}
+		return nil, nil, fmt.Errorf("redis %s: %w", addr, err)
+	}
+	stop := func() {
+		close(done)
+		client.Close()
+		if embedded != nil {
+			embedded.Close()
+		}
+	}
+	return client, stop, nil
+}

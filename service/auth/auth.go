@@ -1,0 +1,375 @@
+// Package auth logs users in with WeChat, issues and verifies tokens, binds
+// phone numbers and answers "who am I". It must not import gin or api/.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// WeChat is what auth needs from WeChat. Implementations return
+// *service.Error for bad codes (400), rate limits (429) and outages (502/503).
+type WeChat interface {
+	Code2Session(ctx context.Context, code string) (openID, unionID string, err error)
+	PhoneNumber(ctx context.Context, code string) (string, error)
+}
+
+// SandboxPrefix starts every made-up login code of the sandbox.
+const SandboxPrefix = "sandbox:"
+
+// Config of the auth service.
+type Config struct {
+	JWTSecret     []byte
+	AccessTTL     time.Duration
+	RefreshTTL    time.Duration
+	PerIPPerMin   int
+	PerCodePerMin int
+	RedisPrefix   string
+	Sandbox       bool // WeChat is simulated: sandbox codes are accepted
+}
+
+// Service is the auth capability.
+type Service struct {
+	db    *gorm.DB
+	rdb   redis.UniversalClient
+	wx    WeChat
+	clock service.Clock
+	cfg   Config
+	limit service.Limiter
+}
+
+// New builds the service.
+func New(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service.Clock, cfg Config) *Service {
+	return &Service{db: db, rdb: rdb, wx: wx, clock: clock, cfg: cfg,
+		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}}
+}
+
+// Errors of this package.
+var (
+	ErrMissingCode    = service.Invalid("missing_code", "缺少登录凭证 code")
+	ErrSandboxOff     = service.Invalid("sandbox_disabled", "已配置真实微信小程序，不能使用沙箱登录码")
+	ErrTokenInvalid   = service.Unauthorized("token_invalid", "登录已失效，请重新登录")
+	ErrRefreshInvalid = service.Unauthorized("refresh_invalid", "登录已过期，请重新登录")
+	ErrTooManyLogins  = "登录过于频繁，请稍后再试"
+)
+
+// Tokens are what a login or refresh hands out.
+type Tokens struct {
+	AccessToken      string
+	AccessExpiresAt  time.Time
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+}
+
+// Login exchanges a wx.login code for tokens, creating the user on first
+// login. The openid comes from WeChat only, never from the client.
+func (s *Service) Login(ctx context.Context, code, ip string) (Tokens, model.User, error) {
+	code = strings.TrimSpace(code)
+	if code == "" || len(code) > 128 {
+		return Tokens{}, model.User{}, ErrMissingCode
+	}
+	if strings.HasPrefix(code, SandboxPrefix) && !s.cfg.Sandbox {
+		return Tokens{}, model.User{}, ErrSandboxOff
+	}
+	if err := s.allow(ctx, "login:ip:"+ip, s.cfg.PerIPPerMin); err != nil {
+		return Tokens{}, model.User{}, err
+	}
+	if err := s.allow(ctx, "login:code:"+digest(code), s.cfg.PerCodePerMin); err != nil {
+		return Tokens{}, model.User{}, err
+	}
+	openID, unionID, err := s.wx.Code2Session(ctx, code)
+	if err != nil {
+		return Tokens{}, model.User{}, err
+	}
+	user, err := s.findOrCreate(ctx, openID, unionID)
+	if err != nil {
+		return Tokens{}, model.User{}, err
+	}
+	tok, err := s.issue(ctx, user.ID, newFamily())
+	return tok, user, err
+}
+
+func (s *Service) allow(ctx context.Context, key string, limit int) error {
+	ok, wait, err := s.limit.Allow(ctx, key, limit, time.Minute)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return service.RateLimited("too_many_logins", ErrTooManyLogins, wait)
+	}
+	return nil
+}
+
+func (s *Service) findOrCreate(ctx context.Context, openID, unionID string) (model.User, error) {
+	db := s.db.WithContext(ctx)
+	var u model.User
+	err := model.Translate(db.Where("open_id = ?", openID).Take(&u).Error)
+	if err == nil {
+		if unionID != "" && (u.UnionID == nil || *u.UnionID != unionID) {
+			u.UnionID = &unionID
+			if err := db.Model(&u).Update("union_id", unionID).Error; err != nil {
+				return u, err
+			}
+		}
+		return u, nil
+	}
+	if !errors.Is(err, model.ErrNotFound) {
+		return u, err
+	}
+	u = model.User{OpenID: &openID}
+	if unionID != "" {
+		u.UnionID = &unionID
+	}
+	err = model.Translate(db.Create(&u).Error)
+	if errors.Is(err, model.ErrDuplicate) {
+		// A concurrent first login of the same user won the insert.
+		err = model.Translate(db.Where("open_id = ?", openID).Take(&u).Error)
+	}
+	return u, err
+}
+
+type claims struct {
+	jwt.RegisteredClaims
+}
+
+// issue creates an access token and a refresh token of the given family.
+func (s *Service) issue(ctx context.Context, userID int64, family string) (Tokens, error) {
+	now := s.clock.Now()
+	t := Tokens{AccessExpiresAt: now.Add(s.cfg.AccessTTL), RefreshExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	c := claims{jwt.RegisteredClaims{
+		Subject:   strconv.FormatInt(userID, 10),
+		ID:        randomToken(12),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(t.AccessExpiresAt),
+	}}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.cfg.JWTSecret)
+	if err != nil {
+		return t, err
+	}
+	t.AccessToken = signed
+	t.RefreshToken = randomToken(32)
+	val := fmt.Sprintf("%d|%d|%s", userID, t.RefreshExpiresAt.Unix(), family)
+	pipe := s.rdb.TxPipeline()
+	pipe.Set(ctx, s.key("refresh:"+digest(t.RefreshToken)), val, s.cfg.RefreshTTL)
+	pipe.SAdd(ctx, s.key("family:"+family), digest(t.RefreshToken))
+	pipe.Expire(ctx, s.key("family:"+family), s.cfg.RefreshTTL)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return t, service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+	}
+	return t, nil
+}
+
+// Refresh rotates a refresh token: the old one stops working, a new pair
+// is issued. Presenting an already rotated token revokes its whole family
+// (someone else holds a copy).
+func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
+	if refresh == "" || len(refresh) > 128 {
+		return Tokens{}, ErrRefreshInvalid
+	}
+	h := digest(refresh)
+	val, err := s.rdb.GetDel(ctx, s.key("refresh:"+h)).Result()
+	if errors.Is(err, redis.Nil) {
+		if fam, err := s.rdb.Get(ctx, s.key("rotated:"+h)).Result(); err == nil {
+			s.revokeFamily(ctx, fam)
+		}
+		return Tokens{}, ErrRefreshInvalid
+	}
+	if err != nil {
+		return Tokens{}, service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+	}
+	userID, exp, family, ok := parseRefresh(val)
+	if !ok || s.clock.Now().Unix() >= exp {
+		return Tokens{}, ErrRefreshInvalid
+	}
+	s.rdb.Set(ctx, s.key("rotated:"+h), family, s.cfg.RefreshTTL)
+	s.rdb.SRem(ctx, s.key("family:"+family), h)
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&model.User{}).Where("id = ?", userID).Count(&n).Error; err != nil {
+		return Tokens{}, err
+	}
+	if n == 0 {
+		return Tokens{}, ErrRefreshInvalid
+	}
+	return s.issue(ctx, userID, family)
+}
+
+func parseRefresh(val string) (userID, exp int64, family string, ok bool) {
+	parts := strings.Split(val, "|")
+	if len(parts) != 3 {
+		return 0, 0, "", false
+	}
+	u, err1 := strconv.ParseInt(parts[0], 10, 64)
+	e, err2 := strconv.ParseInt(parts[1], 10, 64)
+	return u, e, parts[2], err1 == nil && err2 == nil
+}
+
+func (s *Service) revokeFamily(ctx context.Context, family string) {
+	members, _ := s.rdb.SMembers(ctx, s.key("family:"+family)).Result()
+	keys := []string{s.key("family:" + family)}
+	for _, m := range members {
+		keys = append(keys, s.key("refresh:"+m))
+	}
+	s.rdb.Del(ctx, keys...)
+}
+
+// Logout revokes the refresh token's family and the access token itself.
+func (s *Service) Logout(ctx context.Context, accessToken, refresh string) error {
+	if c, err := s.parse(accessToken); err == nil {
+		if ttl := c.ExpiresAt.Time.Sub(s.clock.Now()); ttl > 0 {
+			if err := s.rdb.Set(ctx, s.key("deny:"+c.ID), "1", ttl).Err(); err != nil {
+				return service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+			}
+		}
+	}
+	if refresh != "" {
+		if val, err := s.rdb.Get(ctx, s.key("refresh:"+digest(refresh))).Result(); err == nil {
+			if _, _, fam, ok := parseRefresh(val); ok {
+				s.revokeFamily(ctx, fam)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) parse(token string) (*claims, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		return s.cfg.JWTSecret, nil
+	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(s.clock.Now))
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Authenticate verifies an access token and loads the user's live grants.
+func (s *Service) Authenticate(ctx context.Context, token string) (*service.Actor, error) {
+	c, err := s.parse(token)
+	if err != nil {
+		return nil, ErrTokenInvalid
+	}
+	userID, err := strconv.ParseInt(c.Subject, 10, 64)
+	if err != nil {
+		return nil, ErrTokenInvalid
+	}
+	denied, err := s.rdb.Exists(ctx, s.key("deny:"+c.ID)).Result()
+	if err != nil {
+		return nil, service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+	}
+	if denied > 0 {
+		return nil, ErrTokenInvalid
+	}
+	var grants []model.Grant
+	if err := s.db.WithContext(ctx).Where("user_id = ? AND revoked_at IS NULL", userID).Order("id").Find(&grants).Error; err != nil {
+		return nil, err
+	}
+	return &service.Actor{UserID: userID, Grants: grants}, nil
+}
+
+// BindPhone asks WeChat for the phone number behind a getPhoneNumber code.
+func (s *Service) BindPhone(ctx context.Context, a *service.Actor, code string) (model.User, error) {
+	code = strings.TrimSpace(code)
+	if code == "" || len(code) > 128 {
+		return model.User{}, ErrMissingCode
+	}
+	if strings.HasPrefix(code, SandboxPrefix) && !s.cfg.Sandbox {
+		return model.User{}, ErrSandboxOff
+	}
+	phone, err := s.wx.PhoneNumber(ctx, code)
+	if err != nil {
+		return model.User{}, err
+	}
+	db := s.db.WithContext(ctx)
+	if err := db.Model(&model.User{}).Where("id = ?", a.UserID).Update("phone", phone).Error; err != nil {
+		return model.User{}, err
+	}
+	var u model.User
+	return u, model.Translate(db.Take(&u, a.UserID).Error)
+}
+
+// SetName lets a user set the name others see (grid workers need it).
+func (s *Service) SetName(ctx context.Context, a *service.Actor, name string) (model.User, error) {
+	name = strings.TrimSpace(name)
+	if n := len([]rune(name)); n == 0 || n > 32 {
+		return model.User{}, service.Invalid("bad_name", "姓名须为 1 到 32 个字符")
+	}
+	db := s.db.WithContext(ctx)
+	if err := db.Model(&model.User{}).Where("id = ?", a.UserID).Update("display_name", name).Error; err != nil {
+		return model.User{}, err
+	}
+	var u model.User
+	return u, model.Translate(db.Take(&u, a.UserID).Error)
+}
+
+// HouseholdView is one household of the user, with names for display.
+type HouseholdView struct {
+	model.Residency
+	Unit, Room, BuildingName, CompoundName string
+	AreaCentiM2                            int64
+}
+
+// Me is what GET /me answers.
+type Me struct {
+	User         model.User
+	Households   []HouseholdView
+	Applications []model.ResidencyApplication
+	Grants       []model.Grant
+}
+
+// Me returns the user with their households, pending applications and grants.
+func (s *Service) Me(ctx context.Context, a *service.Actor) (Me, error) {
+	db := s.db.WithContext(ctx)
+	var m Me
+	if err := model.Translate(db.Take(&m.User, a.UserID).Error); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return m, ErrTokenInvalid
+		}
+		return m, err
+	}
+	err := db.Table("residencies r").
+		Select("r.*, h.unit, h.room, h.area_centi_m2, b.name AS building_name, c.name AS compound_name").
+		Joins("JOIN households h ON h.id = r.household_id").
+		Joins("JOIN buildings b ON b.id = r.building_id").
+		Joins("JOIN compounds c ON c.id = r.compound_id").
+		Where("r.user_id = ?", a.UserID).Order("r.id").Scan(&m.Households).Error
+	if err != nil {
+		return m, err
+	}
+	if err := db.Where("user_id = ? AND state = ?", a.UserID, model.ApplicationPending).Order("id").Find(&m.Applications).Error; err != nil {
+		return m, err
+	}
+	m.Grants = a.Grants
+	return m, nil
+}
+
+func (s *Service) key(k string) string { return s.cfg.RedisPrefix + "auth:" + k }
+
+func digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:16])
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // the OS random source never fails on supported systems
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func newFamily() string { return randomToken(9) }

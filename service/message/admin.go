@@ -1,0 +1,207 @@
+package message
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// ErrBadOutboxState is an unknown state filter.
+var ErrBadOutboxState = service.Invalid("bad_state", "状态筛选值不正确")
+
+func adminOnly(a *service.Actor) error {
+	if a == nil {
+		return service.ErrUnauthenticated
+	}
+	if !a.IsAdmin() {
+		return service.ErrForbidden
+	}
+	return nil
+}
+
+// SandboxPushes lists what the sandbox would have pushed, newest first,
+// for platform admins; userID filters by recipient when not 0.
+func (s *Service) SandboxPushes(ctx context.Context, a *service.Actor, userID int64, p service.Page) (service.Paged[model.SandboxPush], error) {
+	if err := adminOnly(a); err != nil {
+		return service.Paged[model.SandboxPush]{}, err
+	}
+	q := s.db.WithContext(ctx)
+	if userID > 0 {
+		q = q.Where("user_id = ?", userID)
+	}
+	if p.After > 0 {
+		q = q.Where("id < ?", p.After)
+	}
+	var rows []model.SandboxPush
+	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+		return service.Paged[model.SandboxPush]{}, fmt.Errorf("list sandbox pushes: %w", err)
+	}
+	return service.Cut(rows, p.Limit), nil
+}
+
+var outboxStates = []string{
+	model.OutboxPending, outboxClaimed, model.OutboxSending, model.OutboxSent, model.OutboxSkipped,
+	model.OutboxFailed, model.OutboxDead, model.OutboxUnknown, model.OutboxCancelled,
+}
+
+// Outbox lists outbox rows, newest first, for platform admins; state
+// filters when not empty.
+func (s *Service) Outbox(ctx context.Context, a *service.Actor, state string, p service.Page) (service.Paged[model.Outbox], error) {
+	if err := adminOnly(a); err != nil {
+		return service.Paged[model.Outbox]{}, err
+	}
+	q := s.db.WithContext(ctx)
+	if state != "" {
+		if !slices.Contains(outboxStates, state) {
+			return service.Paged[model.Outbox]{}, ErrBadOutboxState
+		}
+		q = q.Where("state = ?", state)
+	}
+	if p.After > 0 {
+		q = q.Where("id < ?", p.After)
+	}
+	var rows []model.Outbox
+	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+		return service.Paged[model.Outbox]{}, fmt.Errorf("list outbox: %w", err)
+	}
+	return service.Cut(rows, p.Limit), nil
+}
+
+// ContentChecks lists flagged or pending texts, newest first, for
+// platform admins; state filters when not empty.
+func (s *Service) ContentChecks(ctx context.Context, a *service.Actor, state string, p service.Page) (service.Paged[model.ContentCheck], error) {
+	if err := adminOnly(a); err != nil {
+		return service.Paged[model.ContentCheck]{}, err
+	}
+	q := s.db.WithContext(ctx)
+	if state != "" {
+		if !slices.Contains([]string{model.CheckPending, model.CheckPass, model.CheckReview, model.CheckRisky}, state) {
+			return service.Paged[model.ContentCheck]{}, ErrBadOutboxState
+		}
+		q = q.Where("state = ?", state)
+	}
+	if p.After > 0 {
+		q = q.Where("id < ?", p.After)
+	}
+	var rows []model.ContentCheck
+	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+		return service.Paged[model.ContentCheck]{}, fmt.Errorf("list content checks: %w", err)
+	}
+	return service.Cut(rows, p.Limit), nil
+}
+
+// Metrics are the delivery counts. The totals come from the database, so
+// they cover every instance; Process counts this instance since start,
+// including every failed attempt (the database keeps only a row's last).
+type Metrics struct {
+	Sent      int64
+	Skipped   map[string]int64 // by reason
+	Failed    map[string]int64 // rows now failed or dead, by last error code
+	Dead      int64
+	Unknown   int64 // outcome lost; not sent again unless the kind resends
+	Stale     int64 // leases lost while sending, ever (unknown or resent)
+	Waiting   int64 // pending, failed (to retry) and claimed
+	Sending   int64
+	Cancelled int64
+	// Lag is the age of the oldest row that is due and not yet taken.
+	Lag time.Duration
+
+	ChecksPending int64 // texts waiting for WeChat's check
+	ChecksFlagged int64 // texts flagged review or risky
+
+	Process ProcessCounts
+}
+
+// ProcessCounts are this instance's counters since start.
+type ProcessCounts struct {
+	Sent     int64
+	Skipped  map[string]int64
+	Failed   map[string]int64 // every failed attempt by code
+	Dead     int64
+	Unknown  int64
+	Requeued int64
+}
+
+// Metrics reads the delivery counts, for platform admins.
+func (s *Service) Metrics(ctx context.Context, a *service.Actor) (Metrics, error) {
+	if err := adminOnly(a); err != nil {
+		return Metrics{}, err
+	}
+	return s.metricsNow(ctx)
+}
+
+func (s *Service) metricsNow(ctx context.Context) (Metrics, error) {
+	m := Metrics{Skipped: map[string]int64{}, Failed: map[string]int64{}}
+	db := s.db.WithContext(ctx)
+	var byState []struct {
+		State      string
+		SkipReason string
+		N          int64
+		Stale      int64
+	}
+	if err := db.Model(&model.Outbox{}).Select("state, skip_reason, COUNT(*) AS n, SUM(stale_count) AS stale").
+		Group("state, skip_reason").Scan(&byState).Error; err != nil {
+		return m, fmt.Errorf("count outbox: %w", err)
+	}
+	for _, r := range byState {
+		m.Stale += r.Stale
+		switch r.State {
+		case model.OutboxSent:
+			m.Sent += r.N
+		case model.OutboxSkipped:
+			m.Skipped[r.SkipReason] += r.N
+		case model.OutboxDead:
+			m.Dead += r.N
+		case model.OutboxUnknown:
+			m.Unknown += r.N
+		case model.OutboxPending, model.OutboxFailed, outboxClaimed:
+			m.Waiting += r.N
+		case model.OutboxSending:
+			m.Sending += r.N
+		case model.OutboxCancelled:
+			m.Cancelled += r.N
+		}
+	}
+	var byCode []struct {
+		LastCode string
+		N        int64
+	}
+	if err := db.Model(&model.Outbox{}).Select("last_code, COUNT(*) AS n").
+		Where("state IN ? AND last_code <> ''", []string{model.OutboxFailed, model.OutboxDead}).
+		Group("last_code").Scan(&byCode).Error; err != nil {
+		return m, fmt.Errorf("count outbox failures: %w", err)
+	}
+	for _, r := range byCode {
+		m.Failed[r.LastCode] = r.N
+	}
+	now := s.clock.Now().UTC()
+	var oldest model.Outbox
+	err := db.Select("id", "due_at").Where("state IN ? AND due_at <= ?", []string{model.OutboxPending, model.OutboxFailed}, now).
+		Order("due_at").Limit(1).Take(&oldest).Error
+	switch {
+	case err == nil:
+		m.Lag = now.Sub(oldest.DueAt)
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return m, fmt.Errorf("outbox lag: %w", err)
+	}
+	if err := db.Model(&model.ContentCheck{}).Where("state = ?", model.CheckPending).Count(&m.ChecksPending).Error; err != nil {
+		return m, err
+	}
+	if err := db.Model(&model.ContentCheck{}).Where("state IN ?", []string{model.CheckReview, model.CheckRisky}).
+		Count(&m.ChecksFlagged).Error; err != nil {
+		return m, err
+	}
+	s.metrics.add(func(c *counters) {
+		m.Process = ProcessCounts{Sent: c.sent, Skipped: maps.Clone(c.skipped), Failed: maps.Clone(c.failed),
+			Dead: c.dead, Unknown: c.unknown, Requeued: c.requeued}
+	})
+	return m, nil
+}

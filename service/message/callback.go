@@ -1,0 +1,254 @@
+package message
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/silenceper/wechat/v2/util"
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// Errors of the push callback (消息推送).
+var (
+	ErrCallbackOff  = service.NotFound("callback_off", "未开启微信消息推送")
+	ErrBadSignature = service.Forbidden("bad_signature", "消息推送签名校验失败")
+	ErrBadPush      = service.Invalid("bad_push", "消息推送内容无法解析")
+)
+
+// Push is one POST of WeChat's push callback: the query's signature
+// parameters and the body as received.
+type Push struct {
+	Signature, Timestamp, Nonce string
+	EncryptType                 string // "aes" in safe (and compatible) mode
+	MsgSignature                string // signature over the ciphertext, AES mode only
+	XML                         bool   // the body is XML, not JSON
+	Body                        []byte
+}
+
+// VerifyCallback answers WeChat's GET check of the callback URL: the echo
+// string when the signature is the token's.
+func (s *Service) VerifyCallback(signature, timestamp, nonce, echostr string) (string, error) {
+	if err := s.checkSignature(signature, timestamp, nonce); err != nil {
+		return "", err
+	}
+	return echostr, nil
+}
+
+func (s *Service) checkSignature(signature, timestamp, nonce string, more ...string) error {
+	if s.cfg.CallbackToken == "" {
+		return ErrCallbackOff
+	}
+	want := util.Signature(append([]string{s.cfg.CallbackToken, timestamp, nonce}, more...)...)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(signature))) != 1 {
+		return ErrBadSignature
+	}
+	// A signed request is only good for a while: a recorded one must not
+	// add quota again when replayed.
+	sec, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return ErrBadSignature
+	}
+	if d := s.clock.Now().Sub(time.Unix(sec, 0)); d > s.cfg.CallbackMaxSkew || d < -s.cfg.CallbackMaxSkew {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// HandleCallback verifies one push and applies the subscribe events in
+// it: popup accepts add quota, settings changes turn templates off or on,
+// refused deliveries spend what was left. Other events are ignored. A
+// push WeChat repeats is applied once.
+func (s *Service) HandleCallback(ctx context.Context, p Push) error {
+	if err := s.checkSignature(p.Signature, p.Timestamp, p.Nonce); err != nil {
+		return err
+	}
+	raw := p.Body
+	switch {
+	case p.EncryptType == "aes":
+		if s.cfg.CallbackAESKey == "" {
+			return ErrBadPush.Wrap(fmt.Errorf("encrypted push without an EncodingAESKey configured"))
+		}
+		var env struct {
+			Encrypt string `xml:"Encrypt" json:"Encrypt"`
+		}
+		if err := decode(p.XML, p.Body, &env); err != nil || env.Encrypt == "" {
+			return ErrBadPush.Wrap(err)
+		}
+		// The SDK checks signature but not msg_signature, which is what
+		// vouches for the ciphertext.
+		if err := s.checkSignature(p.MsgSignature, p.Timestamp, p.Nonce, env.Encrypt); err != nil {
+			return err
+		}
+		_, plain, err := util.DecryptMsg(s.cfg.AppID, env.Encrypt, s.cfg.CallbackAESKey)
+		if err != nil {
+			return ErrBadSignature.Wrap(err)
+		}
+		raw = plain
+	case p.EncryptType != "" && p.EncryptType != "raw":
+		return ErrBadPush
+	case s.cfg.CallbackAESKey != "":
+		// Safe mode is configured: a plaintext push did not come from WeChat.
+		return ErrBadSignature
+	}
+	ev, err := parsePush(p.XML, raw)
+	if err != nil {
+		return ErrBadPush.Wrap(err)
+	}
+	if ev.MsgType != "event" || ev.FromUserName == "" {
+		return nil
+	}
+	switch ev.Event {
+	case "subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event":
+	default:
+		return nil
+	}
+	return model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		key := cutRunes("wx:"+ev.FromUserName+":"+string(ev.CreateTime)+":"+ev.Event, 128)
+		// A failed insert leaves the transaction usable on MySQL and SQLite;
+		// MariaDB's affected-row count for ON DUPLICATE KEY cannot be trusted.
+		err := model.Translate(tx.Create(&model.CallbackReceipt{Key: key}).Error)
+		if errors.Is(err, model.ErrDuplicate) {
+			return nil // WeChat repeated a push we already applied
+		}
+		if err != nil {
+			return err
+		}
+		userID, err := userByOpenID(tx, ev.FromUserName)
+		if err != nil || userID == 0 {
+			return err
+		}
+		return s.applyPush(ctx, tx, userID, ev)
+	})
+}
+
+func (s *Service) applyPush(ctx context.Context, tx *gorm.DB, userID int64, ev pushEvent) error {
+	known := map[string]bool{}
+	for _, t := range s.templates() {
+		known[t.TemplateID] = true
+	}
+	for _, it := range ev.List {
+		if !known[it.TemplateID] {
+			continue
+		}
+		var err error
+		switch ev.Event {
+		case "subscribe_msg_popup_event":
+			if it.Status == SubscribeAccept {
+				err = s.accept(tx, userID, it.TemplateID, true)
+			}
+		case "subscribe_msg_change_event":
+			err = s.setOff(tx, userID, it.TemplateID, it.Status == SubscribeReject)
+		case "subscribe_msg_sent_event":
+			if string(it.ErrorCode) != "0" && string(it.ErrorCode) != "" {
+				slog.WarnContext(ctx, "subscribe message not delivered", "template_id", it.TemplateID,
+					"error_code", string(it.ErrorCode), "error_status", it.ErrorStatus)
+				s.metrics.add(func(c *counters) { c.failed["sent_event_"+string(it.ErrorCode)]++ })
+			}
+			if it.ErrorStatus == "fail_user_refuse" {
+				err = tx.Model(&model.SubscribeQuota{}).Where("user_id = ? AND template_id = ?", userID, it.TemplateID).
+					Update("remaining", 0).Error
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushEvent is the part of a subscribe event we use, from XML or JSON.
+type pushEvent struct {
+	FromUserName string     `xml:"FromUserName" json:"FromUserName"`
+	CreateTime   flexString `xml:"CreateTime" json:"CreateTime"`
+	MsgType      string     `xml:"MsgType" json:"MsgType"`
+	Event        string     `xml:"Event" json:"Event"`
+	List         []pushItem `xml:"-" json:"-"`
+}
+
+type pushItem struct {
+	TemplateID  string     `xml:"TemplateId" json:"TemplateId"`
+	Status      string     `xml:"SubscribeStatusString" json:"SubscribeStatusString"`
+	ErrorCode   flexString `xml:"ErrorCode" json:"ErrorCode"`
+	ErrorStatus string     `xml:"ErrorStatus" json:"ErrorStatus"`
+}
+
+// flexString takes a JSON string or number (WeChat sends both).
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*f = flexString(n.String())
+	return nil
+}
+
+func parsePush(isXML bool, raw []byte) (pushEvent, error) {
+	var ev pushEvent
+	if isXML {
+		var x struct {
+			XMLName xml.Name `xml:"xml"`
+			pushEvent
+			Popup  []pushItem `xml:"SubscribeMsgPopupEvent>List"`
+			Change []pushItem `xml:"SubscribeMsgChangeEvent>List"`
+			Sent   []pushItem `xml:"SubscribeMsgSentEvent>List"`
+		}
+		if err := xml.Unmarshal(raw, &x); err != nil {
+			return ev, err
+		}
+		ev = x.pushEvent
+		ev.List = append(append(x.Popup, x.Change...), x.Sent...)
+		return ev, nil
+	}
+	var j struct {
+		pushEvent
+		List json.RawMessage `json:"List"`
+	}
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return ev, err
+	}
+	ev = j.pushEvent
+	switch l := bytes.TrimSpace(j.List); {
+	case len(l) == 0 || string(l) == "null":
+	case l[0] == '[':
+		if err := json.Unmarshal(l, &ev.List); err != nil {
+			return ev, err
+		}
+	default: // a single item is sent as an object
+		var it pushItem
+		if err := json.Unmarshal(l, &it); err != nil {
+			return ev, err
+		}
+		ev.List = []pushItem{it}
+	}
+	return ev, nil
+}
+
+func decode(isXML bool, raw []byte, v any) error {
+	if isXML {
+		return xml.Unmarshal(raw, v)
+	}
+	return json.Unmarshal(raw, v)
+}

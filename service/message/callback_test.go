@@ -1,0 +1,204 @@
+package message_test
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/silenceper/wechat/v2/util"
+
+	"redprop/service/message"
+	"redprop/service/wechat/wechattest"
+)
+
+const (
+	cbToken  = "cbtoken"
+	cbAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" // 43 characters
+)
+
+// sign is WeChat's signature: SHA-1 over the sorted parts, computed here
+// independently of the SDK the service uses.
+func sign(parts ...string) string {
+	sort.Strings(parts)
+	sum := sha1.Sum([]byte(strings.Join(parts, "")))
+	return hex.EncodeToString(sum[:])
+}
+
+// signed is a plaintext JSON push signed with token at the fake clock's time.
+func signed(e *env, token string, body []byte) message.Push {
+	ts := fmt.Sprint(e.clock.Now().Unix())
+	return message.Push{Signature: sign(token, ts, "nonce1"), Timestamp: ts, Nonce: "nonce1", Body: body}
+}
+
+// encrypted is an AES-mode push of body as WeChat sends it.
+func encrypted(e *env, body []byte, isXML bool) message.Push {
+	ts := fmt.Sprint(e.clock.Now().Unix())
+	cipher, err := util.EncryptMsg([]byte("0123456789abcdef"), body, wechattest.AppID, cbAESKey)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	env := fmt.Sprintf(`{"ToUserName":"gh_x","Encrypt":"%s"}`, cipher)
+	if isXML {
+		env = fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[%s]]></Encrypt></xml>`, cipher)
+	}
+	return message.Push{
+		Signature: sign(cbToken, ts, "n2"), Timestamp: ts, Nonce: "n2", EncryptType: "aes",
+		MsgSignature: sign(cbToken, ts, "n2", string(cipher)), XML: isXML, Body: []byte(env),
+	}
+}
+
+func popupJSON(e *env, openID string, status ...string) []byte {
+	var items []string
+	tpls := []string{tplNew, tplRating, tplMeeting}
+	for i, s := range status {
+		items = append(items, fmt.Sprintf(`{"TemplateId":"%s","SubscribeStatusString":"%s","PopupScene":"0"}`, tpls[i], s))
+	}
+	return []byte(fmt.Sprintf(`{"ToUserName":"gh_x","FromUserName":"%s","CreateTime":"%d","MsgType":"event","Event":"subscribe_msg_popup_event","List":[%s]}`,
+		openID, e.clock.Now().Unix(), strings.Join(items, ",")))
+}
+
+func popupXML(e *env, openID, template, status string) []byte {
+	return []byte(fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_popup_event]]></Event><SubscribeMsgPopupEvent><List><TemplateId><![CDATA[%s]]></TemplateId><SubscribeStatusString><![CDATA[%s]]></SubscribeStatusString><PopupScene>2</PopupScene></List></SubscribeMsgPopupEvent></xml>`,
+		openID, e.clock.Now().Unix(), template, status))
+}
+
+func withCallback(aes bool) func(*message.Config) {
+	return func(c *message.Config) {
+		c.CallbackToken = cbToken
+		if aes {
+			c.AppID, c.CallbackAESKey = wechattest.AppID, cbAESKey
+		}
+	}
+}
+
+func TestCallbackEchoCheck(t *testing.T) {
+	e := setup(t, withCallback(false))
+	ts := fmt.Sprint(e.clock.Now().Unix())
+	got, err := e.svc.VerifyCallback(sign(cbToken, ts, "n"), ts, "n", "echo123")
+	if err != nil || got != "echo123" {
+		t.Fatalf("%q %v", got, err)
+	}
+	for name, sig := range map[string]string{
+		"forged":      sign("not-the-token", ts, "n"),
+		"empty":       "",
+		"other nonce": sign(cbToken, ts, "m"),
+	} {
+		if _, err := e.svc.VerifyCallback(sig, ts, "n", "echo123"); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("%s signature: %v", name, err)
+		}
+	}
+	old := fmt.Sprint(e.clock.Now().Add(-time.Hour).Unix())
+	if _, err := e.svc.VerifyCallback(sign(cbToken, old, "n"), old, "n", "x"); !errors.Is(err, message.ErrBadSignature) {
+		t.Fatalf("an hour-old signature was taken: %v", err)
+	}
+	off := setup(t)
+	if _, err := off.svc.VerifyCallback(sign("", ts, "n"), ts, "n", "x"); !errors.Is(err, message.ErrCallbackOff) {
+		t.Fatalf("callback without a token: %v", err)
+	}
+}
+
+func TestCallbackPlaintextAddsQuotaOnce(t *testing.T) {
+	e := setup(t, withCallback(false))
+	a := e.user("oa")
+	push := signed(e, cbToken, popupJSON(e, "oa", "accept", "reject"))
+	if err := e.svc.HandleCallback(e.ctx, push); err != nil {
+		t.Fatal(err)
+	}
+	if e.remaining(a, tplNew) != 1 || e.remaining(a, tplRating) != 0 {
+		t.Fatalf("quota %d/%d", e.remaining(a, tplNew), e.remaining(a, tplRating))
+	}
+	// WeChat repeats a push it thinks we missed.
+	if err := e.svc.HandleCallback(e.ctx, push); err != nil {
+		t.Fatal(err)
+	}
+	if e.remaining(a, tplNew) != 1 {
+		t.Fatal("a repeated push counted twice")
+	}
+	// XML, a later tap.
+	e.clock.Advance(e.cfg.PairWindow + time.Second)
+	x := signed(e, cbToken, popupXML(e, "oa", tplNew, "accept"))
+	x.XML = true
+	if err := e.svc.HandleCallback(e.ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if e.remaining(a, tplNew) != 2 {
+		t.Fatalf("quota %d after an XML accept, want 2", e.remaining(a, tplNew))
+	}
+	// Forged pushes change nothing.
+	forged := signed(e, "guess", popupJSON(e, "oa", "accept"))
+	if err := e.svc.HandleCallback(e.ctx, forged); !errors.Is(err, message.ErrBadSignature) {
+		t.Fatalf("forged push: %v", err)
+	}
+	tampered := signed(e, cbToken, popupJSON(e, "oa", "accept"))
+	tampered.Signature = tampered.Signature[:39] + "0"
+	if err := e.svc.HandleCallback(e.ctx, tampered); !errors.Is(err, message.ErrBadSignature) {
+		t.Fatalf("tampered push: %v", err)
+	}
+	if e.remaining(a, tplNew) != 2 {
+		t.Fatal("a refused push changed the quota")
+	}
+}
+
+func TestCallbackAESMode(t *testing.T) {
+	e := setup(t, withCallback(true))
+	a := e.user("oa")
+	for _, isXML := range []bool{false, true} {
+		body := popupJSON(e, "oa", "accept")
+		if isXML {
+			body = popupXML(e, "oa", tplNew, "accept")
+		}
+		if err := e.svc.HandleCallback(e.ctx, encrypted(e, body, isXML)); err != nil {
+			t.Fatalf("xml=%v: %v", isXML, err)
+		}
+		e.clock.Advance(e.cfg.PairWindow + time.Second)
+	}
+	if e.remaining(a, tplNew) != 2 {
+		t.Fatalf("quota %d, want 2", e.remaining(a, tplNew))
+	}
+
+	// signature is right but msg_signature (over the ciphertext) is not:
+	// the SDK alone would take this.
+	p := encrypted(e, popupJSON(e, "oa", "accept"), false)
+	p.MsgSignature = sign("guess", p.Timestamp, p.Nonce, "x")
+	if err := e.svc.HandleCallback(e.ctx, p); !errors.Is(err, message.ErrBadSignature) {
+		t.Fatalf("bad msg_signature: %v", err)
+	}
+	// A plaintext push when safe mode is configured did not come from WeChat.
+	if err := e.svc.HandleCallback(e.ctx, signed(e, cbToken, popupJSON(e, "oa", "accept"))); !errors.Is(err, message.ErrBadSignature) {
+		t.Fatalf("plaintext in safe mode: %v", err)
+	}
+	if e.remaining(a, tplNew) != 2 {
+		t.Fatal("a refused push changed the quota")
+	}
+}
+
+// The mini-program and the callback both report one tap: it counts once.
+func TestClientAndCallbackReportsOfOneTapPair(t *testing.T) {
+	e := setup(t, withCallback(false))
+	a := e.user("oa")
+	if _, err := e.svc.ReportSubscribe(e.ctx, actor(a), map[string]string{tplNew: "accept"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(3 * time.Second)
+	if err := e.svc.HandleCallback(e.ctx, signed(e, cbToken, popupJSON(e, "oa", "accept"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.remaining(a, tplNew); got != 1 {
+		t.Fatalf("one tap reported twice counted %d", got)
+	}
+	// Two taps, each reported by both, in any order: two.
+	e.clock.Advance(time.Second)
+	e.svc.HandleCallback(e.ctx, signed(e, cbToken, popupJSON(e, "oa", "accept")))
+	e.clock.Advance(time.Second)
+	e.svc.HandleCallback(e.ctx, signed(e, cbToken, popupJSON(e, "oa", "accept")))
+	e.svc.ReportSubscribe(e.ctx, actor(a), map[string]string{tplNew: "accept"})
+	e.svc.ReportSubscribe(e.ctx, actor(a), map[string]string{tplNew: "accept"})
+	if got := e.remaining(a, tplNew); got != 3 {
+		t.Fatalf("three taps counted %d", got)
+	}
+}

@@ -1,0 +1,347 @@
+// Package message is the messages capability: every user's inbox, the
+// transactional outbox of WeChat subscribe-message pushes and the worker
+// that delivers it at most once per (event, user), the subscribe quota per
+// (user, template), WeChat's push callback, the text content check, the
+// sandbox record of pushes and the delivery metrics (DESIGN.md §5).
+// Other capabilities call Publish and CancelScheduled inside their own
+// transactions and CheckText before storing what residents write.
+// It must not import gin, net/http or api/.
+package message
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"redprop/model"
+	"redprop/service"
+	"redprop/service/wechat"
+)
+
+// Template kinds (DESIGN.md §5).
+const (
+	KindNewReport = "new_report" // 新工单提醒
+	KindProgress  = "progress"   // 工单进度通知
+	KindRating    = "rating"     // 满意度评价
+	KindMeeting   = "meeting"    // 会议通知
+)
+
+// Kinds lists the template kinds in display order.
+func Kinds() []string { return []string{KindNewReport, KindProgress, KindRating, KindMeeting} }
+
+// Sender pushes one subscribe message. *wechat.Client and *wechat.Sandbox
+// implement it; errors of the real client hold a *wechat.APIError.
+type Sender interface {
+	SendSubscribe(ctx context.Context, m wechat.SubscribeMessage) error
+}
+
+// Checker runs WeChat's text check (msgSecCheck v2).
+type Checker interface {
+	MsgCheck(ctx context.Context, openID string, scene int, content string) (wechat.Verdict, error)
+}
+
+// WeChat is what the service needs of WeChat.
+type WeChat interface {
+	Sender
+	Checker
+}
+
+// Config tunes the service. Zero values take the defaults of
+// DefaultConfig.
+type Config struct {
+	// Sandbox records pushes in sandbox_pushes instead of sending them
+	// (no AppID configured). Kinds without a template id then get a
+	// made-up one so that the subscribe flow can be walked through.
+	Sandbox bool
+	// MiniprogramState is shown with sandbox pushes; the real client sends
+	// the state of its own options.
+	MiniprogramState string
+	// Templates by kind; nil means DefaultTemplates().
+	Templates map[string]Template
+
+	BatchSize   int           // outbox rows one claim takes
+	Lease       time.Duration // how long a claimed or sending row is a worker's
+	MaxAttempts int           // failed sends before a row is dead
+	RetryBase   time.Duration // first retry delay; doubles per attempt
+	RetryMax    time.Duration // longest retry delay
+
+	// Push callback (消息推送) of the mini-program: the AppID, the token and
+	// the EncodingAESKey configured in its console. An empty token turns
+	// the callback off.
+	AppID          string
+	CallbackToken  string
+	CallbackAESKey string
+	// CallbackMaxSkew refuses callbacks whose timestamp is further than
+	// this from our clock (replays).
+	CallbackMaxSkew time.Duration
+	// PairWindow is how long an accept reported by one source (the
+	// mini-program or the callback) waits for the other's report of the
+	// same tap, which then does not count again.
+	PairWindow time.Duration
+
+	// CheckMaxAttempts bounds the re-checks of text WeChat could not check;
+	// after that the text is flagged for review.
+	CheckMaxAttempts int
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		MiniprogramState: "formal",
+		BatchSize:        20,
+		Lease:            2 * time.Minute,
+		MaxAttempts:      8,
+		RetryBase:        30 * time.Second,
+		RetryMax:         time.Hour,
+		CallbackMaxSkew:  10 * time.Minute,
+		PairWindow:       10 * time.Minute,
+		CheckMaxAttempts: 12,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MiniprogramState == "" {
+		c.MiniprogramState = d.MiniprogramState
+	}
+	if c.Templates == nil {
+		c.Templates = DefaultTemplates()
+	}
+	c.Templates = maps.Clone(c.Templates)
+	if c.Sandbox {
+		for kind, t := range c.Templates {
+			if t.ID == "" {
+				t.ID = "sandbox_" + kind
+				c.Templates[kind] = t
+			}
+		}
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.Lease <= 0 {
+		c.Lease = d.Lease
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = d.MaxAttempts
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = d.RetryBase
+	}
+	if c.RetryMax < c.RetryBase {
+		c.RetryMax = max(d.RetryMax, c.RetryBase)
+	}
+	if c.CallbackMaxSkew <= 0 {
+		c.CallbackMaxSkew = d.CallbackMaxSkew
+	}
+	if c.PairWindow <= 0 {
+		c.PairWindow = d.PairWindow
+	}
+	if c.CheckMaxAttempts <= 0 {
+		c.CheckMaxAttempts = d.CheckMaxAttempts
+	}
+	return c
+}
+
+// Service is the messages capability.
+type Service struct {
+	db    *gorm.DB
+	clock service.Clock
+	wx    WeChat
+	cfg   Config
+
+	metrics counters
+
+	// Test hooks (export_test.go): afterSend runs between WeChat's answer
+	// and recording it and may simulate a crash there; onClaim sees every
+	// claim.
+	afterSend func(row model.Outbox) (crash bool)
+	onClaim   func(owner string, ids []int64)
+}
+
+// New builds the service. wx is *wechat.Client, or *wechat.Sandbox in
+// sandbox mode (where it only answers text checks; nil defers them all).
+func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, error) {
+	cfg = cfg.withDefaults()
+	for kind, t := range cfg.Templates {
+		if !slices.Contains(Kinds(), kind) {
+			return nil, fmt.Errorf("message: unknown template kind %q (want one of %v)", kind, Kinds())
+		}
+		if err := t.validate(); err != nil {
+			return nil, fmt.Errorf("message: template %s: %w", kind, err)
+		}
+	}
+	if wx == nil && !cfg.Sandbox {
+		return nil, fmt.Errorf("message: a WeChat client is required outside the sandbox")
+	}
+	if cfg.CallbackAESKey != "" && len(cfg.CallbackAESKey) != 43 {
+		return nil, fmt.Errorf("message: the callback EncodingAESKey must be 43 characters")
+	}
+	if cfg.CallbackAESKey != "" && cfg.AppID == "" {
+		return nil, fmt.Errorf("message: the callback EncodingAESKey needs the AppID")
+	}
+	return &Service{db: db, clock: clock, wx: wx, cfg: cfg, metrics: newCounters()}, nil
+}
+
+// Event is one thing that happened, told to its recipients.
+type Event struct {
+	Kind  string // template kind: new_report, progress, rating, meeting
+	Event string // what happened, e.g. order.submitted (at most 32 characters)
+	// Key identifies the event (e.g. order:12:submitted:3). With the user
+	// id it is unique: publishing the same key again writes nothing new,
+	// so no push is ever queued twice for one (event, user).
+	Key     string
+	UserIDs []int64
+	Title   string // the inbox title (at most 100 characters kept)
+	Body    string // the inbox text (at most 500 characters kept)
+	OrderID int64
+	// Fields feed the template mapping: number, category, place, time,
+	// state, remark, meeting_title, meeting_time, meeting_place … Times are
+	// RFC 3339 (a range joins two with "~").
+	Fields map[string]string
+	// Page overrides the kind's configured page.
+	Page string
+	// NotBefore schedules the push (and its inbox message) for later;
+	// zero means now.
+	NotBefore time.Time
+	// CancelKey lets CancelScheduled withdraw the push while it waits
+	// (e.g. meeting:5, rating:order:12).
+	CancelKey string
+}
+
+// payload is what an outbox row keeps of its event for rendering.
+type payload struct {
+	Title  string            `json:"title"`
+	Body   string            `json:"body"`
+	Fields map[string]string `json:"fields,omitempty"`
+	Page   string            `json:"page,omitempty"`
+	At     time.Time         `json:"at"` // when the event was published
+}
+
+func (ev Event) validate() error {
+	switch {
+	case !slices.Contains(Kinds(), ev.Kind):
+		return fmt.Errorf("message: unknown kind %q", ev.Kind)
+	case ev.Event == "" || len(ev.Event) > 32:
+		return fmt.Errorf("message: event name %q must be 1 to 32 bytes", ev.Event)
+	case ev.Key == "" || len(ev.Key) > 100:
+		return fmt.Errorf("message: event key %q must be 1 to 100 bytes", ev.Key)
+	case len(ev.CancelKey) > 64:
+		return fmt.Errorf("message: cancel key %q is longer than 64 bytes", ev.CancelKey)
+	case ev.Title == "":
+		return fmt.Errorf("message: event %s has no title", ev.Event)
+	}
+	return nil
+}
+
+// Publish writes, inside the caller's transaction tx, one inbox row and
+// one outbox row per recipient for one event. A scheduled event (NotBefore
+// in the future) writes its inbox row when it falls due, so that a
+// cancelled reminder never shows. Recipients with id 0 are ignored.
+func (s *Service) Publish(ctx context.Context, tx *gorm.DB, ev Event) error {
+	if err := ev.validate(); err != nil {
+		return err
+	}
+	var users []int64
+	for _, id := range ev.UserIDs {
+		if id > 0 && !slices.Contains(users, id) {
+			users = append(users, id)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	now := s.clock.Now().UTC()
+	due, scheduled := now, ev.NotBefore.After(now)
+	if scheduled {
+		due = ev.NotBefore.UTC()
+	}
+	title, body := cutRunes(ev.Title, 100), cutRunes(ev.Body, 500)
+	raw, err := json.Marshal(payload{Title: title, Body: body, Fields: ev.Fields, Page: ev.Page, At: now})
+	if err != nil {
+		return fmt.Errorf("message: encode payload: %w", err)
+	}
+	// A fresh statement per insert: a gorm chain reused for two Creates
+	// shares its statement and would write both into one table.
+	db := func() *gorm.DB { return tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}) }
+	if !scheduled {
+		msgs := make([]model.Message, 0, len(users))
+		for _, uid := range users {
+			msgs = append(msgs, newMessage(uid, ev.Kind, ev.Event, ev.Key, title, body, ev.OrderID))
+		}
+		if err := db().Create(&msgs).Error; err != nil {
+			return fmt.Errorf("message: write inbox: %w", err)
+		}
+	}
+	rows := make([]model.Outbox, 0, len(users))
+	for _, uid := range users {
+		rows = append(rows, model.Outbox{
+			UserID: uid, EventKey: ev.Key, Channel: "mp", Kind: ev.Kind, Event: ev.Event, OrderID: ev.OrderID,
+			Payload: string(raw), InboxPending: scheduled, CancelKey: ev.CancelKey,
+			State: model.OutboxPending, DueAt: due,
+		})
+	}
+	if err := db().Create(&rows).Error; err != nil {
+		return fmt.Errorf("message: write outbox: %w", err)
+	}
+	return nil
+}
+
+func newMessage(userID int64, kind, event, key, title, body string, orderID int64) model.Message {
+	k := key
+	return model.Message{UserID: userID, Kind: kind, Event: event, EventKey: &k, Title: title, Body: body, OrderID: orderID}
+}
+
+// CancelScheduled withdraws, inside the caller's transaction, every push
+// with cancelKey that has not gone out yet (a meeting called off, an order
+// rated before its reminder). Pushes already being sent are not stopped.
+func (s *Service) CancelScheduled(ctx context.Context, tx *gorm.DB, cancelKey string) error {
+	if cancelKey == "" {
+		return fmt.Errorf("message: empty cancel key")
+	}
+	err := tx.WithContext(ctx).Model(&model.Outbox{}).
+		Where("cancel_key = ? AND state IN ?", cancelKey, []string{model.OutboxPending, model.OutboxFailed}).
+		Updates(map[string]any{"state": model.OutboxCancelled, "owner": ""}).Error
+	if err != nil {
+		return fmt.Errorf("message: cancel %s: %w", cancelKey, err)
+	}
+	return nil
+}
+
+// cutRunes shortens s to at most n runes.
+func cutRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// counters are this process's delivery counts since start; the database
+// holds the totals.
+type counters struct {
+	mu       sync.Mutex
+	sent     int64
+	skipped  map[string]int64
+	failed   map[string]int64
+	unknown  int64
+	dead     int64
+	requeued int64
+}
+
+func newCounters() counters {
+	return counters{skipped: map[string]int64{}, failed: map[string]int64{}}
+}
+
+func (c *counters) add(f func(c *counters)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f(c)
+}

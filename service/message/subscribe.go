@@ -1,0 +1,185 @@
+package message
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// Subscription is where one template stands for a user.
+type Subscription struct {
+	Kind       string // the first kind pushed with the template
+	TemplateID string
+	LongTerm   bool
+	Remaining  int  // pushes the user has allowed and we have not used
+	Off        bool // turned off in WeChat's settings
+	// Ask: the mini-program should ask again (wx.requestSubscribeMessage)
+	// at the next tap, or this kind's pushes will be skipped.
+	Ask bool
+}
+
+// What wx.requestSubscribeMessage answers per template.
+const (
+	SubscribeAccept = "accept"
+	SubscribeReject = "reject"
+	SubscribeBan    = "ban"    // the template was banned by WeChat
+	SubscribeFilter = "filter" // filtered out (same title as another)
+)
+
+var (
+	ErrUnknownTemplate    = service.Invalid("unknown_template", "不是本小程序使用的订阅消息模板")
+	ErrBadSubscribeResult = service.Invalid("bad_subscribe_result", "订阅结果须为 accept、reject、ban 或 filter")
+	ErrNoSubscribeResult  = service.Invalid("empty_subscribe_result", "订阅结果不能为空")
+)
+
+// templates returns the configured templates, one entry per template id.
+func (s *Service) templates() []Subscription {
+	var out []Subscription
+	for _, kind := range Kinds() {
+		t, ok := s.cfg.Templates[kind]
+		if !ok || t.ID == "" || slices.ContainsFunc(out, func(x Subscription) bool { return x.TemplateID == t.ID }) {
+			continue
+		}
+		out = append(out, Subscription{Kind: kind, TemplateID: t.ID, LongTerm: t.LongTerm})
+	}
+	return out
+}
+
+// Subscriptions says, per configured template, how many pushes the actor
+// has allowed and which templates the mini-program should ask for again.
+func (s *Service) Subscriptions(ctx context.Context, a *service.Actor) ([]Subscription, error) {
+	if a == nil {
+		return nil, service.ErrUnauthenticated
+	}
+	return s.subscriptions(s.db.WithContext(ctx), a.UserID)
+}
+
+func (s *Service) subscriptions(db *gorm.DB, userID int64) ([]Subscription, error) {
+	var quotas []model.SubscribeQuota
+	if err := db.Where("user_id = ?", userID).Find(&quotas).Error; err != nil {
+		return nil, fmt.Errorf("read subscribe quotas: %w", err)
+	}
+	out := s.templates()
+	for i := range out {
+		for _, q := range quotas {
+			if q.TemplateID == out[i].TemplateID {
+				out[i].Remaining, out[i].Off = q.Remaining, q.Off
+			}
+		}
+		// Long-term templates keep no count: only the settings switch
+		// stops them.
+		out[i].Ask = out[i].Off || !out[i].LongTerm && out[i].Remaining <= 0
+	}
+	return out, nil
+}
+
+// ReportSubscribe records what wx.requestSubscribeMessage answered (template
+// id → accept, reject, ban or filter): each accept allows one more push
+// of its template. It returns the updated subscriptions.
+func (s *Service) ReportSubscribe(ctx context.Context, a *service.Actor, results map[string]string) ([]Subscription, error) {
+	if a == nil {
+		return nil, service.ErrUnauthenticated
+	}
+	if len(results) == 0 {
+		return nil, ErrNoSubscribeResult
+	}
+	known := s.templates()
+	ids := make([]string, 0, len(results))
+	for id, r := range results {
+		if !slices.ContainsFunc(known, func(x Subscription) bool { return x.TemplateID == id }) {
+			return nil, ErrUnknownTemplate.WithDetail(map[string]string{"template_id": cutRunes(id, 64)})
+		}
+		switch r {
+		case SubscribeAccept, SubscribeReject, SubscribeBan, SubscribeFilter:
+		default:
+			return nil, ErrBadSubscribeResult
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // one lock order for every request
+	var out []Subscription
+	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		for _, id := range ids {
+			if results[id] != SubscribeAccept {
+				continue
+			}
+			if err := s.accept(tx, a.UserID, id, false); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = s.subscriptions(tx, a.UserID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// accept adds one allowed push of templateID for userID, reported by the
+// mini-program or (fromServer) by WeChat's callback. The two report the
+// same tap: an accept the other source reported within PairWindow and
+// that no report of ours has matched yet is this one, and adds nothing.
+func (s *Service) accept(tx *gorm.DB, userID int64, templateID string, fromServer bool) error {
+	now := s.clock.Now().UTC()
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&model.SubscribeQuota{UserID: userID, TemplateID: templateID}).Error; err != nil {
+		return fmt.Errorf("create subscribe quota: %w", err)
+	}
+	var q model.SubscribeQuota
+	if err := model.ForUpdate(tx).Where("user_id = ? AND template_id = ?", userID, templateID).Take(&q).Error; err != nil {
+		return fmt.Errorf("lock subscribe quota: %w", err)
+	}
+	if q.PairUntil == nil || !now.Before(*q.PairUntil) {
+		q.ClientUnpaired, q.ServerUnpaired = 0, 0
+	}
+	mine, other := &q.ClientUnpaired, &q.ServerUnpaired
+	if fromServer {
+		mine, other = other, mine
+	}
+	if *other > 0 {
+		*other--
+	} else {
+		*mine++
+		q.Remaining++
+	}
+	until := now.Add(s.cfg.PairWindow)
+	return tx.Model(&model.SubscribeQuota{}).Where("id = ?", q.ID).Updates(map[string]any{
+		"remaining": q.Remaining, "off": false, "client_unpaired": q.ClientUnpaired,
+		"server_unpaired": q.ServerUnpaired, "pair_until": until, "accepted_at": now,
+	}).Error
+}
+
+// setOff records that the user turned a template off (or on again) in
+// WeChat's settings. Turning it off also spends what was left: WeChat
+// refuses those pushes now.
+func (s *Service) setOff(tx *gorm.DB, userID int64, templateID string, off bool) error {
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&model.SubscribeQuota{UserID: userID, TemplateID: templateID}).Error; err != nil {
+		return fmt.Errorf("create subscribe quota: %w", err)
+	}
+	set := map[string]any{"off": off}
+	if off {
+		set["remaining"] = 0
+	}
+	return tx.Model(&model.SubscribeQuota{}).Where("user_id = ? AND template_id = ?", userID, templateID).Updates(set).Error
+}
+
+// userByOpenID finds the user of a mini-program openid (0 if none).
+func userByOpenID(tx *gorm.DB, openID string) (int64, error) {
+	var u model.User
+	err := tx.Select("id").Where("open_id = ?", openID).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, nil
+	}
+	return u.ID, err
+}

@@ -1,0 +1,299 @@
+package message_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/model/dbtest"
+	"redprop/service"
+	"redprop/service/message"
+	"redprop/service/wechat"
+	"redprop/service/wechat/wechattest"
+)
+
+// Two workers on MariaDB, each in its own goroutine, claim disjoint rows
+// and together send every push exactly once. SQLite has a single writer,
+// so this test runs only on MariaDB.
+func TestTwoWorkersClaimDisjointRows(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("concurrent claims need MariaDB (set " + dbtest.EnvMySQL + ")")
+	}
+	e := setup(t, func(c *message.Config) { c.BatchSize = 4 })
+	const n = 40
+	a := e.user("oa")
+	e.fake.Accept("oa", tplNew, n)
+	if err := e.db.Create(&model.SubscribeQuota{UserID: a, TemplateID: tplNew, Remaining: n}).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		e.publish(newReport(fmt.Sprintf("order:%d:submitted:1", i), a))
+	}
+	var mu sync.Mutex
+	claimedBy := map[int64]string{}
+	var twice []int64
+	onClaim := func(owner string, ids []int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			if _, dup := claimedBy[id]; dup {
+				twice = append(twice, id)
+			}
+			claimedBy[id] = owner
+		}
+	}
+	workers := []*message.Service{e.newService(), e.newService()}
+	var wg sync.WaitGroup
+	errs := make([]error, len(workers))
+	claims := make([]int, len(workers))
+	for i, w := range workers {
+		message.SetOnClaim(w, onClaim)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				st, err := w.DeliverOnce(e.ctx)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if st.Claimed == 0 {
+					return
+				}
+				claims[i] += st.Claimed
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if len(twice) > 0 {
+		t.Fatalf("rows claimed twice: %v", twice)
+	}
+	if len(claimedBy) != n || claims[0]+claims[1] != n {
+		t.Fatalf("%d rows claimed (%v), want %d", len(claimedBy), claims, n)
+	}
+	if got := e.delivered("oa"); got != n {
+		t.Fatalf("%d pushes delivered, want %d", got, n)
+	}
+	if got := len(e.rows("state = ?", model.OutboxSent)); got != n {
+		t.Fatalf("%d rows sent, want %d", got, n)
+	}
+	if q := e.remaining(a, tplNew); q != 0 {
+		t.Fatalf("quota left %d, want 0", q)
+	}
+	t.Logf("claims per worker: %v", claims)
+}
+
+// randomText mixes what residents type: Chinese, Latin, digits, symbols,
+// emoji, newlines, a "~" and long runs.
+func randomText(r *rand.Rand) string {
+	pieces := []string{
+		"水管爆裂漏水严重", "楼道灯不亮了请尽快维修", "A", "abc", "12345678901234567890", "~", "😀", "\n", " ",
+		"·", "！", "（三号楼）", "金日天玺小区东门口停车场", "2026-11-23T10:00:00+08:00", "\t", "%", "京A12345",
+		"13800138000", "已受理", strings.Repeat("长", 40), "\u200b", "\x00", "€", "Zhang San",
+	}
+	var b strings.Builder
+	for range r.IntN(12) {
+		b.WriteString(pieces[r.IntN(len(pieces))])
+	}
+	return b.String()
+}
+
+// No rendering of ours breaks WeChat's field rules, whatever the event
+// carries: every value of every kind passes the fake's checks (the ones
+// WeChat answers 47003 for).
+func TestRenderedValuesStayWithinWeChatLimits(t *testing.T) {
+	e := setup(t)
+	// Every WeChat field type, besides the kinds' own mappings.
+	all := message.Template{ID: "tpl_all", Fields: map[string]string{}}
+	for i, typ := range []string{"thing", "number", "letter", "character_string", "symbol", "phrase", "name",
+		"amount", "phone_number", "car_number", "time", "date"} {
+		all.Fields[fmt.Sprintf("%s%d", typ, i+1)] = "f"
+	}
+	e.cfg.Templates[message.KindProgress] = all
+	svc := e.newService()
+	r := rand.New(rand.NewPCG(1, 2))
+	fields := []string{"number", "category", "place", "time", "state", "title", "meeting_title", "meeting_time", "meeting_place", "f"}
+	for i := range 3000 {
+		ev := message.Event{Title: randomText(r), Body: randomText(r), OrderID: int64(i), Fields: map[string]string{}}
+		for _, f := range fields {
+			if r.IntN(4) > 0 {
+				ev.Fields[f] = randomText(r)
+			}
+		}
+		for _, kind := range message.Kinds() {
+			data, page := message.Render(svc, kind, ev, e.clock.Now())
+			for key, v := range data {
+				if !wechattest.FieldOK(key, v) {
+					t.Fatalf("%s %s = %q breaks WeChat's limits (from %q)", kind, key, v, ev.Fields)
+				}
+			}
+			if strings.ContainsAny(page, " \n{}") {
+				t.Fatalf("page %q", page)
+			}
+		}
+	}
+}
+
+// The same through the fake WeChat, end to end: long Chinese strings never
+// earn a 47003.
+func TestLongChineseStringsNever47003(t *testing.T) {
+	e := setup(t)
+	a := e.user("oa")
+	long := strings.Repeat("楼道灯不亮了请尽快维修😀", 10)
+	for _, kind := range message.Kinds() {
+		e.fake.Accept("oa", tplOf[kind], 1)
+		e.db.Create(&model.SubscribeQuota{UserID: a, TemplateID: tplOf[kind], Remaining: 1})
+		e.publish(message.Event{
+			Kind: kind, Event: "test." + kind, Key: "long:" + kind, UserIDs: []int64{a}, Title: long, Body: long, OrderID: 1,
+			Fields: map[string]string{"number": long + "20261123-0001", "category": long, "place": long, "state": long,
+				"time": long, "meeting_title": long, "meeting_time": "2026-11-24T09:00:00+08:00~2026-11-24T11:30:00+08:00",
+				"meeting_place": long, "meeting_id": "7"},
+		})
+	}
+	if st := e.deliver(); st.Sent != len(message.Kinds()) {
+		t.Fatalf("%+v, want every kind sent", st)
+	}
+	for _, req := range e.fake.Requests() {
+		if req.ErrCode == 47003 {
+			t.Fatalf("47003 for %v", req.Body)
+		}
+	}
+}
+
+func TestContentCheck(t *testing.T) {
+	e := setup(t)
+	a := e.user("oa")
+	e.fake.Flag("赌博", "risky", 20006)
+	e.fake.Flag("广告", "review", 10001)
+
+	if v, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "楼道灯坏了"); err != nil || v.State != model.CheckPass {
+		t.Fatalf("%+v %v", v, err)
+	}
+	_, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "来赌博")
+	var se *service.Error
+	if !errors.As(err, &se) || se.Kind != service.KindUnprocessable || se.Code != "content_risky" {
+		t.Fatalf("risky text: %v", err)
+	}
+	v, err := e.svc.CheckText(e.ctx, a, message.SceneComment, "看广告")
+	if err != nil || v.State != model.CheckReview {
+		t.Fatalf("review text: %+v %v", v, err)
+	}
+	record := func(subject, text string, v message.Verdict) {
+		t.Helper()
+		err := model.InTx(e.ctx, e.db, func(tx *gorm.DB) error {
+			return e.svc.RecordCheck(e.ctx, tx, message.CheckRecord{Subject: subject, UserID: a, Scene: message.SceneComment, Text: text}, v)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("order:1:comment", "看广告", v)
+
+	// WeChat unreachable: accepted, pending, and checked later.
+	e.fake.Fail(true)
+	v, err = e.svc.CheckText(e.ctx, a, message.SceneForum, "后来发现是赌博")
+	if err != nil || v.State != model.CheckPending {
+		t.Fatalf("while WeChat is down: %+v %v", v, err)
+	}
+	record("order:2:description", "后来发现是赌博", v)
+	e.clock.Advance(e.cfg.RetryMax)
+	if n, err := e.svc.RecheckOnce(e.ctx); err != nil || n != 0 {
+		t.Fatalf("re-check while down settled %d: %v", n, err)
+	}
+	e.fake.Fail(false)
+	e.clock.Advance(e.cfg.RetryMax)
+	if n, err := e.svc.RecheckOnce(e.ctx); err != nil || n != 1 {
+		t.Fatalf("re-check settled %d: %v", n, err)
+	}
+	var checks []model.ContentCheck
+	e.db.Order("id").Find(&checks)
+	if len(checks) != 2 || checks[0].State != model.CheckReview || checks[1].State != model.CheckRisky || checks[1].Attempts != 2 {
+		t.Fatalf("checks %+v", checks)
+	}
+}
+
+// Text WeChat never manages to check is flagged for review, never passed.
+func TestUncheckableTextGoesToReview(t *testing.T) {
+	e := setup(t, func(c *message.Config) { c.CheckMaxAttempts = 2 })
+	a := e.user("oa")
+	e.fake.Fail(true)
+	v, _ := e.svc.CheckText(e.ctx, a, message.SceneForum, "文字")
+	model.InTx(e.ctx, e.db, func(tx *gorm.DB) error {
+		return e.svc.RecordCheck(e.ctx, tx, message.CheckRecord{Subject: "wish:1", UserID: a, Scene: 3, Text: "文字"}, v)
+	})
+	for range 3 {
+		e.clock.Advance(e.cfg.RetryMax + time.Minute)
+		e.svc.RecheckOnce(e.ctx)
+	}
+	var c model.ContentCheck
+	e.db.Take(&c)
+	if c.State != model.CheckReview || c.Attempts != 2 {
+		t.Fatalf("check %+v", c)
+	}
+}
+
+// Stopping the worker mid-batch records the push under way and hands the
+// rows not yet sent back to the queue at once, rather than leaving them to
+// a lease (or to "unknown").
+func TestRunStopsCleanlyMidBatch(t *testing.T) {
+	e := setup(t)
+	a := e.user("oa")
+	e.allow(a, "oa", tplNew, 3)
+	for i := range 3 {
+		e.publish(newReport(fmt.Sprintf("order:%d:submitted:1", i), a))
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	message.SetAfterSend(e.svc, func(model.Outbox) bool { cancel(); return false })
+	done := make(chan struct{})
+	go func() { e.svc.Run(ctx, time.Hour); close(done) }()
+	<-done
+	rows := e.rows("1 = 1")
+	if rows[0].State != model.OutboxSent || rows[1].State != model.OutboxPending || rows[2].State != model.OutboxPending {
+		t.Fatalf("states %s %s %s, want sent pending pending", rows[0].State, rows[1].State, rows[2].State)
+	}
+	if st := e.deliver(); st.Sent != 2 || e.delivered("oa") != 3 {
+		t.Fatalf("next run %+v, %d delivered", st, e.delivered("oa"))
+	}
+}
+
+// timeoutSender passes the push to WeChat and then loses the answer, as a
+// request timing out after WeChat accepted it would.
+type timeoutSender struct{ *wechat.Client }
+
+func (s timeoutSender) SendSubscribe(ctx context.Context, m wechat.SubscribeMessage) error {
+	if err := s.Client.SendSubscribe(ctx, m); err != nil {
+		return err
+	}
+	return fmt.Errorf("read answer: %w", context.DeadlineExceeded)
+}
+
+func TestTimedOutSendIsUnknownNotResent(t *testing.T) {
+	e := setup(t)
+	a := e.user("oa")
+	e.allow(a, "oa", tplNew, 2)
+	svc, err := message.New(e.db, e.clock, timeoutSender{e.wx}, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.publish(newReport("order:1:submitted:1", a))
+	if st := e.deliver(svc); st.Unknown != 1 {
+		t.Fatalf("%+v, want the timed-out push unknown", st)
+	}
+	e.clock.Advance(24 * time.Hour)
+	e.deliver(svc)
+	row := e.rows("1 = 1")[0]
+	if row.State != model.OutboxUnknown || row.LastCode != "timeout" || e.delivered("oa") != 1 {
+		t.Fatalf("row %s/%s, %d delivered", row.State, row.LastCode, e.delivered("oa"))
+	}
+}

@@ -1,0 +1,612 @@
+package order
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+	"redprop/service/calendar"
+)
+
+// View is an order as one viewer may see it: privacy is already applied
+// (hidden ids are 0, hidden names and phones empty or masked).
+type View struct {
+	model.Order
+	CategoryName  string
+	CompoundName  string
+	GridName      string
+	BuildingName  string
+	HouseholdName string // "1号楼1单元101"
+	AuthorName    string
+	ResidentName  string
+	ResidentPhone string
+	HandlerName   string
+	AssigneeName  string
+	// Light is the traffic light of the current step ("" without a
+	// deadline): green, yellow from 80% of the budget, red overdue.
+	Light string
+	// IdentityHidden says the viewer may not know who reported it.
+	IdentityHidden bool
+	// NameMasked says names are masked until the handler accepts.
+	NameMasked bool
+	// Timeline and Handlers are filled for one order, not for lists.
+	Timeline []EventView
+	Handlers []HandlerStep
+}
+
+// EventView is one timeline row as the viewer may see it.
+type EventView struct {
+	model.OrderEvent
+	ActorName    string
+	HandlerName  string
+	AssigneeName string
+	PhotoIDs     []int64
+}
+
+// HandlerStep is one link of the chain of handlers: who passed the order
+// to whom (a dispatch, return, assignment or escalation).
+type HandlerStep struct {
+	At           time.Time
+	Action       string
+	ActorID      int64
+	ActorName    string
+	ActorRole    string
+	Level        string
+	HandlerKind  string
+	HandlerID    int64
+	HandlerName  string
+	AssigneeID   int64
+	AssigneeName string
+}
+
+// officialRoles see every order in their tree scope.
+var officialRoles = []string{model.RoleGridWorker, model.RoleBuildingSteward, model.RoleCommunityStaff,
+	model.RoleCommunityDuty, model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff, model.RolePlatformAdmin}
+
+// relation is how a viewer stands towards one order.
+type relation struct {
+	own      bool // the author or the resident
+	official bool // staff of the tree over it
+	handler  bool // speaks for the handler, or is the assigned worker
+	firm     bool // any grant of a firm
+}
+
+func relationOf(a *service.Actor, o *model.Order) relation {
+	r := relation{own: a.UserID != 0 && (a.UserID == o.AuthorID || a.UserID == o.ResidentID)}
+	r.official = a.Can(orderTarget(o), officialRoles...)
+	if _, ok := capacityOf(a, o, capHandler); ok {
+		r.handler = true
+	} else if _, ok := capacityOf(a, o, capAssignee); ok {
+		r.handler = true
+	}
+	r.firm = a.Has(model.RoleFirmManager, model.RoleFirmWorker)
+	return r
+}
+
+func canSee(a *service.Actor, o *model.Order) bool {
+	r := relationOf(a, o)
+	return r.own || r.official || r.handler
+}
+
+// CanSeeOrder tells the photo service whether the actor may see an
+// order's photos.
+func (s *Service) CanSeeOrder(ctx context.Context, a *service.Actor, orderID int64) error {
+	if a == nil {
+		return service.ErrUnauthenticated
+	}
+	o, err := s.order(ctx, s.db, orderID)
+	if err != nil {
+		return err
+	}
+	if !canSee(a, &o) {
+		return errOrderHidden
+	}
+	return nil
+}
+
+// Get returns one order with its timeline and chain of handlers.
+func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, error) {
+	if a == nil {
+		return View{}, service.ErrUnauthenticated
+	}
+	o, err := s.order(ctx, s.db, id)
+	if err != nil {
+		return View{}, err
+	}
+	if !canSee(a, &o) {
+		return View{}, errOrderHidden
+	}
+	vs, err := s.views(ctx, a, []model.Order{o}, true)
+	if err != nil {
+		return View{}, err
+	}
+	return vs[0], nil
+}
+
+// Queues of orders per role.
+const (
+	QueueMine       = "mine"        // the resident's (or author's) own orders
+	QueueToVerify   = "to_verify"   // grid worker: new reports in my grids
+	QueueToDispatch = "to_dispatch" // dispatchers: waiting at my level
+	QueueFirm       = "firm"        // handlers: to accept and in hand
+	QueueAssigned   = "assigned"    // firm worker: assigned to me
+	QueueToConfirm  = "to_confirm"  // grid worker: completed, to confirm
+	QueueAll        = "all"         // everything I may see
+)
+
+// Filter narrows a queue.
+type Filter struct {
+	Queue      string
+	States     []string
+	Category   string // a code; "repair" also matches its sub-kinds
+	CompoundID int64
+	Overdue    *bool
+	From, To   *time.Time // created in [From, To)
+}
+
+var (
+	errQueue       = service.Invalid("bad_queue", "队列只能是 mine、to_verify、to_dispatch、firm、assigned、to_confirm 或 all")
+	errQueueRole   = service.Forbidden("queue_forbidden", "您没有该队列对应的角色")
+	errFilterState = service.Invalid("bad_state", "工单状态不正确")
+	errFilterCat   = service.Invalid("bad_category", "工单类别编码不正确")
+)
+
+// AllStates lists every order state.
+var AllStates = []string{model.StateSubmitted, model.StateVerified, model.StateDispatched, model.StateAccepted,
+	model.StateInProgress, model.StateCompleted, model.StateConfirmed, model.StateClosed, model.StateRejected,
+	model.StateMerged, model.StateCancelled}
+
+// List returns one page of a queue, newest first.
+func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p service.Page) (service.Paged[View], error) {
+	if a == nil {
+		return service.Paged[View]{}, service.ErrUnauthenticated
+	}
+	for _, st := range f.States {
+		if !slices.Contains(AllStates, st) {
+			return service.Paged[View]{}, errFilterState
+		}
+	}
+	if len(f.Category) > 40 {
+		return service.Paged[View]{}, errFilterCat
+	}
+	cond, args, states, fixed, err := queueScope(a, f.Queue)
+	if err != nil {
+		return service.Paged[View]{}, err
+	}
+	q := s.db.WithContext(ctx).Model(&model.Order{}).Where(cond, args...)
+	switch {
+	case len(f.States) > 0 && fixed:
+		q = q.Where("state IN ?", states).Where("state IN ?", f.States)
+	case len(f.States) > 0:
+		q = q.Where("state IN ?", f.States)
+	case len(states) > 0:
+		q = q.Where("state IN ?", states)
+	}
+	if f.Category != "" {
+		q = q.Where("(category_code = ? OR category_code LIKE ?)", f.Category, likeEscape(f.Category)+".%")
+	}
+	if f.CompoundID != 0 {
+		q = q.Where("compound_id = ?", f.CompoundID)
+	}
+	if f.Overdue != nil {
+		q = q.Where("overdue = ?", *f.Overdue)
+	}
+	if f.From != nil {
+		q = q.Where("created_at >= ?", f.From.UTC())
+	}
+	if f.To != nil {
+		q = q.Where("created_at < ?", f.To.UTC())
+	}
+	if p.After > 0 {
+		q = q.Where("id < ?", p.After)
+	}
+	if p.Limit <= 0 {
+		p.Limit = 20
+	}
+	var rows []model.Order
+	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+		return service.Paged[View]{}, err
+	}
+	page := service.Cut(rows, p.Limit)
+	vs, err := s.views(ctx, a, page.Items, false)
+	if err != nil {
+		return service.Paged[View]{}, err
+	}
+	return service.Paged[View]{Items: vs, More: page.More}, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// queueScope is the SQL condition of a queue for the actor, the states it
+// holds by default, and whether those states are fixed (a filter narrows
+// them) or a default (a filter replaces them).
+func queueScope(a *service.Actor, queue string) (string, []any, []string, bool, error) {
+	var parts []string
+	var args []any
+	add := func(sql string, a ...any) {
+		parts = append(parts, sql)
+		args = append(args, a...)
+	}
+	var states []string
+	fixed := false
+	switch queue {
+	case QueueMine, "":
+		add("author_id = ? OR resident_id = ?", a.UserID, a.UserID)
+	case QueueToVerify:
+		treeScopes(a, add, "", model.RoleGridWorker)
+		states, fixed = []string{model.StateSubmitted}, true
+	case QueueToConfirm:
+		treeScopes(a, add, "", model.RoleGridWorker)
+		states, fixed = []string{model.StateCompleted}, true
+	case QueueToDispatch:
+		treeScopes(a, add, model.OrderLevelCommunity, model.RoleCommunityStaff)
+		treeScopes(a, add, model.OrderLevelStreet, model.RoleStreetStaff)
+		treeScopes(a, add, model.OrderLevelCity, model.RoleCityStaff)
+		// A report not verified in time climbs to the community unverified.
+		states, fixed = []string{model.StateSubmitted, model.StateVerified}, true
+	case QueueFirm:
+		handlerScopes(a, add)
+		states = []string{model.StateDispatched, model.StateAccepted, model.StateInProgress}
+	case QueueAssigned:
+		if firms := scopeIDs(a, model.RoleFirmWorker, model.ScopeFirm); len(firms) > 0 {
+			add("assignee_id = ? AND handler_kind = ? AND handler_id IN ?", a.UserID, model.HandlerFirm, firms)
+		}
+		states = []string{model.StateAccepted, model.StateInProgress}
+	case QueueAll:
+		add("author_id = ? OR resident_id = ?", a.UserID, a.UserID)
+		treeScopes(a, add, "", officialRoles...)
+		handlerScopes(a, add)
+		if firms := scopeIDs(a, model.RoleFirmWorker, model.ScopeFirm); len(firms) > 0 {
+			add("assignee_id = ? AND handler_kind = ? AND handler_id IN ?", a.UserID, model.HandlerFirm, firms)
+		}
+	default:
+		return "", nil, nil, false, errQueue
+	}
+	if len(parts) == 0 {
+		return "", nil, nil, false, errQueueRole
+	}
+	return "(" + strings.Join(parts, ") OR (") + ")", args, states, fixed, nil
+}
+
+// treeScopes adds, for each grant of roles, the orders in its part of the
+// tree (at level, when level is given).
+func treeScopes(a *service.Actor, add func(string, ...any), level string, roles ...string) {
+	for _, g := range a.Scopes(roles...) {
+		if g.ScopeKind == model.ScopePlatform {
+			if level == "" {
+				add("1 = 1")
+			} else {
+				add("level = ?", level)
+			}
+			continue
+		}
+		col := treeColumn(g.ScopeKind)
+		if col == "" {
+			continue
+		}
+		if level == "" {
+			add(col+" = ?", g.ScopeID)
+		} else {
+			add("level = ? AND "+col+" = ?", level, g.ScopeID)
+		}
+	}
+}
+
+// handlerScopes adds the orders the actor's organisations handle.
+func handlerScopes(a *service.Actor, add func(string, ...any)) {
+	for _, h := range []struct{ kind, role, scope string }{
+		{model.HandlerFirm, model.RoleFirmManager, model.ScopeFirm},
+		{model.HandlerDepartment, model.RoleDepartmentStaff, model.ScopeDepartment},
+		{model.HandlerVolunteer, model.RoleVolunteer, model.ScopeCommunity},
+		{model.HandlerGrid, model.RoleGridWorker, model.ScopeGrid},
+	} {
+		if ids := scopeIDs(a, h.role, h.scope); len(ids) > 0 {
+			add("handler_kind = ? AND handler_id IN ?", h.kind, ids)
+		}
+	}
+}
+
+func scopeIDs(a *service.Actor, role, kind string) []int64 {
+	var ids []int64
+	for _, g := range a.Scopes(role) {
+		if g.ScopeKind == kind {
+			ids = append(ids, g.ScopeID)
+		}
+	}
+	return ids
+}
+
+// treeColumn names the orders column holding a tree scope kind's id.
+func treeColumn(kind string) string {
+	switch kind {
+	case model.ScopeCity, model.ScopeDistrict, model.ScopeStreet, model.ScopeCommunity,
+		model.ScopeCompound, model.ScopeGrid, model.ScopeBuilding:
+		return kind + "_id"
+	}
+	return ""
+}
+
+// names batch-loads the display names views need: one query per table,
+// whatever the number of orders.
+type names struct {
+	users      map[int64]model.User
+	categories map[int64]model.Category
+	compounds  map[int64]string
+	grids      map[int64]string
+	buildings  map[int64]string
+	households map[int64]model.Household
+	firms      map[int64]string
+	depts      map[int64]string
+	regions    map[int64]string
+}
+
+type idSet map[int64]bool
+
+func (s idSet) add(ids ...int64) {
+	for _, id := range ids {
+		if id != 0 {
+			s[id] = true
+		}
+	}
+}
+
+func (s idSet) list() []int64 {
+	out := make([]int64, 0, len(s))
+	for id := range s {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// views converts orders for the viewer; with detail it adds the timeline
+// and the chain of handlers (meant for a single order).
+func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Order, detail bool) ([]View, error) {
+	db := s.db.WithContext(ctx)
+	var events []model.OrderEvent
+	if detail && len(orders) > 0 {
+		ids := make([]int64, len(orders))
+		for i, o := range orders {
+			ids[i] = o.ID
+		}
+		if err := db.Where("order_id IN ?", ids).Order("id").Find(&events).Error; err != nil {
+			return nil, err
+		}
+	}
+	users, cats, comps, grids, blds, hhs := idSet{}, idSet{}, idSet{}, idSet{}, idSet{}, idSet{}
+	firms, depts, regions := idSet{}, idSet{}, idSet{}
+	handler := func(kind string, id int64) {
+		switch kind {
+		case model.HandlerFirm:
+			firms.add(id)
+		case model.HandlerDepartment:
+			depts.add(id)
+		case model.HandlerVolunteer:
+			regions.add(id)
+		case model.HandlerGrid:
+			grids.add(id)
+		}
+	}
+	for _, o := range orders {
+		users.add(o.AuthorID, o.ResidentID, o.AssigneeID)
+		cats.add(o.CategoryID)
+		comps.add(o.CompoundID)
+		grids.add(o.GridID)
+		blds.add(o.BuildingID)
+		hhs.add(o.HouseholdID)
+		handler(o.HandlerKind, o.HandlerID)
+	}
+	for _, e := range events {
+		users.add(e.ActorID, e.AssigneeID)
+		handler(e.HandlerKind, e.HandlerID)
+	}
+	n := names{users: map[int64]model.User{}, categories: map[int64]model.Category{}, households: map[int64]model.Household{}}
+	var err error
+	load := func(ids idSet, dst any) {
+		if err == nil && len(ids) > 0 {
+			err = db.Where("id IN ?", ids.list()).Find(dst).Error
+		}
+	}
+	var us []model.User
+	var cs []model.Category
+	var hs []model.Household
+	load(users, &us)
+	load(cats, &cs)
+	load(hhs, &hs)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		n.users[u.ID] = u
+	}
+	for _, c := range cs {
+		n.categories[c.ID] = c
+	}
+	for _, h := range hs {
+		n.households[h.ID] = h
+		blds.add(h.BuildingID)
+	}
+	if n.compounds, err = nameMap(db, &model.Compound{}, comps); err != nil {
+		return nil, err
+	}
+	if n.grids, err = nameMap(db, &model.Grid{}, grids); err != nil {
+		return nil, err
+	}
+	if n.buildings, err = nameMap(db, &model.Building{}, blds); err != nil {
+		return nil, err
+	}
+	if n.firms, err = nameMap(db, &model.Firm{}, firms); err != nil {
+		return nil, err
+	}
+	if n.depts, err = nameMap(db, &model.Department{}, depts); err != nil {
+		return nil, err
+	}
+	if n.regions, err = nameMap(db, &model.Region{}, regions); err != nil {
+		return nil, err
+	}
+	byOrder := map[int64][]model.OrderEvent{}
+	for _, e := range events {
+		byOrder[e.OrderID] = append(byOrder[e.OrderID], e)
+	}
+	var cal *calendar.Calendar
+	for _, c := range cs {
+		if c.WorkingTime && s.cal != nil {
+			if cal, err = s.cal.Current(ctx); err != nil {
+				return nil, fmt.Errorf("working calendar: %w", err)
+			}
+			break
+		}
+	}
+	now := s.clock.Now().UTC()
+	out := make([]View, len(orders))
+	for i, o := range orders {
+		out[i] = n.view(a, o, byOrder[o.ID], detail)
+		out[i].Light = light(o, cal, n.categories[o.CategoryID].WorkingTime, now)
+	}
+	return out, nil
+}
+
+func nameMap(db *gorm.DB, m any, ids idSet) (map[int64]string, error) {
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID   int64
+		Name string
+	}
+	if err := db.Model(m).Select("id", "name").Where("id IN ?", ids.list()).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("names: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
+}
+
+func (n names) handlerName(kind string, id int64) string {
+	switch kind {
+	case model.HandlerFirm:
+		return n.firms[id]
+	case model.HandlerDepartment:
+		return n.depts[id]
+	case model.HandlerVolunteer:
+		if name := n.regions[id]; name != "" {
+			return name + "志愿者队伍"
+		}
+	case model.HandlerGrid:
+		return n.grids[id]
+	}
+	return ""
+}
+
+// view applies the privacy rules of DESIGN.md §4 for viewer a.
+func (n names) view(a *service.Actor, o model.Order, events []model.OrderEvent, detail bool) View {
+	cat := n.categories[o.CategoryID]
+	rel := relationOf(a, &o)
+	v := View{Order: o, CategoryName: cat.Name, CompoundName: n.compounds[o.CompoundID], GridName: n.grids[o.GridID],
+		HandlerName: n.handlerName(o.HandlerKind, o.HandlerID), AssigneeName: n.users[o.AssigneeID].DisplayName}
+	v.IdemKey = nil
+	if h, ok := n.households[o.HouseholdID]; ok {
+		v.BuildingName = n.buildings[h.BuildingID]
+		v.HouseholdName = v.BuildingName + h.Unit + "单元" + h.Room
+	} else {
+		v.BuildingName = n.buildings[o.BuildingID]
+	}
+	v.AuthorName = n.users[o.AuthorID].DisplayName
+	v.ResidentName = n.users[o.ResidentID].DisplayName
+	v.ResidentPhone = n.users[o.ResidentID].Phone
+	reporter := func(id int64) bool { return id != 0 && (id == o.AuthorID || id == o.ResidentID) }
+	// name gives how the viewer may see a person of the order.
+	name := func(id int64) (int64, string) { return id, n.users[id].DisplayName }
+	switch {
+	case rel.own || rel.official:
+		// Staff of the tree and the reporters themselves see everything.
+	case cat.ComplaintAgainstFirm && rel.firm:
+		v.IdentityHidden = true
+		v.AuthorID, v.ResidentID, v.HouseholdID, v.BuildingID = 0, 0, 0, 0
+		v.AuthorName, v.ResidentName, v.ResidentPhone, v.HouseholdName, v.BuildingName = "", "", "", "", ""
+		name = func(id int64) (int64, string) {
+			if reporter(id) {
+				return 0, ""
+			}
+			return id, n.users[id].DisplayName
+		}
+	case !accepted(o.State) && o.ResidentID != 0:
+		// Until the handler accepts, the resident is a masked name without
+		// a phone; staff who reported for them keep their name.
+		v.NameMasked = true
+		v.ResidentName, v.ResidentPhone = maskName(v.ResidentName), ""
+		if o.AuthorID == o.ResidentID {
+			v.AuthorName = v.ResidentName
+		}
+		name = func(id int64) (int64, string) {
+			if id == o.ResidentID {
+				return id, maskName(n.users[id].DisplayName)
+			}
+			return id, n.users[id].DisplayName
+		}
+	}
+	if !detail {
+		return v
+	}
+	v.Timeline = make([]EventView, 0, len(events))
+	lastKind, lastID, lastAssignee, lastLevel := "", int64(0), int64(0), ""
+	for i, e := range events {
+		ev := EventView{OrderEvent: e, HandlerName: n.handlerName(e.HandlerKind, e.HandlerID),
+			AssigneeName: n.users[e.AssigneeID].DisplayName, PhotoIDs: splitIDs(e.Photos)}
+		ev.ActorID, ev.ActorName = name(e.ActorID)
+		v.Timeline = append(v.Timeline, ev)
+		changed := e.HandlerKind != lastKind || e.HandlerID != lastID || e.AssigneeID != lastAssignee ||
+			(i > 0 && e.ToLevel != lastLevel)
+		if changed && i > 0 || (i == 0 && e.HandlerKind != "") {
+			v.Handlers = append(v.Handlers, HandlerStep{At: e.CreatedAt, Action: e.Action, ActorID: ev.ActorID,
+				ActorName: ev.ActorName, ActorRole: e.Role, Level: e.ToLevel, HandlerKind: e.HandlerKind,
+				HandlerID: e.HandlerID, HandlerName: ev.HandlerName, AssigneeID: e.AssigneeID, AssigneeName: ev.AssigneeName})
+		}
+		lastKind, lastID, lastAssignee, lastLevel = e.HandlerKind, e.HandlerID, e.AssigneeID, e.ToLevel
+	}
+	return v
+}
+
+// accepted reports whether the handler has taken the order up, from when
+// it may see the resident's name and phone.
+func accepted(state string) bool {
+	switch state {
+	case model.StateAccepted, model.StateInProgress, model.StateCompleted, model.StateConfirmed, model.StateClosed:
+		return true
+	}
+	return false
+}
+
+// maskName keeps the first character: 杨阿姨 → 杨**.
+func maskName(s string) string {
+	r := []rune(s)
+	if len(r) == 0 {
+		return ""
+	}
+	return string(r[0]) + "**"
+}
+
+func splitIDs(s string) []int64 {
+	if s == "" {
+		return []int64{}
+	}
+	parts := strings.Split(s, ",")
+	out := make([]int64, 0, len(parts))
+	for _, p := range parts {
+		if id, err := strconv.ParseInt(p, 10, 64); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,485 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// MaxPhotos is how many photos one report or step may carry.
+const MaxPhotos = 9
+
+// SubmitInput is a new order. A resident gives a household of theirs or a
+// compound they live in (a public place); staff submitting for a resident
+// also give ResidentID; a patrol report gives a compound or household and
+// no resident.
+type SubmitInput struct {
+	CategoryID  int64
+	Description string
+	Place       string
+	HouseholdID int64
+	CompoundID  int64
+	ResidentID  int64
+	Channel     string // self (default), on_behalf, phone, patrol
+	PhotoIDs    []int64
+	IdemKey     string // the Idempotency-Key header
+}
+
+var (
+	errSubmitCategory    = service.Invalid("bad_category", "请选择有效的工单类别")
+	errSubmitNotAllowed  = service.Forbidden("category_not_allowed", "您不能提交该类别的工单")
+	errSubmitDescription = service.Invalid("bad_description", "问题描述须为 1 到 1000 个字")
+	errSubmitPlace       = service.Invalid("bad_place", "位置说明不能超过 100 个字")
+	errSubmitWhere       = service.Invalid("place_required", "请选择自己的房屋，或所在小区的公共区域（只选其一）")
+	errSubmitChannel     = service.Invalid("bad_channel", "提交渠道只能是 self、on_behalf、phone 或 patrol")
+	errSubmitPhotos      = service.Invalid("bad_photos", "照片最多 9 张，且不能重复")
+	errSubmitIdemKey     = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
+	errSubmitNotResident = service.Forbidden("not_resident", "您不是该房屋或小区的住户")
+	errSubmitResident    = service.Invalid("resident_required", "代报须指明居民；本人提交和巡查上报不能指定居民")
+	errSubmitOnBehalf    = service.Forbidden("not_on_behalf", "只有该楼栋的楼栋长或该网格的网格员可以代居民上报")
+	errSubmitPatrol      = service.Forbidden("not_patrol", "只有该网格的网格员可以巡查上报")
+	errSubmitTheirPlace  = service.Unprocessable("not_resident_there", "该居民不住在所选房屋或小区")
+)
+
+// Submit files a new order. It returns created=false, and the first order,
+// when the author already submitted one with the same Idempotency-Key.
+func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) (View, bool, error) {
+	if a == nil {
+		return View{}, false, service.ErrUnauthenticated
+	}
+	if err := checkSubmitInput(&in); err != nil {
+		return View{}, false, err
+	}
+	if in.IdemKey != "" {
+		if o, ok, err := s.byIdemKey(ctx, a.UserID, in.IdemKey); err != nil || ok {
+			return s.viewAfterWrite(ctx, a, o, err)
+		}
+	}
+	var cat model.Category
+	if err := model.Translate(s.db.WithContext(ctx).Take(&cat, in.CategoryID).Error); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return View{}, false, errSubmitCategory
+		}
+		return View{}, false, err
+	}
+	if !cat.Active || len(submitters(cat)) == 0 {
+		return View{}, false, errSubmitCategory
+	}
+	o, role, err := s.placeOrder(ctx, a, cat, in)
+	if err != nil {
+		return View{}, false, err
+	}
+	if cat.WorkingTime {
+		if ctx, err = s.withCalendar(ctx); err != nil {
+			return View{}, false, err
+		}
+	}
+	base := o
+	for attempt := 1; ; attempt++ {
+		o = base
+		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error { return s.create(ctx, tx, &o, cat, role, in.PhotoIDs) })
+		// MySQL may pick the first submits of a day, racing to create the
+		// day's counter row, as deadlock victims: try again.
+		if attempt == 3 || err == nil || !strings.Contains(err.Error(), "Error 1213") {
+			break
+		}
+	}
+	if errors.Is(model.Translate(err), model.ErrDuplicate) && in.IdemKey != "" {
+		// A concurrent double submit with the same key: the other one won.
+		prev, ok, ferr := s.byIdemKey(ctx, a.UserID, in.IdemKey)
+		if ferr == nil && ok {
+			return s.viewAfterWrite(ctx, a, prev, nil)
+		}
+	}
+	if err != nil {
+		return View{}, false, err
+	}
+	v, _, err := s.viewAfterWrite(ctx, a, o, nil)
+	return v, true, err
+}
+
+func (s *Service) viewAfterWrite(ctx context.Context, a *service.Actor, o model.Order, err error) (View, bool, error) {
+	if err != nil {
+		return View{}, false, err
+	}
+	vs, err := s.views(ctx, a, []model.Order{o}, false)
+	if err != nil {
+		return View{}, false, err
+	}
+	return vs[0], false, nil
+}
+
+func checkSubmitInput(in *SubmitInput) error {
+	in.Description = strings.TrimSpace(in.Description)
+	in.Place = strings.TrimSpace(in.Place)
+	if in.CategoryID <= 0 {
+		return errSubmitCategory
+	}
+	if n := utf8.RuneCountInString(in.Description); n == 0 || n > 1000 {
+		return errSubmitDescription
+	}
+	if utf8.RuneCountInString(in.Place) > 100 {
+		return errSubmitPlace
+	}
+	if (in.HouseholdID == 0) == (in.CompoundID == 0) || in.HouseholdID < 0 || in.CompoundID < 0 || in.ResidentID < 0 {
+		return errSubmitWhere
+	}
+	if in.Channel == "" {
+		in.Channel = model.ChannelSelf
+	}
+	if !slices.Contains([]string{model.ChannelSelf, model.ChannelOnBehalf, model.ChannelPhone, model.ChannelPatrol}, in.Channel) {
+		return errSubmitChannel
+	}
+	if err := checkPhotoIDs(in.PhotoIDs); err != nil {
+		return err
+	}
+	if in.IdemKey != "" {
+		if len(in.IdemKey) > 64 {
+			return errSubmitIdemKey
+		}
+		for _, r := range in.IdemKey {
+			if r < 0x21 || r > 0x7e {
+				return errSubmitIdemKey
+			}
+		}
+	}
+	return nil
+}
+
+func checkPhotoIDs(ids []int64) error {
+	if len(ids) > MaxPhotos {
+		return errSubmitPhotos
+	}
+	for i, id := range ids {
+		if id <= 0 || slices.Contains(ids[:i], id) {
+			return errSubmitPhotos
+		}
+	}
+	return nil
+}
+
+func (s *Service) byIdemKey(ctx context.Context, authorID int64, key string) (model.Order, bool, error) {
+	var o model.Order
+	err := model.Translate(s.db.WithContext(ctx).Where("author_id = ? AND idem_key = ?", authorID, key).Take(&o).Error)
+	if errors.Is(err, model.ErrNotFound) {
+		return o, false, nil
+	}
+	return o, err == nil, err
+}
+
+// placeOrder decides where the order is, for whom, and in which role its
+// author files it; it checks that the author may.
+func (s *Service) placeOrder(ctx context.Context, a *service.Actor, cat model.Category, in SubmitInput) (model.Order, string, error) {
+	o := model.Order{CategoryID: cat.ID, CategoryCode: cat.Code, Channel: in.Channel, AuthorID: a.UserID,
+		HouseholdID: in.HouseholdID, Place: in.Place, Description: in.Description,
+		State: model.StateSubmitted, Level: model.OrderLevelGrid, Version: 1}
+	if in.IdemKey != "" {
+		k := in.IdemKey
+		o.IdemKey = &k
+	}
+	allowed := submitters(cat)
+	switch in.Channel {
+	case model.ChannelSelf:
+		if in.ResidentID != 0 && in.ResidentID != a.UserID {
+			return o, "", errSubmitResident
+		}
+		if !slices.Contains(allowed, SubmitterResident) {
+			return o, "", errSubmitNotAllowed
+		}
+		anc, err := s.residentPlace(ctx, a.UserID, in)
+		if err != nil {
+			return o, "", err
+		}
+		if anc == nil {
+			return o, "", errSubmitNotResident
+		}
+		if in.CompoundID != 0 {
+			anc.BuildingID = 0
+		}
+		o.ResidentID, o.Ancestry = a.UserID, *anc
+		return o, SubmitterResident, nil
+	case model.ChannelOnBehalf, model.ChannelPhone:
+		if in.ResidentID == 0 {
+			return o, "", errSubmitResident
+		}
+		anc, err := s.residentPlace(ctx, in.ResidentID, in)
+		if err != nil {
+			return o, "", err
+		}
+		if anc == nil {
+			return o, "", errSubmitTheirPlace
+		}
+		// The resident's own building and grid decide who may speak for
+		// them, also for a public place of their compound.
+		t := service.Target{Kind: model.ScopeBuilding, ID: anc.BuildingID, Ancestry: *anc}
+		role := ""
+		for _, r := range []string{SubmitterGrid, SubmitterSteward} {
+			if slices.Contains(allowed, r) && a.Can(t, r) {
+				role = r
+				break
+			}
+		}
+		if role == "" {
+			if a.Can(t, SubmitterGrid, SubmitterSteward) {
+				return o, "", errSubmitNotAllowed
+			}
+			return o, "", errSubmitOnBehalf
+		}
+		if in.CompoundID != 0 {
+			anc.BuildingID = 0
+		}
+		o.ResidentID, o.Ancestry = in.ResidentID, *anc
+		return o, role, nil
+	default: // patrol
+		if in.ResidentID != 0 {
+			return o, "", errSubmitResident
+		}
+		anc, err := s.patrolPlace(ctx, a, in)
+		if err != nil {
+			return o, "", err
+		}
+		if !slices.Contains(allowed, SubmitterGrid) {
+			return o, "", errSubmitNotAllowed
+		}
+		o.Ancestry = anc
+		o.State, o.Level = model.StateVerified, model.OrderLevelCommunity
+		return o, SubmitterGrid, nil
+	}
+}
+
+// residentPlace returns where userID's report is: their household, or a
+// public place of a compound they live in (with their own grid and
+// building, for scope checks; the caller clears the building). Nil when
+// they do not live there.
+func (s *Service) residentPlace(ctx context.Context, userID int64, in SubmitInput) (*model.Ancestry, error) {
+	q := s.db.WithContext(ctx).Where("user_id = ?", userID)
+	if in.HouseholdID != 0 {
+		q = q.Where("household_id = ?", in.HouseholdID)
+	} else {
+		q = q.Where("compound_id = ?", in.CompoundID)
+	}
+	var r model.Residency
+	err := model.Translate(q.Order("id").Take(&r).Error)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r.Ancestry, nil
+}
+
+// patrolPlace finds the place of a patrol report in one of the grid
+// worker's grids.
+func (s *Service) patrolPlace(ctx context.Context, a *service.Actor, in SubmitInput) (model.Ancestry, error) {
+	var bs []model.Building
+	q := s.db.WithContext(ctx).Order("id")
+	if in.HouseholdID != 0 {
+		var h model.Household
+		if err := model.Translate(s.db.WithContext(ctx).Take(&h, in.HouseholdID).Error); err != nil {
+			if errors.Is(err, model.ErrNotFound) {
+				return model.Ancestry{}, errSubmitWhere
+			}
+			return model.Ancestry{}, err
+		}
+		if !a.Can(service.Target{Kind: "household", ID: h.ID, Ancestry: h.Ancestry}, SubmitterGrid) {
+			return model.Ancestry{}, errSubmitPatrol
+		}
+		return h.Ancestry, nil
+	}
+	if err := q.Where("compound_id = ?", in.CompoundID).Find(&bs).Error; err != nil {
+		return model.Ancestry{}, err
+	}
+	for _, b := range bs {
+		if a.Can(service.Target{Kind: model.ScopeBuilding, ID: b.ID, Ancestry: b.Ancestry}, SubmitterGrid) {
+			anc := b.Ancestry
+			anc.BuildingID = 0
+			return anc, nil
+		}
+	}
+	return model.Ancestry{}, errSubmitPatrol
+}
+
+// create numbers, stores and announces a new order inside tx, and
+// dispatches it at once where its category says so.
+func (s *Service) create(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, role string, photos []int64) error {
+	now := s.clock.Now().UTC()
+	num, err := nextNumber(tx, now)
+	if err != nil {
+		return err
+	}
+	o.Number = num
+	o.CreatedAt, o.UpdatedAt = now, now
+	if err := s.armStep(ctx, o, cat, now); err != nil {
+		return err
+	}
+	if err := tx.Create(o).Error; err != nil {
+		return err
+	}
+	if err := s.attach(ctx, tx, o.AuthorID, photos, o.ID); err != nil {
+		return err
+	}
+	if err := s.appendEvent(tx, o, model.OrderEvent{Action: ActSubmit, ActorID: o.AuthorID, Role: role,
+		Note: o.Channel, Photos: joinIDs(photos), CreatedAt: now}); err != nil {
+		return err
+	}
+	if cat.AutoDispatch != "" {
+		done, err := s.autoDispatch(ctx, tx, o, cat, now)
+		if err != nil || done {
+			return err
+		}
+	}
+	event := "submitted"
+	if o.Channel == model.ChannelPatrol {
+		event = "patrol"
+	}
+	return s.notify(ctx, tx, o, event)
+}
+
+// autoDispatch hands a fresh order to the handler its category names. It
+// reports false when there is none (a compound without a contracted firm):
+// the order then takes the ordinary way through the grid and community.
+func (s *Service) autoDispatch(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, now time.Time) (bool, error) {
+	var kind string
+	var id int64
+	switch cat.AutoDispatch {
+	case model.HandlerFirm:
+		firm, err := contractedFirm(ctx, tx, o.CompoundID, now)
+		if err != nil || firm == 0 {
+			return false, err
+		}
+		kind, id = model.HandlerFirm, firm
+	case model.HandlerDepartment:
+		dept, err := nearestDepartment(ctx, tx, cat.AutoDepartmentKind, o.Ancestry)
+		if err != nil || dept == 0 {
+			return false, err
+		}
+		kind, id = model.HandlerDepartment, dept
+	case model.HandlerVolunteer:
+		kind, id = model.HandlerVolunteer, o.CommunityID
+	default:
+		return false, nil
+	}
+	prev := *o
+	o.State, o.Level, o.HandlerKind, o.HandlerID = model.StateDispatched, model.OrderLevelCommunity, kind, id
+	if err := s.armStep(ctx, o, cat, now); err != nil {
+		return false, err
+	}
+	if err := s.casUpdate(ctx, tx, &prev, o, now); err != nil {
+		return false, err
+	}
+	if err := s.appendEvent(tx, o, model.OrderEvent{Action: ActAutoDispatch, Role: "system",
+		FromState: prev.State, FromLevel: prev.Level, CreatedAt: now}); err != nil {
+		return false, err
+	}
+	return true, s.notify(ctx, tx, o, "dispatched")
+}
+
+// contractedFirm is the firm whose contract covers compound on now's
+// Beijing date (0 when none).
+func contractedFirm(ctx context.Context, tx *gorm.DB, compoundID int64, now time.Time) (int64, error) {
+	if compoundID == 0 {
+		return 0, nil
+	}
+	day := beijingDay(now)
+	var ids []int64
+	err := tx.WithContext(ctx).Model(&model.Contract{}).
+		Where("compound_id = ? AND starts_on <= ? AND ends_on >= ?", compoundID, day, day).
+		Order("starts_on DESC, id DESC").Limit(1).Pluck("firm_id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// nearestDepartment is the department of kind closest above the place:
+// the community's own, else the street's, the district's, the city's.
+func nearestDepartment(ctx context.Context, tx *gorm.DB, kind string, anc model.Ancestry) (int64, error) {
+	var ds []model.Department
+	err := tx.WithContext(ctx).Where("kind = ? AND city_id = ?", kind, anc.CityID).Find(&ds).Error
+	if err != nil {
+		return 0, err
+	}
+	best, bestRank := int64(0), -1
+	for _, d := range ds {
+		if !departmentCovers(d.Ancestry, anc) {
+			continue
+		}
+		rank := 0
+		for _, id := range []int64{d.DistrictID, d.StreetID, d.CommunityID} {
+			if id != 0 {
+				rank++
+			}
+		}
+		if rank > bestRank {
+			best, bestRank = d.ID, rank
+		}
+	}
+	return best, nil
+}
+
+// departmentCovers reports whether a department attached at dep serves a
+// place at anc: it sits on the place's own branch of the tree.
+func departmentCovers(dep, anc model.Ancestry) bool {
+	return dep.CityID == anc.CityID &&
+		(dep.DistrictID == 0 || dep.DistrictID == anc.DistrictID) &&
+		(dep.StreetID == 0 || dep.StreetID == anc.StreetID) &&
+		(dep.CommunityID == 0 || dep.CommunityID == anc.CommunityID)
+}
+
+// nextNumber hands out the next human number of now's Beijing day. The
+// counter row is bumped inside the caller's transaction, so two instances
+// never hand out the same number.
+func nextNumber(tx *gorm.DB, now time.Time) (string, error) {
+	day := now.In(beijing).Format("20060102")
+	err := tx.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "day"}},
+		DoUpdates: clause.Assignments(map[string]any{"last": gorm.Expr("? + 1", clause.Column{Name: "last"})}),
+	}).Create(&model.OrderCounter{Day: day, Last: 1}).Error
+	if err != nil {
+		return "", fmt.Errorf("bump order counter: %w", err)
+	}
+	var last int64
+	if err := tx.Model(&model.OrderCounter{}).Where("day = ?", day).Select("last").Scan(&last).Error; err != nil {
+		return "", fmt.Errorf("read order counter: %w", err)
+	}
+	return fmt.Sprintf("GD%s%04d", day, last), nil
+}
+
+// attach claims uploaded photos for the order inside tx.
+func (s *Service) attach(ctx context.Context, tx *gorm.DB, uploader int64, ids []int64, orderID int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if s.photos == nil {
+		return service.Unprocessable("photos_unavailable", "暂不支持上传照片")
+	}
+	return s.photos.Attach(ctx, tx, uploader, ids, orderID)
+}
+
+var beijing = time.FixedZone("CST", 8*3600)
+
+// beijingDay is today's date in Beijing as contract dates store it
+// (midnight UTC of the calendar day).
+func beijingDay(now time.Time) time.Time {
+	y, m, d := now.In(beijing).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return strings.Join(parts, ",")
+}

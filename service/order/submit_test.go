@@ -1,0 +1,421 @@
+package order
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/model/dbtest"
+	"redprop/service"
+	"redprop/service/calendar"
+	"redprop/service/demo"
+	"redprop/service/photo"
+)
+
+// loopEnv is the order service over the demo city with real photo and
+// calendar services and a fake clock (Monday 2026-11-23, 10:00 Beijing).
+type loopEnv struct {
+	t     *testing.T
+	ctx   context.Context
+	db    *gorm.DB
+	clock *service.FakeClock
+	svc   *Service
+	city  *demo.City
+	cats  map[string]model.Category
+	// actors caches demo users' grants; grant() drops the cache.
+	actors map[string]*service.Actor
+}
+
+func newLoopEnv(t *testing.T) *loopEnv {
+	t.Helper()
+	ctx := context.Background()
+	db := dbtest.Open(t)
+	clock := service.NewFakeClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC))
+	if err := SeedCategories(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	city, err := demo.Load(ctx, db, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	photos := photo.New(db, photo.NewLocalStorage(t.TempDir()), clock, 1<<20)
+	svc := New(db, clock, calendar.New(db, clock), photos, Options{})
+	photos.SetOrderAccess(svc)
+	e := &loopEnv{t: t, ctx: ctx, db: db, clock: clock, svc: svc, city: city, cats: map[string]model.Category{},
+		actors: map[string]*service.Actor{}}
+	var cats []model.Category
+	if err := db.Find(&cats).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cats {
+		e.cats[c.Code] = c
+	}
+	return e
+}
+
+// actor loads a demo user's live grants, as the auth middleware would.
+func (e *loopEnv) actor(name string) *service.Actor {
+	e.t.Helper()
+	if a, ok := e.actors[name]; ok {
+		return a
+	}
+	id, ok := e.city.Users[name]
+	if !ok {
+		e.t.Fatalf("no demo user %q", name)
+	}
+	a := &service.Actor{UserID: id}
+	if err := e.db.Where("user_id = ? AND revoked_at IS NULL", id).Find(&a.Grants).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	e.actors[name] = a
+	return a
+}
+
+// grant gives a demo user one more grant.
+func (e *loopEnv) grant(name, role, kind string, scopeID int64, anc model.Ancestry) {
+	e.t.Helper()
+	g := model.Grant{UserID: e.city.Users[name], Role: role, ScopeKind: kind, ScopeID: scopeID, Ancestry: anc}
+	if err := e.db.Create(&g).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	delete(e.actors, name)
+}
+
+// photo stores an uploaded photo of the user directly.
+func (e *loopEnv) photo(name string) int64 {
+	e.t.Helper()
+	var b [8]byte
+	rand.Read(b[:])
+	p := model.Photo{Key: hex.EncodeToString(b[:]), UploaderID: e.city.Users[name], Mime: "image/jpeg", Size: 10,
+		SHA256: strings.Repeat("0", 64)}
+	if err := e.db.Create(&p).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	return p.ID
+}
+
+// submit files an order for the resident in their household (0 of the
+// demo city), failing the test on error.
+func (e *loopEnv) submit(name, code string, mod ...func(*SubmitInput)) View {
+	e.t.Helper()
+	in := SubmitInput{CategoryID: e.cats[code].ID, Description: "厨房水管漏水，请尽快处理", HouseholdID: e.city.Households[0].ID}
+	for _, m := range mod {
+		m(&in)
+	}
+	v, _, err := e.svc.Submit(e.ctx, e.actor(name), in)
+	if err != nil {
+		e.t.Fatalf("submit %s by %s: %v", code, name, err)
+	}
+	return v
+}
+
+// act takes an action, failing the test on error.
+func (e *loopEnv) act(name string, id int64, action string, in Input) View {
+	e.t.Helper()
+	v, err := e.svc.Act(e.ctx, e.actor(name), id, action, in)
+	if err != nil {
+		e.t.Fatalf("%s by %s on %d: %v", action, name, id, err)
+	}
+	return v
+}
+
+func (e *loopEnv) load(id int64) model.Order {
+	e.t.Helper()
+	var o model.Order
+	if err := e.db.Take(&o, id).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	return o
+}
+
+func (e *loopEnv) events(id int64) []model.OrderEvent {
+	e.t.Helper()
+	var evs []model.OrderEvent
+	if err := e.db.Where("order_id = ?", id).Order("id").Find(&evs).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	return evs
+}
+
+// messages returns the inbox events of a demo user about an order.
+func (e *loopEnv) messages(name string, orderID int64) []model.Message {
+	e.t.Helper()
+	var ms []model.Message
+	if err := e.db.Where("user_id = ? AND order_id = ?", e.city.Users[name], orderID).Order("id").Find(&ms).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	return ms
+}
+
+func wantKind(t *testing.T, err error, kind service.Kind, code string) {
+	t.Helper()
+	var se *service.Error
+	if !errors.As(err, &se) || se.Kind != kind || (code != "" && se.Code != code) {
+		t.Fatalf("error %v, want kind %d code %q", err, kind, code)
+	}
+}
+
+func TestSubmitAutoDispatchesRepairsToTheContractedFirm(t *testing.T) {
+	e := newLoopEnv(t)
+	p1 := e.photo("resident")
+	v := e.submit("resident", "repair.plumbing", func(in *SubmitInput) { in.PhotoIDs = []int64{p1} })
+	if v.Number != "GD202611230001" {
+		t.Errorf("number %q, want GD202611230001", v.Number)
+	}
+	if v.State != model.StateDispatched || v.HandlerKind != model.HandlerFirm || v.HandlerID != e.city.Firm.ID || v.Level != model.OrderLevelCommunity {
+		t.Fatalf("auto-dispatch: %+v", v.Order)
+	}
+	if v.ResidentID != e.city.Users["resident"] || v.GridID != e.city.Grids[0].ID || v.BuildingID != e.city.Buildings[0].ID {
+		t.Errorf("placed wrong: %+v", v.Order)
+	}
+	// The accept step's clock runs: 2 h wall-clock for plumbing.
+	if v.StepDeadline == nil || !v.StepDeadline.Equal(e.clock.Now().Add(2*time.Hour)) {
+		t.Errorf("deadline %v, want now+2h", v.StepDeadline)
+	}
+	evs := e.events(v.ID)
+	if len(evs) != 2 || evs[0].Action != ActSubmit || evs[0].FromState != "" || evs[0].Photos != fmt.Sprint(p1) ||
+		evs[1].Action != ActAutoDispatch || evs[1].FromState != model.StateSubmitted || evs[1].HandlerID != e.city.Firm.ID {
+		t.Fatalf("timeline %+v", evs)
+	}
+	var ph model.Photo
+	e.db.Take(&ph, p1)
+	if ph.OrderID != v.ID {
+		t.Errorf("photo not attached: %+v", ph)
+	}
+	if ms := e.messages("manager", v.ID); len(ms) != 1 || ms[0].Event != "order.dispatched" || ms[0].Kind != kindNewReport {
+		t.Errorf("manager inbox %+v", ms)
+	}
+	if ms := e.messages("grid", v.ID); len(ms) != 0 {
+		t.Errorf("the grid was told of an auto-dispatched repair: %+v", ms)
+	}
+	// The second order of the day takes the next number.
+	if v2 := e.submit("resident", "repair.lift"); v2.Number != "GD202611230002" {
+		t.Errorf("second number %q", v2.Number)
+	}
+	// Next Beijing day (16:00 UTC is midnight in Beijing) starts over.
+	e.clock.Set(time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC))
+	if v3 := e.submit("resident", "repair.lift"); v3.Number != "GD202611240001" {
+		t.Errorf("next day's number %q", v3.Number)
+	}
+}
+
+func TestSubmitWithoutFirmGoesToTheGrid(t *testing.T) {
+	e := newLoopEnv(t)
+	v := e.submit("resident2", "repair.walls", func(in *SubmitInput) {
+		in.HouseholdID = e.city.Households[16].ID
+		in.Description = "屋顶渗水，联系我 13912345678"
+	})
+	if v.State != model.StateSubmitted || v.Level != model.OrderLevelGrid || v.HandlerKind != "" {
+		t.Fatalf("compound without a firm: %+v", v.Order)
+	}
+	ms := e.messages("grid3", v.ID)
+	if len(ms) != 1 || ms[0].Event != "order.submitted" {
+		t.Fatalf("grid3 inbox %+v", ms)
+	}
+	if strings.Contains(ms[0].Body, "13912345678") || strings.Contains(ms[0].Title+ms[0].Body, "林") {
+		t.Errorf("message leaks the resident: %q %q", ms[0].Title, ms[0].Body)
+	}
+	if ms := e.messages("grid", v.ID); len(ms) != 0 {
+		t.Errorf("another grid was told: %+v", ms)
+	}
+	// Without a grid worker the community's dispatchers hear of it.
+	e.db.Model(&model.Grant{}).Where("user_id = ?", e.city.Users["grid3"]).Update("revoked_at", e.clock.Now())
+	delete(e.actors, "grid3")
+	v2 := e.submit("resident2", "environment", func(in *SubmitInput) {
+		in.HouseholdID, in.CompoundID = 0, e.city.Compounds[2].ID
+	})
+	if v2.HouseholdID != 0 || v2.BuildingID != 0 || v2.CompoundID != e.city.Compounds[2].ID || v2.GridID != e.city.Grids[2].ID {
+		t.Fatalf("public place: %+v", v2.Order)
+	}
+	if ms := e.messages("community2", v2.ID); len(ms) != 1 {
+		t.Errorf("community2 inbox %+v", ms)
+	}
+}
+
+func TestSubmitWhoMayReportWhere(t *testing.T) {
+	e := newLoopEnv(t)
+	res := e.city.Users["resident"]
+	h0, h1 := e.city.Households[0].ID, e.city.Households[1].ID
+	comp0, comp2 := e.city.Compounds[0].ID, e.city.Compounds[2].ID
+	env := e.cats["environment"].ID
+	cases := []struct {
+		who  string
+		in   SubmitInput
+		kind service.Kind
+		code string
+	}{
+		{"resident", SubmitInput{HouseholdID: h1}, service.KindForbidden, "not_resident"},
+		{"resident", SubmitInput{CompoundID: comp2}, service.KindForbidden, "not_resident"},
+		{"resident", SubmitInput{HouseholdID: h0, CompoundID: comp0}, service.KindInvalid, "place_required"},
+		{"resident", SubmitInput{}, service.KindInvalid, "place_required"},
+		{"resident", SubmitInput{HouseholdID: h0, CategoryID: e.cats["emergency"].ID}, service.KindInvalid, "bad_category"},
+		{"resident", SubmitInput{HouseholdID: h0, CategoryID: e.cats["repair"].ID}, service.KindInvalid, "bad_category"},
+		{"resident", SubmitInput{HouseholdID: h0, Channel: model.ChannelPatrol}, service.KindForbidden, "not_patrol"},
+		{"resident", SubmitInput{HouseholdID: h0, Channel: "fax"}, service.KindInvalid, "bad_channel"},
+		{"resident", SubmitInput{HouseholdID: h0, ResidentID: e.city.Users["resident2"]}, service.KindInvalid, "resident_required"},
+		{"resident", SubmitInput{HouseholdID: h0, PhotoIDs: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}, service.KindInvalid, "bad_photos"},
+		{"resident", SubmitInput{HouseholdID: h0, PhotoIDs: []int64{3, 3}}, service.KindInvalid, "bad_photos"},
+		{"resident", SubmitInput{HouseholdID: h0, Description: " "}, service.KindInvalid, "bad_description"},
+		{"resident", SubmitInput{HouseholdID: h0, Description: strings.Repeat("漏", 1001)}, service.KindInvalid, "bad_description"},
+		{"resident", SubmitInput{HouseholdID: h0, IdemKey: "含中文"}, service.KindInvalid, "bad_idempotency_key"},
+		{"grid3", SubmitInput{HouseholdID: h0, ResidentID: res, Channel: model.ChannelOnBehalf}, service.KindForbidden, "not_on_behalf"},
+		{"grid", SubmitInput{HouseholdID: h1, ResidentID: res, Channel: model.ChannelPhone}, service.KindUnprocessable, "not_resident_there"},
+		{"grid", SubmitInput{HouseholdID: h0, Channel: model.ChannelOnBehalf}, service.KindInvalid, "resident_required"},
+		{"community", SubmitInput{HouseholdID: h0, ResidentID: res, Channel: model.ChannelOnBehalf}, service.KindForbidden, "not_on_behalf"},
+		{"grid", SubmitInput{CompoundID: comp2, Channel: model.ChannelPatrol}, service.KindForbidden, "not_patrol"},
+		{"steward", SubmitInput{CompoundID: comp0, Channel: model.ChannelPatrol}, service.KindForbidden, "not_patrol"},
+		{"resident", SubmitInput{HouseholdID: h0, PhotoIDs: []int64{e.photo("grid")}}, service.KindUnprocessable, "photo_unavailable"},
+	}
+	for i, c := range cases {
+		if c.in.CategoryID == 0 {
+			c.in.CategoryID = env
+		}
+		if c.in.Description == "" {
+			c.in.Description = "楼道堆放杂物"
+		}
+		_, _, err := e.svc.Submit(e.ctx, e.actor(c.who), c.in)
+		if err == nil {
+			t.Errorf("case %d (%s): accepted", i, c.who)
+			continue
+		}
+		var se *service.Error
+		if !errors.As(err, &se) || se.Kind != c.kind || se.Code != c.code {
+			t.Errorf("case %d (%s): %v, want %s", i, c.who, err, c.code)
+		}
+	}
+	var n int64
+	e.db.Model(&model.Order{}).Count(&n)
+	if n != 0 {
+		t.Fatalf("%d orders stored by refused submits", n)
+	}
+
+	// The allowed ways.
+	onBehalf := e.submit("steward", "environment", func(in *SubmitInput) {
+		in.ResidentID, in.Channel = res, model.ChannelOnBehalf
+	})
+	if onBehalf.AuthorID != e.city.Users["steward"] || onBehalf.ResidentID != res || onBehalf.State != model.StateSubmitted {
+		t.Errorf("steward on behalf: %+v", onBehalf.Order)
+	}
+	if evs := e.events(onBehalf.ID); evs[0].Role != model.RoleBuildingSteward {
+		t.Errorf("role %q", evs[0].Role)
+	}
+	byPhone := e.submit("grid", "environment", func(in *SubmitInput) {
+		in.ResidentID, in.Channel, in.HouseholdID, in.CompoundID = res, model.ChannelPhone, 0, comp0
+	})
+	if byPhone.BuildingID != 0 || byPhone.GridID != e.city.Grids[0].ID || byPhone.Channel != model.ChannelPhone {
+		t.Errorf("by phone: %+v", byPhone.Order)
+	}
+	patrol := e.submit("grid", "safety_hazard", func(in *SubmitInput) {
+		in.Channel, in.HouseholdID, in.CompoundID = model.ChannelPatrol, 0, comp0
+	})
+	if patrol.State != model.StateVerified || patrol.Level != model.OrderLevelCommunity || patrol.ResidentID != 0 {
+		t.Errorf("patrol: %+v", patrol.Order)
+	}
+	if ms := e.messages("grid", patrol.ID); len(ms) != 1 || ms[0].Event != "order.patrol" {
+		t.Errorf("patrol inbox %+v", ms)
+	}
+	// A wish goes straight to the community's volunteers.
+	wish := e.submit("resident", "wish")
+	if wish.State != model.StateDispatched || wish.HandlerKind != model.HandlerVolunteer || wish.HandlerID != e.city.Communities[0].ID {
+		t.Errorf("wish: %+v", wish.Order)
+	}
+	if ms := e.messages("volunteer", wish.ID); len(ms) != 1 {
+		t.Errorf("volunteer inbox %+v", ms)
+	}
+}
+
+func TestSubmitIdempotencyKey(t *testing.T) {
+	e := newLoopEnv(t)
+	a := e.actor("resident")
+	in := SubmitInput{CategoryID: e.cats["environment"].ID, Description: "路灯不亮", HouseholdID: e.city.Households[0].ID, IdemKey: "tap-1"}
+	first, created, err := e.svc.Submit(e.ctx, a, in)
+	if err != nil || !created {
+		t.Fatalf("first: %v %v", created, err)
+	}
+	again, created, err := e.svc.Submit(e.ctx, a, in)
+	if err != nil || created || again.ID != first.ID || again.Number != first.Number {
+		t.Fatalf("repeat: created=%v id=%d/%d err=%v", created, again.ID, first.ID, err)
+	}
+	// The key belongs to its author: another user's same key is theirs.
+	other, created, err := e.svc.Submit(e.ctx, e.actor("grid"), SubmitInput{CategoryID: in.CategoryID, Description: "巡查",
+		CompoundID: e.city.Compounds[0].ID, Channel: model.ChannelPatrol, IdemKey: "tap-1"})
+	if err != nil || !created || other.ID == first.ID {
+		t.Fatalf("other author: %v %v", created, err)
+	}
+
+	// Concurrent double taps: exactly one order per key.
+	const taps = 6
+	in.IdemKey = "tap-2"
+	ids := make([]int64, taps)
+	var createdN int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < taps; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			v, c, err := e.svc.Submit(e.ctx, a, in)
+			if err != nil {
+				t.Errorf("tap %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			ids[i] = v.ID
+			if c {
+				createdN++
+			}
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	if createdN != 1 {
+		t.Errorf("%d taps created an order, want 1", createdN)
+	}
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("taps answered different orders: %v", ids)
+		}
+	}
+	var n int64
+	e.db.Model(&model.Order{}).Where("author_id = ?", a.UserID).Count(&n)
+	if n != 2 {
+		t.Fatalf("%d orders of the resident, want 2", n)
+	}
+}
+
+// Numbers stay unique when many submits race (MariaDB: real concurrency).
+func TestSubmitNumbersUniqueUnderConcurrency(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("concurrency needs MariaDB: SQLite serialises every writer on one connection")
+	}
+	e := newLoopEnv(t)
+	a := e.actor("resident")
+	const n = 12
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, _, err := e.svc.Submit(e.ctx, a, SubmitInput{CategoryID: e.cats["environment"].ID, Description: "并发",
+				HouseholdID: e.city.Households[0].ID, IdemKey: fmt.Sprintf("k%d", i)})
+			if err != nil {
+				t.Errorf("submit %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	var nums []string
+	e.db.Model(&model.Order{}).Order("number").Pluck("number", &nums)
+	if len(nums) != n || nums[0] != "GD202611230001" || nums[n-1] != fmt.Sprintf("GD2026112300%02d", n) {
+		t.Fatalf("numbers %v", nums)
+	}
+}

@@ -1,0 +1,505 @@
+package order
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"redprop/model"
+	"redprop/model/dbtest"
+	"redprop/service"
+)
+
+// statePaused is in_progress with the clock paused, for the table test.
+const statePaused = "paused"
+
+// drive makes a fresh environment order of the resident (household 0,
+// grid 0, community 0, served by the firm) and takes it to state through
+// the service itself.
+func (e *loopEnv) drive(state string, dup int64) int64 {
+	e.t.Helper()
+	id := e.submit("resident", "environment").ID
+	step := func(name, action string, in Input) { e.act(name, id, action, in) }
+	path := map[string][]func(){
+		model.StateVerified:   {func() { step("grid", ActVerify, Input{}) }},
+		model.StateDispatched: {func() { step("community", ActDispatch, Input{HandlerKind: model.HandlerFirm}) }},
+		model.StateAccepted:   {func() { step("manager", ActAccept, Input{}) }},
+		model.StateInProgress: {
+			func() { step("manager", ActAssign, Input{WorkerID: e.city.Users["worker"]}) },
+			func() { step("worker", ActStart, Input{}) },
+		},
+		statePaused:          {func() { step("worker", ActPause, Input{Reason: "等配件"}) }},
+		model.StateCompleted: {func() { step("worker", ActComplete, Input{PhotoIDs: []int64{e.photo("worker")}}) }},
+		model.StateConfirmed: {func() { step("grid", ActConfirm, Input{}) }},
+		model.StateClosed:    {func() { step("resident", ActRate, Input{Overall: 2}) }},
+	}
+	chain := []string{model.StateSubmitted, model.StateVerified, model.StateDispatched, model.StateAccepted,
+		model.StateInProgress, model.StateCompleted, model.StateConfirmed, model.StateClosed}
+	switch state {
+	case model.StateRejected:
+		step("grid", ActReject, Input{Reason: "不属实"})
+		return id
+	case model.StateMerged:
+		step("grid", ActMerge, Input{DuplicateOf: dup})
+		return id
+	case model.StateCancelled:
+		step("resident", ActCancel, Input{})
+		return id
+	case statePaused:
+		for _, s := range chain[1:5] {
+			for _, f := range path[s] {
+				f()
+			}
+		}
+		path[statePaused][0]()
+		return id
+	}
+	for _, s := range chain[1:] {
+		if slices.Index(chain, s) > slices.Index(chain, state) {
+			break
+		}
+		for _, f := range path[s] {
+			f()
+		}
+	}
+	return id
+}
+
+// tableInput is a valid input for action by name, so that only role and
+// state decide the outcome.
+func (e *loopEnv) tableInput(action, name string, dup int64) Input {
+	switch action {
+	case ActReject, ActReturn, ActPause, ActRework:
+		return Input{Reason: "测试原因"}
+	case ActMerge:
+		return Input{DuplicateOf: dup}
+	case ActResolve, ActProgress, ActRevisit:
+		return Input{Note: "现场已处理"}
+	case ActDispatch:
+		return Input{HandlerKind: model.HandlerFirm}
+	case ActAssign:
+		return Input{WorkerID: e.city.Users["worker"]}
+	case ActReassign:
+		return Input{WorkerID: e.city.Users["newcomer"]}
+	case ActComplete:
+		return Input{PhotoIDs: []int64{e.photo(name)}}
+	case ActRate:
+		return Input{Overall: 2}
+	}
+	return Input{}
+}
+
+// tableAllowed is the specification the table test checks, written out
+// independently of the steps table: action → state → who may.
+var tableAllowed = map[string]map[string][]string{
+	ActVerify:   {model.StateSubmitted: {"grid"}},
+	ActReject:   {model.StateSubmitted: {"grid"}, model.StateVerified: {"grid", "community"}},
+	ActMerge:    {model.StateSubmitted: {"grid"}, model.StateVerified: {"grid", "community"}},
+	ActResolve:  {model.StateSubmitted: {"grid"}, model.StateVerified: {"grid", "community"}},
+	ActDispatch: {model.StateVerified: {"community"}, model.StateDispatched: {"community"}},
+	ActAccept:   {model.StateDispatched: {"manager"}},
+	ActReturn:   {model.StateDispatched: {"manager"}, model.StateAccepted: {"manager"}},
+	ActAssign:   {model.StateAccepted: {"manager"}, model.StateInProgress: {"manager"}, statePaused: {"manager"}},
+	ActReassign: {model.StateAccepted: {"manager"}, model.StateInProgress: {"manager"}, statePaused: {"manager"}},
+	ActStart:    {model.StateAccepted: {"manager"}},
+	ActProgress: {model.StateAccepted: {"manager"}, model.StateInProgress: {"manager", "worker"}, statePaused: {"manager", "worker"}},
+	ActPause: {model.StateAccepted: {"manager"}, model.StateInProgress: {"manager", "worker"},
+		statePaused: {"manager", "worker"}},
+	ActResume: {model.StateAccepted: {"manager"}, model.StateInProgress: {"manager", "worker"},
+		statePaused: {"manager", "worker"}},
+	ActComplete: {model.StateInProgress: {"manager", "worker"}, statePaused: {"manager", "worker"}},
+	ActConfirm:  {model.StateCompleted: {"grid", "community"}},
+	ActRework:   {model.StateCompleted: {"grid", "community"}},
+	ActRate:     {model.StateConfirmed: {"resident"}},
+	ActRevisit:  {model.StateClosed: {"community"}},
+	ActCancel:   {model.StateSubmitted: {"resident"}, model.StateVerified: {"resident"}, model.StateDispatched: {"resident"}},
+	ActUrge: {model.StateDispatched: {"community", "street", "city"}, model.StateAccepted: {"community", "street", "city"},
+		model.StateInProgress: {"community", "street", "city"}, statePaused: {"community", "street", "city"}},
+}
+
+// tableRule are the allowed role and state pairs that a rule of the
+// action itself refuses: assigning twice, reassigning nobody, pausing
+// twice, resuming a running clock.
+var tableRule = map[string]map[string]string{
+	ActAssign:   {model.StateInProgress: "already_assigned", statePaused: "already_assigned"},
+	ActReassign: {model.StateAccepted: "not_assigned"},
+	ActPause:    {statePaused: "already_paused"},
+	ActResume:   {model.StateAccepted: "not_paused", model.StateInProgress: "not_paused"},
+}
+
+var tableTo = map[string]string{
+	ActVerify: model.StateVerified, ActReject: model.StateRejected, ActMerge: model.StateMerged,
+	ActResolve: model.StateCompleted, ActDispatch: model.StateDispatched, ActAccept: model.StateAccepted,
+	ActReturn: model.StateVerified, ActStart: model.StateInProgress, ActComplete: model.StateCompleted,
+	ActConfirm: model.StateConfirmed, ActRework: model.StateInProgress, ActRate: model.StateClosed,
+	ActRevisit: model.StateClosed, ActCancel: model.StateCancelled,
+}
+
+// Every (state, action, role): the allowed ones succeed; all others are
+// 403 or 409 and change neither the order, its timeline nor any inbox.
+func TestTransitionTable(t *testing.T) {
+	e := newLoopEnv(t)
+	e.grant("newcomer", model.RoleFirmWorker, model.ScopeFirm, e.city.Firm.ID, model.Ancestry{CityID: e.city.CityID})
+	dup := e.submit("resident", "environment").ID
+	roles := []string{"resident", "resident2", "grid", "grid3", "steward", "community", "community2", "street",
+		"city", "manager", "worker", "newcomer", "department", "volunteer", "admin", "duty", "committee"}
+	states := []string{model.StateSubmitted, model.StateVerified, model.StateDispatched, model.StateAccepted,
+		model.StateInProgress, statePaused, model.StateCompleted, model.StateConfirmed, model.StateClosed,
+		model.StateRejected, model.StateMerged, model.StateCancelled}
+	if len(tableAllowed) != len(steps) {
+		t.Fatalf("the table covers %d actions, the service has %d", len(tableAllowed), len(steps))
+	}
+	for _, state := range states {
+		shared := e.drive(state, dup)
+		for _, action := range Actions() {
+			before, evs := e.load(shared), len(e.events(shared))
+			var msgs int64
+			e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs)
+			for _, role := range roles {
+				allowed := slices.Contains(tableAllowed[action][state], role)
+				in := e.tableInput(action, role, dup)
+				if !allowed {
+					_, err := e.svc.Act(e.ctx, e.actor(role), shared, action, in)
+					k := service.KindOf(err)
+					if k != service.KindForbidden && k != service.KindConflict {
+						t.Errorf("%s %s by %s: %v, want 403 or 409", state, action, role, err)
+					}
+					continue
+				}
+				id := e.drive(state, dup)
+				prevEvents := len(e.events(id))
+				v, err := e.svc.Act(e.ctx, e.actor(role), id, action, in)
+				if code, ok := tableRule[action][state]; ok {
+					var se *service.Error
+					if !errors.As(err, &se) || se.Code != code {
+						t.Errorf("%s %s by %s: %v, want %s", state, action, role, err, code)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("%s %s by %s: %v", state, action, role, err)
+					continue
+				}
+				want := tableTo[action]
+				if want == "" {
+					want = e.load(id).State // unchanged by the action
+					if state != statePaused && state != want {
+						t.Errorf("%s %s by %s moved the order to %s", state, action, role, want)
+					}
+				}
+				if v.State != want {
+					t.Errorf("%s %s by %s: state %s, want %s", state, action, role, v.State, want)
+				}
+				after := e.events(id)
+				if len(after) != prevEvents+1 || after[len(after)-1].Action != action || after[len(after)-1].Role == "" {
+					t.Errorf("%s %s by %s: timeline %d → %d, last %+v", state, action, role, prevEvents, len(after), after[len(after)-1])
+				}
+			}
+			if after := e.load(shared); !reflect.DeepEqual(after, before) {
+				t.Errorf("%s %s: refused actions changed the order:\n%+v\n%+v", state, action, before, after)
+			}
+			if n := len(e.events(shared)); n != evs {
+				t.Errorf("%s %s: refused actions wrote %d events", state, action, n-evs)
+			}
+			var msgs2 int64
+			e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs2)
+			if msgs2 != msgs {
+				t.Errorf("%s %s: refused actions wrote %d messages", state, action, msgs2-msgs)
+			}
+		}
+	}
+}
+
+func TestTransitionConflictCarriesTheCurrentState(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.drive(model.StateAccepted, 0)
+	_, err := e.svc.Act(e.ctx, e.actor("manager"), id, ActAccept, Input{})
+	var se *service.Error
+	if !errors.As(err, &se) || se.Kind != service.KindConflict {
+		t.Fatalf("accept twice: %v", err)
+	}
+	d, _ := se.Detail.(map[string]any)
+	o := e.load(id)
+	if d["state"] != model.StateAccepted || d["version"] != o.Version {
+		t.Fatalf("detail %v, order at %s v%d", se.Detail, o.State, o.Version)
+	}
+}
+
+// Two managers accept at once; a confirm races a rework. Exactly one wins.
+func TestTransitionRaces(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("races need MariaDB: SQLite serialises every writer on one connection")
+	}
+	e := newLoopEnv(t)
+	e.grant("newcomer", model.RoleFirmManager, model.ScopeFirm, e.city.Firm.ID, model.Ancestry{CityID: e.city.CityID})
+	race := func(id int64, a, b func() error) (errs [2]error) {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, f := range []func() error{a, b} {
+			wg.Add(1)
+			go func(i int, f func() error) {
+				defer wg.Done()
+				<-start
+				errs[i] = f()
+			}(i, f)
+		}
+		close(start)
+		wg.Wait()
+		return errs
+	}
+	do := func(name string, id int64, action string, in Input) func() error {
+		a := e.actor(name)
+		return func() error {
+			_, err := e.svc.Act(e.ctx, a, id, action, in)
+			return err
+		}
+	}
+	for round := 0; round < 5; round++ {
+		id := e.drive(model.StateDispatched, 0)
+		evs := len(e.events(id))
+		errs := race(id, do("manager", id, ActAccept, Input{}), do("newcomer", id, ActAccept, Input{}))
+		oneWinner(t, "accept", errs)
+		if o := e.load(id); o.State != model.StateAccepted || o.Version != e.load(id).Version {
+			t.Fatalf("after the accept race: %s", o.State)
+		}
+		if n := len(e.events(id)); n != evs+1 {
+			t.Fatalf("accept race wrote %d events", n-evs)
+		}
+
+		id = e.drive(model.StateCompleted, 0)
+		evs = len(e.events(id))
+		errs = race(id, do("grid", id, ActConfirm, Input{}), do("community", id, ActRework, Input{Reason: "没修好"}))
+		oneWinner(t, "confirm/rework", errs)
+		o := e.load(id)
+		want := model.StateConfirmed
+		if errs[0] != nil {
+			want = model.StateInProgress
+		}
+		if o.State != want {
+			t.Fatalf("confirm/rework: state %s, want %s", o.State, want)
+		}
+		if n := len(e.events(id)); n != evs+1 {
+			t.Fatalf("confirm/rework race wrote %d events", n-evs)
+		}
+	}
+}
+
+func oneWinner(t *testing.T, what string, errs [2]error) {
+	t.Helper()
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+		} else if service.KindOf(err) != service.KindConflict {
+			t.Fatalf("%s: loser got %v, want 409", what, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%s: %d winners (%v)", what, won, errs)
+	}
+}
+
+func TestPauseMovesTheDeadlineInWorkingTime(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.drive(model.StateAccepted, 0) // environment: 1 working day to complete
+	o := e.load(id)
+	// Accepted Monday 10:00 Beijing: due Tuesday 10:00.
+	if want := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC); !o.StepDeadline.Equal(want) {
+		t.Fatalf("deadline %v, want %v", o.StepDeadline, want)
+	}
+	e.clock.Advance(2 * time.Hour) // Monday 12:00: 22 working hours left
+	e.act("manager", id, ActPause, Input{Reason: "业主不在家"})
+	if o := e.load(id); o.PausedAt == nil || o.PauseReason != "业主不在家" {
+		t.Fatalf("not paused: %+v", o)
+	}
+	e.clock.Advance(4 * 24 * time.Hour) // Friday 12:00
+	e.act("manager", id, ActResume, Input{})
+	o = e.load(id)
+	// 12 h of Friday, the weekend off, 10 h of Monday.
+	if want := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC); o.PausedAt != nil || !o.StepDeadline.Equal(want) {
+		t.Fatalf("after resume: paused %v deadline %v, want %v", o.PausedAt, o.StepDeadline, want)
+	}
+	if o.StepStartedAt == nil || !o.StepStartedAt.Before(*o.StepDeadline) {
+		t.Fatalf("step start %v", o.StepStartedAt)
+	}
+	evs := e.events(id)
+	if last := evs[len(evs)-1]; last.Action != ActResume || last.Role != model.RoleFirmManager {
+		t.Fatalf("last event %+v", last)
+	}
+}
+
+func TestPauseMovesTheDeadlineInWallClockTime(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.submit("grid", "safety_hazard", func(in *SubmitInput) {
+		in.Channel, in.HouseholdID, in.CompoundID = model.ChannelPatrol, 0, e.city.Compounds[0].ID
+	}).ID
+	e.act("community", id, ActDispatch, Input{HandlerKind: model.HandlerFirm})
+	e.act("manager", id, ActAccept, Input{})
+	before := e.load(id)
+	e.act("manager", id, ActPause, Input{Reason: "等配件"})
+	e.clock.Advance(5 * time.Hour)
+	e.act("manager", id, ActResume, Input{})
+	after := e.load(id)
+	if d := after.StepDeadline.Sub(*before.StepDeadline); d != 5*time.Hour {
+		t.Fatalf("deadline moved by %v, want 5h", d)
+	}
+	if d := after.StepStartedAt.Sub(*before.StepStartedAt); d != 5*time.Hour {
+		t.Fatalf("step start moved by %v, want 5h", d)
+	}
+}
+
+func TestDispatchRules(t *testing.T) {
+	e := newLoopEnv(t)
+	// Compound 2 has no firm: dispatching it to the firm is refused.
+	far := e.submit("resident2", "environment", func(in *SubmitInput) { in.HouseholdID = e.city.Households[16].ID }).ID
+	e.act("grid3", far, ActVerify, Input{})
+	_, err := e.svc.Act(e.ctx, e.actor("community2"), far, ActDispatch, Input{HandlerKind: model.HandlerFirm})
+	wantKind(t, err, service.KindUnprocessable, "firm_not_contracted")
+	_, err = e.svc.Act(e.ctx, e.actor("community2"), far, ActDispatch, Input{HandlerKind: model.HandlerGrid, HandlerID: e.city.Grids[0].ID})
+	wantKind(t, err, service.KindUnprocessable, "grid_out_of_community")
+	_, err = e.svc.Act(e.ctx, e.actor("community2"), far, ActDispatch, Input{HandlerKind: "police"})
+	wantKind(t, err, service.KindInvalid, "bad_handler")
+	past := e.clock.Now().Add(-time.Hour)
+	_, err = e.svc.Act(e.ctx, e.actor("community2"), far, ActDispatch, Input{HandlerKind: model.HandlerDepartment,
+		HandlerID: e.city.Department.ID, Deadline: &past})
+	wantKind(t, err, service.KindInvalid, "bad_deadline")
+	// The street's department, with a due date earlier than the accept budget.
+	due := e.clock.Now().Add(90 * time.Minute)
+	v := e.act("community2", far, ActDispatch, Input{HandlerKind: model.HandlerDepartment, HandlerID: e.city.Department.ID, Deadline: &due})
+	if v.HandlerKind != model.HandlerDepartment || v.StepDeadline == nil || !v.StepDeadline.Equal(due) || v.HandlerName != e.city.Department.Name {
+		t.Fatalf("department dispatch: %+v", v.Order)
+	}
+	if ms := e.messages("department", far); len(ms) != 1 || ms[0].Event != "order.dispatched" {
+		t.Fatalf("department inbox %+v", ms)
+	}
+	// The department accepts; its due date bounds the complete step too.
+	v = e.act("department", far, ActAccept, Input{})
+	if !v.StepDeadline.Equal(due) {
+		t.Fatalf("accepted deadline %v, want the due date %v", v.StepDeadline, due)
+	}
+	// Redirecting an auto-dispatched repair before it is accepted.
+	id := e.submit("resident", "repair.plumbing").ID
+	v = e.act("community", id, ActDispatch, Input{HandlerKind: model.HandlerVolunteer})
+	if v.HandlerKind != model.HandlerVolunteer || v.HandlerID != e.city.Communities[0].ID {
+		t.Fatalf("redirect: %+v", v.Order)
+	}
+	if _, err := e.svc.Act(e.ctx, e.actor("manager"), id, ActAccept, Input{}); service.KindOf(err) != service.KindForbidden {
+		t.Fatalf("the firm accepted a redirected order: %v", err)
+	}
+	e.act("volunteer", id, ActAccept, Input{})
+	v, _ = e.svc.Get(e.ctx, e.actor("community"), id)
+	if len(v.Handlers) != 2 || v.Handlers[0].HandlerKind != model.HandlerFirm || v.Handlers[1].HandlerKind != model.HandlerVolunteer ||
+		v.Handlers[1].ActorID != e.city.Users["community"] {
+		t.Fatalf("chain of handlers %+v", v.Handlers)
+	}
+}
+
+func TestReturnMergeResolveReworkRevisit(t *testing.T) {
+	e := newLoopEnv(t)
+	// Return: back to verified for the community, the firm lets go.
+	id := e.drive(model.StateDispatched, 0)
+	_, err := e.svc.Act(e.ctx, e.actor("manager"), id, ActReturn, Input{})
+	wantKind(t, err, service.KindInvalid, "reason_required")
+	v := e.act("manager", id, ActReturn, Input{Reason: "不属于物业服务范围"})
+	if v.State != model.StateVerified || v.HandlerKind != "" || v.Level != model.OrderLevelCommunity {
+		t.Fatalf("return: %+v", v.Order)
+	}
+	if ms := e.messages("community", id); len(ms) == 0 || ms[len(ms)-1].Event != "order.returned" {
+		t.Fatalf("community inbox %+v", ms)
+	}
+	if _, err := e.svc.Get(e.ctx, e.actor("manager"), id); service.KindOf(err) != service.KindForbidden {
+		t.Fatalf("the firm still sees a returned order: %v", err)
+	}
+
+	// Merge: only into an open order of the same compound.
+	target := e.submit("resident", "environment").ID
+	closed := e.drive(model.StateClosed, 0)
+	far := e.submit("resident2", "environment", func(in *SubmitInput) { in.HouseholdID = e.city.Households[16].ID }).ID
+	dup := e.submit("resident", "environment").ID
+	for _, bad := range []int64{dup, closed, far, 999999} {
+		_, err := e.svc.Act(e.ctx, e.actor("grid"), dup, ActMerge, Input{DuplicateOf: bad})
+		wantKind(t, err, service.KindUnprocessable, "bad_duplicate")
+	}
+	v = e.act("grid", dup, ActMerge, Input{DuplicateOf: target})
+	if v.State != model.StateMerged || v.DuplicateOf != target {
+		t.Fatalf("merge: %+v", v.Order)
+	}
+	if ms := e.messages("resident", dup); len(ms) != 1 || ms[0].Event != "order.merged" || ms[0].Kind != kindProgress {
+		t.Fatalf("author not told of the merge: %+v", ms)
+	}
+
+	// Resolve on the spot, then rework: no handler, so back to dispatch.
+	id = e.submit("resident", "environment").ID
+	_, err = e.svc.Act(e.ctx, e.actor("grid"), id, ActResolve, Input{})
+	wantKind(t, err, service.KindInvalid, "note_required")
+	v = e.act("grid", id, ActResolve, Input{Note: "已清理楼道", PhotoIDs: []int64{e.photo("grid")}})
+	if v.State != model.StateCompleted || v.CompletedAt == nil {
+		t.Fatalf("resolve: %+v", v.Order)
+	}
+	v = e.act("grid", id, ActRework, Input{Reason: "仍有杂物"})
+	if v.State != model.StateVerified || v.Level != model.OrderLevelCommunity || v.CompletedAt != nil {
+		t.Fatalf("rework of a resolved order: %+v", v.Order)
+	}
+
+	// Rework goes back to the same handler and worker.
+	id = e.drive(model.StateCompleted, 0)
+	_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
+	wantKind(t, err, service.KindConflict, "state_conflict")
+	v = e.act("grid", id, ActRework, Input{Reason: "还在漏"})
+	if v.State != model.StateInProgress || v.AssigneeID != e.city.Users["worker"] || v.HandlerID != e.city.Firm.ID {
+		t.Fatalf("rework: %+v", v.Order)
+	}
+	_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
+	wantKind(t, err, service.KindUnprocessable, "photos_required")
+
+	// Revisit: only after a low rating; reopening sends it to dispatch.
+	good := e.drive(model.StateConfirmed, 0)
+	e.act("resident", good, ActRate, Input{Overall: 5, Timeliness: 4, Attitude: 5, Comment: "很满意"})
+	_, err = e.svc.Act(e.ctx, e.actor("community"), good, ActRevisit, Input{Note: "回访", Reopen: true})
+	wantKind(t, err, service.KindUnprocessable, "revisit_not_needed")
+	bad := e.drive(model.StateClosed, 0)
+	v = e.act("community", bad, ActRevisit, Input{Note: "居民反映仍未修好", Reopen: true})
+	if v.State != model.StateVerified || v.RatingOverall != 0 || v.HandlerKind != "" || v.ClosedAt != nil {
+		t.Fatalf("reopen: %+v", v.Order)
+	}
+	if ms := e.messages("community", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.reopened" {
+		t.Fatalf("community inbox %+v", ms)
+	}
+
+	// Rating input.
+	id = e.drive(model.StateConfirmed, 0)
+	for _, in := range []Input{{Overall: 0}, {Overall: 6}, {Overall: 3, Attitude: 7}} {
+		_, err := e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, in)
+		wantKind(t, err, service.KindInvalid, "bad_rating")
+	}
+	_, err = e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, Input{Overall: 3, Comment: string(make([]rune, 501))})
+	wantKind(t, err, service.KindInvalid, "bad_comment")
+}
+
+func TestNotificationsAlongTheLoop(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.drive(model.StateClosed, 0)
+	events := func(name string) []string {
+		var out []string
+		for _, m := range e.messages(name, id) {
+			out = append(out, m.Kind+":"+m.Event)
+		}
+		return out
+	}
+	want := map[string][]string{
+		"grid":      {"new_report:order.submitted", "new_report:order.to_confirm"},
+		"community": {"new_report:order.verified"},
+		"manager":   {"new_report:order.dispatched"},
+		"worker":    {"new_report:order.assigned"},
+		"resident":  {"progress:order.accepted", "progress:order.completed", "rating:order.confirmed"},
+		"grid3":     nil, "community2": nil, "street": nil, "resident2": nil,
+	}
+	for name, w := range want {
+		if got := events(name); !slices.Equal(got, w) {
+			t.Errorf("%s inbox %v, want %v", name, got, w)
+		}
+	}
+}

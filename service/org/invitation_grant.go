@@ -1,0 +1,224 @@
+package org
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// Errors of grants.
+var (
+	errGrantList         = service.Forbidden("cannot_list_grants", "您无权查看授权列表")
+	errGrantGone         = service.NotFound("grant_not_found", "授权不存在")
+	errGrantOwn          = service.Unprocessable("cannot_revoke_own", "不能撤销自己的授权，请联系上级")
+	errGrantNotYours     = service.Forbidden("cannot_revoke_grant", "您无权撤销该授权")
+	errGrantWasRevoked   = service.Conflict("grant_already_revoked", "该授权已被撤销")
+	errFirstAdminTTL     = service.Invalid("bad_ttl", "有效期须在 1 分钟到 90 天之间")
+	errFirstAdminNameLen = service.Invalid("bad_name", "姓名不能超过 32 个字")
+)
+
+// GrantFilter narrows a list of grants; zero fields do not filter.
+type GrantFilter struct {
+	UserID         int64
+	Role           string
+	ScopeKind      string
+	ScopeID        int64
+	IncludeRevoked bool
+}
+
+// GrantView is a grant with the name of its holder.
+type GrantView struct {
+	model.Grant
+	DisplayName string
+}
+
+// kindsAbove are the scope kinds above a region level: a region's staff
+// see grants at their level and below, even where a row's ancestry would
+// also match (a street grant carries no community, but defensively so).
+var kindsAbove = map[string][]string{
+	model.ScopeCity:      {model.ScopePlatform},
+	model.ScopeDistrict:  {model.ScopePlatform, model.ScopeCity},
+	model.ScopeStreet:    {model.ScopePlatform, model.ScopeCity, model.ScopeDistrict},
+	model.ScopeCommunity: {model.ScopePlatform, model.ScopeCity, model.ScopeDistrict, model.ScopeStreet},
+}
+
+// grantListScope returns the SQL condition (over alias g of grants)
+// selecting the grants the actor may see: those of the roles and scopes
+// the actor could have invited. ok is false when the actor invites nobody.
+func grantListScope(a *service.Actor) (sql string, args []any, ok bool) {
+	var parts []string
+	for _, g := range a.Grants {
+		switch {
+		case g.Role == model.RolePlatformAdmin && g.ScopeKind == model.ScopePlatform:
+			return "1 = 1", nil, true
+		case staffLevel[g.Role] > 0 && kindsAbove[g.ScopeKind] != nil:
+			parts = append(parts, "(g."+g.ScopeKind+"_id = ? AND g.scope_kind NOT IN ?)")
+			args = append(args, g.ScopeID, kindsAbove[g.ScopeKind])
+		case g.Role == model.RoleGridWorker && g.ScopeKind == model.ScopeGrid:
+			parts = append(parts, "(g.grid_id = ? AND g.scope_kind IN ?)")
+			args = append(args, g.ScopeID, []string{model.ScopeGrid, model.ScopeBuilding})
+		case g.Role == model.RoleFirmManager && g.ScopeKind == model.ScopeFirm:
+			parts = append(parts, "(g.scope_kind = ? AND g.scope_id = ?)")
+			args = append(args, model.ScopeFirm, g.ScopeID)
+		}
+	}
+	if len(parts) == 0 {
+		return "", nil, false
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args, true
+}
+
+// ListGrants lists the grants within the actor's scope, newest first.
+func (s *Service) ListGrants(ctx context.Context, a *service.Actor, f GrantFilter, p service.Page) (service.Paged[GrantView], error) {
+	sql, args, ok := grantListScope(a)
+	if !ok {
+		return service.Paged[GrantView]{}, errGrantList
+	}
+	q, err := s.grantQuery(ctx, f)
+	if err != nil {
+		return service.Paged[GrantView]{}, err
+	}
+	return grantPage(q.Where(sql, args...), p)
+}
+
+// AdminListGrants lists every grant matching f, for the command line,
+// which acts with the server's own authority and has no actor.
+func (s *Service) AdminListGrants(ctx context.Context, f GrantFilter, p service.Page) (service.Paged[GrantView], error) {
+	q, err := s.grantQuery(ctx, f)
+	if err != nil {
+		return service.Paged[GrantView]{}, err
+	}
+	return grantPage(q, p)
+}
+
+func (s *Service) grantQuery(ctx context.Context, f GrantFilter) (*gorm.DB, error) {
+	q := s.db.WithContext(ctx).Table("grants g").
+		Select("g.*, u.display_name").
+		Joins("JOIN users u ON u.id = g.user_id")
+	if f.Role != "" {
+		if _, ok := roleScopes[f.Role]; !ok {
+			return nil, errInviteRole
+		}
+		q = q.Where("g.role = ?", f.Role)
+	}
+	if f.ScopeKind != "" {
+		if !grantableScopeKind(f.ScopeKind) {
+			return nil, errInviteScopeKind
+		}
+		q = q.Where("g.scope_kind = ?", f.ScopeKind)
+	}
+	if f.ScopeID != 0 {
+		q = q.Where("g.scope_id = ?", f.ScopeID)
+	}
+	if f.UserID != 0 {
+		q = q.Where("g.user_id = ?", f.UserID)
+	}
+	if !f.IncludeRevoked {
+		q = q.Where("g.revoked_at IS NULL")
+	}
+	return q, nil
+}
+
+func grantPage(q *gorm.DB, p service.Page) (service.Paged[GrantView], error) {
+	if p.After > 0 {
+		q = q.Where("g.id < ?", p.After)
+	}
+	var rows []GrantView
+	if err := q.Order("g.id DESC").Limit(p.Limit + 1).Scan(&rows).Error; err != nil {
+		return service.Paged[GrantView]{}, err
+	}
+	return service.Cut(rows, p.Limit), nil
+}
+
+// RevokeGrant revokes someone's grant. Only a person who could have
+// invited that role over that scope may do it; nobody revokes their own
+// grants here (a last admin locking themself out is a CLI job).
+func (s *Service) RevokeGrant(ctx context.Context, a *service.Actor, id int64) (model.Grant, error) {
+	g, err := s.grantByID(ctx, id)
+	if err != nil {
+		return g, err
+	}
+	if g.UserID == a.UserID {
+		return g, errGrantOwn
+	}
+	// The scope object's current ancestry is the truth; the copy on the
+	// grant serves only if the object has since been deleted.
+	t, err := s.grantScopeTarget(ctx, g.ScopeKind, g.ScopeID)
+	if errors.Is(err, errInviteScope) {
+		t, err = service.Target{Kind: g.ScopeKind, ID: g.ScopeID, Ancestry: g.Ancestry}, nil
+	}
+	if err != nil {
+		return g, err
+	}
+	if !canInvite(a, g.Role, t) {
+		return g, errGrantNotYours
+	}
+	return s.revokeGrant(ctx, id, a.UserID)
+}
+
+// AdminRevokeGrant revokes any grant, for the command line.
+func (s *Service) AdminRevokeGrant(ctx context.Context, id int64) (model.Grant, error) {
+	if _, err := s.grantByID(ctx, id); err != nil {
+		return model.Grant{}, err
+	}
+	return s.revokeGrant(ctx, id, 0)
+}
+
+func (s *Service) revokeGrant(ctx context.Context, id, by int64) (model.Grant, error) {
+	now := s.clock.Now().UTC().Truncate(time.Microsecond)
+	res := s.db.WithContext(ctx).Model(&model.Grant{}).Where("id = ? AND revoked_at IS NULL", id).
+		Updates(map[string]any{"revoked_at": now, "revoked_by": by})
+	if res.Error != nil {
+		return model.Grant{}, res.Error
+	}
+	g, err := s.grantByID(ctx, id)
+	if err != nil {
+		return g, err
+	}
+	if res.RowsAffected == 0 {
+		return g, errGrantWasRevoked
+	}
+	return g, nil
+}
+
+func (s *Service) grantByID(ctx context.Context, id int64) (model.Grant, error) {
+	var g model.Grant
+	err := model.Translate(s.db.WithContext(ctx).Take(&g, id).Error)
+	if errors.Is(err, model.ErrNotFound) {
+		return g, errGrantGone
+	}
+	return g, err
+}
+
+// CreateFirstAdmin makes a single-use platform_admin invitation for the
+// command line: the person named logs in with WeChat and redeems the code.
+// It works on a database that already has admins too, as the way back in
+// when every admin lost access. ttl 0 means one day.
+func (s *Service) CreateFirstAdmin(ctx context.Context, displayName string, ttl time.Duration) (model.Invitation, error) {
+	if ttl == 0 {
+		ttl = 24 * time.Hour
+	}
+	if ttl < InvitationMinTTL || ttl > InvitationMaxTTL {
+		return model.Invitation{}, errFirstAdminTTL
+	}
+	displayName = strings.TrimSpace(displayName)
+	if utf8.RuneCountInString(displayName) > 32 {
+		return model.Invitation{}, errFirstAdminNameLen
+	}
+	note := "平台管理员"
+	if displayName != "" {
+		note += "：" + displayName
+	}
+	inv := model.Invitation{
+		Role: model.RolePlatformAdmin, ScopeKind: model.ScopePlatform, MaxUses: 1, Note: note,
+		ExpiresAt: s.clock.Now().UTC().Add(ttl).Truncate(time.Second),
+	}
+	return inv, s.insertInvitation(ctx, &inv)
+}

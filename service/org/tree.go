@@ -1,0 +1,711 @@
+package org
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// Who may write which part of the tree. Reading needs no particular role:
+// any grant whose scope covers the object will do.
+var (
+	// regionWriters create and rename regions below their own and attach
+	// departments to them.
+	regionWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff, model.RoleStreetStaff}
+	// communityWriters keep a community's compounds, grids, buildings,
+	// households and committees.
+	communityWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff,
+		model.RoleStreetStaff, model.RoleCommunityStaff}
+	// firmWriters register firms and sign contracts: the housing authorities
+	// of a district or city, not the streets and communities the firms serve.
+	firmWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff}
+)
+
+// regionParent is the level a region of each level hangs under.
+var regionParent = map[string]string{
+	model.LevelDistrict:  model.LevelCity,
+	model.LevelStreet:    model.LevelDistrict,
+	model.LevelCommunity: model.LevelStreet,
+}
+
+// Field limits; they follow the column sizes in model/org.go.
+const (
+	treeNameMax    = 64
+	treeAddressMax = 200
+	treeCodeMax    = 32
+	treeUnitMax    = 16
+	treeRoomMax    = 16
+)
+
+// Errors of the tree.
+var (
+	errTreeLevel        = service.Invalid("bad_level", "区域级别须为 city（市）、district（区）、street（街道）或 community（社区）")
+	errTreeCityParent   = service.Invalid("bad_parent", "市级区域没有上级区域，请不要填写 parent_id")
+	errTreeNoParent     = service.Invalid("bad_parent", "请选择上级区域")
+	errTreeParentLevel  = service.Unprocessable("bad_parent_level", "上级区域级别不对：区属于市，街道属于区，社区属于街道")
+	errTreeCityAdmin    = service.Forbidden("forbidden", "只有平台管理员可以新建市级区域")
+	errTreeName         = service.Invalid("bad_name", "请填写名称（不超过 64 个字）")
+	errTreeAddress      = service.Invalid("bad_address", "地址不能超过 200 个字")
+	errTreeCode         = service.Invalid("bad_code", "区划代码不能超过 32 个字符")
+	errTreeNoChange     = service.Invalid("nothing_to_update", "没有要修改的内容")
+	errTreeNotCommunity = service.Unprocessable("not_community", "小区、网格只能建在社区下")
+	errTreeNoGrid       = service.Invalid("bad_grid", "请选择楼栋所属的网格")
+	errTreeGridOther    = service.Unprocessable("grid_mismatch", "楼栋所属的网格须与小区在同一个社区")
+	errTreeBuildingDup  = service.Conflict("building_exists", "该小区已有同名楼栋")
+	errTreeHouseDup     = service.Conflict("household_exists", "该楼栋已有相同单元和房号的房屋")
+	errTreeArea         = service.Invalid("bad_area", "面积须为大于 0 的数字（平方米），最多两位小数，如 89.50")
+	errTreeRoom         = service.Invalid("bad_room", "请填写房号（不超过 16 个字符）")
+	errTreeUnit         = service.Invalid("bad_unit", "单元不能超过 16 个字符")
+
+	errTreeRegionGone    = service.NotFound("region_not_found", "区域不存在")
+	errTreeCompoundGone  = service.NotFound("compound_not_found", "小区不存在")
+	errTreeGridGone      = service.NotFound("grid_not_found", "网格不存在")
+	errTreeBuildingGone  = service.NotFound("building_not_found", "楼栋不存在")
+	errTreeHouseholdGone = service.NotFound("household_not_found", "房屋不存在")
+)
+
+// A scope check answers 403 whether the object lies outside the actor's
+// scope or the actor's role there may only read. Ids are sequential and
+// thus no secret, so 404 would hide nothing; 403 tells staff to ask
+// someone with a wider scope, and matches the people API. An unknown id is
+// 404. Either way the object is never returned or changed.
+
+// mayRead checks that one of the actor's grants covers t.
+func mayRead(a *service.Actor, t service.Target) error {
+	if a.Can(t) {
+		return nil
+	}
+	return service.ErrOutOfScope
+}
+
+// mayWrite checks that one grant both covers t and carries one of roles.
+func mayWrite(a *service.Actor, t service.Target, roles []string) error {
+	if a.Can(t, roles...) {
+		return nil
+	}
+	if a.Can(t) {
+		return service.ErrForbidden
+	}
+	return service.ErrOutOfScope
+}
+
+func regionTarget(r model.Region) service.Target {
+	return service.Target{Kind: r.Level, ID: r.ID, Ancestry: r.Ancestry}
+}
+
+// regionParentTarget is the region above r, derived from r's ancestry; a
+// city has none (platform scope only).
+func regionParentTarget(r model.Region) service.Target {
+	anc := r.Ancestry
+	setSelf(&anc, r.Level, 0)
+	return service.Target{Kind: regionParent[r.Level], ID: r.ParentID, Ancestry: anc}
+}
+
+func compoundTarget(c model.Compound) service.Target {
+	return service.TargetOf(model.ScopeCompound, c.ID, c.Ancestry)
+}
+
+func gridTarget(g model.Grid) service.Target {
+	return service.TargetOf(model.ScopeGrid, g.ID, g.Ancestry)
+}
+
+func buildingTarget(b model.Building) service.Target {
+	return service.TargetOf(model.ScopeBuilding, b.ID, b.Ancestry)
+}
+
+// householdTarget: households are no scope kind; their building's
+// ancestry decides.
+func householdTarget(h model.Household) service.Target {
+	return service.TargetOf("household", h.ID, h.Ancestry)
+}
+
+// setSelf writes id into the ancestry column of kind: a tree row carries
+// its own id there, so a grant on the row itself covers it like a grant
+// above it does.
+func setSelf(anc *model.Ancestry, kind string, id int64) {
+	switch kind {
+	case model.LevelCity:
+		anc.CityID = id
+	case model.LevelDistrict:
+		anc.DistrictID = id
+	case model.LevelStreet:
+		anc.StreetID = id
+	case model.LevelCommunity:
+		anc.CommunityID = id
+	case model.ScopeCompound:
+		anc.CompoundID = id
+	case model.ScopeGrid:
+		anc.GridID = id
+	case model.ScopeBuilding:
+		anc.BuildingID = id
+	}
+}
+
+// ancestryColumn names the column holding the id of a tree kind.
+func ancestryColumn(kind string) string {
+	switch kind {
+	case model.LevelCity, model.LevelDistrict, model.LevelStreet, model.LevelCommunity,
+		model.ScopeCompound, model.ScopeGrid, model.ScopeBuilding:
+		return kind + "_id"
+	}
+	return ""
+}
+
+// createWithSelf inserts a tree row and records its own id in its
+// ancestry column, in the caller's transaction.
+func createWithSelf(tx *gorm.DB, row any, anc *model.Ancestry, kind string, id func() int64) error {
+	if err := tx.Create(row).Error; err != nil {
+		return err
+	}
+	setSelf(anc, kind, id())
+	return tx.Model(row).Update(ancestryColumn(kind), id()).Error
+}
+
+// take loads one row by id, answering missing when there is none.
+func take[T any](ctx context.Context, db *gorm.DB, id int64, missing error) (T, error) {
+	var row T
+	if id <= 0 {
+		return row, missing
+	}
+	err := model.Translate(db.WithContext(ctx).Take(&row, id).Error)
+	if errors.Is(err, model.ErrNotFound) {
+		return row, missing
+	}
+	return row, err
+}
+
+// listPage fetches one keyset page of q, newest first.
+func listPage[T any](q *gorm.DB, p service.Page) (service.Paged[T], error) {
+	if p.Limit <= 0 || p.Limit > 100 {
+		p.Limit = 20
+	}
+	if p.After > 0 {
+		q = q.Where("id < ?", p.After)
+	}
+	var rows []T
+	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+		return service.Paged[T]{}, err
+	}
+	return service.Cut(rows, p.Limit), nil
+}
+
+// cleanText trims s and checks it has between min and max characters.
+func cleanText(s string, min, max int, bad error) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n < min || n > max || !utf8.ValidString(s) {
+		return "", bad
+	}
+	return s, nil
+}
+
+// patchText applies an optional text field to the update map.
+func patchText(upd map[string]any, col string, v *string, min, max int, bad error) error {
+	if v == nil {
+		return nil
+	}
+	s, err := cleanText(*v, min, max, bad)
+	if err != nil {
+		return err
+	}
+	upd[col] = s
+	return nil
+}
+
+// parseHouseholdArea reads an area in m² that must be positive.
+func parseHouseholdArea(s string) (int64, error) {
+	c, err := model.ParseArea(s)
+	if err != nil || c <= 0 {
+		return 0, errTreeArea
+	}
+	return c, nil
+}
+
+// update applies upd to the row of dst's table with the given id, mapping
+// duplicate keys to dup, and reloads the row into dst.
+func (s *Service) update(ctx context.Context, dst any, id int64, upd map[string]any, dup error) error {
+	if len(upd) == 0 {
+		return errTreeNoChange
+	}
+	db := s.db.WithContext(ctx)
+	err := model.Translate(db.Model(dst).Where("id = ?", id).Updates(upd).Error)
+	if errors.Is(err, model.ErrDuplicate) && dup != nil {
+		return dup
+	}
+	if err != nil {
+		return err
+	}
+	return db.Take(dst, id).Error
+}
+
+// ---- regions ----
+
+// RegionInput describes a region to create. A city has no parent; every
+// other level hangs under the level above it.
+type RegionInput struct {
+	Level    string
+	ParentID int64
+	Name     string
+	Code     string
+}
+
+// RegionPatch changes a region; nil fields stay.
+type RegionPatch struct {
+	Name *string
+	Code *string
+}
+
+// CreateRegion adds a city (platform admins only) or a region under a
+// parent the actor keeps. The ancestry is the parent's plus the new id.
+func (s *Service) CreateRegion(ctx context.Context, a *service.Actor, in RegionInput) (model.Region, error) {
+	want, isChild := regionParent[in.Level]
+	if !isChild && in.Level != model.LevelCity {
+		return model.Region{}, errTreeLevel
+	}
+	name, err := cleanText(in.Name, 1, treeNameMax, errTreeName)
+	if err != nil {
+		return model.Region{}, err
+	}
+	code, err := cleanText(in.Code, 0, treeCodeMax, errTreeCode)
+	if err != nil {
+		return model.Region{}, err
+	}
+	r := model.Region{Level: in.Level, Name: name, Code: code}
+	if !isChild {
+		if in.ParentID != 0 {
+			return r, errTreeCityParent
+		}
+		if !a.IsAdmin() {
+			return r, errTreeCityAdmin
+		}
+	} else {
+		if in.ParentID <= 0 {
+			return r, errTreeNoParent
+		}
+		parent, err := take[model.Region](ctx, s.db, in.ParentID, errTreeRegionGone)
+		if err != nil {
+			return r, err
+		}
+		if err := mayWrite(a, regionTarget(parent), regionWriters); err != nil {
+			return r, err
+		}
+		if parent.Level != want {
+			return r, errTreeParentLevel
+		}
+		r.ParentID, r.Ancestry = parent.ID, parent.Ancestry
+	}
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		return createWithSelf(tx, &r, &r.Ancestry, r.Level, func() int64 { return r.ID })
+	})
+	return r, err
+}
+
+// Region returns a region the actor's scope covers.
+func (s *Service) Region(ctx context.Context, a *service.Actor, id int64) (model.Region, error) {
+	r, err := take[model.Region](ctx, s.db, id, errTreeRegionGone)
+	if err != nil {
+		return r, err
+	}
+	return r, mayRead(a, regionTarget(r))
+}
+
+// UpdateRegion renames a region or changes its code. Like creating it,
+// that is for those who keep the region above (admins for a city): a
+// street does not rename itself.
+func (s *Service) UpdateRegion(ctx context.Context, a *service.Actor, id int64, p RegionPatch) (model.Region, error) {
+	r, err := take[model.Region](ctx, s.db, id, errTreeRegionGone)
+	if err != nil {
+		return r, err
+	}
+	if r.Level == model.LevelCity {
+		if !a.IsAdmin() {
+			if err := mayRead(a, regionTarget(r)); err != nil {
+				return model.Region{}, err
+			}
+			return model.Region{}, service.ErrForbidden
+		}
+	} else if err := mayWrite(a, regionParentTarget(r), regionWriters); err != nil {
+		if mayRead(a, regionTarget(r)) != nil {
+			return model.Region{}, service.ErrOutOfScope
+		}
+		return model.Region{}, service.ErrForbidden
+	}
+	upd := map[string]any{}
+	if err := patchText(upd, "name", p.Name, 1, treeNameMax, errTreeName); err != nil {
+		return r, err
+	}
+	if err := patchText(upd, "code", p.Code, 0, treeCodeMax, errTreeCode); err != nil {
+		return r, err
+	}
+	var out model.Region
+	return out, s.update(ctx, &out, id, upd, nil)
+}
+
+// Cities lists the cities the actor's scope covers, newest first: all of
+// them for platform admins, their own for city grants.
+func (s *Service) Cities(ctx context.Context, a *service.Actor, p service.Page) (service.Paged[model.Region], error) {
+	q := s.db.WithContext(ctx).Where("level = ?", model.LevelCity)
+	if !a.Can(service.Target{Kind: model.ScopePlatform}) {
+		var ids []int64
+		for _, g := range a.Grants {
+			if g.ScopeKind == model.ScopeCity {
+				ids = append(ids, g.ScopeID)
+			}
+		}
+		if len(ids) == 0 {
+			return service.Paged[model.Region]{}, nil
+		}
+		q = q.Where("id IN ?", ids)
+	}
+	return listPage[model.Region](q, p)
+}
+
+// RegionChildren lists the regions directly under a region.
+func (s *Service) RegionChildren(ctx context.Context, a *service.Actor, id int64, p service.Page) (service.Paged[model.Region], error) {
+	r, err := s.Region(ctx, a, id)
+	if err != nil {
+		return service.Paged[model.Region]{}, err
+	}
+	return listPage[model.Region](s.db.WithContext(ctx).Where("parent_id = ?", r.ID), p)
+}
+
+// within lists rows of T anywhere below a region the actor may read (the
+// compounds of a street, the departments of a district…): its ancestry
+// column makes that one indexed equality.
+func within[T any](ctx context.Context, s *Service, a *service.Actor, regionID int64, p service.Page) (service.Paged[T], error) {
+	r, err := s.Region(ctx, a, regionID)
+	if err != nil {
+		return service.Paged[T]{}, err
+	}
+	col := ancestryColumn(r.Level)
+	if col == "" {
+		return service.Paged[T]{}, errTreeLevel
+	}
+	return listPage[T](s.db.WithContext(ctx).Where(col+" = ?", r.ID), p)
+}
+
+// ---- compounds and grids ----
+
+// CompoundInput describes a compound (小区) to create in a community.
+type CompoundInput struct {
+	CommunityID int64
+	Name        string
+	Address     string
+}
+
+// CompoundPatch changes a compound; nil fields stay.
+type CompoundPatch struct {
+	Name    *string
+	Address *string
+}
+
+// community loads a community the actor keeps (for creating under it).
+func (s *Service) community(ctx context.Context, a *service.Actor, id int64) (model.Region, error) {
+	r, err := take[model.Region](ctx, s.db, id, errTreeRegionGone)
+	if err != nil {
+		return r, err
+	}
+	if err := mayWrite(a, regionTarget(r), communityWriters); err != nil {
+		return r, err
+	}
+	if r.Level != model.LevelCommunity {
+		return r, errTreeNotCommunity
+	}
+	return r, nil
+}
+
+// CreateCompound adds a compound to a community.
+func (s *Service) CreateCompound(ctx context.Context, a *service.Actor, in CompoundInput) (model.Compound, error) {
+	name, err := cleanText(in.Name, 1, treeNameMax, errTreeName)
+	if err != nil {
+		return model.Compound{}, err
+	}
+	addr, err := cleanText(in.Address, 0, treeAddressMax, errTreeAddress)
+	if err != nil {
+		return model.Compound{}, err
+	}
+	com, err := s.community(ctx, a, in.CommunityID)
+	if err != nil {
+		return model.Compound{}, err
+	}
+	c := model.Compound{Name: name, Address: addr, Ancestry: com.Ancestry}
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		return createWithSelf(tx, &c, &c.Ancestry, model.ScopeCompound, func() int64 { return c.ID })
+	})
+	return c, err
+}
+
+// Compound returns a compound the actor's scope covers.
+func (s *Service) Compound(ctx context.Context, a *service.Actor, id int64) (model.Compound, error) {
+	c, err := take[model.Compound](ctx, s.db, id, errTreeCompoundGone)
+	if err != nil {
+		return c, err
+	}
+	return c, mayRead(a, compoundTarget(c))
+}
+
+// UpdateCompound renames a compound or changes its address.
+func (s *Service) UpdateCompound(ctx context.Context, a *service.Actor, id int64, p CompoundPatch) (model.Compound, error) {
+	c, err := take[model.Compound](ctx, s.db, id, errTreeCompoundGone)
+	if err != nil {
+		return c, err
+	}
+	if err := mayWrite(a, compoundTarget(c), communityWriters); err != nil {
+		return model.Compound{}, err
+	}
+	upd := map[string]any{}
+	if err := patchText(upd, "name", p.Name, 1, treeNameMax, errTreeName); err != nil {
+		return c, err
+	}
+	if err := patchText(upd, "address", p.Address, 0, treeAddressMax, errTreeAddress); err != nil {
+		return c, err
+	}
+	var out model.Compound
+	return out, s.update(ctx, &out, id, upd, nil)
+}
+
+// Compounds lists the compounds anywhere below a region.
+func (s *Service) Compounds(ctx context.Context, a *service.Actor, regionID int64, p service.Page) (service.Paged[model.Compound], error) {
+	return within[model.Compound](ctx, s, a, regionID, p)
+}
+
+// GridInput describes a grid (网格) to create in a community.
+type GridInput struct {
+	CommunityID int64
+	Name        string
+}
+
+// CreateGrid adds a grid to a community.
+func (s *Service) CreateGrid(ctx context.Context, a *service.Actor, in GridInput) (model.Grid, error) {
+	name, err := cleanText(in.Name, 1, treeNameMax, errTreeName)
+	if err != nil {
+		return model.Grid{}, err
+	}
+	com, err := s.community(ctx, a, in.CommunityID)
+	if err != nil {
+		return model.Grid{}, err
+	}
+	g := model.Grid{Name: name, Ancestry: com.Ancestry}
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		return createWithSelf(tx, &g, &g.Ancestry, model.ScopeGrid, func() int64 { return g.ID })
+	})
+	return g, err
+}
+
+// Grid returns a grid the actor's scope covers.
+func (s *Service) Grid(ctx context.Context, a *service.Actor, id int64) (model.Grid, error) {
+	g, err := take[model.Grid](ctx, s.db, id, errTreeGridGone)
+	if err != nil {
+		return g, err
+	}
+	return g, mayRead(a, gridTarget(g))
+}
+
+// RenameGrid changes a grid's name.
+func (s *Service) RenameGrid(ctx context.Context, a *service.Actor, id int64, name *string) (model.Grid, error) {
+	g, err := take[model.Grid](ctx, s.db, id, errTreeGridGone)
+	if err != nil {
+		return g, err
+	}
+	if err := mayWrite(a, gridTarget(g), communityWriters); err != nil {
+		return model.Grid{}, err
+	}
+	upd := map[string]any{}
+	if err := patchText(upd, "name", name, 1, treeNameMax, errTreeName); err != nil {
+		return g, err
+	}
+	var out model.Grid
+	return out, s.update(ctx, &out, id, upd, nil)
+}
+
+// Grids lists the grids anywhere below a region.
+func (s *Service) Grids(ctx context.Context, a *service.Actor, regionID int64, p service.Page) (service.Paged[model.Grid], error) {
+	return within[model.Grid](ctx, s, a, regionID, p)
+}
+
+// ---- buildings and households ----
+
+// BuildingInput describes a building (楼栋): it lies in one compound and
+// one grid of the same community.
+type BuildingInput struct {
+	CompoundID int64
+	GridID     int64
+	Name       string
+}
+
+// CreateBuilding adds a building to a compound, in a grid of the
+// compound's community. Names are unique within a compound.
+func (s *Service) CreateBuilding(ctx context.Context, a *service.Actor, in BuildingInput) (model.Building, error) {
+	name, err := cleanText(in.Name, 1, treeNameMax, errTreeName)
+	if err != nil {
+		return model.Building{}, err
+	}
+	c, err := take[model.Compound](ctx, s.db, in.CompoundID, errTreeCompoundGone)
+	if err != nil {
+		return model.Building{}, err
+	}
+	if err := mayWrite(a, compoundTarget(c), communityWriters); err != nil {
+		return model.Building{}, err
+	}
+	if in.GridID <= 0 {
+		return model.Building{}, errTreeNoGrid
+	}
+	g, err := take[model.Grid](ctx, s.db, in.GridID, errTreeGridGone)
+	if err != nil {
+		return model.Building{}, err
+	}
+	if g.CommunityID != c.CommunityID {
+		return model.Building{}, errTreeGridOther
+	}
+	b := model.Building{Name: name, Ancestry: c.Ancestry}
+	b.GridID = g.ID
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		return createWithSelf(tx, &b, &b.Ancestry, model.ScopeBuilding, func() int64 { return b.ID })
+	})
+	if errors.Is(model.Translate(err), model.ErrDuplicate) {
+		return model.Building{}, errTreeBuildingDup
+	}
+	return b, err
+}
+
+// Building returns a building the actor's scope covers.
+func (s *Service) Building(ctx context.Context, a *service.Actor, id int64) (model.Building, error) {
+	b, err := take[model.Building](ctx, s.db, id, errTreeBuildingGone)
+	if err != nil {
+		return b, err
+	}
+	return b, mayRead(a, buildingTarget(b))
+}
+
+// RenameBuilding changes a building's name. Moving a building to another
+// grid is not offered: its households, residents and orders carry the grid
+// in their ancestry.
+func (s *Service) RenameBuilding(ctx context.Context, a *service.Actor, id int64, name *string) (model.Building, error) {
+	b, err := take[model.Building](ctx, s.db, id, errTreeBuildingGone)
+	if err != nil {
+		return b, err
+	}
+	if err := mayWrite(a, buildingTarget(b), communityWriters); err != nil {
+		return model.Building{}, err
+	}
+	upd := map[string]any{}
+	if err := patchText(upd, "name", name, 1, treeNameMax, errTreeName); err != nil {
+		return b, err
+	}
+	var out model.Building
+	return out, s.update(ctx, &out, id, upd, errTreeBuildingDup)
+}
+
+// CompoundBuildings lists the buildings of a compound.
+func (s *Service) CompoundBuildings(ctx context.Context, a *service.Actor, compoundID int64, p service.Page) (service.Paged[model.Building], error) {
+	c, err := s.Compound(ctx, a, compoundID)
+	if err != nil {
+		return service.Paged[model.Building]{}, err
+	}
+	return listPage[model.Building](s.db.WithContext(ctx).Where("compound_id = ?", c.ID), p)
+}
+
+// GridBuildings lists the buildings of a grid.
+func (s *Service) GridBuildings(ctx context.Context, a *service.Actor, gridID int64, p service.Page) (service.Paged[model.Building], error) {
+	g, err := s.Grid(ctx, a, gridID)
+	if err != nil {
+		return service.Paged[model.Building]{}, err
+	}
+	return listPage[model.Building](s.db.WithContext(ctx).Where("grid_id = ?", g.ID), p)
+}
+
+// HouseholdInput describes a household (户). Area is in m² as written by
+// people ("89.50"), kept exact.
+type HouseholdInput struct {
+	BuildingID int64
+	Unit       string
+	Room       string
+	Area       string
+}
+
+// HouseholdPatch changes a household; nil fields stay.
+type HouseholdPatch struct {
+	Unit *string
+	Room *string
+	Area *string
+}
+
+// CreateHousehold adds a household to a building; (unit, room) is unique
+// within the building.
+func (s *Service) CreateHousehold(ctx context.Context, a *service.Actor, in HouseholdInput) (model.Household, error) {
+	unit, err := cleanText(in.Unit, 0, treeUnitMax, errTreeUnit)
+	if err != nil {
+		return model.Household{}, err
+	}
+	room, err := cleanText(in.Room, 1, treeRoomMax, errTreeRoom)
+	if err != nil {
+		return model.Household{}, err
+	}
+	area, err := parseHouseholdArea(in.Area)
+	if err != nil {
+		return model.Household{}, err
+	}
+	b, err := take[model.Building](ctx, s.db, in.BuildingID, errTreeBuildingGone)
+	if err != nil {
+		return model.Household{}, err
+	}
+	if err := mayWrite(a, buildingTarget(b), communityWriters); err != nil {
+		return model.Household{}, err
+	}
+	h := model.Household{Unit: unit, Room: room, AreaCentiM2: area, Ancestry: b.Ancestry}
+	err = model.Translate(s.db.WithContext(ctx).Create(&h).Error)
+	if errors.Is(err, model.ErrDuplicate) {
+		return model.Household{}, errTreeHouseDup
+	}
+	return h, err
+}
+
+// Household returns a household the actor's scope covers.
+func (s *Service) Household(ctx context.Context, a *service.Actor, id int64) (model.Household, error) {
+	h, err := take[model.Household](ctx, s.db, id, errTreeHouseholdGone)
+	if err != nil {
+		return h, err
+	}
+	return h, mayRead(a, householdTarget(h))
+}
+
+// UpdateHousehold corrects a household's unit, room or area.
+func (s *Service) UpdateHousehold(ctx context.Context, a *service.Actor, id int64, p HouseholdPatch) (model.Household, error) {
+	h, err := take[model.Household](ctx, s.db, id, errTreeHouseholdGone)
+	if err != nil {
+		return h, err
+	}
+	if err := mayWrite(a, householdTarget(h), communityWriters); err != nil {
+		return model.Household{}, err
+	}
+	upd := map[string]any{}
+	if err := patchText(upd, "unit", p.Unit, 0, treeUnitMax, errTreeUnit); err != nil {
+		return h, err
+	}
+	if err := patchText(upd, "room", p.Room, 1, treeRoomMax, errTreeRoom); err != nil {
+		return h, err
+	}
+	if p.Area != nil {
+		area, err := parseHouseholdArea(*p.Area)
+		if err != nil {
+			return h, err
+		}
+		upd["area_centi_m2"] = area
+	}
+	var out model.Household
+	return out, s.update(ctx, &out, id, upd, errTreeHouseDup)
+}
+
+// BuildingHouseholds lists the households of a building.
+func (s *Service) BuildingHouseholds(ctx context.Context, a *service.Actor, buildingID int64, p service.Page) (service.Paged[model.Household], error) {
+	b, err := s.Building(ctx, a, buildingID)
+	if err != nil {
+		return service.Paged[model.Household]{}, err
+	}
+	return listPage[model.Household](s.db.WithContext(ctx).Where("building_id = ?", b.ID), p)
+}

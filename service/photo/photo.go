@@ -1,0 +1,268 @@
+// Package photo takes photo uploads for orders: it checks that the bytes
+// are a JPEG, PNG or WebP, strips location and other metadata without
+// re-encoding, stores them under a random key, and later ties them to an
+// order. Who may see an attached photo is the order capability's call. It
+// must not import gin or api/.
+package photo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // DecodeConfig of JPEG headers
+	_ "image/png"  // DecodeConfig of PNG headers
+	"io"
+	"mime"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// OrderAccess decides whether an actor may see an order (and so its
+// photos). It is the order service, which is built after this one.
+type OrderAccess interface {
+	CanSeeOrder(ctx context.Context, a *service.Actor, orderID int64) error
+}
+
+// Service is the photo capability.
+type Service struct {
+	db       *gorm.DB
+	storage  Storage
+	clock    service.Clock
+	maxBytes int64
+
+	mu     sync.RWMutex
+	access OrderAccess
+}
+
+// New builds the service; photos over maxBytes are refused.
+func New(db *gorm.DB, storage Storage, clock service.Clock, maxBytes int64) *Service {
+	return &Service{db: db, storage: storage, clock: clock, maxBytes: maxBytes}
+}
+
+// SetOrderAccess installs the order capability's visibility check.
+func (s *Service) SetOrderAccess(a OrderAccess) {
+	s.mu.Lock()
+	s.access = a
+	s.mu.Unlock()
+}
+
+func (s *Service) orderAccess() OrderAccess {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.access
+}
+
+// MaxBytes is the largest photo accepted.
+func (s *Service) MaxBytes() int64 { return s.maxBytes }
+
+var (
+	errUnsupported = service.Unsupported("unsupported_photo", "仅支持 JPEG、PNG、WebP 格式的照片")
+	errMismatch    = service.Unsupported("unsupported_photo", "照片的文件类型与内容不符，请重新选择照片")
+	errBroken      = service.Unsupported("unsupported_photo", "照片文件已损坏，无法识别")
+	errEmpty       = service.Invalid("empty_photo", "照片内容为空")
+	errNotFound    = service.NotFound("photo_not_found", "照片不存在")
+)
+
+// typeOfExt maps a file name extension to the content type it promises.
+var typeOfExt = map[string]string{
+	".jpg": MimeJPEG, ".jpeg": MimeJPEG, ".jpe": MimeJPEG, ".jfif": MimeJPEG,
+	".png":  MimePNG,
+	".webp": MimeWebP,
+}
+
+// declaredType normalises a client's Content-Type. Clients that do not
+// know send nothing or application/octet-stream: that promises nothing.
+func declaredType(ct string) (string, bool) {
+	if ct == "" {
+		return "", false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "invalid", true
+	}
+	switch mt {
+	case "application/octet-stream":
+		return "", false
+	case "image/jpg", "image/pjpeg":
+		return MimeJPEG, true
+	}
+	return mt, true
+}
+
+// Upload checks, cleans and stores one photo of the actor.
+func (s *Service) Upload(ctx context.Context, a *service.Actor, filename, declaredMime string, data []byte) (model.Photo, error) {
+	if a == nil {
+		return model.Photo{}, service.ErrUnauthenticated
+	}
+	if int64(len(data)) > s.maxBytes {
+		return model.Photo{}, service.TooLarge("photo_too_large", "照片不能超过 "+humanSize(s.maxBytes))
+	}
+	if len(data) == 0 {
+		return model.Photo{}, errEmpty
+	}
+	kind := sniff(data)
+	if kind == "" {
+		return model.Photo{}, errUnsupported
+	}
+	name := strings.ReplaceAll(filename, `\`, "/")
+	if ext := strings.ToLower(path.Ext(name)); ext != "" {
+		want, ok := typeOfExt[ext]
+		if !ok {
+			return model.Photo{}, errUnsupported
+		}
+		if want != kind {
+			return model.Photo{}, errMismatch
+		}
+	}
+	if mt, ok := declaredType(declaredMime); ok && mt != kind {
+		return model.Photo{}, errMismatch
+	}
+	clean, err := strip(kind, data)
+	if err != nil {
+		return model.Photo{}, errBroken
+	}
+	if kind != MimeWebP { // no WebP decoder in the standard library; the walk above checked its container
+		if _, _, err := image.DecodeConfig(bytes.NewReader(clean)); err != nil {
+			return model.Photo{}, errBroken
+		}
+	}
+	sum := sha256.Sum256(clean)
+	p := model.Photo{
+		Key: newKey(), UploaderID: a.UserID, Mime: kind, Size: int64(len(clean)),
+		SHA256: hex.EncodeToString(sum[:]),
+	}
+	p.CreatedAt = s.clock.Now()
+	p.UpdatedAt = p.CreatedAt
+	// Bytes first: a row never points at nothing. A failed insert leaves an
+	// unreferenced file, which costs disk, not correctness.
+	if err := s.storage.Put(ctx, p.Key, clean); err != nil {
+		return model.Photo{}, err
+	}
+	if err := s.db.WithContext(ctx).Create(&p).Error; err != nil {
+		return model.Photo{}, fmt.Errorf("record photo: %w", err)
+	}
+	return p, nil
+}
+
+func newKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func humanSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KB", (n+1023)>>10)
+}
+
+// Attach ties photos of uploaderID to orderID within the caller's
+// transaction. Photos already on this order are fine (a retried request);
+// photos that do not exist, are someone else's or sit on another order
+// refuse the whole call.
+func (s *Service) Attach(ctx context.Context, tx *gorm.DB, uploaderID int64, ids []int64, orderID int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if orderID <= 0 {
+		return fmt.Errorf("attach photos: order id %d", orderID)
+	}
+	uniq := slices.Clone(ids)
+	slices.Sort(uniq)
+	uniq = slices.Compact(uniq)
+	var rows []model.Photo
+	if err := model.ForUpdate(tx.WithContext(ctx)).Where("id IN ?", uniq).Find(&rows).Error; err != nil {
+		return err
+	}
+	byID := make(map[int64]model.Photo, len(rows))
+	for _, p := range rows {
+		byID[p.ID] = p
+	}
+	var fresh []int64
+	for _, id := range uniq {
+		p, ok := byID[id]
+		if !ok || p.UploaderID != uploaderID {
+			// One message for both: a stranger's photo id must not be told apart from a wrong one.
+			return service.Unprocessable("photo_unavailable", fmt.Sprintf("照片 %d 不存在或不是您上传的", id))
+		}
+		switch p.OrderID {
+		case 0:
+			fresh = append(fresh, id)
+		case orderID:
+		default:
+			return service.Unprocessable("photo_attached", fmt.Sprintf("照片 %d 已用于其他工单，请重新上传", id))
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	// By primary key only: the rows are locked and checked above, and a
+	// condition on order_id would let MariaDB walk that index and lock the
+	// gaps around every other user's unattached photos.
+	res := tx.WithContext(ctx).Model(&model.Photo{}).Where("id IN ?", fresh).Update("order_id", orderID)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != int64(len(fresh)) {
+		return service.Conflict("photo_changed", "照片状态已变化，请重试")
+	}
+	return nil
+}
+
+// Open returns a photo and its bytes. Its uploader may always see it;
+// anyone else only through the order it is attached to. Everyone else
+// gets 404, not 403: photo ids are sequential and must not be probed.
+func (s *Service) Open(ctx context.Context, a *service.Actor, id int64) (model.Photo, io.ReadCloser, error) {
+	if a == nil {
+		return model.Photo{}, nil, service.ErrUnauthenticated
+	}
+	var p model.Photo
+	if err := model.Translate(s.db.WithContext(ctx).Take(&p, id).Error); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return model.Photo{}, nil, errNotFound
+		}
+		return model.Photo{}, nil, err
+	}
+	if p.UploaderID != a.UserID {
+		if err := s.canSee(ctx, a, p); err != nil {
+			return model.Photo{}, nil, err
+		}
+	}
+	rc, err := s.storage.Open(ctx, p.Key)
+	if err != nil {
+		return model.Photo{}, nil, fmt.Errorf("photo %d: %w", p.ID, err)
+	}
+	return p, rc, nil
+}
+
+func (s *Service) canSee(ctx context.Context, a *service.Actor, p model.Photo) error {
+	acc := s.orderAccess()
+	if p.OrderID == 0 || acc == nil {
+		return errNotFound
+	}
+	err := acc.CanSeeOrder(ctx, a, p.OrderID)
+	if err == nil {
+		return nil
+	}
+	switch service.KindOf(err) {
+	case service.KindForbidden, service.KindNotFound, service.KindUnauthorized:
+		return errNotFound
+	}
+	return err
+}
