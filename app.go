@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -23,8 +25,12 @@ import (
 	"redprop/model"
 	"redprop/service"
 	"redprop/service/auth"
+	"redprop/service/calendar"
 	"redprop/service/demo"
+	"redprop/service/message"
+	"redprop/service/order"
 	"redprop/service/org"
+	"redprop/service/photo"
 	"redprop/service/wechat"
 )
 
@@ -47,8 +53,12 @@ type app struct {
 	clock     service.Clock
 	embedded  bool // SQLite: the demo city loads itself into an empty database
 
-	auth *auth.Service
-	org  *org.Service
+	auth     *auth.Service
+	org      *org.Service
+	calendar *calendar.Service
+	photo    *photo.Service
+	message  *message.Service
+	order    *order.Service
 }
 
 // openStores connects the database (migrating it) and Redis.
@@ -77,12 +87,16 @@ func migrate(ctx context.Context, db *gorm.DB) error {
 	if _, err := model.Migrate(ctx, db); err != nil {
 		return err
 	}
+	if err := order.SeedCategories(ctx, db); err != nil {
+		return fmt.Errorf("order categories: %w", err)
+	}
 	return nil
 }
 
 // weChat is every WeChat call the services make.
 type weChat interface {
 	auth.WeChat
+	message.WeChat
 }
 
 func (a *app) wire() (http.Handler, error) {
@@ -109,13 +123,55 @@ func (a *app) wire() (http.Handler, error) {
 		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(),
 	})
 	a.org = org.New(a.db, a.clock)
+	a.calendar = calendar.New(a.db, a.clock)
+	a.photo = photo.New(a.db, photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos")), a.clock, a.cfg.MaxPhotoBytes)
+	msgs, err := message.New(a.db, a.clock, wx, messageConfig(a.cfg))
+	if err != nil {
+		return nil, err
+	}
+	a.message = msgs
+	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
+		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
+		RatingReminder: a.cfg.RatingReminder,
+	})
+	a.photo.SetOrderAccess(a.order)
 	return api.NewRouter(api.Deps{
 		Log:          a.log,
 		MaxBodyBytes: a.cfg.MaxBodyBytes,
 		Ready:        a.ready,
 		Auth:         a.auth,
 		Org:          a.org,
+		Calendar:     a.calendar,
+		Photo:        a.photo,
+		Message:      a.message,
+		Order:        a.order,
 	}), nil
+}
+
+// messageConfig turns the configuration into the messages capability's:
+// the template ids per kind over the default field mappings, and the push
+// callback (whose AES key needs the AppID).
+func messageConfig(cfg config.Config) message.Config {
+	mc := message.DefaultConfig()
+	mc.Sandbox = cfg.Sandbox()
+	mc.MiniprogramState = cfg.WeChatMiniprogramState
+	ids := map[string]string{
+		message.KindNewReport: cfg.TemplateNewReport, message.KindProgress: cfg.TemplateProgress,
+		message.KindRating: cfg.TemplateRating, message.KindMeeting: cfg.TemplateMeeting,
+	}
+	longTerm, resend := config.KindList(cfg.TemplatesLongTerm), config.KindList(cfg.TemplatesResendUnknown)
+	mc.Templates = message.DefaultTemplates()
+	for kind, t := range mc.Templates {
+		t.ID = ids[kind]
+		t.LongTerm = slices.Contains(longTerm, kind)
+		t.ResendUnknown = slices.Contains(resend, kind)
+		mc.Templates[kind] = t
+	}
+	mc.CallbackToken = cfg.WeChatToken
+	if !cfg.Sandbox() {
+		mc.AppID, mc.CallbackAESKey = cfg.WeChatAppID, cfg.WeChatEncodingAESKey
+	}
+	return mc
 }
 
 func (a *app) ready(ctx context.Context) error {
@@ -147,7 +203,10 @@ func (a *app) close() {
 
 // workers are the background loops; each stops when its context ends.
 func (a *app) workers() []func(ctx context.Context) {
-	return nil
+	return []func(ctx context.Context){
+		func(ctx context.Context) { a.order.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.message.Run(ctx, a.cfg.MessageWorkerInterval) },
+	}
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {

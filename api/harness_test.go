@@ -58,7 +58,7 @@ func newTestServer(t *testing.T) *testServer {
 		Photo:        photo.New(db, photo.NewLocalStorage(t.TempDir()), clock, testMaxPhotoBytes),
 		Message:      newTestMessages(t, db, clock), // api/message_test.go
 	}
-	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, order.Options{})
+	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, deps.Message, order.Options{})
 	deps.Photo.SetOrderAccess(deps.Order)
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,7 +58,38 @@ type Config struct {
 	EmergencyRepeat        time.Duration `yaml:"emergency_repeat" env:"EMERGENCY_REPEAT"`
 	EmergencyEscalateAfter time.Duration `yaml:"emergency_escalate_after" env:"EMERGENCY_ESCALATE_AFTER"`
 
+	// Unrated orders: remind the resident once this long after confirmation.
+	RatingReminder time.Duration `yaml:"rating_reminder" env:"RATING_REMINDER"`
+
+	// How often the outbox worker looks for due pushes.
+	MessageWorkerInterval time.Duration `yaml:"message_worker_interval" env:"MESSAGE_WORKER_INTERVAL"`
+	// Subscribe-message template ids per kind, from the mini-program
+	// console (我的模板); an empty id leaves that kind in the inbox only.
+	TemplateNewReport string `yaml:"template_new_report" env:"TEMPLATE_NEW_REPORT"`
+	TemplateProgress  string `yaml:"template_progress" env:"TEMPLATE_PROGRESS"`
+	TemplateRating    string `yaml:"template_rating" env:"TEMPLATE_RATING"`
+	TemplateMeeting   string `yaml:"template_meeting" env:"TEMPLATE_MEETING"`
+	// Comma-separated kinds whose templates are long-term (no per-push
+	// consent), and kinds whose pushes are sent again when their outcome
+	// was lost (a duplicate is then possible).
+	TemplatesLongTerm      string `yaml:"templates_long_term" env:"TEMPLATES_LONG_TERM"`
+	TemplatesResendUnknown string `yaml:"templates_resend_unknown" env:"TEMPLATES_RESEND_UNKNOWN"`
+
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
+}
+
+// templateKinds are the kinds of subscribe message (DESIGN.md §5).
+var templateKinds = []string{"new_report", "progress", "rating", "meeting"}
+
+// KindList splits a comma-separated list of template kinds.
+func KindList(s string) []string {
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // WeChatRealBaseURL is where the real WeChat API lives.
@@ -83,6 +115,8 @@ func Default() Config {
 		SchedulerInterval:      30 * time.Second,
 		EmergencyRepeat:        3 * time.Minute,
 		EmergencyEscalateAfter: 10 * time.Minute,
+		RatingReminder:         24 * time.Hour,
+		MessageWorkerInterval:  5 * time.Second,
 		LogLevel:               "info",
 	}
 }
@@ -184,10 +218,22 @@ func (c Config) Validate() error {
 		{"scheduler_interval (REDPROP_SCHEDULER_INTERVAL)", int64(c.SchedulerInterval)},
 		{"emergency_repeat (REDPROP_EMERGENCY_REPEAT)", int64(c.EmergencyRepeat)},
 		{"emergency_escalate_after (REDPROP_EMERGENCY_ESCALATE_AFTER)", int64(c.EmergencyEscalateAfter)},
+		{"rating_reminder (REDPROP_RATING_REMINDER)", int64(c.RatingReminder)},
+		{"message_worker_interval (REDPROP_MESSAGE_WORKER_INTERVAL)", int64(c.MessageWorkerInterval)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
 			return fmt.Errorf("%s: must be positive", p.key)
+		}
+	}
+	for _, l := range []struct{ key, v string }{
+		{"templates_long_term (REDPROP_TEMPLATES_LONG_TERM)", c.TemplatesLongTerm},
+		{"templates_resend_unknown (REDPROP_TEMPLATES_RESEND_UNKNOWN)", c.TemplatesResendUnknown},
+	} {
+		for _, k := range KindList(l.v) {
+			if !slices.Contains(templateKinds, k) {
+				return fmt.Errorf("%s: %q is not one of %s", l.key, k, strings.Join(templateKinds, ", "))
+			}
 		}
 	}
 	switch c.LogLevel {

@@ -38,11 +38,13 @@ func TestFileThenEnvironment(t *testing.T) {
 
 func TestValidationNamesTheKey(t *testing.T) {
 	cases := map[string]map[string]string{
-		"REDPROP_ACCESS_TOKEN_TTL":  {"REDPROP_ACCESS_TOKEN_TTL": "soon"},
-		"REDPROP_MAX_BODY_BYTES":    {"REDPROP_MAX_BODY_BYTES": "-1"},
-		"REDPROP_WECHAT_APP_SECRET": {"REDPROP_WECHAT_APP_ID": "wx123"},
-		"REDPROP_WECHAT_BASE_URL":   {"REDPROP_WECHAT_BASE_URL": "ftp://x"},
-		"REDPROP_LOG_LEVEL":         {"REDPROP_LOG_LEVEL": "loud"},
+		"REDPROP_ACCESS_TOKEN_TTL":        {"REDPROP_ACCESS_TOKEN_TTL": "soon"},
+		"REDPROP_MAX_BODY_BYTES":          {"REDPROP_MAX_BODY_BYTES": "-1"},
+		"REDPROP_WECHAT_APP_SECRET":       {"REDPROP_WECHAT_APP_ID": "wx123"},
+		"REDPROP_WECHAT_BASE_URL":         {"REDPROP_WECHAT_BASE_URL": "ftp://x"},
+		"REDPROP_LOG_LEVEL":               {"REDPROP_LOG_LEVEL": "loud"},
+		"REDPROP_TEMPLATES_LONG_TERM":     {"REDPROP_TEMPLATES_LONG_TERM": "rating, lottery"},
+		"REDPROP_MESSAGE_WORKER_INTERVAL": {"REDPROP_MESSAGE_WORKER_INTERVAL": "0s"},
 	}
 	for key, vars := range cases {
 		if _, err := Load("", env(vars)); err == nil || !strings.Contains(err.Error(), key) {

@@ -106,7 +106,9 @@ func openMySQL(t testing.TB, dsn string) *gorm.DB {
 	return mysqlDB
 }
 
-// Truncate deletes every row but the schema versions.
+// Truncate deletes every row but the schema versions, then puts back the
+// data migrations seed (the shipped working-day calendar), so that a test
+// on MariaDB starts where a freshly migrated SQLite database does.
 func Truncate(db *gorm.DB) error {
 	tables, err := db.Migrator().GetTables()
 	if err != nil {
@@ -120,7 +122,7 @@ func Truncate(db *gorm.DB) error {
 			return fmt.Errorf("delete from %s: %w", tbl, err)
 		}
 	}
-	return nil
+	return model.SeedCalendar(context.Background(), db)
 }
 
 func sanitize(s string) string {

@@ -13,6 +13,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/message"
 )
 
 // The one-key emergency call (一键呼叫, 民呼社应). A grid worker registers
@@ -618,15 +619,14 @@ func (s *Service) alert(ctx context.Context, tx *gorm.DB, c *model.EmergencyCall
 	if c.AlertCount > 1 {
 		body += fmt.Sprintf("，第 %d 次提醒", c.AlertCount)
 	}
-	msgs := make([]model.Message, 0, len(users))
-	for _, uid := range users {
-		msgs = append(msgs, model.Message{UserID: uid, Kind: kindNewReport, Event: event, Title: title,
-			Body: cutRunes(body, 500), OrderID: o.ID})
-	}
-	if err := tx.WithContext(ctx).Create(&msgs).Error; err != nil {
-		return fmt.Errorf("write emergency alerts: %w", err)
-	}
-	return nil
+	return s.msgs.Publish(ctx, tx, message.Event{
+		Kind: kindNewReport, Event: event, Key: fmt.Sprintf("emergency:%d:%s:%d", c.ID, event, c.AlertCount),
+		UserIDs: users, Title: title, Body: body, OrderID: o.ID,
+		Fields: map[string]string{
+			message.FieldNumber: o.Number, message.FieldCategory: "一键呼叫", message.FieldPlace: place.Address(),
+			message.FieldTime: s.clock.Now().UTC().Format(time.RFC3339), message.FieldTitle: title,
+		},
+	})
 }
 
 // alertRecipients finds the responders of a place with one query.

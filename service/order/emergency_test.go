@@ -387,7 +387,7 @@ func TestEmergencyConcurrency(t *testing.T) {
 			t.Fatalf("calls %v", ids)
 		}
 	}
-	other := New(e.db, e.clock, nil, nil, e.svc.opts)
+	other := New(e.db, e.clock, nil, nil, e.svc.msgs, e.svc.opts)
 	e.clock.Advance(3 * time.Minute)
 	for _, svc := range []*Service{e.svc, other, e.svc, other} {
 		wg.Add(1)

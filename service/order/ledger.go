@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -11,6 +12,7 @@ import (
 
 	"redprop/model"
 	"redprop/service/calendar"
+	"redprop/service/message"
 )
 
 // appendEvent inserts one timeline row for o inside tx (never updates or
@@ -139,9 +141,9 @@ func (s *Service) withCalendar(ctx context.Context) (context.Context, error) {
 
 // Template kinds of the inbox messages (DESIGN.md §5).
 const (
-	kindNewReport = "new_report"
-	kindProgress  = "progress"
-	kindRating    = "rating"
+	kindNewReport = message.KindNewReport
+	kindProgress  = message.KindProgress
+	kindRating    = message.KindRating
 )
 
 // audience is who an event is told to.
@@ -210,16 +212,32 @@ func (s *Service) notify(ctx context.Context, tx *gorm.DB, o *model.Order, event
 	if d := maskDigits(cutRunes(o.Description, 60)); d != "" {
 		body += "。" + d
 	}
-	msgs := make([]model.Message, 0, len(users))
-	for _, uid := range users {
-		msgs = append(msgs, model.Message{UserID: uid, Kind: route.kind, Event: "order." + event,
-			Title: route.title, Body: cutRunes(body, 500), OrderID: o.ID})
+	ev := message.Event{
+		Kind: route.kind, Event: "order." + event, Key: fmt.Sprintf("order:%d:%s:v%d", o.ID, event, o.Version),
+		UserIDs: users, Title: route.title, Body: body, OrderID: o.ID,
+		Fields: map[string]string{
+			message.FieldNumber: o.Number, message.FieldCategory: cat.Name, message.FieldPlace: o.Place,
+			message.FieldTime: s.clock.Now().UTC().Format(time.RFC3339), message.FieldState: o.State,
+			message.FieldTitle: route.title,
+		},
 	}
-	if err := tx.WithContext(ctx).Create(&msgs).Error; err != nil {
-		return fmt.Errorf("write messages: %w", err)
+	if err := s.msgs.Publish(ctx, tx, ev); err != nil {
+		return err
 	}
-	return nil
+	if event != "confirmed" {
+		return nil
+	}
+	// One reminder to rate, withdrawn when the order is rated or closes.
+	remind := ev
+	remind.Event, remind.Key = "order.rating_reminder", fmt.Sprintf("order:%d:rating_reminder:v%d", o.ID, o.Version)
+	remind.Title, remind.Fields = "工单待评价提醒", maps.Clone(ev.Fields)
+	remind.Fields[message.FieldTitle] = remind.Title
+	remind.NotBefore, remind.CancelKey = s.clock.Now().UTC().Add(s.opts.RatingReminder), ratingKey(o.ID)
+	return s.msgs.Publish(ctx, tx, remind)
 }
+
+// ratingKey cancels the rating reminder of an order.
+func ratingKey(orderID int64) string { return fmt.Sprintf("rating:order:%d", orderID) }
 
 // recipients returns the distinct user ids an audience of o consists of,
 // with one query.

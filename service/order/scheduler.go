@@ -302,6 +302,9 @@ func (s *Service) autoClose(ctx context.Context, o *model.Order, now time.Time) 
 		if won, err = s.saveLadder(ctx, tx, &prev, o, now); err != nil || !won {
 			return err
 		}
+		if err := s.msgs.CancelScheduled(ctx, tx, ratingKey(o.ID)); err != nil {
+			return err
+		}
 		return s.appendEvent(tx, o, model.OrderEvent{Action: evAutoClose, Role: roleSystem,
 			FromState: prev.State, Note: "逾期未评价，系统自动关闭", CreatedAt: now})
 	})

@@ -418,7 +418,7 @@ func TestTwoSchedulersEscalateEachOrderOnce(t *testing.T) {
 	for i := range ids {
 		ids[i] = e.submit("resident", "repair.lift", func(in *SubmitInput) { in.PhotoIDs = []int64{e.photo("resident")} }).ID
 	}
-	other := New(e.db, e.clock, calendar.New(e.db, e.clock), nil, Options{})
+	other := New(e.db, e.clock, calendar.New(e.db, e.clock), nil, e.svc.msgs, Options{})
 	for round := 0; round < 3; round++ {
 		e.clock.Advance(30 * time.Minute)
 		var wg sync.WaitGroup

@@ -11,6 +11,7 @@ import (
 
 	"redprop/service"
 	"redprop/service/calendar"
+	"redprop/service/message"
 )
 
 // Calendars gives the working-day calendar in force.
@@ -24,13 +25,28 @@ type Photos interface {
 	Attach(ctx context.Context, tx *gorm.DB, uploaderID int64, ids []int64, orderID int64) error
 }
 
-// Options tune the emergency-call alerts.
+// Messages is what the order loop needs of the messages capability: the
+// inbox and outbox written inside the order's own transaction, scheduled
+// rating reminders, and WeChat's check of the text residents write.
+// *message.Service implements it.
+type Messages interface {
+	Publish(ctx context.Context, tx *gorm.DB, ev message.Event) error
+	CancelScheduled(ctx context.Context, tx *gorm.DB, cancelKey string) error
+	CheckText(ctx context.Context, userID int64, scene int, text string) (message.Verdict, error)
+	RecordCheck(ctx context.Context, tx *gorm.DB, rec message.CheckRecord, v message.Verdict) error
+}
+
+// Options tune the emergency-call alerts and the rating reminder.
 type Options struct {
 	// EmergencyRepeat is how often an unacknowledged call alerts again.
 	EmergencyRepeat time.Duration
 	// EmergencyEscalateAfter is how long a call may stay unacknowledged
 	// before it goes to the street.
 	EmergencyEscalateAfter time.Duration
+	// RatingReminder is how long after the grid worker's confirmation a
+	// resident who has not rated is reminded (once, and only if the order
+	// is still open then). Zero means 24 hours.
+	RatingReminder time.Duration
 }
 
 // Service is the order capability.
@@ -39,10 +55,14 @@ type Service struct {
 	clock  service.Clock
 	cal    Calendars
 	photos Photos
+	msgs   Messages
 	opts   Options
 }
 
 // New builds the service.
-func New(db *gorm.DB, clock service.Clock, cal Calendars, photos Photos, opts Options) *Service {
-	return &Service{db: db, clock: clock, cal: cal, photos: photos, opts: opts}
+func New(db *gorm.DB, clock service.Clock, cal Calendars, photos Photos, msgs Messages, opts Options) *Service {
+	if opts.RatingReminder <= 0 {
+		opts.RatingReminder = 24 * time.Hour
+	}
+	return &Service{db: db, clock: clock, cal: cal, photos: photos, msgs: msgs, opts: opts}
 }

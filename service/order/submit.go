@@ -14,6 +14,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/message"
 )
 
 // MaxPhotos is how many photos one report or step may carry.
@@ -79,6 +80,11 @@ func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) 
 	if err != nil {
 		return View{}, false, err
 	}
+	// The description passes WeChat's text check before it is stored.
+	verdict, err := s.msgs.CheckText(ctx, a.UserID, message.SceneForum, in.Description)
+	if err != nil {
+		return View{}, false, err
+	}
 	if cat.WorkingTime {
 		if ctx, err = s.withCalendar(ctx); err != nil {
 			return View{}, false, err
@@ -87,7 +93,14 @@ func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) 
 	base := o
 	for attempt := 1; ; attempt++ {
 		o = base
-		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error { return s.create(ctx, tx, &o, cat, role, in.PhotoIDs) })
+		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+			if err := s.create(ctx, tx, &o, cat, role, in.PhotoIDs); err != nil {
+				return err
+			}
+			rec := message.CheckRecord{Subject: fmt.Sprintf("order:%d:description", o.ID), UserID: a.UserID,
+				Scene: message.SceneForum, Text: o.Description, Ancestry: o.Ancestry}
+			return s.msgs.RecordCheck(ctx, tx, rec, verdict)
+		})
 		// MySQL may pick the first submits of a day, racing to create the
 		// day's counter row, as deadlock victims: try again.
 		if attempt == 3 || err == nil || !strings.Contains(err.Error(), "Error 1213") {

@@ -17,6 +17,8 @@ import (
 	"redprop/model/dbtest"
 	"redprop/service"
 	"redprop/service/calendar"
+	"redprop/service/message"
+	"redprop/service/wechat"
 	"redprop/service/demo"
 	"redprop/service/photo"
 )
@@ -48,7 +50,11 @@ func newLoopEnv(t *testing.T) *loopEnv {
 		t.Fatal(err)
 	}
 	photos := photo.New(db, photo.NewLocalStorage(t.TempDir()), clock, 1<<20)
-	svc := New(db, clock, calendar.New(db, clock), photos, Options{})
+	msgs, err := message.New(db, clock, wechat.NewSandbox(), message.Config{Sandbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(db, clock, calendar.New(db, clock), photos, msgs, Options{})
 	photos.SetOrderAccess(svc)
 	e := &loopEnv{t: t, ctx: ctx, db: db, clock: clock, svc: svc, city: city, cats: map[string]model.Category{},
 		actors: map[string]*service.Actor{}}

@@ -13,6 +13,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/message"
 )
 
 // Actions on an order (DESIGN.md §4). Submit and auto_dispatch only appear
@@ -216,9 +217,26 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 	if err := st.run(s, c); err != nil {
 		return View{}, err
 	}
+	// A resident's comment passes WeChat's text check before it is stored.
+	verdict := message.Verdict{State: model.CheckPass}
+	if action == ActRate && c.next.RatingComment != "" {
+		if verdict, err = s.msgs.CheckText(ctx, a.UserID, message.SceneComment, c.next.RatingComment); err != nil {
+			return View{}, err
+		}
+	}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := s.casUpdate(ctx, tx, &c.prev, &c.next, c.now); err != nil {
 			return err
+		}
+		if action == ActRate {
+			if err := s.msgs.CancelScheduled(ctx, tx, ratingKey(o.ID)); err != nil {
+				return err
+			}
+			rec := message.CheckRecord{Subject: fmt.Sprintf("order:%d:rating", o.ID), UserID: a.UserID,
+				Scene: message.SceneComment, Text: c.next.RatingComment, Ancestry: o.Ancestry}
+			if err := s.msgs.RecordCheck(ctx, tx, rec, verdict); err != nil {
+				return err
+			}
 		}
 		if err := s.attach(ctx, tx, a.UserID, c.photos, o.ID); err != nil {
 			return err
