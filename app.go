@@ -27,6 +27,7 @@ import (
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/demo"
+	"redprop/service/idem"
 	"redprop/service/message"
 	"redprop/service/order"
 	"redprop/service/org"
@@ -141,6 +142,7 @@ func (a *app) wire() (http.Handler, error) {
 		Ready:        a.ready,
 		Auth:         a.auth,
 		Org:          a.org,
+		Idem:         idem.New(a.rdb, a.cfg.RedisPrefix),
 		Calendar:     a.calendar,
 		Photo:        a.photo,
 		Message:      a.message,

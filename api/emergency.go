@@ -13,7 +13,7 @@ import (
 // the register of vulnerable people it serves, and manual escalation of
 // orders along the 四议 ladder.
 func (h *handlers) emergencyRoutes(authed *gin.RouterGroup) {
-	authed.POST("/emergency/vulnerable", h.registerVulnerable)
+	authed.POST("/emergency/vulnerable", h.idempotent(h.registerVulnerable))
 	authed.GET("/emergency/vulnerable", h.listVulnerable)
 	authed.DELETE("/emergency/vulnerable/:id", h.removeVulnerable)
 	authed.GET("/emergency/targets", h.emergencyTargets)

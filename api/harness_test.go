@@ -21,6 +21,7 @@ import (
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/demo"
+	"redprop/service/idem"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -53,6 +54,7 @@ func newTestServer(t *testing.T) *testServer {
 		MaxBodyBytes: 1 << 20,
 		Ready:        func(ctx context.Context) error { return nil },
 		Auth:         authSvc,
+		Idem:         idem.New(rdb, prefix),
 		Org:          org.New(db, clock),
 		Calendar:     calendar.New(db, clock),
 		Photo:        photo.New(db, photo.NewLocalStorage(t.TempDir()), clock, testMaxPhotoBytes),

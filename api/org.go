@@ -22,7 +22,7 @@ const importEnvelope = 64 << 10
 // orgRoutes registers the admin API of the tree, firms, contracts,
 // committees, departments and the CSV import.
 func (h *handlers) orgRoutes(authed *gin.RouterGroup) {
-	authed.POST("/regions", h.createRegion)
+	authed.POST("/regions", h.idempotent(h.createRegion))
 	authed.GET("/regions", h.listCities)
 	authed.GET("/regions/:id", h.getRegion)
 	authed.PATCH("/regions/:id", h.updateRegion)
@@ -32,42 +32,42 @@ func (h *handlers) orgRoutes(authed *gin.RouterGroup) {
 	authed.GET("/regions/:id/committees", h.regionCommittees)
 	authed.GET("/regions/:id/departments", h.regionDepartments)
 
-	authed.POST("/compounds", h.createCompound)
+	authed.POST("/compounds", h.idempotent(h.createCompound))
 	authed.GET("/compounds/:id", h.getCompound)
 	authed.PATCH("/compounds/:id", h.updateCompound)
 	authed.GET("/compounds/:id/buildings", h.compoundBuildings)
 	authed.GET("/compounds/:id/contracts", h.compoundContracts)
 	h.bodies.handle(authed, http.MethodPost, "/compounds/:id/import", org.ImportMaxBytes+importEnvelope, h.importHouseholds)
 
-	authed.POST("/grids", h.createGrid)
+	authed.POST("/grids", h.idempotent(h.createGrid))
 	authed.GET("/grids/:id", h.getGrid)
 	authed.PATCH("/grids/:id", h.updateGrid)
 	authed.GET("/grids/:id/buildings", h.gridBuildings)
 
-	authed.POST("/buildings", h.createBuilding)
+	authed.POST("/buildings", h.idempotent(h.createBuilding))
 	authed.GET("/buildings/:id", h.getBuilding)
 	authed.PATCH("/buildings/:id", h.updateBuilding)
 	authed.GET("/buildings/:id/households", h.buildingHouseholds)
 
-	authed.POST("/households", h.createHousehold)
+	authed.POST("/households", h.idempotent(h.createHousehold))
 	authed.GET("/households/:id", h.getHousehold)
 	authed.PATCH("/households/:id", h.updateHousehold)
 
-	authed.POST("/firms", h.createFirm)
+	authed.POST("/firms", h.idempotent(h.createFirm))
 	authed.GET("/firms", h.listFirms)
 	authed.GET("/firms/:id", h.getFirm)
 	authed.PATCH("/firms/:id", h.updateFirm)
 	authed.GET("/firms/:id/contracts", h.firmContracts)
 
-	authed.POST("/contracts", h.createContract)
+	authed.POST("/contracts", h.idempotent(h.createContract))
 	authed.GET("/contracts/:id", h.getContract)
 	authed.PATCH("/contracts/:id", h.updateContract)
 
-	authed.POST("/committees", h.createCommittee)
+	authed.POST("/committees", h.idempotent(h.createCommittee))
 	authed.GET("/committees/:id", h.getCommittee)
 	authed.PATCH("/committees/:id", h.updateCommittee)
 
-	authed.POST("/departments", h.createDepartment)
+	authed.POST("/departments", h.idempotent(h.createDepartment))
 	authed.GET("/departments/:id", h.getDepartment)
 	authed.PATCH("/departments/:id", h.updateDepartment)
 }

@@ -13,7 +13,7 @@ import (
 
 // peopleRoutes registers residency applications, invitations and grants.
 func (h *handlers) peopleRoutes(authed *gin.RouterGroup) {
-	authed.POST("/applications", h.applyForHousehold)
+	authed.POST("/applications", h.idempotent(h.applyForHousehold))
 	authed.GET("/applications", h.pendingApplications)
 	authed.GET("/me/applications", h.myApplications)
 	authed.GET("/applications/:id", h.getApplication)
@@ -23,7 +23,7 @@ func (h *handlers) peopleRoutes(authed *gin.RouterGroup) {
 	authed.GET("/households/:id/residents", h.householdResidents)
 	authed.DELETE("/residencies/:id", h.removeResidency)
 
-	authed.POST("/invitations", h.createInvitation)
+	authed.POST("/invitations", h.idempotent(h.createInvitation))
 	authed.GET("/invitations", h.myInvitations)
 	authed.POST("/invitations/redeem", h.redeemInvitation)
 	authed.POST("/invitations/:id/revoke", h.revokeInvitation)

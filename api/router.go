@@ -14,6 +14,7 @@ import (
 	"redprop/service"
 	"redprop/service/auth"
 	"redprop/service/calendar"
+	"redprop/service/idem"
 	"redprop/service/message"
 	"redprop/service/order"
 	"redprop/service/org"
@@ -29,6 +30,9 @@ type Deps struct {
 
 	Auth *auth.Service
 	Org  *org.Service
+	// Idem keeps the answers of create requests by Idempotency-Key; nil
+	// turns the generic replay off (orders keep their own keys anyway).
+	Idem *idem.Store
 
 	Calendar *calendar.Service
 	Photo    *photo.Service

@@ -1,0 +1,124 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"redprop/service"
+	"redprop/service/idem"
+)
+
+var errIdemKey = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
+
+// idempotent wraps a create endpoint: a request with an Idempotency-Key
+// header runs once per user and key; a repeat of it gets the first answer
+// again (with Idempotent-Replayed: true), a repeat while the first still
+// runs gets 409, and the same key with another body 422. Refusals (4xx)
+// are not kept, so a corrected retry with the same key goes through.
+func (h *handlers) idempotent(next gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		key := c.GetHeader("Idempotency-Key")
+		a := actor(c)
+		if key == "" || h.Idem == nil || a == nil {
+			next(c)
+			return
+		}
+		if !validIdemKey(key) {
+			fail(c, errIdemKey)
+			return
+		}
+		fp, err := fingerprint(c)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		prev, claimed, err := h.Idem.Begin(ctx, a.UserID, key, fp)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if !claimed {
+			c.Header("Idempotent-Replayed", "true")
+			c.Data(prev.Status, prev.ContentType, prev.Body)
+			c.Abort()
+			return
+		}
+		rec := &recorder{ResponseWriter: c.Writer}
+		c.Writer = rec
+		next(c)
+		// The answer is kept even when the client has gone: that is when
+		// it will retry.
+		keep := context.WithoutCancel(ctx)
+		status := rec.Status()
+		if status >= 200 && status < 300 {
+			err = h.Idem.Finish(keep, a.UserID, key, idem.Answer{Status: status,
+				ContentType: rec.Header().Get("Content-Type"), Body: rec.body.Bytes(), Fingerprint: fp})
+		} else {
+			err = h.Idem.Abort(keep, a.UserID, key)
+		}
+		if err != nil {
+			h.Log.WarnContext(ctx, "idempotency record", "err", err)
+		}
+	}
+}
+
+func validIdemKey(k string) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// fingerprint names the request: method, path and a hash of a JSON body
+// (which stays readable for the handler). Uploads are named by their
+// length, so that a large file is not held in memory twice.
+func fingerprint(c *gin.Context) (string, error) {
+	sum := sha256.New()
+	io.WriteString(sum, c.Request.Method+" "+c.Request.URL.Path+"\n")
+	if strings.HasPrefix(c.ContentType(), "multipart/") {
+		io.WriteString(sum, "multipart "+strconv.FormatInt(c.Request.ContentLength, 10))
+		return hex.EncodeToString(sum.Sum(nil)), nil
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "", errBodyTooBig
+		}
+		return "", errBadJSON.Wrap(err)
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	sum.Write(body)
+	return hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// recorder keeps a copy of what the handler writes.
+type recorder struct {
+	gin.ResponseWriter
+	body bytes.Buffer
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) WriteString(s string) (int, error) {
+	r.body.WriteString(s)
+	return r.ResponseWriter.WriteString(s)
+}
