@@ -1,7 +1,6 @@
 package service
 
 import (
-	"context"
 	"slices"
 	"time"
 
@@ -124,17 +123,3 @@ type SystemClock struct{}
 
 // Now returns the current UTC time.
 func (SystemClock) Now() time.Time { return time.Now().UTC() }
-
-type actorKey struct{}
-
-// WithActor stores the actor in ctx (for code that only has a context,
-// such as background jobs acting for a user).
-func WithActor(ctx context.Context, a *Actor) context.Context {
-	return context.WithValue(ctx, actorKey{}, a)
-}
-
-// ActorFrom returns the actor stored by WithActor, or nil.
-func ActorFrom(ctx context.Context) *Actor {
-	a, _ := ctx.Value(actorKey{}).(*Actor)
-	return a
-}
