@@ -5,6 +5,7 @@ package model
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -63,7 +64,15 @@ func Open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
 		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	}
 	if dsn != "" {
-		db, err := gorm.Open(mysql.Open(mysqlDSN(dsn)), gcfg)
+		dsn = mysqlDSN(dsn)
+		if !strings.Contains(dsn, "isolation=") {
+			level, err := readCommitted(dsn)
+			if err != nil {
+				return nil, fmt.Errorf("open mysql: %w", err)
+			}
+			dsn += "&" + level
+		}
+		db, err := gorm.Open(mysql.Open(dsn), gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open mysql: %w", err)
 		}
@@ -109,6 +118,32 @@ func mysqlDSN(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// readCommitted returns the DSN parameter that makes every session of the
+// server read committed data. Every write that must not be lost to a race
+// is a compare-and-set or takes its row lock by primary key, so the
+// default repeatable read adds nothing but gap and next-key locks on
+// secondary indexes — and those deadlocked inserts into the outbox against
+// updates of it by state or cancel key. MariaDB names the variable
+// tx_isolation, MySQL 8 transaction_isolation (TiDB takes both).
+func readCommitted(dsn string) (string, error) {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return "", err
+	}
+	name := "transaction_isolation"
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		name = "tx_isolation"
+	}
+	return name + "=%27READ-COMMITTED%27", nil
 }
 
 // InTx runs fn in a transaction; an error or panic rolls back.

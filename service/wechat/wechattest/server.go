@@ -76,13 +76,20 @@ type flag struct {
 // NewServer starts a fake that accepts AppID and AppSecret and stops when
 // the test ends.
 func NewServer(t testing.TB) *Server {
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake that accepts AppID and AppSecret on loopback, for
+// programs such as the benchmark; Close stops it.
+func Start() *Server {
 	s := &Server{
 		appID: AppID, secret: AppSecret,
 		sessions: map[string]session{}, phones: map[string]string{}, used: map[string]bool{},
 		quota: map[[2]string]int{}, inject: map[string][]int{}, valid: map[string]bool{},
 	}
 	s.srv = httptest.NewServer(s)
-	t.Cleanup(s.srv.Close)
 	return s
 }
 
