@@ -130,6 +130,14 @@ func (a *app) wire() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.cfg.WeChatOAEnabled && !a.cfg.Sandbox() {
+		oa, err := wechat.NewOfficialAccount(wechat.OAOptions{AppID: a.cfg.WeChatOAAppID, AppSecret: a.cfg.WeChatOAAppSecret,
+			BaseURL: a.cfg.WeChatBaseURL, Timeout: a.cfg.WeChatTimeout, RedisPrefix: a.cfg.RedisPrefix}, a.rdb)
+		if err != nil {
+			return nil, err
+		}
+		msgs.SetOfficialAccount(oa)
+	}
 	a.message = msgs
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
@@ -143,6 +151,7 @@ func (a *app) wire() (http.Handler, error) {
 		Auth:         a.auth,
 		Org:          a.org,
 		Idem:         idem.New(a.rdb, a.cfg.RedisPrefix),
+		MetricsToken: a.cfg.MetricsToken,
 		Calendar:     a.calendar,
 		Photo:        a.photo,
 		Message:      a.message,
@@ -172,6 +181,17 @@ func messageConfig(cfg config.Config) message.Config {
 	mc.CallbackToken = cfg.WeChatToken
 	if !cfg.Sandbox() {
 		mc.AppID, mc.CallbackAESKey = cfg.WeChatAppID, cfg.WeChatEncodingAESKey
+	}
+	mc.OAEnabled = cfg.WeChatOAEnabled
+	mc.OAAppID, mc.OAToken, mc.OAAESKey = cfg.WeChatOAAppID, cfg.WeChatOAToken, cfg.WeChatOAEncodingAESKey
+	oaIDs := map[string]string{
+		message.KindNewReport: cfg.OATemplateNewReport, message.KindProgress: cfg.OATemplateProgress,
+		message.KindRating: cfg.OATemplateRating, message.KindMeeting: cfg.OATemplateMeeting,
+	}
+	mc.OATemplates = message.DefaultOATemplates()
+	for kind, t := range mc.OATemplates {
+		t.ID = oaIDs[kind]
+		mc.OATemplates[kind] = t
 	}
 	return mc
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,8 +16,9 @@ import (
 	"redprop/service/message"
 )
 
-// messageRoutes registers the inbox, subscriptions, WeChat's push callback
-// (public: WeChat signs it) and the admin views of pushes.
+// messageRoutes registers the inbox, subscriptions, the push channel,
+// WeChat's push callbacks of the mini-program and the service account
+// (public: WeChat signs them) and the admin views of pushes.
 func (h *handlers) messageRoutes(v1, authed *gin.RouterGroup) {
 	authed.GET("/me/messages", h.listMessages)
 	authed.GET("/me/messages/unread-count", h.unreadMessages)
@@ -24,6 +26,8 @@ func (h *handlers) messageRoutes(v1, authed *gin.RouterGroup) {
 	authed.POST("/me/messages/:id/read", h.readMessage)
 	authed.GET("/me/subscriptions", h.mySubscriptions)
 	authed.POST("/me/subscriptions", h.reportSubscriptions)
+	authed.GET("/me/push-channel", h.myPushChannel)
+	authed.PUT("/me/push-channel", h.setPushChannel)
 
 	authed.GET("/admin/pushes", h.sandboxPushes)
 	authed.GET("/admin/outbox", h.adminOutbox)
@@ -32,6 +36,8 @@ func (h *handlers) messageRoutes(v1, authed *gin.RouterGroup) {
 
 	v1.GET("/wechat/push", h.wechatPushCheck)
 	v1.POST("/wechat/push", h.wechatPush)
+	v1.GET("/wechat/oa", h.oaPushCheck)
+	v1.POST("/wechat/oa", h.oaPush)
 }
 
 var errMessageBool = service.Invalid("bad_query", "查询参数 unread 须为 true 或 false")
@@ -183,6 +189,7 @@ type sandboxPushResponse struct {
 	ID               int64             `json:"id"`
 	OutboxID         int64             `json:"outbox_id"`
 	UserID           int64             `json:"user_id"`
+	Channel          string            `json:"channel"`
 	ToUser           string            `json:"to_user"`
 	Kind             string            `json:"kind"`
 	Event            string            `json:"event"`
@@ -197,7 +204,7 @@ type sandboxPushResponse struct {
 func newSandboxPushResponse(p model.SandboxPush) sandboxPushResponse {
 	data := map[string]string{}
 	json.Unmarshal([]byte(p.Data), &data)
-	return sandboxPushResponse{ID: p.ID, OutboxID: p.OutboxID, UserID: p.UserID, ToUser: p.ToUser, Kind: p.Kind,
+	return sandboxPushResponse{ID: p.ID, OutboxID: p.OutboxID, UserID: p.UserID, Channel: p.Channel, ToUser: p.ToUser, Kind: p.Kind,
 		Event: p.Event, TemplateID: p.TemplateID, Page: p.Page, MiniprogramState: p.MiniprogramState, Data: data,
 		Note: p.Note, CreatedAt: ts(p.CreatedAt)}
 }
@@ -223,6 +230,7 @@ type outboxResponse struct {
 	ID         int64   `json:"id"`
 	UserID     int64   `json:"user_id"`
 	EventKey   string  `json:"event_key"`
+	Channel    string  `json:"channel"`
 	Kind       string  `json:"kind"`
 	Event      string  `json:"event"`
 	OrderID    int64   `json:"order_id,omitempty"`
@@ -239,7 +247,7 @@ type outboxResponse struct {
 }
 
 func newOutboxResponse(o model.Outbox) outboxResponse {
-	return outboxResponse{ID: o.ID, UserID: o.UserID, EventKey: o.EventKey, Kind: o.Kind, Event: o.Event, OrderID: o.OrderID,
+	return outboxResponse{ID: o.ID, UserID: o.UserID, EventKey: o.EventKey, Channel: o.Channel, Kind: o.Kind, Event: o.Event, OrderID: o.OrderID,
 		State: o.State, DueAt: ts(o.DueAt), Attempts: o.Attempts, StaleCount: o.StaleCount, SkipReason: o.SkipReason,
 		LastCode: o.LastCode, LastError: o.LastError, TemplateID: o.TemplateID, SentAt: tsp(o.SentAt), CreatedAt: ts(o.CreatedAt)}
 }
@@ -289,16 +297,18 @@ func (h *handlers) contentChecks(c *gin.Context) {
 }
 
 type processCountsResponse struct {
-	Sent     int64            `json:"sent"`
-	Skipped  map[string]int64 `json:"skipped"`
-	Failed   map[string]int64 `json:"failed"`
-	Dead     int64            `json:"dead"`
-	Unknown  int64            `json:"unknown"`
-	Requeued int64            `json:"requeued"`
+	Sent          int64            `json:"sent"`
+	SentByChannel map[string]int64 `json:"sent_by_channel"`
+	Skipped       map[string]int64 `json:"skipped"`
+	Failed        map[string]int64 `json:"failed"`
+	Dead          int64            `json:"dead"`
+	Unknown       int64            `json:"unknown"`
+	Requeued      int64            `json:"requeued"`
 }
 
 type messageMetricsResponse struct {
 	Sent          int64                 `json:"sent"`
+	SentByChannel map[string]int64      `json:"sent_by_channel"`
 	Skipped       map[string]int64      `json:"skipped"`
 	Failed        map[string]int64      `json:"failed"`
 	Dead          int64                 `json:"dead"`
@@ -320,10 +330,10 @@ func (h *handlers) messageMetrics(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, messageMetricsResponse{
-		Sent: m.Sent, Skipped: m.Skipped, Failed: m.Failed, Dead: m.Dead, Unknown: m.Unknown, Stale: m.Stale,
+		Sent: m.Sent, SentByChannel: m.SentByChannel, Skipped: m.Skipped, Failed: m.Failed, Dead: m.Dead, Unknown: m.Unknown, Stale: m.Stale,
 		Waiting: m.Waiting, Sending: m.Sending, Cancelled: m.Cancelled, LagSeconds: m.Lag.Seconds(),
 		ChecksPending: m.ChecksPending, ChecksFlagged: m.ChecksFlagged,
-		Process: processCountsResponse{Sent: m.Process.Sent, Skipped: m.Process.Skipped, Failed: m.Process.Failed,
+		Process: processCountsResponse{Sent: m.Process.Sent, SentByChannel: m.Process.SentByChannel, Skipped: m.Process.Skipped, Failed: m.Process.Failed,
 			Dead: m.Process.Dead, Unknown: m.Process.Unknown, Requeued: m.Process.Requeued},
 	})
 }
@@ -342,6 +352,11 @@ func (h *handlers) wechatPushCheck(c *gin.Context) {
 // wechatPush takes one push of WeChat's 消息推送 (JSON or XML, plaintext
 // or AES) and answers "success" once it is applied.
 func (h *handlers) wechatPush(c *gin.Context) {
+	h.callback(c, h.Message.HandleCallback)
+}
+
+// callback reads one signed push of WeChat and hands it to apply.
+func (h *handlers) callback(c *gin.Context, apply func(context.Context, message.Push) error) {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -353,7 +368,7 @@ func (h *handlers) wechatPush(c *gin.Context) {
 		return
 	}
 	isXML := strings.Contains(c.GetHeader("Content-Type"), "xml") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("<"))
-	err = h.Message.HandleCallback(c.Request.Context(), message.Push{
+	err = apply(c.Request.Context(), message.Push{
 		Signature: c.Query("signature"), Timestamp: c.Query("timestamp"), Nonce: c.Query("nonce"),
 		EncryptType: c.Query("encrypt_type"), MsgSignature: c.Query("msg_signature"), XML: isXML, Body: body,
 	})
@@ -362,4 +377,56 @@ func (h *handlers) wechatPush(c *gin.Context) {
 		return
 	}
 	c.String(http.StatusOK, "success")
+}
+
+// oaPushCheck answers WeChat's check of the service account's server URL.
+func (h *handlers) oaPushCheck(c *gin.Context) {
+	echo, err := h.Message.VerifyOACallback(c.Query("signature"), c.Query("timestamp"), c.Query("nonce"), c.Query("echostr"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.String(http.StatusOK, "%s", echo)
+}
+
+// oaPush takes one push of the service account's events (XML, plaintext
+// or AES): follows link the follower to our user, unfollows unlink.
+func (h *handlers) oaPush(c *gin.Context) {
+	h.callback(c, h.Message.HandleOACallback)
+}
+
+type pushChannelResponse struct {
+	Channel   string `json:"channel"`
+	OAEnabled bool   `json:"oa_enabled"`
+	OALinked  bool   `json:"oa_linked"`
+}
+
+func newPushChannelResponse(p message.PushChannel) pushChannelResponse {
+	return pushChannelResponse{Channel: p.Channel, OAEnabled: p.OAEnabled, OALinked: p.OALinked}
+}
+
+func (h *handlers) myPushChannel(c *gin.Context) {
+	p, err := h.Message.PushChannel(c.Request.Context(), actor(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newPushChannelResponse(p))
+}
+
+type pushChannelRequest struct {
+	Channel string `json:"channel"`
+}
+
+func (h *handlers) setPushChannel(c *gin.Context) {
+	var req pushChannelRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	p, err := h.Message.SetPushChannel(c.Request.Context(), actor(c), req.Channel)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newPushChannelResponse(p))
 }

@@ -21,20 +21,23 @@ import (
 	"redprop/service/wechat"
 )
 
-// The push callback of the test server: safe (AES) mode.
+// The push callback of the test server: safe (AES) mode. The service
+// account's callback: plaintext.
 const (
 	testCallbackToken  = "callback-token"
 	testCallbackAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 	testCallbackAppID  = "wxsandbox000000001"
+	testOAToken        = "oa-token"
 )
 
 // newTestMessages is the messages service of newTestServer: the sandbox,
-// with the push callback on.
+// with the push callback and the service account channel on.
 func newTestMessages(t *testing.T, db *gorm.DB, clock service.Clock) *message.Service {
 	t.Helper()
 	cfg := message.DefaultConfig()
 	cfg.Sandbox = true
 	cfg.AppID, cfg.CallbackToken, cfg.CallbackAESKey = testCallbackAppID, testCallbackToken, testCallbackAESKey
+	cfg.OAEnabled, cfg.OAToken = true, testOAToken
 	svc, err := message.New(db, clock, wechat.NewSandbox(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -229,5 +232,78 @@ func TestWeChatPushCallbackAPI(t *testing.T) {
 	}
 	if got := remaining(); got != 1 {
 		t.Fatalf("quota %v after the callback's accept, want 1", got)
+	}
+}
+
+func TestOAChannelAPI(t *testing.T) {
+	s := newTestServer(t)
+	s.loadDemo()
+	grid, resident, admin := s.login("grid"), s.login("resident"), s.login("admin")
+
+	r := s.must(200, "GET", "/api/v1/me/push-channel", grid, nil)
+	if r.Body["channel"] != "mp" || r.Body["oa_enabled"] != true || r.Body["oa_linked"] != false {
+		t.Fatalf("channel before any choice %s", r.Raw)
+	}
+	if r := s.do("PUT", "/api/v1/me/push-channel", resident, map[string]string{"channel": "oa"}); r.Status != 403 || r.ErrCode() != "oa_staff_only" {
+		t.Fatalf("resident chose oa: %d %s", r.Status, r.Raw)
+	}
+	if r := s.do("PUT", "/api/v1/me/push-channel", grid, map[string]string{"channel": "sms"}); r.Status != 400 || r.ErrCode() != "bad_channel" {
+		t.Fatalf("bad channel: %d %s", r.Status, r.Raw)
+	}
+	s.must(401, "GET", "/api/v1/me/push-channel", "", nil)
+
+	// WeChat checks the URL, then tells us the grid worker followed.
+	ts := fmt.Sprint(s.clock.Now().Unix())
+	q := url.Values{"signature": {testSign(testOAToken, ts, "n1")}, "timestamp": {ts}, "nonce": {"n1"}, "echostr": {"oa-echo"}}
+	if w := s.rawDo("GET", "/api/v1/wechat/oa?"+q.Encode(), "", ""); w.Code != 200 || w.Body.String() != "oa-echo" {
+		t.Fatalf("echo check: %d %q", w.Code, w.Body)
+	}
+	// The mini-program's token does not sign for the account.
+	q.Set("signature", testSign(testCallbackToken, ts, "n1"))
+	if w := s.rawDo("GET", "/api/v1/wechat/oa?"+q.Encode(), "", ""); w.Code != http.StatusForbidden {
+		t.Fatalf("echo check with the other token: %d %q", w.Code, w.Body)
+	}
+	follow := fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_oa]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%s</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event></xml>`,
+		wechat.SandboxOAOpenID("grid"), ts)
+	post := func(token string) *httptest.ResponseRecorder {
+		q := url.Values{"signature": {testSign(token, ts, "n2")}, "timestamp": {ts}, "nonce": {"n2"}, "openid": {wechat.SandboxOAOpenID("grid")}}
+		return s.rawDo("POST", "/api/v1/wechat/oa?"+q.Encode(), "text/xml", follow)
+	}
+	if w := post("guessed"); w.Code != http.StatusForbidden {
+		t.Fatalf("forged follow: %d %s", w.Code, w.Body)
+	}
+	if r := s.must(200, "GET", "/api/v1/me/push-channel", grid, nil); r.Body["oa_linked"] != false {
+		t.Fatalf("linked by a forged push: %s", r.Raw)
+	}
+	if w := post(testOAToken); w.Code != 200 || w.Body.String() != "success" {
+		t.Fatalf("follow: %d %s", w.Code, w.Body)
+	}
+	r = s.must(200, "PUT", "/api/v1/me/push-channel", grid, map[string]string{"channel": "oa"})
+	if r.Body["channel"] != "oa" || r.Body["oa_linked"] != true {
+		t.Fatalf("after choosing oa %s", r.Raw)
+	}
+
+	s.publish(testReport("order:3:submitted:1", s.userID("grid"), s.userID("community")))
+	if _, err := s.deps.Message.DeliverOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	channels := map[string]string{}
+	for _, it := range s.must(200, "GET", "/api/v1/admin/pushes", admin, nil).Body["items"].([]any) {
+		p := it.(map[string]any)
+		channels[p["to_user"].(string)] = p["channel"].(string)
+		if p["to_user"] == wechat.SandboxOAOpenID("grid") && (p["template_id"] != "sandbox_oa_new_report" || p["page"] != "pages/order/detail?id=3") {
+			t.Fatalf("OA push %v", p)
+		}
+	}
+	if len(channels) != 2 || channels[wechat.SandboxOAOpenID("grid")] != "oa" || channels[wechat.SandboxOpenID("community")] != "mp" {
+		t.Fatalf("pushes by recipient %v", channels)
+	}
+	r = s.must(200, "GET", "/api/v1/admin/outbox", admin, nil)
+	for _, it := range r.Body["items"].([]any) {
+		row := it.(map[string]any)
+		want := map[float64]string{float64(s.userID("grid")): "oa", float64(s.userID("community")): "mp"}[row["user_id"].(float64)]
+		if row["channel"] != want {
+			t.Fatalf("outbox row %v, want channel %s", row, want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"redprop/service"
 	"redprop/service/auth"
@@ -27,6 +28,10 @@ type Deps struct {
 	MaxBodyBytes int64
 	// Ready reports whether the database and Redis answer.
 	Ready func(ctx context.Context) error
+	// Metrics is the registry GET /metrics serves (nil: the router makes
+	// its own); MetricsToken, when set, is the bearer token it requires.
+	Metrics      *prometheus.Registry
+	MetricsToken string
 
 	Auth *auth.Service
 	Org  *org.Service
@@ -56,6 +61,7 @@ func NewRouter(d Deps) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(withRequestID(), recovery(), accessLog(d.Log), h.bodies.middleware())
+	h.metricsRoutes(r) // before every other route: it counts them
 	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
 

@@ -75,6 +75,23 @@ type Config struct {
 	TemplatesLongTerm      string `yaml:"templates_long_term" env:"TEMPLATES_LONG_TERM"`
 	TemplatesResendUnknown string `yaml:"templates_resend_unknown" env:"TEMPLATES_RESEND_UNKNOWN"`
 
+	// The service account (公众号) channel, off by default: staff who
+	// follow it get template messages there instead of subscribe messages.
+	WeChatOAEnabled        bool   `yaml:"wechat_oa_enabled" env:"WECHAT_OA_ENABLED"`
+	WeChatOAAppID          string `yaml:"wechat_oa_app_id" env:"WECHAT_OA_APP_ID"`
+	WeChatOAAppSecret      string `yaml:"wechat_oa_app_secret" env:"WECHAT_OA_APP_SECRET"`
+	WeChatOAToken          string `yaml:"wechat_oa_token" env:"WECHAT_OA_TOKEN"` // its 服务器配置 token
+	WeChatOAEncodingAESKey string `yaml:"wechat_oa_encoding_aes_key" env:"WECHAT_OA_ENCODING_AES_KEY"`
+	// Template-message ids per kind from the account's console; a kind
+	// without one always goes to the mini-program.
+	OATemplateNewReport string `yaml:"oa_template_new_report" env:"OA_TEMPLATE_NEW_REPORT"`
+	OATemplateProgress  string `yaml:"oa_template_progress" env:"OA_TEMPLATE_PROGRESS"`
+	OATemplateRating    string `yaml:"oa_template_rating" env:"OA_TEMPLATE_RATING"`
+	OATemplateMeeting   string `yaml:"oa_template_meeting" env:"OA_TEMPLATE_MEETING"`
+
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string `yaml:"metrics_token" env:"METRICS_TOKEN"`
+
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
 }
 
@@ -162,6 +179,12 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 				return fmt.Errorf("%s: %q is not an integer", name, raw)
 			}
 			f.SetInt(n)
+		case bool:
+			b, err := strconv.ParseBool(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", name, raw)
+			}
+			f.SetBool(b)
 		case time.Duration:
 			d, err := time.ParseDuration(raw)
 			if err != nil {
@@ -225,6 +248,12 @@ func (c Config) Validate() error {
 		if p.v <= 0 {
 			return fmt.Errorf("%s: must be positive", p.key)
 		}
+	}
+	if c.WeChatOAEnabled && !c.Sandbox() && (c.WeChatOAAppID == "" || c.WeChatOAAppSecret == "") {
+		return errors.New("wechat_oa_app_id (REDPROP_WECHAT_OA_APP_ID): the service-account channel needs its AppID and secret")
+	}
+	if c.WeChatOAEncodingAESKey != "" && len(c.WeChatOAEncodingAESKey) != 43 {
+		return errors.New("wechat_oa_encoding_aes_key (REDPROP_WECHAT_OA_ENCODING_AES_KEY): must be 43 characters")
 	}
 	for _, l := range []struct{ key, v string }{
 		{"templates_long_term (REDPROP_TEMPLATES_LONG_TERM)", c.TemplatesLongTerm},

@@ -45,6 +45,9 @@ func TestValidationNamesTheKey(t *testing.T) {
 		"REDPROP_LOG_LEVEL":               {"REDPROP_LOG_LEVEL": "loud"},
 		"REDPROP_TEMPLATES_LONG_TERM":     {"REDPROP_TEMPLATES_LONG_TERM": "rating, lottery"},
 		"REDPROP_MESSAGE_WORKER_INTERVAL": {"REDPROP_MESSAGE_WORKER_INTERVAL": "0s"},
+		"REDPROP_WECHAT_OA_ENABLED":       {"REDPROP_WECHAT_OA_ENABLED": "yes please"},
+		"REDPROP_WECHAT_OA_APP_ID": {"REDPROP_WECHAT_OA_ENABLED": "true", "REDPROP_WECHAT_APP_ID": "wx1",
+			"REDPROP_WECHAT_APP_SECRET": "s"},
 	}
 	for key, vars := range cases {
 		if _, err := Load("", env(vars)); err == nil || !strings.Contains(err.Error(), key) {

@@ -19,6 +19,12 @@ type Message struct {
 	EventKey *string `gorm:"size:100;uniqueIndex:ux_message_event,priority:2"`
 }
 
+// Push channels.
+const (
+	ChannelMP = "mp" // the mini-program's subscribe message
+	ChannelOA = "oa" // the service account's template message
+)
+
 // States of an outbox row. pending and failed rows are due at DueAt;
 // sending rows belong to a worker until LeaseUntil; the rest are final.
 const (
@@ -38,10 +44,12 @@ type Outbox struct {
 	Base
 	UserID   int64  `gorm:"not null;uniqueIndex:ux_outbox_event,priority:1"`
 	EventKey string `gorm:"size:100;not null;uniqueIndex:ux_outbox_event,priority:2"`
-	Channel  string `gorm:"size:8;not null;default:mp"` // mp: mini-program subscribe message
-	Kind     string `gorm:"size:16;not null"`
-	Event    string `gorm:"size:32;not null"`
-	OrderID  int64
+	// Channel is ChannelMP until delivery picks the channel (the user's
+	// choice then in force).
+	Channel string `gorm:"size:8;not null;default:mp"`
+	Kind    string `gorm:"size:16;not null"`
+	Event   string `gorm:"size:32;not null"`
+	OrderID int64
 	// Payload is the event as JSON (title, body, fields, page): rendering
 	// happens at delivery, with the template configuration then in force.
 	Payload string `gorm:"type:text;not null"`
@@ -89,6 +97,7 @@ type SandboxPush struct {
 	Base
 	OutboxID         int64  `gorm:"not null;uniqueIndex"`
 	UserID           int64  `gorm:"not null;index"`
+	Channel          string `gorm:"size:8;not null;default:mp"`
 	ToUser           string `gorm:"size:64"`
 	Kind             string `gorm:"size:16;not null"`
 	Event            string `gorm:"size:32;not null"`
@@ -130,4 +139,27 @@ type ContentCheck struct {
 type CallbackReceipt struct {
 	Base
 	Key string `gorm:"size:128;not null;uniqueIndex"`
+}
+
+// PushPreference is the channel a user wants pushes on; without a row it
+// is the mini-program.
+type PushPreference struct {
+	Base
+	UserID  int64  `gorm:"not null;uniqueIndex"`
+	Channel string `gorm:"size:8;not null"`
+}
+
+// OAFollower is someone who follows (or followed) the service account
+// (公众号), known by the account's own openid. UserID links them to our
+// user with the same unionid; NULL while none is known and after they
+// stop following.
+type OAFollower struct {
+	Base
+	OpenID    string `gorm:"size:64;not null;uniqueIndex"`
+	UnionID   string `gorm:"size:64;index"`
+	UserID    *int64 `gorm:"uniqueIndex"`
+	Following bool   `gorm:"not null;default:false"`
+	// EventAt is the CreateTime of the latest follow event applied: an
+	// older one arriving late changes nothing.
+	EventAt int64 `gorm:"not null;default:0"`
 }

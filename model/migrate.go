@@ -27,6 +27,7 @@ func Tables() []any {
 		&CalendarDay{}, &Photo{},
 		&Vulnerable{}, &EmergencyCall{},
 		&Outbox{}, &SubscribeQuota{}, &SandboxPush{}, &ContentCheck{}, &CallbackReceipt{},
+		&PushPreference{}, &OAFollower{},
 	}
 	return append(tables, extraTables...)
 }

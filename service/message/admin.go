@@ -102,15 +102,16 @@ func (s *Service) ContentChecks(ctx context.Context, a *service.Actor, state str
 // they cover every instance; Process counts this instance since start,
 // including every failed attempt (the database keeps only a row's last).
 type Metrics struct {
-	Sent      int64
-	Skipped   map[string]int64 // by reason
-	Failed    map[string]int64 // rows now failed or dead, by last error code
-	Dead      int64
-	Unknown   int64 // outcome lost; not sent again unless the kind resends
-	Stale     int64 // leases lost while sending, ever (unknown or resent)
-	Waiting   int64 // pending, failed (to retry) and claimed
-	Sending   int64
-	Cancelled int64
+	Sent          int64
+	SentByChannel map[string]int64 // mp, oa
+	Skipped       map[string]int64 // by reason
+	Failed        map[string]int64 // rows now failed or dead, by last error code
+	Dead          int64
+	Unknown       int64 // outcome lost; not sent again unless the kind resends
+	Stale         int64 // leases lost while sending, ever (unknown or resent)
+	Waiting       int64 // pending, failed (to retry) and claimed
+	Sending       int64
+	Cancelled     int64
 	// Lag is the age of the oldest row that is due and not yet taken.
 	Lag time.Duration
 
@@ -122,12 +123,13 @@ type Metrics struct {
 
 // ProcessCounts are this instance's counters since start.
 type ProcessCounts struct {
-	Sent     int64
-	Skipped  map[string]int64
-	Failed   map[string]int64 // every failed attempt by code
-	Dead     int64
-	Unknown  int64
-	Requeued int64
+	Sent          int64
+	SentByChannel map[string]int64
+	Skipped       map[string]int64
+	Failed        map[string]int64 // every failed attempt by code
+	Dead          int64
+	Unknown       int64
+	Requeued      int64
 }
 
 // Metrics reads the delivery counts, for platform admins.
@@ -138,17 +140,22 @@ func (s *Service) Metrics(ctx context.Context, a *service.Actor) (Metrics, error
 	return s.metricsNow(ctx)
 }
 
+// MetricsSnapshot reads the delivery counts for the metrics endpoint,
+// which guards itself (a scraper is no user).
+func (s *Service) MetricsSnapshot(ctx context.Context) (Metrics, error) { return s.metricsNow(ctx) }
+
 func (s *Service) metricsNow(ctx context.Context) (Metrics, error) {
-	m := Metrics{Skipped: map[string]int64{}, Failed: map[string]int64{}}
+	m := Metrics{SentByChannel: map[string]int64{}, Skipped: map[string]int64{}, Failed: map[string]int64{}}
 	db := s.db.WithContext(ctx)
 	var byState []struct {
 		State      string
 		SkipReason string
+		Channel    string
 		N          int64
 		Stale      int64
 	}
-	if err := db.Model(&model.Outbox{}).Select("state, skip_reason, COUNT(*) AS n, SUM(stale_count) AS stale").
-		Group("state, skip_reason").Scan(&byState).Error; err != nil {
+	if err := db.Model(&model.Outbox{}).Select("state, skip_reason, channel, COUNT(*) AS n, SUM(stale_count) AS stale").
+		Group("state, skip_reason, channel").Scan(&byState).Error; err != nil {
 		return m, fmt.Errorf("count outbox: %w", err)
 	}
 	for _, r := range byState {
@@ -156,6 +163,7 @@ func (s *Service) metricsNow(ctx context.Context) (Metrics, error) {
 		switch r.State {
 		case model.OutboxSent:
 			m.Sent += r.N
+			m.SentByChannel[r.Channel] += r.N
 		case model.OutboxSkipped:
 			m.Skipped[r.SkipReason] += r.N
 		case model.OutboxDead:
@@ -200,8 +208,8 @@ func (s *Service) metricsNow(ctx context.Context) (Metrics, error) {
 		return m, err
 	}
 	s.metrics.add(func(c *counters) {
-		m.Process = ProcessCounts{Sent: c.sent, Skipped: maps.Clone(c.skipped), Failed: maps.Clone(c.failed),
-			Dead: c.dead, Unknown: c.unknown, Requeued: c.requeued}
+		m.Process = ProcessCounts{Sent: c.sent, SentByChannel: maps.Clone(c.sentBy), Skipped: maps.Clone(c.skipped),
+			Failed: maps.Clone(c.failed), Dead: c.dead, Unknown: c.unknown, Requeued: c.requeued}
 	})
 	return m, nil
 }

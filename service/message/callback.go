@@ -50,7 +50,12 @@ func (s *Service) checkSignature(signature, timestamp, nonce string, more ...str
 	if s.cfg.CallbackToken == "" {
 		return ErrCallbackOff
 	}
-	want := util.Signature(append([]string{s.cfg.CallbackToken, timestamp, nonce}, more...)...)
+	return s.verify(s.cfg.CallbackToken, signature, timestamp, nonce, more...)
+}
+
+// verify checks a callback signature made with token, and its age.
+func (s *Service) verify(token, signature, timestamp, nonce string, more ...string) error {
+	want := util.Signature(append([]string{token, timestamp, nonce}, more...)...)
 	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(signature))) != 1 {
 		return ErrBadSignature
 	}
@@ -71,36 +76,12 @@ func (s *Service) checkSignature(signature, timestamp, nonce string, more ...str
 // refused deliveries spend what was left. Other events are ignored. A
 // push WeChat repeats is applied once.
 func (s *Service) HandleCallback(ctx context.Context, p Push) error {
-	if err := s.checkSignature(p.Signature, p.Timestamp, p.Nonce); err != nil {
-		return err
+	if s.cfg.CallbackToken == "" {
+		return ErrCallbackOff
 	}
-	raw := p.Body
-	switch {
-	case p.EncryptType == "aes":
-		if s.cfg.CallbackAESKey == "" {
-			return ErrBadPush.Wrap(fmt.Errorf("encrypted push without an EncodingAESKey configured"))
-		}
-		var env struct {
-			Encrypt string `xml:"Encrypt" json:"Encrypt"`
-		}
-		if err := decode(p.XML, p.Body, &env); err != nil || env.Encrypt == "" {
-			return ErrBadPush.Wrap(err)
-		}
-		// The SDK checks signature but not msg_signature, which is what
-		// vouches for the ciphertext.
-		if err := s.checkSignature(p.MsgSignature, p.Timestamp, p.Nonce, env.Encrypt); err != nil {
-			return err
-		}
-		_, plain, err := util.DecryptMsg(s.cfg.AppID, env.Encrypt, s.cfg.CallbackAESKey)
-		if err != nil {
-			return ErrBadSignature.Wrap(err)
-		}
-		raw = plain
-	case p.EncryptType != "" && p.EncryptType != "raw":
-		return ErrBadPush
-	case s.cfg.CallbackAESKey != "":
-		// Safe mode is configured: a plaintext push did not come from WeChat.
-		return ErrBadSignature
+	raw, err := s.open(p, s.cfg.CallbackToken, s.cfg.AppID, s.cfg.CallbackAESKey)
+	if err != nil {
+		return err
 	}
 	ev, err := parsePush(p.XML, raw)
 	if err != nil {
@@ -131,6 +112,43 @@ func (s *Service) HandleCallback(ctx context.Context, p Push) error {
 		}
 		return s.applyPush(ctx, tx, userID, ev)
 	})
+}
+
+// open checks a push's signatures against token and returns its body in
+// plaintext: decrypted in AES mode (with the app's id and key), as sent
+// otherwise. With an AES key configured only encrypted pushes are taken.
+func (s *Service) open(p Push, token, appID, aesKey string) ([]byte, error) {
+	if err := s.verify(token, p.Signature, p.Timestamp, p.Nonce); err != nil {
+		return nil, err
+	}
+	switch {
+	case p.EncryptType == "aes":
+		if aesKey == "" {
+			return nil, ErrBadPush.Wrap(fmt.Errorf("encrypted push without an EncodingAESKey configured"))
+		}
+		var env struct {
+			Encrypt string `xml:"Encrypt" json:"Encrypt"`
+		}
+		if err := decode(p.XML, p.Body, &env); err != nil || env.Encrypt == "" {
+			return nil, ErrBadPush.Wrap(err)
+		}
+		// The SDK checks signature but not msg_signature, which is what
+		// vouches for the ciphertext.
+		if err := s.verify(token, p.MsgSignature, p.Timestamp, p.Nonce, env.Encrypt); err != nil {
+			return nil, err
+		}
+		_, plain, err := util.DecryptMsg(appID, env.Encrypt, aesKey)
+		if err != nil {
+			return nil, ErrBadSignature.Wrap(err)
+		}
+		return plain, nil
+	case p.EncryptType != "" && p.EncryptType != "raw":
+		return nil, ErrBadPush
+	case aesKey != "":
+		// Safe mode is configured: a plaintext push did not come from WeChat.
+		return nil, ErrBadSignature
+	}
+	return p.Body, nil
 }
 
 func (s *Service) applyPush(ctx context.Context, tx *gorm.DB, userID int64, ev pushEvent) error {
@@ -168,12 +186,13 @@ func (s *Service) applyPush(ctx context.Context, tx *gorm.DB, userID int64, ev p
 	return nil
 }
 
-// pushEvent is the part of a subscribe event we use, from XML or JSON.
+// pushEvent is the part of an event push we use, from XML or JSON.
 type pushEvent struct {
 	FromUserName string     `xml:"FromUserName" json:"FromUserName"`
 	CreateTime   flexString `xml:"CreateTime" json:"CreateTime"`
 	MsgType      string     `xml:"MsgType" json:"MsgType"`
 	Event        string     `xml:"Event" json:"Event"`
+	Status       string     `xml:"Status" json:"Status"` // TEMPLATESENDJOBFINISH of the service account
 	List         []pushItem `xml:"-" json:"-"`
 }
 

@@ -19,3 +19,10 @@ var ErrCrashed = errCrashed
 func Render(s *Service, kind string, ev Event, at time.Time) (map[string]string, string) {
 	return s.cfg.Templates[kind].render(payload{Title: ev.Title, Body: ev.Body, Fields: ev.Fields, Page: ev.Page, At: at}, ev.OrderID)
 }
+
+// RenderOA is the service account's template of kind applied to ev as
+// the worker would.
+func RenderOA(s *Service, kind string, ev Event, at time.Time) (map[string]string, string) {
+	return s.cfg.OATemplates[kind].render(payload{Title: ev.Title, Body: ev.Body, Fields: ev.Fields, Page: ev.Page, At: at},
+		ev.OrderID, s.cfg.Templates[kind].Page)
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"redprop/model"
@@ -41,6 +42,10 @@ type env struct {
 	wx    *wechat.Client
 	cfg   message.Config
 	svc   *message.Service
+	// The Redis namespace of the WeChat clients' tokens.
+	rdb    redis.UniversalClient
+	prefix string
+	oa     *wechat.OfficialAccount // the service account's client (official_test.go)
 }
 
 func testConfig() message.Config {
@@ -61,6 +66,7 @@ func setup(t *testing.T, tune ...func(*message.Config)) *env {
 		clock: service.NewFakeClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)),
 		fake:  wechattest.NewServer(t)}
 	rdb, prefix := dbtest.Redis(t)
+	e.rdb, e.prefix = rdb, prefix
 	wx, err := wechat.New(wechat.Options{
 		AppID: wechattest.AppID, AppSecret: wechattest.AppSecret, BaseURL: e.fake.URL(),
 		Timeout: 5 * time.Second, MiniprogramState: "trial", RedisPrefix: prefix,
@@ -83,6 +89,9 @@ func (e *env) newService() *message.Service {
 	svc, err := message.New(e.db, e.clock, e.wx, e.cfg)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if e.oa != nil {
+		svc.SetOfficialAccount(e.oa)
 	}
 	return svc
 }

@@ -2,7 +2,9 @@
 // transactional outbox of WeChat subscribe-message pushes and the worker
 // that delivers it at most once per (event, user), the subscribe quota per
 // (user, template), WeChat's push callback, the text content check, the
-// sandbox record of pushes and the delivery metrics (DESIGN.md §5).
+// sandbox record of pushes and the delivery metrics (DESIGN.md §5). Staff
+// who follow the service account (公众号) may take their pushes there as
+// template messages instead (official.go), behind the same outbox.
 // Other capabilities call Publish and CancelScheduled inside their own
 // transactions and CheckText before storing what residents write.
 // It must not import gin, net/http or api/.
@@ -90,6 +92,21 @@ type Config struct {
 	// CheckMaxAttempts bounds the re-checks of text WeChat could not check;
 	// after that the text is flagged for review.
 	CheckMaxAttempts int
+
+	// OAEnabled turns on the service account's template messages: staff
+	// who follow the account and chose it get their pushes there. Off by
+	// default.
+	OAEnabled bool
+	// The service account's AppID, and the token and EncodingAESKey of its
+	// server configuration (服务器配置) for follow events; an empty token
+	// turns its callback off. Its AppSecret belongs to the client
+	// (wechat.OAOptions).
+	OAAppID  string
+	OAToken  string
+	OAAESKey string
+	// OATemplates by kind; nil means DefaultOATemplates(). A kind without
+	// a template id is pushed in the mini-program.
+	OATemplates map[string]OATemplate
 }
 
 // DefaultConfig returns the defaults.
@@ -116,11 +133,21 @@ func (c Config) withDefaults() Config {
 		c.Templates = DefaultTemplates()
 	}
 	c.Templates = maps.Clone(c.Templates)
+	if c.OATemplates == nil {
+		c.OATemplates = DefaultOATemplates()
+	}
+	c.OATemplates = maps.Clone(c.OATemplates)
 	if c.Sandbox {
 		for kind, t := range c.Templates {
 			if t.ID == "" {
 				t.ID = "sandbox_" + kind
 				c.Templates[kind] = t
+			}
+		}
+		for kind, t := range c.OATemplates {
+			if t.ID == "" {
+				t.ID = "sandbox_oa_" + kind
+				c.OATemplates[kind] = t
 			}
 		}
 	}
@@ -156,6 +183,7 @@ type Service struct {
 	db    *gorm.DB
 	clock service.Clock
 	wx    WeChat
+	oa    OfficialAccount // nil: no service account
 	cfg   Config
 
 	metrics counters
@@ -188,7 +216,14 @@ func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, err
 	if cfg.CallbackAESKey != "" && cfg.AppID == "" {
 		return nil, fmt.Errorf("message: the callback EncodingAESKey needs the AppID")
 	}
-	return &Service{db: db, clock: clock, wx: wx, cfg: cfg, metrics: newCounters()}, nil
+	if err := cfg.validateOA(); err != nil {
+		return nil, err
+	}
+	s := &Service{db: db, clock: clock, wx: wx, cfg: cfg, metrics: newCounters()}
+	if oa, ok := wx.(OfficialAccount); ok { // the sandbox stands in for both
+		s.oa = oa
+	}
+	return s, nil
 }
 
 // Event is one thing that happened, told to its recipients.
@@ -284,7 +319,7 @@ func (s *Service) Publish(ctx context.Context, tx *gorm.DB, ev Event) error {
 	rows := make([]model.Outbox, 0, len(users))
 	for _, uid := range users {
 		rows = append(rows, model.Outbox{
-			UserID: uid, EventKey: ev.Key, Channel: "mp", Kind: ev.Kind, Event: ev.Event, OrderID: ev.OrderID,
+			UserID: uid, EventKey: ev.Key, Channel: model.ChannelMP, Kind: ev.Kind, Event: ev.Event, OrderID: ev.OrderID,
 			Payload: string(raw), InboxPending: scheduled, CancelKey: ev.CancelKey,
 			State: model.OutboxPending, DueAt: due,
 		})
@@ -329,6 +364,7 @@ func cutRunes(s string, n int) string {
 type counters struct {
 	mu       sync.Mutex
 	sent     int64
+	sentBy   map[string]int64 // by channel
 	skipped  map[string]int64
 	failed   map[string]int64
 	unknown  int64
@@ -337,7 +373,7 @@ type counters struct {
 }
 
 func newCounters() counters {
-	return counters{skipped: map[string]int64{}, failed: map[string]int64{}}
+	return counters{sentBy: map[string]int64{}, skipped: map[string]int64{}, failed: map[string]int64{}}
 }
 
 func (c *counters) add(f func(c *counters)) {

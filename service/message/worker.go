@@ -37,10 +37,14 @@ const (
 	SkipTemplateOff   = "template_off"   // the user turned the template off in WeChat's settings
 	SkipNotConfigured = "not_configured" // the kind has no template id
 	SkipSandbox       = "sandbox"        // recorded in sandbox_pushes instead
+	// SkipNotFollowing: the user stopped following the service account
+	// (43004); they are unlinked and get the mini-program's pushes again.
+	SkipNotFollowing = "not_following"
 )
 
-// WeChat's send errors that no retry can fix.
-var permanentCodes = map[int]bool{40003: true, 40037: true, 41030: true, 47001: true, 47003: true}
+// WeChat's send errors that no retry can fix (48001: the app lacks the
+// permission, e.g. a service account without template messages).
+var permanentCodes = map[int]bool{40003: true, 40037: true, 41030: true, 47001: true, 47003: true, 48001: true}
 
 const codeNoQuota = 43101
 
@@ -226,8 +230,9 @@ func (s *Service) release(owner string, rows []model.Outbox) error {
 // outcome of the step before the call.
 type prepared struct {
 	msg      wechat.SubscribeMessage
-	consumed bool // one unit of quota was taken
-	done     bool // the row is settled (skipped) or no longer ours
+	oa       *wechat.TemplateMessage // set: goes to the service account instead
+	consumed bool                    // one unit of quota was taken
+	done     bool                    // the row is settled (skipped) or no longer ours
 }
 
 // deliver takes one claimed row through WeChat.
@@ -244,7 +249,12 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 	if p.done {
 		return nil
 	}
-	sendErr := s.wx.SendSubscribe(ctx, p.msg)
+	var sendErr error
+	if p.oa != nil {
+		sendErr = s.oa.SendTemplate(ctx, *p.oa)
+	} else {
+		sendErr = s.wx.SendSubscribe(ctx, p.msg)
+	}
 	if s.afterSend != nil && s.afterSend(row) {
 		return errCrashed
 	}
@@ -291,6 +301,32 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 			Updates(map[string]any{"state": model.OutboxSkipped, "skip_reason": reason, "lease_until": nil}).Error
 	}
 
+	oa, err := s.oaMessage(db, *row, pl)
+	if err != nil {
+		return prepared{}, err
+	}
+	if oa != nil {
+		if err := db.Model(&model.Outbox{}).Where("id = ?", row.ID).Updates(map[string]any{
+			"channel": model.ChannelOA, "to_user": oa.ToUser, "template_id": oa.TemplateID}).Error; err != nil {
+			return prepared{}, err
+		}
+		if s.cfg.Sandbox {
+			page := oa.PagePath
+			if page == "" {
+				page = oa.URL
+			}
+			raw, _ := json.Marshal(oa.Data)
+			rec := model.SandboxPush{OutboxID: row.ID, UserID: row.UserID, Channel: model.ChannelOA, ToUser: oa.ToUser,
+				Kind: row.Kind, Event: row.Event, TemplateID: oa.TemplateID, Page: page, Data: string(raw),
+				Note: "真实环境下将通过公众号模板消息发送"}
+			if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rec).Error; err != nil {
+				return prepared{}, fmt.Errorf("record sandbox push: %w", err)
+			}
+			return skip(SkipSandbox)
+		}
+		return prepared{oa: oa}, nil
+	}
+
 	var u model.User
 	if err := db.Select("id", "open_id").Where("id = ?", row.UserID).Take(&u).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return prepared{}, err
@@ -304,8 +340,8 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 	}
 	data, page := tpl.render(pl, row.OrderID)
 	msg := wechat.SubscribeMessage{ToUser: *u.OpenID, TemplateID: tpl.ID, Page: page, Data: data}
-	if err := db.Model(&model.Outbox{}).Where("id = ?", row.ID).
-		Updates(map[string]any{"to_user": msg.ToUser, "template_id": msg.TemplateID}).Error; err != nil {
+	if err := db.Model(&model.Outbox{}).Where("id = ?", row.ID).Updates(map[string]any{
+		"channel": model.ChannelMP, "to_user": msg.ToUser, "template_id": msg.TemplateID}).Error; err != nil {
 		return prepared{}, err
 	}
 
@@ -319,7 +355,7 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 			}
 		}
 		raw, _ := json.Marshal(data)
-		rec := model.SandboxPush{OutboxID: row.ID, UserID: row.UserID, ToUser: msg.ToUser, Kind: row.Kind, Event: row.Event,
+		rec := model.SandboxPush{OutboxID: row.ID, UserID: row.UserID, Channel: model.ChannelMP, ToUser: msg.ToUser, Kind: row.Kind, Event: row.Event,
 			TemplateID: msg.TemplateID, Page: page, MiniprogramState: s.cfg.MiniprogramState, Data: string(raw), Note: note}
 		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rec).Error; err != nil {
 			return prepared{}, fmt.Errorf("record sandbox push: %w", err)
@@ -386,7 +422,25 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 	case sendErr == nil:
 		set["state"], set["sent_at"], set["last_code"], set["last_error"] = model.OutboxSent, now, "", ""
 		st.Sent++
-		s.metrics.add(func(c *counters) { c.sent++ })
+		channel := model.ChannelMP
+		if p.oa != nil {
+			channel = model.ChannelOA
+		}
+		s.metrics.add(func(c *counters) { c.sent++; c.sentBy[channel]++ })
+	case p.oa != nil && code == strconv.Itoa(codeNotFollowing):
+		// They stopped following (and we missed or have not yet had the
+		// event): unlinked, so later pushes go to the mini-program.
+		set["state"], set["skip_reason"], set["last_code"], set["last_error"] = model.OutboxSkipped, SkipNotFollowing, code, msg
+		if err := unlinkFollower(db, p.oa.ToUser); err != nil {
+			return err
+		}
+		st.Skipped++
+		s.metrics.add(func(c *counters) { c.skipped[SkipNotFollowing]++ })
+	case p.oa != nil && code == strconv.Itoa(codeNoQuota):
+		// The user turned this template off in the account's settings.
+		set["state"], set["skip_reason"], set["last_code"], set["last_error"] = model.OutboxSkipped, SkipTemplateOff, code, msg
+		st.Skipped++
+		s.metrics.add(func(c *counters) { c.skipped[SkipTemplateOff]++ })
 	case code == strconv.Itoa(codeNoQuota):
 		// WeChat knows better than our count: none left (or refused).
 		set["state"], set["skip_reason"], set["last_code"], set["last_error"] = model.OutboxSkipped, SkipNoQuota, code, msg

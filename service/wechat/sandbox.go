@@ -43,13 +43,40 @@ func sandboxName(code string) (string, bool) {
 	return name, true
 }
 
-// Code2Session accepts "sandbox:<name>" and answers a stable openid for it.
+// SandboxUnionID is the unionid the sandbox gives the user of code
+// "sandbox:<name>": the same person in the mini-program and the service
+// account.
+func SandboxUnionID(name string) string { return "sandbox_union_" + name }
+
+// SandboxOAOpenID is the service account's openid of the sandbox user
+// name, as its follow events in a sandbox walk-through name them.
+func SandboxOAOpenID(name string) string { return "sandbox_oa_" + name }
+
+// Code2Session accepts "sandbox:<name>" and answers a stable openid and
+// unionid for it.
 func (s *Sandbox) Code2Session(ctx context.Context, code string) (string, string, error) {
 	name, ok := sandboxName(code)
 	if !ok {
 		return "", "", ErrBadCode
 	}
-	return SandboxOpenID(name), "", nil
+	return SandboxOpenID(name), SandboxUnionID(name), nil
+}
+
+// UserInfo answers a follower of the service account: SandboxOAOpenID(name)
+// has the unionid of the sandbox user name; any other openid follows
+// without one.
+func (s *Sandbox) UserInfo(ctx context.Context, openID string) (OAUser, error) {
+	u := OAUser{OpenID: openID, Subscribed: true}
+	if name, ok := strings.CutPrefix(openID, "sandbox_oa_"); ok && name != "" {
+		u.UnionID = SandboxUnionID(name)
+	}
+	return u, nil
+}
+
+// SendTemplate records a template message of the service account like a
+// subscribe message (the latest 200 are kept) and reports success.
+func (s *Sandbox) SendTemplate(ctx context.Context, m TemplateMessage) error {
+	return s.SendSubscribe(ctx, SubscribeMessage{ToUser: m.ToUser, TemplateID: m.TemplateID, Page: m.PagePath, Data: m.Data})
 }
 
 // PhoneNumber accepts "sandbox:<digits>" and answers those digits.

@@ -1,7 +1,8 @@
 // Package wechat is the one place that talks to WeChat: login codes, phone
-// numbers, subscribe messages and the text content check, through
-// github.com/silenceper/wechat/v2 (miniprogram sub-packages only: the root
-// package changes logrus for the whole process). It turns WeChat's error
+// numbers, subscribe messages and the text content check of the
+// mini-program, and followers and template messages of the service account
+// (OfficialAccount), through github.com/silenceper/wechat/v2 (sub-packages
+// only: the root package changes logrus for the whole process). It turns WeChat's error
 // codes into *service.Error and keeps the access token in Redis so that
 // every instance shares one. Sandbox stands in when no AppID is configured;
 // wechattest is a fake WeChat server for tests. It must not import api/ or gin.
@@ -45,11 +46,18 @@ type Options struct {
 
 // Client calls WeChat for one mini-program.
 type Client struct {
-	mp       *miniprogram.MiniProgram
+	caller
+	mp    *miniprogram.MiniProgram
+	state string
+}
+
+// caller runs calls of one app (the mini-program or the official
+// account): its deadline, its base URL and where its access token is
+// cached.
+type caller struct {
 	cache    *Cache
 	base     *url.URL // nil: the real host
 	timeout  time.Duration
-	state    string
 	tokenKey string
 }
 
@@ -62,15 +70,9 @@ func New(opts Options, rdb redis.UniversalClient) (*Client, error) {
 	if rdb == nil {
 		return nil, errors.New("wechat: a Redis client is required for the access token")
 	}
-	var base *url.URL
-	if opts.BaseURL != "" {
-		u, err := url.Parse(strings.TrimSuffix(opts.BaseURL, "/"))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("wechat: base URL %q must be an http(s) URL", opts.BaseURL)
-		}
-		if u.Scheme != "https" || u.Host != realHost || u.Path != "" {
-			base = u
-		}
+	base, err := parseBase(opts.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	switch opts.MiniprogramState {
 	case "":
@@ -94,9 +96,25 @@ func New(opts Options, rdb redis.UniversalClient) (*Client, error) {
 		UseStableAK: true,
 	})
 	return &Client{
-		mp: mp, cache: cache, base: base, timeout: opts.Timeout, state: opts.MiniprogramState,
-		tokenKey: credential.CacheKeyMiniProgramPrefix + "_stable_access_token_" + opts.AppID,
+		mp: mp, state: opts.MiniprogramState,
+		caller: caller{cache: cache, base: base, timeout: opts.Timeout,
+			tokenKey: credential.CacheKeyMiniProgramPrefix + "_stable_access_token_" + opts.AppID},
 	}, nil
+}
+
+// parseBase reads a base URL option: nil for empty or the real host.
+func parseBase(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("wechat: base URL %q must be an http(s) URL", raw)
+	}
+	if u.Scheme == "https" && u.Host == realHost && u.Path == "" {
+		return nil, nil
+	}
+	return u, nil
 }
 
 // APIError is WeChat's own refusal (errcode ≠ 0). It is wrapped inside the
@@ -252,7 +270,7 @@ func (c *Client) MsgCheck(ctx context.Context, openID string, scene int, content
 // WeChat no longer accepts is dropped from Redis and the call retried once:
 // the SDK caches tokens by their announced lifetime and never notices when
 // WeChat revokes one early.
-func (c *Client) do(ctx context.Context, badCode *service.Error, call func(context.Context) error) error {
+func (c *caller) do(ctx context.Context, badCode *service.Error, call func(context.Context) error) error {
 	for retried := false; ; retried = true {
 		err := c.attempt(ctx, call)
 		if err == nil {
@@ -282,7 +300,7 @@ func (c *Client) do(ctx context.Context, badCode *service.Error, call func(conte
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, call func(context.Context) error) error {
+func (c *caller) attempt(ctx context.Context, call func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(withBase(ctx, c.base), c.timeout)
 	defer cancel()
 	return call(ctx)

@@ -1,7 +1,9 @@
 // Package wechattest is a fake WeChat API server for tests: the endpoints
 // service/wechat calls, with WeChat's JSON shapes and error codes, single-use
-// codes, revocable access tokens, one-time subscribe quotas and per-type
-// field limits. Point wechat.Options.BaseURL at URL().
+// codes, revocable access tokens per app, one-time subscribe quotas and
+// per-type field limits, and the service account's followers and template
+// messages. Point wechat.Options.BaseURL (and wechat.OAOptions.BaseURL) at
+// URL().
 package wechattest
 
 import (
@@ -27,12 +29,19 @@ const (
 	Token         = "/cgi-bin/token"
 	SubscribeSend = "/cgi-bin/message/subscribe/send"
 	MsgSecCheck   = "/wxa/msg_sec_check"
+	// The service account's.
+	OAUserInfo     = "/cgi-bin/user/info"
+	OATemplateSend = "/cgi-bin/message/template/send"
 )
 
-// Default credentials the fake accepts.
+// Default credentials the fake accepts: the mini-program's and the
+// service account's. A token of one app is refused (48001) by the other's
+// endpoints.
 const (
-	AppID     = "wxfake00000000001"
-	AppSecret = "fake-app-secret"
+	AppID       = "wxfake00000000001"
+	AppSecret   = "fake-app-secret"
+	OAAppID     = "wxfakeoa000000001"
+	OAAppSecret = "fake-oa-secret"
 )
 
 // Request is one request the fake received and what it answered.
@@ -52,6 +61,8 @@ type Server struct {
 	mu       sync.Mutex
 	appID    string
 	secret   string
+	oaAppID  string
+	oaSecret string
 	sessions map[string]session // login code → user
 	phones   map[string]string  // phone code → number
 	used     map[string]bool    // spent login and phone codes
@@ -59,11 +70,21 @@ type Server struct {
 	flags    []flag
 	inject   map[string][]int
 	failing  bool
-	valid    map[string]bool // access tokens WeChat still accepts
-	stable   string          // the current stable token
-	plain    string          // the current /cgi-bin/token token
+	valid    map[string]string // access tokens WeChat still accepts → their AppID
+	stable   map[string]string // AppID → the current stable token
+	plain    map[string]string // AppID → the current /cgi-bin/token token
 	seq      int
 	requests []Request
+
+	followers map[string]*follower // the service account's openid → follower
+	refused   map[[2]string]bool   // (openid, template id) turned off in the account
+	clientMsg map[[2]string]int    // (openid, client_msg_id) → the msgid it got
+	templates []templatePush       // template messages delivered
+}
+
+type follower struct {
+	unionID   string
+	following bool
 }
 
 type session struct{ openID, unionID string }
@@ -85,9 +106,11 @@ func NewServer(t testing.TB) *Server {
 // programs such as the benchmark; Close stops it.
 func Start() *Server {
 	s := &Server{
-		appID: AppID, secret: AppSecret,
+		appID: AppID, secret: AppSecret, oaAppID: OAAppID, oaSecret: OAAppSecret,
 		sessions: map[string]session{}, phones: map[string]string{}, used: map[string]bool{},
-		quota: map[[2]string]int{}, inject: map[string][]int{}, valid: map[string]bool{},
+		quota: map[[2]string]int{}, inject: map[string][]int{}, valid: map[string]string{},
+		stable: map[string]string{}, plain: map[string]string{},
+		followers: map[string]*follower{}, refused: map[[2]string]bool{}, clientMsg: map[[2]string]int{},
 	}
 	s.srv = httptest.NewServer(s)
 	return s
@@ -99,12 +122,39 @@ func (s *Server) URL() string { return s.srv.URL }
 // Close stops the server: later calls are refused at the TCP level.
 func (s *Server) Close() { s.srv.Close() }
 
-// SetCredentials changes the AppID and secret the fake accepts (40013 and
-// 40125 answer the wrong ones).
+// SetCredentials changes the mini-program's AppID and secret the fake
+// accepts (40013 and 40125 answer the wrong ones).
 func (s *Server) SetCredentials(appID, secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.appID, s.secret = appID, secret
+}
+
+// Follow makes openID (the service account's openid of a person) a
+// follower, with unionID ("" when the account is not bound to the open
+// platform). Following again after Unfollow keeps the openid.
+func (s *Server) Follow(openID, unionID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.followers[openID] = &follower{unionID: unionID, following: true}
+}
+
+// Unfollow makes openID stop following the service account: template
+// messages to it answer 43004.
+func (s *Server) Unfollow(openID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.followers[openID]; f != nil {
+		f.following = false
+	}
+}
+
+// RefuseTemplate has openID turn off template messages of templateID in
+// the account's settings: they answer 43101.
+func (s *Server) RefuseTemplate(openID, templateID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refused[[2]string{openID, templateID}] = true
 }
 
 // AddCode makes a wx.login code valid, once, for the user openID.
@@ -160,13 +210,15 @@ func (s *Server) Fail(on bool) {
 	s.failing = on
 }
 
-// InvalidateTokens revokes every access token issued so far: calls with
-// them answer 40001 and the next token request issues a new one.
+// InvalidateTokens revokes every access token issued so far, of both
+// apps: calls with them answer 40001 and the next token request issues a
+// new one.
 func (s *Server) InvalidateTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.valid)
-	s.stable, s.plain = "", ""
+	clear(s.stable)
+	clear(s.plain)
 }
 
 // Requests returns every request received so far, oldest first.
@@ -203,13 +255,16 @@ var errmsgs = map[int]string{
 	40163: "code been used",
 	41001: "access_token missing",
 	41008: "missing code",
+	41009: "missing openid",
 	42001: "access_token expired",
 	43001: "require GET method",
 	43002: "require POST method",
+	43004: "require subscribe",
 	43101: "user refuse to accept the msg",
 	45011: "api minute-quota reach limit  mustslower  retry next minute",
 	47001: "data format error",
 	47003: "argument invalid!",
+	48001: "api unauthorized",
 	87014: "risky content",
 }
 
@@ -229,19 +284,28 @@ func ok(a answer) answer {
 	return a
 }
 
+// Which app's token an endpoint takes.
+const (
+	noToken = iota
+	mpToken
+	oaToken
+)
+
 type endpoint struct {
-	method    string
-	needToken bool
-	handle    func(s *Server, r *Request) answer
+	method string
+	token  int
+	handle func(s *Server, r *Request) answer
 }
 
 var endpoints = map[string]endpoint{
-	Code2Session:  {http.MethodGet, false, (*Server).code2Session},
-	PhoneNumber:   {http.MethodPost, true, (*Server).phoneNumber},
-	StableToken:   {http.MethodPost, false, (*Server).stableToken},
-	Token:         {http.MethodGet, false, (*Server).token},
-	SubscribeSend: {http.MethodPost, true, (*Server).subscribeSend},
-	MsgSecCheck:   {http.MethodPost, true, (*Server).msgSecCheck},
+	Code2Session:   {http.MethodGet, noToken, (*Server).code2Session},
+	PhoneNumber:    {http.MethodPost, mpToken, (*Server).phoneNumber},
+	StableToken:    {http.MethodPost, noToken, (*Server).stableToken},
+	Token:          {http.MethodGet, noToken, (*Server).token},
+	SubscribeSend:  {http.MethodPost, mpToken, (*Server).subscribeSend},
+	MsgSecCheck:    {http.MethodPost, mpToken, (*Server).msgSecCheck},
+	OAUserInfo:     {http.MethodGet, oaToken, (*Server).oaUserInfo},
+	OATemplateSend: {http.MethodPost, oaToken, (*Server).oaTemplateSend},
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
@@ -276,10 +340,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		s.inject[r.Endpoint] = s.inject[r.Endpoint][1:]
 	case bodyErr != nil:
 		a = refuse(47001)
-	case ep.needToken && r.AccessToken == "":
+	case ep.token != noToken && r.AccessToken == "":
 		a = refuse(41001)
-	case ep.needToken && !s.valid[r.AccessToken]:
+	case ep.token != noToken && s.valid[r.AccessToken] == "":
 		a = refuse(40001)
+	case ep.token == mpToken && s.valid[r.AccessToken] != s.appID,
+		ep.token == oaToken && s.valid[r.AccessToken] != s.oaAppID:
+		a = refuse(48001) // the other app's token
 	default:
 		a = ep.handle(s, &r)
 	}
@@ -289,20 +356,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	json.NewEncoder(w).Encode(a)
 }
 
-func (s *Server) newToken() string {
+func (s *Server) newToken(appID string) string {
 	s.seq++
 	tok := fmt.Sprintf("fake_token_%d_%s", s.seq, randomString(8))
-	s.valid[tok] = true
+	s.valid[tok] = appID
 	return tok
 }
 
+// checkApp accepts either app's credentials for a token, the
+// mini-program's alone for a login code.
 func (s *Server) checkApp(grantType, wantGrant, appID, secret string) answer {
+	want := map[string]string{s.appID: s.secret}
+	if wantGrant == "client_credential" {
+		want[s.oaAppID] = s.oaSecret
+	}
+	known, ok := want[appID]
 	switch {
 	case grantType != wantGrant:
 		return refuse(40002)
-	case appID != s.appID:
+	case !ok:
 		return refuse(40013)
-	case secret != s.secret:
+	case secret != known:
 		return refuse(40125)
 	}
 	return nil
@@ -318,11 +392,11 @@ func (s *Server) stableToken(r *Request) answer {
 	if a := s.checkApp(grant, "client_credential", appID, secret); a != nil {
 		return a
 	}
-	if force, _ := r.Body["force_refresh"].(bool); force || s.stable == "" {
-		delete(s.valid, s.stable)
-		s.stable = s.newToken()
+	if force, _ := r.Body["force_refresh"].(bool); force || s.stable[appID] == "" {
+		delete(s.valid, s.stable[appID])
+		s.stable[appID] = s.newToken(appID)
 	}
-	return answer{"access_token": s.stable, "expires_in": 7200}
+	return answer{"access_token": s.stable[appID], "expires_in": 7200}
 }
 
 // token issues a new token and revokes the previous one on every call
@@ -331,9 +405,10 @@ func (s *Server) token(r *Request) answer {
 	if a := s.checkApp(r.Query.Get("grant_type"), "client_credential", r.Query.Get("appid"), r.Query.Get("secret")); a != nil {
 		return a
 	}
-	delete(s.valid, s.plain)
-	s.plain = s.newToken()
-	return answer{"access_token": s.plain, "expires_in": 7200}
+	appID := r.Query.Get("appid")
+	delete(s.valid, s.plain[appID])
+	s.plain[appID] = s.newToken(appID)
+	return answer{"access_token": s.plain[appID], "expires_in": 7200}
 }
 
 func (s *Server) code2Session(r *Request) answer {
