@@ -28,11 +28,14 @@ import (
 	"redprop/service/calendar"
 	"redprop/service/demo"
 	"redprop/service/idem"
+	"redprop/service/meeting"
 	"redprop/service/message"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/vote"
 	"redprop/service/wechat"
+	"redprop/service/wish"
 )
 
 func loadConfig(path string, getenv func(string) string) (config.Config, error) {
@@ -60,6 +63,9 @@ type app struct {
 	photo    *photo.Service
 	message  *message.Service
 	order    *order.Service
+	meeting  *meeting.Service
+	vote     *vote.Service
+	wish     *wish.Service
 }
 
 // openStores connects the database (migrating it) and Redis.
@@ -125,7 +131,8 @@ func (a *app) wire() (http.Handler, error) {
 	})
 	a.org = org.New(a.db, a.clock)
 	a.calendar = calendar.New(a.db, a.clock)
-	a.photo = photo.New(a.db, photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos")), a.clock, a.cfg.MaxPhotoBytes)
+	photoStore := photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos"))
+	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes)
 	msgs, err := message.New(a.db, a.clock, wx, messageConfig(a.cfg))
 	if err != nil {
 		return nil, err
@@ -144,6 +151,16 @@ func (a *app) wire() (http.Handler, error) {
 		RatingReminder: a.cfg.RatingReminder,
 	})
 	a.photo.SetOrderAccess(a.order)
+	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
+	if err != nil {
+		return nil, fmt.Errorf("meeting_reminders (REDPROP_MEETING_REMINDERS): %w", err)
+	}
+	a.meeting, err = meeting.New(a.db, a.rdb, a.clock, a.message, meeting.Options{Reminders: reminders, RedisPrefix: a.cfg.RedisPrefix})
+	if err != nil {
+		return nil, err
+	}
+	a.vote = vote.New(a.db, a.clock, a.message)
+	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
 	return api.NewRouter(api.Deps{
 		Log:          a.log,
 		MaxBodyBytes: a.cfg.MaxBodyBytes,
@@ -156,6 +173,9 @@ func (a *app) wire() (http.Handler, error) {
 		Photo:        a.photo,
 		Message:      a.message,
 		Order:        a.order,
+		Meeting:      a.meeting,
+		Vote:         a.vote,
+		Wish:         a.wish,
 	}), nil
 }
 
@@ -228,6 +248,7 @@ func (a *app) workers() []func(ctx context.Context) {
 	return []func(ctx context.Context){
 		func(ctx context.Context) { a.order.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.message.Run(ctx, a.cfg.MessageWorkerInterval) },
+		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 	}
 }
 

@@ -25,7 +25,9 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/vote"
 	"redprop/service/wechat"
+	"redprop/service/wish"
 )
 
 // testServer is the real router over a clean database, Redis and the
@@ -49,6 +51,7 @@ func newTestServer(t *testing.T) *testServer {
 		JWTSecret: []byte("test-secret-test-secret-test-secret"), AccessTTL: 15 * time.Minute,
 		RefreshTTL: 24 * time.Hour, PerIPPerMin: 1000, PerCodePerMin: 1000, RedisPrefix: prefix, Sandbox: true,
 	})
+	photoStore := photo.NewLocalStorage(t.TempDir())
 	deps := Deps{
 		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxBodyBytes: 1 << 20,
@@ -57,11 +60,14 @@ func newTestServer(t *testing.T) *testServer {
 		Idem:         idem.New(rdb, prefix),
 		Org:          org.New(db, clock),
 		Calendar:     calendar.New(db, clock),
-		Photo:        photo.New(db, photo.NewLocalStorage(t.TempDir()), clock, testMaxPhotoBytes),
+		Photo:        photo.New(db, photoStore, clock, testMaxPhotoBytes),
 		Message:      newTestMessages(t, db, clock), // api/message_test.go
 	}
 	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, deps.Message, order.Options{})
 	deps.Photo.SetOrderAccess(deps.Order)
+	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
+	deps.Vote = vote.New(db, clock, deps.Message)
+	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,13 @@ import (
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/idem"
+	"redprop/service/meeting"
 	"redprop/service/message"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/vote"
+	"redprop/service/wish"
 )
 
 // Deps are the services the router serves.
@@ -43,6 +46,9 @@ type Deps struct {
 	Photo    *photo.Service
 	Message  *message.Service
 	Order    *order.Service
+	Meeting  *meeting.Service
+	Vote     *vote.Service
+	Wish     *wish.Service
 }
 
 // handlers is the receiver of every endpoint.
@@ -79,6 +85,9 @@ func NewRouter(d Deps) *gin.Engine {
 	h.messageRoutes(v1, authed)
 	h.orderRoutes(authed)
 	h.emergencyRoutes(authed)
+	h.meetingRoutes(authed)
+	h.voteRoutes(authed)
+	h.wishRoutes(authed)
 	return r
 }
 

@@ -75,6 +75,9 @@ type Config struct {
 	TemplatesLongTerm      string `yaml:"templates_long_term" env:"TEMPLATES_LONG_TERM"`
 	TemplatesResendUnknown string `yaml:"templates_resend_unknown" env:"TEMPLATES_RESEND_UNKNOWN"`
 
+	// Meeting reminders before the start, e.g. "24h,2h"; "none" for none.
+	MeetingReminders string `yaml:"meeting_reminders" env:"MEETING_REMINDERS"`
+
 	// The service account (公众号) channel, off by default: staff who
 	// follow it get template messages there instead of subscribe messages.
 	WeChatOAEnabled        bool   `yaml:"wechat_oa_enabled" env:"WECHAT_OA_ENABLED"`
@@ -134,6 +137,7 @@ func Default() Config {
 		EmergencyEscalateAfter: 10 * time.Minute,
 		RatingReminder:         24 * time.Hour,
 		MessageWorkerInterval:  5 * time.Second,
+		MeetingReminders:       "24h,2h",
 		LogLevel:               "info",
 	}
 }

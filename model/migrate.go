@@ -28,6 +28,8 @@ func Tables() []any {
 		&Vulnerable{}, &EmergencyCall{},
 		&Outbox{}, &SubscribeQuota{}, &SandboxPush{}, &ContentCheck{}, &CallbackReceipt{},
 		&PushPreference{}, &OAFollower{},
+		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
+		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 	}
 	return append(tables, extraTables...)
 }

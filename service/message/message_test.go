@@ -495,6 +495,7 @@ func TestWorkerKilledBetweenSendAndRecord(t *testing.T) {
 				tpl := c.Templates[message.KindRating]
 				tpl.ResendUnknown = resend
 				c.Templates[message.KindRating] = tpl
+				c.SendLanes = 1 // the crash stops the worker before b's row
 			})
 			a, b := e.user("oa"), e.user("ob")
 			e.allow(a, "oa", tplRating, 2)
@@ -674,5 +675,45 @@ func TestInbox(t *testing.T) {
 	}
 	if n, _ := e.svc.UnreadCount(e.ctx, actor(b)); n != 1 {
 		t.Fatalf("the other user's unread count changed: %d", n)
+	}
+}
+
+// Lanes send a batch side by side; each push still goes out once, and one
+// user's pushes go out in the order they were queued.
+func TestLanesDeliverOnceAndKeepEachUsersOrder(t *testing.T) {
+	e := setup(t, func(c *message.Config) { c.SendLanes = 4; c.BatchSize = 50 })
+	var users []int64
+	for i := range 6 {
+		open := fmt.Sprintf("lane%d", i)
+		u := e.user(open)
+		e.allow(u, open, tplNew, 3)
+		users = append(users, u)
+	}
+	for n := 1; n <= 3; n++ {
+		ev := newReport(fmt.Sprintf("order:%d:submitted:1", n), users...)
+		ev.Fields["number"] = fmt.Sprintf("GD-%d", n)
+		e.publish(ev)
+	}
+	if st := e.deliver(); st.Claimed != 18 || st.Sent != 18 {
+		t.Fatalf("%+v, want 18 claimed and sent", st)
+	}
+	seen := map[string][]string{}
+	for _, r := range e.fake.Requests() {
+		if r.Endpoint != wechattest.SubscribeSend || r.ErrCode != 0 {
+			continue
+		}
+		to := r.Body["touser"].(string)
+		data := r.Body["data"].(map[string]any)
+		num := data["character_string1"].(map[string]any)["value"].(string)
+		seen[to] = append(seen[to], num)
+	}
+	for i := range 6 {
+		got := seen[fmt.Sprintf("lane%d", i)]
+		if fmt.Sprint(got) != "[GD-1 GD-2 GD-3]" {
+			t.Fatalf("lane%d received %v", i, got)
+		}
+	}
+	if st := e.deliver(); st.Claimed != 0 {
+		t.Fatalf("a second round claimed %d rows", st.Claimed)
 	}
 }

@@ -70,6 +70,7 @@ type Config struct {
 	Templates map[string]Template
 
 	BatchSize   int           // outbox rows one claim takes
+	SendLanes   int           // rows of a batch sent side by side (one user's rows share a lane)
 	Lease       time.Duration // how long a claimed or sending row is a worker's
 	MaxAttempts int           // failed sends before a row is dead
 	RetryBase   time.Duration // first retry delay; doubles per attempt
@@ -114,6 +115,7 @@ func DefaultConfig() Config {
 	return Config{
 		MiniprogramState: "formal",
 		BatchSize:        20,
+		SendLanes:        4,
 		Lease:            2 * time.Minute,
 		MaxAttempts:      8,
 		RetryBase:        30 * time.Second,
@@ -153,6 +155,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = d.BatchSize
+	}
+	if c.SendLanes <= 0 {
+		c.SendLanes = d.SendLanes
 	}
 	if c.Lease <= 0 {
 		c.Lease = d.Lease

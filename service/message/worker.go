@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -105,20 +106,65 @@ func (s *Service) DeliverOnce(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	st.Claimed = len(rows)
+	lanes := min(s.cfg.SendLanes, len(rows))
+	if lanes <= 1 {
+		return st, s.deliverLane(ctx, owner, rows, &st)
+	}
+	// WeChat answers in tens of milliseconds: lanes send side by side.
+	// All rows of one user stay in one lane, in order.
+	parts := make([][]model.Outbox, lanes)
+	for _, r := range rows {
+		i := int(r.UserID % int64(lanes))
+		parts[i] = append(parts[i], r)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, part := range parts {
+		if len(part) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ls Stats
+			err := s.deliverLane(ctx, owner, part, &ls)
+			mu.Lock()
+			defer mu.Unlock()
+			st.Sent += ls.Sent
+			st.Skipped += ls.Skipped
+			st.Failed += ls.Failed
+			st.Dead += ls.Dead
+			st.Unknown += ls.Unknown
+			st.Requeued += ls.Requeued
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return st, errors.Join(errs...)
+}
+
+// deliverLane delivers rows one after the other; on an error (or when ctx
+// ends) the rest go back to the queue.
+func (s *Service) deliverLane(ctx context.Context, owner string, rows []model.Outbox, st *Stats) error {
 	for i, row := range rows {
 		if ctx.Err() != nil {
 			// Rows not yet at WeChat go back to the queue at once rather
 			// than waiting out their lease.
-			return st, s.release(owner, rows[i:])
+			return s.release(owner, rows[i:])
 		}
-		if err := s.deliver(ctx, owner, row, &st); err != nil {
+		if err := s.deliver(ctx, owner, row, st); err != nil {
 			if errors.Is(err, errCrashed) {
-				return st, err
+				return err
 			}
-			return st, errors.Join(err, s.release(owner, rows[i+1:]))
+			return errors.Join(err, s.release(owner, rows[i+1:]))
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // expireLeases returns claimed rows whose worker vanished to the queue and
