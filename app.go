@@ -24,6 +24,7 @@ import (
 	"redprop/config"
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/demo"
@@ -64,6 +65,7 @@ type app struct {
 	message  *message.Service
 	order    *order.Service
 	meeting  *meeting.Service
+	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
 }
@@ -161,6 +163,7 @@ func (a *app) wire() (http.Handler, error) {
 	}
 	a.vote = vote.New(a.db, a.clock, a.message)
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
+	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{})
 	return api.NewRouter(api.Deps{
 		Log:          a.log,
 		MaxBodyBytes: a.cfg.MaxBodyBytes,
@@ -174,6 +177,7 @@ func (a *app) wire() (http.Handler, error) {
 		Message:      a.message,
 		Order:        a.order,
 		Meeting:      a.meeting,
+		Action:       a.action,
 		Vote:         a.vote,
 		Wish:         a.wish,
 	}), nil
@@ -249,6 +253,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.order.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.message.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
 	}
 }
 

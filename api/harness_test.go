@@ -18,6 +18,7 @@ import (
 	"redprop/model"
 	"redprop/model/dbtest"
 	"redprop/service"
+	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/demo"
@@ -65,6 +66,7 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, deps.Message, order.Options{})
 	deps.Photo.SetOrderAccess(deps.Order)
+	deps.Action = action.New(db, clock, deps.Message, deps.Photo, action.Options{})
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message)
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"redprop/service"
+	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/idem"
@@ -46,6 +47,7 @@ type Deps struct {
 	Photo    *photo.Service
 	Message  *message.Service
 	Order    *order.Service
+	Action   *action.Service
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
@@ -85,6 +87,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.messageRoutes(v1, authed)
 	h.orderRoutes(authed)
 	h.emergencyRoutes(authed)
+	h.actionRoutes(authed)
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)

@@ -28,6 +28,7 @@ func Tables() []any {
 		&Vulnerable{}, &EmergencyCall{},
 		&Outbox{}, &SubscribeQuota{}, &SandboxPush{}, &ContentCheck{}, &CallbackReceipt{},
 		&PushPreference{}, &OAFollower{},
+		&ActionItem{}, &ActionItemEvent{},
 		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 	}

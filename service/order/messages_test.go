@@ -157,4 +157,3 @@ func TestRiskyTextIsRefusedAndReviewIsFlagged(t *testing.T) {
 		t.Fatalf("check %+v", chk)
 	}
 }
-

@@ -17,10 +17,10 @@ import (
 	"redprop/model/dbtest"
 	"redprop/service"
 	"redprop/service/calendar"
-	"redprop/service/message"
-	"redprop/service/wechat"
 	"redprop/service/demo"
+	"redprop/service/message"
 	"redprop/service/photo"
+	"redprop/service/wechat"
 )
 
 // loopEnv is the order service over the demo city with real photo and

@@ -1,0 +1,183 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// ledgerRoles see every item of their tree scope: the ledger of a
+// compound, a community, a street and above.
+var ledgerRoles = []string{model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleDistrictStaff,
+	model.RoleCityStaff, model.RolePlatformAdmin, model.RoleCommittee, model.RolePartyBranch}
+
+// memberRoles are the roles that speak for each kind of owner
+// organisation and may claim and do its items.
+var memberRoles = map[string][]string{
+	model.OwnerFirm:       {model.RoleFirmManager, model.RoleFirmWorker},
+	model.OwnerCommittee:  {model.RoleCommittee},
+	model.OwnerDepartment: {model.RoleDepartmentStaff},
+	model.OwnerCommunity:  {model.RoleCommunityStaff},
+}
+
+func itemTarget(it *model.ActionItem) service.Target {
+	return service.TargetOf("action_item", it.ID, it.Ancestry)
+}
+
+// ownerTarget places an item's owner organisation for a scope check: a
+// firm or department is its own scope; a committee sits in its compound; a
+// community is the item's community.
+func (s *Service) ownerTarget(ctx context.Context, db *gorm.DB, it *model.ActionItem) (service.Target, error) {
+	switch it.OwnerKind {
+	case model.OwnerFirm:
+		return service.TargetOf(model.ScopeFirm, it.OwnerID, model.Ancestry{}), nil
+	case model.OwnerDepartment:
+		return service.TargetOf(model.ScopeDepartment, it.OwnerID, model.Ancestry{}), nil
+	case model.OwnerCommittee:
+		var c model.Committee
+		if err := model.Translate(db.WithContext(ctx).Take(&c, it.OwnerID).Error); err != nil {
+			return service.Target{}, fmt.Errorf("committee %d of action item %d: %w", it.OwnerID, it.ID, err)
+		}
+		return service.TargetOf(model.OwnerCommittee, c.ID, c.Ancestry), nil
+	case model.OwnerCommunity:
+		anc := communityAncestry(it.Ancestry)
+		return service.TargetOf(model.ScopeCommunity, it.OwnerID, anc), nil
+	}
+	return service.Target{}, fmt.Errorf("action item %d: unknown owner kind %q", it.ID, it.OwnerKind)
+}
+
+// memberRole returns the role in which the actor speaks for the item's
+// owner organisation, or "".
+func (s *Service) memberRole(ctx context.Context, db *gorm.DB, a *service.Actor, it *model.ActionItem) (string, error) {
+	roles := memberRoles[it.OwnerKind]
+	if !a.Has(roles...) {
+		return "", nil
+	}
+	t, err := s.ownerTarget(ctx, db, it)
+	if err != nil {
+		return "", err
+	}
+	g, ok := a.GrantFor(t, roles...)
+	if !ok {
+		return "", nil
+	}
+	return g.Role, nil
+}
+
+// relation is how an actor stands towards one item.
+type relation struct {
+	ledger    string // a ledger role over the item's scope
+	member    string // a member role of the owner organisation
+	organiser bool
+	creator   bool
+}
+
+func (r relation) sees() bool { return r.ledger != "" || r.member != "" || r.organiser || r.creator }
+
+func (s *Service) relationOf(ctx context.Context, db *gorm.DB, a *service.Actor, it *model.ActionItem) (relation, error) {
+	var r relation
+	if g, ok := a.GrantFor(itemTarget(it), ledgerRoles...); ok {
+		r.ledger = g.Role
+	}
+	var err error
+	if r.member, err = s.memberRole(ctx, db, a, it); err != nil {
+		return r, err
+	}
+	r.organiser = a.UserID != 0 && a.UserID == it.OrganiserID
+	r.creator = a.UserID != 0 && a.UserID == it.CreatorID
+	return r, nil
+}
+
+// visible narrows q (on action_items) to the items the actor may see,
+// with one condition per grant; it returns false when the actor may see
+// none at all.
+func visible(q *gorm.DB, a *service.Actor) (*gorm.DB, bool) {
+	var conds []string
+	var args []any
+	add := func(c string, v ...any) {
+		conds = append(conds, c)
+		args = append(args, v...)
+	}
+	column := map[string]string{
+		model.ScopeCity: "city_id", model.ScopeDistrict: "district_id", model.ScopeStreet: "street_id",
+		model.ScopeCommunity: "community_id", model.ScopeCompound: "compound_id",
+	}
+	for _, g := range a.Grants {
+		if slices.Contains(ledgerRoles, g.Role) {
+			if g.ScopeKind == model.ScopePlatform {
+				return q, true
+			}
+			if col, ok := column[g.ScopeKind]; ok {
+				add(col+" = ?", g.ScopeID)
+			}
+		}
+		switch g.Role {
+		case model.RoleFirmManager, model.RoleFirmWorker:
+			if g.ScopeKind == model.ScopeFirm {
+				add("(owner_kind = ? AND owner_id = ?)", model.OwnerFirm, g.ScopeID)
+			}
+		case model.RoleDepartmentStaff:
+			if g.ScopeKind == model.ScopeDepartment {
+				add("(owner_kind = ? AND owner_id = ?)", model.OwnerDepartment, g.ScopeID)
+			}
+		case model.RoleCommittee:
+			if col, ok := column[g.ScopeKind]; ok {
+				add("(owner_kind = ? AND owner_id IN (SELECT id FROM committees WHERE "+col+" = ?))",
+					model.OwnerCommittee, g.ScopeID)
+			}
+		}
+	}
+	if a.UserID != 0 {
+		add("organiser_id = ?", a.UserID)
+		add("creator_id = ?", a.UserID)
+	}
+	if len(conds) == 0 {
+		return q, false
+	}
+	return q.Where("("+strings.Join(conds, " OR ")+")", args...), true
+}
+
+// communityAncestry is a community's own place in the tree, from any row
+// below it.
+func communityAncestry(a model.Ancestry) model.Ancestry {
+	return model.Ancestry{CityID: a.CityID, DistrictID: a.DistrictID, StreetID: a.StreetID, CommunityID: a.CommunityID}
+}
+
+// compoundAncestry is a compound's own place, from any row in it.
+func compoundAncestry(a model.Ancestry) model.Ancestry {
+	a.GridID, a.BuildingID = 0, 0
+	return a
+}
+
+// load reads one item through db (404 when missing).
+func load(ctx context.Context, db *gorm.DB, id int64) (model.ActionItem, error) {
+	var it model.ActionItem
+	if err := model.Translate(db.WithContext(ctx).Take(&it, id).Error); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return it, errItemMissing
+		}
+		return it, err
+	}
+	return it, nil
+}
+
+// lock reads one item for update by its primary key only: a condition on
+// state would let MariaDB lock through the state index and deadlock two
+// racing transitions.
+func lock(ctx context.Context, tx *gorm.DB, id int64) (model.ActionItem, error) {
+	var it model.ActionItem
+	if err := model.Translate(model.ForUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&it).Error); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return it, errItemMissing
+		}
+		return it, err
+	}
+	return it, nil
+}

@@ -1,0 +1,374 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// CreateInput is what a new item takes. CompoundID or CommunityID names
+// the place it concerns; items of a meeting or an order may leave both out
+// and take the place of their source.
+type CreateInput struct {
+	Title       string
+	Detail      string
+	OwnerKind   string
+	OwnerID     int64
+	DueDate     string // YYYY-MM-DD, a Beijing date
+	SourceKind  string
+	SourceID    int64
+	CompoundID  int64
+	CommunityID int64
+	IdemKey     string // the Idempotency-Key header
+}
+
+var (
+	errTitle       = service.Invalid("bad_title", "标题须为 1 到 100 个字")
+	errDetail      = service.Invalid("bad_detail", "详细说明不能超过 2000 个字")
+	errOwnerKind   = service.Invalid("bad_owner_kind", "责任单位类型只能是 firm、committee、department 或 community")
+	errOwnerID     = service.Invalid("bad_owner", "请指定责任单位")
+	errSourceKind  = service.Invalid("bad_source_kind", "来源只能是 meeting、inspection 或 order")
+	errSourceID    = service.Invalid("bad_source", "来自会议或工单的事项须指明会议或工单编号")
+	errDueFormat   = service.Invalid("bad_due_date", "截止日期须为 YYYY-MM-DD 格式的日期")
+	errDuePast     = service.Invalid("due_date_past", "截止日期不能早于今天")
+	errDueFar      = service.Invalid("due_date_far", "截止日期须在两年以内")
+	errScopeBoth   = service.Invalid("bad_scope", "小区和社区只能指定一个")
+	errScopeNeeded = service.Invalid("scope_required", "请指定事项所属的小区或社区")
+	errIdemKey     = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
+	errScopeGone   = service.Unprocessable("scope_not_found", "所指定的小区或社区不存在")
+	errScopeOut    = service.Unprocessable("scope_outside_source", "所指定的小区或社区不在来源会议或工单的范围内")
+	errOwnerGone   = service.Unprocessable("owner_not_found", "责任单位不存在")
+	errOwnerFirm   = service.Unprocessable("firm_not_serving", "该物业企业没有服务此小区或社区的有效合同")
+	errOwnerComm   = service.Unprocessable("committee_outside_scope", "该业委会不属于此小区或社区")
+	errOwnerDept   = service.Unprocessable("department_outside_scope", "该职能部门不负责此区域")
+	errOwnerComty  = service.Unprocessable("community_outside_scope", "责任社区须为事项所在的社区")
+	errOrderGone   = service.NotFound("order_not_found", "工单不存在")
+	errOrderState  = service.Unprocessable("order_not_open", "已撤销或已合并的工单不能生成整改事项")
+	errCreateRole  = service.Forbidden("create_forbidden", "只有该范围的社区或街道工作人员可以登记整改事项")
+	errOrderRole   = service.Forbidden("create_forbidden", "只有该工单所在社区的社区工作人员可以据此生成整改事项")
+	errMeetingGone = service.NotFound("meeting_not_found", "会议不存在")
+	errMeetingRole = service.Forbidden("create_forbidden", "只有会议的组织者或该范围的社区工作人员可以登记会议决议事项")
+	errMeetingOpen = service.Unprocessable("meeting_not_held", "会议尚未召开或已取消，不能登记决议事项")
+)
+
+// inspectorRoles may raise items from an inspection.
+var inspectorRoles = []string{model.RoleCommunityStaff, model.RoleStreetStaff}
+
+// place is the compound or community an item concerns.
+type place struct {
+	kind string // model.ScopeCompound or model.ScopeCommunity
+	id   int64
+	anc  model.Ancestry
+}
+
+func (p place) target() service.Target { return service.TargetOf(p.kind, p.id, p.anc) }
+
+// Create raises a new item for the actor. created is false when the actor
+// already raised one with the same Idempotency-Key: that one is returned.
+func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) (View, bool, error) {
+	if a == nil {
+		return View{}, false, service.ErrUnauthenticated
+	}
+	now := s.clock.Now().UTC()
+	due, err := checkCreate(&in, now)
+	if err != nil {
+		return View{}, false, err
+	}
+	if in.IdemKey != "" {
+		if it, ok, err := s.byIdemKey(ctx, a.UserID, in.IdemKey); err != nil || ok {
+			return s.viewAfterWrite(ctx, a, it, false, err)
+		}
+	}
+	it := model.ActionItem{
+		Title: in.Title, Detail: in.Detail, OwnerKind: in.OwnerKind, OwnerID: in.OwnerID, DueAt: due,
+		SourceKind: in.SourceKind, SourceID: in.SourceID, CreatorID: a.UserID, OrganiserID: a.UserID,
+		State: model.ActionOpen, Version: 1,
+	}
+	it.CreatedAt, it.UpdatedAt = now, now
+	if in.IdemKey != "" {
+		k := in.IdemKey
+		it.IdemKey = &k
+	}
+	var where place
+	switch in.SourceKind {
+	case model.SourceMeeting:
+		where, it.OrganiserID, err = s.fromMeeting(ctx, a, in)
+	case model.SourceOrder:
+		where, err = s.fromOrder(ctx, a, in)
+	default:
+		where, err = s.fromInspection(ctx, a, in)
+	}
+	if err != nil {
+		return View{}, false, err
+	}
+	it.ScopeKind, it.ScopeID, it.Ancestry = where.kind, where.id, where.anc
+	if err := s.checkOwner(ctx, &it, now); err != nil {
+		return View{}, false, err
+	}
+	role := s.creatorRole(a, &it)
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := tx.Create(&it).Error; err != nil {
+			return err
+		}
+		ev := model.ActionItemEvent{Action: ActCreate, ActorID: a.UserID, Role: role, ToState: it.State,
+			Note: it.Title, CreatedAt: now}
+		if err := appendEvent(ctx, tx, &it, ev); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, &it, ActCreate)
+	})
+	if errors.Is(model.Translate(err), model.ErrDuplicate) && in.IdemKey != "" {
+		// A concurrent double tap with the same key: the other one won.
+		prev, ok, ferr := s.byIdemKey(ctx, a.UserID, in.IdemKey)
+		if ferr == nil && ok {
+			return s.viewAfterWrite(ctx, a, prev, false, nil)
+		}
+	}
+	if err != nil {
+		return View{}, false, fmt.Errorf("create action item: %w", err)
+	}
+	return s.viewAfterWrite(ctx, a, it, true, nil)
+}
+
+// checkCreate validates and normalises what needs no database, and
+// returns the instant the item falls due: the end of its Beijing due date.
+func checkCreate(in *CreateInput, now time.Time) (time.Time, error) {
+	in.Title, in.Detail = strings.TrimSpace(in.Title), strings.TrimSpace(in.Detail)
+	switch n := utf8.RuneCountInString(in.Title); {
+	case n == 0 || n > 100:
+		return time.Time{}, errTitle
+	}
+	if utf8.RuneCountInString(in.Detail) > 2000 {
+		return time.Time{}, errDetail
+	}
+	if !slices.Contains(OwnerKinds, in.OwnerKind) {
+		return time.Time{}, errOwnerKind
+	}
+	if in.OwnerID <= 0 {
+		return time.Time{}, errOwnerID
+	}
+	if !slices.Contains(SourceKinds, in.SourceKind) {
+		return time.Time{}, errSourceKind
+	}
+	if in.SourceID < 0 || (in.SourceKind != model.SourceInspection && in.SourceID == 0) {
+		return time.Time{}, errSourceID
+	}
+	if in.CompoundID < 0 || in.CommunityID < 0 || (in.CompoundID > 0 && in.CommunityID > 0) {
+		return time.Time{}, errScopeBoth
+	}
+	day, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(in.DueDate), cst)
+	if err != nil {
+		return time.Time{}, errDueFormat
+	}
+	today := beijingDay(now)
+	if day.Before(today) {
+		return time.Time{}, errDuePast
+	}
+	if day.After(today.AddDate(2, 0, 0)) {
+		return time.Time{}, errDueFar
+	}
+	if in.IdemKey != "" {
+		if len(in.IdemKey) > 64 {
+			return time.Time{}, errIdemKey
+		}
+		for _, r := range in.IdemKey {
+			if r < 0x21 || r > 0x7e {
+				return time.Time{}, errIdemKey
+			}
+		}
+	}
+	return day.AddDate(0, 0, 1).UTC(), nil
+}
+
+// beijingDay is the start of t's Beijing date.
+func beijingDay(t time.Time) time.Time {
+	y, m, d := t.In(cst).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, cst)
+}
+
+func (s *Service) byIdemKey(ctx context.Context, creatorID int64, key string) (model.ActionItem, bool, error) {
+	var it model.ActionItem
+	err := model.Translate(s.db.WithContext(ctx).Where("creator_id = ? AND idem_key = ?", creatorID, key).Take(&it).Error)
+	if errors.Is(err, model.ErrNotFound) {
+		return it, false, nil
+	}
+	return it, err == nil, err
+}
+
+// placeOf loads the compound or community the input names (ok false when
+// it names neither).
+func (s *Service) placeOf(ctx context.Context, in CreateInput) (place, bool, error) {
+	switch {
+	case in.CompoundID > 0:
+		var c model.Compound
+		if err := model.Translate(s.db.WithContext(ctx).Take(&c, in.CompoundID).Error); err != nil {
+			if errors.Is(err, model.ErrNotFound) {
+				return place{}, false, errScopeGone
+			}
+			return place{}, false, err
+		}
+		return place{kind: model.ScopeCompound, id: c.ID, anc: compoundAncestry(c.Ancestry)}, true, nil
+	case in.CommunityID > 0:
+		var r model.Region
+		err := model.Translate(s.db.WithContext(ctx).Where("id = ? AND level = ?", in.CommunityID, model.LevelCommunity).
+			Take(&r).Error)
+		if err != nil {
+			if errors.Is(err, model.ErrNotFound) {
+				return place{}, false, errScopeGone
+			}
+			return place{}, false, err
+		}
+		return place{kind: model.ScopeCommunity, id: r.ID, anc: communityAncestry(r.Ancestry)}, true, nil
+	}
+	return place{}, false, nil
+}
+
+// fromInspection: community or street staff raise an item for a place in
+// their scope; they organise it.
+func (s *Service) fromInspection(ctx context.Context, a *service.Actor, in CreateInput) (place, error) {
+	p, ok, err := s.placeOf(ctx, in)
+	if err != nil {
+		return p, err
+	}
+	if !ok {
+		return p, errScopeNeeded
+	}
+	if !a.Can(p.target(), inspectorRoles...) {
+		return p, errCreateRole
+	}
+	return p, nil
+}
+
+// fromOrder: community staff over an order raise an item for what the
+// community cannot close alone. The item concerns the order's compound;
+// the order itself is not touched (its timeline is the order's own ledger).
+func (s *Service) fromOrder(ctx context.Context, a *service.Actor, in CreateInput) (place, error) {
+	var o model.Order
+	if err := model.Translate(s.db.WithContext(ctx).Take(&o, in.SourceID).Error); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return place{}, errOrderGone
+		}
+		return place{}, err
+	}
+	if !a.Can(service.TargetOf("order", o.ID, o.Ancestry), model.RoleCommunityStaff) {
+		return place{}, errOrderRole
+	}
+	if o.State == model.StateCancelled || o.State == model.StateMerged {
+		return place{}, errOrderState
+	}
+	p := place{kind: model.ScopeCompound, id: o.CompoundID, anc: compoundAncestry(o.Ancestry)}
+	asked, ok, err := s.placeOf(ctx, in)
+	if err != nil {
+		return p, err
+	}
+	if ok && !(asked.kind == p.kind && asked.id == p.id) &&
+		!(asked.kind == model.ScopeCommunity && asked.id == o.CommunityID) {
+		return p, errScopeOut
+	}
+	if ok {
+		p = asked
+	}
+	return p, nil
+}
+
+// checkOwner makes sure the owner organisation exists and answers for the
+// item's place: a firm under a contract there that has not ended, the
+// committee of a compound there, a department whose area contains it, or
+// the item's own community.
+func (s *Service) checkOwner(ctx context.Context, it *model.ActionItem, now time.Time) error {
+	db := s.db.WithContext(ctx)
+	take := func(dst any) error {
+		err := model.Translate(db.Take(dst, it.OwnerID).Error)
+		if errors.Is(err, model.ErrNotFound) {
+			return errOwnerGone
+		}
+		return err
+	}
+	switch it.OwnerKind {
+	case model.OwnerFirm:
+		var f model.Firm
+		if err := take(&f); err != nil {
+			return err
+		}
+		y, m, d := now.In(cst).Date()
+		today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		q := db.Model(&model.Contract{}).Where("firm_id = ? AND ends_on >= ?", f.ID, today)
+		if it.ScopeKind == model.ScopeCompound {
+			q = q.Where("compound_id = ?", it.CompoundID)
+		} else {
+			q = q.Where("community_id = ?", it.CommunityID)
+		}
+		var n int64
+		if err := q.Limit(1).Count(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			return errOwnerFirm
+		}
+	case model.OwnerCommittee:
+		var c model.Committee
+		if err := take(&c); err != nil {
+			return err
+		}
+		if (it.ScopeKind == model.ScopeCompound && c.CompoundID != it.CompoundID) ||
+			(it.ScopeKind == model.ScopeCommunity && c.CommunityID != it.CommunityID) {
+			return errOwnerComm
+		}
+	case model.OwnerDepartment:
+		var d model.Department
+		if err := take(&d); err != nil {
+			return err
+		}
+		if !contains(d.Ancestry, it.Ancestry) {
+			return errOwnerDept
+		}
+	case model.OwnerCommunity:
+		if it.OwnerID != it.CommunityID {
+			return errOwnerComty
+		}
+	}
+	return nil
+}
+
+// contains reports whether the region an ancestry outer describes holds
+// inner: every level outer names, inner shares.
+func contains(outer, inner model.Ancestry) bool {
+	pairs := [][2]int64{{outer.CityID, inner.CityID}, {outer.DistrictID, inner.DistrictID},
+		{outer.StreetID, inner.StreetID}, {outer.CommunityID, inner.CommunityID}, {outer.CompoundID, inner.CompoundID}}
+	for _, p := range pairs {
+		if p[0] != 0 && p[0] != p[1] {
+			return false
+		}
+	}
+	return true
+}
+
+// creatorRole is the role the creator acted in, for the history.
+func (s *Service) creatorRole(a *service.Actor, it *model.ActionItem) string {
+	if g, ok := a.GrantFor(itemTarget(it), model.RoleCommunityStaff, model.RoleStreetStaff); ok {
+		return g.Role
+	}
+	if it.OrganiserID == a.UserID {
+		return "organiser"
+	}
+	return ""
+}
+
+// viewAfterWrite returns the view of an item just written (or found by
+// its Idempotency-Key).
+func (s *Service) viewAfterWrite(ctx context.Context, a *service.Actor, it model.ActionItem, created bool, err error) (View, bool, error) {
+	if err != nil {
+		return View{}, false, err
+	}
+	v, err := s.Get(ctx, a, it.ID)
+	return v, created, err
+}
