@@ -49,6 +49,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	tpl := cfg.Templates[message.KindNewReport]
 	tpl.ID = "tpl_new_report"
 	cfg.Templates[message.KindNewReport] = tpl
+	cfg.SendLanes = 1 // the injected failure must meet the first row
 	svc, err := message.New(s.db, s.clock, wx, cfg)
 	if err != nil {
 		t.Fatal(err)
