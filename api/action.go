@@ -313,15 +313,7 @@ func (h *handlers) getActionItemPhoto(c *gin.Context) {
 		return
 	}
 	p, rc, err := h.Action.EvidencePhoto(c.Request.Context(), actor(c), id, pid)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	defer rc.Close()
-	c.Header("Cache-Control", "private, max-age=86400")
-	c.Header("ETag", `"`+p.SHA256+`"`)
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.DataFromReader(http.StatusOK, p.Size, p.Mime, rc, nil)
+	servePhoto(c, p, rc, err)
 }
 
 // actionItemRequest is the body of every transition; each reads its own

@@ -35,6 +35,7 @@ func (h *handlers) meetingRoutes(authed *gin.RouterGroup) {
 	authed.POST("/meetings/:id/sign-in", h.signInMeeting)
 
 	authed.GET("/meetings/:id/minutes", h.listMeetingMinutes)
+	authed.GET("/meetings/:id/photos/:photo_id", h.getMeetingPhoto)
 	authed.POST("/meetings/:id/minutes", h.idempotent(h.publishMeetingMinutes))
 }
 
@@ -605,4 +606,23 @@ func (h *handlers) publishMeetingMinutes(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, newMinutesResponse(m))
+}
+
+// getMeetingPhoto serves a photo attached to a meeting or its minutes to
+// whoever may see the meeting.
+func (h *handlers) getMeetingPhoto(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	pid, ok := pathID(c, "photo_id")
+	if !ok {
+		return
+	}
+	if err := h.Meeting.CheckPhoto(c.Request.Context(), actor(c), id, pid); err != nil {
+		fail(c, err)
+		return
+	}
+	p, rc, err := h.Photo.OpenChecked(c.Request.Context(), pid)
+	servePhoto(c, p, rc, err)
 }

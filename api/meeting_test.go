@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -396,4 +397,30 @@ func TestMeetingBadInputAPI(t *testing.T) {
 	if r.Body["state"] != "scheduled" || r.Body["version"] != float64(1) || r.Body["counts"].(map[string]any)["invited"] != float64(4) {
 		t.Fatalf("meeting after refused requests %s", r.Raw)
 	}
+}
+
+// A photo attached to a meeting reaches its participants through the
+// meeting, and nobody else: not through the meeting, not by its id.
+func TestMeetingPhotoReachesParticipantsOnly(t *testing.T) {
+	s := newTestServer(t)
+	c := s.loadDemo()
+	com, res, res2 := s.login("community"), s.login("resident"), s.login("resident2")
+	pic := s.uploadPhoto(http.StatusCreated, com, "garage.jpg", "image/jpeg", photoJPEG(t, 20<<10))
+	picID := peopleNum(pic.Body["id"])
+	stray := peopleNum(s.uploadPhoto(http.StatusCreated, com, "other.jpg", "image/jpeg", photoJPEG(t, 20<<10)).Body["id"])
+	body := s.jointMeeting(c)
+	body["attachments"] = []map[string]any{{"name": "车库漏水照片", "photo_id": picID}}
+	id := s.must(http.StatusCreated, "POST", "/api/v1/meetings", com, body).Body["id"]
+	path := meetingPath(id, fmt.Sprintf("/photos/%d", picID))
+	// A draft is not shown to its invitees yet.
+	s.must(http.StatusNotFound, "GET", path, res, nil)
+	s.must(http.StatusOK, "POST", meetingPath(id, "/schedule"), com, nil)
+	r := s.must(http.StatusOK, "GET", path, res, nil)
+	if r.Header.Get("Content-Type") != "image/jpeg" || len(r.Raw) == 0 {
+		t.Fatalf("photo answer %v, %d bytes", r.Header, len(r.Raw))
+	}
+	s.must(http.StatusNotFound, "GET", path, res2, nil)
+	s.must(http.StatusNotFound, "GET", fmt.Sprintf("/api/v1/photos/%d", picID), res, nil)
+	// Another photo of the organiser is not the meeting's to give.
+	s.must(http.StatusNotFound, "GET", meetingPath(id, fmt.Sprintf("/photos/%d", stray)), res, nil)
 }

@@ -102,6 +102,11 @@ func (h *handlers) getPhoto(c *gin.Context) {
 		return
 	}
 	p, rc, err := h.Photo.Open(c.Request.Context(), actor(c), id)
+	servePhoto(c, p, rc, err)
+}
+
+// servePhoto answers with a photo's bytes (or the error of opening it).
+func servePhoto(c *gin.Context, p model.Photo, rc io.ReadCloser, err error) {
 	if err != nil {
 		fail(c, err)
 		return

@@ -217,20 +217,7 @@ func (h *handlers) getWishPhoto(c *gin.Context) {
 		return
 	}
 	p, rc, err := h.Wish.Photo(c.Request.Context(), actor(c), id, pid)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	defer rc.Close()
-	etag := `"` + p.SHA256 + `"`
-	c.Header("Cache-Control", "private, max-age=86400")
-	c.Header("ETag", etag)
-	c.Header("X-Content-Type-Options", "nosniff")
-	if c.GetHeader("If-None-Match") == etag {
-		c.Status(http.StatusNotModified)
-		return
-	}
-	c.DataFromReader(http.StatusOK, p.Size, p.Mime, rc, nil)
+	servePhoto(c, p, rc, err)
 }
 
 type volunteerHoursResponse struct {

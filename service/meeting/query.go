@@ -318,3 +318,40 @@ func (s *Service) Participants(ctx context.Context, a *service.Actor, id int64, 
 	}
 	return service.Paged[ParticipantView]{Items: out, More: page.More}, nil
 }
+
+var errPhotoNotHere = service.NotFound("photo_not_found", "照片不存在")
+
+// CheckPhoto reports whether the actor may see photo photoID as an
+// attachment of meeting id: the meeting must be visible to them and carry
+// the photo, on the meeting itself or on a published version of its
+// minutes. The photo capability then serves the bytes.
+func (s *Service) CheckPhoto(ctx context.Context, a *service.Actor, id, photoID int64) error {
+	m, err := load(ctx, s.db, id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.access(ctx, s.db, a, &m); err != nil {
+		return err
+	}
+	holds := func(atts []model.MeetingAttachment) bool {
+		for _, at := range atts {
+			if at.PhotoID == photoID {
+				return true
+			}
+		}
+		return false
+	}
+	if holds(m.Attachments) {
+		return nil
+	}
+	var minutes []model.MeetingMinutes
+	if err := s.db.WithContext(ctx).Select("id", "attachments").Where("meeting_id = ?", id).Find(&minutes).Error; err != nil {
+		return err
+	}
+	for _, mm := range minutes {
+		if holds(mm.Attachments) {
+			return nil
+		}
+	}
+	return errPhotoNotHere
+}
