@@ -226,6 +226,8 @@ type volunteerHoursResponse struct {
 	Wishes     int64  `json:"wishes"`
 	Hours      string `json:"hours"`
 	HoursCenti int64  `json:"hours_centi"`
+	// ConfirmedHours were confirmed by the residents' thanks.
+	ConfirmedHours string `json:"confirmed_hours"`
 }
 
 type volunteerHoursPage struct {
@@ -233,6 +235,8 @@ type volunteerHoursPage struct {
 	NextCursor  string                   `json:"next_cursor"`
 	TotalWishes int64                    `json:"total_wishes"`
 	TotalHours  string                   `json:"total_hours"`
+	// TotalConfirmed are the hours residents confirmed by thanking.
+	TotalConfirmed string `json:"total_confirmed_hours"`
 }
 
 func (h *handlers) wishHours(c *gin.Context) {
@@ -264,10 +268,11 @@ func (h *handlers) wishHours(c *gin.Context) {
 		return
 	}
 	out := volunteerHoursPage{Items: make([]volunteerHoursResponse, 0, len(res.Items)),
-		TotalWishes: res.TotalWishes, TotalHours: wish.FormatHours(res.TotalHoursCenti)}
+		TotalWishes: res.TotalWishes, TotalHours: wish.FormatHours(res.TotalHoursCenti),
+		TotalConfirmed: wish.FormatHours(res.TotalConfirmed)}
 	for _, v := range res.Items {
 		out.Items = append(out.Items, volunteerHoursResponse{UserID: v.UserID, Name: v.Name, Wishes: v.Wishes,
-			Hours: wish.FormatHours(v.HoursCenti), HoursCenti: v.HoursCenti})
+			Hours: wish.FormatHours(v.HoursCenti), HoursCenti: v.HoursCenti, ConfirmedHours: wish.FormatHours(v.ConfirmedCenti)})
 	}
 	if len(res.Items) > 0 {
 		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].UserID, res.More)

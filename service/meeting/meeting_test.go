@@ -823,3 +823,41 @@ func TestParseReminders(t *testing.T) {
 		t.Error("a reminder of one second accepted")
 	}
 }
+
+// Who manages a meeting: its organiser while they hold the role they
+// called it in, and staff over its scope; not a committee member of a
+// compound the community's meeting concerns.
+func TestManagersAreOrganiserAndStaff(t *testing.T) {
+	e := newEnv(t, meeting.Options{})
+	in := e.joint()
+	in.ScopeKind, in.ScopeID = model.ScopeCompound, e.city.Compounds[0].ID
+	v := e.create("community", in)
+	e.schedule("community", v.Meeting.ID)
+	_, err := e.svc.Cancel(e.ctx, e.actor("committee"), v.Meeting.ID, "改期")
+	wantErr(t, err, service.KindForbidden, "not_organiser")
+	// The street manages every meeting under it.
+	if _, err := e.svc.Get(e.ctx, e.actor("street"), v.Meeting.ID); err != nil {
+		t.Fatalf("street: %v", err)
+	}
+	// A committee member's own meeting is theirs until they leave the committee.
+	in = e.joint()
+	in.ScopeKind, in.ScopeID, in.Groups = model.ScopeCompound, e.city.Compounds[0].ID, nil
+	own := e.create("committee", in)
+	if _, err := e.svc.Update(e.ctx, e.actor("committee"), own.Meeting.ID, meeting.Patch{Note: ptr("带好身份证")}); err != nil {
+		t.Fatalf("organiser edit: %v", err)
+	}
+	if err := e.db.Model(&model.Grant{}).Where("user_id = ? AND role = ?", e.city.Users["committee"], model.RoleCommittee).
+		Update("revoked_at", e.clock.Now()).Error; err != nil {
+		t.Fatal(err)
+	}
+	delete(e.actors, "committee")
+	_, err = e.svc.Update(e.ctx, e.actor("committee"), own.Meeting.ID, meeting.Patch{Note: ptr("改为线上")})
+	if service.KindOf(err) != service.KindForbidden && service.KindOf(err) != service.KindNotFound {
+		t.Fatalf("a former committee member edited the meeting: %v", err)
+	}
+	if _, err := e.svc.Update(e.ctx, e.actor("community"), own.Meeting.ID, meeting.Patch{Note: ptr("改为线上")}); err != nil {
+		t.Fatalf("the community takes over: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

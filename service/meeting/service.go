@@ -173,10 +173,22 @@ func target(m *model.Meeting) service.Target {
 	return service.TargetOf(m.ScopeKind, m.ScopeID, m.Ancestry)
 }
 
-// canManage reports whether a may change the meeting: its organiser, or
-// someone who could have called it (an organiser role over its scope).
+// staffRoles are the organiser roles of the government side: they manage
+// every meeting of their scope (a colleague falls ill, the street steps
+// in). A compound's party branch and committee manage only the meetings
+// their own members called.
+var staffRoles = []string{model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff}
+
+// canManage reports whether a may change the meeting: its organiser while
+// they still hold the role they called it in, or staff over its scope.
 func canManage(a *service.Actor, m *model.Meeting) bool {
-	return a != nil && (a.UserID == m.OrganiserID || a.Can(target(m), OrganiserRoles...))
+	if a == nil {
+		return false
+	}
+	if a.UserID == m.OrganiserID && a.Can(target(m), m.OrganiserRole) {
+		return true
+	}
+	return a.Can(target(m), staffRoles...)
 }
 
 // load reads a meeting by id.

@@ -720,3 +720,29 @@ func TestLanesDeliverOnceAndKeepEachUsersOrder(t *testing.T) {
 		t.Fatalf("a second round claimed %d rows", st.Claimed)
 	}
 }
+
+// A meeting called off while the worker holds its reminder in a claimed
+// batch: the reminder is not sent and never reaches the inbox.
+func TestCancelWinsOverAClaimedRow(t *testing.T) {
+	e := setup(t)
+	a := e.user("oa")
+	e.allow(a, "oa", tplMeeting, 1)
+	e.publish(message.Event{
+		Kind: message.KindMeeting, Event: "meeting.reminder", Key: "meeting:7:reminder", UserIDs: []int64{a},
+		Title: "会议提醒", NotBefore: e.clock.Now().Add(time.Hour), CancelKey: "meeting:7",
+		Fields: map[string]string{"meeting_title": "民情恳谈会", "meeting_time": e.clock.Now().Add(3 * time.Hour).Format(time.RFC3339),
+			"meeting_place": "社区活动室", "meeting_id": "7"},
+	})
+	e.clock.Advance(time.Hour)
+	message.SetOnClaim(e.svc, func(owner string, ids []int64) {
+		if err := model.InTx(e.ctx, e.db, func(tx *gorm.DB) error { return e.svc.CancelScheduled(e.ctx, tx, "meeting:7") }); err != nil {
+			t.Error(err)
+		}
+	})
+	if st := e.deliver(); st.Claimed != 1 || st.Sent != 0 {
+		t.Fatalf("%+v, want the claimed reminder withdrawn", st)
+	}
+	if r := e.rows("cancel_key = ?", "meeting:7")[0]; r.State != model.OutboxCancelled || e.delivered("oa") != 0 || len(e.messages(a)) != 0 {
+		t.Fatalf("row %s, %d pushes, %d messages", r.State, e.delivered("oa"), len(e.messages(a)))
+	}
+}

@@ -342,13 +342,15 @@ func newMessage(userID int64, kind, event, key, title, body string, orderID int6
 
 // CancelScheduled withdraws, inside the caller's transaction, every push
 // with cancelKey that has not gone out yet (a meeting called off, an order
-// rated before its reminder). Pushes already being sent are not stopped.
+// rated before its reminder), including rows a worker has claimed but not
+// begun to send: its compare-and-set to sending then finds nothing.
+// Pushes already being sent are not stopped.
 func (s *Service) CancelScheduled(ctx context.Context, tx *gorm.DB, cancelKey string) error {
 	if cancelKey == "" {
 		return fmt.Errorf("message: empty cancel key")
 	}
 	err := tx.WithContext(ctx).Model(&model.Outbox{}).
-		Where("cancel_key = ? AND state IN ?", cancelKey, []string{model.OutboxPending, model.OutboxFailed}).
+		Where("cancel_key = ? AND state IN ?", cancelKey, []string{model.OutboxPending, model.OutboxFailed, outboxClaimed}).
 		Updates(map[string]any{"state": model.OutboxCancelled, "owner": ""}).Error
 	if err != nil {
 		return fmt.Errorf("message: cancel %s: %w", cancelKey, err)

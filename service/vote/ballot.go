@@ -29,12 +29,12 @@ func (s *Service) Cast(ctx context.Context, a *service.Actor, id int64, in CastI
 	if in.Choice < 0 {
 		return View{}, errBadChoice
 	}
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&model.Residency{}).Where("user_id = ? AND household_id = ? AND relation = ?",
-		a.UserID, in.HouseholdID, model.RelationOwner).Limit(1).Count(&n).Error; err != nil {
+	var own []model.Residency
+	if err := s.db.WithContext(ctx).Select("id", "compound_id").Where("user_id = ? AND household_id = ? AND relation = ?",
+		a.UserID, in.HouseholdID, model.RelationOwner).Limit(1).Find(&own).Error; err != nil {
 		return View{}, err
 	}
-	if n == 0 {
+	if len(own) == 0 {
 		return View{}, errNotOwner
 	}
 	now := s.clock.Now().UTC()
@@ -44,6 +44,11 @@ func (s *Service) Cast(ctx context.Context, a *service.Actor, id int64, in CastI
 		v, err := take(ctx, tx, id, true)
 		if err != nil {
 			return err
+		}
+		// A vote of another compound does not exist for this owner: its
+		// state and choices are not theirs to learn.
+		if v.CompoundID != own[0].CompoundID {
+			return errVoteNotFound
 		}
 		switch {
 		case v.State == model.VoteDraft:

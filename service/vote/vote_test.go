@@ -269,6 +269,9 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 	}
 	_, err := e.svc.Cast(e.ctx, resident, v.Vote.ID, CastInput{HouseholdID: e.city.Households[0].ID})
 	wantCode(t, err, "vote_not_open")
+	// An owner of another compound learns nothing of it, not even its state.
+	_, err = e.svc.Cast(e.ctx, e.actor("resident2"), v.Vote.ID, CastInput{HouseholdID: e.city.Households[16].ID})
+	wantCode(t, err, "vote_not_found")
 
 	// Before its time nothing happens; at its time it opens and tells the
 	// compound's two owners (not the tenant relation, not other compounds).

@@ -281,6 +281,9 @@ type VolunteerHours struct {
 	Name       string
 	Wishes     int64
 	HoursCenti int64 // hours × 100
+	// ConfirmedCenti are the hours of wishes the resident has thanked for
+	// (confirmed done); the rest are the claimer's own report so far.
+	ConfirmedCenti int64
 }
 
 // HoursPage is one page of volunteer hours and the period's totals.
@@ -288,6 +291,7 @@ type HoursPage struct {
 	service.Paged[VolunteerHours]
 	TotalWishes     int64
 	TotalHoursCenti int64
+	TotalConfirmed  int64 // hours × 100 of thanked wishes
 }
 
 var (
@@ -296,7 +300,8 @@ var (
 )
 
 // Hours sums the hours of fulfilled wishes per claimer for a community's
-// volunteer records, by fulfilment time, one page of claimers at a time
+// volunteer records — all reported, and those the resident confirmed by
+// thanking — by fulfilment time, one page of claimers at a time
 // (highest user id first). Community staff and those above them only.
 func (s *Service) Hours(ctx context.Context, a *service.Actor, f HoursFilter, p service.Page) (HoursPage, error) {
 	if a == nil {
@@ -333,19 +338,22 @@ func (s *Service) Hours(ctx context.Context, a *service.Actor, f HoursFilter, p 
 	}
 	var out HoursPage
 	var tot struct {
-		Wishes int64
-		Hours  int64
+		Wishes    int64
+		Hours     int64
+		Confirmed int64
 	}
-	if err := base().Select("COUNT(*) AS wishes, COALESCE(SUM(hours_centi), 0) AS hours").Scan(&tot).Error; err != nil {
+	confirmed := gorm.Expr("COALESCE(SUM(CASE WHEN state = ? THEN hours_centi ELSE 0 END), 0)", model.WishThanked)
+	if err := base().Select("COUNT(*) AS wishes, COALESCE(SUM(hours_centi), 0) AS hours, ? AS confirmed", confirmed).
+		Scan(&tot).Error; err != nil {
 		return HoursPage{}, err
 	}
-	out.TotalWishes, out.TotalHoursCenti = tot.Wishes, tot.Hours
+	out.TotalWishes, out.TotalHoursCenti, out.TotalConfirmed = tot.Wishes, tot.Hours, tot.Confirmed
 	q := base()
 	if p.After > 0 {
 		q = q.Where("claimer_id < ?", p.After)
 	}
 	var rows []VolunteerHours
-	if err := q.Select("claimer_id AS user_id, COUNT(*) AS wishes, COALESCE(SUM(hours_centi), 0) AS hours_centi").
+	if err := q.Select("claimer_id AS user_id, COUNT(*) AS wishes, COALESCE(SUM(hours_centi), 0) AS hours_centi, ? AS confirmed_centi", confirmed).
 		Group("claimer_id").Order("claimer_id DESC").Limit(p.Limit + 1).Scan(&rows).Error; err != nil {
 		return HoursPage{}, err
 	}

@@ -197,7 +197,8 @@ func TestWishFromPostToThanks(t *testing.T) {
 	// The community's records: hours per volunteer.
 	h, err := e.svc.Hours(e.ctx, e.actor("community"), HoursFilter{CommunityID: e.city.Communities[0].ID}, service.Page{Limit: 10})
 	if err != nil || len(h.Items) != 1 || h.Items[0].UserID != e.city.Users["volunteer"] || h.Items[0].HoursCenti != 150 ||
-		h.Items[0].Wishes != 1 || h.Items[0].Name != "志愿者郑阿姨" || h.TotalHoursCenti != 150 {
+		h.Items[0].Wishes != 1 || h.Items[0].Name != "志愿者郑阿姨" || h.TotalHoursCenti != 150 ||
+		h.Items[0].ConfirmedCenti != 150 || h.TotalConfirmed != 150 {
 		t.Fatalf("hours %+v %v", h, err)
 	}
 	_, err = e.svc.Hours(e.ctx, e.actor("community2"), HoursFilter{CommunityID: e.city.Communities[0].ID}, service.Page{Limit: 10})
@@ -421,6 +422,10 @@ func TestWishHoursPerVolunteerByPeriod(t *testing.T) {
 	}
 	if all.TotalHoursCenti != 625 || all.TotalWishes != 3 {
 		t.Fatalf("totals %d h %d wishes", all.TotalHoursCenti, all.TotalWishes)
+	}
+	// Nobody has thanked yet: every hour is the volunteers' own report.
+	if all.TotalConfirmed != 0 || byUser[e.city.Users["volunteer"]].ConfirmedCenti != 0 {
+		t.Fatalf("confirmed before any thanks: %+v", all)
 	}
 	// The first day only.
 	day := hours(start, start.Add(24*time.Hour), service.Page{Limit: 10})
