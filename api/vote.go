@@ -34,6 +34,7 @@ type createVoteRequest struct {
 	Matter     string   `json:"matter"`
 	Choices    []string `json:"choices"`
 	OpenBallot bool     `json:"open_ballot"`
+	Special    bool     `json:"special"`
 	OpensAt    string   `json:"opens_at"`
 	ClosesAt   string   `json:"closes_at"`
 }
@@ -169,7 +170,7 @@ func (h *handlers) createVote(c *gin.Context) {
 	}
 	v, created, err := h.Vote.Create(c.Request.Context(), actor(c), vote.CreateInput{
 		CompoundID: req.CompoundID, Question: req.Question, Detail: req.Detail, Matter: req.Matter,
-		Choices: req.Choices, OpenBallot: req.OpenBallot, OpensAt: opens, ClosesAt: closes,
+		Choices: req.Choices, OpenBallot: req.OpenBallot, Special: req.Special, OpensAt: opens, ClosesAt: closes,
 		IdemKey: c.GetHeader("Idempotency-Key"),
 	})
 	if err != nil {

@@ -43,7 +43,10 @@ type Vote struct {
 	Choices    []string `gorm:"serializer:json;type:text;not null"`
 	YesNo      bool     `gorm:"not null;default:false"`
 	OpenBallot bool     `gorm:"not null;default:false"` // 记名表决: who voted what is shown after closing
-	State      string   `gorm:"size:16;not null;index:ix_vote_due,priority:1"`
+	// Strict asks 3/4 of those who took part although the matter needs only
+	// a majority by law: a compound's 议事规则 may ask more.
+	Strict bool   `gorm:"not null;default:false"`
+	State  string `gorm:"size:16;not null;index:ix_vote_due,priority:1"`
 	// OpensAt and ClosesAt are the announced times; the scheduler opens a
 	// draft at OpensAt and closes an open vote at ClosesAt.
 	OpensAt  time.Time `gorm:"not null;index:ix_vote_due,priority:2"`

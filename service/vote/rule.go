@@ -23,6 +23,10 @@ func Special(matter string) bool {
 	return false
 }
 
+// NeedsThreeQuarters reports whether v is decided by 3/4: by law for its
+// matter, or because its creator asked so.
+func NeedsThreeQuarters(v *model.Vote) bool { return Special(v.Matter) || v.Strict }
+
 // Matters lists the matters a vote may decide.
 func Matters() []string {
 	return []string{model.MatterOrdinary, model.MatterChangeFirm, model.MatterFundUse,

@@ -235,7 +235,7 @@ func (s *Service) views(ctx context.Context, a *service.Actor, vs []model.Vote) 
 	}
 	out := make([]View, 0, len(vs))
 	for _, v := range vs {
-		view := View{Vote: v, CompoundName: names[v.CompoundID], Special: Special(v.Matter),
+		view := View{Vote: v, CompoundName: names[v.CompoundID], Special: NeedsThreeQuarters(&v),
 			CanOrganise: a.Can(target(v), v.OrganiserRole)}
 		if v.State == model.VoteClosed {
 			view.Participation = final(v)

@@ -100,9 +100,13 @@ type CreateInput struct {
 	Matter     string   // a model.Matter*; empty means ordinary
 	Choices    []string // empty: 同意/反对/弃权
 	OpenBallot bool
-	OpensAt    time.Time
-	ClosesAt   time.Time
-	IdemKey    string // the Idempotency-Key header
+	// Special asks 3/4 for a matter the law lets pass by majority (the
+	// compound's rules may ask more); statutory special matters need 3/4
+	// whatever it says.
+	Special  bool
+	OpensAt  time.Time
+	ClosesAt time.Time
+	IdemKey  string // the Idempotency-Key header
 }
 
 // Create makes a draft vote. It returns created=false, and the first vote,
@@ -149,7 +153,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	}
 	v := model.Vote{
 		Question: in.Question, Detail: in.Detail, Matter: in.Matter, Choices: in.Choices, YesNo: yesNo,
-		OpenBallot: in.OpenBallot, State: model.VoteDraft, OpensAt: in.OpensAt.UTC(), ClosesAt: in.ClosesAt.UTC(),
+		OpenBallot: in.OpenBallot, Strict: in.Special && !Special(in.Matter), State: model.VoteDraft, OpensAt: in.OpensAt.UTC(), ClosesAt: in.ClosesAt.UTC(),
 		OrganiserRole: role, CreatedBy: a.UserID, Version: 1, Ancestry: c.Ancestry,
 	}
 	v.GridID, v.BuildingID = 0, 0
@@ -497,7 +501,7 @@ func (s *Service) close(ctx context.Context, id int64) (bool, error) {
 			voted.AreaCentiM2 += t.AreaCentiM2
 			voted.Heads += t.Heads
 		}
-		outcome, winner := Decide(Special(v.Matter), v.YesNo,
+		outcome, winner := Decide(NeedsThreeQuarters(&v), v.YesNo,
 			Count{AreaCentiM2: v.TotalAreaCentiM2, Heads: v.TotalHeads}, counts)
 		var w *int
 		if winner >= 0 {

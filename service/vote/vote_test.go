@@ -199,21 +199,25 @@ func TestVoteThresholdsThroughTheService(t *testing.T) {
 		choices []string
 		outcome string
 		winner  int
+		strict  bool // the creator asked 3/4
 	}{
-		{"exactly 2/3 takes part", []int64{10000, 10000, 10000}, []int{0, 0, -1}, "", nil, model.OutcomePassed, 0},
-		{"one centi-m² short of 2/3", []int64{10000, 10000, 10001}, []int{0, 0, -1}, "", nil, model.OutcomeNoQuorum, -1},
-		{"special: exactly 3/4 agree", []int64{10000, 10000, 10000, 10000}, []int{0, 0, 0, 1}, model.MatterRebuild, nil, model.OutcomePassed, 0},
-		{"special: one centi-m² under 3/4", []int64{9999, 10000, 10000, 10000}, []int{0, 0, 0, 1}, model.MatterFundRaise, nil, model.OutcomeRejected, -1},
-		{"ordinary: exactly half is not enough", []int64{10000, 10000, 10000, 10000}, []int{0, 0, 1, 1}, model.MatterChangeFirm, nil, model.OutcomeRejected, -1},
-		{"ordinary: a tie between two choices", []int64{10000, 10000, 10000, 10000}, []int{0, 1, 0, 1}, "", []string{"甲公司", "乙公司"}, model.OutcomeRejected, -1},
-		{"choices: the second wins", []int64{10000, 10000, 10000, 10000}, []int{1, 1, 0, 1}, "", []string{"甲公司", "乙公司"}, model.OutcomePassed, 1},
+		{"exactly 2/3 takes part", []int64{10000, 10000, 10000}, []int{0, 0, -1}, "", nil, model.OutcomePassed, 0, false},
+		{"one centi-m² short of 2/3", []int64{10000, 10000, 10001}, []int{0, 0, -1}, "", nil, model.OutcomeNoQuorum, -1, false},
+		{"special: exactly 3/4 agree", []int64{10000, 10000, 10000, 10000}, []int{0, 0, 0, 1}, model.MatterRebuild, nil, model.OutcomePassed, 0, false},
+		{"special: one centi-m² under 3/4", []int64{9999, 10000, 10000, 10000}, []int{0, 0, 0, 1}, model.MatterFundRaise, nil, model.OutcomeRejected, -1, false},
+		{"ordinary: exactly half is not enough", []int64{10000, 10000, 10000, 10000}, []int{0, 0, 1, 1}, model.MatterChangeFirm, nil, model.OutcomeRejected, -1, false},
+		{"ordinary: a tie between two choices", []int64{10000, 10000, 10000, 10000}, []int{0, 1, 0, 1}, "", []string{"甲公司", "乙公司"}, model.OutcomeRejected, -1, false},
+		{"choices: the second wins", []int64{10000, 10000, 10000, 10000}, []int{1, 1, 0, 1}, "", []string{"甲公司", "乙公司"}, model.OutcomePassed, 1, false},
+		{"fund use: 2/3 carries it by law", []int64{10000, 10000, 10000}, []int{0, 0, 1}, model.MatterFundUse, nil, model.OutcomePassed, 0, false},
+		{"fund use asked at 3/4: 2/3 is not enough", []int64{10000, 10000, 10000}, []int{0, 0, 1}, model.MatterFundUse, nil, model.OutcomeRejected, -1, true},
+		{"change of firm asked at 3/4: exactly 3/4", []int64{10000, 10000, 10000, 10000}, []int{0, 0, 0, 1}, model.MatterChangeFirm, nil, model.OutcomePassed, 0, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			es := e.estate(tc.areas...)
 			staff := e.actor("community") // no committee: the community runs it
-			v := e.create(staff, es.compound.ID, func(in *CreateInput) { in.Matter, in.Choices = tc.matter, tc.choices })
+			v := e.create(staff, es.compound.ID, func(in *CreateInput) { in.Matter, in.Choices, in.Special = tc.matter, tc.choices, tc.strict })
 			if st := e.tickAt(v.Vote.OpensAt); st.Opened != 1 || st.Told != len(tc.areas) {
 				t.Fatalf("opening tick %+v", st)
 			}
