@@ -3,6 +3,7 @@ package action
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,14 +51,7 @@ var moves = map[string]move{
 }
 
 // Transitions lists the endpoints' actions.
-func Transitions() []string {
-	out := make([]string, 0, len(moves))
-	for a := range moves {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
-}
+func Transitions() []string { return slices.Sorted(maps.Keys(moves)) }
 
 var (
 	errAction   = service.Invalid("bad_action", "未知的整改事项操作")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -129,14 +130,7 @@ var steps = map[string]step{
 }
 
 // Actions lists the endpoints' actions.
-func Actions() []string {
-	out := make([]string, 0, len(steps))
-	for a := range steps {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
-}
+func Actions() []string { return slices.Sorted(maps.Keys(steps)) }
 
 var (
 	errActUnknown   = service.Invalid("bad_action", "未知的工单操作")
