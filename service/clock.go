@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -33,4 +34,22 @@ func (c *FakeClock) Set(t time.Time) {
 	c.mu.Lock()
 	c.now = t.UTC()
 	c.mu.Unlock()
+}
+
+// Every runs pass at once and then every interval (a minute when not
+// positive) until ctx ends: the loop of each background scheduler.
+func Every(ctx context.Context, every time.Duration, pass func(ctx context.Context)) {
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		pass(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

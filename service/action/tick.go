@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"redprop/model"
+	"redprop/service"
 )
 
 // Each pass reads at most tickBatch ids per query and tickMaxBatches
@@ -24,12 +25,7 @@ var pendingStates = []string{model.ActionOpen, model.ActionClaimed}
 
 // Run calls Tick every interval until ctx is done.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	service.Every(ctx, every, func(ctx context.Context) {
 		n, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -37,12 +33,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		case n > 0:
 			slog.InfoContext(ctx, "action item tick", "overdue", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Tick marks the items whose due date has passed while still open or

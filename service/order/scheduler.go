@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"redprop/model"
+	"redprop/service"
 	"redprop/service/calendar"
 )
 
@@ -35,12 +36,7 @@ const (
 // run it against one database: every action of Tick is a compare-and-set,
 // so each happens once.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	service.Every(ctx, every, func(ctx context.Context) {
 		st, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -50,12 +46,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 				"escalated", st.Escalated, "auto_closed", st.AutoClosed,
 				"emergency_alerts", st.EmergencyAlerts, "emergency_escalated", st.EmergencyEscalated)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Tick runs one pass of the scheduler at the clock's now: overdue marks and

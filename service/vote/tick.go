@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"redprop/model"
+	"redprop/service"
 )
 
 // TickStats counts what one scheduler pass did.
@@ -25,12 +26,7 @@ const tickBatch = 100
 // run it against one database: each step locks the vote's row and checks
 // its state, so each happens once.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	service.Every(ctx, every, func(ctx context.Context) {
 		st, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -39,12 +35,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 			slog.InfoContext(ctx, "vote scheduler tick", "opened", st.Opened, "expired", st.Expired,
 				"told", st.Told, "closed", st.Closed)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Tick runs one pass at the clock's now: it opens drafts whose opening
