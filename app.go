@@ -190,6 +190,7 @@ func messageConfig(cfg config.Config) message.Config {
 	mc := message.DefaultConfig()
 	mc.Sandbox = cfg.Sandbox()
 	mc.MiniprogramState = cfg.WeChatMiniprogramState
+	mc.SendLanes = cfg.MessageSendLanes
 	ids := map[string]string{
 		message.KindNewReport: cfg.TemplateNewReport, message.KindProgress: cfg.TemplateProgress,
 		message.KindRating: cfg.TemplateRating, message.KindMeeting: cfg.TemplateMeeting,

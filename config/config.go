@@ -63,6 +63,8 @@ type Config struct {
 
 	// How often the outbox worker looks for due pushes.
 	MessageWorkerInterval time.Duration `yaml:"message_worker_interval" env:"MESSAGE_WORKER_INTERVAL"`
+	// Pushes of one batch sent side by side (one user's stay in order).
+	MessageSendLanes int `yaml:"message_send_lanes" env:"MESSAGE_SEND_LANES"`
 	// Subscribe-message template ids per kind, from the mini-program
 	// console (我的模板); an empty id leaves that kind in the inbox only.
 	TemplateNewReport string `yaml:"template_new_report" env:"TEMPLATE_NEW_REPORT"`
@@ -137,6 +139,7 @@ func Default() Config {
 		EmergencyEscalateAfter: 10 * time.Minute,
 		RatingReminder:         24 * time.Hour,
 		MessageWorkerInterval:  5 * time.Second,
+		MessageSendLanes:       4,
 		MeetingReminders:       "24h,2h",
 		LogLevel:               "info",
 	}
@@ -247,6 +250,7 @@ func (c Config) Validate() error {
 		{"emergency_escalate_after (REDPROP_EMERGENCY_ESCALATE_AFTER)", int64(c.EmergencyEscalateAfter)},
 		{"rating_reminder (REDPROP_RATING_REMINDER)", int64(c.RatingReminder)},
 		{"message_worker_interval (REDPROP_MESSAGE_WORKER_INTERVAL)", int64(c.MessageWorkerInterval)},
+		{"message_send_lanes (REDPROP_MESSAGE_SEND_LANES)", int64(c.MessageSendLanes)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
