@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -115,4 +116,23 @@ func tsp(t *time.Time) *string {
 	}
 	s := ts(*t)
 	return &s
+}
+
+// parseTime reads an RFC 3339 time. Years outside 2000–2199 are refused
+// as malformed: nothing in this domain lies there, and MySQL's DATETIME
+// and Go's formatting both fail at the far ends (year 0, year 9999 with a
+// negative offset) with a 500 instead of a 400.
+func parseTime(raw string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t, saneYear(t)
+}
+
+func saneYear(t time.Time) error {
+	if y := t.UTC().Year(); y < 2000 || y > 2199 {
+		return fmt.Errorf("year %d is out of range", y)
+	}
+	return nil
 }

@@ -232,7 +232,7 @@ func meetingTime(c *gin.Context, raw string) (time.Time, bool) {
 	if raw == "" {
 		return time.Time{}, true
 	}
-	t, err := time.Parse(time.RFC3339, raw)
+	t, err := parseTime(raw)
 	if err != nil {
 		fail(c, errMeetingTime)
 		return time.Time{}, false
@@ -315,7 +315,7 @@ func (h *handlers) updateMeeting(c *gin.Context) {
 		if f.raw == nil {
 			continue
 		}
-		t, err := time.Parse(time.RFC3339, *f.raw)
+		t, err := parseTime(*f.raw)
 		if err != nil {
 			fail(c, errMeetingTime)
 			return

@@ -358,10 +358,13 @@ func orderDate(c *gin.Context, name string, end bool) (*time.Time, bool) {
 	if raw == "" {
 		return nil, true
 	}
-	if t, err := time.Parse(time.RFC3339, raw); err == nil {
+	if t, err := parseTime(raw); err == nil {
 		return &t, true
 	}
 	t, err := time.ParseInLocation(time.DateOnly, raw, cst)
+	if err == nil {
+		err = saneYear(t)
+	}
 	if err != nil {
 		fail(c, errOrderDate)
 		return nil, false
@@ -488,7 +491,7 @@ func (r orderActionRequest) input(action string) (order.Input, error) {
 		in.Reopen = *r.Reopen
 	}
 	if r.Deadline != nil {
-		t, err := time.Parse(time.RFC3339, *r.Deadline)
+		t, err := parseTime(*r.Deadline)
 		if err != nil {
 			return in, errOrderTime
 		}

@@ -663,6 +663,9 @@ func orgContractID(k org.ContractView) int64 { return k.ID }
 // orgParseDay reads a calendar date; contract dates carry no time of day.
 func orgParseDay(s string) (time.Time, error) {
 	d, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	if err == nil {
+		err = saneYear(d)
+	}
 	if err != nil {
 		return d, errContractDate
 	}

@@ -283,7 +283,7 @@ func (h *handlers) createInvitation(c *gin.Context) {
 		in.ExpiresIn = time.Duration(*req.ExpiresIn) * time.Second
 	}
 	if req.ExpiresAt != nil {
-		at, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+		at, err := parseTime(*req.ExpiresAt)
 		if err != nil {
 			fail(c, errPeopleExpiry)
 			return

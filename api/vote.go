@@ -153,7 +153,7 @@ func voteTime(raw string) (time.Time, bool) {
 	if raw == "" {
 		return time.Time{}, true // the service names what is missing
 	}
-	t, err := time.Parse(time.RFC3339, raw)
+	t, err := parseTime(raw)
 	return t, err == nil
 }
 
