@@ -23,7 +23,8 @@ var errIdemKey = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 
 // header runs once per user and key; a repeat of it gets the first answer
 // again (with Idempotent-Replayed: true), a repeat while the first still
 // runs gets 409, and the same key with another body 422. Refusals (4xx)
-// are not kept, so a corrected retry with the same key goes through.
+// are not kept, so a corrected retry with the same key goes through; a
+// 5xx holds the key until its lease ends.
 func (h *handlers) idempotent(next gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key := c.GetHeader("Idempotency-Key")
@@ -42,12 +43,12 @@ func (h *handlers) idempotent(next gin.HandlerFunc) gin.HandlerFunc {
 			return
 		}
 		ctx := c.Request.Context()
-		prev, claimed, err := h.Idem.Begin(ctx, a.UserID, key, fp)
+		prev, claim, err := h.Idem.Begin(ctx, a.UserID, key, fp)
 		if err != nil {
 			fail(c, err)
 			return
 		}
-		if !claimed {
+		if claim == nil {
 			c.Header("Idempotent-Replayed", "true")
 			c.Data(prev.Status, prev.ContentType, prev.Body)
 			c.Abort()
@@ -59,12 +60,16 @@ func (h *handlers) idempotent(next gin.HandlerFunc) gin.HandlerFunc {
 		// The answer is kept even when the client has gone: that is when
 		// it will retry.
 		keep := context.WithoutCancel(ctx)
-		status := rec.Status()
-		if status >= 200 && status < 300 {
-			err = h.Idem.Finish(keep, a.UserID, key, idem.Answer{Status: status,
+		switch status := rec.Status(); {
+		case status >= 200 && status < 300:
+			err = h.Idem.Finish(keep, claim, idem.Answer{Status: status,
 				ContentType: rec.Header().Get("Content-Type"), Body: rec.body.Bytes(), Fingerprint: fp})
-		} else {
-			err = h.Idem.Abort(keep, a.UserID, key)
+		case status >= 400 && status < 500:
+			err = h.Idem.Abort(keep, claim)
+		default:
+			// A 5xx may have written before it failed: the key stays taken
+			// until its lease ends, so an immediate retry cannot make a
+			// second copy.
 		}
 		if err != nil {
 			h.Log.WarnContext(ctx, "idempotency record", "err", err)

@@ -8,9 +8,12 @@ package idem
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,7 +46,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	return &Store{rdb: rdb, prefix: prefix + "idem:", TTL: 24 * time.Hour, Lease: time.Minute}
 }
 
-const pending = "pending"
+const pending = "pending:"
 
 var (
 	// ErrInFlight: the first request with this key has not answered yet.
@@ -56,47 +59,75 @@ func (s *Store) key(userID int64, key string) string {
 	return fmt.Sprintf("%s%d:%s", s.prefix, userID, key)
 }
 
-// Begin claims key for the user's request with fingerprint. It returns the
-// stored answer when the same request already finished, or claimed=true
-// when this request is the first and must call Finish or Abort.
-func (s *Store) Begin(ctx context.Context, userID int64, key, fingerprint string) (prev *Answer, claimed bool, err error) {
-	k := s.key(userID, key)
-	ok, err := s.rdb.SetNX(ctx, k, pending+":"+fingerprint, s.Lease).Result()
-	if err != nil {
-		return nil, false, service.Unavailable("redis_unavailable", "服务暂不可用，请稍后重试").Wrap(err)
-	}
-	if ok {
-		return nil, true, nil
-	}
-	raw, err := s.rdb.Get(ctx, k).Result()
-	if errors.Is(err, redis.Nil) {
-		// Aborted or expired in between: try once more.
-		return s.Begin(ctx, userID, key, fingerprint)
-	}
-	if err != nil {
-		return nil, false, service.Unavailable("redis_unavailable", "服务暂不可用，请稍后重试").Wrap(err)
-	}
-	if raw == pending+":"+fingerprint {
-		return nil, false, ErrInFlight
-	}
-	var a Answer
-	if json.Unmarshal([]byte(raw), &a) != nil || a.Fingerprint != fingerprint {
-		return nil, false, ErrReused
-	}
-	return &a, false, nil
+// Claim is the first request's hold on a key: only its holder may record
+// the answer or free the key, so a request that outlived its lease cannot
+// overwrite or free the entry of the request that took the key after it.
+type Claim struct {
+	key   string
+	owner string // the pending value: token and fingerprint
 }
 
-// Finish stores the answer of the first request.
-func (s *Store) Finish(ctx context.Context, userID int64, key string, a Answer) error {
+// Begin claims key for the user's request with fingerprint. It returns the
+// stored answer when the same request already finished, or a claim when
+// this request is the first and must call Finish or Abort.
+func (s *Store) Begin(ctx context.Context, userID int64, key, fingerprint string) (*Answer, *Claim, error) {
+	k := s.key(userID, key)
+	var tok [8]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return nil, nil, err
+	}
+	c := &Claim{key: k, owner: pending + hex.EncodeToString(tok[:]) + ":" + fingerprint}
+	for range 3 {
+		ok, err := s.rdb.SetNX(ctx, k, c.owner, s.Lease).Result()
+		if err != nil {
+			return nil, nil, errRedis.Wrap(err)
+		}
+		if ok {
+			return nil, c, nil
+		}
+		raw, err := s.rdb.Get(ctx, k).Result()
+		if errors.Is(err, redis.Nil) {
+			continue // freed or expired in between: try again
+		}
+		if err != nil {
+			return nil, nil, errRedis.Wrap(err)
+		}
+		if rest, ok := strings.CutPrefix(raw, pending); ok {
+			if _, fp, _ := strings.Cut(rest, ":"); fp != fingerprint {
+				return nil, nil, ErrReused
+			}
+			return nil, nil, ErrInFlight
+		}
+		var a Answer
+		if json.Unmarshal([]byte(raw), &a) != nil || a.Fingerprint != fingerprint {
+			return nil, nil, ErrReused
+		}
+		return &a, nil, nil
+	}
+	return nil, nil, ErrInFlight
+}
+
+var errRedis = service.Unavailable("redis_unavailable", "服务暂不可用，请稍后重试")
+
+// ifOwner runs SET (with a TTL) or DEL on a key only while it still holds
+// the claim's pending value.
+var ifOwner = redis.NewScript(`
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == "" then return redis.call("DEL", KEYS[1]) end
+redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3])
+return 1`)
+
+// Finish stores the answer of the first request, if its claim still holds.
+func (s *Store) Finish(ctx context.Context, c *Claim, a Answer) error {
 	raw, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
-	return s.rdb.Set(ctx, s.key(userID, key), raw, s.TTL).Err()
+	return ifOwner.Run(ctx, s.rdb, []string{c.key}, c.owner, string(raw), s.TTL.Milliseconds()).Err()
 }
 
 // Abort frees the key after a request that created nothing (a refusal),
 // so that a corrected retry with the same key goes through.
-func (s *Store) Abort(ctx context.Context, userID int64, key string) error {
-	return s.rdb.Del(ctx, s.key(userID, key)).Err()
+func (s *Store) Abort(ctx context.Context, c *Claim) error {
+	return ifOwner.Run(ctx, s.rdb, []string{c.key}, c.owner, "", 0).Err()
 }
