@@ -37,6 +37,9 @@ type Options struct {
 	// ExportMaxRows bounds one Excel export; a filter matching more rows
 	// is refused. Zero means DefaultExportMaxRows.
 	ExportMaxRows int
+	// Exports is how many exports one instance builds at once (each holds
+	// tens of MB at the cap); more are refused with 429. Zero means 2.
+	Exports int
 }
 
 // DefaultExportMaxRows is the default cap of one export.
@@ -49,6 +52,8 @@ type Service struct {
 	msgs   Messages
 	photos Photos
 	opts   Options
+	// exports holds a token per export being built or written.
+	exports chan struct{}
 }
 
 // New builds the service. msgs may be nil only in tests that send nothing.
@@ -56,7 +61,10 @@ func New(db *gorm.DB, clock service.Clock, msgs Messages, photos Photos, opts Op
 	if opts.ExportMaxRows <= 0 {
 		opts.ExportMaxRows = DefaultExportMaxRows
 	}
-	return &Service{db: db, clock: clock, msgs: msgs, photos: photos, opts: opts}
+	if opts.Exports <= 0 {
+		opts.Exports = 2
+	}
+	return &Service{db: db, clock: clock, msgs: msgs, photos: photos, opts: opts, exports: make(chan struct{}, opts.Exports)}
 }
 
 // Actions on an item; each is one row of its history.

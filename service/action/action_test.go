@@ -632,9 +632,11 @@ func TestFromMeeting(t *testing.T) {
 	_, _, err = e.svc.Create(e.ctx, e.actor("committee"), in2)
 	wantErr(t, err, service.KindUnprocessable, "scope_outside_source")
 	in2 = in
-	in2.SourceID = e.insertMeeting("committee", model.MeetingDraft).ID
-	_, _, err = e.svc.Create(e.ctx, e.actor("committee"), in2)
-	wantErr(t, err, service.KindUnprocessable, "meeting_not_held")
+	for _, st := range []string{model.MeetingDraft, model.MeetingScheduled, model.MeetingCancelled} {
+		in2.SourceID = e.insertMeeting("committee", st).ID
+		_, _, err = e.svc.Create(e.ctx, e.actor("committee"), in2)
+		wantErr(t, err, service.KindUnprocessable, "meeting_not_held")
+	}
 	in2.SourceID = 99999
 	_, _, err = e.svc.Create(e.ctx, e.actor("committee"), in2)
 	wantErr(t, err, service.KindNotFound, "meeting_not_found")
@@ -932,4 +934,27 @@ func TestExportManyRows(t *testing.T) {
 	if got[1][1] != fmt.Sprintf("第%d项", extra) || got[len(got)-2][1] != "第1项" || got[len(got)-1][1] != proto.Title {
 		t.Fatalf("order: %q … %q, %q", got[1][1], got[len(got)-2][1], got[len(got)-1][1])
 	}
+}
+
+// Exports hold tens of MB each at the cap: one instance builds a bounded
+// number at once and refuses the next with 429 until one is written out.
+func TestExportsAreBoundedPerInstance(t *testing.T) {
+	e := newEnv(t)
+	svc := New(e.db, e.clock, e.svc.msgs, e.photos, Options{Exports: 1})
+	first, err := svc.Export(e.ctx, e.actor("community"), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Export(e.ctx, e.actor("street"), Filter{})
+	wantErr(t, err, service.KindRateLimited, "export_busy")
+	// A refused export (out of scope) does not keep its place either.
+	first.Close()
+	if _, err := svc.Export(e.ctx, nil, Filter{}); err == nil {
+		t.Fatal("export without an actor")
+	}
+	again, err := svc.Export(e.ctx, e.actor("street"), Filter{})
+	if err != nil {
+		t.Fatalf("after the first was written: %v", err)
+	}
+	again.Close()
 }

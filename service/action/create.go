@@ -301,7 +301,7 @@ func (s *Service) checkOwner(ctx context.Context, it *model.ActionItem, now time
 		}
 		y, m, d := now.In(cst).Date()
 		today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-		q := db.Model(&model.Contract{}).Where("firm_id = ? AND ends_on >= ?", f.ID, today)
+		q := db.Model(&model.Contract{}).Where("firm_id = ? AND starts_on <= ? AND ends_on >= ?", f.ID, today, today)
 		if it.ScopeKind == model.ScopeCompound {
 			q = q.Where("compound_id = ?", it.CompoundID)
 		} else {

@@ -35,9 +35,12 @@ func errExportTooBig(limit int) error {
 		fmt.Sprintf("符合条件的整改事项超过 %d 条，请缩小筛选范围（如按日期、社区或状态）后再导出", limit))
 }
 
+var errExportBusy = service.RateLimited("export_busy", "正在生成的导出较多，请稍后再试", 30*time.Second)
+
 // Workbook is a built export; the caller writes it out and closes it.
 type Workbook struct {
-	file *excelize.File
+	file    *excelize.File
+	release func()
 	// Rows is the number of items in it.
 	Rows int
 	// Filename is a Chinese file name for the download; ASCIIName the
@@ -49,15 +52,36 @@ type Workbook struct {
 // WriteTo writes the .xlsx file.
 func (w *Workbook) WriteTo(out io.Writer) (int64, error) { return w.file.WriteTo(out) }
 
-// Close frees the temporary files of a large workbook.
-func (w *Workbook) Close() error { return w.file.Close() }
+// Close frees the temporary files of a large workbook and its place among
+// the exports being built.
+func (w *Workbook) Close() error {
+	err := w.file.Close()
+	if w.release != nil {
+		w.release()
+		w.release = nil
+	}
+	return err
+}
 
 // Export builds the ledger the actor may see under f as an Excel
 // workbook: one header row and one row per item, newest first. Rows go
 // through excelize's stream writer (which spills to a temporary file past
 // a threshold), and a filter matching more than the configured cap is
 // refused before anything is built.
-func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (*Workbook, error) {
+func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (wb *Workbook, err error) {
+	select {
+	case s.exports <- struct{}{}:
+	default:
+		return nil, errExportBusy
+	}
+	release := func() { <-s.exports }
+	defer func() {
+		if wb == nil {
+			release()
+		} else {
+			wb.release = release
+		}
+	}()
 	q, ok, err := s.query(ctx, a, f)
 	if err != nil {
 		return nil, err
@@ -78,7 +102,7 @@ func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (*Work
 	}
 	file := excelize.NewFile()
 	day := s.clock.Now().In(cst).Format("20060102")
-	wb := &Workbook{file: file, Filename: "整改台账_" + day + ".xlsx", ASCIIName: "action-items-" + day + ".xlsx"}
+	wb = &Workbook{file: file, Filename: "整改台账_" + day + ".xlsx", ASCIIName: "action-items-" + day + ".xlsx"}
 	if err := s.fill(ctx, wb, ids); err != nil {
 		file.Close()
 		return nil, err

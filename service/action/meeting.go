@@ -27,7 +27,8 @@ func (s *Service) fromMeeting(ctx context.Context, a *service.Actor, in CreateIn
 	if a.UserID != m.OrganiserID && !a.Can(scope, model.RoleCommunityStaff) {
 		return place{}, 0, errMeetingRole
 	}
-	if m.State == model.MeetingDraft || m.State == model.MeetingCancelled {
+	// Resolutions come from a meeting that has been held.
+	if m.State != model.MeetingHeld && m.State != model.MeetingMinuted && m.State != model.MeetingClosed {
 		return place{}, 0, errMeetingOpen
 	}
 	p, ok, err := s.placeOf(ctx, in)

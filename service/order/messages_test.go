@@ -157,3 +157,23 @@ func TestRiskyTextIsRefusedAndReviewIsFlagged(t *testing.T) {
 		t.Fatalf("check %+v", chk)
 	}
 }
+
+// A second 督办 within ten minutes is refused: the firm is pushed once.
+func TestUrgeTwiceInTenMinutesPushesOnce(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.drive(model.StateDispatched, 0)
+	e.act("community", id, ActUrge, Input{Note: "请尽快处理"})
+	_, err := e.svc.Act(e.ctx, e.actor("street"), id, ActUrge, Input{Note: "请尽快处理"})
+	var se *service.Error
+	if !errors.As(err, &se) || se.Code != "urged_recently" || se.Kind != service.KindRateLimited {
+		t.Fatalf("second urge: %v", err)
+	}
+	if n := len(e.messages("manager", id)); n != 2 { // dispatched, urged
+		t.Fatalf("manager has %d messages", n)
+	}
+	e.clock.Advance(urgeGap)
+	e.act("street", id, ActUrge, Input{Note: "街道督办"})
+	if n := e.countEvents(id, ActUrge); n != 2 {
+		t.Fatalf("%d urge events", n)
+	}
+}

@@ -746,7 +746,21 @@ func (s *Service) cancel(c *act) error {
 	return s.arm(c, model.StateCancelled)
 }
 
+// urgeGap is how long after one 督办 another of the same order is
+// refused: a double tap or a retry must not push the firm twice.
+const urgeGap = 10 * time.Minute
+
 func (s *Service) urge(c *act) error {
+	var last []model.OrderEvent
+	if err := s.db.WithContext(c.ctx).Select("id", "created_at").Where("order_id = ? AND action = ?", c.prev.ID, ActUrge).
+		Order("id DESC").Limit(1).Find(&last).Error; err != nil {
+		return err
+	}
+	if len(last) > 0 {
+		if wait := last[0].CreatedAt.Add(urgeGap).Sub(c.now); wait > 0 {
+			return service.RateLimited("urged_recently", "该工单刚刚督办过，10 分钟内请勿重复督办", wait)
+		}
+	}
 	c.events = []string{"urged"}
 	return nil
 }
