@@ -837,6 +837,27 @@ func TestExport(t *testing.T) {
 	if !reflect.DeepEqual(rows, want) {
 		t.Fatalf("sheet:\n%q\nwant\n%q", rows, want)
 	}
+	// The second sheet is each item's history, items in the same order.
+	x, err := excelize.OpenReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := x.GetRows(HistorySheet)
+	x.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range hist[1:] {
+		got = append(got, r[0]+" "+r[2]+" "+r[3])
+	}
+	wantHist := []string{
+		want[1][0] + " 登记 社区张书记",
+		want[2][0] + " 登记 社区张书记", want[2][0] + " 认领 物业经理孙经理", want[2][0] + " 办结 维修工周师傅", want[2][0] + " 验收 社区张书记",
+	}
+	if hist[0][0] != "编号" || fmt.Sprint(got) != fmt.Sprint(wantHist) {
+		t.Fatalf("history sheet:\n%q\nwant\n%q", got, wantHist)
+	}
 
 	// Over the cap: refused before anything is built.
 	small := New(e.db, e.clock, nil, nil, Options{ExportMaxRows: 1})
@@ -867,7 +888,7 @@ func readSheet(t *testing.T, raw []byte) [][]string {
 		t.Fatalf("open export: %v", err)
 	}
 	defer f.Close()
-	if sheets := f.GetSheetList(); len(sheets) != 1 || sheets[0] != SheetName {
+	if sheets := f.GetSheetList(); len(sheets) != 2 || sheets[0] != SheetName || sheets[1] != HistorySheet {
 		t.Fatalf("sheets %v", sheets)
 	}
 	rows, err := f.GetRows(SheetName)

@@ -17,8 +17,22 @@ import (
 // exportBatch is how many items one query of the export reads.
 const exportBatch = 500
 
-// SheetName is the export's only sheet.
-const SheetName = "整改台账"
+// SheetName is the export's first sheet, one row per item; HistorySheet
+// the second, one row per step of each item's history (认领, 办结, 退回 …).
+const (
+	SheetName    = "整改台账"
+	HistorySheet = "处理记录"
+)
+
+var historyColumns = []struct {
+	title string
+	width float64
+}{{"编号", 18}, {"时间", 18}, {"操作", 10}, {"操作人", 14}, {"状态变化", 18}, {"说明", 60}}
+
+// actionNames are the history's actions in Chinese.
+var actionNames = map[string]string{
+	ActCreate: "登记", ActClaim: "认领", ActDone: "办结", ActVerify: "验收", ActSendBack: "退回", ActOverdue: "逾期",
+}
 
 // exportColumns are the export's header (Chinese, for the printed report)
 // and column widths.
@@ -185,6 +199,73 @@ func (s *Service) fill(ctx context.Context, wb *Workbook, ids []int64) error {
 			}
 			line++
 			wb.Rows++
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	return s.fillHistory(ctx, f, ids, head, body)
+}
+
+// fillHistory writes the second sheet: every step of every exported item,
+// items in the first sheet's order, steps oldest first.
+func (s *Service) fillHistory(ctx context.Context, f *excelize.File, ids []int64, head, body int) error {
+	if _, err := f.NewSheet(HistorySheet); err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter(HistorySheet)
+	if err != nil {
+		return err
+	}
+	for i, col := range historyColumns {
+		if err := sw.SetColWidth(i+1, i+1, col.width); err != nil {
+			return err
+		}
+	}
+	row := make([]any, len(historyColumns))
+	for i, col := range historyColumns {
+		row[i] = excelize.Cell{StyleID: head, Value: col.title}
+	}
+	if err := sw.SetRow("A1", row, excelize.RowOpts{Height: 22}); err != nil {
+		return err
+	}
+	line := 2
+	for start := 0; start < len(ids); start += exportBatch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch := ids[start:min(start+exportBatch, len(ids))]
+		var items []model.ActionItem
+		if err := s.db.WithContext(ctx).Where("id IN ?", batch).Order("id DESC").Find(&items).Error; err != nil {
+			return fmt.Errorf("export action item history: %w", err)
+		}
+		vs, err := s.views(ctx, s.db, items, true)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			for _, ev := range v.History {
+				change := ""
+				if ev.FromState != ev.ToState {
+					change = StateName(ev.FromState) + "→" + StateName(ev.ToState)
+					if ev.FromState == "" {
+						change = StateName(ev.ToState)
+					}
+				}
+				who := ev.ActorName
+				if ev.ActorID == 0 {
+					who = "系统"
+				}
+				values := []string{v.Number, ev.CreatedAt.In(cst).Format("2006-01-02 15:04"), actionNames[ev.Action], who, change, ev.Note}
+				cells := make([]any, len(values))
+				for i, val := range values {
+					cells[i] = excelize.Cell{StyleID: body, Value: val}
+				}
+				if err := sw.SetRow("A"+strconv.Itoa(line), cells); err != nil {
+					return err
+				}
+				line++
+			}
 		}
 	}
 	return sw.Flush()
