@@ -90,8 +90,11 @@ func (s *Service) relationOf(ctx context.Context, db *gorm.DB, a *service.Actor,
 	if r.member, err = s.memberRole(ctx, db, a, it); err != nil {
 		return r, err
 	}
-	r.organiser = a.UserID != 0 && a.UserID == it.OrganiserID
-	r.creator = a.UserID != 0 && a.UserID == it.CreatorID
+	// Organisers and creators act for an organisation: only while they
+	// still hold a ledger role over the item (a worker who moved on to
+	// another community keeps nothing of the old one's items).
+	r.organiser = r.ledger != "" && a.UserID == it.OrganiserID
+	r.creator = r.ledger != "" && a.UserID == it.CreatorID
 	return r, nil
 }
 
@@ -133,10 +136,6 @@ func visible(q *gorm.DB, a *service.Actor) (*gorm.DB, bool) {
 					model.OwnerCommittee, g.ScopeID)
 			}
 		}
-	}
-	if a.UserID != 0 {
-		add("organiser_id = ?", a.UserID)
-		add("creator_id = ?", a.UserID)
 	}
 	if len(conds) == 0 {
 		return q, false

@@ -979,3 +979,30 @@ func TestExportsAreBoundedPerInstance(t *testing.T) {
 	}
 	again.Close()
 }
+
+// Organisers act for an organisation: a community worker whose grant was
+// revoked keeps nothing of its items, and nobody verifies their own work.
+func TestOrganiserNeedsALiveGrantAndCannotVerifyOwnWork(t *testing.T) {
+	e := newEnv(t)
+	in := e.firmItem()
+	in.OwnerKind, in.OwnerID, in.CompoundID, in.CommunityID = model.OwnerCommunity, e.city.Communities[0].ID, 0, e.city.Communities[0].ID
+	it := e.create("community", in)
+	e.act("community", it.ID, ActClaim, Input{})
+	e.act("community", it.ID, ActDone, Input{Evidence: "已清理"})
+	_, err := e.svc.Act(e.ctx, e.actor("community"), it.ID, ActVerify, Input{})
+	wantErr(t, err, service.KindForbidden, "own_work")
+
+	other := e.create("community", e.firmItem())
+	if err := e.db.Model(&model.Grant{}).Where("user_id = ?", e.city.Users["community"]).
+		Update("revoked_at", e.clock.Now()).Error; err != nil {
+		t.Fatal(err)
+	}
+	delete(e.actors, "community")
+	if _, err := e.svc.Get(e.ctx, e.actor("community"), other.ID); err == nil {
+		t.Fatal("a former community worker still sees the items they raised")
+	}
+	page, err := e.svc.List(e.ctx, e.actor("community"), Filter{}, service.Page{Limit: 10})
+	if err != nil || len(page.Items) != 0 {
+		t.Fatalf("former worker's ledger: %d items, %v", len(page.Items), err)
+	}
+}

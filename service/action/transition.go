@@ -54,6 +54,7 @@ var moves = map[string]move{
 func Transitions() []string { return slices.Sorted(maps.Keys(moves)) }
 
 var (
+	errOwnWork  = service.Forbidden("own_work", "不能验收或退回自己办结的整改事项")
 	errAction   = service.Invalid("bad_action", "未知的整改事项操作")
 	errNote     = service.Invalid("bad_note", "说明不能超过 500 个字")
 	errEvidence = service.Invalid("evidence_required", "请填写整改情况（1 到 1000 个字）")
@@ -111,6 +112,10 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 		case byOrganiser:
 			if !rel.organiser {
 				return errNotOrganiser
+			}
+			// Nobody verifies or sends back their own work.
+			if it.DoneBy == a.UserID {
+				return errOwnWork
 			}
 			role = "organiser"
 		}
