@@ -94,15 +94,25 @@ func (s *Service) SetYear(ctx context.Context, a *service.Actor, year int, days 
 	if err != nil {
 		return err
 	}
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.Where("year = ?", year).Delete(&model.CalendarDay{}).Error; err != nil {
-			return err
+	// Two admins replacing one year at once meet on its unique dates: one
+	// wins, the other is a deadlock victim (run again) or a duplicate (409).
+	for attempt := 1; ; attempt++ {
+		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+			if err := tx.Where("year = ?", year).Delete(&model.CalendarDay{}).Error; err != nil {
+				return err
+			}
+			if len(rows) == 0 {
+				return nil
+			}
+			return tx.Create(&rows).Error
+		})
+		if attempt == 3 || !model.IsDeadlock(err) {
+			break
 		}
-		if len(rows) == 0 {
-			return nil
-		}
-		return tx.Create(&rows).Error
-	})
+	}
+	if model.IsDeadlock(err) {
+		err = model.ErrDuplicate
+	}
 	// The cache goes even on failure: a half-known outcome must not linger.
 	s.invalidate()
 	if model.Translate(err) == model.ErrDuplicate {

@@ -103,7 +103,7 @@ func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) 
 		})
 		// MySQL may pick the first submits of a day, racing to create the
 		// day's counter row, as deadlock victims: try again.
-		if attempt == 3 || err == nil || !strings.Contains(err.Error(), "Error 1213") {
+		if attempt == 3 || !model.IsDeadlock(err) {
 			break
 		}
 	}
