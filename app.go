@@ -165,21 +165,22 @@ func (a *app) wire() (http.Handler, error) {
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{})
 	return api.NewRouter(api.Deps{
-		Log:          a.log,
-		MaxBodyBytes: a.cfg.MaxBodyBytes,
-		Ready:        a.ready,
-		Auth:         a.auth,
-		Org:          a.org,
-		Idem:         idem.New(a.rdb, a.cfg.RedisPrefix),
-		MetricsToken: a.cfg.MetricsToken,
-		Calendar:     a.calendar,
-		Photo:        a.photo,
-		Message:      a.message,
-		Order:        a.order,
-		Meeting:      a.meeting,
-		Action:       a.action,
-		Vote:         a.vote,
-		Wish:         a.wish,
+		Log:            a.log,
+		MaxBodyBytes:   a.cfg.MaxBodyBytes,
+		Ready:          a.ready,
+		Auth:           a.auth,
+		Org:            a.org,
+		Idem:           idem.New(a.rdb, a.cfg.RedisPrefix),
+		MetricsToken:   a.cfg.MetricsToken,
+		TrustedProxies: config.KindList(a.cfg.TrustedProxies),
+		Calendar:       a.calendar,
+		Photo:          a.photo,
+		Message:        a.message,
+		Order:          a.order,
+		Meeting:        a.meeting,
+		Action:         a.action,
+		Vote:           a.vote,
+		Wish:           a.wish,
 	}), nil
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -197,4 +198,31 @@ func TestHTTPEnvelopeForUnknownRoutesPanicsAndBigBodies(t *testing.T) {
 	}
 	s.must(200, "GET", "/healthz", "", nil)
 	s.must(200, "GET", "/readyz", "", nil)
+}
+
+// X-Forwarded-For names the client only when the peer is a trusted proxy:
+// rotating it does not escape the limit per IP.
+func TestForwardedForDoesNotEscapeTheLimitPerIP(t *testing.T) {
+	s := newTestServer(t)
+	s.withAuth(func(c *auth.Config) { c.PerIPPerMin = 2 })
+	codes := 0
+	login := func(xff string) int {
+		codes++
+		return s.do("POST", "/api/v1/auth/login", "", map[string]string{"code": fmt.Sprintf("sandbox:u%d", codes)},
+			"X-Forwarded-For", xff).Status
+	}
+	for i := range 2 {
+		if st := login(fmt.Sprintf("10.1.0.%d", i)); st != http.StatusOK {
+			t.Fatalf("login %d: %d", i, st)
+		}
+	}
+	if st := login("10.1.0.9"); st != http.StatusTooManyRequests {
+		t.Fatalf("a third login with a new X-Forwarded-For: %d", st)
+	}
+	// Behind a trusted proxy (httptest's peer is 192.0.2.1) the header counts.
+	s.deps.TrustedProxies = []string{"192.0.2.0/24"}
+	s.router = NewRouter(s.deps)
+	if st := login("10.1.0.10"); st != http.StatusOK {
+		t.Fatalf("a client behind the trusted proxy: %d", st)
+	}
 }

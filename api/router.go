@@ -36,6 +36,11 @@ type Deps struct {
 	// its own); MetricsToken, when set, is the bearer token it requires.
 	Metrics      *prometheus.Registry
 	MetricsToken string
+	// TrustedProxies are the addresses (IPs or CIDRs) of the reverse
+	// proxies whose X-Forwarded-For names the client; none by default, so
+	// the client is the connection's peer and the header cannot be used to
+	// escape the login limit per IP.
+	TrustedProxies []string
 
 	Auth *auth.Service
 	Org  *org.Service
@@ -68,6 +73,11 @@ func NewRouter(d Deps) *gin.Engine {
 	h := &handlers{Deps: d, bodies: newBodyLimits(d.MaxBodyBytes)}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		// app.go validated the list; a bad entry here trusts nobody.
+		d.Log.Error("trusted proxies", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(withRequestID(), recovery(), accessLog(d.Log), h.bodies.middleware())
 	h.metricsRoutes(r) // before every other route: it counts them
 	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"reflect"
 	"slices"
@@ -96,6 +97,9 @@ type Config struct {
 
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken string `yaml:"metrics_token" env:"METRICS_TOKEN"`
+	// TrustedProxies: comma-separated IPs or CIDRs of the reverse proxies
+	// in front (their X-Forwarded-For names the client); empty trusts none.
+	TrustedProxies string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
 
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
 }
@@ -263,6 +267,13 @@ func (c Config) Validate() error {
 	if c.WeChatOAEncodingAESKey != "" && len(c.WeChatOAEncodingAESKey) != 43 {
 		return errors.New("wechat_oa_encoding_aes_key (REDPROP_WECHAT_OA_ENCODING_AES_KEY): must be 43 characters")
 	}
+	for _, p := range KindList(c.TrustedProxies) {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return fmt.Errorf("trusted_proxies (REDPROP_TRUSTED_PROXIES): %q is neither an IP nor a CIDR", p)
+			}
+		}
+	}
 	for _, l := range []struct{ key, v string }{
 		{"templates_long_term (REDPROP_TEMPLATES_LONG_TERM)", c.TemplatesLongTerm},
 		{"templates_resend_unknown (REDPROP_TEMPLATES_RESEND_UNKNOWN)", c.TemplatesResendUnknown},
@@ -288,6 +299,8 @@ func (c Config) Validate() error {
 			return errors.New("redis_addr (REDPROP_REDIS_ADDR): production refuses the in-process Redis")
 		case len(c.JWTSecret) < 32:
 			return errors.New("jwt_secret (REDPROP_JWT_SECRET): production needs a secret of at least 32 characters")
+		case c.MetricsToken == "":
+			return errors.New("metrics_token (REDPROP_METRICS_TOKEN): production does not serve /metrics to anyone; set a token for the scraper")
 		}
 	}
 	return nil

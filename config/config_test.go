@@ -46,6 +46,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 		"REDPROP_TEMPLATES_LONG_TERM":     {"REDPROP_TEMPLATES_LONG_TERM": "rating, lottery"},
 		"REDPROP_MESSAGE_WORKER_INTERVAL": {"REDPROP_MESSAGE_WORKER_INTERVAL": "0s"},
 		"REDPROP_WECHAT_OA_ENABLED":       {"REDPROP_WECHAT_OA_ENABLED": "yes please"},
+		"REDPROP_TRUSTED_PROXIES":         {"REDPROP_TRUSTED_PROXIES": "10.0.0.1, nginx"},
 		"REDPROP_WECHAT_OA_APP_ID": {"REDPROP_WECHAT_OA_ENABLED": "true", "REDPROP_WECHAT_APP_ID": "wx1",
 			"REDPROP_WECHAT_APP_SECRET": "s"},
 	}
@@ -60,7 +61,7 @@ func TestProductionRefusesEmbeddedAndSandbox(t *testing.T) {
 	full := map[string]string{
 		"REDPROP_ENV": "production", "REDPROP_WECHAT_APP_ID": "wx1", "REDPROP_WECHAT_APP_SECRET": "s",
 		"REDPROP_MYSQL_DSN": "u@tcp(db:3306)/redprop", "REDPROP_REDIS_ADDR": "redis:6379",
-		"REDPROP_JWT_SECRET": strings.Repeat("k", 32),
+		"REDPROP_JWT_SECRET": strings.Repeat("k", 32), "REDPROP_METRICS_TOKEN": "scrape",
 	}
 	if _, err := Load("", env(full)); err != nil {
 		t.Fatalf("complete production config refused: %v", err)
@@ -68,6 +69,7 @@ func TestProductionRefusesEmbeddedAndSandbox(t *testing.T) {
 	drop := map[string]string{
 		"REDPROP_WECHAT_APP_ID": "sandbox", "REDPROP_MYSQL_DSN": "embedded SQLite",
 		"REDPROP_REDIS_ADDR": "in-process Redis", "REDPROP_JWT_SECRET": "jwt_secret",
+		"REDPROP_METRICS_TOKEN": "metrics_token",
 	}
 	for key, reason := range drop {
 		vars := map[string]string{}

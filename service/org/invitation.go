@@ -116,6 +116,7 @@ var (
 	errInviteHeld       = service.Conflict("already_granted", "您已拥有该角色和范围的授权")
 	errInviteGone       = service.NotFound("invitation_not_found", "邀请不存在")
 	errInviteNotYours   = service.Forbidden("cannot_revoke_invitation", "只有邀请人或有权发出该邀请的人可以撤销")
+	errInviteStale      = service.Unprocessable("invitation_stale", "邀请人已无权发出该邀请，邀请码已失效，请联系有权限的人重新邀请")
 	errInviteWasRevoked = service.Conflict("invitation_already_revoked", "该邀请已被撤销")
 )
 
@@ -350,6 +351,18 @@ func (s *Service) Redeem(ctx context.Context, a *service.Actor, code string) (mo
 		}
 		if err := invitationUsable(inv, now); err != nil {
 			return err
+		}
+		// An invitation speaks for its creator: once they may no longer
+		// grant that role there (their grant was revoked), nor may it.
+		// Invitations of the command line (no creator) stand alone.
+		if inv.CreatedBy != 0 {
+			creator := &service.Actor{UserID: inv.CreatedBy}
+			if err := tx.Where("user_id = ? AND revoked_at IS NULL", inv.CreatedBy).Find(&creator.Grants).Error; err != nil {
+				return err
+			}
+			if !canInvite(creator, inv.Role, service.Target{Kind: inv.ScopeKind, ID: inv.ScopeID, Ancestry: inv.Ancestry}) {
+				return errInviteStale
+			}
 		}
 		var held int64
 		if err := tx.Model(&model.Grant{}).Where("user_id = ? AND role = ? AND scope_kind = ? AND scope_id = ? AND revoked_at IS NULL",

@@ -35,6 +35,7 @@ var (
 	errApplicantResident  = service.Conflict("already_resident", "申请人已是该房屋的住户")
 	errRejectReason       = service.Invalid("reason_required", "驳回申请须填写理由（不超过 200 个字）")
 	errNotDecider         = service.Forbidden("not_approver", "您无权审核该房屋的住户申请")
+	errOwnApplication     = service.Forbidden("own_application", "不能审核自己的入户申请，请由其他楼栋长、网格员或物业经理审核")
 	errNotApplicant       = service.Forbidden("not_applicant", "只能撤回自己的申请")
 	errResidencyMissing   = service.NotFound("residency_not_found", "住户记录不存在")
 	errResidencyNotYours  = service.Forbidden("residency_forbidden", "只有住户本人或该楼栋的管理人员可以移除住户")
@@ -156,6 +157,11 @@ func (s *Service) decide(ctx context.Context, a *service.Actor, id int64, to, re
 	}
 	if !ok {
 		return app, errNotDecider
+	}
+	// Nobody decides their own application: a firm manager could make
+	// himself an owner, and owners vote.
+	if app.UserID == a.UserID {
+		return app, errOwnApplication
 	}
 	return s.closeApplication(ctx, a, app, to, reason)
 }

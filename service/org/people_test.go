@@ -400,3 +400,39 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 		}
 	}
 }
+
+// A steward, grid worker or firm manager cannot make themselves a
+// resident (an owner votes): someone else decides their application.
+func TestNobodyDecidesTheirOwnApplication(t *testing.T) {
+	f := newPeopleFix(t)
+	for _, name := range []string{"steward", "grid", "manager"} {
+		a := f.actor(name)
+		h := f.city.Households[1]
+		app := peopleMust(f.svc.Apply(f.ctx, a, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationOwner}))(t)
+		_, err := f.svc.ApproveApplication(f.ctx, a, app.ID)
+		peopleCode(t, err, "own_application")
+		peopleMust(f.svc.WithdrawApplication(f.ctx, a, app.ID))(t)
+	}
+}
+
+// An invitation speaks for its creator: after their grant is revoked the
+// spare code grants nothing, to them or to anyone else.
+func TestInvitationDiesWithItsCreatorsGrant(t *testing.T) {
+	f := newPeopleFix(t)
+	c := f.city
+	street := f.actor("street")
+	inv := peopleMust(f.svc.CreateInvitation(f.ctx, street, org.InvitationInput{
+		Role: model.RoleStreetStaff, ScopeKind: model.ScopeStreet, ScopeID: c.StreetID, MaxUses: 10}))(t)
+	if err := f.db.Model(&model.Grant{}).Where("user_id = ?", street.UserID).Update("revoked_at", f.clock.Now()).Error; err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.Redeem(f.ctx, f.actor("street"), inv.Code)
+	peopleCode(t, err, "invitation_stale")
+	_, err = f.svc.Redeem(f.ctx, f.user("accomplice"), inv.Code)
+	peopleCode(t, err, "invitation_stale")
+	var n int64
+	f.db.Model(&model.Grant{}).Where("user_id IN ? AND revoked_at IS NULL", []int64{street.UserID, f.city.Users["accomplice"]}).Count(&n)
+	if n != 0 {
+		t.Fatalf("%d live grants after redeeming a stale code", n)
+	}
+}
