@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,5 +226,51 @@ func TestForwardedForDoesNotEscapeTheLimitPerIP(t *testing.T) {
 	s.router = NewRouter(s.deps)
 	if st := login("10.1.0.10"); st != http.StatusOK {
 		t.Fatalf("a client behind the trusted proxy: %d", st)
+	}
+}
+
+// Logging out ends the session even when the client lost its refresh
+// token: the access token names its family.
+func TestLogoutWithoutRefreshTokenEndsTheSession(t *testing.T) {
+	s := newTestServer(t)
+	r := s.must(http.StatusOK, "POST", "/api/v1/auth/login", "", map[string]string{"code": "sandbox:hank"})
+	access, refresh := r.Body["access_token"].(string), r.Body["refresh_token"].(string)
+	s.must(http.StatusNoContent, "POST", "/api/v1/auth/logout", access, nil)
+	if r := s.do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("refresh after logout: %d %s", r.Status, r.Raw)
+	}
+}
+
+// Two refreshes with one token at once: a replay is always seen, so the
+// session ends and no token of it survives.
+func TestConcurrentRefreshWithOneTokenEndsTheSession(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	for round := range 30 {
+		r := s.must(http.StatusOK, "POST", "/api/v1/auth/login", "", map[string]string{"code": fmt.Sprintf("sandbox:ivy%d", round)})
+		refresh := r.Body["refresh_token"].(string)
+		var wg sync.WaitGroup
+		got := make([]string, 2)
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if tok, err := s.deps.Auth.Refresh(ctx, refresh); err == nil {
+					got[i] = tok.RefreshToken
+				}
+			}()
+		}
+		wg.Wait()
+		if got[0] != "" && got[1] != "" {
+			t.Fatalf("round %d: both refreshes won", round)
+		}
+		for _, next := range got {
+			if next == "" {
+				continue
+			}
+			if _, err := s.deps.Auth.Refresh(ctx, next); err == nil {
+				t.Fatalf("round %d: the winner's token outlived the replay", round)
+			}
+		}
 	}
 }

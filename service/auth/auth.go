@@ -145,18 +145,43 @@ func (s *Service) findOrCreate(ctx context.Context, openID, unionID string) (mod
 
 type claims struct {
 	jwt.RegisteredClaims
+	// Family is the login session the token belongs to: logout ends it
+	// even when the client no longer holds its refresh token.
+	Family string `json:"fam,omitempty"`
 }
+
+var errRedisDown = service.Unavailable("redis_down", "服务繁忙，请稍后再试")
+
+// storeRefresh records a refresh token in its family unless the family has
+// been revoked (a stolen token was replayed, or the user logged out):
+// then nothing is stored and it returns 0.
+var storeRefresh = redis.NewScript(`
+if redis.call("EXISTS", KEYS[3]) == 1 then return 0 end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
+redis.call("SADD", KEYS[2], ARGV[2])
+redis.call("PEXPIRE", KEYS[2], ARGV[3])
+return 1`)
+
+// takeRefresh swaps a refresh token for its value and marks it rotated in
+// one step, so that a concurrent replay of the same token always finds
+// the mark.
+var takeRefresh = redis.NewScript(`
+local v = redis.call("GET", KEYS[1])
+if not v then return false end
+redis.call("DEL", KEYS[1])
+redis.call("SET", KEYS[2], v, "PX", ARGV[1])
+return v`)
 
 // issue creates an access token and a refresh token of the given family.
 func (s *Service) issue(ctx context.Context, userID int64, family string) (Tokens, error) {
 	now := s.clock.Now()
 	t := Tokens{AccessExpiresAt: now.Add(s.cfg.AccessTTL), RefreshExpiresAt: now.Add(s.cfg.RefreshTTL)}
-	c := claims{jwt.RegisteredClaims{
+	c := claims{RegisteredClaims: jwt.RegisteredClaims{
 		Subject:   strconv.FormatInt(userID, 10),
 		ID:        randomToken(12),
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(t.AccessExpiresAt),
-	}}
+	}, Family: family}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.cfg.JWTSecret)
 	if err != nil {
 		return t, err
@@ -164,12 +189,15 @@ func (s *Service) issue(ctx context.Context, userID int64, family string) (Token
 	t.AccessToken = signed
 	t.RefreshToken = randomToken(32)
 	val := fmt.Sprintf("%d|%d|%s", userID, t.RefreshExpiresAt.Unix(), family)
-	pipe := s.rdb.TxPipeline()
-	pipe.Set(ctx, s.key("refresh:"+digest(t.RefreshToken)), val, s.cfg.RefreshTTL)
-	pipe.SAdd(ctx, s.key("family:"+family), digest(t.RefreshToken))
-	pipe.Expire(ctx, s.key("family:"+family), s.cfg.RefreshTTL)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return t, service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+	h := digest(t.RefreshToken)
+	stored, err := storeRefresh.Run(ctx, s.rdb,
+		[]string{s.key("refresh:" + h), s.key("family:" + family), s.key("revoked:" + family)},
+		val, h, s.cfg.RefreshTTL.Milliseconds()).Int()
+	if err != nil {
+		return t, errRedisDown.Wrap(err)
+	}
+	if stored == 0 {
+		return Tokens{}, ErrRefreshInvalid
 	}
 	return t, nil
 }
@@ -182,21 +210,26 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 		return Tokens{}, ErrRefreshInvalid
 	}
 	h := digest(refresh)
-	val, err := s.rdb.GetDel(ctx, s.key("refresh:"+h)).Result()
+	val, err := takeRefresh.Run(ctx, s.rdb, []string{s.key("refresh:" + h), s.key("rotated:" + h)},
+		s.cfg.RefreshTTL.Milliseconds()).Text()
 	if errors.Is(err, redis.Nil) {
-		if fam, err := s.rdb.Get(ctx, s.key("rotated:"+h)).Result(); err == nil {
-			s.revokeFamily(ctx, fam)
+		// Unknown, or rotated before: a replayed copy ends its whole family.
+		if old, err := s.rdb.Get(ctx, s.key("rotated:"+h)).Result(); err == nil {
+			if _, _, fam, ok := parseRefresh(old); ok {
+				if err := s.revokeFamily(ctx, fam); err != nil {
+					return Tokens{}, err
+				}
+			}
 		}
 		return Tokens{}, ErrRefreshInvalid
 	}
 	if err != nil {
-		return Tokens{}, service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+		return Tokens{}, errRedisDown.Wrap(err)
 	}
 	userID, exp, family, ok := parseRefresh(val)
 	if !ok || s.clock.Now().Unix() >= exp {
 		return Tokens{}, ErrRefreshInvalid
 	}
-	s.rdb.Set(ctx, s.key("rotated:"+h), family, s.cfg.RefreshTTL)
 	s.rdb.SRem(ctx, s.key("family:"+family), h)
 	var n int64
 	if err := s.db.WithContext(ctx).Model(&model.User{}).Where("id = ?", userID).Count(&n).Error; err != nil {
@@ -218,28 +251,42 @@ func parseRefresh(val string) (userID, exp int64, family string, ok bool) {
 	return u, e, parts[2], err1 == nil && err2 == nil
 }
 
-func (s *Service) revokeFamily(ctx context.Context, family string) {
+// revokeFamily ends a login session: its refresh tokens go, and the mark
+// stops a rotation under way from adding a new one to it.
+func (s *Service) revokeFamily(ctx context.Context, family string) error {
+	if err := s.rdb.Set(ctx, s.key("revoked:"+family), "1", s.cfg.RefreshTTL).Err(); err != nil {
+		return errRedisDown.Wrap(err)
+	}
 	members, _ := s.rdb.SMembers(ctx, s.key("family:"+family)).Result()
 	keys := []string{s.key("family:" + family)}
 	for _, m := range members {
 		keys = append(keys, s.key("refresh:"+m))
 	}
-	s.rdb.Del(ctx, keys...)
+	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+		return errRedisDown.Wrap(err)
+	}
+	return nil
 }
 
-// Logout revokes the refresh token's family and the access token itself.
+// Logout revokes the access token itself and its login session (the
+// family named in the token, and that of the refresh token if given).
 func (s *Service) Logout(ctx context.Context, accessToken, refresh string) error {
 	if c, err := s.parse(accessToken); err == nil {
 		if ttl := c.ExpiresAt.Time.Sub(s.clock.Now()); ttl > 0 {
 			if err := s.rdb.Set(ctx, s.key("deny:"+c.ID), "1", ttl).Err(); err != nil {
-				return service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+				return errRedisDown.Wrap(err)
+			}
+		}
+		if c.Family != "" {
+			if err := s.revokeFamily(ctx, c.Family); err != nil {
+				return err
 			}
 		}
 	}
 	if refresh != "" {
 		if val, err := s.rdb.Get(ctx, s.key("refresh:"+digest(refresh))).Result(); err == nil {
 			if _, _, fam, ok := parseRefresh(val); ok {
-				s.revokeFamily(ctx, fam)
+				return s.revokeFamily(ctx, fam)
 			}
 		}
 	}
