@@ -279,7 +279,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// A slow upload on a weak signal may take a while, but not for ever:
+	// a stuck body must not hold a drain at SIGTERM.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -303,17 +306,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err = srv.Shutdown(shutCtx)
+	// Requests drain and workers stop side by side, within one budget.
 	cancelWork()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("requests still running at the shutdown timeout; closing them", "err", err)
+		srv.Close()
+	}
 	select {
 	case <-done:
 	case <-shutCtx.Done():
 		log.Warn("background workers did not stop in time")
-	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
 	}
 	log.Info("stopped")
 	return nil
