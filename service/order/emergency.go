@@ -494,6 +494,10 @@ func (s *Service) callableFor(ctx context.Context, userID, householdID int64) ([
 // returns the household's call that is still open (created is then
 // false): a double tap, or two family members at once, raise one call.
 func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (CallView, bool, error) {
+	ctx, err := s.withCalendar(ctx)
+	if err != nil {
+		return CallView{}, false, err
+	}
 	if a == nil {
 		return CallView{}, false, service.ErrUnauthenticated
 	}
@@ -844,6 +848,12 @@ var errCallAction = service.Invalid("bad_action", "紧急呼叫的操作只能�
 // RespondCall runs a responder action on a call, with an optional note
 // for the timeline.
 func (s *Service) RespondCall(ctx context.Context, a *service.Actor, id int64, action, note string) (CallView, error) {
+	// Deadlines may be re-armed inside the transaction: the calendar is
+	// read before it (SQLite has one connection).
+	ctx, err := s.withCalendar(ctx)
+	if err != nil {
+		return CallView{}, err
+	}
 	ev, ok := callEvents[action]
 	if !ok {
 		return CallView{}, errCallAction

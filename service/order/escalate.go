@@ -78,6 +78,12 @@ var (
 // grid workers of its grid, community staff of its community, street staff
 // of its street. The new level's dispatchers own it and are told.
 func (s *Service) Escalate(ctx context.Context, a *service.Actor, orderID int64, reason string) (View, error) {
+	// Deadlines may be re-armed inside the transaction: the calendar is
+	// read before it (SQLite has one connection).
+	ctx, err := s.withCalendar(ctx)
+	if err != nil {
+		return View{}, err
+	}
 	if a == nil {
 		return View{}, service.ErrUnauthenticated
 	}

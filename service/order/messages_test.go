@@ -1,6 +1,7 @@
 package order
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -175,5 +176,27 @@ func TestUrgeTwiceInTenMinutesPushesOnce(t *testing.T) {
 	e.act("street", id, ActUrge, Input{Note: "街道督办"})
 	if n := e.countEvents(id, ActUrge); n != 2 {
 		t.Fatalf("%d urge events", n)
+	}
+}
+
+// Every entry that may re-arm a deadline reads the working calendar before
+// its transaction: with the calendar's cache gone stale, SQLite's single
+// connection would otherwise wait on itself.
+func TestStaleCalendarCacheDoesNotHangTransitions(t *testing.T) {
+	e := newLoopEnv(t)
+	o := e.submit("resident", "repair.plumbing", func(in *SubmitInput) { in.PhotoIDs = []int64{e.photo("resident")} })
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	e.clock.Advance(6 * time.Minute)
+	if _, err := e.svc.Escalate(ctx, e.actor("community"), o.ID, "物业迟迟不接单"); err != nil {
+		t.Fatalf("escalate: %v", err)
+	}
+	e.clock.Advance(6 * time.Minute)
+	if _, err := e.svc.Act(ctx, e.actor("street"), o.ID, ActDispatch, Input{HandlerKind: model.HandlerFirm}); err != nil {
+		t.Fatalf("dispatch by the street: %v", err)
+	}
+	e.clock.Advance(6 * time.Minute)
+	if _, err := e.svc.Tick(ctx); err != nil {
+		t.Fatalf("tick: %v", err)
 	}
 }

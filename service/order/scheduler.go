@@ -54,6 +54,10 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 // and the alerts of emergency calls. Paused orders are skipped. A failing
 // pass does not stop the others; the first error is returned.
 func (s *Service) Tick(ctx context.Context) (TickStats, error) {
+	ctx, err := s.withCalendar(ctx)
+	if err != nil {
+		return TickStats{}, err
+	}
 	var st TickStats
 	now := s.clock.Now().UTC()
 	var cats []model.Category

@@ -169,6 +169,12 @@ func conflict(o model.Order) error {
 
 // Act takes one action on an order for the actor.
 func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action string, in Input) (View, error) {
+	// Deadlines may be re-armed inside the transaction: the calendar is
+	// read before it (SQLite has one connection).
+	ctx, err := s.withCalendar(ctx)
+	if err != nil {
+		return View{}, err
+	}
 	st, ok := steps[action]
 	if !ok {
 		return View{}, errActUnknown
