@@ -1140,3 +1140,16 @@ func (s *Service) callContext(ctx context.Context, tx *gorm.DB, c *model.Emergen
 	}
 	return o, callPlace{CompoundName: h.CompoundName, BuildingName: h.BuildingName, Unit: h.Unit, Room: h.Room}, v.Kind, nil
 }
+
+// endsCall are the ordinary order actions after which an emergency call
+// has nothing left to alert about: the caller cancelled (误按), a
+// responder rejected, merged or resolved it on the spot.
+var endsCall = map[string]bool{ActCancel: true, ActReject: true, ActMerge: true, ActResolve: true}
+
+// endCall settles the open call of an order ended outside the call's own
+// endpoints, inside the order's transaction: no more repeats, no street
+// escalation, and the household may call again.
+func endCall(tx *gorm.DB, orderID, by int64, now time.Time) error {
+	return tx.Model(&model.EmergencyCall{}).Where("order_id = ? AND resolved_at IS NULL", orderID).
+		Updates(map[string]any{"resolved_at": now, "resolved_by": by, "open_household": nil, "updated_at": now}).Error
+}

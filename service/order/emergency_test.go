@@ -406,3 +406,36 @@ func TestEmergencyConcurrency(t *testing.T) {
 		t.Fatalf("repeat alerts %v", got)
 	}
 }
+
+// A call whose order ends through the ordinary endpoints — the caller
+// cancels a press by mistake, a responder resolves it on the spot — stops
+// alerting, never goes to the street, and the household may call again.
+func TestCallEndsWithItsOrder(t *testing.T) {
+	for _, tc := range []struct {
+		who, action string
+		in          Input
+	}{
+		{"resident", ActCancel, Input{Reason: "误按"}},
+		{"grid", ActResolve, Input{Note: "已上门，老人无恙"}},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			e, _ := newCallEnv(t)
+			c, _, err := e.svc.Call(e.ctx, e.actor("resident"), CallInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.act(tc.who, c.OrderID, tc.action, tc.in)
+			if row := e.callRow(c.ID); row.ResolvedAt == nil || row.OpenHousehold != nil {
+				t.Fatalf("call after %s: %+v", tc.action, row)
+			}
+			e.clock.Set(c.CreatedAt.Add(12 * time.Minute))
+			if st := e.tick(); st.EmergencyAlerts != 0 || st.EmergencyEscalated != 0 {
+				t.Fatalf("after %s: %+v", tc.action, st)
+			}
+			again, created, err := e.svc.Call(e.ctx, e.actor("resident"), CallInput{})
+			if err != nil || !created || again.ID == c.ID {
+				t.Fatalf("a new press: %+v created=%v %v", again, created, err)
+			}
+		})
+	}
+}

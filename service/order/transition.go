@@ -228,6 +228,11 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 		if err := s.casUpdate(ctx, tx, &c.prev, &c.next, c.now); err != nil {
 			return err
 		}
+		if c.next.Channel == model.ChannelCall && endsCall[action] {
+			if err := endCall(tx, c.next.ID, a.UserID, c.now); err != nil {
+				return err
+			}
+		}
 		if action == ActRate {
 			if err := s.msgs.CancelScheduled(ctx, tx, ratingKey(o.ID)); err != nil {
 				return err
