@@ -529,9 +529,12 @@ func (n names) view(a *service.Actor, o model.Order, events []model.OrderEvent, 
 	// name gives how the viewer may see a person of the order.
 	name := func(id int64) (int64, string) { return id, n.users[id].DisplayName }
 	switch {
-	case rel.own || rel.official:
-		// Staff of the tree and the reporters themselves see everything.
+	case rel.own:
+		// The reporters themselves see everything.
 	case cat.ComplaintAgainstFirm && rel.firm:
+		// Before any other role the viewer holds: a firm's manager who is
+		// also a building steward or community worker (交叉任职) still
+		// never learns who complained about the firm.
 		v.IdentityHidden = true
 		v.AuthorID, v.ResidentID, v.HouseholdID, v.BuildingID = 0, 0, 0, 0
 		v.AuthorName, v.ResidentName, v.ResidentPhone, v.HouseholdName, v.BuildingName = "", "", "", "", ""
@@ -541,6 +544,8 @@ func (n names) view(a *service.Actor, o model.Order, events []model.OrderEvent, 
 			}
 			return id, n.users[id].DisplayName
 		}
+	case rel.official:
+		// Staff of the tree see everything.
 	case !accepted(o.State) && o.ResidentID != 0:
 		// Until the handler accepts, the resident is a masked name without
 		// a phone; staff who reported for them keep their name.

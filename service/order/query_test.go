@@ -93,6 +93,11 @@ func TestComplaintAgainstTheFirmHidesTheComplainant(t *testing.T) {
 	if v, _ := e.svc.Get(e.ctx, e.actor("community"), id); v.ResidentName == "" || v.IdentityHidden {
 		t.Fatalf("community view %+v", v)
 	}
+	// A manager who is also the building's steward (交叉任职) learns no more.
+	e.grant("manager", model.RoleBuildingSteward, model.ScopeBuilding, e.city.Buildings[0].ID, e.city.Buildings[0].Ancestry)
+	if v, err := e.svc.Get(e.ctx, e.actor("manager"), id); err != nil || !v.IdentityHidden || v.ResidentName != "" || v.ResidentPhone != "" {
+		t.Fatalf("cross-holding manager view %+v %v", v, err)
+	}
 }
 
 func TestQueuesPerRole(t *testing.T) {
