@@ -546,9 +546,10 @@ func (n names) view(a *service.Actor, o model.Order, events []model.OrderEvent, 
 		}
 	case rel.official:
 		// Staff of the tree see everything.
-	case !accepted(o.State) && o.ResidentID != 0:
+	case (!accepted(o.State) || (o.HandlerKind == model.HandlerVolunteer && a.UserID != o.AssigneeID)) && o.ResidentID != 0:
 		// Until the handler accepts, the resident is a masked name without
-		// a phone; staff who reported for them keep their name.
+		// a phone; staff who reported for them keep their name. Of a
+		// volunteer team, only the volunteer who took it up learns more.
 		v.NameMasked = true
 		v.ResidentName, v.ResidentPhone = maskName(v.ResidentName), ""
 		if o.AuthorID == o.ResidentID {

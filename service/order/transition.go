@@ -561,6 +561,11 @@ func (s *Service) dispatch(c *act) error {
 }
 
 func (s *Service) accept(c *act) error {
+	// A volunteer team has no manager to assign: whoever accepts does it,
+	// and only they learn who asked.
+	if c.next.HandlerKind == model.HandlerVolunteer {
+		c.next.AssigneeID = c.actor.UserID
+	}
 	c.events = []string{"accepted"}
 	return s.arm(c, model.StateAccepted)
 }

@@ -391,9 +391,18 @@ func TestDispatchRules(t *testing.T) {
 	}
 	e.act("volunteer", id, ActAccept, Input{})
 	v, _ = e.svc.Get(e.ctx, e.actor("community"), id)
-	if len(v.Handlers) != 2 || v.Handlers[0].HandlerKind != model.HandlerFirm || v.Handlers[1].HandlerKind != model.HandlerVolunteer ||
-		v.Handlers[1].ActorID != e.city.Users["community"] {
+	// The chain: the firm, the volunteer team, and the volunteer who took it up.
+	if len(v.Handlers) != 3 || v.Handlers[0].HandlerKind != model.HandlerFirm || v.Handlers[1].HandlerKind != model.HandlerVolunteer ||
+		v.Handlers[1].ActorID != e.city.Users["community"] || v.Handlers[2].AssigneeID != e.city.Users["volunteer"] {
 		t.Fatalf("chain of handlers %+v", v.Handlers)
+	}
+	// Only that volunteer learns who asked; the rest of the team sees a masked name.
+	e.grant("newcomer", model.RoleVolunteer, model.ScopeCommunity, e.city.Communities[0].ID, e.city.Communities[0].Ancestry)
+	if v, err := e.svc.Get(e.ctx, e.actor("newcomer"), id); err != nil || !v.NameMasked || v.ResidentPhone != "" {
+		t.Fatalf("another volunteer's view %+v %v", v, err)
+	}
+	if v, _ := e.svc.Get(e.ctx, e.actor("volunteer"), id); v.NameMasked || v.ResidentPhone == "" {
+		t.Fatalf("the accepting volunteer's view %+v", v)
 	}
 }
 
