@@ -156,6 +156,7 @@ type orderResponse struct {
 	Channel        string                 `json:"channel"`
 	Light          string                 `json:"light,omitempty"`
 	Overdue        bool                   `json:"overdue"`
+	Breaches       int                    `json:"breaches"` // steps that ran past their deadline
 	Version        int64                  `json:"version"`
 	AuthorID       int64                  `json:"author_id,omitempty"`
 	AuthorName     string                 `json:"author_name,omitempty"`
@@ -234,7 +235,7 @@ func newOrderResponse(v order.View) orderResponse {
 	o := v.Order
 	r := orderResponse{
 		ID: o.ID, Number: o.Number, CategoryID: o.CategoryID, CategoryCode: o.CategoryCode, CategoryName: v.CategoryName,
-		State: o.State, Level: o.Level, Channel: o.Channel, Light: v.Light, Overdue: o.Overdue, Version: o.Version,
+		State: o.State, Level: o.Level, Channel: o.Channel, Light: v.Light, Overdue: o.Overdue, Breaches: o.Breaches, Version: o.Version,
 		AuthorID: o.AuthorID, AuthorName: v.AuthorName, ResidentID: o.ResidentID, ResidentName: v.ResidentName,
 		ResidentPhone: v.ResidentPhone, IdentityHidden: v.IdentityHidden, NameMasked: v.NameMasked,
 		CommunityID: o.CommunityID, CompoundID: o.CompoundID, CompoundName: v.CompoundName, GridID: o.GridID,

@@ -100,6 +100,9 @@ type Order struct {
 	PauseReason   string `gorm:"size:200"`
 	WarnedAt      *time.Time
 	Overdue       bool `gorm:"not null;default:false;index"`
+	// Breaches counts the steps that ran past their deadline; escalation
+	// starts a new step but the order stays known as late.
+	Breaches int `gorm:"not null;default:0"`
 
 	// DueAt is a dispatcher's deadline for the handler to finish; it
 	// overrides the category's accept and complete budgets when earlier.

@@ -196,7 +196,12 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 		q = q.Where("compound_id = ?", f.CompoundID)
 	}
 	if f.Overdue != nil {
-		q = q.Where("overdue = ?", *f.Overdue)
+		// Late at any step, also when escalation has started a new one.
+		if *f.Overdue {
+			q = q.Where("(overdue = ? OR breaches > 0)", true)
+		} else {
+			q = q.Where("overdue = ? AND breaches = 0", false)
+		}
 	}
 	if f.From != nil {
 		q = q.Where("created_at >= ?", f.From.UTC())

@@ -153,10 +153,11 @@ func (s *Service) tickOverdue(ctx context.Context, now time.Time, cats map[int64
 func (s *Service) breach(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, now time.Time) (won, escalated bool, err error) {
 	prev := *o
 	o.Overdue = true
+	o.Breaches++
 	res := tx.WithContext(ctx).Model(&model.Order{}).
 		Where("id = ? AND version = ? AND state = ? AND level = ? AND overdue = ? AND paused_at IS NULL",
 			prev.ID, prev.Version, prev.State, prev.Level, false).
-		Updates(map[string]any{"overdue": true, "version": prev.Version + 1, "updated_at": now})
+		Updates(map[string]any{"overdue": true, "breaches": gorm.Expr("breaches + 1"), "version": prev.Version + 1, "updated_at": now})
 	if res.Error != nil {
 		return false, false, res.Error
 	}

@@ -169,8 +169,14 @@ func TestTickEscalatesOneLevelPerBreachUpToTheCity(t *testing.T) {
 		}
 		cur := e.load(o.ID)
 		if cur.Level != level || cur.Overdue || cur.StepDeadline == nil ||
-			!cur.StepDeadline.Equal(e.clock.Now().Add(2*time.Hour)) {
-			t.Fatalf("after breach %d: level %s overdue %v deadline %v", i+1, cur.Level, cur.Overdue, cur.StepDeadline)
+			!cur.StepDeadline.Equal(e.clock.Now().Add(2*time.Hour)) || cur.Breaches != i+1 {
+			t.Fatalf("after breach %d: level %s overdue %v deadline %v breaches %d", i+1, cur.Level, cur.Overdue, cur.StepDeadline, cur.Breaches)
+		}
+		// The new level's step is fresh, but the order stays known as late.
+		late := true
+		p, err := e.svc.List(e.ctx, e.actor("admin"), Filter{Queue: QueueAll, Overdue: &late}, service.Page{Limit: 10})
+		if err != nil || len(p.Items) != 1 || p.Items[0].ID != o.ID {
+			t.Fatalf("overdue filter after breach %d: %v %d items", i+1, err, len(p.Items))
 		}
 	}
 	if e.inbox("street", "order.escalated", o.ID) != 1 || e.inbox("city", "order.escalated", o.ID) != 1 ||
@@ -493,4 +499,35 @@ func withPause(o model.Order, at time.Time) model.Order {
 func withOverdue(o model.Order) model.Order {
 	o.Overdue = true
 	return o
+}
+
+// A pause moves the deadline; it does not earn the step a second warning
+// or a second overdue notice.
+func TestPauseAndResumeDoNotRepeatNotices(t *testing.T) {
+	e := newLoopEnv(t)
+	e.setCategory("environment", map[string]any{"complete_minutes": 100, "working_time": false, "escalate_on_breach": false})
+	id := e.drive(model.StateInProgress, 0)
+	e.clock.Advance(85 * time.Minute)
+	e.tick() // the 80% warning
+	e.act("worker", id, ActPause, Input{Reason: "等配件"})
+	e.clock.Advance(time.Hour)
+	e.act("worker", id, ActResume, Input{})
+	e.clock.Advance(10 * time.Minute)
+	e.tick()
+	if n := e.countEvents(id, evWarning); n != 1 {
+		t.Fatalf("%d warnings", n)
+	}
+	e.clock.Advance(10 * time.Minute) // past the moved deadline
+	e.tick()
+	e.act("worker", id, ActPause, Input{Reason: "业主不在家"})
+	e.clock.Advance(time.Hour)
+	e.act("worker", id, ActResume, Input{})
+	e.clock.Advance(time.Minute)
+	e.tick()
+	if n := e.countEvents(id, evOverdue); n != 1 {
+		t.Fatalf("%d overdue marks", n)
+	}
+	if n := e.inbox("community", "order.overdue", id); n > 1 {
+		t.Fatalf("the community was told %d times", n)
+	}
 }

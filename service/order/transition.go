@@ -666,8 +666,9 @@ func (s *Service) resume(c *act) error {
 			started := o.StepStartedAt.Add(moved.Sub(*o.StepDeadline)).UTC()
 			o.StepStartedAt = &started
 		}
+		// The step's warning and overdue mark stand: a pause moves the
+		// deadline, it does not earn a second notice for the same step.
 		o.StepDeadline = &moved
-		o.WarnedAt, o.Overdue = nil, false
 	}
 	o.PausedAt, o.PauseReason = nil, ""
 	return nil
