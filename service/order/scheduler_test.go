@@ -531,3 +531,25 @@ func TestPauseAndResumeDoNotRepeatNotices(t *testing.T) {
 		t.Fatalf("the community was told %d times", n)
 	}
 }
+
+// An order that climbed to the street because the grid did not act is the
+// street's: the grid worker can no longer reject or resolve it.
+func TestGridCannotActBehindTheStreet(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.submit("resident", "environment").ID
+	if _, err := e.svc.Escalate(e.ctx, e.actor("grid"), id, "网格协调不了"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Escalate(e.ctx, e.actor("community"), id, "社区无法协调"); err != nil {
+		t.Fatal(err)
+	}
+	if o := e.load(id); o.Level != model.OrderLevelStreet {
+		t.Fatalf("level %s", o.Level)
+	}
+	for _, act := range []string{ActReject, ActResolve} {
+		_, err := e.svc.Act(e.ctx, e.actor("grid"), id, act, Input{Reason: "不属实", Note: "已处理"})
+		if service.KindOf(err) != service.KindForbidden {
+			t.Fatalf("grid %s at the street: %v", act, err)
+		}
+	}
+}

@@ -359,6 +359,12 @@ func capacityOf(a *service.Actor, o *model.Order, c capacity) (string, bool) {
 	}
 	switch c {
 	case capGrid:
+		// Once the order has climbed past the community (the grid did not
+		// act in time), the grid no longer rejects, merges or resolves it
+		// behind the level that now owns it.
+		if o.Level == model.OrderLevelStreet || o.Level == model.OrderLevelCity {
+			return "", false
+		}
 		return grant(t, model.RoleGridWorker)
 	case capDispatcher:
 		role, kind, id := levelScope(o)
