@@ -4,6 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -744,5 +750,46 @@ func TestCancelWinsOverAClaimedRow(t *testing.T) {
 	}
 	if r := e.rows("cancel_key = ?", "meeting:7")[0]; r.State != model.OutboxCancelled || e.delivered("oa") != 0 || len(e.messages(a)) != 0 {
 		t.Fatalf("row %s, %d pushes, %d messages", r.State, e.delivered("oa"), len(e.messages(a)))
+	}
+}
+
+// A token WeChat never hands over means the push was never sent: the row
+// is tried again later with its quota given back, never left unknown.
+func TestTokenTimeoutIsNotSentAndRetried(t *testing.T) {
+	e := setup(t)
+	hang := make(chan struct{})
+	var tokenCalls atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "token") && tokenCalls.Add(1) == 1 {
+			select { // the first token request hangs past the client's timeout
+			case <-hang:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		r.Host = ""
+		u, _ := url.Parse(e.fake.URL())
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	defer close(hang) // before Close, which waits for the hanging handler
+	wx, err := wechat.New(wechat.Options{AppID: wechattest.AppID, AppSecret: wechattest.AppSecret, BaseURL: front.URL,
+		Timeout: 200 * time.Millisecond, MiniprogramState: "trial", RedisPrefix: e.prefix + "hang:"}, e.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wx = wx
+	e.svc = e.newService()
+	a := e.user("oa")
+	e.allow(a, "oa", tplNew, 1)
+	e.publish(newReport("order:1:submitted:1", a))
+	st := e.deliver()
+	row := e.rows("user_id = ?", a)[0]
+	if st.Failed != 1 || row.State != model.OutboxFailed || row.LastCode != "unreachable" || e.remaining(a, tplNew) != 1 {
+		t.Fatalf("%+v: row %s %s, quota %d", st, row.State, row.LastCode, e.remaining(a, tplNew))
+	}
+	e.clock.Advance(e.cfg.RetryMax)
+	if st := e.deliver(); st.Sent != 1 || e.delivered("oa") != 1 {
+		t.Fatalf("the retry: %+v, %d pushes", st, e.delivered("oa"))
 	}
 }

@@ -295,11 +295,15 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 	if p.done {
 		return nil
 	}
+	// A call under way finishes (within the client's own timeout) even
+	// when the worker is being stopped: cut off, its outcome would be
+	// unknown and the push lost under the default policy.
 	var sendErr error
+	sendCtx := context.WithoutCancel(ctx)
 	if p.oa != nil {
-		sendErr = s.oa.SendTemplate(ctx, *p.oa)
+		sendErr = s.oa.SendTemplate(sendCtx, *p.oa)
 	} else {
-		sendErr = s.wx.SendSubscribe(ctx, p.msg)
+		sendErr = s.wx.SendSubscribe(sendCtx, p.msg)
 	}
 	if s.afterSend != nil && s.afterSend(row) {
 		return errCrashed
@@ -549,6 +553,9 @@ func errorCode(err error) (code, msg string) {
 	var ae *wechat.APIError
 	if errors.As(err, &ae) {
 		return strconv.Itoa(ae.Code), cutRunes(ae.Msg, 200)
+	}
+	if errors.Is(err, wechat.ErrNotSent) {
+		return "unreachable", cutRunes(msg, 200)
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne) && ne.Timeout() {

@@ -149,9 +149,9 @@ func (c *OfficialAccount) SendTemplate(ctx context.Context, m TemplateMessage) e
 	return c.do(ctx, nil, func(ctx context.Context) error {
 		token, err := c.token.GetAccessTokenContext(ctx)
 		if err != nil {
-			return err
+			return notSent(err)
 		}
-		res, err := util.PostJSONContext(ctx, oaTemplateSendURL+"?access_token="+url.QueryEscape(token), body)
+		res, err := postTraced(ctx, oaTemplateSendURL+"?access_token="+url.QueryEscape(token), body)
 		if err != nil {
 			return err
 		}

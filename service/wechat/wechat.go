@@ -12,10 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -218,16 +220,41 @@ func (c *Client) SendSubscribe(ctx context.Context, m SubscribeMessage) error {
 	return c.do(ctx, nil, func(ctx context.Context) error {
 		token, err := c.mp.GetContext().GetAccessTokenContext(ctx)
 		if err != nil {
-			return err
+			return notSent(err)
 		}
 		// subscribe.Send is this request without a context, which would
 		// lose the deadline and the base URL.
-		body, err := util.PostJSONContext(ctx, subscribeSendURL+"?access_token="+url.QueryEscape(token), msg)
+		body, err := postTraced(ctx, subscribeSendURL+"?access_token="+url.QueryEscape(token), msg)
 		if err != nil {
 			return err
 		}
 		return util.DecodeWithCommonError(body, "subscribe.Send")
 	})
+}
+
+// ErrNotSent marks a push that certainly never reached WeChat (the token
+// could not be had, the connection was never made, the request was never
+// written): it may be sent again without any risk of a duplicate.
+var ErrNotSent = errors.New("wechat: the request was not sent")
+
+type notSentError struct{ err error }
+
+func (e notSentError) Error() string   { return "not sent: " + e.err.Error() }
+func (e notSentError) Unwrap() []error { return []error{ErrNotSent, e.err} }
+func notSent(err error) error          { return notSentError{err} }
+
+// postTraced posts obj and tells, when it fails, whether the request was
+// ever written to the connection: only then may WeChat have acted on it.
+func postTraced(ctx context.Context, uri string, obj any) ([]byte, error) {
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
+	body, err := util.PostJSONContext(ctx, uri, obj)
+	if err != nil && !wrote.Load() {
+		return nil, notSent(err)
+	}
+	return body, err
 }
 
 // Verdict of the content check: Suggest is pass, review or risky; Label is
