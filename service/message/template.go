@@ -223,13 +223,16 @@ func timeValue(v string, at time.Time, layout string, ok *regexp.Regexp) string 
 	return at.In(cst).Format(layout)
 }
 
-// clean turns control characters into spaces, drops characters outside
-// the basic plane (emoji, which WeChat's text types refuse) and trims.
+// clean turns control characters into spaces, drops emoji (which
+// WeChat's text types refuse with 47003) and trims. Emoji are the
+// characters outside the basic plane and, inside it, the pictographic
+// symbols (☀ ☎ ✅ ❤ ⚠ …), the variation selectors and the combining
+// marks that dress them.
 func clean(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r == unicode.ReplacementChar || r > 0xFFFF || unicode.Is(unicode.Cf, r):
+		case r == unicode.ReplacementChar || r > 0xFFFF || unicode.Is(unicode.Cf, r) || emojiLike(r):
 		case unicode.IsControl(r) || unicode.IsSpace(r):
 			b.WriteByte(' ')
 		default:
@@ -237,6 +240,20 @@ func clean(s string) string {
 		}
 	}
 	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// emojiLike reports the basic-plane characters that render as emoji:
+// Miscellaneous Symbols, Dingbats, Misc Symbols and Arrows (U+2600–U+27BF,
+// U+2B00–U+2BFF), the clock and media symbols (U+2300–U+23FF), variation
+// selectors (U+FE00–U+FE0F) and the combining enclosing keycap (U+20E3).
+func emojiLike(r rune) bool {
+	switch {
+	case r >= 0x2300 && r <= 0x23FF, r >= 0x2600 && r <= 0x27BF, r >= 0x2B00 && r <= 0x2BFF:
+		return true
+	case r >= 0xFE00 && r <= 0xFE0F, r == 0x20E3, r == 0x00A9 || r == 0x00AE || r == 0x2122:
+		return true
+	}
+	return false
 }
 
 // carNumber keeps letters and digits, with a Chinese character allowed
