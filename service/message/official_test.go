@@ -271,34 +271,35 @@ func TestOAPushGoesThroughTheAccountOnce(t *testing.T) {
 	}
 }
 
-func TestOANotFollowingSkipsAndUnlinks(t *testing.T) {
+func TestOANotFollowingUnlinksAndFallsBackToTheMiniProgram(t *testing.T) {
 	e := setupOA(t)
 	a := e.staff("mp_grid", "union_grid")
-	e.allow(a.UserID, "mp_grid", tplNew, 1)
+	e.allow(a.UserID, "mp_grid", tplNew, 2)
 	e.follow("oa_grid", "union_grid")
 	e.chooseOA(a)
 	e.fake.Unfollow("oa_grid") // and the unsubscribe event never reached us
 
 	e.publish(newReport("order:1:submitted:1", a.UserID))
-	if st := e.deliver(); st.Skipped != 1 || st.Sent != 0 {
-		t.Fatalf("stats %+v, want skipped", st)
+	if st := e.deliver(); st.Requeued != 1 || st.Sent != 0 {
+		t.Fatalf("stats %+v, want the push back in the queue", st)
 	}
 	row := e.rows("user_id = ?", a.UserID)[0]
-	if row.State != model.OutboxSkipped || row.SkipReason != message.SkipNotFollowing || row.LastCode != "43004" || row.Channel != model.ChannelOA {
+	if row.State != model.OutboxFailed || row.LastCode != "43004" || !row.DueAt.Equal(e.clock.Now()) {
 		t.Fatalf("row %+v", row)
 	}
 	if f := e.follower("oa_grid"); f.Following || linkedTo(f) != 0 {
 		t.Fatalf("follower still linked: %+v", f)
 	}
-	if n := e.fake.Calls(wechattest.OATemplateSend); n != 1 {
-		t.Fatalf("%d template calls, want 1", n)
-	}
 	if ch, _ := e.svc.PushChannel(e.ctx, a); ch.OALinked || ch.Channel != model.ChannelOA {
 		t.Fatalf("channel %+v", ch)
 	}
-	// Unlinked, the user's pushes go to the mini-program again.
-	e.publish(newReport("order:2:submitted:1", a.UserID))
+	// Nothing reached them: the same push now leaves by the mini-program.
 	if st := e.deliver(); st.Sent != 1 || e.delivered("mp_grid") != 1 || e.fake.Calls(wechattest.OATemplateSend) != 1 {
+		t.Fatalf("the fallback: %+v, %d subscribe pushes", st, e.delivered("mp_grid"))
+	}
+	// And so do the next ones.
+	e.publish(newReport("order:2:submitted:1", a.UserID))
+	if st := e.deliver(); st.Sent != 1 || e.delivered("mp_grid") != 2 || e.fake.Calls(wechattest.OATemplateSend) != 1 {
 		t.Fatalf("next push: %+v, %d subscribe pushes", st, e.delivered("mp_grid"))
 	}
 }

@@ -479,12 +479,13 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 		s.metrics.add(func(c *counters) { c.sent++; c.sentBy[channel]++ })
 	case p.oa != nil && code == strconv.Itoa(codeNotFollowing):
 		// They stopped following (and we missed or have not yet had the
-		// event): unlinked, so later pushes go to the mini-program.
-		set["state"], set["skip_reason"], set["last_code"], set["last_error"] = model.OutboxSkipped, SkipNotFollowing, code, msg
+		// event): unlinked, and this push goes back to the queue at once
+		// to leave by the mini-program, since nothing reached them.
+		set["state"], set["due_at"], set["last_code"], set["last_error"] = model.OutboxFailed, now, code, msg
 		if err := unlinkFollower(db, p.oa.ToUser); err != nil {
 			return err
 		}
-		st.Skipped++
+		st.Requeued++
 		s.metrics.add(func(c *counters) { c.skipped[SkipNotFollowing]++ })
 	case p.oa != nil && code == strconv.Itoa(codeNoQuota):
 		// The user turned this template off in the account's settings.
