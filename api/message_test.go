@@ -127,6 +127,15 @@ func TestSubscriptionsAPI(t *testing.T) {
 	if r := s.do("POST", "/api/v1/me/subscriptions", tok, map[string]any{"results": map[string]string{"other": "accept"}}); r.Status != 400 || r.ErrCode() != "unknown_template" {
 		t.Fatalf("unknown template: %d %s", r.Status, r.Raw)
 	}
+	// The mini-program may pass wx.requestSubscribeMessage's answer whole,
+	// errMsg included: what we do not push is passed over.
+	r = s.must(200, "POST", "/api/v1/me/subscriptions", tok, map[string]any{
+		"results": map[string]string{"errMsg": "requestSubscribeMessage:ok", "sandbox_rating": "accept"}})
+	for _, it := range r.Body["items"].([]any) {
+		if sub := it.(map[string]any); sub["template_id"] == "sandbox_rating" && sub["remaining"] != float64(2) {
+			t.Fatalf("after the whole answer: %v", sub)
+		}
+	}
 	s.must(400, "POST", "/api/v1/me/subscriptions", tok, map[string]any{"results": map[string]string{"sandbox_rating": "yes"}})
 	s.must(400, "POST", "/api/v1/me/subscriptions", tok, map[string]any{"results": map[string]string{}, "extra": 1})
 }
