@@ -3,7 +3,9 @@ package message
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -95,16 +97,28 @@ func (s *Service) HandleCallback(ctx context.Context, p Push) error {
 	default:
 		return nil
 	}
+	sum := sha1.Sum(raw)
 	return model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		key := cutRunes("wx:"+ev.FromUserName+":"+string(ev.CreateTime)+":"+ev.Event, 128)
-		// A failed insert leaves the transaction usable on MySQL and SQLite;
-		// MariaDB's affected-row count for ON DUPLICATE KEY cannot be trusted.
-		err := model.Translate(tx.Create(&model.CallbackReceipt{Key: key}).Error)
-		if errors.Is(err, model.ErrDuplicate) {
-			return nil // WeChat repeated a push we already applied
+		// Each signed query is good once: in plaintext mode the signature
+		// does not cover the body, so a logged URL must not carry a second,
+		// made-up body. WeChat's own retry of a push we applied is the same
+		// request and is passed over as well.
+		receipts := []string{
+			cutRunes("sig:"+strings.ToLower(p.Signature)+":"+p.Timestamp+":"+p.Nonce, 128),
+			// Two events of one user in one second differ in their body.
+			cutRunes("wx:"+ev.FromUserName+":"+string(ev.CreateTime)+":"+ev.Event+":"+hex.EncodeToString(sum[:6]), 128),
 		}
-		if err != nil {
-			return err
+		for _, key := range receipts {
+			// A failed insert leaves the transaction usable on MySQL and
+			// SQLite; MariaDB's affected-row count for ON DUPLICATE KEY
+			// cannot be trusted.
+			err := model.Translate(tx.Create(&model.CallbackReceipt{Key: key}).Error)
+			if errors.Is(err, model.ErrDuplicate) {
+				return nil // already applied
+			}
+			if err != nil {
+				return err
+			}
 		}
 		userID, err := userByOpenID(tx, ev.FromUserName)
 		if err != nil || userID == 0 {

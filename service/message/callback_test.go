@@ -202,3 +202,24 @@ func TestClientAndCallbackReportsOfOneTapPair(t *testing.T) {
 		t.Fatalf("three taps counted %d", got)
 	}
 }
+
+// In plaintext mode the signature does not cover the body: a signed query
+// seen in a log cannot carry a made-up body a second time.
+func TestSignedQueryIsGoodOnce(t *testing.T) {
+	e := setup(t, withCallback(false))
+	a, b := e.user("oa"), e.user("ob")
+	push := signed(e, cbToken, popupJSON(e, "oa", "accept"))
+	if err := e.svc.HandleCallback(e.ctx, push); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"ob", "oa"} {
+		replay := push
+		replay.Body = popupJSON(e, who, "accept", "accept")
+		if err := e.svc.HandleCallback(e.ctx, replay); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.remaining(a, tplNew) != 1 || e.remaining(a, tplRating) != 0 || e.remaining(b, tplNew) != 0 {
+		t.Fatalf("quota after replays: a %d/%d, b %d", e.remaining(a, tplNew), e.remaining(a, tplRating), e.remaining(b, tplNew))
+	}
+}
