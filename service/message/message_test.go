@@ -793,3 +793,44 @@ func TestTokenTimeoutIsNotSentAndRetried(t *testing.T) {
 		t.Fatalf("the retry: %+v, %d pushes", st, e.delivered("oa"))
 	}
 }
+
+// A long-term template keeps no count, but WeChat wants one "allow" before
+// its first push: the mini-program is told to ask until the user allowed
+// it, and again after WeChat says 43101.
+func TestLongTermTemplateIsAskedForUntilAllowed(t *testing.T) {
+	e := setup(t, func(c *message.Config) {
+		tpl := c.Templates[message.KindNewReport]
+		tpl.LongTerm = true
+		c.Templates[message.KindNewReport] = tpl
+	})
+	a := e.user("oa")
+	ask := func() bool {
+		t.Helper()
+		subs, err := e.svc.Subscriptions(e.ctx, actor(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range subs {
+			if s.TemplateID == tplNew {
+				return s.Ask
+			}
+		}
+		t.Fatal("no new-report template")
+		return false
+	}
+	if !ask() {
+		t.Fatal("never allowed, yet not asked for")
+	}
+	e.allow(a, "oa", tplNew, 1)
+	if ask() {
+		t.Fatal("allowed, still asked for")
+	}
+	e.fake.Inject(wechattest.SubscribeSend, 43101)
+	e.publish(newReport("order:1:submitted:1", a))
+	if st := e.deliver(); st.Skipped != 1 {
+		t.Fatalf("%+v, want the 43101 skipped", st)
+	}
+	if !ask() {
+		t.Fatal("after 43101 the template is not asked for again")
+	}
+}

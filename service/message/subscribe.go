@@ -69,14 +69,17 @@ func (s *Service) subscriptions(db *gorm.DB, userID int64) ([]Subscription, erro
 	}
 	out := s.templates()
 	for i := range out {
+		accepted := false
 		for _, q := range quotas {
 			if q.TemplateID == out[i].TemplateID {
 				out[i].Remaining, out[i].Off = q.Remaining, q.Off
+				accepted = q.AcceptedAt != nil
 			}
 		}
-		// Long-term templates keep no count: only the settings switch
-		// stops them.
-		out[i].Ask = out[i].Off || !out[i].LongTerm && out[i].Remaining <= 0
+		// Long-term templates keep no count, but WeChat still wants one
+		// "allow" before the first push (and again after a 43101); after
+		// that only the settings switch stops them.
+		out[i].Ask = out[i].Off || !out[i].LongTerm && out[i].Remaining <= 0 || out[i].LongTerm && !accepted
 	}
 	return out, nil
 }

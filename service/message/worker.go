@@ -495,8 +495,9 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 	case code == strconv.Itoa(codeNoQuota):
 		// WeChat knows better than our count: none left (or refused).
 		set["state"], set["skip_reason"], set["last_code"], set["last_error"] = model.OutboxSkipped, SkipNoQuota, code, msg
+		// None left; a long-term template must be allowed again too.
 		if err := db.Model(&model.SubscribeQuota{}).Where("user_id = ? AND template_id = ?", row.UserID, p.msg.TemplateID).
-			Update("remaining", 0).Error; err != nil {
+			Updates(map[string]any{"remaining": 0, "accepted_at": nil}).Error; err != nil {
 			return err
 		}
 		st.Skipped++
