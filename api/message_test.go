@@ -316,3 +316,26 @@ func TestOAChannelAPI(t *testing.T) {
 		}
 	}
 }
+
+// A text the check flagged for review reaches the community it was written
+// in, and no other.
+func TestFlaggedTextsReachTheirCommunity(t *testing.T) {
+	s := newTestServer(t)
+	c := s.loadDemo()
+	res := s.login("resident")
+	var cat model.Category
+	if err := s.db.Where("code = ?", "safety_hazard").Take(&cat).Error; err != nil {
+		t.Fatal(err)
+	}
+	s.must(201, "POST", "/api/v1/orders", res, map[string]any{"category_id": cat.ID,
+		"compound_id": c.Compounds[0].ID, "place": "东门", "description": "东门堆物 " + wechat.SandboxReview})
+	r := s.must(200, "GET", "/api/v1/admin/content-checks?state=review", s.login("community"), nil)
+	if items := r.Body["items"].([]any); len(items) != 1 {
+		t.Fatalf("community sees %s", r.Raw)
+	}
+	r = s.must(200, "GET", "/api/v1/admin/content-checks", s.login("community2"), nil)
+	if items := r.Body["items"].([]any); len(items) != 0 {
+		t.Fatalf("another community sees %s", r.Raw)
+	}
+	s.must(403, "GET", "/api/v1/admin/content-checks", res, nil)
+}

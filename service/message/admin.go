@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -16,6 +17,9 @@ import (
 
 // ErrBadOutboxState is an unknown state filter.
 var ErrBadOutboxState = service.Invalid("bad_state", "状态筛选值不正确")
+
+// reviewerRoles see the texts flagged within their scope.
+var reviewerRoles = []string{model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff}
 
 func adminOnly(a *service.Actor) error {
 	if a == nil {
@@ -78,10 +82,28 @@ func (s *Service) Outbox(ctx context.Context, a *service.Actor, state string, p 
 // ContentChecks lists flagged or pending texts, newest first, for
 // platform admins; state filters when not empty.
 func (s *Service) ContentChecks(ctx context.Context, a *service.Actor, state string, p service.Page) (service.Paged[model.ContentCheck], error) {
-	if err := adminOnly(a); err != nil {
-		return service.Paged[model.ContentCheck]{}, err
+	if a == nil {
+		return service.Paged[model.ContentCheck]{}, service.ErrUnauthenticated
 	}
 	q := s.db.WithContext(ctx)
+	if !a.IsAdmin() {
+		// The community (and the street and city above it) reviews what
+		// was flagged in its own place.
+		column := map[string]string{model.ScopeCity: "city_id", model.ScopeDistrict: "district_id",
+			model.ScopeStreet: "street_id", model.ScopeCommunity: "community_id"}
+		var conds []string
+		var args []any
+		for _, g := range a.Grants {
+			if col, ok := column[g.ScopeKind]; ok && slices.Contains(reviewerRoles, g.Role) {
+				conds = append(conds, col+" = ?")
+				args = append(args, g.ScopeID)
+			}
+		}
+		if len(conds) == 0 {
+			return service.Paged[model.ContentCheck]{}, service.ErrForbidden
+		}
+		q = q.Where("("+strings.Join(conds, " OR ")+")", args...)
+	}
 	if state != "" {
 		if !slices.Contains([]string{model.CheckPending, model.CheckPass, model.CheckReview, model.CheckRisky}, state) {
 			return service.Paged[model.ContentCheck]{}, ErrBadOutboxState
