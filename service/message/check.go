@@ -111,6 +111,20 @@ func (s *Service) RecordCheck(ctx context.Context, tx *gorm.DB, rec CheckRecord,
 	return nil
 }
 
+// LateVerdict applies, inside tx, a verdict reached after a text was
+// stored (review or risky) to the thing the text belongs to.
+type LateVerdict func(ctx context.Context, tx *gorm.DB, subject, state string) error
+
+// OnLateVerdict registers what to do with late verdicts of the subjects
+// of one kind (the part of CheckRecord.Subject before the first colon).
+// Call it while wiring, before the worker runs.
+func (s *Service) OnLateVerdict(kind string, h LateVerdict) {
+	if s.lateVerdicts == nil {
+		s.lateVerdicts = map[string]LateVerdict{}
+	}
+	s.lateVerdicts[kind] = h
+}
+
 // RecheckOnce asks WeChat again about due pending texts and says how many
 // it settled. Text WeChat still cannot check after CheckMaxAttempts goes
 // to review: it is never accepted unseen.
@@ -147,8 +161,21 @@ func (s *Service) RecheckOnce(ctx context.Context) (int, error) {
 		default:
 			set["due_at"], set["last_error"] = now.Add(s.backoff(r.Attempts+1)), cutRunes(err.Error(), 200)
 		}
-		if err := s.db.WithContext(ctx).Model(&model.ContentCheck{}).
-			Where("id = ? AND state = ?", r.ID, model.CheckPending).Updates(set).Error; err != nil {
+		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+			res := tx.Model(&model.ContentCheck{}).Where("id = ? AND state = ?", r.ID, model.CheckPending).Updates(set)
+			if res.Error != nil || res.RowsAffected == 0 {
+				return res.Error
+			}
+			// A late verdict that is not a pass goes to the capability
+			// whose text it is, in the same transaction.
+			state, _ := set["state"].(string)
+			kind, _, _ := strings.Cut(r.Subject, ":")
+			if h := s.lateVerdicts[kind]; h != nil && (state == model.CheckReview || state == model.CheckRisky) {
+				return h(ctx, tx, r.Subject, state)
+			}
+			return nil
+		})
+		if err != nil {
 			return settled, err
 		}
 		if _, ok := set["state"]; ok {

@@ -193,6 +193,8 @@ type Service struct {
 
 	metrics counters
 
+	lateVerdicts map[string]LateVerdict
+
 	// Test hooks (export_test.go): afterSend runs between WeChat's answer
 	// and recording it and may simulate a crash there; onClaim sees every
 	// claim.

@@ -306,3 +306,25 @@ func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Wish, er
 	}
 	return w, err
 }
+
+// ApplyLateVerdict takes, inside tx, a verdict WeChat's text check reached
+// after a wish's text was stored (it could not be asked at the time): the
+// wish is flagged for the community, and a wish found risky while still
+// open leaves the volunteers' list (withdrawn).
+func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, state string) error {
+	var id int64
+	if _, err := fmt.Sscanf(subject, "wish:%d", &id); err != nil || id <= 0 {
+		return nil // not a subject of ours
+	}
+	db := tx.WithContext(ctx).Model(&model.Wish{})
+	if err := db.Where("id = ?", id).Updates(map[string]any{"flagged": true, "version": gorm.Expr("version + 1")}).Error; err != nil {
+		return err
+	}
+	if state != model.CheckRisky || strings.Count(subject, ":") != 1 {
+		return nil // review, or a later note: flagging is enough
+	}
+	now := s.clock.Now().UTC()
+	return tx.WithContext(ctx).Model(&model.Wish{}).Where("id = ? AND state = ?", id, model.WishOpen).
+		Updates(map[string]any{"state": model.WishWithdrawn, "withdrawn_at": now, "updated_at": now,
+			"version": gorm.Expr("version + 1")}).Error
+}

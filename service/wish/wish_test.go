@@ -497,3 +497,45 @@ func TestWishConcurrentClaims(t *testing.T) {
 		}
 	}
 }
+
+// switchChecker cannot reach WeChat until told what to answer.
+type switchChecker struct{ verdict string }
+
+func (c *switchChecker) SendSubscribe(context.Context, wechat.SubscribeMessage) error { return nil }
+func (c *switchChecker) MsgCheck(context.Context, string, int, string) (wechat.Verdict, error) {
+	if c.verdict == "" {
+		return wechat.Verdict{}, errors.New("WeChat unreachable")
+	}
+	return wechat.Verdict{Suggest: c.verdict, Label: "其他"}, nil
+}
+
+// A wish stored while WeChat could not check it is checked later; found
+// risky, it is flagged and leaves the volunteers' list.
+func TestLateRiskyVerdictWithdrawsAnOpenWish(t *testing.T) {
+	e := newEnv(t)
+	chk := &switchChecker{}
+	cfg := message.DefaultConfig()
+	cfg.Sandbox = true
+	msgs, err := message.New(e.db, e.clock, chk, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = New(e.db, e.clock, msgs, photo.NewLocalStorage(t.TempDir()))
+	msgs.OnLateVerdict("wish", e.svc.ApplyLateVerdict)
+	w := e.post("resident")
+	if w.Wish.Flagged || w.Wish.State != model.WishOpen {
+		t.Fatalf("stored %+v", w.Wish)
+	}
+	chk.verdict = "risky"
+	e.clock.Advance(time.Hour)
+	if n, err := msgs.RecheckOnce(e.ctx); err != nil || n != 1 {
+		t.Fatalf("recheck: %d %v", n, err)
+	}
+	var got model.Wish
+	if err := e.db.Take(&got, w.Wish.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !got.Flagged || got.State != model.WishWithdrawn {
+		t.Fatalf("after a risky verdict: flagged %v, state %s", got.Flagged, got.State)
+	}
+}
