@@ -153,6 +153,7 @@ func (a *app) wire() (http.Handler, error) {
 		RatingReminder: a.cfg.RatingReminder,
 	})
 	a.photo.SetOrderAccess(a.order)
+	a.message.OnLateVerdict("order", a.order.ApplyLateVerdict)
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {
 		return nil, fmt.Errorf("meeting_reminders (REDPROP_MEETING_REMINDERS): %w", err)
