@@ -179,11 +179,7 @@ func (h *handlers) respondCreated(c *gin.Context, in action.CreateInput) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, newActionItemResponse(v))
+	createdOr200(c, created, newActionItemResponse(v))
 }
 
 // actionFilter reads the ledger's query parameters.

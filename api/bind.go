@@ -136,3 +136,13 @@ func saneYear(t time.Time) error {
 	}
 	return nil
 }
+
+// createdOr200 answers a create: 201 with what was made, or 200 with what
+// an earlier request with the same Idempotency-Key made.
+func createdOr200(c *gin.Context, created bool, body any) {
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, body)
+}

@@ -206,11 +206,7 @@ func (h *handlers) raiseCall(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, newCallResponse(v))
+	createdOr200(c, created, newCallResponse(v))
 }
 
 type callPage struct {

@@ -265,11 +265,7 @@ func (h *handlers) createMeeting(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, newMeetingResponse(v))
+	createdOr200(c, created, newMeetingResponse(v))
 }
 
 func (h *handlers) listMeetings(c *gin.Context) {

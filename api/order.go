@@ -288,11 +288,7 @@ func (h *handlers) submitOrder(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, newOrderResponse(v))
+	createdOr200(c, created, newOrderResponse(v))
 }
 
 type orderPage struct {

@@ -177,11 +177,7 @@ func (h *handlers) createVote(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, newVoteResponse(v))
+	createdOr200(c, created, newVoteResponse(v))
 }
 
 type votePage struct {

@@ -115,11 +115,7 @@ func (h *handlers) postWish(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, newWishResponse(v))
+	createdOr200(c, created, newWishResponse(v))
 }
 
 type wishPage struct {
