@@ -162,6 +162,7 @@ func (a *app) wire() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.message.OnLateVerdict("meeting", a.meeting.ApplyLateVerdict)
 	a.vote = vote.New(a.db, a.clock, a.message)
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
 	a.message.OnLateVerdict("wish", a.wish.ApplyLateVerdict)

@@ -160,3 +160,19 @@ func (s *Service) signIn(ctx context.Context, p *model.MeetingParticipant, by in
 	p.SignedInAt, p.SignedInBy = &now, by
 	return *p, nil
 }
+
+// ApplyLateVerdict takes, inside tx, a verdict WeChat's text check reached
+// after a decline reason was stored (WeChat could not be asked then): a
+// risky reason is replaced by a notice; one for review stays, and the
+// community sees the verdict among its content checks.
+func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, state string) error {
+	if state != model.CheckRisky {
+		return nil
+	}
+	var meetingID, userID int64
+	if _, err := fmt.Sscanf(subject, "meeting:%d:rsvp:%d", &meetingID, &userID); err != nil {
+		return nil
+	}
+	return tx.WithContext(ctx).Model(&model.MeetingParticipant{}).Where("meeting_id = ? AND user_id = ?", meetingID, userID).
+		Update("decline_reason", "（该内容未通过内容安全审核，已隐藏）").Error
+}

@@ -861,3 +861,47 @@ func TestManagersAreOrganiserAndStaff(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// lateChecker cannot reach WeChat until told what to answer.
+type lateChecker struct{ verdict string }
+
+func (c *lateChecker) SendSubscribe(context.Context, wechat.SubscribeMessage) error { return nil }
+func (c *lateChecker) MsgCheck(context.Context, string, int, string) (wechat.Verdict, error) {
+	if c.verdict == "" {
+		return wechat.Verdict{}, errors.New("WeChat unreachable")
+	}
+	return wechat.Verdict{Suggest: c.verdict, Label: "其他"}, nil
+}
+
+// A decline reason stored while WeChat could not check it, found risky
+// later, is hidden from the organiser.
+func TestLateRiskyDeclineReasonIsHidden(t *testing.T) {
+	e := newEnv(t, meeting.Options{})
+	chk := &lateChecker{}
+	msgs, err := message.New(e.db, e.clock, chk, message.Config{Sandbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, prefix := dbtest.Redis(t)
+	if e.svc, err = meeting.New(e.db, rdb, e.clock, msgs, meeting.Options{RedisPrefix: prefix}); err != nil {
+		t.Fatal(err)
+	}
+	msgs.OnLateVerdict("meeting", e.svc.ApplyLateVerdict)
+	v := e.create("community", e.joint())
+	e.schedule("community", v.Meeting.ID)
+	if _, err := e.svc.RSVP(e.ctx, e.actor("resident"), v.Meeting.ID, model.RSVPDeclined, "那天要去医院复查"); err != nil {
+		t.Fatal(err)
+	}
+	chk.verdict = "risky"
+	e.clock.Advance(time.Hour)
+	if n, err := msgs.RecheckOnce(e.ctx); err != nil || n != 1 {
+		t.Fatalf("recheck: %d %v", n, err)
+	}
+	var p model.MeetingParticipant
+	if err := e.db.Where("meeting_id = ? AND user_id = ?", v.Meeting.ID, e.city.Users["resident"]).Take(&p).Error; err != nil {
+		t.Fatal(err)
+	}
+	if p.RSVP != model.RSVPDeclined || p.DeclineReason == "那天要去医院复查" {
+		t.Fatalf("participant %+v", p)
+	}
+}
