@@ -274,3 +274,21 @@ func TestConcurrentRefreshWithOneTokenEndsTheSession(t *testing.T) {
 		}
 	}
 }
+
+// Logging out ends every access token of the session, not only the one
+// that logged out.
+func TestLogoutEndsTheSessionsOtherAccessTokens(t *testing.T) {
+	s := newTestServer(t)
+	r := s.must(http.StatusOK, "POST", "/api/v1/auth/login", "", map[string]string{"code": "sandbox:jill"})
+	first := r.Body["access_token"].(string)
+	r = s.must(http.StatusOK, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": r.Body["refresh_token"].(string)})
+	second := r.Body["access_token"].(string)
+	s.must(http.StatusOK, "GET", "/api/v1/me", second, nil)
+	s.must(http.StatusNoContent, "POST", "/api/v1/auth/logout", first, nil)
+	if r := s.do("GET", "/api/v1/me", second, nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("the session's other token after logout: %d", r.Status)
+	}
+	// Another session of the same person goes on.
+	other := s.must(http.StatusOK, "POST", "/api/v1/auth/login", "", map[string]string{"code": "sandbox:jill"}).Body["access_token"].(string)
+	s.must(http.StatusOK, "GET", "/api/v1/me", other, nil)
+}

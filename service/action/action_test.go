@@ -275,7 +275,9 @@ func TestWhoMayAct(t *testing.T) {
 	_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActDone, Input{Evidence: "已处理", PhotoIDs: []int64{other}})
 	wantErr(t, err, service.KindUnprocessable, "photo_unavailable")
 	e.act("manager", id, ActDone, Input{Evidence: "已处理", PhotoIDs: []int64{other}})
-	for _, name := range []string{"manager", "street", "committee"} {
+	_, err = e.svc.Act(e.ctx, e.actor("manager"), id, ActVerify, Input{})
+	wantErr(t, err, service.KindForbidden, "own_work")
+	for _, name := range []string{"street", "committee"} {
 		_, err := e.svc.Act(e.ctx, e.actor(name), id, ActVerify, Input{})
 		wantErr(t, err, service.KindForbidden, "not_organiser")
 	}
@@ -991,6 +993,11 @@ func TestOrganiserNeedsALiveGrantAndCannotVerifyOwnWork(t *testing.T) {
 	e.act("community", it.ID, ActDone, Input{Evidence: "已清理"})
 	_, err := e.svc.Act(e.ctx, e.actor("community"), it.ID, ActVerify, Input{})
 	wantErr(t, err, service.KindForbidden, "own_work")
+	// The organiser did the work: another holder of a ledger role over the
+	// item decides, so the item does not stay undecided.
+	if v := e.act("street", it.ID, ActVerify, Input{}); v.State != model.ActionVerified {
+		t.Fatalf("verified by the street: %s", v.State)
+	}
 
 	other := e.create("community", e.firmItem())
 	if err := e.db.Model(&model.Grant{}).Where("user_id = ?", e.city.Users["community"]).

@@ -110,14 +110,24 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 				return errNotMember
 			}
 		case byOrganiser:
-			if !rel.organiser {
-				return errNotOrganiser
-			}
 			// Nobody verifies or sends back their own work.
-			if it.DoneBy == a.UserID {
+			if it.DoneBy != 0 && it.DoneBy == a.UserID {
 				return errOwnWork
 			}
 			role = "organiser"
+			if !rel.organiser {
+				// When the organiser cannot (they did the work, or no
+				// longer hold a ledger role over the item), another
+				// holder of one steps in, so that no item stays undecided.
+				stuck, err := s.organiserCannot(ctx, tx, &it)
+				if err != nil {
+					return err
+				}
+				if !stuck || rel.ledger == "" {
+					return errNotOrganiser
+				}
+				role = rel.ledger
+			}
 		}
 		if !slices.Contains(mv.from, it.State) {
 			return conflict(it)
@@ -304,4 +314,17 @@ func cutRunes(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
+}
+
+// organiserCannot reports whether the item's organiser cannot verify it:
+// they did the work themselves, or hold no ledger role over it any more.
+func (s *Service) organiserCannot(ctx context.Context, tx *gorm.DB, it *model.ActionItem) (bool, error) {
+	if it.DoneBy == it.OrganiserID {
+		return true, nil
+	}
+	org := &service.Actor{UserID: it.OrganiserID}
+	if err := tx.WithContext(ctx).Where("user_id = ? AND revoked_at IS NULL", it.OrganiserID).Find(&org.Grants).Error; err != nil {
+		return false, err
+	}
+	return !org.Can(itemTarget(it), ledgerRoles...), nil
 }

@@ -314,7 +314,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 	if err != nil {
 		return nil, ErrTokenInvalid
 	}
-	denied, err := s.rdb.Exists(ctx, s.key("deny:"+c.ID)).Result()
+	// The token itself logged out, or its session ended (logout from
+	// another token of it, or a replayed refresh token).
+	keys := []string{s.key("deny:" + c.ID)}
+	if c.Family != "" {
+		keys = append(keys, s.key("revoked:"+c.Family))
+	}
+	denied, err := s.rdb.Exists(ctx, keys...).Result()
 	if err != nil {
 		return nil, service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
 	}

@@ -486,7 +486,7 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 			return err
 		}
 		st.Requeued++
-		s.metrics.add(func(c *counters) { c.skipped[SkipNotFollowing]++ })
+		s.metrics.add(func(c *counters) { c.requeued++ })
 	case p.oa != nil && code == strconv.Itoa(codeNoQuota):
 		// The user turned this template off in the account's settings.
 		set["state"], set["skip_reason"], set["last_code"], set["last_error"] = model.OutboxSkipped, SkipTemplateOff, code, msg
@@ -558,6 +558,9 @@ func errorCode(err error) (code, msg string) {
 	}
 	if errors.Is(err, wechat.ErrNotSent) {
 		return "unreachable", cutRunes(msg, 200)
+	}
+	if errors.Is(err, wechat.ErrMaybeSent) {
+		return "timeout", cutRunes(msg, 200)
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne) && ne.Timeout() {

@@ -86,7 +86,15 @@ func relationOf(a *service.Actor, o *model.Order) relation {
 	} else if _, ok := capacityOf(a, o, capAssignee); ok {
 		r.handler = true
 	}
-	r.firm = a.Has(model.RoleFirmManager, model.RoleFirmWorker)
+	// Speaking for the firm the order is with: a grant of another firm
+	// (someone who also works for one elsewhere) is not this firm's.
+	if o.HandlerKind == model.HandlerFirm {
+		for _, g := range a.Grants {
+			if (g.Role == model.RoleFirmManager || g.Role == model.RoleFirmWorker) && g.ScopeKind == model.ScopeFirm && g.ScopeID == o.HandlerID {
+				r.firm = true
+			}
+		}
+	}
 	return r
 }
 

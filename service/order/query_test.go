@@ -93,6 +93,16 @@ func TestComplaintAgainstTheFirmHidesTheComplainant(t *testing.T) {
 	if v, _ := e.svc.Get(e.ctx, e.actor("community"), id); v.ResidentName == "" || v.IdentityHidden {
 		t.Fatalf("community view %+v", v)
 	}
+	// A dispatcher who also works for another firm somewhere still sees
+	// who complained: only the firm complained about is kept in the dark.
+	other := model.Firm{Name: "别家物业有限公司"}
+	if err := e.db.Create(&other).Error; err != nil {
+		t.Fatal(err)
+	}
+	e.grant("community", model.RoleFirmWorker, model.ScopeFirm, other.ID, model.Ancestry{})
+	if v, _ := e.svc.Get(e.ctx, e.actor("community"), id); v.ResidentName == "" || v.IdentityHidden {
+		t.Fatalf("a dispatcher with a grant of another firm: %+v", v)
+	}
 	// A manager who is also the building's steward (交叉任职) learns no more.
 	e.grant("manager", model.RoleBuildingSteward, model.ScopeBuilding, e.city.Buildings[0].ID, e.city.Buildings[0].Ancestry)
 	if v, err := e.svc.Get(e.ctx, e.actor("manager"), id); err != nil || !v.IdentityHidden || v.ResidentName != "" || v.ResidentPhone != "" {

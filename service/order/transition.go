@@ -225,13 +225,15 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 		}
 	}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := s.casUpdate(ctx, tx, &c.prev, &c.next, c.now); err != nil {
-			return err
-		}
+		// The call first, then the order: the order of the emergency
+		// endpoints, so that the two never wait on each other.
 		if c.next.Channel == model.ChannelCall && endsCall[action] {
 			if err := endCall(tx, c.next.ID, a.UserID, c.now); err != nil {
 				return err
 			}
+		}
+		if err := s.casUpdate(ctx, tx, &c.prev, &c.next, c.now); err != nil {
+			return err
 		}
 		if action == ActRate {
 			if err := s.msgs.CancelScheduled(ctx, tx, ratingKey(o.ID)); err != nil {

@@ -254,8 +254,24 @@ func postTraced(ctx context.Context, uri string, obj any) ([]byte, error) {
 	if err != nil && !wrote.Load() {
 		return nil, notSent(err)
 	}
+	// Written, then the connection failed (reset, EOF, timeout) before an
+	// answer: WeChat may have acted on it. An answer that is not 200 (its
+	// gateway) is an answer, and nothing was done.
+	var ue *url.Error
+	if err != nil && errors.As(err, &ue) {
+		return nil, mayHaveArrived{err}
+	}
 	return body, err
 }
+
+// ErrMaybeSent marks a push written to WeChat whose answer was lost: it
+// may have been delivered, and sending it again may deliver it twice.
+var ErrMaybeSent = errors.New("wechat: the request was written but no answer came")
+
+type mayHaveArrived struct{ err error }
+
+func (e mayHaveArrived) Error() string   { return "maybe sent: " + e.err.Error() }
+func (e mayHaveArrived) Unwrap() []error { return []error{ErrMaybeSent, e.err} }
 
 // Verdict of the content check: Suggest is pass, review or risky; Label is
 // the category WeChat matched, in Chinese (正常, 广告, 辱骂, …).

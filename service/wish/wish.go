@@ -313,17 +313,20 @@ func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Wish, er
 // open leaves the volunteers' list (withdrawn).
 func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, state string) error {
 	var id int64
-	if _, err := fmt.Sscanf(subject, "wish:%d", &id); err != nil || id <= 0 {
-		return nil // not a subject of ours
-	}
-	db := tx.WithContext(ctx).Model(&model.Wish{})
-	if err := db.Where("id = ?", id).Updates(map[string]any{"flagged": true, "version": gorm.Expr("version + 1")}).Error; err != nil {
-		return err
-	}
-	if state != model.CheckRisky || strings.Count(subject, ":") != 1 {
-		return nil // review, or a later note: flagging is enough
+	// Only the wish's own text: a volunteer's or a resident's later note
+	// says nothing about the wish.
+	if _, err := fmt.Sscanf(subject, "wish:%d", &id); err != nil || id <= 0 || strings.Count(subject, ":") != 1 {
+		return nil
 	}
 	now := s.clock.Now().UTC()
+	db := tx.WithContext(ctx).Model(&model.Wish{})
+	if err := db.Where("id = ?", id).Updates(map[string]any{"flagged": true, "version": gorm.Expr("version + 1"),
+		"updated_at": now}).Error; err != nil {
+		return err
+	}
+	if state != model.CheckRisky {
+		return nil // for review: flagging is enough
+	}
 	return tx.WithContext(ctx).Model(&model.Wish{}).Where("id = ? AND state = ?", id, model.WishOpen).
 		Updates(map[string]any{"state": model.WishWithdrawn, "withdrawn_at": now, "updated_at": now,
 			"version": gorm.Expr("version + 1")}).Error
