@@ -364,6 +364,12 @@ func (s *Service) Redeem(ctx context.Context, a *service.Actor, code string) (mo
 				return errInviteStale
 			}
 		}
+		// One redemption of a user at a time: two codes for the same role
+		// and scope redeemed at once must not both pass the check below.
+		var me model.User
+		if err := model.ForUpdate(tx).Select("id").Where("id = ?", a.UserID).Take(&me).Error; err != nil {
+			return err
+		}
 		var held int64
 		if err := tx.Model(&model.Grant{}).Where("user_id = ? AND role = ? AND scope_kind = ? AND scope_id = ? AND revoked_at IS NULL",
 			a.UserID, inv.Role, inv.ScopeKind, inv.ScopeID).Count(&held).Error; err != nil {

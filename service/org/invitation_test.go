@@ -350,3 +350,36 @@ func TestCommandLineAdmin(t *testing.T) {
 	_, err = f.svc.AdminRevokeGrant(f.ctx, 999999)
 	peopleCode(t, err, "grant_not_found")
 }
+
+// Two codes for the same role and scope redeemed at once by one person
+// give one grant.
+func TestConcurrentRedeemOfTwoCodesForOneGrant(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("concurrency needs MariaDB (REDPROP_TEST_MYSQL_DSN): SQLite serialises on one connection")
+	}
+	f := newPeopleFix(t)
+	for round := range 5 {
+		var codes []string
+		for range 2 {
+			inv := peopleMust(f.svc.CreateInvitation(f.ctx, f.actor("community"), org.InvitationInput{
+				Role: model.RoleVolunteer, ScopeKind: model.ScopeCommunity, ScopeID: f.city.Communities[0].ID, MaxUses: 1,
+			}))(t)
+			codes = append(codes, inv.Code)
+		}
+		u := f.user(fmt.Sprintf("twice%d", round))
+		var wg sync.WaitGroup
+		for _, code := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f.svc.Redeem(f.ctx, u, code)
+			}()
+		}
+		wg.Wait()
+		var n int64
+		f.db.Model(&model.Grant{}).Where("user_id = ? AND role = ? AND revoked_at IS NULL", u.UserID, model.RoleVolunteer).Count(&n)
+		if n != 1 {
+			t.Fatalf("round %d: %d live grants", round, n)
+		}
+	}
+}
