@@ -300,11 +300,7 @@ func (h *handlers) getActionItem(c *gin.Context) {
 }
 
 func (h *handlers) getActionItemPhoto(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	pid, ok := pathID(c, "photo_id")
+	id, pid, ok := pathIDs(c, "id", "photo_id")
 	if !ok {
 		return
 	}

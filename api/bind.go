@@ -49,6 +49,17 @@ func pathID(c *gin.Context, name string) (int64, bool) {
 	return id, true
 }
 
+// pathIDs reads an id and the id of something under it (/meetings/:id/
+// participants/:user_id …), answering 400 for either.
+func pathIDs(c *gin.Context, name, sub string) (int64, int64, bool) {
+	id, ok := pathID(c, name)
+	if !ok {
+		return 0, 0, false
+	}
+	subID, ok := pathID(c, sub)
+	return id, subID, ok
+}
+
 // queryID reads an optional positive integer query parameter (0 if absent).
 func queryID(c *gin.Context, name string) (int64, bool) {
 	raw := c.Query(name)

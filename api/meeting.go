@@ -453,11 +453,7 @@ func (h *handlers) inviteToMeeting(c *gin.Context) {
 }
 
 func (h *handlers) removeMeetingParticipant(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	userID, ok := pathID(c, "user_id")
+	id, userID, ok := pathIDs(c, "id", "user_id")
 	if !ok {
 		return
 	}
@@ -469,11 +465,7 @@ func (h *handlers) removeMeetingParticipant(c *gin.Context) {
 }
 
 func (h *handlers) removeMeetingGroup(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	groupID, ok := pathID(c, "group_id")
+	id, groupID, ok := pathIDs(c, "id", "group_id")
 	if !ok {
 		return
 	}
@@ -485,11 +477,7 @@ func (h *handlers) removeMeetingGroup(c *gin.Context) {
 }
 
 func (h *handlers) signInParticipant(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	userID, ok := pathID(c, "user_id")
+	id, userID, ok := pathIDs(c, "id", "user_id")
 	if !ok {
 		return
 	}
@@ -607,11 +595,7 @@ func (h *handlers) publishMeetingMinutes(c *gin.Context) {
 // getMeetingPhoto serves a photo attached to a meeting or its minutes to
 // whoever may see the meeting.
 func (h *handlers) getMeetingPhoto(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	pid, ok := pathID(c, "photo_id")
+	id, pid, ok := pathIDs(c, "id", "photo_id")
 	if !ok {
 		return
 	}

@@ -204,11 +204,7 @@ func (h *handlers) wishAction(action string) gin.HandlerFunc {
 }
 
 func (h *handlers) getWishPhoto(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	pid, ok := pathID(c, "photo_id")
+	id, pid, ok := pathIDs(c, "id", "photo_id")
 	if !ok {
 		return
 	}

@@ -24,10 +24,13 @@ const (
 	HistorySheet = "处理记录"
 )
 
-var historyColumns = []struct {
+// column is one column of a sheet: its Chinese header and width.
+type column struct {
 	title string
 	width float64
-}{{"编号", 18}, {"时间", 18}, {"操作", 10}, {"操作人", 14}, {"状态变化", 18}, {"说明", 60}}
+}
+
+var historyColumns = []column{{"编号", 18}, {"时间", 18}, {"操作", 10}, {"操作人", 14}, {"状态变化", 18}, {"说明", 60}}
 
 // actionNames are the history's actions in Chinese.
 var actionNames = map[string]string{
@@ -36,10 +39,7 @@ var actionNames = map[string]string{
 
 // exportColumns are the export's header (Chinese, for the printed report)
 // and column widths.
-var exportColumns = []struct {
-	title string
-	width float64
-}{
+var exportColumns = []column{
 	{"编号", 18}, {"事项", 36}, {"所属小区/社区", 16}, {"责任单位", 26}, {"截止日期", 12}, {"状态", 10},
 	{"是否逾期", 10}, {"认领人", 14}, {"办结时间", 18}, {"验收时间", 18}, {"来源", 28}, {"整改情况", 40},
 }
@@ -155,22 +155,60 @@ func (s *Service) fill(ctx context.Context, wb *Workbook, ids []int64) error {
 	if err != nil {
 		return err
 	}
-	for i, col := range exportColumns {
-		if err := sw.SetColWidth(i+1, i+1, col.width); err != nil {
-			return err
-		}
-	}
+	// The stream writer wants the frozen header pane before any row.
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
-	row := make([]any, len(exportColumns))
-	for i, col := range exportColumns {
-		row[i] = excelize.Cell{StyleID: head, Value: col.title}
-	}
-	if err := sw.SetRow("A1", row, excelize.RowOpts{Height: 22}); err != nil {
+	if err := header(sw, exportColumns, head); err != nil {
 		return err
 	}
 	line := 2
+	err = s.eachView(ctx, ids, false, func(v View) error {
+		style := body
+		if v.Overdue && v.State != model.ActionVerified {
+			style = late
+		}
+		wb.Rows++
+		return writeRow(sw, &line, style, exportRow(v))
+	})
+	if err != nil {
+		return err
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	return s.fillHistory(ctx, f, ids, head, body)
+}
+
+// header sets a streamed sheet's column widths and writes its header row.
+func header(sw *excelize.StreamWriter, cols []column, style int) error {
+	row := make([]any, len(cols))
+	for i, col := range cols {
+		if err := sw.SetColWidth(i+1, i+1, col.width); err != nil {
+			return err
+		}
+		row[i] = excelize.Cell{StyleID: style, Value: col.title}
+	}
+	return sw.SetRow("A1", row, excelize.RowOpts{Height: 22})
+}
+
+// writeRow writes values as row *line of a streamed sheet and moves on.
+func writeRow(sw *excelize.StreamWriter, line *int, style int, values []string) error {
+	cells := make([]any, len(values))
+	for i, val := range values {
+		cells[i] = excelize.Cell{StyleID: style, Value: val}
+	}
+	if err := sw.SetRow("A"+strconv.Itoa(*line), cells); err != nil {
+		return err
+	}
+	*line++
+	return nil
+}
+
+// eachView reads the items of ids in batches, newest first, and hands
+// each one's view (with its history when asked) to fn. Each sheet reads
+// the items again rather than hold a whole ledger in memory.
+func (s *Service) eachView(ctx context.Context, ids []int64, history bool, fn func(View) error) error {
 	for start := 0; start < len(ids); start += exportBatch {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -180,31 +218,17 @@ func (s *Service) fill(ctx context.Context, wb *Workbook, ids []int64) error {
 		if err := s.db.WithContext(ctx).Where("id IN ?", batch).Order("id DESC").Find(&items).Error; err != nil {
 			return fmt.Errorf("export action items: %w", err)
 		}
-		vs, err := s.views(ctx, s.db, items, false)
+		vs, err := s.views(ctx, s.db, items, history)
 		if err != nil {
 			return err
 		}
 		for _, v := range vs {
-			style := body
-			if v.Overdue && v.State != model.ActionVerified {
-				style = late
-			}
-			values := exportRow(v)
-			cells := make([]any, len(values))
-			for i, val := range values {
-				cells[i] = excelize.Cell{StyleID: style, Value: val}
-			}
-			if err := sw.SetRow("A"+strconv.Itoa(line), cells); err != nil {
+			if err := fn(v); err != nil {
 				return err
 			}
-			line++
-			wb.Rows++
 		}
 	}
-	if err := sw.Flush(); err != nil {
-		return err
-	}
-	return s.fillHistory(ctx, f, ids, head, body)
+	return nil
 }
 
 // fillHistory writes the second sheet: every step of every exported item,
@@ -217,56 +241,32 @@ func (s *Service) fillHistory(ctx context.Context, f *excelize.File, ids []int64
 	if err != nil {
 		return err
 	}
-	for i, col := range historyColumns {
-		if err := sw.SetColWidth(i+1, i+1, col.width); err != nil {
-			return err
-		}
-	}
-	row := make([]any, len(historyColumns))
-	for i, col := range historyColumns {
-		row[i] = excelize.Cell{StyleID: head, Value: col.title}
-	}
-	if err := sw.SetRow("A1", row, excelize.RowOpts{Height: 22}); err != nil {
+	if err := header(sw, historyColumns, head); err != nil {
 		return err
 	}
 	line := 2
-	for start := 0; start < len(ids); start += exportBatch {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch := ids[start:min(start+exportBatch, len(ids))]
-		var items []model.ActionItem
-		if err := s.db.WithContext(ctx).Where("id IN ?", batch).Order("id DESC").Find(&items).Error; err != nil {
-			return fmt.Errorf("export action item history: %w", err)
-		}
-		vs, err := s.views(ctx, s.db, items, true)
-		if err != nil {
-			return err
-		}
-		for _, v := range vs {
-			for _, ev := range v.History {
-				change := ""
-				if ev.FromState != ev.ToState {
-					change = StateName(ev.FromState) + "→" + StateName(ev.ToState)
-					if ev.FromState == "" {
-						change = StateName(ev.ToState)
-					}
+	err = s.eachView(ctx, ids, true, func(v View) error {
+		for _, ev := range v.History {
+			change := ""
+			if ev.FromState != ev.ToState {
+				change = StateName(ev.FromState) + "→" + StateName(ev.ToState)
+				if ev.FromState == "" {
+					change = StateName(ev.ToState)
 				}
-				who := ev.ActorName
-				if ev.ActorID == 0 {
-					who = "系统"
-				}
-				values := []string{v.Number, ev.CreatedAt.In(cst).Format("2006-01-02 15:04"), actionNames[ev.Action], who, change, ev.Note}
-				cells := make([]any, len(values))
-				for i, val := range values {
-					cells[i] = excelize.Cell{StyleID: body, Value: val}
-				}
-				if err := sw.SetRow("A"+strconv.Itoa(line), cells); err != nil {
-					return err
-				}
-				line++
+			}
+			who := ev.ActorName
+			if ev.ActorID == 0 {
+				who = "系统"
+			}
+			values := []string{v.Number, ev.CreatedAt.In(cst).Format("2006-01-02 15:04"), actionNames[ev.Action], who, change, ev.Note}
+			if err := writeRow(sw, &line, body, values); err != nil {
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return sw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"redprop/model"
+	"redprop/service"
 	"redprop/service/message"
 )
 
@@ -61,7 +62,7 @@ func (s *Service) notify(ctx context.Context, tx *gorm.DB, it *model.ActionItem,
 	if err != nil {
 		return err
 	}
-	body := fmt.Sprintf("整改事项 %s「%s」，截止 %s，当前状态：%s。", Number(*it), cutRunes(it.Title, 60), DueDate(*it),
+	body := fmt.Sprintf("整改事项 %s「%s」，截止 %s，当前状态：%s。", Number(*it), service.CutRunes(it.Title, 60), DueDate(*it),
 		StateName(it.State))
 	for start := 0; start < len(users); start += notifyBatch {
 		end := min(start+notifyBatch, len(users))

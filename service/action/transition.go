@@ -283,7 +283,7 @@ func update(ctx context.Context, tx *gorm.DB, prev, next *model.ActionItem, now 
 func appendEvent(ctx context.Context, tx *gorm.DB, it *model.ActionItem, ev model.ActionItemEvent) error {
 	ev.ID = 0
 	ev.ItemID = it.ID
-	ev.Note = cutRunes(ev.Note, 1000)
+	ev.Note = service.CutRunes(ev.Note, 1000)
 	if err := tx.WithContext(ctx).Create(&ev).Error; err != nil {
 		return fmt.Errorf("append action item event: %w", err)
 	}
@@ -306,14 +306,6 @@ func splitIDs(s string) []int64 {
 		}
 	}
 	return out
-}
-
-// cutRunes shortens s to at most n runes.
-func cutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }
 
 // organiserCannot reports whether the item's organiser cannot verify it:

@@ -174,5 +174,5 @@ func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, st
 		return nil
 	}
 	return tx.WithContext(ctx).Model(&model.MeetingParticipant{}).Where("meeting_id = ? AND user_id = ?", meetingID, userID).
-		Update("decline_reason", "（该内容未通过内容安全审核，已隐藏）").Error
+		Update("decline_reason", message.HiddenText).Error
 }

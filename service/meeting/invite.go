@@ -209,7 +209,7 @@ func (s *Service) resolveGroups(ctx context.Context, m *model.Meeting, in []Grou
 		// Names of firms and compounds run to 100 characters, as does the
 		// column: keep the suffix that says who the group is.
 		suffix := groupKinds[g.Kind]
-		label := cutRunes(name, 100-utf8.RuneCountInString(suffix)) + suffix
+		label := service.CutRunes(name, 100-utf8.RuneCountInString(suffix)) + suffix
 		out = append(out, model.MeetingGroup{Kind: g.Kind, TargetID: g.TargetID, Name: label})
 	}
 	return out, nil
@@ -349,12 +349,4 @@ func lastParticipant(ctx context.Context, tx *gorm.DB, meetingID int64) (int64, 
 	err := tx.WithContext(ctx).Model(&model.MeetingParticipant{}).Where("meeting_id = ?", meetingID).
 		Select("COALESCE(MAX(id), 0)").Scan(&last).Error
 	return last, err
-}
-
-// cutRunes shortens s to at most n characters.
-func cutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }

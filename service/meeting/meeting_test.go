@@ -18,6 +18,7 @@ import (
 	"redprop/service/meeting"
 	"redprop/service/message"
 	"redprop/service/wechat"
+	"redprop/service/wechat/wechattest"
 )
 
 // env is the meetings service over the demo city, the sandbox messages
@@ -862,22 +863,11 @@ func TestManagersAreOrganiserAndStaff(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// lateChecker cannot reach WeChat until told what to answer.
-type lateChecker struct{ verdict string }
-
-func (c *lateChecker) SendSubscribe(context.Context, wechat.SubscribeMessage) error { return nil }
-func (c *lateChecker) MsgCheck(context.Context, string, int, string) (wechat.Verdict, error) {
-	if c.verdict == "" {
-		return wechat.Verdict{}, errors.New("WeChat unreachable")
-	}
-	return wechat.Verdict{Suggest: c.verdict, Label: "其他"}, nil
-}
-
 // A decline reason stored while WeChat could not check it, found risky
 // later, is hidden from the organiser.
 func TestLateRiskyDeclineReasonIsHidden(t *testing.T) {
 	e := newEnv(t, meeting.Options{})
-	chk := &lateChecker{}
+	chk := &wechattest.LateChecker{}
 	msgs, err := message.New(e.db, e.clock, chk, message.Config{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)
@@ -892,7 +882,7 @@ func TestLateRiskyDeclineReasonIsHidden(t *testing.T) {
 	if _, err := e.svc.RSVP(e.ctx, e.actor("resident"), v.Meeting.ID, model.RSVPDeclined, "那天要去医院复查"); err != nil {
 		t.Fatal(err)
 	}
-	chk.verdict = "risky"
+	chk.Verdict = "risky"
 	e.clock.Advance(time.Hour)
 	if n, err := msgs.RecheckOnce(e.ctx); err != nil || n != 1 {
 		t.Fatalf("recheck: %d %v", n, err)

@@ -104,9 +104,9 @@ func (s *Service) HandleCallback(ctx context.Context, p Push) error {
 		// made-up body. WeChat's own retry of a push we applied is the same
 		// request and is passed over as well.
 		receipts := []string{
-			cutRunes("sig:"+strings.ToLower(p.Signature)+":"+p.Timestamp+":"+p.Nonce, 128),
+			service.CutRunes("sig:"+strings.ToLower(p.Signature)+":"+p.Timestamp+":"+p.Nonce, 128),
 			// Two events of one user in one second differ in their body.
-			cutRunes("wx:"+ev.FromUserName+":"+string(ev.CreateTime)+":"+ev.Event+":"+hex.EncodeToString(sum[:6]), 128),
+			service.CutRunes("wx:"+ev.FromUserName+":"+string(ev.CreateTime)+":"+ev.Event+":"+hex.EncodeToString(sum[:6]), 128),
 		}
 		for _, key := range receipts {
 			// A failed insert leaves the transaction usable on MySQL and

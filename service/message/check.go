@@ -102,14 +102,17 @@ func (s *Service) RecordCheck(ctx context.Context, tx *gorm.DB, rec CheckRecord,
 	}
 	now := s.clock.Now().UTC()
 	row := model.ContentCheck{
-		Subject: cutRunes(rec.Subject, 64), UserID: rec.UserID, Scene: rec.Scene, Text: rec.Text,
-		State: v.State, Label: cutRunes(v.Label, 32), DueAt: now.Add(s.cfg.RetryBase), Ancestry: rec.Ancestry,
+		Subject: service.CutRunes(rec.Subject, 64), UserID: rec.UserID, Scene: rec.Scene, Text: rec.Text,
+		State: v.State, Label: service.CutRunes(v.Label, 32), DueAt: now.Add(s.cfg.RetryBase), Ancestry: rec.Ancestry,
 	}
 	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("message: record check: %w", err)
 	}
 	return nil
 }
+
+// HiddenText stands in for a stored text that a late check found risky.
+const HiddenText = "（该内容未通过内容安全审核，已隐藏）"
 
 // LateVerdict applies, inside tx, a verdict reached after a text was
 // stored (review or risky) to the thing the text belongs to.
@@ -152,14 +155,14 @@ func (s *Service) RecheckOnce(ctx context.Context) (int, error) {
 		set := map[string]any{}
 		switch {
 		case err == nil:
-			set["state"], set["label"], set["last_error"] = v.State, cutRunes(v.Label, 32), ""
+			set["state"], set["label"], set["last_error"] = v.State, service.CutRunes(v.Label, 32), ""
 			if v.State == model.CheckRisky {
 				slog.WarnContext(ctx, "stored text found risky on re-check", "check_id", r.ID, "subject", r.Subject)
 			}
 		case r.Attempts+1 >= s.cfg.CheckMaxAttempts:
-			set["state"], set["last_error"] = model.CheckReview, cutRunes("微信多次无法检查，转人工审核："+err.Error(), 200)
+			set["state"], set["last_error"] = model.CheckReview, service.CutRunes("微信多次无法检查，转人工审核："+err.Error(), 200)
 		default:
-			set["due_at"], set["last_error"] = now.Add(s.backoff(r.Attempts+1)), cutRunes(err.Error(), 200)
+			set["due_at"], set["last_error"] = now.Add(s.backoff(r.Attempts+1)), service.CutRunes(err.Error(), 200)
 		}
 		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 			res := tx.Model(&model.ContentCheck{}).Where("id = ? AND state = ?", r.ID, model.CheckPending).Updates(set)

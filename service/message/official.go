@@ -256,7 +256,7 @@ func (s *Service) HandleOACallback(ctx context.Context, p Push) error {
 		return nil
 	}
 	at, _ := strconv.ParseInt(string(ev.CreateTime), 10, 64)
-	key := cutRunes("oa:"+ev.FromUserName+":"+string(ev.CreateTime)+":"+ev.Event, 128)
+	key := service.CutRunes("oa:"+ev.FromUserName+":"+string(ev.CreateTime)+":"+ev.Event, 128)
 	var unionID string
 	switch ev.Event {
 	case "subscribe":
@@ -280,7 +280,7 @@ func (s *Service) HandleOACallback(ctx context.Context, p Push) error {
 	case "TEMPLATESENDJOBFINISH":
 		if ev.Status != "" && ev.Status != "success" {
 			slog.WarnContext(ctx, "template message not delivered", "status", ev.Status)
-			s.metrics.add(func(c *counters) { c.failed["oa_job_"+cutRunes(ev.Status, 24)]++ })
+			s.metrics.add(func(c *counters) { c.failed["oa_job_"+service.CutRunes(ev.Status, 24)]++ })
 		}
 		return nil
 	default:

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -306,7 +305,7 @@ func (s *Service) Publish(ctx context.Context, tx *gorm.DB, ev Event) error {
 	if scheduled {
 		due = ev.NotBefore.UTC()
 	}
-	title, body := cutRunes(ev.Title, 100), cutRunes(ev.Body, 500)
+	title, body := service.CutRunes(ev.Title, 100), service.CutRunes(ev.Body, 500)
 	raw, err := json.Marshal(payload{Title: title, Body: body, Fields: ev.Fields, Page: ev.Page, At: now})
 	if err != nil {
 		return fmt.Errorf("message: encode payload: %w", err)
@@ -358,14 +357,6 @@ func (s *Service) CancelScheduled(ctx context.Context, tx *gorm.DB, cancelKey st
 		return fmt.Errorf("message: cancel %s: %w", cancelKey, err)
 	}
 	return nil
-}
-
-// cutRunes shortens s to at most n runes.
-func cutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }
 
 // counters are this process's delivery counts since start; the database

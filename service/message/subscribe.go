@@ -113,7 +113,7 @@ func (s *Service) ReportSubscribe(ctx context.Context, a *service.Actor, results
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
-		return nil, ErrUnknownTemplate.WithDetail(map[string]string{"template_id": cutRunes(unknown, 64)})
+		return nil, ErrUnknownTemplate.WithDetail(map[string]string{"template_id": service.CutRunes(unknown, 64)})
 	}
 	sort.Strings(ids) // one lock order for every request
 	var out []Subscription

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"redprop/model"
+	"redprop/service"
 )
 
 // Event fields the default templates map (Event.Fields keys). "title" and
@@ -163,14 +164,14 @@ func renderValue(typ, v string, at time.Time) string {
 		if w, ok := stateWords[v]; ok {
 			v = w
 		}
-		return or(cutRunes(keep(v, isHan), 5), "无")
+		return or(service.CutRunes(keep(v, isHan), 5), "无")
 	case "name": // ≤ 10 Chinese, or ≤ 20 Latin
 		if han := keep(v, func(r rune) bool { return isHan(r) || r == '·' }); strings.Trim(han, "·") != "" {
-			return cutRunes(han, 10)
+			return service.CutRunes(han, 10)
 		}
-		return or(strings.TrimSpace(cutRunes(strings.TrimSpace(keep(v, isPrintableASCII)), 20)), "无")
+		return or(strings.TrimSpace(service.CutRunes(strings.TrimSpace(keep(v, isPrintableASCII)), 20)), "无")
 	case "character_string": // ≤ 32 digits, letters, symbols
-		return or(cutRunes(keep(v, func(r rune) bool { return r > ' ' && r <= '~' }), 32), "-")
+		return or(service.CutRunes(keep(v, func(r rune) bool { return r > ' ' && r <= '~' }), 32), "-")
 	case "number": // ≤ 32 digits, an optional decimal part
 		n := numberPart.FindString(v)
 		if len(n) > 32 {
@@ -178,12 +179,12 @@ func renderValue(typ, v string, at time.Time) string {
 		}
 		return or(n, "0")
 	case "letter": // ≤ 32 letters
-		return or(cutRunes(keep(v, isASCIILetter), 32), "NA")
+		return or(service.CutRunes(keep(v, isASCIILetter), 32), "NA")
 	case "symbol": // ≤ 5 symbols
-		return or(cutRunes(keep(v, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }), 5), "-")
+		return or(service.CutRunes(keep(v, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }), 5), "-")
 	case "phone_number": // ≤ 17 digits and +-()
 		p := strings.TrimSpace(keep(v, func(r rune) bool { return r >= '0' && r <= '9' || strings.ContainsRune("+-() ", r) }))
-		return or(strings.TrimSpace(cutRunes(p, 17)), "-")
+		return or(strings.TrimSpace(service.CutRunes(p, 17)), "-")
 	case "car_number":
 		return or(carNumber(v), "无")
 	case "amount":
@@ -195,7 +196,7 @@ func renderValue(typ, v string, at time.Time) string {
 	}
 	// thing and any type we do not know: ≤ 20 characters.
 	if len([]rune(v)) > 20 {
-		v = cutRunes(v, 19) + "…"
+		v = service.CutRunes(v, 19) + "…"
 	}
 	return or(v, "无")
 }

@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"redprop/model"
+	"redprop/service"
 	"redprop/service/wechat"
 )
 
@@ -554,19 +555,19 @@ func errorCode(err error) (code, msg string) {
 	msg = err.Error()
 	var ae *wechat.APIError
 	if errors.As(err, &ae) {
-		return strconv.Itoa(ae.Code), cutRunes(ae.Msg, 200)
+		return strconv.Itoa(ae.Code), service.CutRunes(ae.Msg, 200)
 	}
 	if errors.Is(err, wechat.ErrNotSent) {
-		return "unreachable", cutRunes(msg, 200)
+		return "unreachable", service.CutRunes(msg, 200)
 	}
 	if errors.Is(err, wechat.ErrMaybeSent) {
-		return "timeout", cutRunes(msg, 200)
+		return "timeout", service.CutRunes(msg, 200)
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne) && ne.Timeout() {
-		return "timeout", cutRunes(msg, 200)
+		return "timeout", service.CutRunes(msg, 200)
 	}
-	return "unreachable", cutRunes(msg, 200)
+	return "unreachable", service.CutRunes(msg, 200)
 }
 
 // backoff is the delay before attempt n+1: exponential from RetryBase,

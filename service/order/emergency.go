@@ -556,7 +556,7 @@ func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (Cal
 		}
 		o := model.Order{Number: num, CategoryID: cat.ID, CategoryCode: cat.Code, State: model.StateVerified,
 			Level: model.OrderLevelCommunity, Channel: model.ChannelCall, AuthorID: a.UserID, ResidentID: resident,
-			HouseholdID: reg.HouseholdID, Description: cutRunes(desc, 1000), Ancestry: reg.Ancestry, Version: 1}
+			HouseholdID: reg.HouseholdID, Description: service.CutRunes(desc, 1000), Ancestry: reg.Ancestry, Version: 1}
 		o.CreatedAt, o.UpdatedAt = now, now
 		if err := tx.Create(&o).Error; err != nil {
 			return err

@@ -2,15 +2,16 @@ package order
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 
 	"redprop/model"
+	"redprop/service"
 	"redprop/service/calendar"
 	"redprop/service/message"
 )
@@ -43,7 +44,7 @@ func (s *Service) appendEvent(tx *gorm.DB, o *model.Order, ev model.OrderEvent) 
 	if ev.AssigneeID == 0 {
 		ev.AssigneeID = o.AssigneeID
 	}
-	ev.Note = cutRunes(ev.Note, 500)
+	ev.Note = service.CutRunes(ev.Note, 500)
 	if ev.CreatedAt.IsZero() {
 		ev.CreatedAt = s.clock.Now().UTC()
 	}
@@ -109,13 +110,12 @@ func (s *Service) addStep(ctx context.Context, cat model.Category, start time.Ti
 	if !cat.WorkingTime || s.cal == nil {
 		return start.Add(d).UTC(), nil
 	}
-	cal, ok := ctx.Value(calendarKey{}).(*calendar.Calendar)
-	var err error
+	// Deadlines are armed inside transactions, where loading the calendar
+	// would need a second connection (SQLite has one: it would wait on
+	// itself). Every entry reads it first with withCalendar.
+	cal, ok := calendarIn(ctx)
 	if !ok {
-		cal, err = s.cal.Current(ctx)
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("working calendar: %w", err)
+		return time.Time{}, errors.New("working calendar not read before the transaction (withCalendar)")
 	}
 	if cal == nil {
 		return start.Add(d).UTC(), nil
@@ -124,6 +124,13 @@ func (s *Service) addStep(ctx context.Context, cat model.Category, start time.Ti
 }
 
 type calendarKey struct{}
+
+// calendarIn returns the calendar withCalendar put in ctx (nil when there
+// is no calendar service), and false when it was never read.
+func calendarIn(ctx context.Context) (*calendar.Calendar, bool) {
+	cal, ok := ctx.Value(calendarKey{}).(*calendar.Calendar)
+	return cal, ok
+}
 
 // withCalendar loads the working calendar before a transaction and keeps
 // it in ctx for armStep. Inside a transaction the calendar service would
@@ -209,7 +216,7 @@ func (s *Service) notify(ctx context.Context, tx *gorm.DB, o *model.Order, event
 	if o.Place != "" {
 		body += "，地点：" + o.Place
 	}
-	if d := maskDigits(cutRunes(o.Description, 60)); d != "" {
+	if d := maskDigits(service.CutRunes(o.Description, 60)); d != "" {
 		body += "。" + d
 	}
 	ev := message.Event{
@@ -353,15 +360,6 @@ func nonZero(id int64) []int64 {
 		return nil
 	}
 	return []int64{id}
-}
-
-// cutRunes shortens s to at most n runes.
-func cutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n])
 }
 
 // maskDigits hides runs of 7 or more digits (phone numbers a resident

@@ -11,6 +11,7 @@ import (
 	"redprop/service"
 	"redprop/service/message"
 	"redprop/service/wechat"
+	"redprop/service/wechat/wechattest"
 )
 
 // outbox returns the outbox rows of an order for one demo user.
@@ -201,22 +202,11 @@ func TestStaleCalendarCacheDoesNotHangTransitions(t *testing.T) {
 	}
 }
 
-// lateChecker cannot reach WeChat until told what to answer.
-type lateChecker struct{ verdict string }
-
-func (c *lateChecker) SendSubscribe(context.Context, wechat.SubscribeMessage) error { return nil }
-func (c *lateChecker) MsgCheck(context.Context, string, int, string) (wechat.Verdict, error) {
-	if c.verdict == "" {
-		return wechat.Verdict{}, errors.New("WeChat unreachable")
-	}
-	return wechat.Verdict{Suggest: c.verdict, Label: "其他"}, nil
-}
-
 // A description stored while WeChat could not check it, found risky on
 // the later check, is hidden; the order itself goes on.
 func TestLateRiskyDescriptionIsHidden(t *testing.T) {
 	e := newLoopEnv(t)
-	chk := &lateChecker{}
+	chk := &wechattest.LateChecker{}
 	msgs, err := message.New(e.db, e.clock, chk, message.Config{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)
@@ -224,13 +214,13 @@ func TestLateRiskyDescriptionIsHidden(t *testing.T) {
 	e.svc.msgs = msgs
 	msgs.OnLateVerdict("order", e.svc.ApplyLateVerdict)
 	o := e.submit("resident", "environment")
-	chk.verdict = "risky"
+	chk.Verdict = "risky"
 	e.clock.Advance(time.Hour)
 	if n, err := msgs.RecheckOnce(e.ctx); err != nil || n != 1 {
 		t.Fatalf("recheck: %d %v", n, err)
 	}
 	got := e.load(o.ID)
-	if got.Description != hiddenText || got.State != model.StateSubmitted || got.Version != o.Version+1 {
+	if got.Description != message.HiddenText || got.State != model.StateSubmitted || got.Version != o.Version+1 {
 		t.Fatalf("after a risky verdict: %q %s v%d", got.Description, got.State, got.Version)
 	}
 	// The grid worker still verifies it: the version moved, nothing else.

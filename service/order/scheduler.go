@@ -68,13 +68,7 @@ func (s *Service) Tick(ctx context.Context) (TickStats, error) {
 	for _, c := range cats {
 		byID[c.ID] = c
 	}
-	var cal *calendar.Calendar
-	if s.cal != nil {
-		var err error
-		if cal, err = s.cal.Current(ctx); err != nil {
-			return st, fmt.Errorf("working calendar: %w", err)
-		}
-	}
+	cal, _ := calendarIn(ctx)
 	passes := []func() error{
 		func() error { return s.tickOverdue(ctx, now, byID, &st) },
 		func() error { return s.tickWarn(ctx, now, byID, cal, &st) },

@@ -366,7 +366,11 @@ func TestRaiseLosesToAConcurrentChange(t *testing.T) {
 	if _, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "第一次"); err != nil {
 		t.Fatal(err)
 	}
-	won, err := e.svc.raise(e.ctx, e.db, &stale, e.cats["dispute"], e.clock.Now(), 0, roleSystem, "第二次")
+	ctx, err := e.svc.withCalendar(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	won, err := e.svc.raise(ctx, e.db, &stale, e.cats["dispute"], e.clock.Now(), 0, roleSystem, "第二次")
 	if err != nil || won {
 		t.Fatalf("stale raise: won %v err %v", won, err)
 	}

@@ -497,10 +497,6 @@ func joinIDs(ids []int64) string {
 	return strings.Join(parts, ",")
 }
 
-// hiddenText replaces a resident's text that WeChat's check found risky
-// after it was stored.
-const hiddenText = "（该内容未通过内容安全审核，已隐藏）"
-
 // ApplyLateVerdict takes, inside tx, a verdict WeChat's text check reached
 // after an order's description or rating comment was stored (WeChat could
 // not be asked at the time): risky text is hidden; text for review stays,
@@ -519,5 +515,5 @@ func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, st
 		return nil
 	}
 	return tx.WithContext(ctx).Model(&model.Order{}).Where("id = ?", id).
-		Updates(map[string]any{col: hiddenText, "version": gorm.Expr("version + 1"), "updated_at": s.clock.Now().UTC()}).Error
+		Updates(map[string]any{col: message.HiddenText, "version": gorm.Expr("version + 1"), "updated_at": s.clock.Now().UTC()}).Error
 }

@@ -444,7 +444,7 @@ func (c *act) withReason(r string) {
 	if c.note == "" {
 		c.note = r
 	} else {
-		c.note = cutRunes(r+"；"+c.note, 500)
+		c.note = service.CutRunes(r+"；"+c.note, 500)
 	}
 }
 
@@ -661,9 +661,9 @@ func (s *Service) resume(c *act) error {
 	if o.StepDeadline != nil {
 		var moved time.Time
 		if c.cat.WorkingTime && s.cal != nil {
-			cal, err := s.cal.Current(c.ctx)
-			if err != nil {
-				return fmt.Errorf("working calendar: %w", err)
+			cal, ok := calendarIn(c.ctx)
+			if !ok || cal == nil {
+				return errors.New("working calendar not read before the action (withCalendar)")
 			}
 			left := cal.WorkingBetween(*o.PausedAt, *o.StepDeadline)
 			moved = cal.AddWorking(c.now, left).UTC()

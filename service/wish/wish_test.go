@@ -21,6 +21,7 @@ import (
 	"redprop/service/message"
 	"redprop/service/photo"
 	"redprop/service/wechat"
+	"redprop/service/wechat/wechattest"
 )
 
 // env is the wish service over the demo city, the sandbox messages
@@ -498,22 +499,11 @@ func TestWishConcurrentClaims(t *testing.T) {
 	}
 }
 
-// switchChecker cannot reach WeChat until told what to answer.
-type switchChecker struct{ verdict string }
-
-func (c *switchChecker) SendSubscribe(context.Context, wechat.SubscribeMessage) error { return nil }
-func (c *switchChecker) MsgCheck(context.Context, string, int, string) (wechat.Verdict, error) {
-	if c.verdict == "" {
-		return wechat.Verdict{}, errors.New("WeChat unreachable")
-	}
-	return wechat.Verdict{Suggest: c.verdict, Label: "其他"}, nil
-}
-
 // A wish stored while WeChat could not check it is checked later; found
 // risky, it is flagged and leaves the volunteers' list.
 func TestLateRiskyVerdictWithdrawsAnOpenWish(t *testing.T) {
 	e := newEnv(t)
-	chk := &switchChecker{}
+	chk := &wechattest.LateChecker{}
 	cfg := message.DefaultConfig()
 	cfg.Sandbox = true
 	msgs, err := message.New(e.db, e.clock, chk, cfg)
@@ -526,7 +516,7 @@ func TestLateRiskyVerdictWithdrawsAnOpenWish(t *testing.T) {
 	if w.Wish.Flagged || w.Wish.State != model.WishOpen {
 		t.Fatalf("stored %+v", w.Wish)
 	}
-	chk.verdict = "risky"
+	chk.Verdict = "risky"
 	e.clock.Advance(time.Hour)
 	if n, err := msgs.RecheckOnce(e.ctx); err != nil || n != 1 {
 		t.Fatalf("recheck: %d %v", n, err)
