@@ -21,21 +21,32 @@ import (
 	"gorm.io/gorm/logger"
 )
 
-// Errors every query translates driver errors into.
+// Errors every query translates driver errors into. They are the only
+// storage errors service/ ever tests: gorm's and the driver's own stop here.
 var (
 	ErrNotFound  = errors.New("record not found")
 	ErrDuplicate = errors.New("duplicate key")
+	// ErrDeadlock is MySQL's 1213: the transaction was rolled back whole
+	// and may simply run again.
+	ErrDeadlock = errors.New("deadlock")
 )
 
-// Translate maps gorm's errors onto the package's own.
+// Translate maps gorm's and the driver's errors onto the package's own,
+// keeping the cause for the logs. Errors of other kinds (a service error
+// returned from a transaction's closure) pass through unchanged.
 func Translate(err error) error {
+	var me *mysqldriver.MySQLError
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrDuplicate), errors.Is(err, ErrDeadlock):
+		return err
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
-		return ErrDuplicate
+		return fmt.Errorf("%w: %v", ErrDuplicate, err)
+	case errors.As(err, &me) && me.Number == 1213:
+		return fmt.Errorf("%w: %v", ErrDeadlock, err)
 	}
 	return err
 }
@@ -147,9 +158,23 @@ func readCommitted(dsn string) (string, error) {
 	return name + "=%27READ-COMMITTED%27", nil
 }
 
-// InTx runs fn in a transaction; an error or panic rolls back.
+// InTx runs fn in a transaction; an error or panic rolls back. The error
+// comes back translated (ErrNotFound, ErrDuplicate, ErrDeadlock).
 func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
-	return db.WithContext(ctx).Transaction(fn)
+	return Translate(db.WithContext(ctx).Transaction(fn))
+}
+
+// InTxRetry is InTx run again, up to attempts times in all, while MySQL
+// picks it as a deadlock victim (a victim was rolled back whole). The last
+// error is returned as it is, ErrDeadlock included.
+func InTxRetry(ctx context.Context, db *gorm.DB, attempts int, fn func(tx *gorm.DB) error) error {
+	var err error
+	for i := 0; i < attempts; i++ {
+		if err = InTx(ctx, db, fn); !errors.Is(err, ErrDeadlock) {
+			return err
+		}
+	}
+	return err
 }
 
 // ForUpdate locks the selected rows. The SQLite dialect drops the clause;
@@ -161,6 +186,15 @@ func ForUpdate(tx *gorm.DB) *gorm.DB {
 // IsDeadlock reports whether err is MySQL's "deadlock found" (1213): the
 // transaction was rolled back whole and may simply run again.
 func IsDeadlock(err error) bool {
-	var me *mysqldriver.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
+	return errors.Is(Translate(err), ErrDeadlock)
+}
+
+// ByIdemKey finds the row of T that owner (the column ownerCol) made with
+// the Idempotency-Key key; found is false when there is none.
+func ByIdemKey[T any](ctx context.Context, db *gorm.DB, ownerCol string, owner int64, key string) (row T, found bool, err error) {
+	err = Translate(db.WithContext(ctx).Where(ownerCol+" = ? AND idem_key = ?", owner, key).Take(&row).Error)
+	if errors.Is(err, ErrNotFound) {
+		return row, false, nil
+	}
+	return row, err == nil, err
 }

@@ -1,6 +1,12 @@
 package model
 
-import "time"
+import (
+	"context"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Roles a grant can carry (DESIGN.md §1). Residents need no grant: living
 // in a household is their standing.
@@ -72,4 +78,68 @@ type Redemption struct {
 	Base
 	InvitationID int64 `gorm:"not null;uniqueIndex:ux_redemption,priority:1"`
 	UserID       int64 `gorm:"not null;uniqueIndex:ux_redemption,priority:2"`
+}
+
+// liveGrant is the condition of a grant in force.
+const liveGrant = "revoked_at IS NULL"
+
+// Seat is one role over one scope: what a grant fills.
+type Seat struct {
+	Role      string
+	ScopeKind string
+	ScopeID   int64
+}
+
+// LiveGrants returns the grants in force of one user, oldest first.
+func LiveGrants(ctx context.Context, db *gorm.DB, userID int64) ([]Grant, error) {
+	var gs []Grant
+	err := db.WithContext(ctx).Where("user_id = ? AND "+liveGrant, userID).Order("id").Find(&gs).Error
+	return gs, Translate(err)
+}
+
+// LiveGrantsOf returns the grants in force of several users, by id.
+func LiveGrantsOf(ctx context.Context, db *gorm.DB, userIDs []int64) ([]Grant, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	var gs []Grant
+	err := db.WithContext(ctx).Where("user_id IN ? AND "+liveGrant, userIDs).Order("id").Find(&gs).Error
+	return gs, Translate(err)
+}
+
+// Holders returns the grants in force that fill any of seats, by id.
+func Holders(ctx context.Context, db *gorm.DB, seats ...Seat) ([]Grant, error) {
+	if len(seats) == 0 {
+		return nil, nil
+	}
+	var gs []Grant
+	err := holders(db.WithContext(ctx), seats).Order("id").Find(&gs).Error
+	return gs, Translate(err)
+}
+
+// HolderIDs returns the distinct users who fill any of seats, ascending.
+func HolderIDs(ctx context.Context, db *gorm.DB, seats ...Seat) ([]int64, error) {
+	if len(seats) == 0 {
+		return nil, nil
+	}
+	var ids []int64
+	err := holders(db.WithContext(ctx), seats).Distinct("user_id").Order("user_id").Pluck("user_id", &ids).Error
+	return ids, Translate(err)
+}
+
+// Holds reports whether the user fills seat with a grant in force.
+func Holds(ctx context.Context, db *gorm.DB, userID int64, seat Seat) (bool, error) {
+	var n int64
+	err := holders(db.WithContext(ctx), []Seat{seat}).Where("user_id = ?", userID).Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+func holders(db *gorm.DB, seats []Seat) *gorm.DB {
+	parts := make([]string, len(seats))
+	args := make([]any, 0, 3*len(seats))
+	for i, s := range seats {
+		parts[i] = "(role = ? AND scope_kind = ? AND scope_id = ?)"
+		args = append(args, s.Role, s.ScopeKind, s.ScopeID)
+	}
+	return db.Model(&Grant{}).Where(liveGrant).Where(strings.Join(parts, " OR "), args...)
 }

@@ -2,6 +2,7 @@ package calendar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -115,7 +116,7 @@ func (s *Service) SetYear(ctx context.Context, a *service.Actor, year int, days 
 	}
 	// The cache goes even on failure: a half-known outcome must not linger.
 	s.invalidate()
-	if model.Translate(err) == model.ErrDuplicate {
+	if errors.Is(model.Translate(err), model.ErrDuplicate) {
 		return service.Conflict("calendar_changed", "该年度日历正被他人修改，请刷新后重试").Wrap(err)
 	}
 	return err
