@@ -1,7 +1,11 @@
 package model
 
 import (
+	"context"
+	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Region levels, from the top of the tree down.
@@ -102,4 +106,104 @@ type Department struct {
 	Name string `gorm:"size:64;not null"`
 	Kind string `gorm:"size:32"`
 	Ancestry
+}
+
+// TakeCompound reads one compound; ErrNotFound when there is none.
+func TakeCompound(ctx context.Context, db *gorm.DB, id int64) (Compound, error) {
+	var c Compound
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&c).Error
+	return c, Translate(err)
+}
+
+// TakeRegion reads one region of a level; ErrNotFound when there is none.
+func TakeRegion(ctx context.Context, db *gorm.DB, id int64, level string) (Region, error) {
+	var r Region
+	err := db.WithContext(ctx).Where("id = ? AND level = ?", id, level).Take(&r).Error
+	return r, Translate(err)
+}
+
+// CompoundNames maps compound ids to their names; unknown ids are absent.
+func CompoundNames(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]string, error) {
+	names := map[int64]string{}
+	if len(ids) == 0 {
+		return names, nil
+	}
+	var cs []Compound
+	if err := db.WithContext(ctx).Select("id", "name").Where("id IN ?", ids).Find(&cs).Error; err != nil {
+		return nil, Translate(err)
+	}
+	for _, c := range cs {
+		names[c.ID] = c.Name
+	}
+	return names, nil
+}
+
+// HasHouseholds reports whether a compound has any household.
+func HasHouseholds(ctx context.Context, db *gorm.DB, compoundID int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Household{}).Where("compound_id = ?", compoundID).Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// HasCommittee reports whether a compound has a committee.
+func HasCommittee(ctx context.Context, db *gorm.DB, compoundID int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Committee{}).Where("compound_id = ?", compoundID).Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// HouseholdPlace is a household with the names of its building and
+// compound: what a label such as 金日天玺1号楼1单元101 is made of.
+type HouseholdPlace struct {
+	Household
+	BuildingName string
+	CompoundName string
+}
+
+// HouseholdPlaces maps household ids to their places; unknown ids are
+// absent.
+func HouseholdPlaces(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]HouseholdPlace, error) {
+	out := map[int64]HouseholdPlace{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []HouseholdPlace
+	err := db.WithContext(ctx).Table("households AS h").
+		Select("h.*, COALESCE(b.name, '') AS building_name, COALESCE(c.name, '') AS compound_name").
+		Joins("LEFT JOIN buildings b ON b.id = h.building_id").
+		Joins("LEFT JOIN compounds c ON c.id = h.compound_id").
+		Where("h.id IN ?", ids).Scan(&rows).Error
+	if err != nil {
+		return nil, Translate(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r
+	}
+	return out, nil
+}
+
+// AncestryColumn is the column of Ancestry that holds the id of a tree
+// node of kind; ok is false for scopes outside the tree (platform, firm,
+// department).
+func AncestryColumn(kind string) (col string, ok bool) {
+	col, ok = map[string]string{
+		ScopeCity: "city_id", ScopeDistrict: "district_id", ScopeStreet: "street_id",
+		ScopeCommunity: "community_id", ScopeCompound: "compound_id", ScopeGrid: "grid_id", ScopeBuilding: "building_id",
+	}[kind]
+	return col, ok
+}
+
+// underAny is the condition "in the subtree of one of the grants' scopes"
+// on a table that carries Ancestry; grants outside the tree add nothing,
+// and none gives an empty condition.
+func underAny(grants []Grant) (string, []any) {
+	var parts []string
+	var args []any
+	for _, g := range grants {
+		if col, ok := AncestryColumn(g.ScopeKind); ok {
+			parts = append(parts, col+" = ?")
+			args = append(args, g.ScopeID)
+		}
+	}
+	return strings.Join(parts, " OR "), args
 }

@@ -1,5 +1,11 @@
 package model
 
+import (
+	"context"
+
+	"gorm.io/gorm"
+)
+
 // Photo is an uploaded picture. The bytes live in storage under Key (random,
 // never derived from user input); OrderID is 0 until an order claims it.
 type Photo struct {
@@ -10,4 +16,20 @@ type Photo struct {
 	Size       int64  `gorm:"not null"`
 	SHA256     string `gorm:"column:sha256;size:64;not null"`
 	OrderID    int64  `gorm:"not null;default:0;index"`
+}
+
+// TakePhoto reads one photo; ErrNotFound when there is none.
+func TakePhoto(ctx context.Context, db *gorm.DB, id int64) (Photo, error) {
+	var p Photo
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&p).Error
+	return p, Translate(err)
+}
+
+// CountFreePhotos counts the photos among ids that uploaderID uploaded
+// and no order has claimed.
+func CountFreePhotos(ctx context.Context, db *gorm.DB, uploaderID int64, ids []int64) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Photo{}).Where("id IN ? AND uploader_id = ? AND order_id = 0", ids, uploaderID).
+		Count(&n).Error
+	return n, Translate(err)
 }
