@@ -75,4 +75,3 @@ func (s *Service) openedEvent(ctx context.Context, tx *gorm.DB, v model.Vote, us
 		Page: "pages/vote/detail?id=" + id,
 	}
 }
-
