@@ -207,3 +207,10 @@ func underAny(grants []Grant) (string, []any) {
 	}
 	return strings.Join(parts, " OR "), args
 }
+
+// TakeHousehold reads one household; ErrNotFound when there is none.
+func TakeHousehold(ctx context.Context, db *gorm.DB, id int64) (Household, error) {
+	var h Household
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&h).Error
+	return h, Translate(err)
+}
