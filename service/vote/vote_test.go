@@ -231,109 +231,119 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 	newcomer := e.Users["newcomer"]
 	e.live(newcomer, e.Households[1], model.RelationOwner)
 	e.live(newcomer, e.Households[2], model.RelationTenant)
-
-	v := e.create(committee, comp.ID, func(in *CreateInput) { in.OpenBallot = true })
-	if v.Vote.State != model.VoteDraft || v.Vote.OrganiserRole != model.RoleCommittee || len(v.Vote.Choices) != 3 || !v.Vote.YesNo {
-		t.Fatalf("draft %+v", v.Vote)
-	}
-	// Residents do not see a draft; they cannot vote on it either.
-	if _, err := e.svc.Get(e.Ctx, resident, v.Vote.ID); err == nil {
-		t.Fatal("resident sees the draft")
-	} else {
-		servicetest.WantCode(t, err, "vote_not_found")
-	}
-	_, err := e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: e.Households[0].ID})
-	servicetest.WantCode(t, err, "vote_not_open")
-	// An owner of another compound learns nothing of it, not even its state.
-	_, err = e.svc.Cast(e.Ctx, e.Actor("resident2"), v.Vote.ID, CastInput{HouseholdID: e.Households[16].ID})
-	servicetest.WantCode(t, err, "vote_not_found")
-
-	// Before its time nothing happens; at its time it opens and tells the
-	// compound's two owners (not the tenant relation, not other compounds).
-	if st := e.tickAt(v.Vote.OpensAt.Add(-time.Minute)); st != (TickStats{}) {
-		t.Fatalf("early tick %+v", st)
-	}
-	if st := e.tickAt(v.Vote.OpensAt); st.Opened != 1 || st.Told != 2 {
-		t.Fatalf("opening tick %+v", st)
-	}
-	var told []int64
-	servicetest.Must(t, e.DB.Model(&model.Message{}).Where("event = ?", "vote.opened").Order("user_id").Pluck("user_id", &told).Error)
-	if fmt.Sprint(told) != fmt.Sprint([]int64{e.Users["resident"], newcomer}) {
-		t.Fatalf("told %v", told)
-	}
-	var total int64
-	for _, h := range e.Households[:8] {
-		total += h.AreaCentiM2
-	}
-	got := e.get(committee, v.Vote.ID)
-	if got.Vote.TotalAreaCentiM2 != total || got.Vote.TotalHouseholds != 8 || got.Vote.TotalHeads != 8 {
-		t.Fatalf("totals %d/%d/%d, want area %d, 8 households, 8 heads", got.Vote.TotalAreaCentiM2, got.Vote.TotalHouseholds, got.Vote.TotalHeads, total)
-	}
-
-	// The owner casts once; the ballot is final.
 	h0 := e.Households[0]
-	mine, err := e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: h0.ID, Choice: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mine.Mine) != 1 || mine.Mine[0].Choice == nil || *mine.Mine[0].Choice != 0 || mine.Mine[0].AreaCentiM2 != h0.AreaCentiM2 {
-		t.Fatalf("my households %+v", mine.Mine)
-	}
-	if mine.Participation != nil {
-		t.Fatal("a resident sees the running participation")
-	}
-	_, err = e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: h0.ID, Choice: 1})
-	servicetest.WantCode(t, err, "already_voted")
-	// A tenant is not an owner; an owner of another household cannot vote for this one.
-	_, err = e.svc.Cast(e.Ctx, e.User(newcomer), v.Vote.ID, CastInput{HouseholdID: e.Households[2].ID})
-	servicetest.WantCode(t, err, "not_owner")
-	_, err = e.svc.Cast(e.Ctx, e.User(newcomer), v.Vote.ID, CastInput{HouseholdID: h0.ID})
-	servicetest.WantCode(t, err, "not_owner")
-	_, err = e.svc.Cast(e.Ctx, e.User(newcomer), v.Vote.ID, CastInput{HouseholdID: e.Households[1].ID, Choice: 3})
-	servicetest.WantCode(t, err, "bad_choice")
-	if _, err := e.svc.Cast(e.Ctx, e.User(newcomer), v.Vote.ID, CastInput{HouseholdID: e.Households[1].ID, Choice: 1}); err != nil {
-		t.Fatal(err)
-	}
+	var v View
 
-	// The committee follows the participation, not the choices.
-	got = e.get(committee, v.Vote.ID)
-	p := got.Participation
-	wantArea := h0.AreaCentiM2 + e.Households[1].AreaCentiM2
-	if p == nil || p.Ballots != 2 || p.Voted.Heads != 2 || p.Voted.AreaCentiM2 != wantArea || p.Quorum {
-		t.Fatalf("running participation %+v", p)
-	}
-	if got.Vote.Tally != nil || got.Vote.Outcome != "" {
-		t.Fatal("choices shown while open")
-	}
-	_, err = e.svc.Ballots(e.Ctx, committee, v.Vote.ID, service.Page{Limit: 10})
-	servicetest.WantCode(t, err, "vote_not_closed")
+	e.step(t, "a draft is the committee's alone", func(t *testing.T) {
+		v = e.create(committee, comp.ID, func(in *CreateInput) { in.OpenBallot = true })
+		if v.Vote.State != model.VoteDraft || v.Vote.OrganiserRole != model.RoleCommittee || len(v.Vote.Choices) != 3 || !v.Vote.YesNo {
+			t.Fatalf("draft %+v", v.Vote)
+		}
+		// Residents do not see a draft; they cannot vote on it either.
+		_, err := e.svc.Get(e.Ctx, resident, v.Vote.ID)
+		servicetest.WantCode(t, err, "vote_not_found")
+		_, err = e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: h0.ID})
+		servicetest.WantCode(t, err, "vote_not_open")
+		// An owner of another compound learns nothing of it, not even its state.
+		_, err = e.svc.Cast(e.Ctx, e.Actor("resident2"), v.Vote.ID, CastInput{HouseholdID: e.Households[16].ID})
+		servicetest.WantCode(t, err, "vote_not_found")
+	})
 
-	// At the closing time ballots stop, even before the scheduler runs.
-	e.Clock.Set(v.Vote.ClosesAt)
-	_, err = e.svc.Cast(e.Ctx, e.Actor("resident"), v.Vote.ID, CastInput{HouseholdID: h0.ID})
-	servicetest.WantCode(t, err, "vote_closed")
-	if st := e.tickAt(v.Vote.ClosesAt); st.Closed != 1 {
-		t.Fatalf("closing tick %+v", st)
-	}
-	got = e.get(resident, v.Vote.ID)
-	if got.Vote.Outcome != model.OutcomeNoQuorum || got.Participation == nil || got.Participation.Ballots != 2 ||
-		len(got.Vote.Tally) != 3 || got.Vote.Tally[0].Ballots != 1 || got.Vote.Tally[1].AreaCentiM2 != e.Households[1].AreaCentiM2 {
-		t.Fatalf("result %+v / %+v", got.Vote, got.Participation)
-	}
-	// Open ballot: who voted what, names for the committee only.
-	bs, err := e.svc.Ballots(e.Ctx, committee, v.Vote.ID, service.Page{Limit: 10})
-	if err != nil || len(bs.Items) != 2 || bs.Items[1].VoterName != "居民杨阿姨" || bs.Items[1].ChoiceLabel != "同意" ||
-		bs.Items[1].HouseholdLabel != "1号楼1单元101" {
-		t.Fatalf("ballots %+v %v", bs, err)
-	}
-	bs, err = e.svc.Ballots(e.Ctx, resident, v.Vote.ID, service.Page{Limit: 10})
-	if err != nil || len(bs.Items) != 2 || bs.Items[0].VoterName != "" {
-		t.Fatalf("ballots for a resident %+v %v", bs, err)
-	}
-	// A second tick changes nothing.
-	if st := e.tickAt(v.Vote.ClosesAt.Add(time.Hour)); st != (TickStats{}) {
-		t.Fatalf("idle tick %+v", st)
-	}
+	e.step(t, "it opens at its time and tells the owners", func(t *testing.T) {
+		// Before its time nothing happens; at its time it opens and tells the
+		// compound's two owners (not the tenant relation, not other compounds).
+		if st := e.tickAt(v.Vote.OpensAt.Add(-time.Minute)); st != (TickStats{}) {
+			t.Fatalf("early tick %+v", st)
+		}
+		if st := e.tickAt(v.Vote.OpensAt); st.Opened != 1 || st.Told != 2 {
+			t.Fatalf("opening tick %+v", st)
+		}
+		var told []int64
+		servicetest.Must(t, e.DB.Model(&model.Message{}).Where("event = ?", "vote.opened").Order("user_id").Pluck("user_id", &told).Error)
+		if fmt.Sprint(told) != fmt.Sprint([]int64{e.Users["resident"], newcomer}) {
+			t.Fatalf("told %v", told)
+		}
+		var total int64
+		for _, h := range e.Households[:8] {
+			total += h.AreaCentiM2
+		}
+		got := e.get(committee, v.Vote.ID)
+		if got.Vote.TotalAreaCentiM2 != total || got.Vote.TotalHouseholds != 8 || got.Vote.TotalHeads != 8 {
+			t.Fatalf("totals %d/%d/%d, want area %d, 8 households, 8 heads", got.Vote.TotalAreaCentiM2, got.Vote.TotalHouseholds, got.Vote.TotalHeads, total)
+		}
+	})
+
+	e.step(t, "an owner casts once, for their own household", func(t *testing.T) {
+		mine, err := e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: h0.ID, Choice: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mine.Mine) != 1 || mine.Mine[0].Choice == nil || *mine.Mine[0].Choice != 0 || mine.Mine[0].AreaCentiM2 != h0.AreaCentiM2 {
+			t.Fatalf("my households %+v", mine.Mine)
+		}
+		if mine.Participation != nil {
+			t.Fatal("a resident sees the running participation")
+		}
+		_, err = e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: h0.ID, Choice: 1})
+		servicetest.WantCode(t, err, "already_voted")
+		// A tenant is not an owner; an owner of another household cannot vote for this one.
+		_, err = e.svc.Cast(e.Ctx, e.User(newcomer), v.Vote.ID, CastInput{HouseholdID: e.Households[2].ID})
+		servicetest.WantCode(t, err, "not_owner")
+		_, err = e.svc.Cast(e.Ctx, e.User(newcomer), v.Vote.ID, CastInput{HouseholdID: h0.ID})
+		servicetest.WantCode(t, err, "not_owner")
+		_, err = e.svc.Cast(e.Ctx, e.User(newcomer), v.Vote.ID, CastInput{HouseholdID: e.Households[1].ID, Choice: 3})
+		servicetest.WantCode(t, err, "bad_choice")
+		if _, err := e.svc.Cast(e.Ctx, e.User(newcomer), v.Vote.ID, CastInput{HouseholdID: e.Households[1].ID, Choice: 1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	e.step(t, "the committee follows the participation, not the choices", func(t *testing.T) {
+		got := e.get(committee, v.Vote.ID)
+		p := got.Participation
+		wantArea := h0.AreaCentiM2 + e.Households[1].AreaCentiM2
+		if p == nil || p.Ballots != 2 || p.Voted.Heads != 2 || p.Voted.AreaCentiM2 != wantArea || p.Quorum {
+			t.Fatalf("running participation %+v", p)
+		}
+		if got.Vote.Tally != nil || got.Vote.Outcome != "" {
+			t.Fatal("choices shown while open")
+		}
+		_, err := e.svc.Ballots(e.Ctx, committee, v.Vote.ID, service.Page{Limit: 10})
+		servicetest.WantCode(t, err, "vote_not_closed")
+	})
+
+	e.step(t, "at the closing time ballots stop and the result freezes", func(t *testing.T) {
+		// Ballots stop even before the scheduler runs.
+		e.Clock.Set(v.Vote.ClosesAt)
+		_, err := e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: h0.ID})
+		servicetest.WantCode(t, err, "vote_closed")
+		if st := e.tickAt(v.Vote.ClosesAt); st.Closed != 1 {
+			t.Fatalf("closing tick %+v", st)
+		}
+		got := e.get(resident, v.Vote.ID)
+		if got.Vote.Outcome != model.OutcomeNoQuorum || got.Participation == nil || got.Participation.Ballots != 2 ||
+			len(got.Vote.Tally) != 3 || got.Vote.Tally[0].Ballots != 1 || got.Vote.Tally[1].AreaCentiM2 != e.Households[1].AreaCentiM2 {
+			t.Fatalf("result %+v / %+v", got.Vote, got.Participation)
+		}
+	})
+
+	e.step(t, "an open ballot shows who voted what, names to the committee only", func(t *testing.T) {
+		bs, err := e.svc.Ballots(e.Ctx, committee, v.Vote.ID, service.Page{Limit: 10})
+		if err != nil || len(bs.Items) != 2 || bs.Items[1].VoterName != "居民杨阿姨" || bs.Items[1].ChoiceLabel != "同意" ||
+			bs.Items[1].HouseholdLabel != "1号楼1单元101" {
+			t.Fatalf("ballots %+v %v", bs, err)
+		}
+		bs, err = e.svc.Ballots(e.Ctx, resident, v.Vote.ID, service.Page{Limit: 10})
+		if err != nil || len(bs.Items) != 2 || bs.Items[0].VoterName != "" {
+			t.Fatalf("ballots for a resident %+v %v", bs, err)
+		}
+	})
+
+	e.step(t, "a second tick changes nothing", func(t *testing.T) {
+		if st := e.tickAt(v.Vote.ClosesAt.Add(time.Hour)); st != (TickStats{}) {
+			t.Fatalf("idle tick %+v", st)
+		}
+	})
 }
 
 func TestVoteWhoMayRunIt(t *testing.T) {
@@ -343,92 +353,110 @@ func TestVoteWhoMayRunIt(t *testing.T) {
 		now := e.Clock.Now()
 		return CreateInput{CompoundID: id, Question: "增设充电桩", OpensAt: now, ClosesAt: now.Add(48 * time.Hour)}
 	}
-	// Compound 0 has a committee: community staff may not run its votes.
-	_, _, err := e.svc.Create(e.Ctx, e.Actor("community"), in(c0.ID))
-	servicetest.WantCode(t, err, "not_organiser")
-	// Compound 1 has none: its community's staff do (支代业/物管会), not another committee.
-	_, _, err = e.svc.Create(e.Ctx, e.Actor("committee"), in(c1.ID))
-	servicetest.WantCode(t, err, "not_organiser")
-	v1, _, err := e.svc.Create(e.Ctx, e.Actor("community"), in(c1.ID))
-	if err != nil || v1.Vote.OrganiserRole != model.RoleCommunityStaff {
-		t.Fatalf("community vote: %+v %v", v1.Vote, err)
-	}
-	// Community 2 staff cannot run compound 1's, but run compound 2's.
-	_, _, err = e.svc.Create(e.Ctx, e.Actor("community2"), in(c1.ID))
-	servicetest.WantCode(t, err, "not_organiser")
-	if _, _, err := e.svc.Create(e.Ctx, e.Actor("community2"), in(c2.ID)); err != nil {
-		t.Fatal(err)
-	}
-	// Nor see or open the other community's votes.
-	_, err = e.svc.Get(e.Ctx, e.Actor("community2"), v1.Vote.ID)
-	servicetest.WantCode(t, err, "out_of_scope")
-	_, err = e.svc.Open(e.Ctx, e.Actor("community2"), v1.Vote.ID)
-	servicetest.WantCode(t, err, "out_of_scope")
-	// The street sees both, opens neither.
-	_, err = e.svc.Open(e.Ctx, e.Actor("street"), v1.Vote.ID)
-	servicetest.WantCode(t, err, "not_organiser")
-	list, err := e.svc.List(e.Ctx, e.Actor("street"), Filter{}, service.Page{Limit: 10})
-	if err != nil || len(list.Items) != 2 {
-		t.Fatalf("street list %d %v", len(list.Items), err)
-	}
-	list, err = e.svc.List(e.Ctx, e.Actor("community2"), Filter{}, service.Page{Limit: 10})
-	if err != nil || len(list.Items) != 1 || list.Items[0].Vote.CompoundID != c2.ID {
-		t.Fatalf("community2 list %+v %v", list.Items, err)
-	}
-	_, err = e.svc.List(e.Ctx, e.Actor("community2"), Filter{CompoundID: c1.ID}, service.Page{Limit: 10})
-	servicetest.WantCode(t, err, "out_of_scope")
-	// Residents list only what opened, in their own compounds.
-	list, err = e.svc.List(e.Ctx, e.Actor("resident2"), Filter{}, service.Page{Limit: 10})
-	if err != nil || len(list.Items) != 0 {
-		t.Fatalf("resident2 sees drafts: %d %v", len(list.Items), err)
-	}
-	// Bad input.
-	for _, bad := range []func(*CreateInput){
-		func(in *CreateInput) { in.Question = " " },
-		func(in *CreateInput) { in.Matter = "special" },
-		func(in *CreateInput) { in.Choices = []string{"只有一项"} },
-		func(in *CreateInput) { in.Choices = []string{"甲", "甲"} },
-		func(in *CreateInput) { in.ClosesAt = in.OpensAt.Add(30 * time.Minute) },
-		func(in *CreateInput) { in.ClosesAt = time.Time{} },
-		func(in *CreateInput) { in.IdemKey = "带空格 的键" },
-	} {
-		x := in(c1.ID)
-		bad(&x)
-		if _, _, err := e.svc.Create(e.Ctx, e.Actor("community"), x); service.KindOf(err) != service.KindInvalid {
-			t.Errorf("%+v: %v", x, err)
+	var v1 View
+
+	e.step(t, "the committee runs its compound's votes, the community those of a compound without one", func(t *testing.T) {
+		// Compound 0 has a committee: community staff may not run its votes.
+		_, _, err := e.svc.Create(e.Ctx, e.Actor("community"), in(c0.ID))
+		servicetest.WantCode(t, err, "not_organiser")
+		// Compound 1 has none: its community's staff do (支代业/物管会), not another committee.
+		_, _, err = e.svc.Create(e.Ctx, e.Actor("committee"), in(c1.ID))
+		servicetest.WantCode(t, err, "not_organiser")
+		v1, _, err = e.svc.Create(e.Ctx, e.Actor("community"), in(c1.ID))
+		if err != nil || v1.Vote.OrganiserRole != model.RoleCommunityStaff {
+			t.Fatalf("community vote: %+v %v", v1.Vote, err)
 		}
-	}
+		// Community 2 staff cannot run compound 1's, but run compound 2's.
+		_, _, err = e.svc.Create(e.Ctx, e.Actor("community2"), in(c1.ID))
+		servicetest.WantCode(t, err, "not_organiser")
+		if _, _, err := e.svc.Create(e.Ctx, e.Actor("community2"), in(c2.ID)); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	e.step(t, "another community neither sees nor opens them; the street sees both, opens neither", func(t *testing.T) {
+		_, err := e.svc.Get(e.Ctx, e.Actor("community2"), v1.Vote.ID)
+		servicetest.WantCode(t, err, "out_of_scope")
+		_, err = e.svc.Open(e.Ctx, e.Actor("community2"), v1.Vote.ID)
+		servicetest.WantCode(t, err, "out_of_scope")
+		_, err = e.svc.Open(e.Ctx, e.Actor("street"), v1.Vote.ID)
+		servicetest.WantCode(t, err, "not_organiser")
+	})
+
+	e.step(t, "lists hold what the actor oversees, and residents only what opened", func(t *testing.T) {
+		list, err := e.svc.List(e.Ctx, e.Actor("street"), Filter{}, service.Page{Limit: 10})
+		if err != nil || len(list.Items) != 2 {
+			t.Fatalf("street list %d %v", len(list.Items), err)
+		}
+		list, err = e.svc.List(e.Ctx, e.Actor("community2"), Filter{}, service.Page{Limit: 10})
+		if err != nil || len(list.Items) != 1 || list.Items[0].Vote.CompoundID != c2.ID {
+			t.Fatalf("community2 list %+v %v", list.Items, err)
+		}
+		_, err = e.svc.List(e.Ctx, e.Actor("community2"), Filter{CompoundID: c1.ID}, service.Page{Limit: 10})
+		servicetest.WantCode(t, err, "out_of_scope")
+		list, err = e.svc.List(e.Ctx, e.Actor("resident2"), Filter{}, service.Page{Limit: 10})
+		if err != nil || len(list.Items) != 0 {
+			t.Fatalf("resident2 sees drafts: %d %v", len(list.Items), err)
+		}
+	})
+
+	e.step(t, "bad input", func(t *testing.T) {
+		for _, bad := range []func(*CreateInput){
+			func(in *CreateInput) { in.Question = " " },
+			func(in *CreateInput) { in.Matter = "special" },
+			func(in *CreateInput) { in.Choices = []string{"只有一项"} },
+			func(in *CreateInput) { in.Choices = []string{"甲", "甲"} },
+			func(in *CreateInput) { in.ClosesAt = in.OpensAt.Add(30 * time.Minute) },
+			func(in *CreateInput) { in.ClosesAt = time.Time{} },
+			func(in *CreateInput) { in.IdemKey = "带空格 的键" },
+		} {
+			x := in(c1.ID)
+			bad(&x)
+			if _, _, err := e.svc.Create(e.Ctx, e.Actor("community"), x); service.KindOf(err) != service.KindInvalid {
+				t.Errorf("%+v: %v", x, err)
+			}
+		}
+	})
 }
 
 func TestVoteIdempotentCreateAndCancel(t *testing.T) {
 	e := newEnv(t)
 	committee := e.Actor("committee")
-	key := func(in *CreateInput) { in.IdemKey = "vote-key-1" }
-	v := e.create(committee, e.Compounds[0].ID, key)
-	now := e.Clock.Now()
-	again, created, err := e.svc.Create(e.Ctx, committee, CreateInput{CompoundID: e.Compounds[0].ID, Question: "是否同意更换小区门禁系统",
-		OpensAt: now.Add(time.Hour), ClosesAt: now.Add(49 * time.Hour), IdemKey: "vote-key-1"})
-	if err != nil || created || again.Vote.ID != v.Vote.ID {
-		t.Fatalf("repeat: %d created %v err %v", again.Vote.ID, created, err)
-	}
-	c, err := e.svc.Cancel(e.Ctx, committee, v.Vote.ID)
-	if err != nil || c.Vote.State != model.VoteCancelled {
-		t.Fatalf("cancel %+v %v", c.Vote, err)
-	}
-	_, err = e.svc.Open(e.Ctx, committee, v.Vote.ID)
-	servicetest.WantCode(t, err, "vote_not_draft")
-	// A cancelled draft never opens.
-	if st := e.tickAt(v.Vote.OpensAt); st != (TickStats{}) {
-		t.Fatalf("tick %+v", st)
-	}
-	// A draft whose closing time passed before anyone opened it is called off quietly.
-	late := e.create(committee, e.Compounds[0].ID)
-	if st := e.tickAt(late.Vote.ClosesAt.Add(time.Minute)); st.Expired != 1 || st.Opened != 0 || st.Told != 0 {
-		t.Fatalf("tick %+v", st)
-	}
-	if got := e.get(committee, late.Vote.ID); got.Vote.State != model.VoteCancelled {
-		t.Fatalf("late draft %s", got.Vote.State)
-	}
+	var v View
+
+	e.step(t, "a repeat with the same key returns the first vote", func(t *testing.T) {
+		v = e.create(committee, e.Compounds[0].ID, func(in *CreateInput) { in.IdemKey = "vote-key-1" })
+		now := e.Clock.Now()
+		again, created, err := e.svc.Create(e.Ctx, committee, CreateInput{CompoundID: e.Compounds[0].ID, Question: "是否同意更换小区门禁系统",
+			OpensAt: now.Add(time.Hour), ClosesAt: now.Add(49 * time.Hour), IdemKey: "vote-key-1"})
+		if err != nil || created || again.Vote.ID != v.Vote.ID {
+			t.Fatalf("repeat: %d created %v err %v", again.Vote.ID, created, err)
+		}
+	})
+
+	e.step(t, "a cancelled draft never opens", func(t *testing.T) {
+		c, err := e.svc.Cancel(e.Ctx, committee, v.Vote.ID)
+		if err != nil || c.Vote.State != model.VoteCancelled || c.Vote.CancelledBy != committee.UserID || c.Vote.Version != v.Vote.Version+1 {
+			t.Fatalf("cancel %+v %v", c.Vote, err)
+		}
+		_, err = e.svc.Open(e.Ctx, committee, v.Vote.ID)
+		servicetest.WantCode(t, err, "vote_not_draft")
+		_, err = e.svc.Cancel(e.Ctx, committee, v.Vote.ID)
+		servicetest.WantCode(t, err, "vote_not_draft")
+		if st := e.tickAt(v.Vote.OpensAt); st != (TickStats{}) {
+			t.Fatalf("tick %+v", st)
+		}
+	})
+
+	e.step(t, "a draft whose closing time passed unopened is called off quietly", func(t *testing.T) {
+		late := e.create(committee, e.Compounds[0].ID)
+		if st := e.tickAt(late.Vote.ClosesAt.Add(time.Minute)); st.Expired != 1 || st.Opened != 0 || st.Told != 0 {
+			t.Fatalf("tick %+v", st)
+		}
+		if got := e.get(committee, late.Vote.ID); got.Vote.State != model.VoteCancelled {
+			t.Fatalf("late draft %s", got.Vote.State)
+		}
+	})
 }
 
 // An owner of several households casts one ballot for each, weighed by
