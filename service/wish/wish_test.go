@@ -105,117 +105,140 @@ func (e *env) messages(name string) []string {
 
 func TestWishFromPostToThanks(t *testing.T) {
 	e := newEnv(t)
-	mine := e.upload("resident")
-	w := e.post("resident", func(in *PostInput) { in.PhotoIDs = []int64{mine} })
-	if w.Wish.State != model.WishOpen || w.Wish.Channel != "self" || w.Wish.ResidentID != e.Users["resident"] ||
-		w.HouseholdLabel != "金日天玺1号楼1单元101" || w.Wish.Flagged {
-		t.Fatalf("posted %+v", w)
-	}
-	// The community's volunteer sees it among the open wishes.
-	list, err := e.svc.List(e.Ctx, e.Actor("volunteer"), Filter{List: ListOpen}, service.Page{Limit: 10})
-	if err != nil || len(list.Items) != 1 || list.Items[0].Wish.ID != w.Wish.ID {
-		t.Fatalf("open list %+v %v", list.Items, err)
-	}
-	// And the resident's photo, which the photo service keeps to its uploader.
-	_, rc, err := e.svc.Photo(e.Ctx, e.Actor("volunteer"), w.Wish.ID, mine)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc.Close()
+	var w, v View
+	var mine int64
+	var err error
+	e.step(t, "a resident posts; the community's volunteers see it", func(t *testing.T) {
+		mine = e.upload("resident")
+		w = e.post("resident", func(in *PostInput) { in.PhotoIDs = []int64{mine} })
+		if w.Wish.State != model.WishOpen || w.Wish.Channel != "self" || w.Wish.ResidentID != e.Users["resident"] ||
+			w.HouseholdLabel != "金日天玺1号楼1单元101" || w.Wish.Flagged {
+			t.Fatalf("posted %+v", w)
+		}
+		// The community's volunteer sees it among the open wishes.
+		list, err := e.svc.List(e.Ctx, e.Actor("volunteer"), Filter{List: ListOpen}, service.Page{Limit: 10})
+		if err != nil || len(list.Items) != 1 || list.Items[0].Wish.ID != w.Wish.ID {
+			t.Fatalf("open list %+v %v", list.Items, err)
+		}
+		// And the resident's photo, which the photo service keeps to its uploader.
+		_, rc, err := e.svc.Photo(e.Ctx, e.Actor("volunteer"), w.Wish.ID, mine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+	})
 
-	v := e.act("volunteer", w.Wish.ID, ActClaim, Input{})
-	if v.Wish.State != model.WishClaimed || v.Wish.ClaimerID != e.Users["volunteer"] || v.Wish.ClaimerRole != model.RoleVolunteer ||
-		v.ClaimerName != "志愿者郑阿姨" || v.ResidentPhone == "" {
-		t.Fatalf("claimed %+v", v)
-	}
-	// Only the claimer fulfils, with a photo and the hours.
-	_, err = e.svc.Act(e.Ctx, e.Actor("resident"), w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{e.upload("resident")}, Hours: "1"})
-	servicetest.WantCode(t, err, "not_claimer")
-	_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActFulfil, Input{Hours: "1.5"})
-	servicetest.WantCode(t, err, "photos_required")
-	_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{mine}, Hours: "1.5"})
-	servicetest.WantCode(t, err, "photo_unavailable") // someone else's photo
-	done := e.upload("volunteer")
-	e.Clock.Advance(2 * time.Hour)
-	v = e.act("volunteer", w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{done}, Hours: "1.5", Note: "已更换为节能灯"})
-	if v.Wish.State != model.WishFulfilled || v.Wish.HoursCenti != 150 || v.Wish.FulfilledAt == nil || len(v.Wish.FulfilPhotos) != 1 {
-		t.Fatalf("fulfilled %+v", v.Wish)
-	}
-	// The resident sees the proof.
-	p, rc, err := e.svc.Photo(e.Ctx, e.Actor("resident"), w.Wish.ID, done)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(rc)
-	rc.Close()
-	if int64(len(raw)) != p.Size || p.ID != done {
-		t.Fatalf("photo %d bytes of %d", len(raw), p.Size)
-	}
-	// A second fulfilment is a state conflict.
-	_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{done}, Hours: "1"})
-	servicetest.WantCode(t, err, "state_conflict")
+	e.step(t, "a volunteer claims it and sees the phone", func(t *testing.T) {
+		v = e.act("volunteer", w.Wish.ID, ActClaim, Input{})
+		if v.Wish.State != model.WishClaimed || v.Wish.ClaimerID != e.Users["volunteer"] || v.Wish.ClaimerRole != model.RoleVolunteer ||
+			v.ClaimerName != "志愿者郑阿姨" || v.ResidentPhone == "" {
+			t.Fatalf("claimed %+v", v)
+		}
+	})
 
-	v = e.act("resident", w.Wish.ID, ActThank, Input{Note: "谢谢郑阿姨！"})
-	if v.Wish.State != model.WishThanked || v.Wish.ThankedBy != e.Users["resident"] || v.Wish.ThanksNote != "谢谢郑阿姨！" {
-		t.Fatalf("thanked %+v", v.Wish)
-	}
-	if got := fmt.Sprint(e.messages("resident")); got != "[wish.claim wish.fulfil]" {
-		t.Fatalf("resident told %s", got)
-	}
-	if got := fmt.Sprint(e.messages("volunteer")); got != "[wish.thank]" {
-		t.Fatalf("volunteer told %s", got)
-	}
+	e.step(t, "only the claimer fulfils, with their photo and the hours", func(t *testing.T) {
+		// Only the claimer fulfils, with a photo and the hours.
+		_, err = e.svc.Act(e.Ctx, e.Actor("resident"), w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{e.upload("resident")}, Hours: "1"})
+		servicetest.WantCode(t, err, "not_claimer")
+		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActFulfil, Input{Hours: "1.5"})
+		servicetest.WantCode(t, err, "photos_required")
+		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{mine}, Hours: "1.5"})
+		servicetest.WantCode(t, err, "photo_unavailable") // someone else's photo
+		done := e.upload("volunteer")
+		e.Clock.Advance(2 * time.Hour)
+		v = e.act("volunteer", w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{done}, Hours: "1.5", Note: "已更换为节能灯"})
+		if v.Wish.State != model.WishFulfilled || v.Wish.HoursCenti != 150 || v.Wish.FulfilledAt == nil || len(v.Wish.FulfilPhotos) != 1 {
+			t.Fatalf("fulfilled %+v", v.Wish)
+		}
+		// The resident sees the proof.
+		p, rc, err := e.svc.Photo(e.Ctx, e.Actor("resident"), w.Wish.ID, done)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(rc)
+		rc.Close()
+		if int64(len(raw)) != p.Size || p.ID != done {
+			t.Fatalf("photo %d bytes of %d", len(raw), p.Size)
+		}
+		// A second fulfilment is a state conflict.
+		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{done}, Hours: "1"})
+		servicetest.WantCode(t, err, "state_conflict")
+	})
 
-	// The community's records: hours per volunteer.
-	h, err := e.svc.Hours(e.Ctx, e.Actor("community"), HoursFilter{CommunityID: e.Communities[0].ID}, service.Page{Limit: 10})
-	if err != nil || len(h.Items) != 1 || h.Items[0].UserID != e.Users["volunteer"] || h.Items[0].HoursCenti != 150 ||
-		h.Items[0].Wishes != 1 || h.Items[0].Name != "志愿者郑阿姨" || h.TotalHoursCenti != 150 ||
-		h.Items[0].ConfirmedCenti != 150 || h.TotalConfirmed != 150 {
-		t.Fatalf("hours %+v %v", h, err)
-	}
-	_, err = e.svc.Hours(e.Ctx, e.Actor("community2"), HoursFilter{CommunityID: e.Communities[0].ID}, service.Page{Limit: 10})
-	servicetest.WantCode(t, err, "out_of_scope")
-	_, err = e.svc.Hours(e.Ctx, e.Actor("volunteer"), HoursFilter{CommunityID: e.Communities[0].ID}, service.Page{Limit: 10})
-	servicetest.WantCode(t, err, "out_of_scope")
+	e.step(t, "the resident thanks; each is told their part", func(t *testing.T) {
+		v = e.act("resident", w.Wish.ID, ActThank, Input{Note: "谢谢郑阿姨！"})
+		if v.Wish.State != model.WishThanked || v.Wish.ThankedBy != e.Users["resident"] || v.Wish.ThanksNote != "谢谢郑阿姨！" {
+			t.Fatalf("thanked %+v", v.Wish)
+		}
+		if got := fmt.Sprint(e.messages("resident")); got != "[wish.claim wish.fulfil]" {
+			t.Fatalf("resident told %s", got)
+		}
+		if got := fmt.Sprint(e.messages("volunteer")); got != "[wish.thank]" {
+			t.Fatalf("volunteer told %s", got)
+		}
+	})
+
+	e.step(t, "the community's records count the hours", func(t *testing.T) {
+		// The community's records: hours per volunteer.
+		h, err := e.svc.Hours(e.Ctx, e.Actor("community"), HoursFilter{CommunityID: e.Communities[0].ID}, service.Page{Limit: 10})
+		if err != nil || len(h.Items) != 1 || h.Items[0].UserID != e.Users["volunteer"] || h.Items[0].HoursCenti != 150 ||
+			h.Items[0].Wishes != 1 || h.Items[0].Name != "志愿者郑阿姨" || h.TotalHoursCenti != 150 ||
+			h.Items[0].ConfirmedCenti != 150 || h.TotalConfirmed != 150 {
+			t.Fatalf("hours %+v %v", h, err)
+		}
+		_, err = e.svc.Hours(e.Ctx, e.Actor("community2"), HoursFilter{CommunityID: e.Communities[0].ID}, service.Page{Limit: 10})
+		servicetest.WantCode(t, err, "out_of_scope")
+		_, err = e.svc.Hours(e.Ctx, e.Actor("volunteer"), HoursFilter{CommunityID: e.Communities[0].ID}, service.Page{Limit: 10})
+		servicetest.WantCode(t, err, "out_of_scope")
+	})
 }
 
 func TestWishStewardPostsAndThanksForAResident(t *testing.T) {
 	e := newEnv(t)
 	resident := e.Users["resident"]
-	w := e.post("steward", func(in *PostInput) { in.ResidentID = resident })
-	if w.Wish.Channel != "on_behalf" || w.Wish.AuthorID != e.Users["steward"] || w.Wish.ResidentID != resident {
-		t.Fatalf("posted %+v", w.Wish)
-	}
-	// The resident sees it among their own.
-	list, err := e.svc.List(e.Ctx, e.Actor("resident"), Filter{}, service.Page{Limit: 10})
-	if err != nil || len(list.Items) != 1 {
-		t.Fatalf("mine %d %v", len(list.Items), err)
-	}
-	// Not for someone of another building, nor by a grid worker of another grid.
-	_, _, err = e.svc.Post(e.Ctx, e.Actor("steward"), PostInput{HouseholdID: e.Households[16].ID,
-		ResidentID: e.Users["resident2"], Title: "买菜"})
-	servicetest.WantCode(t, err, "not_on_behalf")
-	_, _, err = e.svc.Post(e.Ctx, e.Actor("grid3"), PostInput{HouseholdID: e.Households[0].ID, ResidentID: resident, Title: "买菜"})
-	servicetest.WantCode(t, err, "not_on_behalf")
-	_, _, err = e.svc.Post(e.Ctx, e.Actor("steward"), PostInput{HouseholdID: e.Households[1].ID, ResidentID: resident, Title: "买菜"})
-	servicetest.WantCode(t, err, "not_resident_there")
-	_, _, err = e.svc.Post(e.Ctx, e.Actor("resident2"), PostInput{HouseholdID: e.Households[0].ID, Title: "买菜"})
-	servicetest.WantCode(t, err, "not_resident")
-
-	e.act("volunteer", w.Wish.ID, ActClaim, Input{})
-	e.act("volunteer", w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{e.upload("volunteer")}, Hours: "0.5"})
-	// Both the resident and the steward who posted are told.
-	for _, name := range []string{"resident", "steward"} {
-		if got := fmt.Sprint(e.messages(name)); got != "[wish.claim wish.fulfil]" {
-			t.Fatalf("%s told %s", name, got)
+	var w View
+	var err error
+	e.step(t, "a steward posts for a resident of their building", func(t *testing.T) {
+		w = e.post("steward", func(in *PostInput) { in.ResidentID = resident })
+		if w.Wish.Channel != "on_behalf" || w.Wish.AuthorID != e.Users["steward"] || w.Wish.ResidentID != resident {
+			t.Fatalf("posted %+v", w.Wish)
 		}
-	}
-	_, err = e.svc.Act(e.Ctx, e.Actor("grid3"), w.Wish.ID, ActThank, Input{})
-	servicetest.WantCode(t, err, "out_of_scope")
-	v := e.act("steward", w.Wish.ID, ActThank, Input{})
-	if v.Wish.State != model.WishThanked || v.Wish.ThankedBy != e.Users["steward"] {
-		t.Fatalf("thanked %+v", v.Wish)
-	}
+		// The resident sees it among their own.
+		list, err := e.svc.List(e.Ctx, e.Actor("resident"), Filter{}, service.Page{Limit: 10})
+		if err != nil || len(list.Items) != 1 {
+			t.Fatalf("mine %d %v", len(list.Items), err)
+		}
+	})
+
+	e.step(t, "not for another building, another grid or the wrong household", func(t *testing.T) {
+		// Not for someone of another building, nor by a grid worker of another grid.
+		_, _, err = e.svc.Post(e.Ctx, e.Actor("steward"), PostInput{HouseholdID: e.Households[16].ID,
+			ResidentID: e.Users["resident2"], Title: "买菜"})
+		servicetest.WantCode(t, err, "not_on_behalf")
+		_, _, err = e.svc.Post(e.Ctx, e.Actor("grid3"), PostInput{HouseholdID: e.Households[0].ID, ResidentID: resident, Title: "买菜"})
+		servicetest.WantCode(t, err, "not_on_behalf")
+		_, _, err = e.svc.Post(e.Ctx, e.Actor("steward"), PostInput{HouseholdID: e.Households[1].ID, ResidentID: resident, Title: "买菜"})
+		servicetest.WantCode(t, err, "not_resident_there")
+		_, _, err = e.svc.Post(e.Ctx, e.Actor("resident2"), PostInput{HouseholdID: e.Households[0].ID, Title: "买菜"})
+		servicetest.WantCode(t, err, "not_resident")
+	})
+
+	e.step(t, "both the resident and the steward are told; the steward thanks", func(t *testing.T) {
+		e.act("volunteer", w.Wish.ID, ActClaim, Input{})
+		e.act("volunteer", w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{e.upload("volunteer")}, Hours: "0.5"})
+		// Both the resident and the steward who posted are told.
+		for _, name := range []string{"resident", "steward"} {
+			if got := fmt.Sprint(e.messages(name)); got != "[wish.claim wish.fulfil]" {
+				t.Fatalf("%s told %s", name, got)
+			}
+		}
+		_, err = e.svc.Act(e.Ctx, e.Actor("grid3"), w.Wish.ID, ActThank, Input{})
+		servicetest.WantCode(t, err, "out_of_scope")
+		v := e.act("steward", w.Wish.ID, ActThank, Input{})
+		if v.Wish.State != model.WishThanked || v.Wish.ThankedBy != e.Users["steward"] {
+			t.Fatalf("thanked %+v", v.Wish)
+		}
+	})
 }
 
 // Community 2's staff and volunteers neither see nor claim community 0's
@@ -228,131 +251,161 @@ func TestWishScope(t *testing.T) {
 	e.Grant("committee", model.RolePartyBranch, model.ScopeCompound, e.Compounds[1].ID, e.Compounds[1].Ancestry)
 	w := e.post("resident")
 
-	_, err := e.svc.Get(e.Ctx, e.Actor("community2"), w.Wish.ID)
-	servicetest.WantCode(t, err, "out_of_scope")
-	_, err = e.svc.Act(e.Ctx, e.Actor("community2"), w.Wish.ID, ActClaim, Input{})
-	servicetest.WantCode(t, err, "out_of_scope")
-	_, err = e.svc.Act(e.Ctx, e.Actor("committee"), w.Wish.ID, ActClaim, Input{})
-	servicetest.WantCode(t, err, "out_of_scope")
-	list, err := e.svc.List(e.Ctx, e.Actor("community2"), Filter{List: ListOpen}, service.Page{Limit: 10})
-	if err != nil || len(list.Items) != 0 {
-		t.Fatalf("community2 open list %d %v", len(list.Items), err)
-	}
-	list, err = e.svc.List(e.Ctx, e.Actor("community2"), Filter{List: ListAll}, service.Page{Limit: 10})
-	if err != nil || len(list.Items) != 0 {
-		t.Fatalf("community2 all list %d %v", len(list.Items), err)
-	}
-	list, err = e.svc.List(e.Ctx, e.Actor("community"), Filter{List: ListAll}, service.Page{Limit: 10})
-	if err != nil || len(list.Items) != 1 {
-		t.Fatalf("community all list %d %v", len(list.Items), err)
-	}
-	_, err = e.svc.List(e.Ctx, e.Actor("resident"), Filter{List: ListOpen}, service.Page{Limit: 10})
-	servicetest.WantCode(t, err, "not_helper")
-	_, err = e.svc.List(e.Ctx, e.Actor("volunteer"), Filter{List: ListAll}, service.Page{Limit: 10})
-	servicetest.WantCode(t, err, "not_staff")
+	var err error
+	var list service.Paged[View]
+	e.step(t, "another community and a branch elsewhere neither see nor claim", func(t *testing.T) {
+		_, err = e.svc.Get(e.Ctx, e.Actor("community2"), w.Wish.ID)
+		servicetest.WantCode(t, err, "out_of_scope")
+		_, err = e.svc.Act(e.Ctx, e.Actor("community2"), w.Wish.ID, ActClaim, Input{})
+		servicetest.WantCode(t, err, "out_of_scope")
+		_, err = e.svc.Act(e.Ctx, e.Actor("committee"), w.Wish.ID, ActClaim, Input{})
+		servicetest.WantCode(t, err, "out_of_scope")
+		list, err = e.svc.List(e.Ctx, e.Actor("community2"), Filter{List: ListOpen}, service.Page{Limit: 10})
+		if err != nil || len(list.Items) != 0 {
+			t.Fatalf("community2 open list %d %v", len(list.Items), err)
+		}
+		list, err = e.svc.List(e.Ctx, e.Actor("community2"), Filter{List: ListAll}, service.Page{Limit: 10})
+		if err != nil || len(list.Items) != 0 {
+			t.Fatalf("community2 all list %d %v", len(list.Items), err)
+		}
+	})
 
-	// A resident who is also a volunteer cannot claim their own wish.
-	e.Grant("resident", model.RoleVolunteer, model.ScopeCommunity, e.Communities[0].ID, e.Communities[0].Ancestry)
-	_, err = e.svc.Act(e.Ctx, e.Actor("resident"), w.Wish.ID, ActClaim, Input{})
-	servicetest.WantCode(t, err, "own_wish")
-	// A staff member who is not a volunteer cannot claim.
-	_, err = e.svc.Act(e.Ctx, e.Actor("community"), w.Wish.ID, ActClaim, Input{})
-	servicetest.WantCode(t, err, "not_helper")
+	e.step(t, "lists follow the grants", func(t *testing.T) {
+		list, err = e.svc.List(e.Ctx, e.Actor("community"), Filter{List: ListAll}, service.Page{Limit: 10})
+		if err != nil || len(list.Items) != 1 {
+			t.Fatalf("community all list %d %v", len(list.Items), err)
+		}
+		_, err = e.svc.List(e.Ctx, e.Actor("resident"), Filter{List: ListOpen}, service.Page{Limit: 10})
+		servicetest.WantCode(t, err, "not_helper")
+		_, err = e.svc.List(e.Ctx, e.Actor("volunteer"), Filter{List: ListAll}, service.Page{Limit: 10})
+		servicetest.WantCode(t, err, "not_staff")
+	})
+
+	e.step(t, "no one claims their own wish, nor without a helper's grant", func(t *testing.T) {
+		// A resident who is also a volunteer cannot claim their own wish.
+		e.Grant("resident", model.RoleVolunteer, model.ScopeCommunity, e.Communities[0].ID, e.Communities[0].Ancestry)
+		_, err = e.svc.Act(e.Ctx, e.Actor("resident"), w.Wish.ID, ActClaim, Input{})
+		servicetest.WantCode(t, err, "own_wish")
+		// A staff member who is not a volunteer cannot claim.
+		_, err = e.svc.Act(e.Ctx, e.Actor("community"), w.Wish.ID, ActClaim, Input{})
+		servicetest.WantCode(t, err, "not_helper")
+	})
 }
 
 func TestWishWithdrawReleaseAndStates(t *testing.T) {
 	e := newEnv(t)
 	e.Grant("grid", model.RolePartyBranch, model.ScopeCompound, e.Compounds[0].ID, e.Compounds[0].Ancestry)
 	w := e.post("resident")
-	_, err := e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActWithdraw, Input{})
-	servicetest.WantCode(t, err, "not_wish_owner")
-	e.act("volunteer", w.Wish.ID, ActClaim, Input{})
-	_, err = e.svc.Act(e.Ctx, e.Actor("grid"), w.Wish.ID, ActClaim, Input{})
-	servicetest.WantCode(t, err, "already_claimed")
-	_, err = e.svc.Act(e.Ctx, e.Actor("resident"), w.Wish.ID, ActWithdraw, Input{})
-	servicetest.WantCode(t, err, "state_conflict")
-	_, err = e.svc.Act(e.Ctx, e.Actor("grid"), w.Wish.ID, ActRelease, Input{})
-	servicetest.WantCode(t, err, "not_claimer")
-	v := e.act("volunteer", w.Wish.ID, ActRelease, Input{})
-	if v.Wish.State != model.WishOpen || v.Wish.ClaimerID != 0 {
-		t.Fatalf("released %+v", v.Wish)
-	}
-	// The party member takes it over; their role is kept.
-	v = e.act("grid", w.Wish.ID, ActClaim, Input{})
-	if v.Wish.ClaimerRole != model.RolePartyBranch {
-		t.Fatalf("claimer role %s", v.Wish.ClaimerRole)
-	}
-	// Both claims were told: each carries its own version in its key.
-	if got := fmt.Sprint(e.messages("resident")); got != "[wish.claim wish.claim]" {
-		t.Fatalf("resident told %s", got)
-	}
-	e.act("grid", w.Wish.ID, ActRelease, Input{})
-	v = e.act("resident", w.Wish.ID, ActWithdraw, Input{})
-	if v.Wish.State != model.WishWithdrawn || v.Wish.WithdrawnAt == nil {
-		t.Fatalf("withdrawn %+v", v.Wish)
-	}
-	_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActClaim, Input{})
-	servicetest.WantCode(t, err, "state_conflict")
-	_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, "dance", Input{})
-	servicetest.WantCode(t, err, "bad_action")
-	_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActClaim, Input{Note: "我来"})
-	servicetest.WantCode(t, err, "unexpected_field")
-	_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), 999999, ActClaim, Input{})
-	servicetest.WantCode(t, err, "wish_not_found")
+	var err error
+	var v View
+	e.step(t, "one claimer at a time; a claimed wish is not withdrawn", func(t *testing.T) {
+		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActWithdraw, Input{})
+		servicetest.WantCode(t, err, "not_wish_owner")
+		e.act("volunteer", w.Wish.ID, ActClaim, Input{})
+		_, err = e.svc.Act(e.Ctx, e.Actor("grid"), w.Wish.ID, ActClaim, Input{})
+		servicetest.WantCode(t, err, "already_claimed")
+		_, err = e.svc.Act(e.Ctx, e.Actor("resident"), w.Wish.ID, ActWithdraw, Input{})
+		servicetest.WantCode(t, err, "state_conflict")
+		_, err = e.svc.Act(e.Ctx, e.Actor("grid"), w.Wish.ID, ActRelease, Input{})
+		servicetest.WantCode(t, err, "not_claimer")
+	})
+
+	e.step(t, "released, it is claimed again, each claim told", func(t *testing.T) {
+		v = e.act("volunteer", w.Wish.ID, ActRelease, Input{})
+		if v.Wish.State != model.WishOpen || v.Wish.ClaimerID != 0 {
+			t.Fatalf("released %+v", v.Wish)
+		}
+		// The party member takes it over; their role is kept.
+		v = e.act("grid", w.Wish.ID, ActClaim, Input{})
+		if v.Wish.ClaimerRole != model.RolePartyBranch {
+			t.Fatalf("claimer role %s", v.Wish.ClaimerRole)
+		}
+		// Both claims were told: each carries its own version in its key.
+		if got := fmt.Sprint(e.messages("resident")); got != "[wish.claim wish.claim]" {
+			t.Fatalf("resident told %s", got)
+		}
+	})
+
+	e.step(t, "the author withdraws an open wish; then nothing more", func(t *testing.T) {
+		e.act("grid", w.Wish.ID, ActRelease, Input{})
+		v = e.act("resident", w.Wish.ID, ActWithdraw, Input{})
+		if v.Wish.State != model.WishWithdrawn || v.Wish.WithdrawnAt == nil {
+			t.Fatalf("withdrawn %+v", v.Wish)
+		}
+		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActClaim, Input{})
+		servicetest.WantCode(t, err, "state_conflict")
+		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, "dance", Input{})
+		servicetest.WantCode(t, err, "bad_action")
+		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActClaim, Input{Note: "我来"})
+		servicetest.WantCode(t, err, "unexpected_field")
+		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), 999999, ActClaim, Input{})
+		servicetest.WantCode(t, err, "wish_not_found")
+	})
 }
 
 func TestWishTextCheckAndInput(t *testing.T) {
 	e := newEnv(t)
-	_, _, err := e.svc.Post(e.Ctx, e.Actor("resident"), PostInput{HouseholdID: e.Households[0].ID,
-		Title: "帮忙", Detail: "内容 " + wechat.SandboxRisky})
-	servicetest.WantCode(t, err, "content_risky")
-	var n int64
-	e.DB.Model(&model.Wish{}).Count(&n)
-	if n != 0 {
-		t.Fatal("a risky wish was stored")
-	}
-	w := e.post("resident", func(in *PostInput) { in.Detail = "请人陪我去医院 " + wechat.SandboxReview })
-	if !w.Wish.Flagged {
-		t.Fatal("a wish for review is not flagged")
-	}
-	var check model.ContentCheck
-	if err := e.DB.Where("subject = ?", fmt.Sprintf("wish:%d", w.Wish.ID)).Take(&check).Error; err != nil || check.State != model.CheckReview {
-		t.Fatalf("content check %+v %v", check, err)
-	}
-	for _, bad := range []PostInput{
-		{HouseholdID: e.Households[0].ID, Title: ""},
-		{HouseholdID: e.Households[0].ID, Title: "这是一个超过三十个字的心愿标题这是一个超过三十个字的心愿标题啊"},
-		{HouseholdID: 0, Title: "帮忙"},
-		{HouseholdID: e.Households[0].ID, Title: "帮忙", PhotoIDs: []int64{1, 1}},
-		{HouseholdID: e.Households[0].ID, Title: "帮忙", IdemKey: "有空格 的键"},
-	} {
-		if _, _, err := e.svc.Post(e.Ctx, e.Actor("resident"), bad); service.KindOf(err) != service.KindInvalid {
-			t.Errorf("%+v: %v", bad, err)
+	e.step(t, "risky text is refused, text for review flagged", func(t *testing.T) {
+		_, _, err := e.svc.Post(e.Ctx, e.Actor("resident"), PostInput{HouseholdID: e.Households[0].ID,
+			Title: "帮忙", Detail: "内容 " + wechat.SandboxRisky})
+		servicetest.WantCode(t, err, "content_risky")
+		var n int64
+		e.DB.Model(&model.Wish{}).Count(&n)
+		if n != 0 {
+			t.Fatal("a risky wish was stored")
 		}
-	}
-	// Idempotency-Key: a double tap returns the first wish.
-	in := PostInput{HouseholdID: e.Households[0].ID, Title: "修自行车", IdemKey: "wish-1"}
-	first, created, err := e.svc.Post(e.Ctx, e.Actor("resident"), in)
-	if err != nil || !created {
-		t.Fatal(err)
-	}
-	again, created, err := e.svc.Post(e.Ctx, e.Actor("resident"), in)
-	if err != nil || created || again.Wish.ID != first.Wish.ID {
-		t.Fatalf("repeat %d created %v %v", again.Wish.ID, created, err)
-	}
-	for _, h := range []string{"0", "48.01", "1.234", "abc", "-1", "", "100"} {
-		if _, err := ParseHours(h); err == nil {
-			t.Errorf("hours %q accepted", h)
+		w := e.post("resident", func(in *PostInput) { in.Detail = "请人陪我去医院 " + wechat.SandboxReview })
+		if !w.Wish.Flagged {
+			t.Fatal("a wish for review is not flagged")
 		}
-	}
-	for h, want := range map[string]int64{"1.5": 150, "0.25": 25, "48": 4800, "2.05": 205} {
-		if got, err := ParseHours(h); err != nil || got != want {
-			t.Errorf("hours %q = %d %v", h, got, err)
+		var check model.ContentCheck
+		if err := e.DB.Where("subject = ?", fmt.Sprintf("wish:%d", w.Wish.ID)).Take(&check).Error; err != nil || check.State != model.CheckReview {
+			t.Fatalf("content check %+v %v", check, err)
 		}
-	}
-	if FormatHours(205) != "2.05" || FormatHours(5) != "0.05" {
-		t.Error("FormatHours")
-	}
+	})
+
+	e.step(t, "bad input", func(t *testing.T) {
+		for _, bad := range []PostInput{
+			{HouseholdID: e.Households[0].ID, Title: ""},
+			{HouseholdID: e.Households[0].ID, Title: "这是一个超过三十个字的心愿标题这是一个超过三十个字的心愿标题啊"},
+			{HouseholdID: 0, Title: "帮忙"},
+			{HouseholdID: e.Households[0].ID, Title: "帮忙", PhotoIDs: []int64{1, 1}},
+			{HouseholdID: e.Households[0].ID, Title: "帮忙", IdemKey: "有空格 的键"},
+		} {
+			if _, _, err := e.svc.Post(e.Ctx, e.Actor("resident"), bad); service.KindOf(err) != service.KindInvalid {
+				t.Errorf("%+v: %v", bad, err)
+			}
+		}
+	})
+
+	e.step(t, "a double tap with one Idempotency-Key returns the first wish", func(t *testing.T) {
+		// Idempotency-Key: a double tap returns the first wish.
+		in := PostInput{HouseholdID: e.Households[0].ID, Title: "修自行车", IdemKey: "wish-1"}
+		first, created, err := e.svc.Post(e.Ctx, e.Actor("resident"), in)
+		if err != nil || !created {
+			t.Fatal(err)
+		}
+		again, created, err := e.svc.Post(e.Ctx, e.Actor("resident"), in)
+		if err != nil || created || again.Wish.ID != first.Wish.ID {
+			t.Fatalf("repeat %d created %v %v", again.Wish.ID, created, err)
+		}
+	})
+
+	e.step(t, "hours are read exactly", func(t *testing.T) {
+		for _, h := range []string{"0", "48.01", "1.234", "abc", "-1", "", "100"} {
+			if _, err := ParseHours(h); err == nil {
+				t.Errorf("hours %q accepted", h)
+			}
+		}
+		for h, want := range map[string]int64{"1.5": 150, "0.25": 25, "48": 4800, "2.05": 205} {
+			if got, err := ParseHours(h); err != nil || got != want {
+				t.Errorf("hours %q = %d %v", h, got, err)
+			}
+		}
+		if FormatHours(205) != "2.05" || FormatHours(5) != "0.05" {
+			t.Error("FormatHours")
+		}
+	})
 }
 
 func TestWishHoursPerVolunteerByPeriod(t *testing.T) {
@@ -374,44 +427,52 @@ func TestWishHoursPerVolunteerByPeriod(t *testing.T) {
 	e.act("volunteer", w.Wish.ID, ActClaim, Input{})
 
 	hours := func(from, to time.Time, p service.Page) HoursPage {
-		t.Helper()
+		e.T.Helper()
 		h, err := e.svc.Hours(e.Ctx, e.Actor("community"), HoursFilter{CommunityID: com.ID, From: from, To: to}, p)
 		if err != nil {
-			t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		return h
 	}
-	all := hours(time.Time{}, time.Time{}, service.Page{Limit: 10})
-	byUser := map[int64]VolunteerHours{}
-	for _, h := range all.Items {
-		byUser[h.UserID] = h
-	}
-	if v := byUser[e.Users["volunteer"]]; v.HoursCenti != 325 || v.Wishes != 2 {
-		t.Fatalf("volunteer %+v", v)
-	}
-	if g := byUser[e.Users["grid"]]; g.HoursCenti != 300 || g.Wishes != 1 {
-		t.Fatalf("grid %+v", g)
-	}
-	if all.TotalHoursCenti != 625 || all.TotalWishes != 3 {
-		t.Fatalf("totals %d h %d wishes", all.TotalHoursCenti, all.TotalWishes)
-	}
-	// Nobody has thanked yet: every hour is the volunteers' own report.
-	if all.TotalConfirmed != 0 || byUser[e.Users["volunteer"]].ConfirmedCenti != 0 {
-		t.Fatalf("confirmed before any thanks: %+v", all)
-	}
-	// The first day only.
-	day := hours(start, start.Add(24*time.Hour), service.Page{Limit: 10})
-	if len(day.Items) != 1 || day.Items[0].HoursCenti != 200 || day.TotalWishes != 1 {
-		t.Fatalf("first day %+v", day)
-	}
-	// Paged one volunteer at a time.
-	p1 := hours(time.Time{}, time.Time{}, service.Page{Limit: 1})
-	p2 := hours(time.Time{}, time.Time{}, service.Page{Limit: 1, After: p1.Items[0].UserID})
-	if !p1.More || p2.More || len(p2.Items) != 1 || p1.Items[0].UserID == p2.Items[0].UserID {
-		t.Fatalf("pages %+v / %+v", p1, p2)
-	}
-	_, err := e.svc.Hours(e.Ctx, e.Actor("community"), HoursFilter{CommunityID: com.ID, From: start, To: start}, service.Page{Limit: 10})
-	servicetest.WantCode(t, err, "bad_period")
+	e.step(t, "every reported hour, none confirmed yet", func(t *testing.T) {
+		all := hours(time.Time{}, time.Time{}, service.Page{Limit: 10})
+		byUser := map[int64]VolunteerHours{}
+		for _, h := range all.Items {
+			byUser[h.UserID] = h
+		}
+		if v := byUser[e.Users["volunteer"]]; v.HoursCenti != 325 || v.Wishes != 2 {
+			t.Fatalf("volunteer %+v", v)
+		}
+		if g := byUser[e.Users["grid"]]; g.HoursCenti != 300 || g.Wishes != 1 {
+			t.Fatalf("grid %+v", g)
+		}
+		if all.TotalHoursCenti != 625 || all.TotalWishes != 3 {
+			t.Fatalf("totals %d h %d wishes", all.TotalHoursCenti, all.TotalWishes)
+		}
+		// Nobody has thanked yet: every hour is the volunteers' own report.
+		if all.TotalConfirmed != 0 || byUser[e.Users["volunteer"]].ConfirmedCenti != 0 {
+			t.Fatalf("confirmed before any thanks: %+v", all)
+		}
+	})
+
+	e.step(t, "a period", func(t *testing.T) {
+		// The first day only.
+		day := hours(start, start.Add(24*time.Hour), service.Page{Limit: 10})
+		if len(day.Items) != 1 || day.Items[0].HoursCenti != 200 || day.TotalWishes != 1 {
+			t.Fatalf("first day %+v", day)
+		}
+	})
+
+	e.step(t, "one volunteer a page", func(t *testing.T) {
+		// Paged one volunteer at a time.
+		p1 := hours(time.Time{}, time.Time{}, service.Page{Limit: 1})
+		p2 := hours(time.Time{}, time.Time{}, service.Page{Limit: 1, After: p1.Items[0].UserID})
+		if !p1.More || p2.More || len(p2.Items) != 1 || p1.Items[0].UserID == p2.Items[0].UserID {
+			t.Fatalf("pages %+v / %+v", p1, p2)
+		}
+		_, err := e.svc.Hours(e.Ctx, e.Actor("community"), HoursFilter{CommunityID: com.ID, From: start, To: start}, service.Page{Limit: 10})
+		servicetest.WantCode(t, err, "bad_period")
+	})
 }
 
 // Volunteers press "claim" at the same moment: one wins, the others get
