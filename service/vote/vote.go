@@ -93,6 +93,7 @@ var (
 	errSecretBallot   = service.Forbidden("secret_ballot", "本次表决不记名，不公开每户的选择")
 	errBallotsPending = service.Unprocessable("vote_not_closed", "表决结束后才公开每户的选择")
 	errBadState       = service.Invalid("bad_state", "状态只能是 draft、open、closed 或 cancelled")
+	errVoteChanged    = service.Conflict("vote_changed", "表决状态已变化，请刷新后再试")
 )
 
 // CreateInput is a new vote.
@@ -252,15 +253,16 @@ func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Vote, er
 	return v, err
 }
 
-// update writes the columns cols of next under the compare-and-set of the
-// vote's version; a vote moved meanwhile is lost, answered with lost.
-func update(ctx context.Context, tx *gorm.DB, prev model.Vote, next *model.Vote, now time.Time, lost error, cols ...string) error {
+// update writes the columns cols of next if the vote is still at prev's
+// version. Every move takes the vote's row lock first, so a lost race
+// means a writer that did not: it answers 409 rather than overwrite.
+func update(ctx context.Context, tx *gorm.DB, prev model.Vote, next *model.Vote, now time.Time, cols ...string) error {
 	n, err := model.UpdateVote(ctx, tx, next, prev.Version, now, cols...)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return lost
+		return errVoteChanged
 	}
 	return nil
 }
@@ -311,7 +313,7 @@ func (s *Service) Cancel(ctx context.Context, a *service.Actor, id int64) (View,
 		}
 		next := v
 		next.State, next.CancelledBy = model.VoteCancelled, a.UserID
-		return update(ctx, tx, v, &next, s.clock.Now().UTC(), errNotOpenable, "state", "cancelled_by")
+		return update(ctx, tx, v, &next, s.clock.Now().UTC(), "state", "cancelled_by")
 	})
 	if err != nil {
 		return View{}, err
@@ -342,7 +344,7 @@ func (s *Service) open(ctx context.Context, id int64, force bool) (bool, error) 
 		case !v.ClosesAt.After(now):
 			next := v
 			next.State = model.VoteCancelled
-			return update(ctx, tx, v, &next, now, errNotOpenable, "state")
+			return update(ctx, tx, v, &next, now, "state")
 		}
 		if err := model.TakeRoll(ctx, tx, v.ID, v.CompoundID); err != nil {
 			return fmt.Errorf("take the roll of vote %d: %w", v.ID, err)
@@ -360,7 +362,7 @@ func (s *Service) open(ctx context.Context, id int64, force bool) (bool, error) 
 			next.OpensAt = now
 			cols = append(cols, "opens_at")
 		}
-		if err := update(ctx, tx, v, &next, now, errNotOpenable, cols...); err != nil {
+		if err := update(ctx, tx, v, &next, now, cols...); err != nil {
 			return err
 		}
 		opened = true
@@ -402,7 +404,7 @@ func (s *Service) close(ctx context.Context, id int64) (bool, error) {
 		if winner >= 0 {
 			next.Winner = &winner
 		}
-		if err := update(ctx, tx, v, &next, now, errNotOpen, "state", "closed_at", "ballots", "voted_area_centi_m2",
+		if err := update(ctx, tx, v, &next, now, "state", "closed_at", "ballots", "voted_area_centi_m2",
 			"voted_heads", "tally", "outcome", "winner"); err != nil {
 			return err
 		}
