@@ -60,21 +60,6 @@ func newEnv(t *testing.T) *env {
 	return &env{City: c, msgs: rec, svc: New(c.DB, c.Clock, rec, Options{})}
 }
 
-// step runs one scenario of a long test as a subtest, the harness failing
-// through it; a failed step stops the test, as the next ones build on it.
-func (e *env) step(t *testing.T, name string, f func(t *testing.T)) {
-	t.Helper()
-	ok := t.Run(name, func(t *testing.T) {
-		parent := e.T
-		e.T = t
-		defer func() { e.T = parent }()
-		f(t)
-	})
-	if !ok {
-		t.FailNow()
-	}
-}
-
 // estate is a new compound of community 0 without a committee: one
 // building, one household per area (m² × 100), each with a new owner.
 type estate struct {
@@ -234,7 +219,7 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 	h0 := e.Households[0]
 	var v View
 
-	e.step(t, "a draft is the committee's alone", func(t *testing.T) {
+	e.Step(t, "a draft is the committee's alone", func(t *testing.T) {
 		v = e.create(committee, comp.ID, func(in *CreateInput) { in.OpenBallot = true })
 		if v.Vote.State != model.VoteDraft || v.Vote.OrganiserRole != model.RoleCommittee || len(v.Vote.Choices) != 3 || !v.Vote.YesNo {
 			t.Fatalf("draft %+v", v.Vote)
@@ -249,7 +234,7 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 		servicetest.WantCode(t, err, "vote_not_found")
 	})
 
-	e.step(t, "it opens at its time and tells the owners", func(t *testing.T) {
+	e.Step(t, "it opens at its time and tells the owners", func(t *testing.T) {
 		// Before its time nothing happens; at its time it opens and tells the
 		// compound's two owners (not the tenant relation, not other compounds).
 		if st := e.tickAt(v.Vote.OpensAt.Add(-time.Minute)); st != (TickStats{}) {
@@ -273,7 +258,7 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 		}
 	})
 
-	e.step(t, "an owner casts once, for their own household", func(t *testing.T) {
+	e.Step(t, "an owner casts once, for their own household", func(t *testing.T) {
 		mine, err := e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: h0.ID, Choice: 0})
 		if err != nil {
 			t.Fatal(err)
@@ -298,7 +283,7 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 		}
 	})
 
-	e.step(t, "the committee follows the participation, not the choices", func(t *testing.T) {
+	e.Step(t, "the committee follows the participation, not the choices", func(t *testing.T) {
 		got := e.get(committee, v.Vote.ID)
 		p := got.Participation
 		wantArea := h0.AreaCentiM2 + e.Households[1].AreaCentiM2
@@ -312,7 +297,7 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 		servicetest.WantCode(t, err, "vote_not_closed")
 	})
 
-	e.step(t, "at the closing time ballots stop and the result freezes", func(t *testing.T) {
+	e.Step(t, "at the closing time ballots stop and the result freezes", func(t *testing.T) {
 		// Ballots stop even before the scheduler runs.
 		e.Clock.Set(v.Vote.ClosesAt)
 		_, err := e.svc.Cast(e.Ctx, resident, v.Vote.ID, CastInput{HouseholdID: h0.ID})
@@ -327,7 +312,7 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 		}
 	})
 
-	e.step(t, "an open ballot shows who voted what, names to the committee only", func(t *testing.T) {
+	e.Step(t, "an open ballot shows who voted what, names to the committee only", func(t *testing.T) {
 		bs, err := e.svc.Ballots(e.Ctx, committee, v.Vote.ID, service.Page{Limit: 10})
 		if err != nil || len(bs.Items) != 2 || bs.Items[1].VoterName != "居民杨阿姨" || bs.Items[1].ChoiceLabel != "同意" ||
 			bs.Items[1].HouseholdLabel != "1号楼1单元101" {
@@ -339,7 +324,7 @@ func TestVoteLifecycleWithDemoPeople(t *testing.T) {
 		}
 	})
 
-	e.step(t, "a second tick changes nothing", func(t *testing.T) {
+	e.Step(t, "a second tick changes nothing", func(t *testing.T) {
 		if st := e.tickAt(v.Vote.ClosesAt.Add(time.Hour)); st != (TickStats{}) {
 			t.Fatalf("idle tick %+v", st)
 		}
@@ -355,7 +340,7 @@ func TestVoteWhoMayRunIt(t *testing.T) {
 	}
 	var v1 View
 
-	e.step(t, "the committee runs its compound's votes, the community those of a compound without one", func(t *testing.T) {
+	e.Step(t, "the committee runs its compound's votes, the community those of a compound without one", func(t *testing.T) {
 		// Compound 0 has a committee: community staff may not run its votes.
 		_, _, err := e.svc.Create(e.Ctx, e.Actor("community"), in(c0.ID))
 		servicetest.WantCode(t, err, "not_organiser")
@@ -374,7 +359,7 @@ func TestVoteWhoMayRunIt(t *testing.T) {
 		}
 	})
 
-	e.step(t, "another community neither sees nor opens them; the street sees both, opens neither", func(t *testing.T) {
+	e.Step(t, "another community neither sees nor opens them; the street sees both, opens neither", func(t *testing.T) {
 		_, err := e.svc.Get(e.Ctx, e.Actor("community2"), v1.Vote.ID)
 		servicetest.WantCode(t, err, "out_of_scope")
 		_, err = e.svc.Open(e.Ctx, e.Actor("community2"), v1.Vote.ID)
@@ -383,7 +368,7 @@ func TestVoteWhoMayRunIt(t *testing.T) {
 		servicetest.WantCode(t, err, "not_organiser")
 	})
 
-	e.step(t, "lists hold what the actor oversees, and residents only what opened", func(t *testing.T) {
+	e.Step(t, "lists hold what the actor oversees, and residents only what opened", func(t *testing.T) {
 		list, err := e.svc.List(e.Ctx, e.Actor("street"), Filter{}, service.Page{Limit: 10})
 		if err != nil || len(list.Items) != 2 {
 			t.Fatalf("street list %d %v", len(list.Items), err)
@@ -400,7 +385,7 @@ func TestVoteWhoMayRunIt(t *testing.T) {
 		}
 	})
 
-	e.step(t, "bad input", func(t *testing.T) {
+	e.Step(t, "bad input", func(t *testing.T) {
 		for _, bad := range []func(*CreateInput){
 			func(in *CreateInput) { in.Question = " " },
 			func(in *CreateInput) { in.Matter = "special" },
@@ -424,7 +409,7 @@ func TestVoteIdempotentCreateAndCancel(t *testing.T) {
 	committee := e.Actor("committee")
 	var v View
 
-	e.step(t, "a repeat with the same key returns the first vote", func(t *testing.T) {
+	e.Step(t, "a repeat with the same key returns the first vote", func(t *testing.T) {
 		v = e.create(committee, e.Compounds[0].ID, func(in *CreateInput) { in.IdemKey = "vote-key-1" })
 		now := e.Clock.Now()
 		again, created, err := e.svc.Create(e.Ctx, committee, CreateInput{CompoundID: e.Compounds[0].ID, Question: "是否同意更换小区门禁系统",
@@ -434,7 +419,7 @@ func TestVoteIdempotentCreateAndCancel(t *testing.T) {
 		}
 	})
 
-	e.step(t, "a cancelled draft never opens", func(t *testing.T) {
+	e.Step(t, "a cancelled draft never opens", func(t *testing.T) {
 		c, err := e.svc.Cancel(e.Ctx, committee, v.Vote.ID)
 		if err != nil || c.Vote.State != model.VoteCancelled || c.Vote.CancelledBy != committee.UserID || c.Vote.Version != v.Vote.Version+1 {
 			t.Fatalf("cancel %+v %v", c.Vote, err)
@@ -448,7 +433,7 @@ func TestVoteIdempotentCreateAndCancel(t *testing.T) {
 		}
 	})
 
-	e.step(t, "a draft whose closing time passed unopened is called off quietly", func(t *testing.T) {
+	e.Step(t, "a draft whose closing time passed unopened is called off quietly", func(t *testing.T) {
 		late := e.create(committee, e.Compounds[0].ID)
 		if st := e.tickAt(late.Vote.ClosesAt.Add(time.Minute)); st.Expired != 1 || st.Opened != 0 || st.Told != 0 {
 			t.Fatalf("tick %+v", st)

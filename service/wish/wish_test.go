@@ -42,21 +42,6 @@ func newEnv(t *testing.T) *env {
 	return &env{City: c, photos: photo.New(c.DB, store, c.Clock, 1<<20), svc: New(c.DB, c.Clock, msgs, store)}
 }
 
-// step runs one scenario of a long test as a subtest, the harness failing
-// through it; a failed step stops the test, as the next ones build on it.
-func (e *env) step(t *testing.T, name string, f func(t *testing.T)) {
-	t.Helper()
-	ok := t.Run(name, func(t *testing.T) {
-		parent := e.T
-		e.T = t
-		defer func() { e.T = parent }()
-		f(t)
-	})
-	if !ok {
-		t.FailNow()
-	}
-}
-
 // upload stores a real 2×2 PNG of the user through the photo service.
 func (e *env) upload(name string) int64 {
 	e.T.Helper()
@@ -108,7 +93,7 @@ func TestWishFromPostToThanks(t *testing.T) {
 	var w, v View
 	var mine int64
 	var err error
-	e.step(t, "a resident posts; the community's volunteers see it", func(t *testing.T) {
+	e.Step(t, "a resident posts; the community's volunteers see it", func(t *testing.T) {
 		mine = e.upload("resident")
 		w = e.post("resident", func(in *PostInput) { in.PhotoIDs = []int64{mine} })
 		if w.Wish.State != model.WishOpen || w.Wish.Channel != "self" || w.Wish.ResidentID != e.Users["resident"] ||
@@ -128,7 +113,7 @@ func TestWishFromPostToThanks(t *testing.T) {
 		rc.Close()
 	})
 
-	e.step(t, "a volunteer claims it and sees the phone", func(t *testing.T) {
+	e.Step(t, "a volunteer claims it and sees the phone", func(t *testing.T) {
 		v = e.act("volunteer", w.Wish.ID, ActClaim, Input{})
 		if v.Wish.State != model.WishClaimed || v.Wish.ClaimerID != e.Users["volunteer"] || v.Wish.ClaimerRole != model.RoleVolunteer ||
 			v.ClaimerName != "志愿者郑阿姨" || v.ResidentPhone == "" {
@@ -136,7 +121,7 @@ func TestWishFromPostToThanks(t *testing.T) {
 		}
 	})
 
-	e.step(t, "only the claimer fulfils, with their photo and the hours", func(t *testing.T) {
+	e.Step(t, "only the claimer fulfils, with their photo and the hours", func(t *testing.T) {
 		// Only the claimer fulfils, with a photo and the hours.
 		_, err = e.svc.Act(e.Ctx, e.Actor("resident"), w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{e.upload("resident")}, Hours: "1"})
 		servicetest.WantCode(t, err, "not_claimer")
@@ -165,7 +150,7 @@ func TestWishFromPostToThanks(t *testing.T) {
 		servicetest.WantCode(t, err, "state_conflict")
 	})
 
-	e.step(t, "the resident thanks; each is told their part", func(t *testing.T) {
+	e.Step(t, "the resident thanks; each is told their part", func(t *testing.T) {
 		v = e.act("resident", w.Wish.ID, ActThank, Input{Note: "谢谢郑阿姨！"})
 		if v.Wish.State != model.WishThanked || v.Wish.ThankedBy != e.Users["resident"] || v.Wish.ThanksNote != "谢谢郑阿姨！" {
 			t.Fatalf("thanked %+v", v.Wish)
@@ -178,7 +163,7 @@ func TestWishFromPostToThanks(t *testing.T) {
 		}
 	})
 
-	e.step(t, "the community's records count the hours", func(t *testing.T) {
+	e.Step(t, "the community's records count the hours", func(t *testing.T) {
 		// The community's records: hours per volunteer.
 		h, err := e.svc.Hours(e.Ctx, e.Actor("community"), HoursFilter{CommunityID: e.Communities[0].ID}, service.Page{Limit: 10})
 		if err != nil || len(h.Items) != 1 || h.Items[0].UserID != e.Users["volunteer"] || h.Items[0].HoursCenti != 150 ||
@@ -198,7 +183,7 @@ func TestWishStewardPostsAndThanksForAResident(t *testing.T) {
 	resident := e.Users["resident"]
 	var w View
 	var err error
-	e.step(t, "a steward posts for a resident of their building", func(t *testing.T) {
+	e.Step(t, "a steward posts for a resident of their building", func(t *testing.T) {
 		w = e.post("steward", func(in *PostInput) { in.ResidentID = resident })
 		if w.Wish.Channel != "on_behalf" || w.Wish.AuthorID != e.Users["steward"] || w.Wish.ResidentID != resident {
 			t.Fatalf("posted %+v", w.Wish)
@@ -210,7 +195,7 @@ func TestWishStewardPostsAndThanksForAResident(t *testing.T) {
 		}
 	})
 
-	e.step(t, "not for another building, another grid or the wrong household", func(t *testing.T) {
+	e.Step(t, "not for another building, another grid or the wrong household", func(t *testing.T) {
 		// Not for someone of another building, nor by a grid worker of another grid.
 		_, _, err = e.svc.Post(e.Ctx, e.Actor("steward"), PostInput{HouseholdID: e.Households[16].ID,
 			ResidentID: e.Users["resident2"], Title: "买菜"})
@@ -223,7 +208,7 @@ func TestWishStewardPostsAndThanksForAResident(t *testing.T) {
 		servicetest.WantCode(t, err, "not_resident")
 	})
 
-	e.step(t, "both the resident and the steward are told; the steward thanks", func(t *testing.T) {
+	e.Step(t, "both the resident and the steward are told; the steward thanks", func(t *testing.T) {
 		e.act("volunteer", w.Wish.ID, ActClaim, Input{})
 		e.act("volunteer", w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{e.upload("volunteer")}, Hours: "0.5"})
 		// Both the resident and the steward who posted are told.
@@ -253,7 +238,7 @@ func TestWishScope(t *testing.T) {
 
 	var err error
 	var list service.Paged[View]
-	e.step(t, "another community and a branch elsewhere neither see nor claim", func(t *testing.T) {
+	e.Step(t, "another community and a branch elsewhere neither see nor claim", func(t *testing.T) {
 		_, err = e.svc.Get(e.Ctx, e.Actor("community2"), w.Wish.ID)
 		servicetest.WantCode(t, err, "out_of_scope")
 		_, err = e.svc.Act(e.Ctx, e.Actor("community2"), w.Wish.ID, ActClaim, Input{})
@@ -270,7 +255,7 @@ func TestWishScope(t *testing.T) {
 		}
 	})
 
-	e.step(t, "lists follow the grants", func(t *testing.T) {
+	e.Step(t, "lists follow the grants", func(t *testing.T) {
 		list, err = e.svc.List(e.Ctx, e.Actor("community"), Filter{List: ListAll}, service.Page{Limit: 10})
 		if err != nil || len(list.Items) != 1 {
 			t.Fatalf("community all list %d %v", len(list.Items), err)
@@ -281,7 +266,7 @@ func TestWishScope(t *testing.T) {
 		servicetest.WantCode(t, err, "not_staff")
 	})
 
-	e.step(t, "no one claims their own wish, nor without a helper's grant", func(t *testing.T) {
+	e.Step(t, "no one claims their own wish, nor without a helper's grant", func(t *testing.T) {
 		// A resident who is also a volunteer cannot claim their own wish.
 		e.Grant("resident", model.RoleVolunteer, model.ScopeCommunity, e.Communities[0].ID, e.Communities[0].Ancestry)
 		_, err = e.svc.Act(e.Ctx, e.Actor("resident"), w.Wish.ID, ActClaim, Input{})
@@ -298,7 +283,7 @@ func TestWishWithdrawReleaseAndStates(t *testing.T) {
 	w := e.post("resident")
 	var err error
 	var v View
-	e.step(t, "one claimer at a time; a claimed wish is not withdrawn", func(t *testing.T) {
+	e.Step(t, "one claimer at a time; a claimed wish is not withdrawn", func(t *testing.T) {
 		_, err = e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActWithdraw, Input{})
 		servicetest.WantCode(t, err, "not_wish_owner")
 		e.act("volunteer", w.Wish.ID, ActClaim, Input{})
@@ -310,7 +295,7 @@ func TestWishWithdrawReleaseAndStates(t *testing.T) {
 		servicetest.WantCode(t, err, "not_claimer")
 	})
 
-	e.step(t, "released, it is claimed again, each claim told", func(t *testing.T) {
+	e.Step(t, "released, it is claimed again, each claim told", func(t *testing.T) {
 		v = e.act("volunteer", w.Wish.ID, ActRelease, Input{})
 		if v.Wish.State != model.WishOpen || v.Wish.ClaimerID != 0 {
 			t.Fatalf("released %+v", v.Wish)
@@ -326,7 +311,7 @@ func TestWishWithdrawReleaseAndStates(t *testing.T) {
 		}
 	})
 
-	e.step(t, "the author withdraws an open wish; then nothing more", func(t *testing.T) {
+	e.Step(t, "the author withdraws an open wish; then nothing more", func(t *testing.T) {
 		e.act("grid", w.Wish.ID, ActRelease, Input{})
 		v = e.act("resident", w.Wish.ID, ActWithdraw, Input{})
 		if v.Wish.State != model.WishWithdrawn || v.Wish.WithdrawnAt == nil {
@@ -345,7 +330,7 @@ func TestWishWithdrawReleaseAndStates(t *testing.T) {
 
 func TestWishTextCheckAndInput(t *testing.T) {
 	e := newEnv(t)
-	e.step(t, "risky text is refused, text for review flagged", func(t *testing.T) {
+	e.Step(t, "risky text is refused, text for review flagged", func(t *testing.T) {
 		_, _, err := e.svc.Post(e.Ctx, e.Actor("resident"), PostInput{HouseholdID: e.Households[0].ID,
 			Title: "帮忙", Detail: "内容 " + wechat.SandboxRisky})
 		servicetest.WantCode(t, err, "content_risky")
@@ -364,7 +349,7 @@ func TestWishTextCheckAndInput(t *testing.T) {
 		}
 	})
 
-	e.step(t, "bad input", func(t *testing.T) {
+	e.Step(t, "bad input", func(t *testing.T) {
 		for _, bad := range []PostInput{
 			{HouseholdID: e.Households[0].ID, Title: ""},
 			{HouseholdID: e.Households[0].ID, Title: "这是一个超过三十个字的心愿标题这是一个超过三十个字的心愿标题啊"},
@@ -378,7 +363,7 @@ func TestWishTextCheckAndInput(t *testing.T) {
 		}
 	})
 
-	e.step(t, "a double tap with one Idempotency-Key returns the first wish", func(t *testing.T) {
+	e.Step(t, "a double tap with one Idempotency-Key returns the first wish", func(t *testing.T) {
 		// Idempotency-Key: a double tap returns the first wish.
 		in := PostInput{HouseholdID: e.Households[0].ID, Title: "修自行车", IdemKey: "wish-1"}
 		first, created, err := e.svc.Post(e.Ctx, e.Actor("resident"), in)
@@ -391,7 +376,7 @@ func TestWishTextCheckAndInput(t *testing.T) {
 		}
 	})
 
-	e.step(t, "hours are read exactly", func(t *testing.T) {
+	e.Step(t, "hours are read exactly", func(t *testing.T) {
 		for _, h := range []string{"0", "48.01", "1.234", "abc", "-1", "", "100"} {
 			if _, err := ParseHours(h); err == nil {
 				t.Errorf("hours %q accepted", h)
@@ -434,7 +419,7 @@ func TestWishHoursPerVolunteerByPeriod(t *testing.T) {
 		}
 		return h
 	}
-	e.step(t, "every reported hour, none confirmed yet", func(t *testing.T) {
+	e.Step(t, "every reported hour, none confirmed yet", func(t *testing.T) {
 		all := hours(time.Time{}, time.Time{}, service.Page{Limit: 10})
 		byUser := map[int64]VolunteerHours{}
 		for _, h := range all.Items {
@@ -455,7 +440,7 @@ func TestWishHoursPerVolunteerByPeriod(t *testing.T) {
 		}
 	})
 
-	e.step(t, "a period", func(t *testing.T) {
+	e.Step(t, "a period", func(t *testing.T) {
 		// The first day only.
 		day := hours(start, start.Add(24*time.Hour), service.Page{Limit: 10})
 		if len(day.Items) != 1 || day.Items[0].HoursCenti != 200 || day.TotalWishes != 1 {
@@ -463,7 +448,7 @@ func TestWishHoursPerVolunteerByPeriod(t *testing.T) {
 		}
 	})
 
-	e.step(t, "one volunteer a page", func(t *testing.T) {
+	e.Step(t, "one volunteer a page", func(t *testing.T) {
 		// Paged one volunteer at a time.
 		p1 := hours(time.Time{}, time.Time{}, service.Page{Limit: 1})
 		p2 := hours(time.Time{}, time.Time{}, service.Page{Limit: 1, After: p1.Items[0].UserID})
