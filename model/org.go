@@ -1,7 +1,11 @@
 package model
 
 import (
+	"context"
+	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Region levels, from the top of the tree down.
@@ -102,4 +106,78 @@ type Department struct {
 	Name string `gorm:"size:64;not null"`
 	Kind string `gorm:"size:32"`
 	Ancestry
+}
+
+// TreeScope is a part of the region tree by the kind and id of its top;
+// the platform scope is the whole tree.
+type TreeScope struct {
+	Kind string
+	ID   int64
+}
+
+// TreeScopeOf returns the part of the tree a grant covers; ok is false for
+// scopes outside the tree (firms, departments).
+func TreeScopeOf(g Grant) (TreeScope, bool) {
+	switch g.ScopeKind {
+	case ScopePlatform, ScopeCity, ScopeDistrict, ScopeStreet, ScopeCommunity, ScopeCompound, ScopeGrid, ScopeBuilding:
+		return TreeScope{Kind: g.ScopeKind, ID: g.ScopeID}, true
+	}
+	return TreeScope{}, false
+}
+
+// whereInTree narrows q to the rows whose Ancestry lies within one of
+// scopes (none: no row).
+func whereInTree(q *gorm.DB, scopes []TreeScope) *gorm.DB {
+	var parts []string
+	var args []any
+	for _, s := range scopes {
+		switch s.Kind {
+		case ScopePlatform:
+			parts = append(parts, "1 = 1")
+		case ScopeCity, ScopeDistrict, ScopeStreet, ScopeCommunity, ScopeCompound, ScopeGrid, ScopeBuilding:
+			parts = append(parts, s.Kind+"_id = ?")
+			args = append(args, s.ID)
+		}
+	}
+	if len(parts) == 0 {
+		return q.Where("1 = 0")
+	}
+	return q.Where("("+strings.Join(parts, " OR ")+")", args...)
+}
+
+// HouseholdByID returns one household, or ErrNotFound.
+func HouseholdByID(ctx context.Context, db *gorm.DB, id int64) (Household, error) {
+	var h Household
+	err := db.WithContext(ctx).Take(&h, id).Error
+	return h, Translate(err)
+}
+
+// GridByID returns one grid, or ErrNotFound.
+func GridByID(ctx context.Context, db *gorm.DB, id int64) (Grid, error) {
+	var g Grid
+	err := db.WithContext(ctx).Take(&g, id).Error
+	return g, Translate(err)
+}
+
+// HouseholdPlace is where a household is: its compound, building, unit
+// and room.
+type HouseholdPlace struct {
+	ID           int64
+	Unit, Room   string
+	BuildingName string
+	CompoundName string
+}
+
+// HouseholdPlaces returns the places of households with one query.
+func HouseholdPlaces(ctx context.Context, db *gorm.DB, ids []int64) ([]HouseholdPlace, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var ps []HouseholdPlace
+	err := db.WithContext(ctx).Table("households h").
+		Select("h.id, h.unit, h.room, b.name AS building_name, c.name AS compound_name").
+		Joins("JOIN buildings b ON b.id = h.building_id").
+		Joins("JOIN compounds c ON c.id = h.compound_id").
+		Where("h.id IN ?", ids).Order("h.id").Scan(&ps).Error
+	return ps, Translate(err)
 }

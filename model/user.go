@@ -1,6 +1,11 @@
 package model
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // User is one person, known by their mini-program openid. Phone and names
 // are personal data: never logged.
@@ -52,4 +57,35 @@ type ResidencyApplication struct {
 	DecidedBy int64
 	DecidedAt *time.Time
 	Ancestry
+}
+
+// UserExists reports whether a user of id exists.
+func UserExists(ctx context.Context, db *gorm.DB, id int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// UsersByID returns the users of ids.
+func UsersByID(ctx context.Context, db *gorm.DB, ids []int64) ([]User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var us []User
+	err := db.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&us).Error
+	return us, Translate(err)
+}
+
+// IsResident reports whether the user lives in the household.
+func IsResident(ctx context.Context, db *gorm.DB, userID, householdID int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Residency{}).Where("user_id = ? AND household_id = ?", userID, householdID).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// ResidenciesOf returns the households a user lives in, oldest first.
+func ResidenciesOf(ctx context.Context, db *gorm.DB, userID int64) ([]Residency, error) {
+	var rs []Residency
+	err := db.WithContext(ctx).Where("user_id = ?", userID).Order("id").Find(&rs).Error
+	return rs, Translate(err)
 }
