@@ -96,6 +96,9 @@ func TestRegisterVulnerable(t *testing.T) {
 			Contacts: []model.EmergencyContact{{Name: "乙", Phone: "call me"}}}, service.KindInvalid, "bad_contacts"},
 		{"user elsewhere", VulnerableInput{UserID: e.city.Users["resident"], HouseholdID: e.city.Households[1].ID,
 			Kind: model.VulnerableOther}, service.KindUnprocessable, "not_resident_there"},
+		{"no such user", VulnerableInput{UserID: 1 << 40, Kind: model.VulnerableOther}, service.KindNotFound, "user_not_found"},
+		{"no such household", VulnerableInput{HouseholdID: 1 << 40, Name: "甲", Kind: model.VulnerableOther},
+			service.KindNotFound, "household_not_found"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.svc.RegisterVulnerable(e.ctx, grid, c.in)
