@@ -1,6 +1,11 @@
 package model
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Order states (DESIGN.md §4).
 const (
@@ -145,4 +150,34 @@ type OrderEvent struct {
 type OrderCounter struct {
 	Day  string `gorm:"primaryKey;size:8"`
 	Last int64  `gorm:"not null"`
+}
+
+// CategoryByCode returns the category of code, or ErrNotFound.
+func CategoryByCode(ctx context.Context, db *gorm.DB, code string) (Category, error) {
+	var c Category
+	err := db.WithContext(ctx).Where("code = ?", code).Take(&c).Error
+	return c, Translate(err)
+}
+
+// CreateOrder inserts an order.
+func CreateOrder(ctx context.Context, db *gorm.DB, o *Order) error {
+	return Translate(db.WithContext(ctx).Create(o).Error)
+}
+
+// OrderHeads returns the id, number, state and level of the orders of ids.
+func OrderHeads(ctx context.Context, db *gorm.DB, ids []int64) ([]Order, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var os []Order
+	err := db.WithContext(ctx).Select("id", "number", "state", "level").Where("id IN ?", ids).Order("id").Find(&os).Error
+	return os, Translate(err)
+}
+
+// LockOrder reads an order and locks its row until the transaction ends,
+// or returns ErrNotFound.
+func LockOrder(ctx context.Context, tx *gorm.DB, id int64) (Order, error) {
+	var o Order
+	err := ForUpdate(tx.WithContext(ctx)).Take(&o, id).Error
+	return o, Translate(err)
 }

@@ -214,3 +214,45 @@ func TakeHousehold(ctx context.Context, db *gorm.DB, id int64) (Household, error
 	err := db.WithContext(ctx).Where("id = ?", id).Take(&h).Error
 	return h, Translate(err)
 }
+
+// TreeScope is a part of the region tree by the kind and id of its top;
+// the platform scope is the whole tree.
+type TreeScope struct {
+	Kind string
+	ID   int64
+}
+
+// TreeScopeOf returns the part of the tree a grant covers; ok is false for
+// scopes outside the tree (firms, departments).
+func TreeScopeOf(g Grant) (TreeScope, bool) {
+	if _, ok := AncestryColumn(g.ScopeKind); ok || g.ScopeKind == ScopePlatform {
+		return TreeScope{Kind: g.ScopeKind, ID: g.ScopeID}, true
+	}
+	return TreeScope{}, false
+}
+
+// whereInTree narrows q to the rows whose Ancestry lies within one of
+// scopes (none: no row).
+func whereInTree(q *gorm.DB, scopes []TreeScope) *gorm.DB {
+	var parts []string
+	var args []any
+	for _, s := range scopes {
+		if s.Kind == ScopePlatform {
+			parts = append(parts, "1 = 1")
+		} else if col, ok := AncestryColumn(s.Kind); ok {
+			parts = append(parts, col+" = ?")
+			args = append(args, s.ID)
+		}
+	}
+	if len(parts) == 0 {
+		return q.Where("1 = 0")
+	}
+	return q.Where("("+strings.Join(parts, " OR ")+")", args...)
+}
+
+// TakeGrid reads one grid; ErrNotFound when there is none.
+func TakeGrid(ctx context.Context, db *gorm.DB, id int64) (Grid, error) {
+	var g Grid
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&g).Error
+	return g, Translate(err)
+}

@@ -133,3 +133,27 @@ func OwnersAfter(ctx context.Context, db *gorm.DB, compoundID, after int64, limi
 		compoundID, RelationOwner, after, limit).Scan(&ids).Error
 	return ids, Translate(err)
 }
+
+// UserExists reports whether a user of id exists.
+func UserExists(ctx context.Context, db *gorm.DB, id int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// UsersByID returns the users of ids, by id.
+func UsersByID(ctx context.Context, db *gorm.DB, ids []int64) ([]User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var us []User
+	err := db.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&us).Error
+	return us, Translate(err)
+}
+
+// ResidenciesOf returns the households a user lives in, oldest first.
+func ResidenciesOf(ctx context.Context, db *gorm.DB, userID int64) ([]Residency, error) {
+	var rs []Residency
+	err := db.WithContext(ctx).Where("user_id = ?", userID).Order("id").Find(&rs).Error
+	return rs, Translate(err)
+}
