@@ -64,27 +64,32 @@ func TestInvitationScopeAndRoleRules(t *testing.T) {
 		{"community", org.InvitationInput{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: c.Grids[0].ID, MaxUses: 1, ExpiresIn: 91 * 24 * time.Hour}, "bad_expiry"},
 		{"community", org.InvitationInput{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: c.Grids[0].ID, MaxUses: 1, ExpiresIn: time.Second}, "bad_expiry"},
 	}
-	for _, tc := range cases {
-		inv, err := f.svc.CreateInvitation(f.Ctx, f.actor(tc.who), tc.in)
-		if tc.code != "" {
-			wantCode(t, err, tc.code)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%s inviting %s over %s %d: %v", tc.who, tc.in.Role, tc.in.ScopeKind, tc.in.ScopeID, err)
-		}
-		if len(inv.Code) < 10 || strings.ContainsAny(inv.Code, "01OIL") || inv.CreatedBy != c.Users[tc.who] {
-			t.Fatalf("invitation %+v", inv)
-		}
-		if want := f.Clock.Now().Add(org.InvitationDefaultTTL); !inv.ExpiresAt.Equal(want) {
-			t.Fatalf("expires %v, want %v", inv.ExpiresAt, want)
-		}
+	for i, tc := range cases {
+		name := fmt.Sprintf("%02d %s invites %s over %s %d", i, tc.who, tc.in.Role, tc.in.ScopeKind, tc.in.ScopeID)
+		t.Run(name, func(t *testing.T) {
+			inv, err := f.svc.CreateInvitation(f.Ctx, f.actor(tc.who), tc.in)
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(inv.Code) < 10 || strings.ContainsAny(inv.Code, "01OIL") || inv.CreatedBy != c.Users[tc.who] {
+				t.Fatalf("invitation %+v", inv)
+			}
+			if want := f.Clock.Now().Add(org.InvitationDefaultTTL); !inv.ExpiresAt.Equal(want) {
+				t.Fatalf("expires %v, want %v", inv.ExpiresAt, want)
+			}
+		})
 	}
-	// A role held over one scope and a scope held through another role do
-	// not add up: the grid worker also volunteers in 光安社区.
-	both := f.grant("grid", model.RoleVolunteer, model.ScopeCommunity, c.Communities[1].ID, c.Communities[1].Ancestry)
-	_, err := f.svc.CreateInvitation(f.Ctx, both, in(model.RoleBuildingSteward, model.ScopeBuilding, c.Buildings[4].ID))
-	wantCode(t, err, "cannot_invite")
+	t.Run("one grant must carry both role and scope", func(t *testing.T) {
+		// A role held over one scope and a scope held through another role
+		// do not add up: the grid worker also volunteers in 光安社区.
+		both := f.grant("grid", model.RoleVolunteer, model.ScopeCommunity, c.Communities[1].ID, c.Communities[1].Ancestry)
+		_, err := f.svc.CreateInvitation(f.Ctx, both, in(model.RoleBuildingSteward, model.ScopeBuilding, c.Buildings[4].ID))
+		wantCode(t, err, "cannot_invite")
+	})
 }
 
 func TestRedeemGrantsOnceAndCountsUses(t *testing.T) {
@@ -138,34 +143,41 @@ func TestRedeemRefusesExpiredRevokedAndHeld(t *testing.T) {
 	expired, revoked, held := mk(), mk(), mk()
 	u := f.user("u")
 
-	must(f.svc.RevokeInvitation(f.Ctx, community, revoked.ID))(t)
-	_, err := f.svc.RevokeInvitation(f.Ctx, community, revoked.ID)
-	wantCode(t, err, "invitation_already_revoked")
-	_, err = f.svc.RevokeInvitation(f.Ctx, f.actor("community2"), expired.ID)
-	wantCode(t, err, "cannot_revoke_invitation")
-	_, err = f.svc.Redeem(f.Ctx, u, revoked.Code)
-	wantCode(t, err, "invitation_revoked")
+	var err error
+	t.Run("revoked", func(t *testing.T) {
+		must(f.svc.RevokeInvitation(f.Ctx, community, revoked.ID))(t)
+		_, err = f.svc.RevokeInvitation(f.Ctx, community, revoked.ID)
+		wantCode(t, err, "invitation_already_revoked")
+		_, err = f.svc.RevokeInvitation(f.Ctx, f.actor("community2"), expired.ID)
+		wantCode(t, err, "cannot_revoke_invitation")
+		_, err = f.svc.Redeem(f.Ctx, u, revoked.Code)
+		wantCode(t, err, "invitation_revoked")
+	})
 
-	must(f.svc.Redeem(f.Ctx, u, held.Code))(t)
-	_, err = f.svc.Redeem(f.Ctx, f.actor("u"), mk().Code)
-	wantCode(t, err, "already_granted")
+	t.Run("already held", func(t *testing.T) {
+		must(f.svc.Redeem(f.Ctx, u, held.Code))(t)
+		_, err = f.svc.Redeem(f.Ctx, f.actor("u"), mk().Code)
+		wantCode(t, err, "already_granted")
+	})
 
-	f.Clock.Advance(time.Hour)
-	_, err = f.svc.Redeem(f.Ctx, f.user("v"), expired.Code)
-	wantCode(t, err, "invitation_expired")
+	t.Run("expired", func(t *testing.T) {
+		f.Clock.Advance(time.Hour)
+		_, err = f.svc.Redeem(f.Ctx, f.user("v"), expired.Code)
+		wantCode(t, err, "invitation_expired")
 
-	var cur model.Invitation
-	f.DB.Take(&cur, expired.ID)
-	if cur.Uses != 0 {
-		t.Fatalf("refused redemptions used the code: uses %d", cur.Uses)
-	}
-	mine := must(f.svc.MyInvitations(f.Ctx, community, service.Page{Limit: 2}))(t)
-	if len(mine.Items) != 2 || !mine.More {
-		t.Fatalf("my invitations %+v", mine)
-	}
-	if s := f.svc.InvitationState(cur); s != "expired" {
-		t.Fatalf("state %s", s)
-	}
+		var cur model.Invitation
+		f.DB.Take(&cur, expired.ID)
+		if cur.Uses != 0 {
+			t.Fatalf("refused redemptions used the code: uses %d", cur.Uses)
+		}
+		mine := must(f.svc.MyInvitations(f.Ctx, community, service.Page{Limit: 2}))(t)
+		if len(mine.Items) != 2 || !mine.More {
+			t.Fatalf("my invitations %+v", mine)
+		}
+		if s := f.svc.InvitationState(cur); s != "expired" {
+			t.Fatalf("state %s", s)
+		}
+	})
 }
 
 // Many users racing for the last use of a code: exactly one gets a grant.
@@ -254,7 +266,7 @@ func TestListAndRevokeGrants(t *testing.T) {
 	community, community2 := f.actor("community"), f.actor("community2")
 	gridGrant := f.actor("grid").Grants[0]
 
-	seen := func(a *service.Actor) map[string]bool {
+	seen := func(t *testing.T, a *service.Actor) map[string]bool {
 		page := must(f.svc.ListGrants(f.Ctx, a, org.GrantFilter{}, service.Page{Limit: 100}))(t)
 		out := map[string]bool{}
 		for _, g := range page.Items {
@@ -266,90 +278,106 @@ func TestListAndRevokeGrants(t *testing.T) {
 		}
 		return out
 	}
-	s := seen(community)
-	for _, name := range []string{"community", "duty", "grid", "steward", "committee", "volunteer"} {
-		if !s[name] {
-			t.Errorf("community staff does not see %s's grant", name)
+	var err error
+	t.Run("each sees the grants they could have made", func(t *testing.T) {
+		s := seen(t, community)
+		for _, name := range []string{"community", "duty", "grid", "steward", "committee", "volunteer"} {
+			if !s[name] {
+				t.Errorf("community staff does not see %s's grant", name)
+			}
 		}
-	}
-	// The demo's street grant carries community 0 in its ancestry; the
-	// community still must not see its superior.
-	for _, name := range []string{"grid3", "community2", "street", "city", "admin", "manager"} {
-		if s[name] {
-			t.Errorf("community staff sees %s's grant", name)
+		// The demo's street grant carries community 0 in its ancestry; the
+		// community still must not see its superior.
+		for _, name := range []string{"grid3", "community2", "street", "city", "admin", "manager"} {
+			if s[name] {
+				t.Errorf("community staff sees %s's grant", name)
+			}
 		}
-	}
-	if s := seen(f.actor("manager")); !s["worker"] || !s["manager"] || len(s) != 2 {
-		t.Errorf("firm manager sees %v", s)
-	}
-	if s := seen(f.actor("admin")); len(s) != 14 {
-		t.Errorf("admin sees %d holders, want all 14", len(s))
-	}
-	_, err := f.svc.ListGrants(f.Ctx, f.actor("worker"), org.GrantFilter{}, service.Page{Limit: 10})
-	wantCode(t, err, "cannot_list_grants")
-	_, err = f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: "king"}, service.Page{Limit: 10})
-	wantCode(t, err, "bad_role")
-	byRole := must(f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: model.RoleGridWorker}, service.Page{Limit: 10}))(t)
-	if len(byRole.Items) != 1 || byRole.Items[0].ID != gridGrant.ID || byRole.Items[0].DisplayName != "网格员刘姐" {
-		t.Fatalf("grid workers of the community %+v", byRole.Items)
-	}
+		if s := seen(t, f.actor("manager")); !s["worker"] || !s["manager"] || len(s) != 2 {
+			t.Errorf("firm manager sees %v", s)
+		}
+		if s := seen(t, f.actor("admin")); len(s) != 14 {
+			t.Errorf("admin sees %d holders, want all 14", len(s))
+		}
+	})
+	t.Run("filters", func(t *testing.T) {
+		_, err = f.svc.ListGrants(f.Ctx, f.actor("worker"), org.GrantFilter{}, service.Page{Limit: 10})
+		wantCode(t, err, "cannot_list_grants")
+		_, err = f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: "king"}, service.Page{Limit: 10})
+		wantCode(t, err, "bad_role")
+		byRole := must(f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: model.RoleGridWorker}, service.Page{Limit: 10}))(t)
+		if len(byRole.Items) != 1 || byRole.Items[0].ID != gridGrant.ID || byRole.Items[0].DisplayName != "网格员刘姐" {
+			t.Fatalf("grid workers of the community %+v", byRole.Items)
+		}
+	})
 
-	_, err = f.svc.RevokeGrant(f.Ctx, community2, gridGrant.ID)
-	wantCode(t, err, "cannot_revoke_grant")
-	_, err = f.svc.RevokeGrant(f.Ctx, f.actor("grid"), gridGrant.ID)
-	wantCode(t, err, "cannot_revoke_own")
-	_, err = f.svc.RevokeGrant(f.Ctx, community, f.actor("street").Grants[0].ID)
-	wantCode(t, err, "cannot_revoke_grant")
-	g := must(f.svc.RevokeGrant(f.Ctx, community, gridGrant.ID))(t)
-	if g.RevokedAt == nil || g.RevokedBy != community.UserID {
-		t.Fatalf("revoked %+v", g)
-	}
-	_, err = f.svc.RevokeGrant(f.Ctx, community, gridGrant.ID)
-	wantCode(t, err, "grant_already_revoked")
-	if len(f.actor("grid").Grants) != 0 {
-		t.Fatal("revoked grant is still live")
-	}
-	// The revoked grid worker can no longer decide anything.
-	_, err = f.svc.PendingApplications(f.Ctx, f.actor("grid"), org.ApplicationFilter{}, service.Page{Limit: 10})
-	wantCode(t, err, "not_approver")
-	all := must(f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: model.RoleGridWorker, IncludeRevoked: true}, service.Page{Limit: 10}))(t)
-	if len(all.Items) != 1 || all.Items[0].RevokedAt == nil {
-		t.Fatalf("revoked grants listed %+v", all.Items)
-	}
+	t.Run("revoking", func(t *testing.T) {
+		_, err = f.svc.RevokeGrant(f.Ctx, community2, gridGrant.ID)
+		wantCode(t, err, "cannot_revoke_grant")
+		_, err = f.svc.RevokeGrant(f.Ctx, f.actor("grid"), gridGrant.ID)
+		wantCode(t, err, "cannot_revoke_own")
+		_, err = f.svc.RevokeGrant(f.Ctx, community, f.actor("street").Grants[0].ID)
+		wantCode(t, err, "cannot_revoke_grant")
+		g := must(f.svc.RevokeGrant(f.Ctx, community, gridGrant.ID))(t)
+		if g.RevokedAt == nil || g.RevokedBy != community.UserID {
+			t.Fatalf("revoked %+v", g)
+		}
+		_, err = f.svc.RevokeGrant(f.Ctx, community, gridGrant.ID)
+		wantCode(t, err, "grant_already_revoked")
+		if len(f.actor("grid").Grants) != 0 {
+			t.Fatal("revoked grant is still live")
+		}
+		// The revoked grid worker can no longer decide anything.
+		_, err = f.svc.PendingApplications(f.Ctx, f.actor("grid"), org.ApplicationFilter{}, service.Page{Limit: 10})
+		wantCode(t, err, "not_approver")
+		all := must(f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: model.RoleGridWorker, IncludeRevoked: true}, service.Page{Limit: 10}))(t)
+		if len(all.Items) != 1 || all.Items[0].RevokedAt == nil {
+			t.Fatalf("revoked grants listed %+v", all.Items)
+		}
+	})
 }
 
 func TestCommandLineAdmin(t *testing.T) {
 	f := newEnv(t)
-	inv := must(f.svc.CreateFirstAdmin(f.Ctx, "运维小王", 0))(t)
-	if inv.Role != model.RolePlatformAdmin || inv.ScopeKind != model.ScopePlatform || inv.MaxUses != 1 || !strings.Contains(inv.Note, "运维小王") {
-		t.Fatalf("invitation %+v", inv)
-	}
-	if !inv.ExpiresAt.Equal(f.Clock.Now().Add(24 * time.Hour)) {
-		t.Fatalf("expires %v", inv.ExpiresAt)
-	}
-	_, err := f.svc.CreateFirstAdmin(f.Ctx, "x", -time.Hour)
-	wantCode(t, err, "bad_ttl")
+	var err error
+	var inv model.Invitation
+	var g model.Grant
+	t.Run("the first admin invitation", func(t *testing.T) {
+		inv = must(f.svc.CreateFirstAdmin(f.Ctx, "运维小王", 0))(t)
+		if inv.Role != model.RolePlatformAdmin || inv.ScopeKind != model.ScopePlatform || inv.MaxUses != 1 || !strings.Contains(inv.Note, "运维小王") {
+			t.Fatalf("invitation %+v", inv)
+		}
+		if !inv.ExpiresAt.Equal(f.Clock.Now().Add(24 * time.Hour)) {
+			t.Fatalf("expires %v", inv.ExpiresAt)
+		}
+		_, err = f.svc.CreateFirstAdmin(f.Ctx, "x", -time.Hour)
+		wantCode(t, err, "bad_ttl")
+	})
 
-	boss := f.user("boss")
-	g := must(f.svc.Redeem(f.Ctx, boss, inv.Code))(t)
-	if g.Role != model.RolePlatformAdmin || !f.actor("boss").IsAdmin() {
-		t.Fatalf("grant %+v", g)
-	}
-	_, err = f.svc.Redeem(f.Ctx, f.user("second"), inv.Code)
-	wantCode(t, err, "invitation_used_up")
+	t.Run("redeemed once", func(t *testing.T) {
+		boss := f.user("boss")
+		g = must(f.svc.Redeem(f.Ctx, boss, inv.Code))(t)
+		if g.Role != model.RolePlatformAdmin || !f.actor("boss").IsAdmin() {
+			t.Fatalf("grant %+v", g)
+		}
+		_, err = f.svc.Redeem(f.Ctx, f.user("second"), inv.Code)
+		wantCode(t, err, "invitation_used_up")
+	})
 
-	list := must(f.svc.AdminListGrants(f.Ctx, org.GrantFilter{Role: model.RolePlatformAdmin}, service.Page{Limit: 10}))(t)
-	if len(list.Items) != 2 {
-		t.Fatalf("admins %+v", list.Items)
-	}
-	r := must(f.svc.AdminRevokeGrant(f.Ctx, g.ID))(t)
-	if r.RevokedAt == nil || r.RevokedBy != 0 {
-		t.Fatalf("revoked %+v", r)
-	}
-	_, err = f.svc.AdminRevokeGrant(f.Ctx, g.ID)
-	wantCode(t, err, "grant_already_revoked")
-	_, err = f.svc.AdminRevokeGrant(f.Ctx, 999999)
-	wantCode(t, err, "grant_not_found")
+	t.Run("listed and revoked without an actor", func(t *testing.T) {
+		list := must(f.svc.AdminListGrants(f.Ctx, org.GrantFilter{Role: model.RolePlatformAdmin}, service.Page{Limit: 10}))(t)
+		if len(list.Items) != 2 {
+			t.Fatalf("admins %+v", list.Items)
+		}
+		r := must(f.svc.AdminRevokeGrant(f.Ctx, g.ID))(t)
+		if r.RevokedAt == nil || r.RevokedBy != 0 {
+			t.Fatalf("revoked %+v", r)
+		}
+		_, err = f.svc.AdminRevokeGrant(f.Ctx, g.ID)
+		wantCode(t, err, "grant_already_revoked")
+		_, err = f.svc.AdminRevokeGrant(f.Ctx, 999999)
+		wantCode(t, err, "grant_not_found")
+	})
 }
 
 // Two codes for the same role and scope redeemed at once by one person

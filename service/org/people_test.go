@@ -63,8 +63,10 @@ func TestApplyValidates(t *testing.T) {
 		{org.ApplyInput{HouseholdID: 999999, Relation: model.RelationOwner}, "household_not_found"},
 	}
 	for _, c := range cases {
-		_, err := f.svc.Apply(f.Ctx, a, c.in)
-		wantCode(t, err, c.code)
+		t.Run(c.code, func(t *testing.T) {
+			_, err := f.svc.Apply(f.Ctx, a, c.in)
+			wantCode(t, err, c.code)
+		})
 	}
 	// 200 runes of Chinese fit, though they are 600 bytes.
 	_, err := f.svc.Apply(f.Ctx, a, org.ApplyInput{HouseholdID: f.Households[1].ID, Relation: model.RelationOwner, Note: string(long[:200])})
@@ -82,37 +84,43 @@ func TestWhoMayDecide(t *testing.T) {
 	allowed := []string{"steward", "grid", "manager", "community", "street", "city", "admin"}
 	denied := []string{"steward2", "grid3", "community2", "worker", "committee", "volunteer", "duty", "department", "resident"}
 	for _, name := range allowed {
-		page := must(f.svc.PendingApplications(f.Ctx, f.actor(name), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
-		if len(page.Items) != 1 || page.Items[0].ID != app.ID {
-			t.Errorf("%s: inbox %+v, want the application", name, page.Items)
-		}
-		v := must(f.svc.GetApplication(f.Ctx, f.actor(name), app.ID))(t)
-		if v.ApplicantName != "新住户小黄" || v.Room != "102" || v.BuildingName != "1号楼" || v.CompoundName != "金日天玺" {
-			t.Errorf("%s: view %+v", name, v)
-		}
+		t.Run(name+" may decide", func(t *testing.T) {
+			page := must(f.svc.PendingApplications(f.Ctx, f.actor(name), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
+			if len(page.Items) != 1 || page.Items[0].ID != app.ID {
+				t.Errorf("%s: inbox %+v, want the application", name, page.Items)
+			}
+			v := must(f.svc.GetApplication(f.Ctx, f.actor(name), app.ID))(t)
+			if v.ApplicantName != "新住户小黄" || v.Room != "102" || v.BuildingName != "1号楼" || v.CompoundName != "金日天玺" {
+				t.Errorf("%s: view %+v", name, v)
+			}
+		})
 	}
 	for _, name := range denied {
-		a := f.actor(name)
-		_, err := f.svc.ApproveApplication(f.Ctx, a, app.ID)
-		wantCode(t, err, "not_approver")
-		_, err = f.svc.RejectApplication(f.Ctx, a, app.ID, "不认识")
-		wantCode(t, err, "not_approver")
-		_, err = f.svc.GetApplication(f.Ctx, a, app.ID)
-		wantCode(t, err, "not_approver")
-		page, err := f.svc.PendingApplications(f.Ctx, a, org.ApplicationFilter{}, service.Page{Limit: 10})
-		if err == nil && len(page.Items) != 0 {
-			t.Errorf("%s sees %+v", name, page.Items)
-		}
-		_, err = f.svc.PendingApplications(f.Ctx, a, org.ApplicationFilter{BuildingID: c.Buildings[0].ID}, service.Page{Limit: 10})
-		if service.KindOf(err) != service.KindForbidden {
-			t.Errorf("%s filtering by the building: %v, want forbidden", name, err)
-		}
+		t.Run(name+" may not", func(t *testing.T) {
+			a := f.actor(name)
+			_, err := f.svc.ApproveApplication(f.Ctx, a, app.ID)
+			wantCode(t, err, "not_approver")
+			_, err = f.svc.RejectApplication(f.Ctx, a, app.ID, "不认识")
+			wantCode(t, err, "not_approver")
+			_, err = f.svc.GetApplication(f.Ctx, a, app.ID)
+			wantCode(t, err, "not_approver")
+			page, err := f.svc.PendingApplications(f.Ctx, a, org.ApplicationFilter{}, service.Page{Limit: 10})
+			if err == nil && len(page.Items) != 0 {
+				t.Errorf("%s sees %+v", name, page.Items)
+			}
+			_, err = f.svc.PendingApplications(f.Ctx, a, org.ApplicationFilter{BuildingID: c.Buildings[0].ID}, service.Page{Limit: 10})
+			if service.KindOf(err) != service.KindForbidden {
+				t.Errorf("%s filtering by the building: %v, want forbidden", name, err)
+			}
+		})
 	}
-	var cur model.ResidencyApplication
-	f.DB.Take(&cur, app.ID)
-	if cur.State != model.ApplicationPending {
-		t.Fatalf("state %s after refused decisions", cur.State)
-	}
+	t.Run("refusals leave it pending", func(t *testing.T) {
+		var cur model.ResidencyApplication
+		f.DB.Take(&cur, app.ID)
+		if cur.State != model.ApplicationPending {
+			t.Fatalf("state %s after refused decisions", cur.State)
+		}
+	})
 }
 
 func TestFirmManagerDecidesOnlyUnderLiveContract(t *testing.T) {
@@ -150,35 +158,43 @@ func TestRejectWithdrawAndApplyAgain(t *testing.T) {
 	newcomer, grid := f.actor("newcomer"), f.actor("grid")
 	in := org.ApplyInput{HouseholdID: f.Households[2].ID, Relation: model.RelationFamily}
 	app := must(f.svc.Apply(f.Ctx, newcomer, in))(t)
-	_, err := f.svc.RejectApplication(f.Ctx, grid, app.ID, "  ")
-	wantCode(t, err, "reason_required")
-	got := must(f.svc.RejectApplication(f.Ctx, grid, app.ID, "该户业主不认识申请人"))(t)
-	if got.State != model.ApplicationRejected || got.Reason != "该户业主不认识申请人" || got.Open != nil {
-		t.Fatalf("rejected %+v", got)
-	}
-	// A decided application no longer blocks a new one.
-	app2 := must(f.svc.Apply(f.Ctx, newcomer, in))(t)
-	_, err = f.svc.WithdrawApplication(f.Ctx, grid, app2.ID)
-	wantCode(t, err, "not_applicant")
-	got = must(f.svc.WithdrawApplication(f.Ctx, newcomer, app2.ID))(t)
-	if got.State != model.ApplicationWithdrawn {
-		t.Fatalf("withdrawn %+v", got)
-	}
-	_, err = f.svc.WithdrawApplication(f.Ctx, newcomer, app2.ID)
-	wantCode(t, err, "application_decided")
-	_, err = f.svc.ApproveApplication(f.Ctx, grid, app2.ID)
-	wantCode(t, err, "application_decided")
-	_, err = f.svc.ApproveApplication(f.Ctx, grid, 999999)
-	wantCode(t, err, "application_not_found")
-	var n int64
-	f.DB.Model(&model.Residency{}).Where("user_id = ?", newcomer.UserID).Count(&n)
-	if n != 0 {
-		t.Fatalf("%d residencies after reject and withdraw", n)
-	}
-	mine := must(f.svc.MyApplications(f.Ctx, newcomer, service.Page{Limit: 10}))(t)
-	if len(mine.Items) != 2 || mine.Items[0].ID != app2.ID || mine.Items[1].ID != app.ID {
-		t.Fatalf("my applications %+v", mine.Items)
-	}
+	var err error
+	var app2 model.ResidencyApplication
+	t.Run("rejected with a reason", func(t *testing.T) {
+		_, err = f.svc.RejectApplication(f.Ctx, grid, app.ID, "  ")
+		wantCode(t, err, "reason_required")
+		got := must(f.svc.RejectApplication(f.Ctx, grid, app.ID, "该户业主不认识申请人"))(t)
+		if got.State != model.ApplicationRejected || got.Reason != "该户业主不认识申请人" || got.Open != nil {
+			t.Fatalf("rejected %+v", got)
+		}
+	})
+	t.Run("withdrawn by the applicant only", func(t *testing.T) {
+		// A decided application no longer blocks a new one.
+		app2 = must(f.svc.Apply(f.Ctx, newcomer, in))(t)
+		_, err = f.svc.WithdrawApplication(f.Ctx, grid, app2.ID)
+		wantCode(t, err, "not_applicant")
+		got := must(f.svc.WithdrawApplication(f.Ctx, newcomer, app2.ID))(t)
+		if got.State != model.ApplicationWithdrawn {
+			t.Fatalf("withdrawn %+v", got)
+		}
+		_, err = f.svc.WithdrawApplication(f.Ctx, newcomer, app2.ID)
+		wantCode(t, err, "application_decided")
+		_, err = f.svc.ApproveApplication(f.Ctx, grid, app2.ID)
+		wantCode(t, err, "application_decided")
+		_, err = f.svc.ApproveApplication(f.Ctx, grid, 999999)
+		wantCode(t, err, "application_not_found")
+	})
+	t.Run("nobody moved in", func(t *testing.T) {
+		var n int64
+		f.DB.Model(&model.Residency{}).Where("user_id = ?", newcomer.UserID).Count(&n)
+		if n != 0 {
+			t.Fatalf("%d residencies after reject and withdraw", n)
+		}
+		mine := must(f.svc.MyApplications(f.Ctx, newcomer, service.Page{Limit: 10}))(t)
+		if len(mine.Items) != 2 || mine.Items[0].ID != app2.ID || mine.Items[1].ID != app.ID {
+			t.Fatalf("my applications %+v", mine.Items)
+		}
+	})
 }
 
 func TestPendingApplicationsPageAndFilter(t *testing.T) {
@@ -192,34 +208,40 @@ func TestPendingApplicationsPageAndFilter(t *testing.T) {
 		ids = append(ids, app.ID)
 	}
 	grid := f.actor("grid")
-	p1 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{}, service.Page{Limit: 3}))(t)
-	if len(p1.Items) != 3 || !p1.More || p1.Items[0].ID != ids[4] {
-		t.Fatalf("page 1 %+v more=%v", p1.Items, p1.More)
-	}
-	p2 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{}, service.Page{After: p1.Items[2].ID, Limit: 3}))(t)
-	if len(p2.Items) != 2 || p2.More || p2.Items[1].ID != ids[0] {
-		t.Fatalf("page 2 %+v more=%v", p2.Items, p2.More)
-	}
-	steward := must(f.svc.PendingApplications(f.Ctx, f.actor("steward"), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
-	if len(steward.Items) != 3 {
-		t.Fatalf("steward of building 0 sees %d, want 3", len(steward.Items))
-	}
-	b1 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{BuildingID: c.Buildings[1].ID}, service.Page{Limit: 10}))(t)
-	if len(b1.Items) != 2 {
-		t.Fatalf("building 1 filter: %d", len(b1.Items))
-	}
-	g0 := must(f.svc.PendingApplications(f.Ctx, f.actor("community"), org.ApplicationFilter{GridID: c.Grids[0].ID}, service.Page{Limit: 10}))(t)
-	if len(g0.Items) != 5 {
-		t.Fatalf("grid filter: %d", len(g0.Items))
-	}
-	_, err := f.svc.PendingApplications(f.Ctx, f.actor("steward"), org.ApplicationFilter{BuildingID: c.Buildings[1].ID}, service.Page{Limit: 10})
-	wantCode(t, err, "out_of_scope")
-	_, err = f.svc.PendingApplications(f.Ctx, f.actor("community2"), org.ApplicationFilter{GridID: c.Grids[0].ID}, service.Page{Limit: 10})
-	wantCode(t, err, "out_of_scope")
-	_, err = f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{BuildingID: 999999}, service.Page{Limit: 10})
-	wantCode(t, err, "building_not_found")
-	_, err = f.svc.PendingApplications(f.Ctx, newcomer, org.ApplicationFilter{}, service.Page{Limit: 10})
-	wantCode(t, err, "not_approver")
+	t.Run("pages newest first", func(t *testing.T) {
+		p1 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{}, service.Page{Limit: 3}))(t)
+		if len(p1.Items) != 3 || !p1.More || p1.Items[0].ID != ids[4] {
+			t.Fatalf("page 1 %+v more=%v", p1.Items, p1.More)
+		}
+		p2 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{}, service.Page{After: p1.Items[2].ID, Limit: 3}))(t)
+		if len(p2.Items) != 2 || p2.More || p2.Items[1].ID != ids[0] {
+			t.Fatalf("page 2 %+v more=%v", p2.Items, p2.More)
+		}
+	})
+	t.Run("filtered by building and grid", func(t *testing.T) {
+		steward := must(f.svc.PendingApplications(f.Ctx, f.actor("steward"), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
+		if len(steward.Items) != 3 {
+			t.Fatalf("steward of building 0 sees %d, want 3", len(steward.Items))
+		}
+		b1 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{BuildingID: c.Buildings[1].ID}, service.Page{Limit: 10}))(t)
+		if len(b1.Items) != 2 {
+			t.Fatalf("building 1 filter: %d", len(b1.Items))
+		}
+		g0 := must(f.svc.PendingApplications(f.Ctx, f.actor("community"), org.ApplicationFilter{GridID: c.Grids[0].ID}, service.Page{Limit: 10}))(t)
+		if len(g0.Items) != 5 {
+			t.Fatalf("grid filter: %d", len(g0.Items))
+		}
+	})
+	t.Run("filters outside the scope are refused", func(t *testing.T) {
+		_, err := f.svc.PendingApplications(f.Ctx, f.actor("steward"), org.ApplicationFilter{BuildingID: c.Buildings[1].ID}, service.Page{Limit: 10})
+		wantCode(t, err, "out_of_scope")
+		_, err = f.svc.PendingApplications(f.Ctx, f.actor("community2"), org.ApplicationFilter{GridID: c.Grids[0].ID}, service.Page{Limit: 10})
+		wantCode(t, err, "out_of_scope")
+		_, err = f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{BuildingID: 999999}, service.Page{Limit: 10})
+		wantCode(t, err, "building_not_found")
+		_, err = f.svc.PendingApplications(f.Ctx, newcomer, org.ApplicationFilter{}, service.Page{Limit: 10})
+		wantCode(t, err, "not_approver")
+	})
 }
 
 func TestResidentsAndRemoval(t *testing.T) {
@@ -230,32 +252,39 @@ func TestResidentsAndRemoval(t *testing.T) {
 	if len(list) != 1 || list[0].UserID != c.Users["resident"] || list[0].DisplayName != "居民杨阿姨" {
 		t.Fatalf("residents %+v", list)
 	}
-	_, err := f.svc.HouseholdResidents(f.Ctx, f.actor("steward2"), c.Households[0].ID)
-	wantCode(t, err, "not_approver")
-	_, err = f.svc.HouseholdResidents(f.Ctx, f.actor("steward"), 999999)
-	wantCode(t, err, "household_not_found")
+	var err error
+	t.Run("residents are read by deciders only", func(t *testing.T) {
+		_, err = f.svc.HouseholdResidents(f.Ctx, f.actor("steward2"), c.Households[0].ID)
+		wantCode(t, err, "not_approver")
+		_, err = f.svc.HouseholdResidents(f.Ctx, f.actor("steward"), 999999)
+		wantCode(t, err, "household_not_found")
+	})
 
-	err = f.svc.RemoveResidency(f.Ctx, f.actor("steward2"), list[0].ID)
-	wantCode(t, err, "residency_forbidden")
-	err = f.svc.RemoveResidency(f.Ctx, f.actor("newcomer"), list[0].ID)
-	wantCode(t, err, "residency_forbidden")
-	if err := f.svc.RemoveResidency(f.Ctx, f.actor("steward"), list[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	err = f.svc.RemoveResidency(f.Ctx, f.actor("steward"), list[0].ID)
-	wantCode(t, err, "residency_not_found")
+	t.Run("a decider removes a resident", func(t *testing.T) {
+		err = f.svc.RemoveResidency(f.Ctx, f.actor("steward2"), list[0].ID)
+		wantCode(t, err, "residency_forbidden")
+		err = f.svc.RemoveResidency(f.Ctx, f.actor("newcomer"), list[0].ID)
+		wantCode(t, err, "residency_forbidden")
+		if err := f.svc.RemoveResidency(f.Ctx, f.actor("steward"), list[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		err = f.svc.RemoveResidency(f.Ctx, f.actor("steward"), list[0].ID)
+		wantCode(t, err, "residency_not_found")
+	})
 
-	// The resident of 光安花园 leaves by themself.
-	var r model.Residency
-	f.DB.Where("user_id = ?", c.Users["resident2"]).Take(&r)
-	if err := f.svc.RemoveResidency(f.Ctx, f.actor("resident2"), r.ID); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	f.DB.Model(&model.Residency{}).Count(&n)
-	if n != 0 {
-		t.Fatalf("%d residencies left", n)
-	}
+	t.Run("a resident leaves by themself", func(t *testing.T) {
+		// The resident of 光安花园 leaves by themself.
+		var r model.Residency
+		f.DB.Where("user_id = ?", c.Users["resident2"]).Take(&r)
+		if err := f.svc.RemoveResidency(f.Ctx, f.actor("resident2"), r.ID); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		f.DB.Model(&model.Residency{}).Count(&n)
+		if n != 0 {
+			t.Fatalf("%d residencies left", n)
+		}
+	})
 }
 
 // Approvals and rejections racing on several applications at once: on
