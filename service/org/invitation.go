@@ -46,57 +46,6 @@ var roleScopes = map[string][]string{
 	model.RoleVolunteer:       {model.ScopeCommunity, model.ScopeCompound},
 }
 
-// staffLevel ranks the region staff roles from the top: staff may invite
-// staff of their own level and below.
-var staffLevel = map[string]int{
-	model.RoleCityStaff: 1, model.RoleDistrictStaff: 2, model.RoleStreetStaff: 3, model.RoleCommunityStaff: 4,
-}
-
-// communityRoles are the roles a community runs on; its staff hand them out.
-var communityRoles = []string{
-	model.RoleGridWorker, model.RoleBuildingSteward, model.RoleCommunityDuty,
-	model.RoleVolunteer, model.RoleCommittee, model.RolePartyBranch,
-}
-
-// mayInvite is the table of who may invite whom. The scope is checked
-// separately: the inviting grant must also cover the invitation's scope.
-func mayInvite(inviter, role string) bool {
-	if _, known := roleScopes[role]; !known {
-		return false
-	}
-	switch inviter {
-	case model.RolePlatformAdmin:
-		return true
-	case model.RoleCityStaff, model.RoleDistrictStaff, model.RoleStreetStaff:
-		if lvl, ok := staffLevel[role]; ok {
-			return lvl >= staffLevel[inviter]
-		}
-		return slices.Contains(communityRoles, role) || role == model.RoleFirmManager || role == model.RoleDepartmentStaff
-	case model.RoleCommunityStaff:
-		return slices.Contains(communityRoles, role)
-	case model.RoleFirmManager:
-		return role == model.RoleFirmWorker
-	case model.RoleGridWorker:
-		return role == model.RoleBuildingSteward
-	}
-	return false
-}
-
-// canInvite reports whether one grant of the actor both covers t and
-// carries a role that may invite role: holding the scope through one grant
-// and the role through another is not enough.
-func canInvite(a *service.Actor, role string, t service.Target) bool {
-	if a == nil {
-		return false
-	}
-	for _, g := range a.Grants {
-		if mayInvite(g.Role, role) && service.ScopeCovers(g, t) {
-			return true
-		}
-	}
-	return false
-}
-
 // Errors of invitations and grants.
 var (
 	errInviteRole       = service.Invalid("bad_role", "未知的角色")

@@ -34,36 +34,6 @@ type GrantFilter struct {
 // GrantView is a grant with the name of its holder.
 type GrantView = model.GrantView
 
-// kindsAbove are the scope kinds above a region level: a region's staff
-// see grants at their level and below, even where a row's ancestry would
-// also match (a street grant carries no community, but defensively so).
-var kindsAbove = map[string][]string{
-	model.ScopeCity:      {model.ScopePlatform},
-	model.ScopeDistrict:  {model.ScopePlatform, model.ScopeCity},
-	model.ScopeStreet:    {model.ScopePlatform, model.ScopeCity, model.ScopeDistrict},
-	model.ScopeCommunity: {model.ScopePlatform, model.ScopeCity, model.ScopeDistrict, model.ScopeStreet},
-}
-
-// grantAreas returns the grants the actor may see: those of the roles
-// and scopes the actor could have invited. all is true for a platform
-// admin; no areas and not all means the actor invites nobody.
-func grantAreas(a *service.Actor) (areas []model.GrantArea, all bool) {
-	for _, g := range a.Grants {
-		node := model.Node{Kind: g.ScopeKind, ID: g.ScopeID}
-		switch {
-		case g.Role == model.RolePlatformAdmin && g.ScopeKind == model.ScopePlatform:
-			return nil, true
-		case staffLevel[g.Role] > 0 && kindsAbove[g.ScopeKind] != nil:
-			areas = append(areas, model.GrantArea{Node: node, Kinds: kindsAbove[g.ScopeKind], Except: true})
-		case g.Role == model.RoleGridWorker && g.ScopeKind == model.ScopeGrid:
-			areas = append(areas, model.GrantArea{Node: node, Kinds: []string{model.ScopeGrid, model.ScopeBuilding}})
-		case g.Role == model.RoleFirmManager && g.ScopeKind == model.ScopeFirm:
-			areas = append(areas, model.GrantArea{Node: node})
-		}
-	}
-	return areas, false
-}
-
 // ListGrants lists the grants within the actor's scope, newest first.
 func (s *Service) ListGrants(ctx context.Context, a *service.Actor, f GrantFilter, p service.Page) (service.Paged[GrantView], error) {
 	areas, all := grantAreas(a)

@@ -11,16 +11,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
-	"redprop/service/calendar"
 )
-
-// applicationDeciders may decide the residency applications of a building
-// their grant covers. Firm managers decide too, but through the contracts
-// of their firm, which ScopeCovers cannot see (see mayDecide).
-var applicationDeciders = []string{
-	model.RoleBuildingSteward, model.RoleGridWorker, model.RoleCommunityStaff,
-	model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff, model.RolePlatformAdmin,
-}
 
 // Errors of residency applications.
 var (
@@ -284,57 +275,6 @@ func (s *Service) filterTargetExists(ctx context.Context, exists func(context.Co
 
 func (s *Service) applicationByID(ctx context.Context, id int64) (model.ResidencyApplication, error) {
 	return take[model.ResidencyApplication](ctx, s.db, id, errApplicationGone)
-}
-
-// mayDecide reports whether the actor may decide applications of (and
-// manage the residents of) the building anc belongs to.
-func (s *Service) mayDecide(ctx context.Context, a *service.Actor, anc model.Ancestry) (bool, error) {
-	t := service.Target{Kind: model.ScopeBuilding, ID: anc.BuildingID, Ancestry: anc}
-	if a.Can(t, applicationDeciders...) {
-		return true, nil
-	}
-	firms := managedFirms(a)
-	if len(firms) == 0 || anc.CompoundID == 0 {
-		return false, nil
-	}
-	return model.FirmsServe(ctx, s.db, firms, anc.CompoundID, residencyContractDay(s.clock.Now()))
-}
-
-// deciderReach is the part of the tree whose applications the actor may
-// decide; it reaches nothing when the actor holds no role that decides
-// applications. It mirrors mayDecide.
-func (s *Service) deciderReach(a *service.Actor) model.Reach {
-	var r model.Reach
-	for _, g := range a.Scopes(applicationDeciders...) {
-		if g.ScopeKind == model.ScopePlatform {
-			return model.Reach{All: true}
-		}
-		if model.AncestryColumn(g.ScopeKind) != "" {
-			r.Nodes = append(r.Nodes, model.Node{Kind: g.ScopeKind, ID: g.ScopeID})
-		}
-	}
-	if firms := managedFirms(a); len(firms) > 0 {
-		r.ServedBy, r.On = firms, residencyContractDay(s.clock.Now())
-	}
-	return r
-}
-
-func managedFirms(a *service.Actor) []int64 {
-	var ids []int64
-	for _, g := range a.Scopes(model.RoleFirmManager) {
-		if g.ScopeKind == model.ScopeFirm {
-			ids = append(ids, g.ScopeID)
-		}
-	}
-	return ids
-}
-
-// residencyContractDay is today's date in Beijing, in the form contract
-// dates are stored (midnight UTC of the calendar day): a contract ending on
-// the 31st still covers 23:00 of the 31st in Beijing.
-func residencyContractDay(now time.Time) time.Time {
-	y, m, d := now.In(calendar.Beijing).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // HouseholdResidents lists the residents of a household for those who may

@@ -12,21 +12,6 @@ import (
 	"redprop/service"
 )
 
-// Who may write which part of the tree. Reading needs no particular role:
-// any grant whose scope covers the object will do.
-var (
-	// regionWriters create and rename regions below their own and attach
-	// departments to them.
-	regionWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff, model.RoleStreetStaff}
-	// communityWriters keep a community's compounds, grids, buildings,
-	// households and committees.
-	communityWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff,
-		model.RoleStreetStaff, model.RoleCommunityStaff}
-	// firmWriters register firms and sign contracts: the housing authorities
-	// of a district or city, not the streets and communities the firms serve.
-	firmWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff}
-)
-
 // regionParent is the level a region of each level hangs under.
 var regionParent = map[string]string{
 	model.LevelDistrict:  model.LevelCity,
@@ -69,61 +54,6 @@ var (
 	errTreeBuildingGone  = service.NotFound("building_not_found", "楼栋不存在")
 	errTreeHouseholdGone = service.NotFound("household_not_found", "房屋不存在")
 )
-
-// A scope check answers 403 whether the object lies outside the actor's
-// scope or the actor's role there may only read. Ids are sequential and
-// thus no secret, so 404 would hide nothing; 403 tells staff to ask
-// someone with a wider scope, and matches the people API. An unknown id is
-// 404. Either way the object is never returned or changed.
-
-// mayRead checks that one of the actor's grants covers t.
-func mayRead(a *service.Actor, t service.Target) error {
-	if a.Can(t) {
-		return nil
-	}
-	return service.ErrOutOfScope
-}
-
-// mayWrite checks that one grant both covers t and carries one of roles.
-func mayWrite(a *service.Actor, t service.Target, roles []string) error {
-	if a.Can(t, roles...) {
-		return nil
-	}
-	if a.Can(t) {
-		return service.ErrForbidden
-	}
-	return service.ErrOutOfScope
-}
-
-func regionTarget(r model.Region) service.Target {
-	return service.Target{Kind: r.Level, ID: r.ID, Ancestry: r.Ancestry}
-}
-
-// regionParentTarget is the region above r, derived from r's ancestry; a
-// city has none (platform scope only).
-func regionParentTarget(r model.Region) service.Target {
-	anc := r.Ancestry
-	anc.Set(r.Level, 0)
-	return service.Target{Kind: regionParent[r.Level], ID: r.ParentID, Ancestry: anc}
-}
-
-func compoundTarget(c model.Compound) service.Target {
-	return service.TargetOf(model.ScopeCompound, c.ID, c.Ancestry)
-}
-
-func gridTarget(g model.Grid) service.Target {
-	return service.TargetOf(model.ScopeGrid, g.ID, g.Ancestry)
-}
-
-func buildingTarget(b model.Building) service.Target {
-	return service.TargetOf(model.ScopeBuilding, b.ID, b.Ancestry)
-}
-
-// householdTarget: households are no scope kind; their building's
-// ancestry decides.
-func householdTarget(h model.Household) service.Target {
-	return service.TargetOf("household", h.ID, h.Ancestry)
-}
 
 // take loads one row by id, answering missing when there is none.
 func take[T any](ctx context.Context, db *gorm.DB, id int64, missing error) (T, error) {

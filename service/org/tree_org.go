@@ -69,10 +69,6 @@ type FirmFilter struct {
 	DistrictID int64
 }
 
-func firmTarget(f model.Firm) service.Target {
-	return service.Target{Kind: model.ScopeFirm, ID: f.ID, Ancestry: model.Ancestry{CityID: f.CityID, DistrictID: f.DistrictID}}
-}
-
 // creditCode checks the form of a 统一社会信用代码: 18 digits or capital
 // letters. The standard's alphabet and check digit are not enforced: staff
 // copy codes from licences, test data use made-up ones, and the unique
@@ -214,22 +210,6 @@ func (s *Service) Firms(ctx context.Context, a *service.Actor, f FirmFilter, p s
 	return model.FirmsPage(ctx, s.db, mf, p)
 }
 
-// treeReach is the part of the tree the actor's grants cover (all of it
-// for a platform grant); it reaches nothing when the actor holds no grant
-// in the tree.
-func treeReach(a *service.Actor) model.Reach {
-	var r model.Reach
-	for _, g := range a.Grants {
-		if g.ScopeKind == model.ScopePlatform {
-			return model.Reach{All: true}
-		}
-		if model.AncestryColumn(g.ScopeKind) != "" {
-			r.Nodes = append(r.Nodes, model.Node{Kind: g.ScopeKind, ID: g.ScopeID})
-		}
-	}
-	return r
-}
-
 // ---- contracts ----
 
 // ContractInput describes a contract: a firm serves a compound from
@@ -260,10 +240,6 @@ func contractDay(t time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), true
-}
-
-func contractTarget(c model.Contract) service.Target {
-	return service.TargetOf("contract", c.ID, c.Ancestry)
 }
 
 // overlapError is the 409 of a period that meets another contract of the
@@ -461,10 +437,6 @@ type CommitteePatch struct {
 
 func committeeKind(k string) bool { return k == CommitteeOwners || k == CommitteeManagement }
 
-func committeeTarget(c model.Committee) service.Target {
-	return service.TargetOf("committee", c.ID, c.Ancestry)
-}
-
 // CreateCommittee gives a compound its committee; a compound has one.
 func (s *Service) CreateCommittee(ctx context.Context, a *service.Actor, in CommitteeInput) (model.Committee, error) {
 	if !committeeKind(in.Kind) {
@@ -540,10 +512,6 @@ type DepartmentInput struct {
 type DepartmentPatch struct {
 	Name *string
 	Kind *string
-}
-
-func departmentTarget(d model.Department) service.Target {
-	return service.TargetOf(model.ScopeDepartment, d.ID, d.Ancestry)
 }
 
 // CreateDepartment attaches a department to a region kept by the actor
