@@ -317,7 +317,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 	}
 	denied, err := s.rdb.Exists(ctx, keys...).Result()
 	if err != nil {
-		return nil, service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+		return nil, errRedisDown.Wrap(err)
 	}
 	if denied > 0 {
 		return nil, ErrTokenInvalid
