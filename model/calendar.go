@@ -105,3 +105,32 @@ func SeedCalendar(ctx context.Context, db *gorm.DB) error {
 		return nil
 	})
 }
+
+// CalendarDays returns every exception on record, in date order.
+func CalendarDays(ctx context.Context, db *gorm.DB) ([]CalendarDay, error) {
+	var rows []CalendarDay
+	err := db.WithContext(ctx).Order("date").Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// CalendarYear returns the exceptions of one year, in date order.
+func CalendarYear(ctx context.Context, db *gorm.DB, year int) ([]CalendarDay, error) {
+	var rows []CalendarDay
+	err := db.WithContext(ctx).Where("year = ?", year).Order("date").Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// ReplaceCalendarYear deletes every exception of year and inserts days in
+// their place; run it in a transaction. Two replacements of one year at
+// once meet on its unique dates: ErrDuplicate, or ErrDeadlock for the
+// victim (which may run again).
+func ReplaceCalendarYear(ctx context.Context, tx *gorm.DB, year int, days []CalendarDay) error {
+	tx = tx.WithContext(ctx)
+	if err := tx.Where("year = ?", year).Delete(&CalendarDay{}).Error; err != nil {
+		return Translate(err)
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	return Translate(tx.Create(&days).Error)
+}

@@ -83,6 +83,10 @@ type Redemption struct {
 // liveGrant is the condition of a grant in force.
 const liveGrant = "revoked_at IS NULL"
 
+// liveInvitation is the condition of an invitation not revoked: the same
+// column, the same test.
+const liveInvitation = liveGrant
+
 // Seat is one role over one scope: what a grant fills.
 type Seat struct {
 	Role      string
@@ -142,4 +146,116 @@ func holders(db *gorm.DB, seats []Seat) *gorm.DB {
 		args = append(args, s.Role, s.ScopeKind, s.ScopeID)
 	}
 	return db.Model(&Grant{}).Where(liveGrant).Where(strings.Join(parts, " OR "), args...)
+}
+
+// InvitationByCode finds an invitation by its code (ErrNotFound).
+func InvitationByCode(ctx context.Context, db *gorm.DB, code string) (Invitation, error) {
+	var inv Invitation
+	err := db.WithContext(ctx).Where("code = ?", code).Take(&inv).Error
+	return inv, Translate(err)
+}
+
+// SpendInvitation counts one use of an invitation if, at now, it is still
+// in force and has a use left: a guarded increment, so that concurrent
+// redeemers of a last use cannot both win. It returns the rows changed: 0
+// when the invitation could not be spent.
+func SpendInvitation(ctx context.Context, tx *gorm.DB, id int64, now time.Time) (int64, error) {
+	res := tx.WithContext(ctx).Model(&Invitation{}).
+		Where("id = ? AND uses < max_uses AND "+liveInvitation+" AND expires_at > ?", id, now).
+		Update("uses", gorm.Expr("uses + 1"))
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// RevokeInvitation marks an invitation revoked at now unless it already
+// was; it returns the rows changed (0: revoked before).
+func RevokeInvitation(ctx context.Context, db *gorm.DB, id int64, now time.Time) (int64, error) {
+	res := db.WithContext(ctx).Model(&Invitation{}).Where("id = ? AND "+liveInvitation, id).Update("revoked_at", now)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// InvitationsBy lists the invitations a user created, newest first.
+func InvitationsBy(ctx context.Context, db *gorm.DB, creatorID int64, p Page) (Paged[Invitation], error) {
+	return KeysetPage[Invitation](ctx, db.Model(&Invitation{}).Where("created_by = ?", creatorID), "id", p)
+}
+
+// RevokeGrant marks a grant revoked at now by a user (0 for the command
+// line) unless it already was; it returns the rows changed (0: revoked
+// before).
+func RevokeGrant(ctx context.Context, db *gorm.DB, id, by int64, now time.Time) (int64, error) {
+	res := db.WithContext(ctx).Model(&Grant{}).Where("id = ? AND "+liveGrant, id).
+		Updates(map[string]any{"revoked_at": now, "revoked_by": by})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// GrantView is a grant with the name of its holder.
+type GrantView struct {
+	Grant
+	DisplayName string
+}
+
+// GrantArea is a part of the grants one may see: those whose scope lies
+// below Node (by ancestry for a node of the tree; for a firm or a
+// department, the grants over it) and whose scope kind is one of Kinds
+// (or, with Except, none of them; no Kinds: any).
+type GrantArea struct {
+	Node   Node
+	Kinds  []string
+	Except bool
+}
+
+// GrantQuery selects grants; zero fields do not filter. Unless All, only
+// the grants in one of Areas are selected (none without areas).
+type GrantQuery struct {
+	UserID         int64
+	Role           string
+	ScopeKind      string
+	ScopeID        int64
+	IncludeRevoked bool
+	All            bool
+	Areas          []GrantArea
+}
+
+// GrantsPage lists grants with their holders' names, newest first.
+func GrantsPage(ctx context.Context, db *gorm.DB, f GrantQuery, p Page) (Paged[GrantView], error) {
+	q := db.Table("grants g").Select("g.*, u.display_name").Joins("JOIN users u ON u.id = g.user_id")
+	if f.Role != "" {
+		q = q.Where("g.role = ?", f.Role)
+	}
+	if f.ScopeKind != "" {
+		q = q.Where("g.scope_kind = ?", f.ScopeKind)
+	}
+	if f.ScopeID != 0 {
+		q = q.Where("g.scope_id = ?", f.ScopeID)
+	}
+	if f.UserID != 0 {
+		q = q.Where("g.user_id = ?", f.UserID)
+	}
+	if !f.IncludeRevoked {
+		q = q.Where("g." + liveGrant)
+	}
+	if !f.All {
+		parts := make([]string, 0, len(f.Areas))
+		var args []any
+		for _, a := range f.Areas {
+			var part string
+			if col := AncestryColumn(a.Node.Kind); col != "" {
+				part, args = "g."+col+" = ?", append(args, a.Node.ID)
+			} else {
+				part, args = "g.scope_kind = ? AND g.scope_id = ?", append(args, a.Node.Kind, a.Node.ID)
+			}
+			if len(a.Kinds) > 0 {
+				op := " IN ?"
+				if a.Except {
+					op = " NOT IN ?"
+				}
+				part, args = part+" AND g.scope_kind"+op, append(args, a.Kinds)
+			}
+			parts = append(parts, "("+part+")")
+		}
+		if len(parts) == 0 {
+			return Paged[GrantView]{Items: []GrantView{}}, nil
+		}
+		q = q.Where("("+strings.Join(parts, " OR ")+")", args...)
+	}
+	return KeysetPage[GrantView](ctx, q, "g.id", p)
 }

@@ -59,13 +59,6 @@ type ResidencyApplication struct {
 	Ancestry
 }
 
-// TakeUser reads one user; ErrNotFound when there is none.
-func TakeUser(ctx context.Context, db *gorm.DB, id int64) (User, error) {
-	var u User
-	err := db.WithContext(ctx).Where("id = ?", id).Take(&u).Error
-	return u, Translate(err)
-}
-
 // UserNames maps user ids to their display names; unknown ids are absent.
 func UserNames(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]string, error) {
 	names := map[int64]string{}
@@ -134,13 +127,6 @@ func OwnersAfter(ctx context.Context, db *gorm.DB, compoundID, after int64, limi
 	return ids, Translate(err)
 }
 
-// UserExists reports whether a user of id exists.
-func UserExists(ctx context.Context, db *gorm.DB, id int64) (bool, error) {
-	var n int64
-	err := db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Limit(1).Count(&n).Error
-	return n > 0, Translate(err)
-}
-
 // UsersByID returns the users of ids, by id.
 func UsersByID(ctx context.Context, db *gorm.DB, ids []int64) ([]User, error) {
 	if len(ids) == 0 {
@@ -156,4 +142,164 @@ func ResidenciesOf(ctx context.Context, db *gorm.DB, userID int64) ([]Residency,
 	var rs []Residency
 	err := db.WithContext(ctx).Where("user_id = ?", userID).Order("id").Find(&rs).Error
 	return rs, Translate(err)
+}
+
+// UserByOpenID finds the user of a mini-program openid (ErrNotFound).
+func UserByOpenID(ctx context.Context, db *gorm.DB, openID string) (User, error) {
+	var u User
+	err := db.WithContext(ctx).Where("open_id = ?", openID).Take(&u).Error
+	return u, Translate(err)
+}
+
+// LockUser takes the row lock of a user: what one user does must not run
+// twice at once (two invitations for one grant redeemed together).
+func LockUser(ctx context.Context, tx *gorm.DB, id int64) error {
+	var u User
+	return Translate(ForUpdate(tx.WithContext(ctx)).Select("id").Where("id = ?", id).Take(&u).Error)
+}
+
+// HomeView is a residency of a user with the names of its dwelling.
+type HomeView struct {
+	Residency
+	Unit, Room, BuildingName, CompoundName string
+	AreaCentiM2                            int64
+}
+
+// HomesOf returns the residencies of a user with their dwellings, oldest first.
+func HomesOf(ctx context.Context, db *gorm.DB, userID int64) ([]HomeView, error) {
+	var rows []HomeView
+	err := db.WithContext(ctx).Table("residencies r").
+		Select("r.*, h.unit, h.room, h.area_centi_m2, b.name AS building_name, c.name AS compound_name").
+		Joins("JOIN households h ON h.id = r.household_id").
+		Joins("JOIN buildings b ON b.id = r.building_id").
+		Joins("JOIN compounds c ON c.id = r.compound_id").
+		Where("r.user_id = ?", userID).Order("r.id").Scan(&rows).Error
+	return rows, Translate(err)
+}
+
+// ResidentView is one resident of a household with the name others see.
+type ResidentView struct {
+	Residency
+	DisplayName string
+}
+
+// ResidentsOf returns the residents of a household, oldest first.
+func ResidentsOf(ctx context.Context, db *gorm.DB, householdID int64) ([]ResidentView, error) {
+	rows := []ResidentView{}
+	err := db.WithContext(ctx).Table("residencies r").Select("r.*, u.display_name").
+		Joins("JOIN users u ON u.id = r.user_id").
+		Where("r.household_id = ?", householdID).Order("r.id").Scan(&rows).Error
+	return rows, Translate(err)
+}
+
+// DeleteResidency removes a residency and returns the rows removed (0 when
+// it was already gone).
+func DeleteResidency(ctx context.Context, db *gorm.DB, id int64) (int64, error) {
+	res := db.WithContext(ctx).Where("id = ?", id).Delete(&Residency{})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// ApplicationView is a residency application with who applied and for
+// which dwelling.
+type ApplicationView struct {
+	ResidencyApplication
+	ApplicantName string
+	Unit          string
+	Room          string
+	BuildingName  string
+	CompoundName  string
+}
+
+func applicationViews(db *gorm.DB) *gorm.DB {
+	return db.Table("residency_applications a").
+		Select("a.*, u.display_name AS applicant_name, h.unit, h.room, b.name AS building_name, c.name AS compound_name").
+		Joins("JOIN users u ON u.id = a.user_id").
+		Joins("JOIN households h ON h.id = a.household_id").
+		Joins("JOIN buildings b ON b.id = a.building_id").
+		Joins("JOIN compounds c ON c.id = a.compound_id")
+}
+
+// ApplicationViewByID loads one application with its names (ErrNotFound).
+func ApplicationViewByID(ctx context.Context, db *gorm.DB, id int64) (ApplicationView, error) {
+	var rows []ApplicationView
+	if err := applicationViews(db.WithContext(ctx)).Where("a.id = ?", id).Limit(1).Scan(&rows).Error; err != nil {
+		return ApplicationView{}, Translate(err)
+	}
+	if len(rows) == 0 {
+		return ApplicationView{}, ErrNotFound
+	}
+	return rows[0], nil
+}
+
+// ApplicationQuery selects applications; zero fields do not filter. A
+// nil Reach does not filter either (an applicant's own list).
+type ApplicationQuery struct {
+	UserID     int64
+	State      string
+	BuildingID int64
+	GridID     int64
+	Reach      *Reach
+}
+
+// ApplicationsPage lists applications with their names, newest first.
+func ApplicationsPage(ctx context.Context, db *gorm.DB, f ApplicationQuery, p Page) (Paged[ApplicationView], error) {
+	q := applicationViews(db)
+	if f.UserID != 0 {
+		q = q.Where("a.user_id = ?", f.UserID)
+	}
+	if f.State != "" {
+		q = q.Where("a.state = ?", f.State)
+	}
+	if f.Reach != nil {
+		cond, args := f.Reach.where("a")
+		q = q.Where(cond, args...)
+	}
+	if f.BuildingID != 0 {
+		q = q.Where("a.building_id = ?", f.BuildingID)
+	}
+	if f.GridID != 0 {
+		q = q.Where("a.grid_id = ?", f.GridID)
+	}
+	return KeysetPage[ApplicationView](ctx, q, "a.id", p)
+}
+
+// PendingApplicationsOf returns a user's pending applications, oldest first.
+func PendingApplicationsOf(ctx context.Context, db *gorm.DB, userID int64) ([]ResidencyApplication, error) {
+	var rows []ResidencyApplication
+	err := db.WithContext(ctx).Where("user_id = ? AND state = ?", userID, ApplicationPending).Order("id").Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// BuildingsWithin reports whether some building within r is the building
+// (when buildingID is set) and lies in the grid (when gridID is set).
+func BuildingsWithin(ctx context.Context, db *gorm.DB, r Reach, buildingID, gridID int64) (bool, error) {
+	cond, args := r.where("b")
+	q := db.WithContext(ctx).Table("buildings b").Where(cond, args...)
+	if buildingID != 0 {
+		q = q.Where("b.id = ?", buildingID)
+	}
+	if gridID != 0 {
+		q = q.Where("b.grid_id = ?", gridID)
+	}
+	var n int64
+	err := q.Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// LockApplicationState locks an application's row and returns its state.
+// It locks through the primary key alone: given `WHERE id = ? AND state
+// = ?`, MariaDB walks the state index instead (its entries end with the
+// id), and two deciders of one application deadlock on that index's gap
+// locks. The caller compares the state and then calls CloseApplication.
+func LockApplicationState(ctx context.Context, tx *gorm.DB, id int64) (string, error) {
+	var cur ResidencyApplication
+	err := ForUpdate(tx.WithContext(ctx)).Select("id", "state").Where("id = ?", id).Take(&cur).Error
+	return cur.State, Translate(err)
+}
+
+// CloseApplication writes the final state of an application whose row
+// the caller locked: no longer open, with the reason, decider and time.
+func CloseApplication(ctx context.Context, tx *gorm.DB, id int64, state, reason string, by int64, at time.Time) error {
+	return Translate(tx.WithContext(ctx).Model(&ResidencyApplication{}).Where("id = ?", id).
+		Updates(map[string]any{"state": state, "open": nil, "reason": reason, "decided_by": by, "decided_at": at}).Error)
 }

@@ -1,17 +1,14 @@
 package service
 
+import "redprop/model"
+
 // Page asks for one page of a keyset-paginated list: rows with an id below
-// After (newest first), at most Limit of them. After is 0 for the first page.
-type Page struct {
-	After int64
-	Limit int
-}
+// After (newest first), at most Limit of them. After is 0 for the first
+// page. It is the storage layer's own (model.KeysetPage reads it).
+type Page = model.Page
 
 // Paged is one page of results; More says whether another page follows.
-type Paged[T any] struct {
-	Items []T
-	More  bool
-}
+type Paged[T any] = model.Paged[T]
 
 // Cut trims a result fetched with Limit+1 rows into a page.
 func Cut[T any](rows []T, limit int) Paged[T] {

@@ -116,15 +116,10 @@ func (s *Service) allow(ctx context.Context, key string, limit int) error {
 }
 
 func (s *Service) findOrCreate(ctx context.Context, openID, unionID string) (model.User, error) {
-	db := s.db.WithContext(ctx)
-	var u model.User
-	err := model.Translate(db.Where("open_id = ?", openID).Take(&u).Error)
+	u, err := model.UserByOpenID(ctx, s.db, openID)
 	if err == nil {
 		if unionID != "" && (u.UnionID == nil || *u.UnionID != unionID) {
-			u.UnionID = &unionID
-			if err := db.Model(&u).Update("union_id", unionID).Error; err != nil {
-				return u, err
-			}
+			return model.Patch[model.User](ctx, s.db, u.ID, map[string]any{"union_id": unionID})
 		}
 		return u, nil
 	}
@@ -135,10 +130,10 @@ func (s *Service) findOrCreate(ctx context.Context, openID, unionID string) (mod
 	if unionID != "" {
 		u.UnionID = &unionID
 	}
-	err = model.Translate(db.Create(&u).Error)
+	err = model.Create(ctx, s.db, &u)
 	if errors.Is(err, model.ErrDuplicate) {
 		// A concurrent first login of the same user won the insert.
-		err = model.Translate(db.Where("open_id = ?", openID).Take(&u).Error)
+		return model.UserByOpenID(ctx, s.db, openID)
 	}
 	return u, err
 }
@@ -231,11 +226,11 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 		return Tokens{}, ErrRefreshInvalid
 	}
 	s.rdb.SRem(ctx, s.key("family:"+family), h)
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&model.User{}).Where("id = ?", userID).Count(&n).Error; err != nil {
+	known, err := model.Exists[model.User](ctx, s.db, userID)
+	if err != nil {
 		return Tokens{}, err
 	}
-	if n == 0 {
+	if !known {
 		return Tokens{}, ErrRefreshInvalid
 	}
 	return s.issue(ctx, userID, family)
@@ -322,13 +317,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 	}
 	denied, err := s.rdb.Exists(ctx, keys...).Result()
 	if err != nil {
-		return nil, service.Unavailable("redis_down", "服务繁忙，请稍后再试").Wrap(err)
+		return nil, errRedisDown.Wrap(err)
 	}
 	if denied > 0 {
 		return nil, ErrTokenInvalid
 	}
-	var grants []model.Grant
-	if err := s.db.WithContext(ctx).Where("user_id = ? AND revoked_at IS NULL", userID).Order("id").Find(&grants).Error; err != nil {
+	grants, err := model.LiveGrants(ctx, s.db, userID)
+	if err != nil {
 		return nil, err
 	}
 	return &service.Actor{UserID: userID, Grants: grants}, nil
@@ -347,12 +342,7 @@ func (s *Service) BindPhone(ctx context.Context, a *service.Actor, code string) 
 	if err != nil {
 		return model.User{}, err
 	}
-	db := s.db.WithContext(ctx)
-	if err := db.Model(&model.User{}).Where("id = ?", a.UserID).Update("phone", phone).Error; err != nil {
-		return model.User{}, err
-	}
-	var u model.User
-	return u, model.Translate(db.Take(&u, a.UserID).Error)
+	return model.Patch[model.User](ctx, s.db, a.UserID, map[string]any{"phone": phone})
 }
 
 // SetName lets a user set the name others see (grid workers need it).
@@ -361,20 +351,11 @@ func (s *Service) SetName(ctx context.Context, a *service.Actor, name string) (m
 	if n := len([]rune(name)); n == 0 || n > 32 {
 		return model.User{}, service.Invalid("bad_name", "姓名须为 1 到 32 个字符")
 	}
-	db := s.db.WithContext(ctx)
-	if err := db.Model(&model.User{}).Where("id = ?", a.UserID).Update("display_name", name).Error; err != nil {
-		return model.User{}, err
-	}
-	var u model.User
-	return u, model.Translate(db.Take(&u, a.UserID).Error)
+	return model.Patch[model.User](ctx, s.db, a.UserID, map[string]any{"display_name": name})
 }
 
 // HouseholdView is one household of the user, with names for display.
-type HouseholdView struct {
-	model.Residency
-	Unit, Room, BuildingName, CompoundName string
-	AreaCentiM2                            int64
-}
+type HouseholdView = model.HomeView
 
 // Me is what GET /me answers.
 type Me struct {
@@ -386,24 +367,18 @@ type Me struct {
 
 // Me returns the user with their households, pending applications and grants.
 func (s *Service) Me(ctx context.Context, a *service.Actor) (Me, error) {
-	db := s.db.WithContext(ctx)
 	var m Me
-	if err := model.Translate(db.Take(&m.User, a.UserID).Error); err != nil {
+	var err error
+	if m.User, err = model.ByID[model.User](ctx, s.db, a.UserID); err != nil {
 		if errors.Is(err, model.ErrNotFound) {
 			return m, ErrTokenInvalid
 		}
 		return m, err
 	}
-	err := db.Table("residencies r").
-		Select("r.*, h.unit, h.room, h.area_centi_m2, b.name AS building_name, c.name AS compound_name").
-		Joins("JOIN households h ON h.id = r.household_id").
-		Joins("JOIN buildings b ON b.id = r.building_id").
-		Joins("JOIN compounds c ON c.id = r.compound_id").
-		Where("r.user_id = ?", a.UserID).Order("r.id").Scan(&m.Households).Error
-	if err != nil {
+	if m.Households, err = model.HomesOf(ctx, s.db, a.UserID); err != nil {
 		return m, err
 	}
-	if err := db.Where("user_id = ? AND state = ?", a.UserID, model.ApplicationPending).Order("id").Find(&m.Applications).Error; err != nil {
+	if m.Applications, err = model.PendingApplicationsOf(ctx, s.db, a.UserID); err != nil {
 		return m, err
 	}
 	m.Grants = a.Grants

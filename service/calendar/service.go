@@ -49,8 +49,8 @@ func (s *Service) Current(ctx context.Context) (*Calendar, error) {
 	if s.cached != nil && now.Sub(s.loadedAt) < reloadAfter && !now.Before(s.loadedAt) {
 		return s.cached, nil
 	}
-	var rows []model.CalendarDay
-	if err := s.db.WithContext(ctx).Find(&rows).Error; err != nil {
+	rows, err := model.CalendarDays(ctx, s.db)
+	if err != nil {
 		return nil, fmt.Errorf("load calendar: %w", err)
 	}
 	days := make([]Day, len(rows))
@@ -74,8 +74,8 @@ func (s *Service) Year(ctx context.Context, year int) ([]Day, error) {
 	if year < MinYear || year > MaxYear {
 		return nil, errBadYear
 	}
-	var rows []model.CalendarDay
-	if err := s.db.WithContext(ctx).Where("year = ?", year).Order("date").Find(&rows).Error; err != nil {
+	rows, err := model.CalendarYear(ctx, s.db, year)
+	if err != nil {
 		return nil, err
 	}
 	days := make([]Day, len(rows))
@@ -97,26 +97,13 @@ func (s *Service) SetYear(ctx context.Context, a *service.Actor, year int, days 
 	}
 	// Two admins replacing one year at once meet on its unique dates: one
 	// wins, the other is a deadlock victim (run again) or a duplicate (409).
-	for attempt := 1; ; attempt++ {
-		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-			if err := tx.Where("year = ?", year).Delete(&model.CalendarDay{}).Error; err != nil {
-				return err
-			}
-			if len(rows) == 0 {
-				return nil
-			}
-			return tx.Create(&rows).Error
-		})
-		if attempt == 3 || !model.IsDeadlock(err) {
-			break
-		}
-	}
-	if model.IsDeadlock(err) {
-		err = model.ErrDuplicate
-	}
+	// A victim three times over is told as a duplicate is.
+	err = model.InTxRetry(ctx, s.db, 3, func(tx *gorm.DB) error {
+		return model.ReplaceCalendarYear(ctx, tx, year, rows)
+	})
 	// The cache goes even on failure: a half-known outcome must not linger.
 	s.invalidate()
-	if errors.Is(model.Translate(err), model.ErrDuplicate) {
+	if errors.Is(err, model.ErrDuplicate) || errors.Is(err, model.ErrDeadlock) {
 		return service.Conflict("calendar_changed", "该年度日历正被他人修改，请刷新后重试").Wrap(err)
 	}
 	return err

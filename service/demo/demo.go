@@ -57,35 +57,33 @@ func Load(ctx context.Context, db *gorm.DB, now time.Time) (*City, error) {
 		return nil, ErrNotEmpty
 	}
 	c := &City{Users: map[string]int64{}}
-	err = model.InTx(ctx, db, func(tx *gorm.DB) error { return c.load(tx, now) })
+	err = model.InTx(ctx, db, func(tx *gorm.DB) error { return c.load(ctx, tx, now) })
 	if err != nil {
 		return nil, fmt.Errorf("load demo city: %w", err)
 	}
 	return c, nil
 }
 
-func (c *City) load(tx *gorm.DB, now time.Time) error {
+func (c *City) load(ctx context.Context, tx *gorm.DB, now time.Time) error {
 	city := model.Region{Level: model.LevelCity, Name: "示范市", Code: "370600"}
-	if err := tx.Create(&city).Error; err != nil {
+	if err := model.CreateInTree(ctx, tx, &city); err != nil {
 		return err
 	}
-	city.CityID = city.ID
-	tx.Model(&city).Update("city_id", city.ID)
 	district := model.Region{Level: model.LevelDistrict, ParentID: city.ID, Name: "中心区", Code: "370602",
 		Ancestry: model.Ancestry{CityID: city.ID}}
-	if err := createWithSelf(tx, &district, func(id int64) { district.DistrictID = id }, "district_id"); err != nil {
+	if err := model.CreateInTree(ctx, tx, &district); err != nil {
 		return err
 	}
 	street := model.Region{Level: model.LevelStreet, ParentID: district.ID, Name: "文昌路街道",
 		Ancestry: model.Ancestry{CityID: city.ID, DistrictID: district.ID}}
-	if err := createWithSelf(tx, &street, func(id int64) { street.StreetID = id }, "street_id"); err != nil {
+	if err := model.CreateInTree(ctx, tx, &street); err != nil {
 		return err
 	}
 	c.CityID, c.DistrictID, c.StreetID = city.ID, district.ID, street.ID
 	for i, name := range []string{"双语社区", "光安社区"} {
 		com := model.Region{Level: model.LevelCommunity, ParentID: street.ID, Name: name,
 			Ancestry: model.Ancestry{CityID: city.ID, DistrictID: district.ID, StreetID: street.ID}}
-		if err := createWithSelf(tx, &com, func(id int64) { com.CommunityID = id }, "community_id"); err != nil {
+		if err := model.CreateInTree(ctx, tx, &com); err != nil {
 			return err
 		}
 		c.Communities[i] = com
@@ -97,12 +95,12 @@ func (c *City) load(tx *gorm.DB, now time.Time) error {
 	for i, cp := range compounds {
 		anc := c.Communities[cp.community].Ancestry
 		comp := model.Compound{Name: cp.name, Address: cp.address, Ancestry: anc}
-		if err := createWithSelf(tx, &comp, func(id int64) { comp.CompoundID = id }, "compound_id"); err != nil {
+		if err := model.CreateInTree(ctx, tx, &comp); err != nil {
 			return err
 		}
 		c.Compounds[i] = comp
 		grid := model.Grid{Name: fmt.Sprintf("%s第%d网格", c.Communities[cp.community].Name, i+1), Ancestry: anc}
-		if err := createWithSelf(tx, &grid, func(id int64) { grid.GridID = id }, "grid_id"); err != nil {
+		if err := model.CreateInTree(ctx, tx, &grid); err != nil {
 			return err
 		}
 		c.Grids[i] = grid
@@ -110,13 +108,13 @@ func (c *City) load(tx *gorm.DB, now time.Time) error {
 			banc := comp.Ancestry
 			banc.GridID = grid.ID
 			bld := model.Building{Name: fmt.Sprintf("%d号楼", b), Ancestry: banc}
-			if err := createWithSelf(tx, &bld, func(id int64) { bld.BuildingID = id }, "building_id"); err != nil {
+			if err := model.CreateInTree(ctx, tx, &bld); err != nil {
 				return err
 			}
 			c.Buildings = append(c.Buildings, bld)
 			for k, room := range []string{"101", "102", "201", "202"} {
 				h := model.Household{Unit: "1", Room: room, AreaCentiM2: int64(8950 + 1025*k + 310*b), Ancestry: bld.Ancestry}
-				if err := tx.Create(&h).Error; err != nil {
+				if err := model.Create(ctx, tx, &h); err != nil {
 					return err
 				}
 				c.Households = append(c.Households, h)
@@ -125,50 +123,29 @@ func (c *City) load(tx *gorm.DB, now time.Time) error {
 	}
 	code := "91370600MA3DEMO01X"
 	c.Firm = model.Firm{Name: "红心物业服务有限公司", CreditCode: &code, Hotline: "0535-2218888", CityID: city.ID, DistrictID: district.ID}
-	if err := tx.Create(&c.Firm).Error; err != nil {
+	if err := model.Create(ctx, tx, &c.Firm); err != nil {
 		return err
 	}
 	start := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, comp := range c.Compounds[:2] {
 		ct := model.Contract{FirmID: c.Firm.ID, StartsOn: start, EndsOn: start.AddDate(3, 0, -1), Ancestry: comp.Ancestry}
-		if err := tx.Create(&ct).Error; err != nil {
+		if err := model.Create(ctx, tx, &ct); err != nil {
 			return err
 		}
 		c.Contracts = append(c.Contracts, ct)
 	}
 	c.Committee = model.Committee{Kind: "owners", Name: "金日天玺业主委员会", Ancestry: c.Compounds[0].Ancestry}
-	if err := tx.Create(&c.Committee).Error; err != nil {
+	if err := model.Create(ctx, tx, &c.Committee); err != nil {
 		return err
 	}
 	c.Department = model.Department{Name: "街道综合执法队", Kind: "城管", Ancestry: street.Ancestry}
-	if err := tx.Create(&c.Department).Error; err != nil {
+	if err := model.Create(ctx, tx, &c.Department); err != nil {
 		return err
 	}
-	return c.people(tx)
+	return c.people(ctx, tx)
 }
 
-// createWithSelf inserts a tree row and then records its own id in its
-// ancestry column (a compound's compound_id is itself).
-func createWithSelf(tx *gorm.DB, row any, set func(int64), col string) error {
-	if err := tx.Create(row).Error; err != nil {
-		return err
-	}
-	var id int64
-	switch r := row.(type) {
-	case *model.Region:
-		id = r.ID
-	case *model.Compound:
-		id = r.ID
-	case *model.Grid:
-		id = r.ID
-	case *model.Building:
-		id = r.ID
-	}
-	set(id)
-	return tx.Model(row).Update(col, id).Error
-}
-
-func (c *City) people(tx *gorm.DB) error {
+func (c *City) people(ctx context.Context, tx *gorm.DB) error {
 	comm0, comp0, grid0, b0 := c.Communities[0], c.Compounds[0], c.Grids[0], c.Buildings[0]
 	type spec struct {
 		name, display, role, scope string
@@ -193,12 +170,12 @@ func (c *City) people(tx *gorm.DB) error {
 		{"community2", "社区马主任", model.RoleCommunityStaff, model.ScopeCommunity, c.Communities[1].ID, c.Communities[1].Ancestry, c.Communities[1].Name + "派单员"},
 	}
 	for _, s := range specs {
-		id, err := c.user(tx, s.name, s.display)
+		id, err := c.user(ctx, tx, s.name, s.display)
 		if err != nil {
 			return err
 		}
 		g := model.Grant{UserID: id, Role: s.role, ScopeKind: s.scope, ScopeID: s.scopeID, Ancestry: s.anc}
-		if err := tx.Create(&g).Error; err != nil {
+		if err := model.Create(ctx, tx, &g); err != nil {
 			return err
 		}
 		c.People = append(c.People, Person{Name: s.name, UserID: id, Role: s.role, About: s.about})
@@ -212,17 +189,17 @@ func (c *City) people(tx *gorm.DB) error {
 		{"resident2", "居民林先生", c.Households[16], c.Compounds[2].Name + "1号楼1单元101业主"},
 	}
 	for _, r := range residents {
-		id, err := c.user(tx, r.name, r.display)
+		id, err := c.user(ctx, tx, r.name, r.display)
 		if err != nil {
 			return err
 		}
 		res := model.Residency{UserID: id, HouseholdID: r.household.ID, Relation: model.RelationOwner, Ancestry: r.household.Ancestry}
-		if err := tx.Create(&res).Error; err != nil {
+		if err := model.Create(ctx, tx, &res); err != nil {
 			return err
 		}
 		c.People = append(c.People, Person{Name: r.name, UserID: id, Role: "resident", About: r.about})
 	}
-	id, err := c.user(tx, "newcomer", "新住户小黄")
+	id, err := c.user(ctx, tx, "newcomer", "新住户小黄")
 	if err != nil {
 		return err
 	}
@@ -230,10 +207,10 @@ func (c *City) people(tx *gorm.DB) error {
 	return nil
 }
 
-func (c *City) user(tx *gorm.DB, name, display string) (int64, error) {
+func (c *City) user(ctx context.Context, tx *gorm.DB, name, display string) (int64, error) {
 	openID := wechat.SandboxOpenID(name)
 	u := model.User{OpenID: &openID, DisplayName: display, Phone: fmt.Sprintf("1380000%04d", len(c.Users)+1)}
-	if err := tx.Create(&u).Error; err != nil {
+	if err := model.Create(ctx, tx, &u); err != nil {
 		return 0, err
 	}
 	c.Users[name] = u.ID

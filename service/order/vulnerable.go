@@ -90,7 +90,7 @@ func (s *Service) RegisterVulnerable(ctx context.Context, a *service.Actor, in V
 		return VulnerableView{}, err
 	}
 	if in.UserID != 0 {
-		ok, err := model.UserExists(ctx, s.db, in.UserID)
+		ok, err := model.Exists[model.User](ctx, s.db, in.UserID)
 		if err != nil {
 			return VulnerableView{}, err
 		}
@@ -124,7 +124,7 @@ func (s *Service) RegisterVulnerable(ctx context.Context, a *service.Actor, in V
 // given), or else the user's one household in the actor's grids.
 func (s *Service) vulnerableHome(ctx context.Context, a *service.Actor, in VulnerableInput) (model.Household, error) {
 	if in.HouseholdID != 0 {
-		h, err := model.TakeHousehold(ctx, s.db, in.HouseholdID)
+		h, err := model.ByID[model.Household](ctx, s.db, in.HouseholdID)
 		if errors.Is(err, model.ErrNotFound) {
 			return h, errVulnHousehold
 		}
@@ -161,7 +161,7 @@ func (s *Service) vulnerableHome(ctx context.Context, a *service.Actor, in Vulne
 	if len(mine) != 1 {
 		return model.Household{}, errVulnNoHome
 	}
-	return model.TakeHousehold(ctx, s.db, mine[0].HouseholdID)
+	return model.ByID[model.Household](ctx, s.db, mine[0].HouseholdID)
 }
 
 func checkVulnerable(in VulnerableInput) (model.Vulnerable, error) {
@@ -247,7 +247,7 @@ func (s *Service) Vulnerables(ctx context.Context, a *service.Actor, gridID int6
 		return none, errVulnRole
 	}
 	if gridID != 0 {
-		g, err := model.TakeGrid(ctx, s.db, gridID)
+		g, err := model.ByID[model.Grid](ctx, s.db, gridID)
 		if err != nil && !errors.Is(err, model.ErrNotFound) {
 			return none, err
 		}

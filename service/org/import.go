@@ -135,20 +135,20 @@ func (s *Service) ImportHouseholds(ctx context.Context, a *service.Actor, compou
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		// Two imports of one compound queue up here instead of racing to
 		// create the same buildings.
-		if err := lockCompound(tx, c.ID); err != nil {
+		if err := model.LockCompound(ctx, tx, c.ID); err != nil {
 			return err
 		}
-		plan, err := planImport(tx, c, rows, rep)
+		plan, err := planImport(ctx, tx, c, rows, rep)
 		if err != nil {
 			return err
 		}
 		if err := rep.err(); err != nil {
 			return err // rolls back: nothing is written
 		}
-		res, err = plan.write(tx, c, s.clock.Now().UTC().Truncate(time.Microsecond))
+		res, err = plan.write(ctx, tx, c, s.clock.Now().UTC().Truncate(time.Microsecond))
 		return err
 	})
-	if errors.Is(model.Translate(err), model.ErrDuplicate) {
+	if errors.Is(err, model.ErrDuplicate) {
 		return ImportResult{}, errImportRace
 	}
 	return res, err
@@ -334,9 +334,9 @@ type planBuilding struct {
 // planImport checks the rows against the database (grids, buildings,
 // duplicates) in three queries, whatever the number of rows, adding what
 // is wrong to rep.
-func planImport(tx *gorm.DB, c model.Compound, rows []importRow, rep *importReport) (*importPlan, error) {
-	var grids []model.Grid
-	if err := tx.Where("community_id = ?", c.CommunityID).Find(&grids).Error; err != nil {
+func planImport(ctx context.Context, tx *gorm.DB, c model.Compound, rows []importRow, rep *importReport) (*importPlan, error) {
+	grids, err := model.GridsOf(ctx, tx, c.CommunityID)
+	if err != nil {
 		return nil, err
 	}
 	gridByID := map[int64]model.Grid{}
@@ -346,16 +346,15 @@ func planImport(tx *gorm.DB, c model.Compound, rows []importRow, rep *importRepo
 		gridByName[fold(g.Name)] = append(gridByName[fold(g.Name)], g)
 	}
 	plan := &importPlan{buildings: map[string]*planBuilding{}, updates: map[int64]int64{}}
-	var buildings []model.Building
-	if err := tx.Where("compound_id = ?", c.ID).Find(&buildings).Error; err != nil {
+	buildings, err := model.BuildingsOf(ctx, tx, c.ID)
+	if err != nil {
 		return nil, err
 	}
 	for _, b := range buildings {
 		plan.buildings[fold(b.Name)] = &planBuilding{id: b.ID, gridID: b.GridID, gridName: gridName(gridByID, b.GridID)}
 	}
-	var households []model.Household
-	if err := tx.Select("id", "building_id", "unit", "room", "area_centi_m2").
-		Where("compound_id = ?", c.ID).Find(&households).Error; err != nil {
+	households, err := model.HouseholdsOf(ctx, tx, c.ID)
+	if err != nil {
 		return nil, err
 	}
 	existing := map[householdKey]model.Household{}
@@ -434,24 +433,16 @@ func gridName(byID map[int64]model.Grid, id int64) string {
 
 // write carries out the plan: new buildings, their own ids, new households
 // and changed areas, each in batches.
-func (p *importPlan) write(tx *gorm.DB, c model.Compound, now time.Time) (ImportResult, error) {
+func (p *importPlan) write(ctx context.Context, tx *gorm.DB, c model.Compound, now time.Time) (ImportResult, error) {
 	res := ImportResult{BuildingsCreated: len(p.newBuildings), HouseholdsCreated: len(p.newRows),
 		HouseholdsUpdated: len(p.updates), HouseholdsUnchanged: p.unchanged}
 	if len(p.newBuildings) > 0 {
-		if err := tx.CreateInBatches(&p.newBuildings, importBatch).Error; err != nil {
+		if err := model.CreateBuildings(ctx, tx, c.ID, p.newBuildings, importBatch); err != nil {
 			return res, err
 		}
-		// A building carries its own id in its ancestry; one statement sets
-		// it for every new one.
-		if err := tx.Model(&model.Building{}).Where("compound_id = ? AND building_id = 0", c.ID).
-			Update("building_id", gorm.Expr("id")).Error; err != nil {
-			return res, err
-		}
-		// Ids are read back by name rather than trusted from the batch
-		// insert: consecutive auto-increment ids are not guaranteed on
-		// every MySQL-compatible engine (TiDB, Galera).
-		var ids []model.Building
-		if err := tx.Select("id", "name").Where("compound_id = ?", c.ID).Find(&ids).Error; err != nil {
+		// Ids are read back by name rather than trusted from the batch insert.
+		ids, err := model.BuildingsOf(ctx, tx, c.ID)
+		if err != nil {
 			return res, err
 		}
 		for _, b := range ids {
@@ -468,33 +459,9 @@ func (p *importPlan) write(tx *gorm.DB, c model.Compound, now time.Time) (Import
 		households = append(households, model.Household{Unit: row.unit, Room: row.room, AreaCentiM2: row.area, Ancestry: anc})
 	}
 	if len(households) > 0 {
-		if err := tx.CreateInBatches(&households, importBatch).Error; err != nil {
+		if err := model.CreateInBatches(ctx, tx, &households, importBatch); err != nil {
 			return res, err
 		}
 	}
-	return res, p.updateAreas(tx, now)
-}
-
-// updateAreas writes changed areas with one CASE statement per batch.
-func (p *importPlan) updateAreas(tx *gorm.DB, now time.Time) error {
-	ids := make([]int64, 0, len(p.updates))
-	for id := range p.updates {
-		ids = append(ids, id)
-	}
-	for start := 0; start < len(ids); start += importBatch {
-		chunk := ids[start:min(start+importBatch, len(ids))]
-		var sql strings.Builder
-		args := make([]any, 0, 2*len(chunk)+2)
-		sql.WriteString("UPDATE households SET area_centi_m2 = CASE id")
-		for _, id := range chunk {
-			sql.WriteString(" WHEN ? THEN ?")
-			args = append(args, id, p.updates[id])
-		}
-		sql.WriteString(" END, updated_at = ? WHERE id IN ?")
-		args = append(args, now, chunk)
-		if err := tx.Exec(sql.String(), args...).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	return res, model.SetHouseholdAreas(ctx, tx, p.updates, now, importBatch)
 }

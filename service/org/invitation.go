@@ -46,57 +46,6 @@ var roleScopes = map[string][]string{
 	model.RoleVolunteer:       {model.ScopeCommunity, model.ScopeCompound},
 }
 
-// staffLevel ranks the region staff roles from the top: staff may invite
-// staff of their own level and below.
-var staffLevel = map[string]int{
-	model.RoleCityStaff: 1, model.RoleDistrictStaff: 2, model.RoleStreetStaff: 3, model.RoleCommunityStaff: 4,
-}
-
-// communityRoles are the roles a community runs on; its staff hand them out.
-var communityRoles = []string{
-	model.RoleGridWorker, model.RoleBuildingSteward, model.RoleCommunityDuty,
-	model.RoleVolunteer, model.RoleCommittee, model.RolePartyBranch,
-}
-
-// mayInvite is the table of who may invite whom. The scope is checked
-// separately: the inviting grant must also cover the invitation's scope.
-func mayInvite(inviter, role string) bool {
-	if _, known := roleScopes[role]; !known {
-		return false
-	}
-	switch inviter {
-	case model.RolePlatformAdmin:
-		return true
-	case model.RoleCityStaff, model.RoleDistrictStaff, model.RoleStreetStaff:
-		if lvl, ok := staffLevel[role]; ok {
-			return lvl >= staffLevel[inviter]
-		}
-		return slices.Contains(communityRoles, role) || role == model.RoleFirmManager || role == model.RoleDepartmentStaff
-	case model.RoleCommunityStaff:
-		return slices.Contains(communityRoles, role)
-	case model.RoleFirmManager:
-		return role == model.RoleFirmWorker
-	case model.RoleGridWorker:
-		return role == model.RoleBuildingSteward
-	}
-	return false
-}
-
-// canInvite reports whether one grant of the actor both covers t and
-// carries a role that may invite role: holding the scope through one grant
-// and the role through another is not enough.
-func canInvite(a *service.Actor, role string, t service.Target) bool {
-	if a == nil {
-		return false
-	}
-	for _, g := range a.Grants {
-		if mayInvite(g.Role, role) && service.ScopeCovers(g, t) {
-			return true
-		}
-	}
-	return false
-}
-
 // Errors of invitations and grants.
 var (
 	errInviteRole       = service.Invalid("bad_role", "未知的角色")
@@ -188,7 +137,7 @@ func (s *Service) insertInvitation(ctx context.Context, inv *model.Invitation) e
 	for range 3 {
 		inv.ID = 0
 		inv.Code = newInvitationCode()
-		err := model.Translate(s.db.WithContext(ctx).Create(inv).Error)
+		err := model.Create(ctx, s.db, inv)
 		if !errors.Is(err, model.ErrDuplicate) {
 			return err
 		}
@@ -218,71 +167,24 @@ func (s *Service) grantScopeTarget(ctx context.Context, kind string, id int64) (
 	if id <= 0 {
 		return t, errInviteScope
 	}
-	db := s.db.WithContext(ctx)
-	var err error
-	switch kind {
-	case model.ScopeCity, model.ScopeDistrict, model.ScopeStreet, model.ScopeCommunity:
-		var r model.Region
-		if err = db.Where("level = ?", kind).Take(&r, id).Error; err == nil {
-			t.Ancestry = r.Ancestry
-		}
-	case model.ScopeCompound:
-		var c model.Compound
-		if err = db.Take(&c, id).Error; err == nil {
-			t.Ancestry = c.Ancestry
-		}
-	case model.ScopeGrid:
-		var g model.Grid
-		if err = db.Take(&g, id).Error; err == nil {
-			t.Ancestry = g.Ancestry
-		}
-	case model.ScopeBuilding:
-		var b model.Building
-		if err = db.Take(&b, id).Error; err == nil {
-			t.Ancestry = b.Ancestry
-		}
-	case model.ScopeFirm:
-		var f model.Firm
-		if err = db.Take(&f, id).Error; err == nil {
-			t.Ancestry = model.Ancestry{CityID: f.CityID, DistrictID: f.DistrictID}
-		}
-	case model.ScopeDepartment:
-		var d model.Department
-		if err = db.Take(&d, id).Error; err == nil {
-			t.Ancestry = d.Ancestry
-		}
-	default:
+	if !grantableScopeKind(kind) {
 		return t, errInviteScopeKind
 	}
-	if err = model.Translate(err); errors.Is(err, model.ErrNotFound) {
+	anc, err := model.ScopeAncestry(ctx, s.db, kind, id)
+	if errors.Is(err, model.ErrNotFound) {
 		return t, errInviteScope
-	} else if err != nil {
+	}
+	if err != nil {
 		return t, err
 	}
+	t.Ancestry = anc
 	grantTargetSelf(&t)
 	return t, nil
 }
 
 // grantTargetSelf records a tree node's own id in its ancestry column, so
 // that rows created without it are still covered by grants on themselves.
-func grantTargetSelf(t *service.Target) {
-	switch t.Kind {
-	case model.ScopeCity:
-		t.CityID = t.ID
-	case model.ScopeDistrict:
-		t.DistrictID = t.ID
-	case model.ScopeStreet:
-		t.StreetID = t.ID
-	case model.ScopeCommunity:
-		t.CommunityID = t.ID
-	case model.ScopeCompound:
-		t.CompoundID = t.ID
-	case model.ScopeGrid:
-		t.GridID = t.ID
-	case model.ScopeBuilding:
-		t.BuildingID = t.ID
-	}
-}
+func grantTargetSelf(t *service.Target) { t.Ancestry.Set(t.Kind, t.ID) }
 
 func newInvitationCode() string {
 	b := make([]byte, invitationCodeLen)
@@ -331,18 +233,18 @@ func (s *Service) Redeem(ctx context.Context, a *service.Actor, code string) (mo
 	}
 	now := s.clock.Now().UTC()
 	var g model.Grant
-	var spent bool
+	var lost bool
 	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		var inv model.Invitation
-		if err := model.Translate(tx.Where("code = ?", code).Take(&inv).Error); err != nil {
-			if errors.Is(err, model.ErrNotFound) {
-				return errInviteUnknown
-			}
+		inv, err := model.InvitationByCode(ctx, tx, code)
+		if errors.Is(err, model.ErrNotFound) {
+			return errInviteUnknown
+		}
+		if err != nil {
 			return err
 		}
 		// Once a user has redeemed a code, that is the answer whatever the
 		// code's state now; a refused redemption rolls back with the rest.
-		err := model.Translate(tx.Create(&model.Redemption{InvitationID: inv.ID, UserID: a.UserID}).Error)
+		err = model.Create(ctx, tx, &model.Redemption{InvitationID: inv.ID, UserID: a.UserID})
 		if errors.Is(err, model.ErrDuplicate) {
 			return errInviteRedeemed
 		}
@@ -356,49 +258,45 @@ func (s *Service) Redeem(ctx context.Context, a *service.Actor, code string) (mo
 		// grant that role there (their grant was revoked), nor may it.
 		// Invitations of the command line (no creator) stand alone.
 		if inv.CreatedBy != 0 {
-			creator := &service.Actor{UserID: inv.CreatedBy}
-			if err := tx.Where("user_id = ? AND revoked_at IS NULL", inv.CreatedBy).Find(&creator.Grants).Error; err != nil {
+			grants, err := model.LiveGrants(ctx, tx, inv.CreatedBy)
+			if err != nil {
 				return err
 			}
+			creator := &service.Actor{UserID: inv.CreatedBy, Grants: grants}
 			if !canInvite(creator, inv.Role, service.Target{Kind: inv.ScopeKind, ID: inv.ScopeID, Ancestry: inv.Ancestry}) {
 				return errInviteStale
 			}
 		}
 		// One redemption of a user at a time: two codes for the same role
 		// and scope redeemed at once must not both pass the check below.
-		var me model.User
-		if err := model.ForUpdate(tx).Select("id").Where("id = ?", a.UserID).Take(&me).Error; err != nil {
+		if err := model.LockUser(ctx, tx, a.UserID); err != nil {
 			return err
 		}
-		var held int64
-		if err := tx.Model(&model.Grant{}).Where("user_id = ? AND role = ? AND scope_kind = ? AND scope_id = ? AND revoked_at IS NULL",
-			a.UserID, inv.Role, inv.ScopeKind, inv.ScopeID).Count(&held).Error; err != nil {
+		held, err := model.Holds(ctx, tx, a.UserID, model.Seat{Role: inv.Role, ScopeKind: inv.ScopeKind, ScopeID: inv.ScopeID})
+		if err != nil {
 			return err
 		}
-		if held > 0 {
+		if held {
 			return errInviteHeld
 		}
-		res := tx.Model(&model.Invitation{}).
-			Where("id = ? AND uses < max_uses AND revoked_at IS NULL AND expires_at > ?", inv.ID, now).
-			Update("uses", gorm.Expr("uses + 1"))
-		if res.Error != nil {
-			return res.Error
+		spent, err := model.SpendInvitation(ctx, tx, inv.ID, now)
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected == 0 {
-			spent = true
+		if spent == 0 {
+			lost = true
 			return errInviteUsedUp // rolls back the redemption; classified below
 		}
 		g = model.Grant{
 			UserID: a.UserID, Role: inv.Role, ScopeKind: inv.ScopeKind, ScopeID: inv.ScopeID,
 			InvitationID: inv.ID, CreatedBy: inv.CreatedBy, Ancestry: inv.Ancestry,
 		}
-		return tx.Create(&g).Error
+		return model.Create(ctx, tx, &g)
 	})
-	if spent {
+	if lost {
 		// Someone else changed the invitation between our read and the
 		// increment: say what it is now.
-		var inv model.Invitation
-		if rerr := s.db.WithContext(ctx).Where("code = ?", code).Take(&inv).Error; rerr == nil {
+		if inv, rerr := model.InvitationByCode(ctx, s.db, code); rerr == nil {
 			if uerr := invitationUsable(inv, now); uerr != nil {
 				return model.Grant{}, uerr
 			}
@@ -436,25 +334,14 @@ func (s *Service) InvitationState(inv model.Invitation) string {
 
 // MyInvitations lists the invitations the actor created, newest first.
 func (s *Service) MyInvitations(ctx context.Context, a *service.Actor, p service.Page) (service.Paged[model.Invitation], error) {
-	q := s.db.WithContext(ctx).Where("created_by = ?", a.UserID)
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.Invitation
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
-		return service.Paged[model.Invitation]{}, err
-	}
-	return service.Cut(rows, p.Limit), nil
+	return model.InvitationsBy(ctx, s.db, a.UserID, p)
 }
 
 // RevokeInvitation stops an invitation from being redeemed again; grants
 // already made from it stay (revoke them one by one).
 func (s *Service) RevokeInvitation(ctx context.Context, a *service.Actor, id int64) (model.Invitation, error) {
-	var inv model.Invitation
-	if err := model.Translate(s.db.WithContext(ctx).Take(&inv, id).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return inv, errInviteGone
-		}
+	inv, err := take[model.Invitation](ctx, s.db, id, errInviteGone)
+	if err != nil {
 		return inv, err
 	}
 	t := service.Target{Kind: inv.ScopeKind, ID: inv.ScopeID, Ancestry: inv.Ancestry}
@@ -462,14 +349,14 @@ func (s *Service) RevokeInvitation(ctx context.Context, a *service.Actor, id int
 		return inv, errInviteNotYours
 	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
-	res := s.db.WithContext(ctx).Model(&model.Invitation{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
-	if res.Error != nil {
-		return inv, res.Error
-	}
-	if err := s.db.WithContext(ctx).Take(&inv, id).Error; err != nil {
+	n, err := model.RevokeInvitation(ctx, s.db, id, now)
+	if err != nil {
 		return inv, err
 	}
-	if res.RowsAffected == 0 {
+	if inv, err = model.ByID[model.Invitation](ctx, s.db, id); err != nil {
+		return inv, err
+	}
+	if n == 0 {
 		return inv, errInviteWasRevoked
 	}
 	return inv, nil

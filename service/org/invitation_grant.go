@@ -7,8 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"redprop/model"
 	"redprop/service"
 )
@@ -34,107 +32,46 @@ type GrantFilter struct {
 }
 
 // GrantView is a grant with the name of its holder.
-type GrantView struct {
-	model.Grant
-	DisplayName string
-}
-
-// kindsAbove are the scope kinds above a region level: a region's staff
-// see grants at their level and below, even where a row's ancestry would
-// also match (a street grant carries no community, but defensively so).
-var kindsAbove = map[string][]string{
-	model.ScopeCity:      {model.ScopePlatform},
-	model.ScopeDistrict:  {model.ScopePlatform, model.ScopeCity},
-	model.ScopeStreet:    {model.ScopePlatform, model.ScopeCity, model.ScopeDistrict},
-	model.ScopeCommunity: {model.ScopePlatform, model.ScopeCity, model.ScopeDistrict, model.ScopeStreet},
-}
-
-// grantListScope returns the SQL condition (over alias g of grants)
-// selecting the grants the actor may see: those of the roles and scopes
-// the actor could have invited. ok is false when the actor invites nobody.
-func grantListScope(a *service.Actor) (sql string, args []any, ok bool) {
-	var parts []string
-	for _, g := range a.Grants {
-		switch {
-		case g.Role == model.RolePlatformAdmin && g.ScopeKind == model.ScopePlatform:
-			return "1 = 1", nil, true
-		case staffLevel[g.Role] > 0 && kindsAbove[g.ScopeKind] != nil:
-			parts = append(parts, "(g."+g.ScopeKind+"_id = ? AND g.scope_kind NOT IN ?)")
-			args = append(args, g.ScopeID, kindsAbove[g.ScopeKind])
-		case g.Role == model.RoleGridWorker && g.ScopeKind == model.ScopeGrid:
-			parts = append(parts, "(g.grid_id = ? AND g.scope_kind IN ?)")
-			args = append(args, g.ScopeID, []string{model.ScopeGrid, model.ScopeBuilding})
-		case g.Role == model.RoleFirmManager && g.ScopeKind == model.ScopeFirm:
-			parts = append(parts, "(g.scope_kind = ? AND g.scope_id = ?)")
-			args = append(args, model.ScopeFirm, g.ScopeID)
-		}
-	}
-	if len(parts) == 0 {
-		return "", nil, false
-	}
-	return "(" + strings.Join(parts, " OR ") + ")", args, true
-}
+type GrantView = model.GrantView
 
 // ListGrants lists the grants within the actor's scope, newest first.
 func (s *Service) ListGrants(ctx context.Context, a *service.Actor, f GrantFilter, p service.Page) (service.Paged[GrantView], error) {
-	sql, args, ok := grantListScope(a)
-	if !ok {
+	areas, all := grantAreas(a)
+	if !all && len(areas) == 0 {
 		return service.Paged[GrantView]{}, errGrantList
 	}
-	q, err := s.grantQuery(ctx, f)
+	q, err := grantQuery(f)
 	if err != nil {
 		return service.Paged[GrantView]{}, err
 	}
-	return grantPage(q.Where(sql, args...), p)
+	q.All, q.Areas = all, areas
+	return model.GrantsPage(ctx, s.db, q, p)
 }
 
 // AdminListGrants lists every grant matching f, for the command line,
 // which acts with the server's own authority and has no actor.
 func (s *Service) AdminListGrants(ctx context.Context, f GrantFilter, p service.Page) (service.Paged[GrantView], error) {
-	q, err := s.grantQuery(ctx, f)
+	q, err := grantQuery(f)
 	if err != nil {
 		return service.Paged[GrantView]{}, err
 	}
-	return grantPage(q, p)
+	q.All = true
+	return model.GrantsPage(ctx, s.db, q, p)
 }
 
-func (s *Service) grantQuery(ctx context.Context, f GrantFilter) (*gorm.DB, error) {
-	q := s.db.WithContext(ctx).Table("grants g").
-		Select("g.*, u.display_name").
-		Joins("JOIN users u ON u.id = g.user_id")
+// grantQuery checks a filter's role and scope kind and turns it into the
+// storage's query.
+func grantQuery(f GrantFilter) (model.GrantQuery, error) {
 	if f.Role != "" {
 		if _, ok := roleScopes[f.Role]; !ok {
-			return nil, errInviteRole
+			return model.GrantQuery{}, errInviteRole
 		}
-		q = q.Where("g.role = ?", f.Role)
 	}
-	if f.ScopeKind != "" {
-		if !grantableScopeKind(f.ScopeKind) {
-			return nil, errInviteScopeKind
-		}
-		q = q.Where("g.scope_kind = ?", f.ScopeKind)
+	if f.ScopeKind != "" && !grantableScopeKind(f.ScopeKind) {
+		return model.GrantQuery{}, errInviteScopeKind
 	}
-	if f.ScopeID != 0 {
-		q = q.Where("g.scope_id = ?", f.ScopeID)
-	}
-	if f.UserID != 0 {
-		q = q.Where("g.user_id = ?", f.UserID)
-	}
-	if !f.IncludeRevoked {
-		q = q.Where("g.revoked_at IS NULL")
-	}
-	return q, nil
-}
-
-func grantPage(q *gorm.DB, p service.Page) (service.Paged[GrantView], error) {
-	if p.After > 0 {
-		q = q.Where("g.id < ?", p.After)
-	}
-	var rows []GrantView
-	if err := q.Order("g.id DESC").Limit(p.Limit + 1).Scan(&rows).Error; err != nil {
-		return service.Paged[GrantView]{}, err
-	}
-	return service.Cut(rows, p.Limit), nil
+	return model.GrantQuery{UserID: f.UserID, Role: f.Role, ScopeKind: f.ScopeKind, ScopeID: f.ScopeID,
+		IncludeRevoked: f.IncludeRevoked}, nil
 }
 
 // RevokeGrant revokes someone's grant. Only a person who could have
@@ -173,28 +110,22 @@ func (s *Service) AdminRevokeGrant(ctx context.Context, id int64) (model.Grant, 
 
 func (s *Service) revokeGrant(ctx context.Context, id, by int64) (model.Grant, error) {
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
-	res := s.db.WithContext(ctx).Model(&model.Grant{}).Where("id = ? AND revoked_at IS NULL", id).
-		Updates(map[string]any{"revoked_at": now, "revoked_by": by})
-	if res.Error != nil {
-		return model.Grant{}, res.Error
+	n, err := model.RevokeGrant(ctx, s.db, id, by, now)
+	if err != nil {
+		return model.Grant{}, err
 	}
 	g, err := s.grantByID(ctx, id)
 	if err != nil {
 		return g, err
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return g, errGrantWasRevoked
 	}
 	return g, nil
 }
 
 func (s *Service) grantByID(ctx context.Context, id int64) (model.Grant, error) {
-	var g model.Grant
-	err := model.Translate(s.db.WithContext(ctx).Take(&g, id).Error)
-	if errors.Is(err, model.ErrNotFound) {
-		return g, errGrantGone
-	}
-	return g, err
+	return take[model.Grant](ctx, s.db, id, errGrantGone)
 }
 
 // CreateFirstAdmin makes a single-use platform_admin invitation for the

@@ -11,11 +11,12 @@ import (
 	"redprop/model/dbtest"
 	"redprop/service"
 	"redprop/service/org"
+	"redprop/service/servicetest"
 )
 
 func TestInvitationScopeAndRoleRules(t *testing.T) {
-	f := newPeopleFix(t)
-	c := f.city
+	f := newEnv(t)
+	c := f.City
 	f.grant("steward2", model.RoleBuildingSteward, model.ScopeBuilding, c.Buildings[1].ID, c.Buildings[1].Ancestry)
 	in := func(role, kind string, id int64) org.InvitationInput {
 		return org.InvitationInput{Role: role, ScopeKind: kind, ScopeID: id, MaxUses: 1}
@@ -63,34 +64,39 @@ func TestInvitationScopeAndRoleRules(t *testing.T) {
 		{"community", org.InvitationInput{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: c.Grids[0].ID, MaxUses: 1, ExpiresIn: 91 * 24 * time.Hour}, "bad_expiry"},
 		{"community", org.InvitationInput{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: c.Grids[0].ID, MaxUses: 1, ExpiresIn: time.Second}, "bad_expiry"},
 	}
-	for _, tc := range cases {
-		inv, err := f.svc.CreateInvitation(f.ctx, f.actor(tc.who), tc.in)
-		if tc.code != "" {
-			peopleCode(t, err, tc.code)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%s inviting %s over %s %d: %v", tc.who, tc.in.Role, tc.in.ScopeKind, tc.in.ScopeID, err)
-		}
-		if len(inv.Code) < 10 || strings.ContainsAny(inv.Code, "01OIL") || inv.CreatedBy != c.Users[tc.who] {
-			t.Fatalf("invitation %+v", inv)
-		}
-		if want := f.clock.Now().Add(org.InvitationDefaultTTL); !inv.ExpiresAt.Equal(want) {
-			t.Fatalf("expires %v, want %v", inv.ExpiresAt, want)
-		}
+	for i, tc := range cases {
+		name := fmt.Sprintf("%02d %s invites %s over %s %d", i, tc.who, tc.in.Role, tc.in.ScopeKind, tc.in.ScopeID)
+		t.Run(name, func(t *testing.T) {
+			inv, err := f.svc.CreateInvitation(f.Ctx, f.actor(tc.who), tc.in)
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(inv.Code) < 10 || strings.ContainsAny(inv.Code, "01OIL") || inv.CreatedBy != c.Users[tc.who] {
+				t.Fatalf("invitation %+v", inv)
+			}
+			if want := f.Clock.Now().Add(org.InvitationDefaultTTL); !inv.ExpiresAt.Equal(want) {
+				t.Fatalf("expires %v, want %v", inv.ExpiresAt, want)
+			}
+		})
 	}
-	// A role held over one scope and a scope held through another role do
-	// not add up: the grid worker also volunteers in 光安社区.
-	both := f.grant("grid", model.RoleVolunteer, model.ScopeCommunity, c.Communities[1].ID, c.Communities[1].Ancestry)
-	_, err := f.svc.CreateInvitation(f.ctx, both, in(model.RoleBuildingSteward, model.ScopeBuilding, c.Buildings[4].ID))
-	peopleCode(t, err, "cannot_invite")
+	t.Run("one grant must carry both role and scope", func(t *testing.T) {
+		// A role held over one scope and a scope held through another role
+		// do not add up: the grid worker also volunteers in 光安社区.
+		both := f.grant("grid", model.RoleVolunteer, model.ScopeCommunity, c.Communities[1].ID, c.Communities[1].Ancestry)
+		_, err := f.svc.CreateInvitation(f.Ctx, both, in(model.RoleBuildingSteward, model.ScopeBuilding, c.Buildings[4].ID))
+		wantCode(t, err, "cannot_invite")
+	})
 }
 
 func TestRedeemGrantsOnceAndCountsUses(t *testing.T) {
-	f := newPeopleFix(t)
-	c := f.city
-	at := f.clock.Now().Add(48 * time.Hour)
-	inv := peopleMust(f.svc.CreateInvitation(f.ctx, f.actor("community"), org.InvitationInput{
+	f := newEnv(t)
+	c := f.City
+	at := f.Clock.Now().Add(48 * time.Hour)
+	inv := must(f.svc.CreateInvitation(f.Ctx, f.actor("community"), org.InvitationInput{
 		Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: c.Grids[1].ID, ExpiresAt: &at, MaxUses: 2, Note: "华旗绿城网格员",
 	}))(t)
 	if !inv.ExpiresAt.Equal(at) || inv.GridID != c.Grids[1].ID || inv.CommunityID != c.Communities[0].ID {
@@ -99,72 +105,79 @@ func TestRedeemGrantsOnceAndCountsUses(t *testing.T) {
 	a, b, d := f.user("a"), f.user("b"), f.user("d")
 	// People type codes in lower case and in groups.
 	typed := strings.ToLower(inv.Code[:4] + "-" + inv.Code[4:8] + " " + inv.Code[8:])
-	g := peopleMust(f.svc.Redeem(f.ctx, a, typed))(t)
+	g := must(f.svc.Redeem(f.Ctx, a, typed))(t)
 	if g.UserID != a.UserID || g.Role != model.RoleGridWorker || g.ScopeID != c.Grids[1].ID || g.InvitationID != inv.ID ||
 		g.CreatedBy != c.Users["community"] || g.GridID != c.Grids[1].ID || g.CommunityID != c.Communities[0].ID {
 		t.Fatalf("grant %+v", g)
 	}
-	_, err := f.svc.Redeem(f.ctx, f.actor("a"), inv.Code)
-	peopleCode(t, err, "already_redeemed")
-	peopleMust(f.svc.Redeem(f.ctx, b, inv.Code))(t)
-	_, err = f.svc.Redeem(f.ctx, d, inv.Code)
-	peopleCode(t, err, "invitation_used_up")
+	_, err := f.svc.Redeem(f.Ctx, f.actor("a"), inv.Code)
+	wantCode(t, err, "already_redeemed")
+	must(f.svc.Redeem(f.Ctx, b, inv.Code))(t)
+	_, err = f.svc.Redeem(f.Ctx, d, inv.Code)
+	wantCode(t, err, "invitation_used_up")
 
 	var cur model.Invitation
-	f.db.Take(&cur, inv.ID)
+	f.DB.Take(&cur, inv.ID)
 	var grants, redemptions int64
-	f.db.Model(&model.Grant{}).Where("invitation_id = ?", inv.ID).Count(&grants)
-	f.db.Model(&model.Redemption{}).Where("invitation_id = ?", inv.ID).Count(&redemptions)
+	f.DB.Model(&model.Grant{}).Where("invitation_id = ?", inv.ID).Count(&grants)
+	f.DB.Model(&model.Redemption{}).Where("invitation_id = ?", inv.ID).Count(&redemptions)
 	if cur.Uses != 2 || grants != 2 || redemptions != 2 {
 		t.Fatalf("uses %d grants %d redemptions %d, want 2 each", cur.Uses, grants, redemptions)
 	}
 
-	_, err = f.svc.Redeem(f.ctx, d, "ZZZZZZZZZZZZ")
-	peopleCode(t, err, "invitation_not_found")
-	_, err = f.svc.Redeem(f.ctx, d, "  ")
-	peopleCode(t, err, "missing_code")
+	_, err = f.svc.Redeem(f.Ctx, d, "ZZZZZZZZZZZZ")
+	wantCode(t, err, "invitation_not_found")
+	_, err = f.svc.Redeem(f.Ctx, d, "  ")
+	wantCode(t, err, "missing_code")
 }
 
 func TestRedeemRefusesExpiredRevokedAndHeld(t *testing.T) {
-	f := newPeopleFix(t)
-	c := f.city
+	f := newEnv(t)
+	c := f.City
 	community := f.actor("community")
 	mk := func() model.Invitation {
-		return peopleMust(f.svc.CreateInvitation(f.ctx, community, org.InvitationInput{
+		return must(f.svc.CreateInvitation(f.Ctx, community, org.InvitationInput{
 			Role: model.RoleVolunteer, ScopeKind: model.ScopeCommunity, ScopeID: c.Communities[0].ID, ExpiresIn: time.Hour, MaxUses: 5,
 		}))(t)
 	}
 	expired, revoked, held := mk(), mk(), mk()
 	u := f.user("u")
 
-	peopleMust(f.svc.RevokeInvitation(f.ctx, community, revoked.ID))(t)
-	_, err := f.svc.RevokeInvitation(f.ctx, community, revoked.ID)
-	peopleCode(t, err, "invitation_already_revoked")
-	_, err = f.svc.RevokeInvitation(f.ctx, f.actor("community2"), expired.ID)
-	peopleCode(t, err, "cannot_revoke_invitation")
-	_, err = f.svc.Redeem(f.ctx, u, revoked.Code)
-	peopleCode(t, err, "invitation_revoked")
+	var err error
+	t.Run("revoked", func(t *testing.T) {
+		must(f.svc.RevokeInvitation(f.Ctx, community, revoked.ID))(t)
+		_, err = f.svc.RevokeInvitation(f.Ctx, community, revoked.ID)
+		wantCode(t, err, "invitation_already_revoked")
+		_, err = f.svc.RevokeInvitation(f.Ctx, f.actor("community2"), expired.ID)
+		wantCode(t, err, "cannot_revoke_invitation")
+		_, err = f.svc.Redeem(f.Ctx, u, revoked.Code)
+		wantCode(t, err, "invitation_revoked")
+	})
 
-	peopleMust(f.svc.Redeem(f.ctx, u, held.Code))(t)
-	_, err = f.svc.Redeem(f.ctx, f.actor("u"), mk().Code)
-	peopleCode(t, err, "already_granted")
+	t.Run("already held", func(t *testing.T) {
+		must(f.svc.Redeem(f.Ctx, u, held.Code))(t)
+		_, err = f.svc.Redeem(f.Ctx, f.actor("u"), mk().Code)
+		wantCode(t, err, "already_granted")
+	})
 
-	f.clock.Advance(time.Hour)
-	_, err = f.svc.Redeem(f.ctx, f.user("v"), expired.Code)
-	peopleCode(t, err, "invitation_expired")
+	t.Run("expired", func(t *testing.T) {
+		f.Clock.Advance(time.Hour)
+		_, err = f.svc.Redeem(f.Ctx, f.user("v"), expired.Code)
+		wantCode(t, err, "invitation_expired")
 
-	var cur model.Invitation
-	f.db.Take(&cur, expired.ID)
-	if cur.Uses != 0 {
-		t.Fatalf("refused redemptions used the code: uses %d", cur.Uses)
-	}
-	mine := peopleMust(f.svc.MyInvitations(f.ctx, community, service.Page{Limit: 2}))(t)
-	if len(mine.Items) != 2 || !mine.More {
-		t.Fatalf("my invitations %+v", mine)
-	}
-	if s := f.svc.InvitationState(cur); s != "expired" {
-		t.Fatalf("state %s", s)
-	}
+		var cur model.Invitation
+		f.DB.Take(&cur, expired.ID)
+		if cur.Uses != 0 {
+			t.Fatalf("refused redemptions used the code: uses %d", cur.Uses)
+		}
+		mine := must(f.svc.MyInvitations(f.Ctx, community, service.Page{Limit: 2}))(t)
+		if len(mine.Items) != 2 || !mine.More {
+			t.Fatalf("my invitations %+v", mine)
+		}
+		if s := f.svc.InvitationState(cur); s != "expired" {
+			t.Fatalf("state %s", s)
+		}
+	})
 }
 
 // Many users racing for the last use of a code: exactly one gets a grant.
@@ -173,10 +186,10 @@ func TestConcurrentRedeemOfSingleUseCode(t *testing.T) {
 	if !dbtest.MySQL() {
 		t.Skip("concurrency needs MariaDB (REDPROP_TEST_MYSQL_DSN): SQLite serialises on one connection")
 	}
-	f := newPeopleFix(t)
-	c := f.city
+	f := newEnv(t)
+	c := f.City
 	for round := 0; round < 5; round++ {
-		inv := peopleMust(f.svc.CreateInvitation(f.ctx, f.actor("community"), org.InvitationInput{
+		inv := must(f.svc.CreateInvitation(f.Ctx, f.actor("community"), org.InvitationInput{
 			Role: model.RoleVolunteer, ScopeKind: model.ScopeCommunity, ScopeID: c.Communities[0].ID, MaxUses: 1,
 		}))(t)
 		actors := make([]*service.Actor, 8)
@@ -189,7 +202,7 @@ func TestConcurrentRedeemOfSingleUseCode(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = f.svc.Redeem(f.ctx, actors[i], inv.Code)
+				_, errs[i] = f.svc.Redeem(f.Ctx, actors[i], inv.Code)
 			}()
 		}
 		wg.Wait()
@@ -199,13 +212,13 @@ func TestConcurrentRedeemOfSingleUseCode(t *testing.T) {
 				wins++
 				continue
 			}
-			peopleCode(t, err, "invitation_used_up")
+			wantCode(t, err, "invitation_used_up")
 		}
 		var cur model.Invitation
-		f.db.Take(&cur, inv.ID)
+		f.DB.Take(&cur, inv.ID)
 		var grants, redemptions int64
-		f.db.Model(&model.Grant{}).Where("invitation_id = ?", inv.ID).Count(&grants)
-		f.db.Model(&model.Redemption{}).Where("invitation_id = ?", inv.ID).Count(&redemptions)
+		f.DB.Model(&model.Grant{}).Where("invitation_id = ?", inv.ID).Count(&grants)
+		f.DB.Model(&model.Redemption{}).Where("invitation_id = ?", inv.ID).Count(&redemptions)
 		if wins != 1 || cur.Uses != 1 || grants != 1 || redemptions != 1 {
 			t.Fatalf("round %d: %d winners, uses %d, grants %d, redemptions %d", round, wins, cur.Uses, grants, redemptions)
 		}
@@ -217,9 +230,9 @@ func TestConcurrentRedeemBySameUser(t *testing.T) {
 	if !dbtest.MySQL() {
 		t.Skip("concurrency needs MariaDB (REDPROP_TEST_MYSQL_DSN): SQLite serialises on one connection")
 	}
-	f := newPeopleFix(t)
-	inv := peopleMust(f.svc.CreateInvitation(f.ctx, f.actor("community"), org.InvitationInput{
-		Role: model.RoleVolunteer, ScopeKind: model.ScopeCommunity, ScopeID: f.city.Communities[0].ID, MaxUses: 10,
+	f := newEnv(t)
+	inv := must(f.svc.CreateInvitation(f.Ctx, f.actor("community"), org.InvitationInput{
+		Role: model.RoleVolunteer, ScopeKind: model.ScopeCommunity, ScopeID: f.Communities[0].ID, MaxUses: 10,
 	}))(t)
 	u := f.user("tapper")
 	errs := make([]error, 4)
@@ -228,7 +241,7 @@ func TestConcurrentRedeemBySameUser(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = f.svc.Redeem(f.ctx, u, inv.Code)
+			_, errs[i] = f.svc.Redeem(f.Ctx, u, inv.Code)
 		}()
 	}
 	wg.Wait()
@@ -241,20 +254,20 @@ func TestConcurrentRedeemBySameUser(t *testing.T) {
 		}
 	}
 	var cur model.Invitation
-	f.db.Take(&cur, inv.ID)
+	f.DB.Take(&cur, inv.ID)
 	if wins != 1 || cur.Uses != 1 {
 		t.Fatalf("%d winners, uses %d", wins, cur.Uses)
 	}
 }
 
 func TestListAndRevokeGrants(t *testing.T) {
-	f := newPeopleFix(t)
-	c := f.city
+	f := newEnv(t)
+	c := f.City
 	community, community2 := f.actor("community"), f.actor("community2")
 	gridGrant := f.actor("grid").Grants[0]
 
-	seen := func(a *service.Actor) map[string]bool {
-		page := peopleMust(f.svc.ListGrants(f.ctx, a, org.GrantFilter{}, service.Page{Limit: 100}))(t)
+	seen := func(t *testing.T, a *service.Actor) map[string]bool {
+		page := must(f.svc.ListGrants(f.Ctx, a, org.GrantFilter{}, service.Page{Limit: 100}))(t)
 		out := map[string]bool{}
 		for _, g := range page.Items {
 			for name, id := range c.Users {
@@ -265,90 +278,106 @@ func TestListAndRevokeGrants(t *testing.T) {
 		}
 		return out
 	}
-	s := seen(community)
-	for _, name := range []string{"community", "duty", "grid", "steward", "committee", "volunteer"} {
-		if !s[name] {
-			t.Errorf("community staff does not see %s's grant", name)
+	var err error
+	t.Run("each sees the grants they could have made", func(t *testing.T) {
+		s := seen(t, community)
+		for _, name := range []string{"community", "duty", "grid", "steward", "committee", "volunteer"} {
+			if !s[name] {
+				t.Errorf("community staff does not see %s's grant", name)
+			}
 		}
-	}
-	// The demo's street grant carries community 0 in its ancestry; the
-	// community still must not see its superior.
-	for _, name := range []string{"grid3", "community2", "street", "city", "admin", "manager"} {
-		if s[name] {
-			t.Errorf("community staff sees %s's grant", name)
+		// The demo's street grant carries community 0 in its ancestry; the
+		// community still must not see its superior.
+		for _, name := range []string{"grid3", "community2", "street", "city", "admin", "manager"} {
+			if s[name] {
+				t.Errorf("community staff sees %s's grant", name)
+			}
 		}
-	}
-	if s := seen(f.actor("manager")); !s["worker"] || !s["manager"] || len(s) != 2 {
-		t.Errorf("firm manager sees %v", s)
-	}
-	if s := seen(f.actor("admin")); len(s) != 14 {
-		t.Errorf("admin sees %d holders, want all 14", len(s))
-	}
-	_, err := f.svc.ListGrants(f.ctx, f.actor("worker"), org.GrantFilter{}, service.Page{Limit: 10})
-	peopleCode(t, err, "cannot_list_grants")
-	_, err = f.svc.ListGrants(f.ctx, community, org.GrantFilter{Role: "king"}, service.Page{Limit: 10})
-	peopleCode(t, err, "bad_role")
-	byRole := peopleMust(f.svc.ListGrants(f.ctx, community, org.GrantFilter{Role: model.RoleGridWorker}, service.Page{Limit: 10}))(t)
-	if len(byRole.Items) != 1 || byRole.Items[0].ID != gridGrant.ID || byRole.Items[0].DisplayName != "网格员刘姐" {
-		t.Fatalf("grid workers of the community %+v", byRole.Items)
-	}
+		if s := seen(t, f.actor("manager")); !s["worker"] || !s["manager"] || len(s) != 2 {
+			t.Errorf("firm manager sees %v", s)
+		}
+		if s := seen(t, f.actor("admin")); len(s) != 14 {
+			t.Errorf("admin sees %d holders, want all 14", len(s))
+		}
+	})
+	t.Run("filters", func(t *testing.T) {
+		_, err = f.svc.ListGrants(f.Ctx, f.actor("worker"), org.GrantFilter{}, service.Page{Limit: 10})
+		wantCode(t, err, "cannot_list_grants")
+		_, err = f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: "king"}, service.Page{Limit: 10})
+		wantCode(t, err, "bad_role")
+		byRole := must(f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: model.RoleGridWorker}, service.Page{Limit: 10}))(t)
+		if len(byRole.Items) != 1 || byRole.Items[0].ID != gridGrant.ID || byRole.Items[0].DisplayName != "网格员刘姐" {
+			t.Fatalf("grid workers of the community %+v", byRole.Items)
+		}
+	})
 
-	_, err = f.svc.RevokeGrant(f.ctx, community2, gridGrant.ID)
-	peopleCode(t, err, "cannot_revoke_grant")
-	_, err = f.svc.RevokeGrant(f.ctx, f.actor("grid"), gridGrant.ID)
-	peopleCode(t, err, "cannot_revoke_own")
-	_, err = f.svc.RevokeGrant(f.ctx, community, f.actor("street").Grants[0].ID)
-	peopleCode(t, err, "cannot_revoke_grant")
-	g := peopleMust(f.svc.RevokeGrant(f.ctx, community, gridGrant.ID))(t)
-	if g.RevokedAt == nil || g.RevokedBy != community.UserID {
-		t.Fatalf("revoked %+v", g)
-	}
-	_, err = f.svc.RevokeGrant(f.ctx, community, gridGrant.ID)
-	peopleCode(t, err, "grant_already_revoked")
-	if len(f.actor("grid").Grants) != 0 {
-		t.Fatal("revoked grant is still live")
-	}
-	// The revoked grid worker can no longer decide anything.
-	_, err = f.svc.PendingApplications(f.ctx, f.actor("grid"), org.ApplicationFilter{}, service.Page{Limit: 10})
-	peopleCode(t, err, "not_approver")
-	all := peopleMust(f.svc.ListGrants(f.ctx, community, org.GrantFilter{Role: model.RoleGridWorker, IncludeRevoked: true}, service.Page{Limit: 10}))(t)
-	if len(all.Items) != 1 || all.Items[0].RevokedAt == nil {
-		t.Fatalf("revoked grants listed %+v", all.Items)
-	}
+	t.Run("revoking", func(t *testing.T) {
+		_, err = f.svc.RevokeGrant(f.Ctx, community2, gridGrant.ID)
+		wantCode(t, err, "cannot_revoke_grant")
+		_, err = f.svc.RevokeGrant(f.Ctx, f.actor("grid"), gridGrant.ID)
+		wantCode(t, err, "cannot_revoke_own")
+		_, err = f.svc.RevokeGrant(f.Ctx, community, f.actor("street").Grants[0].ID)
+		wantCode(t, err, "cannot_revoke_grant")
+		g := must(f.svc.RevokeGrant(f.Ctx, community, gridGrant.ID))(t)
+		if g.RevokedAt == nil || g.RevokedBy != community.UserID {
+			t.Fatalf("revoked %+v", g)
+		}
+		_, err = f.svc.RevokeGrant(f.Ctx, community, gridGrant.ID)
+		wantCode(t, err, "grant_already_revoked")
+		if len(f.actor("grid").Grants) != 0 {
+			t.Fatal("revoked grant is still live")
+		}
+		// The revoked grid worker can no longer decide anything.
+		_, err = f.svc.PendingApplications(f.Ctx, f.actor("grid"), org.ApplicationFilter{}, service.Page{Limit: 10})
+		wantCode(t, err, "not_approver")
+		all := must(f.svc.ListGrants(f.Ctx, community, org.GrantFilter{Role: model.RoleGridWorker, IncludeRevoked: true}, service.Page{Limit: 10}))(t)
+		if len(all.Items) != 1 || all.Items[0].RevokedAt == nil {
+			t.Fatalf("revoked grants listed %+v", all.Items)
+		}
+	})
 }
 
 func TestCommandLineAdmin(t *testing.T) {
-	f := newPeopleFix(t)
-	inv := peopleMust(f.svc.CreateFirstAdmin(f.ctx, "运维小王", 0))(t)
-	if inv.Role != model.RolePlatformAdmin || inv.ScopeKind != model.ScopePlatform || inv.MaxUses != 1 || !strings.Contains(inv.Note, "运维小王") {
-		t.Fatalf("invitation %+v", inv)
-	}
-	if !inv.ExpiresAt.Equal(f.clock.Now().Add(24 * time.Hour)) {
-		t.Fatalf("expires %v", inv.ExpiresAt)
-	}
-	_, err := f.svc.CreateFirstAdmin(f.ctx, "x", -time.Hour)
-	peopleCode(t, err, "bad_ttl")
+	f := newEnv(t)
+	var err error
+	var inv model.Invitation
+	var g model.Grant
+	t.Run("the first admin invitation", func(t *testing.T) {
+		inv = must(f.svc.CreateFirstAdmin(f.Ctx, "运维小王", 0))(t)
+		if inv.Role != model.RolePlatformAdmin || inv.ScopeKind != model.ScopePlatform || inv.MaxUses != 1 || !strings.Contains(inv.Note, "运维小王") {
+			t.Fatalf("invitation %+v", inv)
+		}
+		if !inv.ExpiresAt.Equal(f.Clock.Now().Add(24 * time.Hour)) {
+			t.Fatalf("expires %v", inv.ExpiresAt)
+		}
+		_, err = f.svc.CreateFirstAdmin(f.Ctx, "x", -time.Hour)
+		wantCode(t, err, "bad_ttl")
+	})
 
-	boss := f.user("boss")
-	g := peopleMust(f.svc.Redeem(f.ctx, boss, inv.Code))(t)
-	if g.Role != model.RolePlatformAdmin || !f.actor("boss").IsAdmin() {
-		t.Fatalf("grant %+v", g)
-	}
-	_, err = f.svc.Redeem(f.ctx, f.user("second"), inv.Code)
-	peopleCode(t, err, "invitation_used_up")
+	t.Run("redeemed once", func(t *testing.T) {
+		boss := f.user("boss")
+		g = must(f.svc.Redeem(f.Ctx, boss, inv.Code))(t)
+		if g.Role != model.RolePlatformAdmin || !f.actor("boss").IsAdmin() {
+			t.Fatalf("grant %+v", g)
+		}
+		_, err = f.svc.Redeem(f.Ctx, f.user("second"), inv.Code)
+		wantCode(t, err, "invitation_used_up")
+	})
 
-	list := peopleMust(f.svc.AdminListGrants(f.ctx, org.GrantFilter{Role: model.RolePlatformAdmin}, service.Page{Limit: 10}))(t)
-	if len(list.Items) != 2 {
-		t.Fatalf("admins %+v", list.Items)
-	}
-	r := peopleMust(f.svc.AdminRevokeGrant(f.ctx, g.ID))(t)
-	if r.RevokedAt == nil || r.RevokedBy != 0 {
-		t.Fatalf("revoked %+v", r)
-	}
-	_, err = f.svc.AdminRevokeGrant(f.ctx, g.ID)
-	peopleCode(t, err, "grant_already_revoked")
-	_, err = f.svc.AdminRevokeGrant(f.ctx, 999999)
-	peopleCode(t, err, "grant_not_found")
+	t.Run("listed and revoked without an actor", func(t *testing.T) {
+		list := must(f.svc.AdminListGrants(f.Ctx, org.GrantFilter{Role: model.RolePlatformAdmin}, service.Page{Limit: 10}))(t)
+		if len(list.Items) != 2 {
+			t.Fatalf("admins %+v", list.Items)
+		}
+		r := must(f.svc.AdminRevokeGrant(f.Ctx, g.ID))(t)
+		if r.RevokedAt == nil || r.RevokedBy != 0 {
+			t.Fatalf("revoked %+v", r)
+		}
+		_, err = f.svc.AdminRevokeGrant(f.Ctx, g.ID)
+		wantCode(t, err, "grant_already_revoked")
+		_, err = f.svc.AdminRevokeGrant(f.Ctx, 999999)
+		wantCode(t, err, "grant_not_found")
+	})
 }
 
 // Two codes for the same role and scope redeemed at once by one person
@@ -357,12 +386,12 @@ func TestConcurrentRedeemOfTwoCodesForOneGrant(t *testing.T) {
 	if !dbtest.MySQL() {
 		t.Skip("concurrency needs MariaDB (REDPROP_TEST_MYSQL_DSN): SQLite serialises on one connection")
 	}
-	f := newPeopleFix(t)
+	f := newEnv(t)
 	for round := range 5 {
 		var codes []string
 		for range 2 {
-			inv := peopleMust(f.svc.CreateInvitation(f.ctx, f.actor("community"), org.InvitationInput{
-				Role: model.RoleVolunteer, ScopeKind: model.ScopeCommunity, ScopeID: f.city.Communities[0].ID, MaxUses: 1,
+			inv := must(f.svc.CreateInvitation(f.Ctx, f.actor("community"), org.InvitationInput{
+				Role: model.RoleVolunteer, ScopeKind: model.ScopeCommunity, ScopeID: f.Communities[0].ID, MaxUses: 1,
 			}))(t)
 			codes = append(codes, inv.Code)
 		}
@@ -372,12 +401,18 @@ func TestConcurrentRedeemOfTwoCodesForOneGrant(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f.svc.Redeem(f.ctx, u, code)
+				f.svc.Redeem(f.Ctx, u, code)
 			}()
 		}
 		wg.Wait()
-		var n int64
-		f.db.Model(&model.Grant{}).Where("user_id = ? AND role = ? AND revoked_at IS NULL", u.UserID, model.RoleVolunteer).Count(&n)
+		live, err := model.LiveGrants(f.Ctx, f.DB, u.UserID)
+		servicetest.Must(t, err)
+		n := 0
+		for _, g := range live {
+			if g.Role == model.RoleVolunteer {
+				n++
+			}
+		}
 		if n != 1 {
 			t.Fatalf("round %d: %d live grants", round, n)
 		}

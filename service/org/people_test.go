@@ -1,140 +1,53 @@
 package org_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"redprop/model"
 	"redprop/model/dbtest"
 	"redprop/service"
-	"redprop/service/demo"
 	"redprop/service/org"
-	"redprop/service/wechat"
+	"redprop/service/servicetest"
 )
 
-// peopleFix is the demo city with the org service over it.
-type peopleFix struct {
-	t     *testing.T
-	ctx   context.Context
-	db    *gorm.DB
-	clock *service.FakeClock
-	city  *demo.City
-	svc   *org.Service
-}
-
-func newPeopleFix(t *testing.T) *peopleFix {
-	t.Helper()
-	db := dbtest.Open(t)
-	clock := service.NewFakeClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC))
-	city, err := demo.Load(context.Background(), db, clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &peopleFix{t: t, ctx: context.Background(), db: db, clock: clock, city: city, svc: org.New(db, clock)}
-}
-
-// actor is the demo person (or a user made by user) with live grants, as
-// auth would load them.
-func (f *peopleFix) actor(name string) *service.Actor {
-	f.t.Helper()
-	id, ok := f.city.Users[name]
-	if !ok {
-		f.t.Fatalf("no user %q", name)
-	}
-	a := &service.Actor{UserID: id}
-	if err := f.db.Where("user_id = ? AND revoked_at IS NULL", id).Order("id").Find(&a.Grants).Error; err != nil {
-		f.t.Fatal(err)
-	}
-	return a
-}
-
-// user creates a user without grants or home.
-func (f *peopleFix) user(name string) *service.Actor {
-	f.t.Helper()
-	openID := wechat.SandboxOpenID(name)
-	u := model.User{OpenID: &openID, DisplayName: name}
-	if err := f.db.Create(&u).Error; err != nil {
-		f.t.Fatal(err)
-	}
-	f.city.Users[name] = u.ID
-	return f.actor(name)
-}
-
-// grant gives name a grant directly and returns the refreshed actor.
-func (f *peopleFix) grant(name, role, kind string, id int64, anc model.Ancestry) *service.Actor {
-	f.t.Helper()
-	if _, ok := f.city.Users[name]; !ok {
-		f.user(name)
-	}
-	g := model.Grant{UserID: f.city.Users[name], Role: role, ScopeKind: kind, ScopeID: id, Ancestry: anc}
-	if err := f.db.Create(&g).Error; err != nil {
-		f.t.Fatal(err)
-	}
-	return f.actor(name)
-}
-
-// wantCode fails unless err is a service error with code.
-func peopleCode(t *testing.T, err error, code string) *service.Error {
-	t.Helper()
-	var e *service.Error
-	if !errors.As(err, &e) || e.Code != code {
-		t.Fatalf("err = %v, want code %s", err, code)
-	}
-	return e
-}
-
-// peopleMust unwraps a (value, error) result: peopleMust(call())(t).
-func peopleMust[T any](v T, err error) func(t *testing.T) T {
-	return func(t *testing.T) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
-
 func TestApplyApproveMakesResident(t *testing.T) {
-	f := newPeopleFix(t)
+	f := newEnv(t)
 	newcomer, steward := f.actor("newcomer"), f.actor("steward")
-	h := f.city.Households[1]
+	h := f.Households[1]
 
-	app := peopleMust(f.svc.Apply(f.ctx, newcomer, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationTenant, Note: " 租住两年 "}))(t)
+	app := must(f.svc.Apply(f.Ctx, newcomer, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationTenant, Note: " 租住两年 "}))(t)
 	if app.State != model.ApplicationPending || app.BuildingID != h.BuildingID || app.CompoundID != h.CompoundID || app.Note != "租住两年" {
 		t.Fatalf("application %+v", app)
 	}
-	_, err := f.svc.Apply(f.ctx, newcomer, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationOwner})
-	peopleCode(t, err, "application_pending")
+	_, err := f.svc.Apply(f.Ctx, newcomer, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationOwner})
+	wantCode(t, err, "application_pending")
 
-	got := peopleMust(f.svc.ApproveApplication(f.ctx, steward, app.ID))(t)
+	got := must(f.svc.ApproveApplication(f.Ctx, steward, app.ID))(t)
 	if got.State != model.ApplicationApproved || got.Open != nil || got.DecidedBy != steward.UserID || got.DecidedAt == nil {
 		t.Fatalf("approved %+v", got)
 	}
 	var r model.Residency
-	if err := f.db.Where("user_id = ? AND household_id = ?", newcomer.UserID, h.ID).Take(&r).Error; err != nil {
+	if err := f.DB.Where("user_id = ? AND household_id = ?", newcomer.UserID, h.ID).Take(&r).Error; err != nil {
 		t.Fatalf("no residency after approval: %v", err)
 	}
 	if r.Relation != model.RelationTenant || r.BuildingID != h.BuildingID || r.GridID != h.GridID {
 		t.Fatalf("residency %+v", r)
 	}
 
-	_, err = f.svc.RejectApplication(f.ctx, steward, app.ID, "重复")
-	e := peopleCode(t, err, "application_decided")
+	_, err = f.svc.RejectApplication(f.Ctx, steward, app.ID, "重复")
+	e := wantCode(t, err, "application_decided")
 	if d, _ := e.Detail.(map[string]string); d["state"] != model.ApplicationApproved {
 		t.Fatalf("detail %v, want the current state", e.Detail)
 	}
-	_, err = f.svc.Apply(f.ctx, newcomer, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationOwner})
-	peopleCode(t, err, "already_resident")
+	_, err = f.svc.Apply(f.Ctx, newcomer, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationOwner})
+	wantCode(t, err, "already_resident")
 }
 
 func TestApplyValidates(t *testing.T) {
-	f := newPeopleFix(t)
+	f := newEnv(t)
 	a := f.actor("newcomer")
 	long := make([]rune, 201)
 	for i := range long {
@@ -144,205 +57,234 @@ func TestApplyValidates(t *testing.T) {
 		in   org.ApplyInput
 		code string
 	}{
-		{org.ApplyInput{HouseholdID: f.city.Households[1].ID, Relation: "landlord"}, "bad_relation"},
-		{org.ApplyInput{HouseholdID: f.city.Households[1].ID, Relation: model.RelationOwner, Note: string(long)}, "note_too_long"},
+		{org.ApplyInput{HouseholdID: f.Households[1].ID, Relation: "landlord"}, "bad_relation"},
+		{org.ApplyInput{HouseholdID: f.Households[1].ID, Relation: model.RelationOwner, Note: string(long)}, "note_too_long"},
 		{org.ApplyInput{HouseholdID: 0, Relation: model.RelationOwner}, "bad_household"},
 		{org.ApplyInput{HouseholdID: 999999, Relation: model.RelationOwner}, "household_not_found"},
 	}
 	for _, c := range cases {
-		_, err := f.svc.Apply(f.ctx, a, c.in)
-		peopleCode(t, err, c.code)
+		t.Run(c.code, func(t *testing.T) {
+			_, err := f.svc.Apply(f.Ctx, a, c.in)
+			wantCode(t, err, c.code)
+		})
 	}
 	// 200 runes of Chinese fit, though they are 600 bytes.
-	_, err := f.svc.Apply(f.ctx, a, org.ApplyInput{HouseholdID: f.city.Households[1].ID, Relation: model.RelationOwner, Note: string(long[:200])})
+	_, err := f.svc.Apply(f.Ctx, a, org.ApplyInput{HouseholdID: f.Households[1].ID, Relation: model.RelationOwner, Note: string(long[:200])})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestWhoMayDecide(t *testing.T) {
-	f := newPeopleFix(t)
-	c := f.city
+	f := newEnv(t)
+	c := f.City
 	f.grant("steward2", model.RoleBuildingSteward, model.ScopeBuilding, c.Buildings[1].ID, c.Buildings[1].Ancestry)
-	app := peopleMust(f.svc.Apply(f.ctx, f.actor("newcomer"), org.ApplyInput{HouseholdID: c.Households[1].ID, Relation: model.RelationOwner}))(t)
+	app := must(f.svc.Apply(f.Ctx, f.actor("newcomer"), org.ApplyInput{HouseholdID: c.Households[1].ID, Relation: model.RelationOwner}))(t)
 
 	allowed := []string{"steward", "grid", "manager", "community", "street", "city", "admin"}
 	denied := []string{"steward2", "grid3", "community2", "worker", "committee", "volunteer", "duty", "department", "resident"}
 	for _, name := range allowed {
-		page := peopleMust(f.svc.PendingApplications(f.ctx, f.actor(name), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
-		if len(page.Items) != 1 || page.Items[0].ID != app.ID {
-			t.Errorf("%s: inbox %+v, want the application", name, page.Items)
-		}
-		v := peopleMust(f.svc.GetApplication(f.ctx, f.actor(name), app.ID))(t)
-		if v.ApplicantName != "新住户小黄" || v.Room != "102" || v.BuildingName != "1号楼" || v.CompoundName != "金日天玺" {
-			t.Errorf("%s: view %+v", name, v)
-		}
+		t.Run(name+" may decide", func(t *testing.T) {
+			page := must(f.svc.PendingApplications(f.Ctx, f.actor(name), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
+			if len(page.Items) != 1 || page.Items[0].ID != app.ID {
+				t.Errorf("%s: inbox %+v, want the application", name, page.Items)
+			}
+			v := must(f.svc.GetApplication(f.Ctx, f.actor(name), app.ID))(t)
+			if v.ApplicantName != "新住户小黄" || v.Room != "102" || v.BuildingName != "1号楼" || v.CompoundName != "金日天玺" {
+				t.Errorf("%s: view %+v", name, v)
+			}
+		})
 	}
 	for _, name := range denied {
-		a := f.actor(name)
-		_, err := f.svc.ApproveApplication(f.ctx, a, app.ID)
-		peopleCode(t, err, "not_approver")
-		_, err = f.svc.RejectApplication(f.ctx, a, app.ID, "不认识")
-		peopleCode(t, err, "not_approver")
-		_, err = f.svc.GetApplication(f.ctx, a, app.ID)
-		peopleCode(t, err, "not_approver")
-		page, err := f.svc.PendingApplications(f.ctx, a, org.ApplicationFilter{}, service.Page{Limit: 10})
-		if err == nil && len(page.Items) != 0 {
-			t.Errorf("%s sees %+v", name, page.Items)
-		}
-		_, err = f.svc.PendingApplications(f.ctx, a, org.ApplicationFilter{BuildingID: c.Buildings[0].ID}, service.Page{Limit: 10})
-		if service.KindOf(err) != service.KindForbidden {
-			t.Errorf("%s filtering by the building: %v, want forbidden", name, err)
-		}
+		t.Run(name+" may not", func(t *testing.T) {
+			a := f.actor(name)
+			_, err := f.svc.ApproveApplication(f.Ctx, a, app.ID)
+			wantCode(t, err, "not_approver")
+			_, err = f.svc.RejectApplication(f.Ctx, a, app.ID, "不认识")
+			wantCode(t, err, "not_approver")
+			_, err = f.svc.GetApplication(f.Ctx, a, app.ID)
+			wantCode(t, err, "not_approver")
+			page, err := f.svc.PendingApplications(f.Ctx, a, org.ApplicationFilter{}, service.Page{Limit: 10})
+			if err == nil && len(page.Items) != 0 {
+				t.Errorf("%s sees %+v", name, page.Items)
+			}
+			_, err = f.svc.PendingApplications(f.Ctx, a, org.ApplicationFilter{BuildingID: c.Buildings[0].ID}, service.Page{Limit: 10})
+			if service.KindOf(err) != service.KindForbidden {
+				t.Errorf("%s filtering by the building: %v, want forbidden", name, err)
+			}
+		})
 	}
-	var cur model.ResidencyApplication
-	f.db.Take(&cur, app.ID)
-	if cur.State != model.ApplicationPending {
-		t.Fatalf("state %s after refused decisions", cur.State)
-	}
+	t.Run("refusals leave it pending", func(t *testing.T) {
+		var cur model.ResidencyApplication
+		f.DB.Take(&cur, app.ID)
+		if cur.State != model.ApplicationPending {
+			t.Fatalf("state %s after refused decisions", cur.State)
+		}
+	})
 }
 
 func TestFirmManagerDecidesOnlyUnderLiveContract(t *testing.T) {
-	f := newPeopleFix(t)
-	app := peopleMust(f.svc.Apply(f.ctx, f.actor("newcomer"), org.ApplyInput{HouseholdID: f.city.Households[1].ID, Relation: model.RelationOwner}))(t)
+	f := newEnv(t)
+	app := must(f.svc.Apply(f.Ctx, f.actor("newcomer"), org.ApplyInput{HouseholdID: f.Households[1].ID, Relation: model.RelationOwner}))(t)
 	// 光安花园 has no contract: the manager cannot decide there.
-	other := peopleMust(f.svc.Apply(f.ctx, f.actor("newcomer"), org.ApplyInput{HouseholdID: f.city.Households[17].ID, Relation: model.RelationOwner}))(t)
-	_, err := f.svc.ApproveApplication(f.ctx, f.actor("manager"), other.ID)
-	peopleCode(t, err, "not_approver")
+	other := must(f.svc.Apply(f.Ctx, f.actor("newcomer"), org.ApplyInput{HouseholdID: f.Households[17].ID, Relation: model.RelationOwner}))(t)
+	_, err := f.svc.ApproveApplication(f.Ctx, f.actor("manager"), other.ID)
+	wantCode(t, err, "not_approver")
 
-	end := f.city.Contracts[0].EndsOn // midnight UTC of the last day
+	end := f.Contracts[0].EndsOn // midnight UTC of the last day
 	// 23:30 on the last day in Beijing is 15:30 UTC the same day: covered.
-	f.clock.Set(end.Add(15*time.Hour + 30*time.Minute))
-	page := peopleMust(f.svc.PendingApplications(f.ctx, f.actor("manager"), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
+	f.Clock.Set(end.Add(15*time.Hour + 30*time.Minute))
+	page := must(f.svc.PendingApplications(f.Ctx, f.actor("manager"), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
 	if len(page.Items) != 1 || page.Items[0].ID != app.ID {
 		t.Fatalf("last contract day: inbox %+v", page.Items)
 	}
 	// 00:30 the next day in Beijing is still the last day in UTC: not covered.
-	f.clock.Set(end.Add(16*time.Hour + 30*time.Minute))
-	page = peopleMust(f.svc.PendingApplications(f.ctx, f.actor("manager"), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
+	f.Clock.Set(end.Add(16*time.Hour + 30*time.Minute))
+	page = must(f.svc.PendingApplications(f.Ctx, f.actor("manager"), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
 	if len(page.Items) != 0 {
 		t.Fatalf("after the contract: inbox %+v", page.Items)
 	}
-	_, err = f.svc.ApproveApplication(f.ctx, f.actor("manager"), app.ID)
-	peopleCode(t, err, "not_approver")
+	_, err = f.svc.ApproveApplication(f.Ctx, f.actor("manager"), app.ID)
+	wantCode(t, err, "not_approver")
 
-	f.clock.Set(end.Add(-24 * time.Hour))
-	if _, err := f.svc.ApproveApplication(f.ctx, f.actor("manager"), app.ID); err != nil {
+	f.Clock.Set(end.Add(-24 * time.Hour))
+	if _, err := f.svc.ApproveApplication(f.Ctx, f.actor("manager"), app.ID); err != nil {
 		t.Fatalf("within the contract: %v", err)
 	}
 }
 
 func TestRejectWithdrawAndApplyAgain(t *testing.T) {
-	f := newPeopleFix(t)
+	f := newEnv(t)
 	newcomer, grid := f.actor("newcomer"), f.actor("grid")
-	in := org.ApplyInput{HouseholdID: f.city.Households[2].ID, Relation: model.RelationFamily}
-	app := peopleMust(f.svc.Apply(f.ctx, newcomer, in))(t)
-	_, err := f.svc.RejectApplication(f.ctx, grid, app.ID, "  ")
-	peopleCode(t, err, "reason_required")
-	got := peopleMust(f.svc.RejectApplication(f.ctx, grid, app.ID, "该户业主不认识申请人"))(t)
-	if got.State != model.ApplicationRejected || got.Reason != "该户业主不认识申请人" || got.Open != nil {
-		t.Fatalf("rejected %+v", got)
-	}
-	// A decided application no longer blocks a new one.
-	app2 := peopleMust(f.svc.Apply(f.ctx, newcomer, in))(t)
-	_, err = f.svc.WithdrawApplication(f.ctx, grid, app2.ID)
-	peopleCode(t, err, "not_applicant")
-	got = peopleMust(f.svc.WithdrawApplication(f.ctx, newcomer, app2.ID))(t)
-	if got.State != model.ApplicationWithdrawn {
-		t.Fatalf("withdrawn %+v", got)
-	}
-	_, err = f.svc.WithdrawApplication(f.ctx, newcomer, app2.ID)
-	peopleCode(t, err, "application_decided")
-	_, err = f.svc.ApproveApplication(f.ctx, grid, app2.ID)
-	peopleCode(t, err, "application_decided")
-	_, err = f.svc.ApproveApplication(f.ctx, grid, 999999)
-	peopleCode(t, err, "application_not_found")
-	var n int64
-	f.db.Model(&model.Residency{}).Where("user_id = ?", newcomer.UserID).Count(&n)
-	if n != 0 {
-		t.Fatalf("%d residencies after reject and withdraw", n)
-	}
-	mine := peopleMust(f.svc.MyApplications(f.ctx, newcomer, service.Page{Limit: 10}))(t)
-	if len(mine.Items) != 2 || mine.Items[0].ID != app2.ID || mine.Items[1].ID != app.ID {
-		t.Fatalf("my applications %+v", mine.Items)
-	}
+	in := org.ApplyInput{HouseholdID: f.Households[2].ID, Relation: model.RelationFamily}
+	app := must(f.svc.Apply(f.Ctx, newcomer, in))(t)
+	var err error
+	var app2 model.ResidencyApplication
+	t.Run("rejected with a reason", func(t *testing.T) {
+		_, err = f.svc.RejectApplication(f.Ctx, grid, app.ID, "  ")
+		wantCode(t, err, "reason_required")
+		got := must(f.svc.RejectApplication(f.Ctx, grid, app.ID, "该户业主不认识申请人"))(t)
+		if got.State != model.ApplicationRejected || got.Reason != "该户业主不认识申请人" || got.Open != nil {
+			t.Fatalf("rejected %+v", got)
+		}
+	})
+	t.Run("withdrawn by the applicant only", func(t *testing.T) {
+		// A decided application no longer blocks a new one.
+		app2 = must(f.svc.Apply(f.Ctx, newcomer, in))(t)
+		_, err = f.svc.WithdrawApplication(f.Ctx, grid, app2.ID)
+		wantCode(t, err, "not_applicant")
+		got := must(f.svc.WithdrawApplication(f.Ctx, newcomer, app2.ID))(t)
+		if got.State != model.ApplicationWithdrawn {
+			t.Fatalf("withdrawn %+v", got)
+		}
+		_, err = f.svc.WithdrawApplication(f.Ctx, newcomer, app2.ID)
+		wantCode(t, err, "application_decided")
+		_, err = f.svc.ApproveApplication(f.Ctx, grid, app2.ID)
+		wantCode(t, err, "application_decided")
+		_, err = f.svc.ApproveApplication(f.Ctx, grid, 999999)
+		wantCode(t, err, "application_not_found")
+	})
+	t.Run("nobody moved in", func(t *testing.T) {
+		var n int64
+		f.DB.Model(&model.Residency{}).Where("user_id = ?", newcomer.UserID).Count(&n)
+		if n != 0 {
+			t.Fatalf("%d residencies after reject and withdraw", n)
+		}
+		mine := must(f.svc.MyApplications(f.Ctx, newcomer, service.Page{Limit: 10}))(t)
+		if len(mine.Items) != 2 || mine.Items[0].ID != app2.ID || mine.Items[1].ID != app.ID {
+			t.Fatalf("my applications %+v", mine.Items)
+		}
+	})
 }
 
 func TestPendingApplicationsPageAndFilter(t *testing.T) {
-	f := newPeopleFix(t)
-	c := f.city
+	f := newEnv(t)
+	c := f.City
 	newcomer := f.actor("newcomer")
 	var ids []int64
 	// Households 1–3 are in building 0, 4–5 in building 1 (same grid).
 	for _, h := range []int{1, 2, 3, 4, 5} {
-		app := peopleMust(f.svc.Apply(f.ctx, newcomer, org.ApplyInput{HouseholdID: c.Households[h].ID, Relation: model.RelationOwner}))(t)
+		app := must(f.svc.Apply(f.Ctx, newcomer, org.ApplyInput{HouseholdID: c.Households[h].ID, Relation: model.RelationOwner}))(t)
 		ids = append(ids, app.ID)
 	}
 	grid := f.actor("grid")
-	p1 := peopleMust(f.svc.PendingApplications(f.ctx, grid, org.ApplicationFilter{}, service.Page{Limit: 3}))(t)
-	if len(p1.Items) != 3 || !p1.More || p1.Items[0].ID != ids[4] {
-		t.Fatalf("page 1 %+v more=%v", p1.Items, p1.More)
-	}
-	p2 := peopleMust(f.svc.PendingApplications(f.ctx, grid, org.ApplicationFilter{}, service.Page{After: p1.Items[2].ID, Limit: 3}))(t)
-	if len(p2.Items) != 2 || p2.More || p2.Items[1].ID != ids[0] {
-		t.Fatalf("page 2 %+v more=%v", p2.Items, p2.More)
-	}
-	steward := peopleMust(f.svc.PendingApplications(f.ctx, f.actor("steward"), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
-	if len(steward.Items) != 3 {
-		t.Fatalf("steward of building 0 sees %d, want 3", len(steward.Items))
-	}
-	b1 := peopleMust(f.svc.PendingApplications(f.ctx, grid, org.ApplicationFilter{BuildingID: c.Buildings[1].ID}, service.Page{Limit: 10}))(t)
-	if len(b1.Items) != 2 {
-		t.Fatalf("building 1 filter: %d", len(b1.Items))
-	}
-	g0 := peopleMust(f.svc.PendingApplications(f.ctx, f.actor("community"), org.ApplicationFilter{GridID: c.Grids[0].ID}, service.Page{Limit: 10}))(t)
-	if len(g0.Items) != 5 {
-		t.Fatalf("grid filter: %d", len(g0.Items))
-	}
-	_, err := f.svc.PendingApplications(f.ctx, f.actor("steward"), org.ApplicationFilter{BuildingID: c.Buildings[1].ID}, service.Page{Limit: 10})
-	peopleCode(t, err, "out_of_scope")
-	_, err = f.svc.PendingApplications(f.ctx, f.actor("community2"), org.ApplicationFilter{GridID: c.Grids[0].ID}, service.Page{Limit: 10})
-	peopleCode(t, err, "out_of_scope")
-	_, err = f.svc.PendingApplications(f.ctx, grid, org.ApplicationFilter{BuildingID: 999999}, service.Page{Limit: 10})
-	peopleCode(t, err, "building_not_found")
-	_, err = f.svc.PendingApplications(f.ctx, newcomer, org.ApplicationFilter{}, service.Page{Limit: 10})
-	peopleCode(t, err, "not_approver")
+	t.Run("pages newest first", func(t *testing.T) {
+		p1 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{}, service.Page{Limit: 3}))(t)
+		if len(p1.Items) != 3 || !p1.More || p1.Items[0].ID != ids[4] {
+			t.Fatalf("page 1 %+v more=%v", p1.Items, p1.More)
+		}
+		p2 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{}, service.Page{After: p1.Items[2].ID, Limit: 3}))(t)
+		if len(p2.Items) != 2 || p2.More || p2.Items[1].ID != ids[0] {
+			t.Fatalf("page 2 %+v more=%v", p2.Items, p2.More)
+		}
+	})
+	t.Run("filtered by building and grid", func(t *testing.T) {
+		steward := must(f.svc.PendingApplications(f.Ctx, f.actor("steward"), org.ApplicationFilter{}, service.Page{Limit: 10}))(t)
+		if len(steward.Items) != 3 {
+			t.Fatalf("steward of building 0 sees %d, want 3", len(steward.Items))
+		}
+		b1 := must(f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{BuildingID: c.Buildings[1].ID}, service.Page{Limit: 10}))(t)
+		if len(b1.Items) != 2 {
+			t.Fatalf("building 1 filter: %d", len(b1.Items))
+		}
+		g0 := must(f.svc.PendingApplications(f.Ctx, f.actor("community"), org.ApplicationFilter{GridID: c.Grids[0].ID}, service.Page{Limit: 10}))(t)
+		if len(g0.Items) != 5 {
+			t.Fatalf("grid filter: %d", len(g0.Items))
+		}
+	})
+	t.Run("filters outside the scope are refused", func(t *testing.T) {
+		_, err := f.svc.PendingApplications(f.Ctx, f.actor("steward"), org.ApplicationFilter{BuildingID: c.Buildings[1].ID}, service.Page{Limit: 10})
+		wantCode(t, err, "out_of_scope")
+		_, err = f.svc.PendingApplications(f.Ctx, f.actor("community2"), org.ApplicationFilter{GridID: c.Grids[0].ID}, service.Page{Limit: 10})
+		wantCode(t, err, "out_of_scope")
+		_, err = f.svc.PendingApplications(f.Ctx, grid, org.ApplicationFilter{BuildingID: 999999}, service.Page{Limit: 10})
+		wantCode(t, err, "building_not_found")
+		_, err = f.svc.PendingApplications(f.Ctx, newcomer, org.ApplicationFilter{}, service.Page{Limit: 10})
+		wantCode(t, err, "not_approver")
+	})
 }
 
 func TestResidentsAndRemoval(t *testing.T) {
-	f := newPeopleFix(t)
-	c := f.city
+	f := newEnv(t)
+	c := f.City
 	f.grant("steward2", model.RoleBuildingSteward, model.ScopeBuilding, c.Buildings[1].ID, c.Buildings[1].Ancestry)
-	list := peopleMust(f.svc.HouseholdResidents(f.ctx, f.actor("steward"), c.Households[0].ID))(t)
+	list := must(f.svc.HouseholdResidents(f.Ctx, f.actor("steward"), c.Households[0].ID))(t)
 	if len(list) != 1 || list[0].UserID != c.Users["resident"] || list[0].DisplayName != "居民杨阿姨" {
 		t.Fatalf("residents %+v", list)
 	}
-	_, err := f.svc.HouseholdResidents(f.ctx, f.actor("steward2"), c.Households[0].ID)
-	peopleCode(t, err, "not_approver")
-	_, err = f.svc.HouseholdResidents(f.ctx, f.actor("steward"), 999999)
-	peopleCode(t, err, "household_not_found")
+	var err error
+	t.Run("residents are read by deciders only", func(t *testing.T) {
+		_, err = f.svc.HouseholdResidents(f.Ctx, f.actor("steward2"), c.Households[0].ID)
+		wantCode(t, err, "not_approver")
+		_, err = f.svc.HouseholdResidents(f.Ctx, f.actor("steward"), 999999)
+		wantCode(t, err, "household_not_found")
+	})
 
-	err = f.svc.RemoveResidency(f.ctx, f.actor("steward2"), list[0].ID)
-	peopleCode(t, err, "residency_forbidden")
-	err = f.svc.RemoveResidency(f.ctx, f.actor("newcomer"), list[0].ID)
-	peopleCode(t, err, "residency_forbidden")
-	if err := f.svc.RemoveResidency(f.ctx, f.actor("steward"), list[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	err = f.svc.RemoveResidency(f.ctx, f.actor("steward"), list[0].ID)
-	peopleCode(t, err, "residency_not_found")
+	t.Run("a decider removes a resident", func(t *testing.T) {
+		err = f.svc.RemoveResidency(f.Ctx, f.actor("steward2"), list[0].ID)
+		wantCode(t, err, "residency_forbidden")
+		err = f.svc.RemoveResidency(f.Ctx, f.actor("newcomer"), list[0].ID)
+		wantCode(t, err, "residency_forbidden")
+		if err := f.svc.RemoveResidency(f.Ctx, f.actor("steward"), list[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		err = f.svc.RemoveResidency(f.Ctx, f.actor("steward"), list[0].ID)
+		wantCode(t, err, "residency_not_found")
+	})
 
-	// The resident of 光安花园 leaves by themself.
-	var r model.Residency
-	f.db.Where("user_id = ?", c.Users["resident2"]).Take(&r)
-	if err := f.svc.RemoveResidency(f.ctx, f.actor("resident2"), r.ID); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	f.db.Model(&model.Residency{}).Count(&n)
-	if n != 0 {
-		t.Fatalf("%d residencies left", n)
-	}
+	t.Run("a resident leaves by themself", func(t *testing.T) {
+		// The resident of 光安花园 leaves by themself.
+		var r model.Residency
+		f.DB.Where("user_id = ?", c.Users["resident2"]).Take(&r)
+		if err := f.svc.RemoveResidency(f.Ctx, f.actor("resident2"), r.ID); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		f.DB.Model(&model.Residency{}).Count(&n)
+		if n != 0 {
+			t.Fatalf("%d residencies left", n)
+		}
+	})
 }
 
 // Approvals and rejections racing on several applications at once: on
@@ -352,13 +294,13 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 	if !dbtest.MySQL() {
 		t.Skip("concurrency needs MariaDB (REDPROP_TEST_MYSQL_DSN): SQLite serialises on one connection")
 	}
-	f := newPeopleFix(t)
+	f := newEnv(t)
 	community, grid := f.actor("community"), f.actor("grid")
 	for round := 0; round < 5; round++ {
 		var apps []model.ResidencyApplication
 		for _, h := range []int{1, 2, 3, 5, 6} {
 			applicant := f.user(fmt.Sprintf("applicant%d_%d", round, h))
-			apps = append(apps, peopleMust(f.svc.Apply(f.ctx, applicant, org.ApplyInput{HouseholdID: f.city.Households[h].ID, Relation: model.RelationOwner}))(t))
+			apps = append(apps, must(f.svc.Apply(f.Ctx, applicant, org.ApplyInput{HouseholdID: f.Households[h].ID, Relation: model.RelationOwner}))(t))
 		}
 		var wg sync.WaitGroup
 		errs := make([][]error, len(apps))
@@ -369,9 +311,9 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					if i%2 == 0 {
-						_, errs[k][i] = f.svc.ApproveApplication(f.ctx, community, app.ID)
+						_, errs[k][i] = f.svc.ApproveApplication(f.Ctx, community, app.ID)
 					} else {
-						_, errs[k][i] = f.svc.RejectApplication(f.ctx, grid, app.ID, "并发")
+						_, errs[k][i] = f.svc.RejectApplication(f.Ctx, grid, app.ID, "并发")
 					}
 				}()
 			}
@@ -387,9 +329,9 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 				}
 			}
 			var cur model.ResidencyApplication
-			f.db.Take(&cur, app.ID)
+			f.DB.Take(&cur, app.ID)
 			var n int64
-			f.db.Model(&model.Residency{}).Where("user_id = ?", app.UserID).Count(&n)
+			f.DB.Model(&model.Residency{}).Where("user_id = ?", app.UserID).Count(&n)
 			want := int64(0)
 			if cur.State == model.ApplicationApproved {
 				want = 1
@@ -404,35 +346,36 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 // A steward, grid worker or firm manager cannot make themselves a
 // resident (an owner votes): someone else decides their application.
 func TestNobodyDecidesTheirOwnApplication(t *testing.T) {
-	f := newPeopleFix(t)
+	f := newEnv(t)
 	for _, name := range []string{"steward", "grid", "manager"} {
 		a := f.actor(name)
-		h := f.city.Households[1]
-		app := peopleMust(f.svc.Apply(f.ctx, a, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationOwner}))(t)
-		_, err := f.svc.ApproveApplication(f.ctx, a, app.ID)
-		peopleCode(t, err, "own_application")
-		peopleMust(f.svc.WithdrawApplication(f.ctx, a, app.ID))(t)
+		h := f.Households[1]
+		app := must(f.svc.Apply(f.Ctx, a, org.ApplyInput{HouseholdID: h.ID, Relation: model.RelationOwner}))(t)
+		_, err := f.svc.ApproveApplication(f.Ctx, a, app.ID)
+		wantCode(t, err, "own_application")
+		must(f.svc.WithdrawApplication(f.Ctx, a, app.ID))(t)
 	}
 }
 
 // An invitation speaks for its creator: after their grant is revoked the
 // spare code grants nothing, to them or to anyone else.
 func TestInvitationDiesWithItsCreatorsGrant(t *testing.T) {
-	f := newPeopleFix(t)
-	c := f.city
+	f := newEnv(t)
+	c := f.City
 	street := f.actor("street")
-	inv := peopleMust(f.svc.CreateInvitation(f.ctx, street, org.InvitationInput{
+	inv := must(f.svc.CreateInvitation(f.Ctx, street, org.InvitationInput{
 		Role: model.RoleStreetStaff, ScopeKind: model.ScopeStreet, ScopeID: c.StreetID, MaxUses: 10}))(t)
-	if err := f.db.Model(&model.Grant{}).Where("user_id = ?", street.UserID).Update("revoked_at", f.clock.Now()).Error; err != nil {
-		t.Fatal(err)
+	for _, g := range street.Grants {
+		_, err := model.RevokeGrant(f.Ctx, f.DB, g.ID, 0, f.Clock.Now())
+		servicetest.Must(t, err)
 	}
-	_, err := f.svc.Redeem(f.ctx, f.actor("street"), inv.Code)
-	peopleCode(t, err, "invitation_stale")
-	_, err = f.svc.Redeem(f.ctx, f.user("accomplice"), inv.Code)
-	peopleCode(t, err, "invitation_stale")
-	var n int64
-	f.db.Model(&model.Grant{}).Where("user_id IN ? AND revoked_at IS NULL", []int64{street.UserID, f.city.Users["accomplice"]}).Count(&n)
-	if n != 0 {
+	_, err := f.svc.Redeem(f.Ctx, f.actor("street"), inv.Code)
+	wantCode(t, err, "invitation_stale")
+	_, err = f.svc.Redeem(f.Ctx, f.user("accomplice"), inv.Code)
+	wantCode(t, err, "invitation_stale")
+	live, err := model.LiveGrantsOf(f.Ctx, f.DB, []int64{street.UserID, f.Users["accomplice"]})
+	servicetest.Must(t, err)
+	if n := len(live); n != 0 {
 		t.Fatalf("%d live grants after redeeming a stale code", n)
 	}
 }

@@ -12,21 +12,6 @@ import (
 	"redprop/service"
 )
 
-// Who may write which part of the tree. Reading needs no particular role:
-// any grant whose scope covers the object will do.
-var (
-	// regionWriters create and rename regions below their own and attach
-	// departments to them.
-	regionWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff, model.RoleStreetStaff}
-	// communityWriters keep a community's compounds, grids, buildings,
-	// households and committees.
-	communityWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff,
-		model.RoleStreetStaff, model.RoleCommunityStaff}
-	// firmWriters register firms and sign contracts: the housing authorities
-	// of a district or city, not the streets and communities the firms serve.
-	firmWriters = []string{model.RolePlatformAdmin, model.RoleCityStaff, model.RoleDistrictStaff}
-)
-
 // regionParent is the level a region of each level hangs under.
 var regionParent = map[string]string{
 	model.LevelDistrict:  model.LevelCity,
@@ -70,129 +55,17 @@ var (
 	errTreeHouseholdGone = service.NotFound("household_not_found", "房屋不存在")
 )
 
-// A scope check answers 403 whether the object lies outside the actor's
-// scope or the actor's role there may only read. Ids are sequential and
-// thus no secret, so 404 would hide nothing; 403 tells staff to ask
-// someone with a wider scope, and matches the people API. An unknown id is
-// 404. Either way the object is never returned or changed.
-
-// mayRead checks that one of the actor's grants covers t.
-func mayRead(a *service.Actor, t service.Target) error {
-	if a.Can(t) {
-		return nil
-	}
-	return service.ErrOutOfScope
-}
-
-// mayWrite checks that one grant both covers t and carries one of roles.
-func mayWrite(a *service.Actor, t service.Target, roles []string) error {
-	if a.Can(t, roles...) {
-		return nil
-	}
-	if a.Can(t) {
-		return service.ErrForbidden
-	}
-	return service.ErrOutOfScope
-}
-
-func regionTarget(r model.Region) service.Target {
-	return service.Target{Kind: r.Level, ID: r.ID, Ancestry: r.Ancestry}
-}
-
-// regionParentTarget is the region above r, derived from r's ancestry; a
-// city has none (platform scope only).
-func regionParentTarget(r model.Region) service.Target {
-	anc := r.Ancestry
-	setSelf(&anc, r.Level, 0)
-	return service.Target{Kind: regionParent[r.Level], ID: r.ParentID, Ancestry: anc}
-}
-
-func compoundTarget(c model.Compound) service.Target {
-	return service.TargetOf(model.ScopeCompound, c.ID, c.Ancestry)
-}
-
-func gridTarget(g model.Grid) service.Target {
-	return service.TargetOf(model.ScopeGrid, g.ID, g.Ancestry)
-}
-
-func buildingTarget(b model.Building) service.Target {
-	return service.TargetOf(model.ScopeBuilding, b.ID, b.Ancestry)
-}
-
-// householdTarget: households are no scope kind; their building's
-// ancestry decides.
-func householdTarget(h model.Household) service.Target {
-	return service.TargetOf("household", h.ID, h.Ancestry)
-}
-
-// setSelf writes id into the ancestry column of kind: a tree row carries
-// its own id there, so a grant on the row itself covers it like a grant
-// above it does.
-func setSelf(anc *model.Ancestry, kind string, id int64) {
-	switch kind {
-	case model.LevelCity:
-		anc.CityID = id
-	case model.LevelDistrict:
-		anc.DistrictID = id
-	case model.LevelStreet:
-		anc.StreetID = id
-	case model.LevelCommunity:
-		anc.CommunityID = id
-	case model.ScopeCompound:
-		anc.CompoundID = id
-	case model.ScopeGrid:
-		anc.GridID = id
-	case model.ScopeBuilding:
-		anc.BuildingID = id
-	}
-}
-
-// ancestryColumn names the column holding the id of a tree kind.
-func ancestryColumn(kind string) string {
-	switch kind {
-	case model.LevelCity, model.LevelDistrict, model.LevelStreet, model.LevelCommunity,
-		model.ScopeCompound, model.ScopeGrid, model.ScopeBuilding:
-		return kind + "_id"
-	}
-	return ""
-}
-
-// createWithSelf inserts a tree row and records its own id in its
-// ancestry column, in the caller's transaction.
-func createWithSelf(tx *gorm.DB, row any, anc *model.Ancestry, kind string, id func() int64) error {
-	if err := tx.Create(row).Error; err != nil {
-		return err
-	}
-	setSelf(anc, kind, id())
-	return tx.Model(row).Update(ancestryColumn(kind), id()).Error
-}
-
 // take loads one row by id, answering missing when there is none.
 func take[T any](ctx context.Context, db *gorm.DB, id int64, missing error) (T, error) {
-	var row T
 	if id <= 0 {
-		return row, missing
+		var zero T
+		return zero, missing
 	}
-	err := model.Translate(db.WithContext(ctx).Take(&row, id).Error)
+	row, err := model.ByID[T](ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return row, missing
 	}
 	return row, err
-}
-
-// listPage fetches one keyset page of q, newest first.
-func listPage[T any](q *gorm.DB, p service.Page) (service.Paged[T], error) {
-	if p.Limit <= 0 || p.Limit > 100 {
-		p.Limit = 20
-	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []T
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
-		return service.Paged[T]{}, err
-	}
-	return service.Cut(rows, p.Limit), nil
 }
 
 // cleanText trims s and checks it has between min and max characters.
@@ -226,21 +99,18 @@ func parseHouseholdArea(s string) (int64, error) {
 	return c, nil
 }
 
-// update applies upd to the row of dst's table with the given id, mapping
-// duplicate keys to dup, and reloads the row into dst.
-func (s *Service) update(ctx context.Context, dst any, id int64, upd map[string]any, dup error) error {
+// update applies upd to the row of T with the given id, mapping
+// duplicate keys to dup, and returns the row as it is then.
+func update[T any](ctx context.Context, s *Service, id int64, upd map[string]any, dup error) (T, error) {
 	if len(upd) == 0 {
-		return errTreeNoChange
+		var zero T
+		return zero, errTreeNoChange
 	}
-	db := s.db.WithContext(ctx)
-	err := model.Translate(db.Model(dst).Where("id = ?", id).Updates(upd).Error)
+	row, err := model.Patch[T](ctx, s.db, id, upd)
 	if errors.Is(err, model.ErrDuplicate) && dup != nil {
-		return dup
+		return row, dup
 	}
-	if err != nil {
-		return err
-	}
-	return db.Take(dst, id).Error
+	return row, err
 }
 
 // ---- regions ----
@@ -299,9 +169,7 @@ func (s *Service) CreateRegion(ctx context.Context, a *service.Actor, in RegionI
 		}
 		r.ParentID, r.Ancestry = parent.ID, parent.Ancestry
 	}
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		return createWithSelf(tx, &r, &r.Ancestry, r.Level, func() int64 { return r.ID })
-	})
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error { return model.CreateInTree(ctx, tx, &r) })
 	return r, err
 }
 
@@ -342,27 +210,25 @@ func (s *Service) UpdateRegion(ctx context.Context, a *service.Actor, id int64, 
 	if err := patchText(upd, "code", p.Code, 0, treeCodeMax, errTreeCode); err != nil {
 		return r, err
 	}
-	var out model.Region
-	return out, s.update(ctx, &out, id, upd, nil)
+	return update[model.Region](ctx, s, id, upd, nil)
 }
 
 // Cities lists the cities the actor's scope covers, newest first: all of
 // them for platform admins, their own for city grants.
 func (s *Service) Cities(ctx context.Context, a *service.Actor, p service.Page) (service.Paged[model.Region], error) {
-	q := s.db.WithContext(ctx).Where("level = ?", model.LevelCity)
+	f := model.RegionFilter{Level: model.LevelCity}
 	if !a.Can(service.Target{Kind: model.ScopePlatform}) {
-		var ids []int64
+		f.IDs = []int64{}
 		for _, g := range a.Grants {
 			if g.ScopeKind == model.ScopeCity {
-				ids = append(ids, g.ScopeID)
+				f.IDs = append(f.IDs, g.ScopeID)
 			}
 		}
-		if len(ids) == 0 {
+		if len(f.IDs) == 0 {
 			return service.Paged[model.Region]{}, nil
 		}
-		q = q.Where("id IN ?", ids)
 	}
-	return listPage[model.Region](q, p)
+	return model.RegionsPage(ctx, s.db, f, p)
 }
 
 // RegionChildren lists the regions directly under a region.
@@ -371,7 +237,7 @@ func (s *Service) RegionChildren(ctx context.Context, a *service.Actor, id int64
 	if err != nil {
 		return service.Paged[model.Region]{}, err
 	}
-	return listPage[model.Region](s.db.WithContext(ctx).Where("parent_id = ?", r.ID), p)
+	return model.RegionsPage(ctx, s.db, model.RegionFilter{ParentID: r.ID}, p)
 }
 
 // within lists rows of T anywhere below a region the actor may read (the
@@ -382,11 +248,10 @@ func within[T any](ctx context.Context, s *Service, a *service.Actor, regionID i
 	if err != nil {
 		return service.Paged[T]{}, err
 	}
-	col := ancestryColumn(r.Level)
-	if col == "" {
+	if model.AncestryColumn(r.Level) == "" {
 		return service.Paged[T]{}, errTreeLevel
 	}
-	return listPage[T](s.db.WithContext(ctx).Where(col+" = ?", r.ID), p)
+	return model.Below[T](ctx, s.db, model.Node{Kind: r.Level, ID: r.ID}, p)
 }
 
 // ---- compounds and grids ----
@@ -434,9 +299,7 @@ func (s *Service) CreateCompound(ctx context.Context, a *service.Actor, in Compo
 		return model.Compound{}, err
 	}
 	c := model.Compound{Name: name, Address: addr, Ancestry: com.Ancestry}
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		return createWithSelf(tx, &c, &c.Ancestry, model.ScopeCompound, func() int64 { return c.ID })
-	})
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error { return model.CreateInTree(ctx, tx, &c) })
 	return c, err
 }
 
@@ -465,8 +328,7 @@ func (s *Service) UpdateCompound(ctx context.Context, a *service.Actor, id int64
 	if err := patchText(upd, "address", p.Address, 0, treeAddressMax, errTreeAddress); err != nil {
 		return c, err
 	}
-	var out model.Compound
-	return out, s.update(ctx, &out, id, upd, nil)
+	return update[model.Compound](ctx, s, id, upd, nil)
 }
 
 // Compounds lists the compounds anywhere below a region.
@@ -491,9 +353,7 @@ func (s *Service) CreateGrid(ctx context.Context, a *service.Actor, in GridInput
 		return model.Grid{}, err
 	}
 	g := model.Grid{Name: name, Ancestry: com.Ancestry}
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		return createWithSelf(tx, &g, &g.Ancestry, model.ScopeGrid, func() int64 { return g.ID })
-	})
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error { return model.CreateInTree(ctx, tx, &g) })
 	return g, err
 }
 
@@ -519,8 +379,7 @@ func (s *Service) RenameGrid(ctx context.Context, a *service.Actor, id int64, na
 	if err := patchText(upd, "name", name, 1, treeNameMax, errTreeName); err != nil {
 		return g, err
 	}
-	var out model.Grid
-	return out, s.update(ctx, &out, id, upd, nil)
+	return update[model.Grid](ctx, s, id, upd, nil)
 }
 
 // Grids lists the grids anywhere below a region.
@@ -564,10 +423,8 @@ func (s *Service) CreateBuilding(ctx context.Context, a *service.Actor, in Build
 	}
 	b := model.Building{Name: name, Ancestry: c.Ancestry}
 	b.GridID = g.ID
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		return createWithSelf(tx, &b, &b.Ancestry, model.ScopeBuilding, func() int64 { return b.ID })
-	})
-	if errors.Is(model.Translate(err), model.ErrDuplicate) {
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error { return model.CreateInTree(ctx, tx, &b) })
+	if errors.Is(err, model.ErrDuplicate) {
 		return model.Building{}, errTreeBuildingDup
 	}
 	return b, err
@@ -597,8 +454,7 @@ func (s *Service) RenameBuilding(ctx context.Context, a *service.Actor, id int64
 	if err := patchText(upd, "name", name, 1, treeNameMax, errTreeName); err != nil {
 		return b, err
 	}
-	var out model.Building
-	return out, s.update(ctx, &out, id, upd, errTreeBuildingDup)
+	return update[model.Building](ctx, s, id, upd, errTreeBuildingDup)
 }
 
 // CompoundBuildings lists the buildings of a compound.
@@ -607,7 +463,7 @@ func (s *Service) CompoundBuildings(ctx context.Context, a *service.Actor, compo
 	if err != nil {
 		return service.Paged[model.Building]{}, err
 	}
-	return listPage[model.Building](s.db.WithContext(ctx).Where("compound_id = ?", c.ID), p)
+	return model.Below[model.Building](ctx, s.db, model.Node{Kind: model.ScopeCompound, ID: c.ID}, p)
 }
 
 // GridBuildings lists the buildings of a grid.
@@ -616,7 +472,7 @@ func (s *Service) GridBuildings(ctx context.Context, a *service.Actor, gridID in
 	if err != nil {
 		return service.Paged[model.Building]{}, err
 	}
-	return listPage[model.Building](s.db.WithContext(ctx).Where("grid_id = ?", g.ID), p)
+	return model.Below[model.Building](ctx, s.db, model.Node{Kind: model.ScopeGrid, ID: g.ID}, p)
 }
 
 // HouseholdInput describes a household (户). Area is in m² as written by
@@ -658,7 +514,7 @@ func (s *Service) CreateHousehold(ctx context.Context, a *service.Actor, in Hous
 		return model.Household{}, err
 	}
 	h := model.Household{Unit: unit, Room: room, AreaCentiM2: area, Ancestry: b.Ancestry}
-	err = model.Translate(s.db.WithContext(ctx).Create(&h).Error)
+	err = model.Create(ctx, s.db, &h)
 	if errors.Is(err, model.ErrDuplicate) {
 		return model.Household{}, errTreeHouseDup
 	}
@@ -697,8 +553,7 @@ func (s *Service) UpdateHousehold(ctx context.Context, a *service.Actor, id int6
 		}
 		upd["area_centi_m2"] = area
 	}
-	var out model.Household
-	return out, s.update(ctx, &out, id, upd, errTreeHouseDup)
+	return update[model.Household](ctx, s, id, upd, errTreeHouseDup)
 }
 
 // BuildingHouseholds lists the households of a building.
@@ -707,5 +562,5 @@ func (s *Service) BuildingHouseholds(ctx context.Context, a *service.Actor, buil
 	if err != nil {
 		return service.Paged[model.Household]{}, err
 	}
-	return listPage[model.Household](s.db.WithContext(ctx).Where("building_id = ?", b.ID), p)
+	return model.Below[model.Household](ctx, s.db, model.Node{Kind: model.ScopeBuilding, ID: b.ID}, p)
 }

@@ -69,10 +69,6 @@ type FirmFilter struct {
 	DistrictID int64
 }
 
-func firmTarget(f model.Firm) service.Target {
-	return service.Target{Kind: model.ScopeFirm, ID: f.ID, Ancestry: model.Ancestry{CityID: f.CityID, DistrictID: f.DistrictID}}
-}
-
 // creditCode checks the form of a 统一社会信用代码: 18 digits or capital
 // letters. The standard's alphabet and check digit are not enforced: staff
 // copy codes from licences, test data use made-up ones, and the unique
@@ -129,7 +125,7 @@ func (s *Service) CreateFirm(ctx context.Context, a *service.Actor, in FirmInput
 		return model.Firm{}, errFirmNotDistrict
 	}
 	f := model.Firm{Name: name, CreditCode: code, Hotline: tel, CityID: d.CityID, DistrictID: d.ID}
-	err = model.Translate(s.db.WithContext(ctx).Create(&f).Error)
+	err = model.Create(ctx, s.db, &f)
 	if errors.Is(err, model.ErrDuplicate) {
 		return model.Firm{}, errFirmDup
 	}
@@ -147,16 +143,15 @@ func (s *Service) Firm(ctx context.Context, a *service.Actor, id int64) (model.F
 	if a.Can(firmTarget(f)) {
 		return f, nil
 	}
-	cond, args, ok := treeScope(a, "")
-	if !ok {
+	reach := treeReach(a)
+	if reach.None() {
 		return model.Firm{}, service.ErrOutOfScope
 	}
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&model.Contract{}).Where("firm_id = ?", f.ID).
-		Where(cond, args...).Limit(1).Count(&n).Error; err != nil {
+	served, err := model.FirmServesWithin(ctx, s.db, f.ID, reach)
+	if err != nil {
 		return model.Firm{}, err
 	}
-	if n == 0 {
+	if !served {
 		return model.Firm{}, service.ErrOutOfScope
 	}
 	return f, nil
@@ -190,56 +185,29 @@ func (s *Service) UpdateFirm(ctx context.Context, a *service.Actor, id int64, p 
 		}
 		upd["hotline"] = tel
 	}
-	var out model.Firm
-	return out, s.update(ctx, &out, id, upd, errFirmDup)
+	return update[model.Firm](ctx, s, id, upd, errFirmDup)
 }
 
 // Firms lists the firms registered where the actor's scope reaches (or
 // the actor's own firms), newest first.
 func (s *Service) Firms(ctx context.Context, a *service.Actor, f FirmFilter, p service.Page) (service.Paged[model.Firm], error) {
-	q := s.db.WithContext(ctx).Model(&model.Firm{})
-	if !a.Can(service.Target{Kind: model.ScopePlatform}) {
-		var parts []string
-		var args []any
+	mf := model.FirmFilter{DistrictID: f.DistrictID}
+	if a.Can(service.Target{Kind: model.ScopePlatform}) {
+		mf.Reach.All = true
+	} else {
 		for _, g := range a.Grants {
 			switch g.ScopeKind {
-			case model.ScopeCity:
-				parts, args = append(parts, "city_id = ?"), append(args, g.ScopeID)
-			case model.ScopeDistrict:
-				parts, args = append(parts, "district_id = ?"), append(args, g.ScopeID)
+			case model.ScopeCity, model.ScopeDistrict:
+				mf.Reach.Nodes = append(mf.Reach.Nodes, model.Node{Kind: g.ScopeKind, ID: g.ScopeID})
 			case model.ScopeFirm:
-				parts, args = append(parts, "id = ?"), append(args, g.ScopeID)
+				mf.IDs = append(mf.IDs, g.ScopeID)
 			}
 		}
-		if len(parts) == 0 {
+		if len(mf.Reach.Nodes) == 0 && len(mf.IDs) == 0 {
 			return service.Paged[model.Firm]{}, nil
 		}
-		q = q.Where("("+strings.Join(parts, " OR ")+")", args...)
 	}
-	if f.DistrictID != 0 {
-		q = q.Where("district_id = ?", f.DistrictID)
-	}
-	return listPage[model.Firm](q, p)
-}
-
-// treeScope returns a SQL condition over the ancestry columns (prefixed
-// with the table alias) selecting the rows the actor's tree grants cover
-// (all for a platform grant); ok is false when the actor holds no grant in
-// the tree.
-func treeScope(a *service.Actor, prefix string) (cond string, args []any, ok bool) {
-	var parts []string
-	for _, g := range a.Grants {
-		if g.ScopeKind == model.ScopePlatform {
-			return "1 = 1", nil, true
-		}
-		if col := ancestryColumn(g.ScopeKind); col != "" {
-			parts, args = append(parts, prefix+col+" = ?"), append(args, g.ScopeID)
-		}
-	}
-	if len(parts) == 0 {
-		return "", nil, false
-	}
-	return "(" + strings.Join(parts, " OR ") + ")", args, true
+	return model.FirmsPage(ctx, s.db, mf, p)
 }
 
 // ---- contracts ----
@@ -262,11 +230,7 @@ type ContractPatch struct {
 }
 
 // ContractView is a contract with the names people read it by.
-type ContractView struct {
-	model.Contract
-	FirmName     string
-	CompoundName string
-}
+type ContractView = model.ContractView
 
 // contractDay reduces a date to midnight UTC of its calendar day, the
 // form contract dates are stored in.
@@ -276,10 +240,6 @@ func contractDay(t time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), true
-}
-
-func contractTarget(c model.Contract) service.Target {
-	return service.TargetOf("contract", c.ID, c.Ancestry)
 }
 
 // overlapError is the 409 of a period that meets another contract of the
@@ -296,31 +256,15 @@ func overlapError(o ContractView) *service.Error {
 // decides applications): a second contract over the same days is refused,
 // be it of another firm or a duplicate of the same one. The caller holds
 // the compound's row lock.
-func (s *Service) checkOverlap(tx *gorm.DB, compoundID, self int64, from, to time.Time) error {
-	var rows []ContractView
-	q := contractQuery(tx).Where("k.compound_id = ? AND k.starts_on <= ? AND k.ends_on >= ?", compoundID, to, from)
-	if self != 0 {
-		q = q.Where("k.id <> ?", self)
-	}
-	if err := q.Order("k.starts_on").Limit(1).Scan(&rows).Error; err != nil {
+func checkOverlap(ctx context.Context, tx *gorm.DB, compoundID, self int64, from, to time.Time) error {
+	o, found, err := model.OverlappingContract(ctx, tx, compoundID, self, from, to)
+	if err != nil {
 		return err
 	}
-	if len(rows) > 0 {
-		return overlapError(rows[0])
+	if found {
+		return overlapError(o)
 	}
 	return nil
-}
-
-// lockCompound serialises the contracts of one compound: the overlap check
-// and the write happen under the compound's row lock.
-func lockCompound(tx *gorm.DB, id int64) error {
-	var c model.Compound
-	return model.Translate(model.ForUpdate(tx).Select("id").Where("id = ?", id).Take(&c).Error)
-}
-
-func contractQuery(db *gorm.DB) *gorm.DB {
-	return db.Table("contracts k").Select("k.*, f.name AS firm_name, c.name AS compound_name").
-		Joins("JOIN firms f ON f.id = k.firm_id").Joins("JOIN compounds c ON c.id = k.compound_id")
 }
 
 // CreateContract lets a firm serve a compound for a period. District and
@@ -346,13 +290,15 @@ func (s *Service) CreateContract(ctx context.Context, a *service.Actor, in Contr
 	}
 	k := model.Contract{FirmID: in.FirmID, StartsOn: from, EndsOn: to, Ancestry: c.Ancestry}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := lockCompound(tx, c.ID); err != nil {
+		// The overlap check and the write happen under the compound's
+		// row lock: contracts of one compound are decided one at a time.
+		if err := model.LockCompound(ctx, tx, c.ID); err != nil {
 			return err
 		}
-		if err := s.checkOverlap(tx, c.ID, 0, from, to); err != nil {
+		if err := checkOverlap(ctx, tx, c.ID, 0, from, to); err != nil {
 			return err
 		}
-		return tx.Create(&k).Error
+		return model.Create(ctx, tx, &k)
 	})
 	if err != nil {
 		return ContractView{}, err
@@ -361,14 +307,11 @@ func (s *Service) CreateContract(ctx context.Context, a *service.Actor, in Contr
 }
 
 func (s *Service) contractView(ctx context.Context, id int64) (ContractView, error) {
-	var rows []ContractView
-	if err := contractQuery(s.db.WithContext(ctx)).Where("k.id = ?", id).Scan(&rows).Error; err != nil {
-		return ContractView{}, err
+	k, err := model.ContractViewByID(ctx, s.db, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return k, errContractGone
 	}
-	if len(rows) == 0 {
-		return ContractView{}, errContractGone
-	}
-	return rows[0], nil
+	return k, err
 }
 
 // Contract returns a contract to those whose scope covers its compound
@@ -409,14 +352,15 @@ func (s *Service) UpdateContract(ctx context.Context, a *service.Actor, id int64
 		return ContractView{}, err
 	}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := lockCompound(tx, k.CompoundID); err != nil {
+		if err := model.LockCompound(ctx, tx, k.CompoundID); err != nil {
 			return err
 		}
 		// Re-read under the lock: another edit may have moved the dates.
-		if err := tx.Take(&k, id).Error; err != nil {
+		cur, err := model.ByID[model.Contract](ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		from, to := k.StartsOn, k.EndsOn
+		from, to := cur.StartsOn, cur.EndsOn
 		if newFrom != nil {
 			from = *newFrom
 		}
@@ -426,10 +370,10 @@ func (s *Service) UpdateContract(ctx context.Context, a *service.Actor, id int64
 		if to.Before(from) {
 			return errContractPeriod
 		}
-		if err := s.checkOverlap(tx, k.CompoundID, k.ID, from, to); err != nil {
+		if err := checkOverlap(ctx, tx, cur.CompoundID, cur.ID, from, to); err != nil {
 			return err
 		}
-		return tx.Model(&model.Contract{}).Where("id = ?", k.ID).Updates(map[string]any{"starts_on": from, "ends_on": to}).Error
+		return model.SetContractDates(ctx, tx, cur.ID, from, to)
 	})
 	if err != nil {
 		return ContractView{}, err
@@ -455,7 +399,7 @@ func (s *Service) CompoundContracts(ctx context.Context, a *service.Actor, compo
 	if err != nil {
 		return service.Paged[ContractView]{}, err
 	}
-	return contractPage(contractQuery(s.db.WithContext(ctx)).Where("k.compound_id = ?", c.ID), p)
+	return model.ContractsPage(ctx, s.db, model.ContractFilter{CompoundID: c.ID, Reach: model.Reach{All: true}}, p)
 }
 
 // FirmContracts lists a firm's contracts: all of them to its own people
@@ -465,29 +409,13 @@ func (s *Service) FirmContracts(ctx context.Context, a *service.Actor, firmID in
 	if err != nil {
 		return service.Paged[ContractView]{}, err
 	}
-	q := contractQuery(s.db.WithContext(ctx)).Where("k.firm_id = ?", f.ID)
+	cf := model.ContractFilter{FirmID: f.ID, Reach: model.Reach{All: true}}
 	if !a.Can(service.Target{Kind: model.ScopeFirm, ID: f.ID}) {
-		cond, args, ok := treeScope(a, "k.")
-		if !ok {
+		if cf.Reach = treeReach(a); cf.Reach.None() {
 			return service.Paged[ContractView]{}, nil
 		}
-		q = q.Where(cond, args...)
 	}
-	return contractPage(q, p)
-}
-
-func contractPage(q *gorm.DB, p service.Page) (service.Paged[ContractView], error) {
-	if p.Limit <= 0 || p.Limit > 100 {
-		p.Limit = 20
-	}
-	if p.After > 0 {
-		q = q.Where("k.id < ?", p.After)
-	}
-	var rows []ContractView
-	if err := q.Order("k.id DESC").Limit(p.Limit + 1).Scan(&rows).Error; err != nil {
-		return service.Paged[ContractView]{}, err
-	}
-	return service.Cut(rows, p.Limit), nil
+	return model.ContractsPage(ctx, s.db, cf, p)
 }
 
 // ---- committees ----
@@ -509,10 +437,6 @@ type CommitteePatch struct {
 
 func committeeKind(k string) bool { return k == CommitteeOwners || k == CommitteeManagement }
 
-func committeeTarget(c model.Committee) service.Target {
-	return service.TargetOf("committee", c.ID, c.Ancestry)
-}
-
 // CreateCommittee gives a compound its committee; a compound has one.
 func (s *Service) CreateCommittee(ctx context.Context, a *service.Actor, in CommitteeInput) (model.Committee, error) {
 	if !committeeKind(in.Kind) {
@@ -531,7 +455,7 @@ func (s *Service) CreateCommittee(ctx context.Context, a *service.Actor, in Comm
 	}
 	m := model.Committee{Kind: in.Kind, Name: name, Ancestry: c.Ancestry}
 	// The unique index on compound_id (migration step 3) decides races.
-	err = model.Translate(s.db.WithContext(ctx).Create(&m).Error)
+	err = model.Create(ctx, s.db, &m)
 	if errors.Is(err, model.ErrDuplicate) {
 		return model.Committee{}, errCommitteeDup
 	}
@@ -566,8 +490,7 @@ func (s *Service) UpdateCommittee(ctx context.Context, a *service.Actor, id int6
 	if err := patchText(upd, "name", p.Name, 1, treeNameMax, errTreeName); err != nil {
 		return m, err
 	}
-	var out model.Committee
-	return out, s.update(ctx, &out, id, upd, nil)
+	return update[model.Committee](ctx, s, id, upd, nil)
 }
 
 // Committees lists the committees anywhere below a region.
@@ -591,10 +514,6 @@ type DepartmentPatch struct {
 	Kind *string
 }
 
-func departmentTarget(d model.Department) service.Target {
-	return service.TargetOf(model.ScopeDepartment, d.ID, d.Ancestry)
-}
-
 // CreateDepartment attaches a department to a region kept by the actor
 // as street, district or city staff.
 func (s *Service) CreateDepartment(ctx context.Context, a *service.Actor, in DepartmentInput) (model.Department, error) {
@@ -614,7 +533,7 @@ func (s *Service) CreateDepartment(ctx context.Context, a *service.Actor, in Dep
 		return model.Department{}, err
 	}
 	d := model.Department{Name: name, Kind: kind, Ancestry: r.Ancestry}
-	return d, s.db.WithContext(ctx).Create(&d).Error
+	return d, model.Create(ctx, s.db, &d)
 }
 
 // Department returns a department the actor's scope covers (its own staff
@@ -643,8 +562,7 @@ func (s *Service) UpdateDepartment(ctx context.Context, a *service.Actor, id int
 	if err := patchText(upd, "kind", p.Kind, 0, departmentKindMax, errDepartmentKind); err != nil {
 		return d, err
 	}
-	var out model.Department
-	return out, s.update(ctx, &out, id, upd, nil)
+	return update[model.Department](ctx, s, id, upd, nil)
 }
 
 // Departments lists the departments anywhere below a region.

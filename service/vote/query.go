@@ -202,7 +202,7 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 		}
 		// A vote is a compound's: a grant over a grid or a building of it
 		// does not oversee it.
-		if _, ok := model.AncestryColumn(g.ScopeKind); ok && g.ScopeKind != model.ScopeGrid && g.ScopeKind != model.ScopeBuilding {
+		if model.AncestryColumn(g.ScopeKind) != "" && g.ScopeKind != model.ScopeGrid && g.ScopeKind != model.ScopeBuilding {
 			q.Under = append(q.Under, g)
 		}
 	}

@@ -231,7 +231,7 @@ func checkCreate(in *CreateInput, now time.Time) (bool, error) {
 // compound reads a compound with its own id in its ancestry, as a scope
 // check wants it.
 func (s *Service) compound(ctx context.Context, id int64) (model.Compound, error) {
-	c, err := model.TakeCompound(ctx, s.db, id)
+	c, err := model.ByID[model.Compound](ctx, s.db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return c, errCompound
 	}

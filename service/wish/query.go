@@ -42,7 +42,7 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 	phone := st.steward || st.staff || (st.claimer && (w.State == model.WishClaimed || w.State == model.WishFulfilled))
 	if phone {
 		// The phone is a help, not the answer: a read that fails leaves it out.
-		if u, err := model.TakeUser(ctx, s.db, w.ResidentID); err == nil {
+		if u, err := model.ByID[model.User](ctx, s.db, w.ResidentID); err == nil {
 			v.ResidentPhone = u.Phone
 		}
 	}
@@ -114,7 +114,7 @@ func treeScopes(grants []model.Grant) (under []model.Grant, all bool) {
 		if g.ScopeKind == model.ScopePlatform {
 			return nil, true
 		}
-		if _, ok := model.AncestryColumn(g.ScopeKind); ok {
+		if model.AncestryColumn(g.ScopeKind) != "" {
 			under = append(under, g)
 		}
 	}

@@ -106,7 +106,7 @@ func (s *Service) Post(ctx context.Context, a *service.Actor, in PostInput) (Vie
 			return v, false, err
 		}
 	}
-	h, err := model.TakeHousehold(ctx, s.db, in.HouseholdID)
+	h, err := model.ByID[model.Household](ctx, s.db, in.HouseholdID)
 	if errors.Is(err, model.ErrNotFound) {
 		return View{}, false, errHousehold
 	}
