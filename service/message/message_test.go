@@ -99,9 +99,6 @@ func (e *env) newService() *message.Service {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if e.oa != nil {
-		svc.SetOfficialAccount(e.oa)
-	}
 	return svc
 }
 

@@ -54,7 +54,8 @@ func setupOA(t *testing.T, tune ...func(*message.Config)) *env {
 		t.Fatal(err)
 	}
 	e.oa = oa
-	e.svc.SetOfficialAccount(oa)
+	e.cfg.OfficialAccount = oa
+	e.svc = e.newService()
 	return e
 }
 

@@ -209,12 +209,12 @@ func TestContentCheck(t *testing.T) {
 	}
 	record("order:2:description", "后来发现是赌博", v)
 	e.clock.Advance(e.cfg.RetryMax)
-	if n, err := e.svc.RecheckOnce(e.ctx); err != nil || n != 0 {
+	if n, err := message.NewRecheck(e.svc, nil).RecheckOnce(e.ctx); err != nil || n != 0 {
 		t.Fatalf("re-check while down settled %d: %v", n, err)
 	}
 	e.fake.Fail(false)
 	e.clock.Advance(e.cfg.RetryMax)
-	if n, err := e.svc.RecheckOnce(e.ctx); err != nil || n != 1 {
+	if n, err := message.NewRecheck(e.svc, nil).RecheckOnce(e.ctx); err != nil || n != 1 {
 		t.Fatalf("re-check settled %d: %v", n, err)
 	}
 	var checks []model.ContentCheck
@@ -235,7 +235,7 @@ func TestUncheckableTextGoesToReview(t *testing.T) {
 	})
 	for range 3 {
 		e.clock.Advance(e.cfg.RetryMax + time.Minute)
-		e.svc.RecheckOnce(e.ctx)
+		message.NewRecheck(e.svc, nil).RecheckOnce(e.ctx)
 	}
 	var c model.ContentCheck
 	e.db.Take(&c)

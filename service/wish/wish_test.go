@@ -511,14 +511,14 @@ func TestLateRiskyVerdictWithdrawsAnOpenWish(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.svc = New(e.db, e.clock, msgs, photo.NewLocalStorage(t.TempDir()))
-	msgs.OnLateVerdict("wish", e.svc.ApplyLateVerdict)
+	recheck := message.NewRecheck(msgs, map[string]message.LateVerdict{"wish": e.svc.ApplyLateVerdict})
 	w := e.post("resident")
 	if w.Wish.Flagged || w.Wish.State != model.WishOpen {
 		t.Fatalf("stored %+v", w.Wish)
 	}
 	chk.Verdict = "risky"
 	e.clock.Advance(time.Hour)
-	if n, err := msgs.RecheckOnce(e.ctx); err != nil || n != 1 {
+	if n, err := recheck.RecheckOnce(e.ctx); err != nil || n != 1 {
 		t.Fatalf("recheck: %d %v", n, err)
 	}
 	var got model.Wish
