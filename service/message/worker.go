@@ -129,12 +129,7 @@ func (s *Service) DeliverOnce(ctx context.Context) (Stats, error) {
 			err := s.deliverLane(ctx, owner, part, &ls)
 			mu.Lock()
 			defer mu.Unlock()
-			st.Sent += ls.Sent
-			st.Skipped += ls.Skipped
-			st.Failed += ls.Failed
-			st.Dead += ls.Dead
-			st.Unknown += ls.Unknown
-			st.Requeued += ls.Requeued
+			st.add(ls)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -243,17 +238,56 @@ type prepared struct {
 	done     bool                    // the row is settled (skipped) or no longer ours
 }
 
+// txAttempts bounds the runs of one delivery transaction that MySQL picks
+// as a deadlock victim (rolled back whole, so safe to run again).
+const txAttempts = 3
+
+// tally is what one delivery transaction counts. It is applied once the
+// transaction commits, so that a deadlock victim run again counts once.
+type tally struct {
+	st    Stats
+	bumps []func(c *counters)
+}
+
+func (t *tally) bump(f func(c *counters)) { t.bumps = append(t.bumps, f) }
+
+func (st *Stats) add(o Stats) {
+	st.Claimed += o.Claimed
+	st.Sent += o.Sent
+	st.Skipped += o.Skipped
+	st.Failed += o.Failed
+	st.Dead += o.Dead
+	st.Unknown += o.Unknown
+	st.Requeued += o.Requeued
+}
+
+func (s *Service) count(t tally, st *Stats) {
+	st.add(t.st)
+	s.metrics.add(func(c *counters) {
+		for _, f := range t.bumps {
+			f(c)
+		}
+	})
+}
+
 // deliver takes one claimed row through WeChat.
 func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, st *Stats) error {
-	var p prepared
-	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+	var (
+		p    prepared
+		t    tally
+		sent model.Outbox // the row as prepare leaves it (one more attempt)
+	)
+	err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
+		sent, t = row, tally{}
 		var err error
-		p, err = s.prepare(ctx, tx, owner, &row, st)
+		p, err = s.prepare(ctx, tx, owner, &sent, &t)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("prepare outbox row %d: %w", row.ID, err)
 	}
+	s.count(t, st)
+	row = sent
 	if p.done {
 		return nil
 	}
@@ -272,18 +306,20 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 	}
 	// The answer must be recorded even when the worker is being stopped.
 	rec := context.WithoutCancel(ctx)
-	if err := model.InTx(rec, s.db, func(tx *gorm.DB) error {
-		return s.record(rec, tx, owner, row, p, sendErr, st)
+	if err := model.InTxRetry(rec, s.db, txAttempts, func(tx *gorm.DB) error {
+		t = tally{}
+		return s.record(rec, tx, owner, row, p, sendErr, &t)
 	}); err != nil {
 		return fmt.Errorf("record outbox row %d: %w", row.ID, err)
 	}
+	s.count(t, st)
 	return nil
 }
 
 // prepare runs in one short transaction before the call: it turns the row
 // from claimed to sending with a fresh lease, writes a scheduled event's
 // inbox message, and settles the row as skipped when it cannot be sent.
-func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *model.Outbox, st *Stats) (prepared, error) {
+func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *model.Outbox, t *tally) (prepared, error) {
 	now := s.clock.Now().UTC()
 	moved, err := model.StartOutbox(ctx, tx, row.ID, owner, outboxClaimed, model.OutboxSending, now.Add(s.cfg.Lease))
 	if err != nil {
@@ -304,8 +340,8 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		}
 	}
 	skip := func(reason string) (prepared, error) {
-		st.Skipped++
-		s.metrics.add(func(c *counters) { c.skipped[reason]++ })
+		t.st.Skipped++
+		t.bump(func(c *counters) { c.skipped[reason]++ })
 		return prepared{done: true}, model.SkipOutbox(ctx, tx, row.ID, reason)
 	}
 
@@ -415,7 +451,7 @@ func quotaState(ctx context.Context, tx *gorm.DB, userID int64, templateID strin
 // the call. The row is matched by owner too: a row this worker lost while
 // sending (its lease ran out) keeps what the sweep decided unless nobody
 // else took it since.
-func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row model.Outbox, p prepared, sendErr error, st *Stats) error {
+func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row model.Outbox, p prepared, sendErr error, t *tally) error {
 	now := s.clock.Now().UTC()
 	code, msg := errorCode(sendErr)
 	out := model.OutboxOutcome{LastCode: code, LastError: msg}
@@ -423,12 +459,12 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 	switch {
 	case sendErr == nil:
 		out.State, out.SentAt = model.OutboxSent, &now
-		st.Sent++
+		t.st.Sent++
 		channel := model.ChannelMP
 		if p.oa != nil {
 			channel = model.ChannelOA
 		}
-		s.metrics.add(func(c *counters) { c.sent++; c.sentBy[channel]++ })
+		t.bump(func(c *counters) { c.sent++; c.sentBy[channel]++ })
 	case p.oa != nil && code == strconv.Itoa(codeNotFollowing):
 		// They stopped following (and we missed or have not yet had the
 		// event): unlinked, and this push goes back to the queue at once
@@ -437,13 +473,13 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 		if err := model.UnlinkFollower(ctx, tx, p.oa.ToUser); err != nil {
 			return err
 		}
-		st.Requeued++
-		s.metrics.add(func(c *counters) { c.requeued++ })
+		t.st.Requeued++
+		t.bump(func(c *counters) { c.requeued++ })
 	case p.oa != nil && code == strconv.Itoa(codeNoQuota):
 		// The user turned this template off in the account's settings.
 		out.State, out.SkipReason = model.OutboxSkipped, SkipTemplateOff
-		st.Skipped++
-		s.metrics.add(func(c *counters) { c.skipped[SkipTemplateOff]++ })
+		t.st.Skipped++
+		t.bump(func(c *counters) { c.skipped[SkipTemplateOff]++ })
 	case code == strconv.Itoa(codeNoQuota):
 		// WeChat knows better than our count: none left (or refused).
 		out.State, out.SkipReason = model.OutboxSkipped, SkipNoQuota
@@ -451,30 +487,30 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 		if err := model.ForgetQuota(ctx, tx, row.UserID, p.msg.TemplateID); err != nil {
 			return err
 		}
-		st.Skipped++
-		s.metrics.add(func(c *counters) { c.skipped[SkipNoQuota]++ })
+		t.st.Skipped++
+		t.bump(func(c *counters) { c.skipped[SkipNoQuota]++ })
 	case code == "timeout":
 		// The request may have reached WeChat: as unknown as a lost lease.
 		if s.cfg.Templates[row.Kind].ResendUnknown {
 			out.State, out.DueAt = model.OutboxFailed, now.Add(s.backoff(row.Attempts))
-			st.Failed++
+			t.st.Failed++
 		} else {
 			out.State = model.OutboxUnknown
-			st.Unknown++
+			t.st.Unknown++
 		}
-		s.metrics.add(func(c *counters) { c.failed[code]++ })
+		t.bump(func(c *counters) { c.failed[code]++ })
 	default:
 		refund = true // WeChat refused or was not reached: nothing was sent
 		n, _ := strconv.Atoi(code)
 		if permanentCodes[n] || row.Attempts >= s.cfg.MaxAttempts {
 			out.State = model.OutboxDead
-			st.Dead++
-			s.metrics.add(func(c *counters) { c.dead++ })
+			t.st.Dead++
+			t.bump(func(c *counters) { c.dead++ })
 		} else {
 			out.State, out.DueAt = model.OutboxFailed, now.Add(s.backoff(row.Attempts))
-			st.Failed++
+			t.st.Failed++
 		}
-		s.metrics.add(func(c *counters) { c.failed[code]++ })
+		t.bump(func(c *counters) { c.failed[code]++ })
 	}
 	recorded, err := model.RecordOutbox(ctx, tx, row.ID, owner,
 		[]string{model.OutboxSending, model.OutboxUnknown, model.OutboxFailed}, out)
