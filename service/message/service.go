@@ -6,7 +6,9 @@
 // who follow the service account (公众号) may take their pushes there as
 // template messages instead (official.go), behind the same outbox.
 // Other capabilities call Publish and CancelScheduled inside their own
-// transactions and CheckText before storing what residents write.
+// transactions and CheckText before storing what residents write; the
+// Recheck, built after them, asks again about texts WeChat could not check
+// and hands late verdicts back to them. Queries live in model/message.go.
 // It must not import gin, net/http or api/.
 package message
 

@@ -1,9 +1,12 @@
 package message_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -350,5 +353,24 @@ func TestTimedOutSendIsUnknownNotResent(t *testing.T) {
 	row := e.rows("1 = 1")[0]
 	if row.State != model.OutboxUnknown || row.LastCode != "timeout" || e.delivered("oa") != 1 {
 		t.Fatalf("row %s/%s, %d delivered", row.State, row.LastCode, e.delivered("oa"))
+	}
+}
+
+// The service logs through the logger of its configuration, as JSON when
+// that is what main gives it, and nothing through slog's default.
+func TestWarningsGoToTheConfiguredLogger(t *testing.T) {
+	var buf bytes.Buffer
+	e := setup(t, func(c *message.Config) { c.Log = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	a := e.user("oa")
+	e.fake.Fail(true)
+	if v, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "楼道灯坏了"); err != nil || v.State != model.CheckPending {
+		t.Fatalf("%+v %v", v, err)
+	}
+	var line struct {
+		Level, Msg string
+		UserID     int64 `json:"user_id"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line.Level != "WARN" || line.Msg != "text check deferred" || line.UserID != a {
+		t.Fatalf("logged %q (%v)", buf.String(), err)
 	}
 }
