@@ -63,6 +63,7 @@ type app struct {
 	calendar *calendar.Service
 	photo    *photo.Service
 	message  *message.Service
+	recheck  *message.Recheck
 	order    *order.Service
 	meeting  *meeting.Service
 	action   *action.Service
@@ -135,17 +136,19 @@ func (a *app) wire() (http.Handler, error) {
 	a.calendar = calendar.New(a.db, a.clock)
 	photoStore := photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos"))
 	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes)
-	msgs, err := message.New(a.db, a.clock, wx, messageConfig(a.cfg))
-	if err != nil {
-		return nil, err
-	}
+	mc := messageConfig(a.cfg)
+	mc.Log = a.log
 	if a.cfg.WeChatOAEnabled && !a.cfg.Sandbox() {
 		oa, err := wechat.NewOfficialAccount(wechat.OAOptions{AppID: a.cfg.WeChatOAAppID, AppSecret: a.cfg.WeChatOAAppSecret,
 			BaseURL: a.cfg.WeChatBaseURL, Timeout: a.cfg.WeChatTimeout, RedisPrefix: a.cfg.RedisPrefix}, a.rdb)
 		if err != nil {
 			return nil, err
 		}
-		msgs.SetOfficialAccount(oa)
+		mc.OfficialAccount = oa
+	}
+	msgs, err := message.New(a.db, a.clock, wx, mc)
+	if err != nil {
+		return nil, err
 	}
 	a.message = msgs
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
@@ -153,7 +156,6 @@ func (a *app) wire() (http.Handler, error) {
 		RatingReminder: a.cfg.RatingReminder,
 	})
 	a.photo.SetOrderAccess(a.order)
-	a.message.OnLateVerdict("order", a.order.ApplyLateVerdict)
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {
 		return nil, fmt.Errorf("meeting_reminders (REDPROP_MEETING_REMINDERS): %w", err)
@@ -162,10 +164,12 @@ func (a *app) wire() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.message.OnLateVerdict("meeting", a.meeting.ApplyLateVerdict)
 	a.vote = vote.New(a.db, a.clock, a.message, vote.Options{Log: a.log})
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
-	a.message.OnLateVerdict("wish", a.wish.ApplyLateVerdict)
+	// Built after the capabilities whose texts it re-checks.
+	a.recheck = message.NewRecheck(a.message, map[string]message.LateVerdict{
+		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,
+	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{})
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
@@ -257,6 +261,7 @@ func (a *app) workers() []func(ctx context.Context) {
 	return []func(ctx context.Context){
 		func(ctx context.Context) { a.order.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.message.Run(ctx, a.cfg.MessageWorkerInterval) },
+		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
 	}

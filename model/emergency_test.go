@@ -13,7 +13,6 @@ import (
 	"redprop/model/dbtest"
 )
 
-var t0 = time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
 
 // newCall inserts an open call of household hid, raised at t0, with an
 // order id of its own.

@@ -235,3 +235,6 @@ func TestGrantsPageAreas(t *testing.T) {
 		}
 	})
 }
+
+// t0 is the harness clock's start, Monday 2026-11-23 10:00 in Beijing.
+var t0 = time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)

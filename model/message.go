@@ -1,6 +1,13 @@
 package model
 
-import "time"
+import (
+	"context"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
 
 // Message is one entry of a user's inbox. Kind is the WeChat template kind
 // it would be pushed as (new_report, progress, rating, meeting).
@@ -26,9 +33,11 @@ const (
 )
 
 // States of an outbox row. pending and failed rows are due at DueAt;
-// sending rows belong to a worker until LeaseUntil; the rest are final.
+// claimed and sending rows belong to a worker until LeaseUntil; the rest
+// are final.
 const (
 	OutboxPending   = "pending"
+	OutboxClaimed   = "claimed" // taken by a worker, not yet at WeChat
 	OutboxSending   = "sending"
 	OutboxSent      = "sent"
 	OutboxSkipped   = "skipped"
@@ -162,4 +171,547 @@ type OAFollower struct {
 	// EventAt is the CreateTime of the latest follow event applied: an
 	// older one arriving late changes nothing.
 	EventAt int64 `gorm:"not null;default:0"`
+}
+
+// Queries of the messages capability. Each one takes a fresh statement
+// from db: a gorm chain reused for two writes shares its statement and
+// would write both into one table.
+
+// skipExisting inserts what is new and passes over rows whose unique key
+// is taken (the same event published again).
+func skipExisting(ctx context.Context, db *gorm.DB) *gorm.DB {
+	return db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true})
+}
+
+// InsertMessages writes inbox messages, passing over those whose (user,
+// event key) is there already.
+func InsertMessages(ctx context.Context, db *gorm.DB, msgs []Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return Translate(skipExisting(ctx, db).Create(&msgs).Error)
+}
+
+// InsertOutbox writes outbox rows, passing over those whose (user, event
+// key) is there already.
+func InsertOutbox(ctx context.Context, db *gorm.DB, rows []Outbox) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return Translate(skipExisting(ctx, db).Create(&rows).Error)
+}
+
+// CancelOutbox cancels the rows of cancelKey that are in one of states,
+// freeing them of their owner, and says how many it cancelled.
+func CancelOutbox(ctx context.Context, db *gorm.DB, cancelKey string, states []string) (int64, error) {
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("cancel_key = ? AND state IN ?", cancelKey, states).
+		Updates(map[string]any{"state": OutboxCancelled, "owner": ""})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// OutboxClaim is one worker's take of due rows.
+type OutboxClaim struct {
+	Owner      string   // the new owner token
+	From       []string // states a due row is in
+	To         string   // the claimed state
+	Now        time.Time
+	LeaseUntil time.Time
+	Limit      int
+}
+
+// ClaimOutbox hands up to c.Limit rows in one of c.From whose DueAt has
+// come, oldest due first, to c.Owner in state c.To until c.LeaseUntil, and
+// returns them. On MySQL the rows are picked with SELECT … FOR UPDATE SKIP
+// LOCKED, so concurrent claims take disjoint rows without waiting; SQLite
+// has one writer, and a single UPDATE whose subquery picks the rows is
+// atomic there.
+func ClaimOutbox(ctx context.Context, db *gorm.DB, c OutboxClaim) ([]Outbox, error) {
+	set := map[string]any{"state": c.To, "owner": c.Owner, "lease_until": c.LeaseUntil}
+	err := InTx(ctx, db, func(tx *gorm.DB) error {
+		pick := tx.Model(&Outbox{}).Select("id").Where("state IN ? AND due_at <= ?", c.From, c.Now).
+			Order("due_at, id").Limit(c.Limit)
+		if !IsMySQL(tx) {
+			return tx.Model(&Outbox{}).Where("id IN (?) AND state IN ?", pick, c.From).Updates(set).Error
+		}
+		var ids []int64
+		if err := pick.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		return tx.Model(&Outbox{}).Where("id IN ?", ids).Updates(set).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rows []Outbox
+	err = db.WithContext(ctx).Where("owner = ? AND state = ?", c.Owner, c.To).Order("due_at, id").Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// ReturnOutbox moves the rows ids that owner still holds in state from to
+// state to, without an owner, and says how many moved.
+func ReturnOutbox(ctx context.Context, db *gorm.DB, ids []int64, owner, from, to string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("id IN ? AND owner = ? AND state = ?", ids, owner, from).
+		Updates(map[string]any{"state": to, "owner": ""})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// ReturnLapsedOutbox moves every row in state from whose lease ended
+// before now to state to, without an owner, and says how many moved.
+func ReturnLapsedOutbox(ctx context.Context, db *gorm.DB, from, to string, now time.Time) (int64, error) {
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("state = ? AND lease_until < ?", from, now).
+		Updates(map[string]any{"state": to, "owner": ""})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// OutboxOutcome is what settling a row writes into it.
+type OutboxOutcome struct {
+	State      string
+	DueAt      time.Time  // zero: unchanged
+	SentAt     *time.Time // nil: unchanged
+	SkipReason string     // "": unchanged
+	// LastCode and LastError are always written ("" clears them).
+	LastCode  string
+	LastError string
+}
+
+func (o OutboxOutcome) columns() map[string]any {
+	set := map[string]any{"state": o.State, "last_code": o.LastCode, "last_error": o.LastError}
+	if !o.DueAt.IsZero() {
+		set["due_at"] = o.DueAt
+	}
+	if o.SentAt != nil {
+		set["sent_at"] = *o.SentAt
+	}
+	if o.SkipReason != "" {
+		set["skip_reason"] = o.SkipReason
+	}
+	return set
+}
+
+// LapseOutbox settles as o every row in state from, of one of kinds,
+// whose lease ended before now, counting the lost lease in StaleCount, and
+// says how many it settled.
+func LapseOutbox(ctx context.Context, db *gorm.DB, from string, kinds []string, now time.Time, o OutboxOutcome) (int64, error) {
+	if len(kinds) == 0 {
+		return 0, nil
+	}
+	set := o.columns()
+	set["stale_count"] = gorm.Expr("stale_count + 1")
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("state = ? AND lease_until < ? AND kind IN ?", from, now, kinds).Updates(set)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// StartOutbox moves row id from state from to state to if owner still
+// holds it, with a fresh lease, one more attempt counted and its inbox
+// message no longer pending; it says whether the row moved (0 or 1).
+func StartOutbox(ctx context.Context, db *gorm.DB, id int64, owner, from, to string, leaseUntil time.Time) (int64, error) {
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("id = ? AND owner = ? AND state = ?", id, owner, from).
+		Updates(map[string]any{"state": to, "lease_until": leaseUntil, "attempts": gorm.Expr("attempts + 1"), "inbox_pending": false})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// RouteOutbox records where row id goes: the channel, the openid and the
+// template.
+func RouteOutbox(ctx context.Context, db *gorm.DB, id int64, channel, toUser, templateID string) error {
+	return Translate(db.WithContext(ctx).Model(&Outbox{}).Where("id = ?", id).
+		Updates(map[string]any{"channel": channel, "to_user": toUser, "template_id": templateID}).Error)
+}
+
+// SkipOutbox settles row id as skipped for reason, ending its lease.
+func SkipOutbox(ctx context.Context, db *gorm.DB, id int64, reason string) error {
+	return Translate(db.WithContext(ctx).Model(&Outbox{}).Where("id = ?", id).
+		Updates(map[string]any{"state": OutboxSkipped, "skip_reason": reason, "lease_until": nil}).Error)
+}
+
+// RecordOutbox settles row id as o, ending its lease, if owner still holds
+// it in one of states; it says whether it did (0 or 1).
+func RecordOutbox(ctx context.Context, db *gorm.DB, id int64, owner string, states []string, o OutboxOutcome) (int64, error) {
+	set := o.columns()
+	set["lease_until"] = nil
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("id = ? AND owner = ? AND state IN ?", id, owner, states).Updates(set)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// InsertSandboxPush records what a push would have been, once per outbox
+// row.
+func InsertSandboxPush(ctx context.Context, db *gorm.DB, p *SandboxPush) error {
+	return Translate(skipExisting(ctx, db).Create(p).Error)
+}
+
+// QuotaOf is the quota of one template of one user (ErrNotFound when
+// they never had one).
+func QuotaOf(ctx context.Context, db *gorm.DB, userID int64, templateID string) (SubscribeQuota, error) {
+	var q SubscribeQuota
+	err := db.WithContext(ctx).Where("user_id = ? AND template_id = ?", userID, templateID).Take(&q).Error
+	return q, Translate(err)
+}
+
+// QuotasOf are every template quota of one user.
+func QuotasOf(ctx context.Context, db *gorm.DB, userID int64) ([]SubscribeQuota, error) {
+	var qs []SubscribeQuota
+	err := db.WithContext(ctx).Where("user_id = ?", userID).Order("id").Find(&qs).Error
+	return qs, Translate(err)
+}
+
+func quota(ctx context.Context, db *gorm.DB, userID int64, templateID string) *gorm.DB {
+	return db.WithContext(ctx).Model(&SubscribeQuota{}).Where("user_id = ? AND template_id = ?", userID, templateID)
+}
+
+// TakeQuota spends one allowed push of a template the user has not turned
+// off, if one is left; it says whether it did (0 or 1).
+func TakeQuota(ctx context.Context, db *gorm.DB, userID int64, templateID string) (int64, error) {
+	res := quota(ctx, db, userID, templateID).Where("remaining > 0 AND off = ?", false).
+		Update("remaining", gorm.Expr("remaining - 1"))
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// RefundQuota gives back one push of a template taken for a push that
+// never left.
+func RefundQuota(ctx context.Context, db *gorm.DB, userID int64, templateID string) error {
+	return Translate(quota(ctx, db, userID, templateID).Update("remaining", gorm.Expr("remaining + 1")).Error)
+}
+
+// EmptyQuota spends every push of a template that was left.
+func EmptyQuota(ctx context.Context, db *gorm.DB, userID int64, templateID string) error {
+	return Translate(quota(ctx, db, userID, templateID).Update("remaining", 0).Error)
+}
+
+// ForgetQuota spends every push of a template that was left and forgets
+// that it was ever allowed.
+func ForgetQuota(ctx context.Context, db *gorm.DB, userID int64, templateID string) error {
+	return Translate(quota(ctx, db, userID, templateID).Updates(map[string]any{"remaining": 0, "accepted_at": nil}).Error)
+}
+
+// EnsureQuota creates the empty quota of a template for the user unless
+// it exists.
+func EnsureQuota(ctx context.Context, db *gorm.DB, userID int64, templateID string) error {
+	return Translate(skipExisting(ctx, db).Create(&SubscribeQuota{UserID: userID, TemplateID: templateID}).Error)
+}
+
+// LockQuota creates the quota of a template for the user unless it exists
+// and locks it for the rest of the transaction tx.
+func LockQuota(ctx context.Context, tx *gorm.DB, userID int64, templateID string) (SubscribeQuota, error) {
+	if err := EnsureQuota(ctx, tx, userID, templateID); err != nil {
+		return SubscribeQuota{}, err
+	}
+	var q SubscribeQuota
+	err := ForUpdate(tx.WithContext(ctx)).Where("user_id = ? AND template_id = ?", userID, templateID).Take(&q).Error
+	return q, Translate(err)
+}
+
+// SaveQuota writes q's counts, switch, pairing and acceptance.
+func SaveQuota(ctx context.Context, db *gorm.DB, q SubscribeQuota) error {
+	return Translate(db.WithContext(ctx).Model(&SubscribeQuota{}).Where("id = ?", q.ID).Updates(map[string]any{
+		"remaining": q.Remaining, "off": q.Off, "client_unpaired": q.ClientUnpaired,
+		"server_unpaired": q.ServerUnpaired, "pair_until": q.PairUntil, "accepted_at": q.AcceptedAt,
+	}).Error)
+}
+
+// SetQuotaOff turns a template off (or on again) for the user.
+func SetQuotaOff(ctx context.Context, db *gorm.DB, userID int64, templateID string, off bool) error {
+	return Translate(quota(ctx, db, userID, templateID).Update("off", off).Error)
+}
+
+// InsertCallbackReceipt remembers a push callback handled: ErrDuplicate
+// when it was already. A failed insert leaves the transaction usable on
+// MySQL and SQLite; MariaDB's affected-row count for ON DUPLICATE KEY
+// cannot be trusted, hence no upsert.
+func InsertCallbackReceipt(ctx context.Context, db *gorm.DB, key string) error {
+	return Translate(db.WithContext(ctx).Create(&CallbackReceipt{Key: key}).Error)
+}
+
+// HasCallbackReceipt reports whether a push callback was handled.
+func HasCallbackReceipt(ctx context.Context, db *gorm.DB, key string) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&CallbackReceipt{}).Where("`key` = ?", key).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// PushPreferenceOf is the channel the user chose (ErrNotFound: none).
+func PushPreferenceOf(ctx context.Context, db *gorm.DB, userID int64) (PushPreference, error) {
+	var p PushPreference
+	err := db.WithContext(ctx).Where("user_id = ?", userID).Take(&p).Error
+	return p, Translate(err)
+}
+
+// SetPushPreference records the channel the user chose.
+func SetPushPreference(ctx context.Context, db *gorm.DB, userID int64, channel string) error {
+	if err := skipExisting(ctx, db).Create(&PushPreference{UserID: userID, Channel: channel}).Error; err != nil {
+		return Translate(err)
+	}
+	return Translate(db.WithContext(ctx).Model(&PushPreference{}).Where("user_id = ?", userID).Update("channel", channel).Error)
+}
+
+// FollowerOfUser is the follower linked to the user who follows now
+// (ErrNotFound: none).
+func FollowerOfUser(ctx context.Context, db *gorm.DB, userID int64) (OAFollower, error) {
+	var f OAFollower
+	err := db.WithContext(ctx).Where("user_id = ? AND following = ?", userID, true).Take(&f).Error
+	return f, Translate(err)
+}
+
+// UnlinkedFollower is the oldest follower with unionID who follows now
+// and is linked to no user (ErrNotFound: none).
+func UnlinkedFollower(ctx context.Context, db *gorm.DB, unionID string) (OAFollower, error) {
+	var f OAFollower
+	err := db.WithContext(ctx).Where("union_id = ? AND following = ? AND user_id IS NULL", unionID, true).Order("id").Take(&f).Error
+	return f, Translate(err)
+}
+
+// FollowerByOpenID is the follower of the service account's openid
+// (ErrNotFound: none).
+func FollowerByOpenID(ctx context.Context, db *gorm.DB, openID string) (OAFollower, error) {
+	var f OAFollower
+	err := db.WithContext(ctx).Where("open_id = ?", openID).Take(&f).Error
+	return f, Translate(err)
+}
+
+// LinkFollower links follower id to the user if it is linked to nobody;
+// it says whether it did (0 or 1), ErrDuplicate when the user is linked to
+// another follower.
+func LinkFollower(ctx context.Context, db *gorm.DB, id, userID int64) (int64, error) {
+	res := db.WithContext(ctx).Model(&OAFollower{}).Where("id = ? AND user_id IS NULL", id).Update("user_id", userID)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// UnlinkFollower records that openID no longer follows the account.
+func UnlinkFollower(ctx context.Context, db *gorm.DB, openID string) error {
+	return Translate(db.WithContext(ctx).Model(&OAFollower{}).Where("open_id = ?", openID).
+		Updates(map[string]any{"following": false, "user_id": nil}).Error)
+}
+
+// LockFollower creates the follower of openID unless it exists and locks
+// it for the rest of the transaction tx.
+func LockFollower(ctx context.Context, tx *gorm.DB, openID string) (OAFollower, error) {
+	if err := skipExisting(ctx, tx).Create(&OAFollower{OpenID: openID}).Error; err != nil {
+		return OAFollower{}, Translate(err)
+	}
+	var f OAFollower
+	err := ForUpdate(tx.WithContext(ctx)).Where("open_id = ?", openID).Take(&f).Error
+	return f, Translate(err)
+}
+
+// UnlinkUserFollowers lets go of every follower linked to the user but
+// keep.
+func UnlinkUserFollowers(ctx context.Context, db *gorm.DB, userID, keep int64) error {
+	return Translate(db.WithContext(ctx).Model(&OAFollower{}).Where("user_id = ? AND id <> ?", userID, keep).
+		Update("user_id", nil).Error)
+}
+
+// SaveFollow writes a follow event applied to follower f: whether they
+// follow, the event's time, the user they are linked to (nil: none) and
+// their unionid.
+func SaveFollow(ctx context.Context, db *gorm.DB, f OAFollower) error {
+	return Translate(db.WithContext(ctx).Model(&OAFollower{}).Where("id = ?", f.ID).Updates(map[string]any{
+		"following": f.Following, "event_at": f.EventAt, "user_id": f.UserID, "union_id": f.UnionID,
+	}).Error)
+}
+
+// InsertContentCheck keeps the verdict of a stored text.
+func InsertContentCheck(ctx context.Context, db *gorm.DB, c *ContentCheck) error {
+	return Translate(db.WithContext(ctx).Create(c).Error)
+}
+
+// DueContentChecks are up to limit checks still pending whose DueAt has
+// come, oldest due first.
+func DueContentChecks(ctx context.Context, db *gorm.DB, now time.Time, limit int) ([]ContentCheck, error) {
+	var rows []ContentCheck
+	err := db.WithContext(ctx).Where("state = ? AND due_at <= ?", CheckPending, now).Order("due_at, id").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// ClaimContentCheck counts one more attempt of a pending check and puts
+// it off to dueAt, if it is still pending after attempts tries: two
+// workers never both ask. It says whether it did (0 or 1).
+func ClaimContentCheck(ctx context.Context, db *gorm.DB, id int64, attempts int, dueAt time.Time) (int64, error) {
+	res := db.WithContext(ctx).Model(&ContentCheck{}).Where("id = ? AND state = ? AND attempts = ?", id, CheckPending, attempts).
+		Updates(map[string]any{"attempts": attempts + 1, "due_at": dueAt})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// CheckOutcome is what one re-check writes into a pending check.
+type CheckOutcome struct {
+	State     string // the verdict with its Label; "": still pending
+	Label     string
+	DueAt     time.Time // the next try while pending; zero: unchanged
+	LastError string    // always written ("" clears it)
+}
+
+// SettleContentCheck writes o into check id if it is still pending; it
+// says whether it did (0 or 1).
+func SettleContentCheck(ctx context.Context, db *gorm.DB, id int64, o CheckOutcome) (int64, error) {
+	set := map[string]any{"last_error": o.LastError}
+	if o.State != "" {
+		set["state"], set["label"] = o.State, o.Label
+	}
+	if !o.DueAt.IsZero() {
+		set["due_at"] = o.DueAt
+	}
+	res := db.WithContext(ctx).Model(&ContentCheck{}).Where("id = ? AND state = ?", id, CheckPending).Updates(set)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// Inbox lists up to limit messages of the user with ids below after (0:
+// from the newest), newest first; unreadOnly keeps the unread ones.
+func Inbox(ctx context.Context, db *gorm.DB, userID int64, unreadOnly bool, after int64, limit int) ([]Message, error) {
+	q := db.WithContext(ctx).Where("user_id = ?", userID)
+	if unreadOnly {
+		q = q.Where("read_at IS NULL")
+	}
+	var rows []Message
+	err := beforeID(q, after).Order("id DESC").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+func beforeID(q *gorm.DB, after int64) *gorm.DB {
+	if after > 0 {
+		return q.Where("id < ?", after)
+	}
+	return q
+}
+
+// CountUnread counts the user's unread messages.
+func CountUnread(ctx context.Context, db *gorm.DB, userID int64) (int64, error) {
+	var n int64
+	err := unread(ctx, db, userID).Count(&n).Error
+	return n, Translate(err)
+}
+
+// MessageOf is one message of the user (ErrNotFound: none, or another's).
+func MessageOf(ctx context.Context, db *gorm.DB, id, userID int64) (Message, error) {
+	var m Message
+	err := db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&m).Error
+	return m, Translate(err)
+}
+
+func unread(ctx context.Context, db *gorm.DB, userID int64) *gorm.DB {
+	return db.WithContext(ctx).Model(&Message{}).Where("user_id = ? AND read_at IS NULL", userID)
+}
+
+// MarkRead marks message id of the user read at at, unless it was read
+// already.
+func MarkRead(ctx context.Context, db *gorm.DB, id, userID int64, at time.Time) error {
+	return Translate(unread(ctx, db, userID).Where("id = ?", id).Update("read_at", at).Error)
+}
+
+// MarkAllRead marks every unread message of the user read at at and says
+// how many there were.
+func MarkAllRead(ctx context.Context, db *gorm.DB, userID int64, at time.Time) (int64, error) {
+	res := unread(ctx, db, userID).Update("read_at", at)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// SandboxPushes lists up to limit sandbox pushes with ids below after (0:
+// from the newest), newest first; userID filters by recipient when not 0.
+func SandboxPushes(ctx context.Context, db *gorm.DB, userID, after int64, limit int) ([]SandboxPush, error) {
+	q := db.WithContext(ctx)
+	if userID > 0 {
+		q = q.Where("user_id = ?", userID)
+	}
+	var rows []SandboxPush
+	err := beforeID(q, after).Order("id DESC").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// OutboxRows lists up to limit outbox rows with ids below after (0: from
+// the newest), newest first; state filters when not empty.
+func OutboxRows(ctx context.Context, db *gorm.DB, state string, after int64, limit int) ([]Outbox, error) {
+	q := db.WithContext(ctx)
+	if state != "" {
+		q = q.Where("state = ?", state)
+	}
+	var rows []Outbox
+	err := beforeID(q, after).Order("id DESC").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// Place is one node of the tree: a scope kind of Ancestry (city,
+// district, street, community) and its id.
+type Place struct {
+	Kind string
+	ID   int64
+}
+
+var ancestryColumn = map[string]string{ScopeCity: "city_id", ScopeDistrict: "district_id",
+	ScopeStreet: "street_id", ScopeCommunity: "community_id"}
+
+// ContentChecks lists up to limit content checks with ids below after (0:
+// from the newest), newest first. within keeps the checks under any of
+// its places (nil keeps all; places of other kinds match nothing); state
+// filters when not empty.
+func ContentChecks(ctx context.Context, db *gorm.DB, within []Place, state string, after int64, limit int) ([]ContentCheck, error) {
+	q := db.WithContext(ctx)
+	if within != nil {
+		conds := []string{"1 = 0"}
+		var args []any
+		for _, p := range within {
+			if col, ok := ancestryColumn[p.Kind]; ok {
+				conds = append(conds, col+" = ?")
+				args = append(args, p.ID)
+			}
+		}
+		q = q.Where("("+strings.Join(conds, " OR ")+")", args...)
+	}
+	if state != "" {
+		q = q.Where("state = ?", state)
+	}
+	var rows []ContentCheck
+	err := beforeID(q, after).Order("id DESC").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// OutboxCount is the number of outbox rows of one state, skip reason and
+// channel, and the leases they lost while sending.
+type OutboxCount struct {
+	State      string
+	SkipReason string
+	Channel    string
+	N          int64
+	Stale      int64
+}
+
+// CountOutbox counts the outbox rows by state, skip reason and channel.
+func CountOutbox(ctx context.Context, db *gorm.DB) ([]OutboxCount, error) {
+	var out []OutboxCount
+	err := db.WithContext(ctx).Model(&Outbox{}).Select("state, skip_reason, channel, COUNT(*) AS n, SUM(stale_count) AS stale").
+		Group("state, skip_reason, channel").Scan(&out).Error
+	return out, Translate(err)
+}
+
+// CountOutboxCodes counts the rows in one of states by their last error
+// code (rows without one are left out).
+func CountOutboxCodes(ctx context.Context, db *gorm.DB, states []string) (map[string]int64, error) {
+	var rows []struct {
+		LastCode string
+		N        int64
+	}
+	err := db.WithContext(ctx).Model(&Outbox{}).Select("last_code, COUNT(*) AS n").
+		Where("state IN ? AND last_code <> ''", states).Group("last_code").Scan(&rows).Error
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.LastCode] = r.N
+	}
+	return out, Translate(err)
+}
+
+// OldestDue is the DueAt of the row in one of states due longest by now
+// (ErrNotFound: none is due).
+func OldestDue(ctx context.Context, db *gorm.DB, states []string, now time.Time) (time.Time, error) {
+	var o Outbox
+	err := db.WithContext(ctx).Select("id", "due_at").Where("state IN ? AND due_at <= ?", states, now).
+		Order("due_at").Limit(1).Take(&o).Error
+	return o.DueAt, Translate(err)
+}
+
+// CountContentChecks counts the checks in one of states.
+func CountContentChecks(ctx context.Context, db *gorm.DB, states ...string) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&ContentCheck{}).Where("state IN ?", states).Count(&n).Error
+	return n, Translate(err)
 }

@@ -303,3 +303,43 @@ func CloseApplication(ctx context.Context, tx *gorm.DB, id int64, state, reason 
 	return Translate(tx.WithContext(ctx).Model(&ResidencyApplication{}).Where("id = ?", id).
 		Updates(map[string]any{"state": state, "open": nil, "reason": reason, "decided_by": by, "decided_at": at}).Error)
 }
+
+// OpenIDOf is the mini-program openid of a user ("" when they never
+// logged in through it; ErrNotFound when there is no such user).
+func OpenIDOf(ctx context.Context, db *gorm.DB, userID int64) (string, error) {
+	var u User
+	if err := db.WithContext(ctx).Select("id", "open_id").Where("id = ?", userID).Take(&u).Error; err != nil {
+		return "", Translate(err)
+	}
+	if u.OpenID == nil {
+		return "", nil
+	}
+	return *u.OpenID, nil
+}
+
+// UnionIDOf is the WeChat unionid of a user ("" when unknown; ErrNotFound
+// when there is no such user).
+func UnionIDOf(ctx context.Context, db *gorm.DB, userID int64) (string, error) {
+	var u User
+	if err := db.WithContext(ctx).Select("id", "union_id").Where("id = ?", userID).Take(&u).Error; err != nil {
+		return "", Translate(err)
+	}
+	if u.UnionID == nil {
+		return "", nil
+	}
+	return *u.UnionID, nil
+}
+
+// UserIDByOpenID is the user of a mini-program openid (ErrNotFound: none).
+func UserIDByOpenID(ctx context.Context, db *gorm.DB, openID string) (int64, error) {
+	var u User
+	err := db.WithContext(ctx).Select("id").Where("open_id = ?", openID).Take(&u).Error
+	return u.ID, Translate(err)
+}
+
+// UserIDByUnionID is the oldest user of a unionid (ErrNotFound: none).
+func UserIDByUnionID(ctx context.Context, db *gorm.DB, unionID string) (int64, error) {
+	var u User
+	err := db.WithContext(ctx).Select("id").Where("union_id = ?", unionID).Order("id").Take(&u).Error
+	return u.ID, Translate(err)
+}

@@ -876,7 +876,7 @@ func TestLateRiskyDeclineReasonIsHidden(t *testing.T) {
 	if e.svc, err = meeting.New(e.db, rdb, e.clock, msgs, meeting.Options{RedisPrefix: prefix}); err != nil {
 		t.Fatal(err)
 	}
-	msgs.OnLateVerdict("meeting", e.svc.ApplyLateVerdict)
+	recheck := message.NewRecheck(msgs, map[string]message.LateVerdict{"meeting": e.svc.ApplyLateVerdict})
 	v := e.create("community", e.joint())
 	e.schedule("community", v.Meeting.ID)
 	if _, err := e.svc.RSVP(e.ctx, e.actor("resident"), v.Meeting.ID, model.RSVPDeclined, "那天要去医院复查"); err != nil {
@@ -884,7 +884,7 @@ func TestLateRiskyDeclineReasonIsHidden(t *testing.T) {
 	}
 	chk.Verdict = "risky"
 	e.clock.Advance(time.Hour)
-	if n, err := msgs.RecheckOnce(e.ctx); err != nil || n != 1 {
+	if n, err := recheck.RecheckOnce(e.ctx); err != nil || n != 1 {
 		t.Fatalf("recheck: %d %v", n, err)
 	}
 	var p model.MeetingParticipant

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
-
-	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/service"
@@ -18,8 +15,12 @@ import (
 // ErrBadOutboxState is an unknown state filter.
 var ErrBadOutboxState = service.Invalid("bad_state", "状态筛选值不正确")
 
-// reviewerRoles see the texts flagged within their scope.
-var reviewerRoles = []string{model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff}
+// reviewerRoles see the texts flagged within their scope, of one of the
+// kinds of reviewScope.
+var (
+	reviewerRoles = []string{model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff}
+	reviewScope   = map[string]bool{model.ScopeCity: true, model.ScopeDistrict: true, model.ScopeStreet: true, model.ScopeCommunity: true}
+)
 
 func adminOnly(a *service.Actor) error {
 	if a == nil {
@@ -37,15 +38,8 @@ func (s *Service) SandboxPushes(ctx context.Context, a *service.Actor, userID in
 	if err := adminOnly(a); err != nil {
 		return service.Paged[model.SandboxPush]{}, err
 	}
-	q := s.db.WithContext(ctx)
-	if userID > 0 {
-		q = q.Where("user_id = ?", userID)
-	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.SandboxPush
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	rows, err := model.SandboxPushes(ctx, s.db, userID, p.After, p.Limit+1)
+	if err != nil {
 		return service.Paged[model.SandboxPush]{}, fmt.Errorf("list sandbox pushes: %w", err)
 	}
 	return service.Cut(rows, p.Limit), nil
@@ -62,18 +56,11 @@ func (s *Service) Outbox(ctx context.Context, a *service.Actor, state string, p 
 	if err := adminOnly(a); err != nil {
 		return service.Paged[model.Outbox]{}, err
 	}
-	q := s.db.WithContext(ctx)
-	if state != "" {
-		if !slices.Contains(outboxStates, state) {
-			return service.Paged[model.Outbox]{}, ErrBadOutboxState
-		}
-		q = q.Where("state = ?", state)
+	if state != "" && !slices.Contains(outboxStates, state) {
+		return service.Paged[model.Outbox]{}, ErrBadOutboxState
 	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.Outbox
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	rows, err := model.OutboxRows(ctx, s.db, state, p.After, p.Limit+1)
+	if err != nil {
 		return service.Paged[model.Outbox]{}, fmt.Errorf("list outbox: %w", err)
 	}
 	return service.Cut(rows, p.Limit), nil
@@ -85,36 +72,24 @@ func (s *Service) ContentChecks(ctx context.Context, a *service.Actor, state str
 	if a == nil {
 		return service.Paged[model.ContentCheck]{}, service.ErrUnauthenticated
 	}
-	q := s.db.WithContext(ctx)
+	var within []model.Place // nil: every place
 	if !a.IsAdmin() {
 		// The community (and the street and city above it) reviews what
 		// was flagged in its own place.
-		column := map[string]string{model.ScopeCity: "city_id", model.ScopeDistrict: "district_id",
-			model.ScopeStreet: "street_id", model.ScopeCommunity: "community_id"}
-		var conds []string
-		var args []any
 		for _, g := range a.Grants {
-			if col, ok := column[g.ScopeKind]; ok && slices.Contains(reviewerRoles, g.Role) {
-				conds = append(conds, col+" = ?")
-				args = append(args, g.ScopeID)
+			if reviewScope[g.ScopeKind] && slices.Contains(reviewerRoles, g.Role) {
+				within = append(within, model.Place{Kind: g.ScopeKind, ID: g.ScopeID})
 			}
 		}
-		if len(conds) == 0 {
+		if len(within) == 0 {
 			return service.Paged[model.ContentCheck]{}, service.ErrForbidden
 		}
-		q = q.Where("("+strings.Join(conds, " OR ")+")", args...)
 	}
-	if state != "" {
-		if !slices.Contains([]string{model.CheckPending, model.CheckPass, model.CheckReview, model.CheckRisky}, state) {
-			return service.Paged[model.ContentCheck]{}, ErrBadOutboxState
-		}
-		q = q.Where("state = ?", state)
+	if state != "" && !slices.Contains([]string{model.CheckPending, model.CheckPass, model.CheckReview, model.CheckRisky}, state) {
+		return service.Paged[model.ContentCheck]{}, ErrBadOutboxState
 	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.ContentCheck
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	rows, err := model.ContentChecks(ctx, s.db, within, state, p.After, p.Limit+1)
+	if err != nil {
 		return service.Paged[model.ContentCheck]{}, fmt.Errorf("list content checks: %w", err)
 	}
 	return service.Cut(rows, p.Limit), nil
@@ -168,16 +143,8 @@ func (s *Service) MetricsSnapshot(ctx context.Context) (Metrics, error) { return
 
 func (s *Service) metricsNow(ctx context.Context) (Metrics, error) {
 	m := Metrics{SentByChannel: map[string]int64{}, Skipped: map[string]int64{}, Failed: map[string]int64{}}
-	db := s.db.WithContext(ctx)
-	var byState []struct {
-		State      string
-		SkipReason string
-		Channel    string
-		N          int64
-		Stale      int64
-	}
-	if err := db.Model(&model.Outbox{}).Select("state, skip_reason, channel, COUNT(*) AS n, SUM(stale_count) AS stale").
-		Group("state, skip_reason, channel").Scan(&byState).Error; err != nil {
+	byState, err := model.CountOutbox(ctx, s.db)
+	if err != nil {
 		return m, fmt.Errorf("count outbox: %w", err)
 	}
 	for _, r := range byState {
@@ -200,33 +167,21 @@ func (s *Service) metricsNow(ctx context.Context) (Metrics, error) {
 			m.Cancelled += r.N
 		}
 	}
-	var byCode []struct {
-		LastCode string
-		N        int64
-	}
-	if err := db.Model(&model.Outbox{}).Select("last_code, COUNT(*) AS n").
-		Where("state IN ? AND last_code <> ''", []string{model.OutboxFailed, model.OutboxDead}).
-		Group("last_code").Scan(&byCode).Error; err != nil {
+	if m.Failed, err = model.CountOutboxCodes(ctx, s.db, []string{model.OutboxFailed, model.OutboxDead}); err != nil {
 		return m, fmt.Errorf("count outbox failures: %w", err)
 	}
-	for _, r := range byCode {
-		m.Failed[r.LastCode] = r.N
-	}
 	now := s.clock.Now().UTC()
-	var oldest model.Outbox
-	err := db.Select("id", "due_at").Where("state IN ? AND due_at <= ?", []string{model.OutboxPending, model.OutboxFailed}, now).
-		Order("due_at").Limit(1).Take(&oldest).Error
+	oldest, err := model.OldestDue(ctx, s.db, []string{model.OutboxPending, model.OutboxFailed}, now)
 	switch {
 	case err == nil:
-		m.Lag = now.Sub(oldest.DueAt)
-	case !errors.Is(err, gorm.ErrRecordNotFound):
+		m.Lag = now.Sub(oldest)
+	case !errors.Is(err, model.ErrNotFound):
 		return m, fmt.Errorf("outbox lag: %w", err)
 	}
-	if err := db.Model(&model.ContentCheck{}).Where("state = ?", model.CheckPending).Count(&m.ChecksPending).Error; err != nil {
+	if m.ChecksPending, err = model.CountContentChecks(ctx, s.db, model.CheckPending); err != nil {
 		return m, err
 	}
-	if err := db.Model(&model.ContentCheck{}).Where("state IN ?", []string{model.CheckReview, model.CheckRisky}).
-		Count(&m.ChecksFlagged).Error; err != nil {
+	if m.ChecksFlagged, err = model.CountContentChecks(ctx, s.db, model.CheckReview, model.CheckRisky); err != nil {
 		return m, err
 	}
 	s.metrics.add(func(c *counters) {

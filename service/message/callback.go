@@ -10,7 +10,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -109,10 +108,7 @@ func (s *Service) HandleCallback(ctx context.Context, p Push) error {
 			service.CutRunes("wx:"+ev.FromUserName+":"+string(ev.CreateTime)+":"+ev.Event+":"+hex.EncodeToString(sum[:6]), 128),
 		}
 		for _, key := range receipts {
-			// A failed insert leaves the transaction usable on MySQL and
-			// SQLite; MariaDB's affected-row count for ON DUPLICATE KEY
-			// cannot be trusted.
-			err := model.Translate(tx.Create(&model.CallbackReceipt{Key: key}).Error)
+			err := model.InsertCallbackReceipt(ctx, tx, key)
 			if errors.Is(err, model.ErrDuplicate) {
 				return nil // already applied
 			}
@@ -120,8 +116,11 @@ func (s *Service) HandleCallback(ctx context.Context, p Push) error {
 				return err
 			}
 		}
-		userID, err := userByOpenID(tx, ev.FromUserName)
-		if err != nil || userID == 0 {
+		userID, err := model.UserIDByOpenID(ctx, tx, ev.FromUserName)
+		if errors.Is(err, model.ErrNotFound) {
+			return nil // not one of our users
+		}
+		if err != nil {
 			return err
 		}
 		return s.applyPush(ctx, tx, userID, ev)
@@ -178,19 +177,18 @@ func (s *Service) applyPush(ctx context.Context, tx *gorm.DB, userID int64, ev p
 		switch ev.Event {
 		case "subscribe_msg_popup_event":
 			if it.Status == SubscribeAccept {
-				err = s.accept(tx, userID, it.TemplateID, true)
+				err = s.accept(ctx, tx, userID, it.TemplateID, true)
 			}
 		case "subscribe_msg_change_event":
-			err = s.setOff(tx, userID, it.TemplateID, it.Status == SubscribeReject)
+			err = setOff(ctx, tx, userID, it.TemplateID, it.Status == SubscribeReject)
 		case "subscribe_msg_sent_event":
 			if string(it.ErrorCode) != "0" && string(it.ErrorCode) != "" {
-				slog.WarnContext(ctx, "subscribe message not delivered", "template_id", it.TemplateID,
+				s.log.WarnContext(ctx, "subscribe message not delivered", "template_id", it.TemplateID,
 					"error_code", string(it.ErrorCode), "error_status", it.ErrorStatus)
 				s.metrics.add(func(c *counters) { c.failed["sent_event_"+string(it.ErrorCode)]++ })
 			}
 			if it.ErrorStatus == "fail_user_refuse" {
-				err = tx.Model(&model.SubscribeQuota{}).Where("user_id = ? AND template_id = ?", userID, it.TemplateID).
-					Update("remaining", 0).Error
+				err = model.EmptyQuota(ctx, tx, userID, it.TemplateID)
 			}
 		}
 		if err != nil {

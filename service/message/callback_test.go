@@ -13,6 +13,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"redprop/service/message"
+	"redprop/service/servicetest"
 	"redprop/service/wechat/wechattest"
 )
 
@@ -79,102 +80,110 @@ func withCallback(aes bool) func(*message.Config) {
 func TestCallbackEchoCheck(t *testing.T) {
 	e := setup(t, withCallback(false))
 	ts := fmt.Sprint(e.clock.Now().Unix())
-	got, err := e.svc.VerifyCallback(sign(cbToken, ts, "n"), ts, "n", "echo123")
-	if err != nil || got != "echo123" {
-		t.Fatalf("%q %v", got, err)
-	}
+	t.Run("the token's signature", func(t *testing.T) {
+		got, err := e.svc.VerifyCallback(sign(cbToken, ts, "n"), ts, "n", "echo123")
+		if err != nil || got != "echo123" {
+			t.Fatalf("%q %v", got, err)
+		}
+	})
 	for name, sig := range map[string]string{
 		"forged":      sign("not-the-token", ts, "n"),
 		"empty":       "",
 		"other nonce": sign(cbToken, ts, "m"),
 	} {
-		if _, err := e.svc.VerifyCallback(sig, ts, "n", "echo123"); !errors.Is(err, message.ErrBadSignature) {
-			t.Fatalf("%s signature: %v", name, err)
+		t.Run(name+" signature", func(t *testing.T) {
+			if _, err := e.svc.VerifyCallback(sig, ts, "n", "echo123"); !errors.Is(err, message.ErrBadSignature) {
+				t.Fatalf("%s signature: %v", name, err)
+			}
+		})
+	}
+	t.Run("an hour-old signature", func(t *testing.T) {
+		old := fmt.Sprint(e.clock.Now().Add(-time.Hour).Unix())
+		if _, err := e.svc.VerifyCallback(sign(cbToken, old, "n"), old, "n", "x"); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("an hour-old signature was taken: %v", err)
 		}
-	}
-	old := fmt.Sprint(e.clock.Now().Add(-time.Hour).Unix())
-	if _, err := e.svc.VerifyCallback(sign(cbToken, old, "n"), old, "n", "x"); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("an hour-old signature was taken: %v", err)
-	}
-	off := setup(t)
-	if _, err := off.svc.VerifyCallback(sign("", ts, "n"), ts, "n", "x"); !errors.Is(err, message.ErrCallbackOff) {
-		t.Fatalf("callback without a token: %v", err)
-	}
+	})
+	t.Run("no token, no callback", func(t *testing.T) {
+		off := setup(t)
+		if _, err := off.svc.VerifyCallback(sign("", ts, "n"), ts, "n", "x"); !errors.Is(err, message.ErrCallbackOff) {
+			t.Fatalf("callback without a token: %v", err)
+		}
+	})
 }
 
 func TestCallbackPlaintextAddsQuotaOnce(t *testing.T) {
 	e := setup(t, withCallback(false))
 	a := e.user("oa")
 	push := signed(e, cbToken, popupJSON(e, "oa", "accept", "reject"))
-	if err := e.svc.HandleCallback(e.ctx, push); err != nil {
-		t.Fatal(err)
-	}
-	if e.remaining(a, tplNew) != 1 || e.remaining(a, tplRating) != 0 {
-		t.Fatalf("quota %d/%d", e.remaining(a, tplNew), e.remaining(a, tplRating))
-	}
-	// WeChat repeats a push it thinks we missed.
-	if err := e.svc.HandleCallback(e.ctx, push); err != nil {
-		t.Fatal(err)
-	}
-	if e.remaining(a, tplNew) != 1 {
-		t.Fatal("a repeated push counted twice")
-	}
-	// XML, a later tap.
-	e.clock.Advance(e.cfg.PairWindow + time.Second)
-	x := signed(e, cbToken, popupXML(e, "oa", tplNew, "accept"))
-	x.XML = true
-	if err := e.svc.HandleCallback(e.ctx, x); err != nil {
-		t.Fatal(err)
-	}
-	if e.remaining(a, tplNew) != 2 {
-		t.Fatalf("quota %d after an XML accept, want 2", e.remaining(a, tplNew))
-	}
-	// Forged pushes change nothing.
-	forged := signed(e, "guess", popupJSON(e, "oa", "accept"))
-	if err := e.svc.HandleCallback(e.ctx, forged); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("forged push: %v", err)
-	}
-	tampered := signed(e, cbToken, popupJSON(e, "oa", "accept"))
-	tampered.Signature = tampered.Signature[:39] + "0"
-	if err := e.svc.HandleCallback(e.ctx, tampered); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("tampered push: %v", err)
-	}
-	if e.remaining(a, tplNew) != 2 {
-		t.Fatal("a refused push changed the quota")
-	}
+	t.Run("an accept adds one, a reject nothing", func(t *testing.T) {
+		servicetest.Must(t, e.svc.HandleCallback(e.ctx, push))
+		if e.remaining(a, tplNew) != 1 || e.remaining(a, tplRating) != 0 {
+			t.Fatalf("quota %d/%d", e.remaining(a, tplNew), e.remaining(a, tplRating))
+		}
+	})
+	t.Run("a repeated push counts once", func(t *testing.T) {
+		servicetest.Must(t, e.svc.HandleCallback(e.ctx, push)) // WeChat repeats a push it thinks we missed
+		if e.remaining(a, tplNew) != 1 {
+			t.Fatal("a repeated push counted twice")
+		}
+	})
+	t.Run("an XML push of a later tap", func(t *testing.T) {
+		e.clock.Advance(e.cfg.PairWindow + time.Second)
+		x := signed(e, cbToken, popupXML(e, "oa", tplNew, "accept"))
+		x.XML = true
+		servicetest.Must(t, e.svc.HandleCallback(e.ctx, x))
+		if e.remaining(a, tplNew) != 2 {
+			t.Fatalf("quota %d after an XML accept, want 2", e.remaining(a, tplNew))
+		}
+	})
+	t.Run("forged pushes change nothing", func(t *testing.T) {
+		forged := signed(e, "guess", popupJSON(e, "oa", "accept"))
+		if err := e.svc.HandleCallback(e.ctx, forged); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("forged push: %v", err)
+		}
+		tampered := signed(e, cbToken, popupJSON(e, "oa", "accept"))
+		tampered.Signature = tampered.Signature[:39] + "0"
+		if err := e.svc.HandleCallback(e.ctx, tampered); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("tampered push: %v", err)
+		}
+		if e.remaining(a, tplNew) != 2 {
+			t.Fatal("a refused push changed the quota")
+		}
+	})
 }
 
 func TestCallbackAESMode(t *testing.T) {
 	e := setup(t, withCallback(true))
 	a := e.user("oa")
-	for _, isXML := range []bool{false, true} {
-		body := popupJSON(e, "oa", "accept")
-		if isXML {
-			body = popupXML(e, "oa", tplNew, "accept")
+	for want, isXML := range []bool{false, true} {
+		t.Run(fmt.Sprintf("xml=%v", isXML), func(t *testing.T) {
+			body := popupJSON(e, "oa", "accept")
+			if isXML {
+				body = popupXML(e, "oa", tplNew, "accept")
+			}
+			servicetest.Must(t, e.svc.HandleCallback(e.ctx, encrypted(e, body, isXML)))
+			e.clock.Advance(e.cfg.PairWindow + time.Second)
+			if e.remaining(a, tplNew) != want+1 {
+				t.Fatalf("quota %d, want %d", e.remaining(a, tplNew), want+1)
+			}
+		})
+	}
+	t.Run("refused pushes", func(t *testing.T) {
+		// signature is right but msg_signature (over the ciphertext) is
+		// not: the SDK alone would take this.
+		p := encrypted(e, popupJSON(e, "oa", "accept"), false)
+		p.MsgSignature = sign("guess", p.Timestamp, p.Nonce, "x")
+		if err := e.svc.HandleCallback(e.ctx, p); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("bad msg_signature: %v", err)
 		}
-		if err := e.svc.HandleCallback(e.ctx, encrypted(e, body, isXML)); err != nil {
-			t.Fatalf("xml=%v: %v", isXML, err)
+		// A plaintext push when safe mode is configured did not come from WeChat.
+		if err := e.svc.HandleCallback(e.ctx, signed(e, cbToken, popupJSON(e, "oa", "accept"))); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("plaintext in safe mode: %v", err)
 		}
-		e.clock.Advance(e.cfg.PairWindow + time.Second)
-	}
-	if e.remaining(a, tplNew) != 2 {
-		t.Fatalf("quota %d, want 2", e.remaining(a, tplNew))
-	}
-
-	// signature is right but msg_signature (over the ciphertext) is not:
-	// the SDK alone would take this.
-	p := encrypted(e, popupJSON(e, "oa", "accept"), false)
-	p.MsgSignature = sign("guess", p.Timestamp, p.Nonce, "x")
-	if err := e.svc.HandleCallback(e.ctx, p); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("bad msg_signature: %v", err)
-	}
-	// A plaintext push when safe mode is configured did not come from WeChat.
-	if err := e.svc.HandleCallback(e.ctx, signed(e, cbToken, popupJSON(e, "oa", "accept"))); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("plaintext in safe mode: %v", err)
-	}
-	if e.remaining(a, tplNew) != 2 {
-		t.Fatal("a refused push changed the quota")
-	}
+		if e.remaining(a, tplNew) != 2 {
+			t.Fatal("a refused push changed the quota")
+		}
+	})
 }
 
 // The mini-program and the callback both report one tap: it counts once.

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"maps"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -44,9 +45,9 @@ func (s *Service) CheckText(ctx context.Context, userID int64, scene int, text s
 	if strings.TrimSpace(text) == "" {
 		return Verdict{State: model.CheckPass}, nil
 	}
-	v, err := s.askWeChat(ctx, s.db.WithContext(ctx), userID, scene, text)
+	v, err := s.askWeChat(ctx, userID, scene, text)
 	if err != nil {
-		slog.WarnContext(ctx, "text check deferred", "user_id", userID, "err", err)
+		s.log.WarnContext(ctx, "text check deferred", "user_id", userID, "err", err)
 		return Verdict{State: model.CheckPending}, nil
 	}
 	if v.State == model.CheckRisky {
@@ -55,18 +56,18 @@ func (s *Service) CheckText(ctx context.Context, userID int64, scene int, text s
 	return v, nil
 }
 
-func (s *Service) askWeChat(ctx context.Context, db *gorm.DB, userID int64, scene int, text string) (Verdict, error) {
+func (s *Service) askWeChat(ctx context.Context, userID int64, scene int, text string) (Verdict, error) {
 	if s.wx == nil {
 		return Verdict{}, errors.New("no WeChat client")
 	}
-	var u model.User
-	if err := db.Select("id", "open_id").Where("id = ?", userID).Take(&u).Error; err != nil {
+	openID, err := model.OpenIDOf(ctx, s.db, userID)
+	if err != nil {
 		return Verdict{}, fmt.Errorf("user %d: %w", userID, err)
 	}
-	if u.OpenID == nil || *u.OpenID == "" {
+	if openID == "" {
 		return Verdict{}, fmt.Errorf("user %d has no openid", userID)
 	}
-	r, err := s.wx.MsgCheck(ctx, *u.OpenID, scene, text)
+	r, err := s.wx.MsgCheck(ctx, openID, scene, text)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -105,7 +106,7 @@ func (s *Service) RecordCheck(ctx context.Context, tx *gorm.DB, rec CheckRecord,
 		Subject: service.CutRunes(rec.Subject, 64), UserID: rec.UserID, Scene: rec.Scene, Text: rec.Text,
 		State: v.State, Label: service.CutRunes(v.Label, 32), DueAt: now.Add(s.cfg.RetryBase), Ancestry: rec.Ancestry,
 	}
-	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := model.InsertContentCheck(ctx, tx, &row); err != nil {
 		return fmt.Errorf("message: record check: %w", err)
 	}
 	return nil
@@ -118,70 +119,90 @@ const HiddenText = "（该内容未通过内容安全审核，已隐藏）"
 // stored (review or risky) to the thing the text belongs to.
 type LateVerdict func(ctx context.Context, tx *gorm.DB, subject, state string) error
 
-// OnLateVerdict registers what to do with late verdicts of the subjects
-// of one kind (the part of CheckRecord.Subject before the first colon).
-// Call it while wiring, before the worker runs.
-func (s *Service) OnLateVerdict(kind string, h LateVerdict) {
-	if s.lateVerdicts == nil {
-		s.lateVerdicts = map[string]LateVerdict{}
+// Recheck asks WeChat again about texts it could not check when they were
+// stored, and hands a late verdict to the capability whose text it is.
+// The capabilities publish through the Service and so are built after
+// it; Recheck, which needs their handlers, is built after them.
+type Recheck struct {
+	msgs     *Service
+	verdicts map[string]LateVerdict
+}
+
+// NewRecheck builds the re-check on the WeChat client, clock, database,
+// configuration and logger of msgs. verdicts are the handlers of late
+// verdicts by subject kind (the part of CheckRecord.Subject before the
+// first colon); a kind without one only has its check row settled.
+func NewRecheck(msgs *Service, verdicts map[string]LateVerdict) *Recheck {
+	return &Recheck{msgs: msgs, verdicts: maps.Clone(verdicts)}
+}
+
+// Run re-checks due texts every interval until ctx ends.
+func (r *Recheck) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := r.RecheckOnce(ctx); err != nil && ctx.Err() == nil {
+			r.msgs.log.ErrorContext(ctx, "content re-check", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
-	s.lateVerdicts[kind] = h
 }
 
 // RecheckOnce asks WeChat again about due pending texts and says how many
 // it settled. Text WeChat still cannot check after CheckMaxAttempts goes
 // to review: it is never accepted unseen.
-func (s *Service) RecheckOnce(ctx context.Context) (int, error) {
+func (r *Recheck) RecheckOnce(ctx context.Context) (int, error) {
+	s := r.msgs
 	now := s.clock.Now().UTC()
-	var rows []model.ContentCheck
-	if err := s.db.WithContext(ctx).Where("state = ? AND due_at <= ?", model.CheckPending, now).
-		Order("due_at, id").Limit(s.cfg.BatchSize).Find(&rows).Error; err != nil {
+	rows, err := model.DueContentChecks(ctx, s.db, now, s.cfg.BatchSize)
+	if err != nil {
 		return 0, fmt.Errorf("find pending checks: %w", err)
 	}
 	settled := 0
-	for _, r := range rows {
-		// Claim by compare-and-set on the attempt count so that two
+	for _, c := range rows {
+		// Claimed by compare-and-set on the attempt count so that two
 		// workers do not both ask.
-		res := s.db.WithContext(ctx).Model(&model.ContentCheck{}).
-			Where("id = ? AND state = ? AND attempts = ?", r.ID, model.CheckPending, r.Attempts).
-			Updates(map[string]any{"attempts": r.Attempts + 1, "due_at": now.Add(s.cfg.Lease)})
-		if res.Error != nil {
-			return settled, res.Error
+		claimed, err := model.ClaimContentCheck(ctx, s.db, c.ID, c.Attempts, now.Add(s.cfg.Lease))
+		if err != nil {
+			return settled, err
 		}
-		if res.RowsAffected == 0 {
+		if claimed == 0 {
 			continue
 		}
-		v, err := s.askWeChat(ctx, s.db.WithContext(ctx), r.UserID, r.Scene, r.Text)
-		set := map[string]any{}
+		v, err := s.askWeChat(ctx, c.UserID, c.Scene, c.Text)
+		var out model.CheckOutcome
 		switch {
 		case err == nil:
-			set["state"], set["label"], set["last_error"] = v.State, service.CutRunes(v.Label, 32), ""
+			out.State, out.Label = v.State, service.CutRunes(v.Label, 32)
 			if v.State == model.CheckRisky {
-				slog.WarnContext(ctx, "stored text found risky on re-check", "check_id", r.ID, "subject", r.Subject)
+				s.log.WarnContext(ctx, "stored text found risky on re-check", "check_id", c.ID, "subject", c.Subject)
 			}
-		case r.Attempts+1 >= s.cfg.CheckMaxAttempts:
-			set["state"], set["last_error"] = model.CheckReview, service.CutRunes("微信多次无法检查，转人工审核："+err.Error(), 200)
+		case c.Attempts+1 >= s.cfg.CheckMaxAttempts:
+			out.State, out.LastError = model.CheckReview, service.CutRunes("微信多次无法检查，转人工审核："+err.Error(), 200)
 		default:
-			set["due_at"], set["last_error"] = now.Add(s.backoff(r.Attempts+1)), service.CutRunes(err.Error(), 200)
+			out.DueAt, out.LastError = now.Add(s.backoff(c.Attempts+1)), service.CutRunes(err.Error(), 200)
 		}
 		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-			res := tx.Model(&model.ContentCheck{}).Where("id = ? AND state = ?", r.ID, model.CheckPending).Updates(set)
-			if res.Error != nil || res.RowsAffected == 0 {
-				return res.Error
+			n, err := model.SettleContentCheck(ctx, tx, c.ID, out)
+			if err != nil || n == 0 {
+				return err
 			}
 			// A late verdict that is not a pass goes to the capability
 			// whose text it is, in the same transaction.
-			state, _ := set["state"].(string)
-			kind, _, _ := strings.Cut(r.Subject, ":")
-			if h := s.lateVerdicts[kind]; h != nil && (state == model.CheckReview || state == model.CheckRisky) {
-				return h(ctx, tx, r.Subject, state)
+			kind, _, _ := strings.Cut(c.Subject, ":")
+			if h := r.verdicts[kind]; h != nil && (out.State == model.CheckReview || out.State == model.CheckRisky) {
+				return h(ctx, tx, c.Subject, out.State)
 			}
 			return nil
 		})
 		if err != nil {
 			return settled, err
 		}
-		if _, ok := set["state"]; ok {
+		if out.State != "" {
 			settled++
 		}
 	}

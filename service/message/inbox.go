@@ -20,15 +20,8 @@ func (s *Service) Inbox(ctx context.Context, a *service.Actor, unreadOnly bool, 
 	if a == nil {
 		return service.Paged[model.Message]{}, service.ErrUnauthenticated
 	}
-	q := s.db.WithContext(ctx).Where("user_id = ?", a.UserID)
-	if unreadOnly {
-		q = q.Where("read_at IS NULL")
-	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.Message
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	rows, err := model.Inbox(ctx, s.db, a.UserID, unreadOnly, p.After, p.Limit+1)
+	if err != nil {
 		return service.Paged[model.Message]{}, fmt.Errorf("list messages: %w", err)
 	}
 	return service.Cut(rows, p.Limit), nil
@@ -39,8 +32,7 @@ func (s *Service) UnreadCount(ctx context.Context, a *service.Actor) (int64, err
 	if a == nil {
 		return 0, service.ErrUnauthenticated
 	}
-	var n int64
-	err := s.db.WithContext(ctx).Model(&model.Message{}).Where("user_id = ? AND read_at IS NULL", a.UserID).Count(&n).Error
+	n, err := model.CountUnread(ctx, s.db, a.UserID)
 	if err != nil {
 		return 0, fmt.Errorf("count unread messages: %w", err)
 	}
@@ -55,14 +47,14 @@ func (s *Service) MarkRead(ctx context.Context, a *service.Actor, id int64) (mod
 	}
 	var m model.Message
 	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		now := s.clock.Now().UTC()
-		if err := tx.Model(&model.Message{}).Where("id = ? AND user_id = ? AND read_at IS NULL", id, a.UserID).
-			Update("read_at", now).Error; err != nil {
+		if err := model.MarkRead(ctx, tx, id, a.UserID, s.clock.Now().UTC()); err != nil {
 			return err
 		}
-		return tx.Where("id = ? AND user_id = ?", id, a.UserID).Take(&m).Error
+		var err error
+		m, err = model.MessageOf(ctx, tx, id, a.UserID)
+		return err
 	})
-	if errors.Is(model.Translate(err), model.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return model.Message{}, ErrMessageNotFound
 	}
 	if err != nil {
@@ -77,10 +69,9 @@ func (s *Service) MarkAllRead(ctx context.Context, a *service.Actor) (int64, err
 	if a == nil {
 		return 0, service.ErrUnauthenticated
 	}
-	res := s.db.WithContext(ctx).Model(&model.Message{}).Where("user_id = ? AND read_at IS NULL", a.UserID).
-		Update("read_at", s.clock.Now().UTC())
-	if res.Error != nil {
-		return 0, fmt.Errorf("mark messages read: %w", res.Error)
+	n, err := model.MarkAllRead(ctx, s.db, a.UserID, s.clock.Now().UTC())
+	if err != nil {
+		return 0, fmt.Errorf("mark messages read: %w", err)
 	}
-	return res.RowsAffected, nil
+	return n, nil
 }

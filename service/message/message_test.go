@@ -20,6 +20,7 @@ import (
 	"redprop/model/dbtest"
 	"redprop/service"
 	"redprop/service/message"
+	"redprop/service/servicetest"
 	"redprop/service/wechat"
 	"redprop/service/wechat/wechattest"
 )
@@ -38,7 +39,9 @@ var tplOf = map[string]string{
 }
 
 // env is the service over a clean database, a fake clock and the fake
-// WeChat server, reached through the real client.
+// WeChat server, reached through the real client. The messages capability
+// knows users only by id and openid: its tests make bare users rather
+// than load the demo city of servicetest.
 type env struct {
 	t     *testing.T
 	ctx   context.Context
@@ -72,7 +75,7 @@ func testConfig() message.Config {
 func setup(t *testing.T, tune ...func(*message.Config)) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), db: dbtest.Open(t),
-		clock: service.NewFakeClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)),
+		clock: service.NewFakeClock(servicetest.Start),
 		fake:  wechattest.NewServer(t)}
 	rdb, prefix := dbtest.Redis(t)
 	e.rdb, e.prefix = rdb, prefix
@@ -96,12 +99,7 @@ func setup(t *testing.T, tune ...func(*message.Config)) *env {
 func (e *env) newService() *message.Service {
 	e.t.Helper()
 	svc, err := message.New(e.db, e.clock, e.wx, e.cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if e.oa != nil {
-		svc.SetOfficialAccount(e.oa)
-	}
+	servicetest.Must(e.t, err)
 	return svc
 }
 
@@ -112,13 +110,16 @@ func (e *env) user(openID string) int64 {
 	if openID != "" {
 		u.OpenID = &openID
 	}
-	if err := e.db.Create(&u).Error; err != nil {
-		e.t.Fatal(err)
-	}
+	servicetest.Must(e.t, e.db.Create(&u).Error)
 	return u.ID
 }
 
 func actor(id int64) *service.Actor { return &service.Actor{UserID: id} }
+
+// admin is a platform admin (who needs no user of their own here).
+func admin() *service.Actor {
+	return &service.Actor{Grants: []model.Grant{{Role: model.RolePlatformAdmin, ScopeKind: model.ScopePlatform}}}
+}
 
 // allow has the user accept n pushes of template, in WeChat and with us.
 func (e *env) allow(userID int64, openID, template string, n int) {
@@ -193,13 +194,11 @@ func (e *env) messages(userID int64) []model.Message {
 
 func (e *env) remaining(userID int64, template string) int {
 	e.t.Helper()
-	var q model.SubscribeQuota
-	if err := e.db.Where("user_id = ? AND template_id = ?", userID, template).Take(&q).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return 0
-		}
-		e.t.Fatal(err)
+	q, err := model.QuotaOf(e.ctx, e.db, userID, template)
+	if errors.Is(err, model.ErrNotFound) {
+		return 0
 	}
+	servicetest.Must(e.t, err)
 	return q.Remaining
 }
 
@@ -309,18 +308,27 @@ func TestQuotaAcceptSendThenSkipped(t *testing.T) {
 func TestReportSubscribeRefusesUnknownTemplates(t *testing.T) {
 	e := setup(t)
 	a := e.user("oa")
-	for _, res := range []map[string]string{{"tpl_other": "accept"}, {tplNew: "maybe"}, {}} {
-		_, err := e.svc.ReportSubscribe(e.ctx, actor(a), res)
-		if service.KindOf(err) != service.KindInvalid {
-			t.Fatalf("%v: %v, want invalid", res, err)
+	for _, c := range []struct {
+		name string
+		res  map[string]string
+		code string
+	}{
+		{"a template not ours", map[string]string{"tpl_other": "accept"}, "unknown_template"},
+		{"an answer WeChat never gives", map[string]string{tplNew: "maybe"}, "bad_subscribe_result"},
+		{"no answer", map[string]string{}, "empty_subscribe_result"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := e.svc.ReportSubscribe(e.ctx, actor(a), c.res)
+			servicetest.WantErr(t, err, service.KindInvalid, c.code)
+		})
+	}
+	t.Run("reject adds nothing, accept one", func(t *testing.T) {
+		_, err := e.svc.ReportSubscribe(e.ctx, actor(a), map[string]string{tplNew: "reject", tplRating: "accept"})
+		servicetest.Must(t, err)
+		if e.remaining(a, tplNew) != 0 || e.remaining(a, tplRating) != 1 {
+			t.Fatalf("quota %d/%d, want 0/1", e.remaining(a, tplNew), e.remaining(a, tplRating))
 		}
-	}
-	if _, err := e.svc.ReportSubscribe(e.ctx, actor(a), map[string]string{tplNew: "reject", tplRating: "accept"}); err != nil {
-		t.Fatal(err)
-	}
-	if e.remaining(a, tplNew) != 0 || e.remaining(a, tplRating) != 1 {
-		t.Fatalf("reject must add nothing, accept one")
-	}
+	})
 }
 
 func TestLongTermTemplateNeedsNoQuota(t *testing.T) {
@@ -454,7 +462,7 @@ func TestWeChatDownForAWhileThenBack(t *testing.T) {
 		}
 		e.clock.Advance(e.cfg.RetryMax)
 	}
-	m, err := e.svc.Metrics(e.ctx, &service.Actor{Grants: []model.Grant{{Role: model.RolePlatformAdmin, ScopeKind: model.ScopePlatform}}})
+	m, err := e.svc.Metrics(e.ctx, admin())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,23 +486,29 @@ func TestFailingRowDiesAfterMaxAttempts(t *testing.T) {
 	e := setup(t, func(c *message.Config) { c.MaxAttempts = 2 })
 	a := e.user("oa")
 	e.allow(a, "oa", tplNew, 1)
-	e.publish(newReport("order:1:submitted:1", a))
-	e.fake.Inject(wechattest.SubscribeSend, -1, -1)
-	e.deliver()
-	e.clock.Advance(e.cfg.RetryMax)
-	if st := e.deliver(); st.Dead != 1 {
-		t.Fatalf("%+v, want the row dead after 2 attempts", st)
-	}
-	row := e.rows("user_id = ?", a)[0]
-	if row.State != model.OutboxDead || row.LastCode != "-1" || row.Attempts != 2 {
-		t.Fatalf("row %+v", row)
-	}
-	// A refusal that no retry can fix dies at once.
-	e.publish(newReport("order:2:submitted:1", a))
-	e.fake.Inject(wechattest.SubscribeSend, 47003)
-	if st := e.deliver(); st.Dead != 1 {
-		t.Fatalf("%+v, want 47003 dead at once", st)
-	}
+	t.Run("after MaxAttempts", func(t *testing.T) {
+		e.publish(newReport("order:1:submitted:1", a))
+		e.fake.Inject(wechattest.SubscribeSend, -1, -1)
+		e.deliver()
+		e.clock.Advance(e.cfg.RetryMax)
+		if st := e.deliver(); st.Dead != 1 {
+			t.Fatalf("%+v, want the row dead after 2 attempts", st)
+		}
+		row := e.rows("event_key = ?", "order:1:submitted:1")[0]
+		if row.State != model.OutboxDead || row.LastCode != "-1" || row.Attempts != 2 {
+			t.Fatalf("row %+v", row)
+		}
+	})
+	t.Run("at once when no retry can fix it", func(t *testing.T) {
+		e.publish(newReport("order:2:submitted:1", a))
+		e.fake.Inject(wechattest.SubscribeSend, 47003)
+		if st := e.deliver(); st.Dead != 1 {
+			t.Fatalf("%+v, want 47003 dead at once", st)
+		}
+		if row := e.rows("event_key = ?", "order:2:submitted:1")[0]; row.Attempts != 1 {
+			t.Fatalf("row %+v, want dead after its first attempt", row)
+		}
+	})
 }
 
 func TestWorkerKilledBetweenSendAndRecord(t *testing.T) {
@@ -546,7 +560,7 @@ func TestWorkerKilledBetweenSendAndRecord(t *testing.T) {
 				if e.delivered("oa") != 1 || e.delivered("ob") != 1 {
 					t.Fatal("a row was sent again")
 				}
-				m, _ := other.Metrics(e.ctx, &service.Actor{Grants: []model.Grant{{Role: model.RolePlatformAdmin, ScopeKind: model.ScopePlatform}}})
+				m, _ := other.Metrics(e.ctx, admin())
 				if m.Unknown != 1 || m.Process.Unknown != 1 {
 					t.Fatalf("metrics %+v", m)
 				}
@@ -625,8 +639,7 @@ func TestSandboxRecordsRenderedPushes(t *testing.T) {
 	if st, err := svc.DeliverOnce(e.ctx); err != nil || st.Skipped != 1 {
 		t.Fatalf("%+v %v", st, err)
 	}
-	admin := &service.Actor{Grants: []model.Grant{{Role: model.RolePlatformAdmin, ScopeKind: model.ScopePlatform}}}
-	page, err := svc.SandboxPushes(e.ctx, admin, 0, service.Page{Limit: 10})
+	page, err := svc.SandboxPushes(e.ctx, admin(), 0, service.Page{Limit: 10})
 	if err != nil || len(page.Items) != 1 {
 		t.Fatalf("%+v %v", page, err)
 	}
@@ -654,37 +667,49 @@ func TestInbox(t *testing.T) {
 	if err != nil || len(p1.Items) != 3 || !p1.More {
 		t.Fatalf("%+v %v", p1, err)
 	}
-	p2, _ := e.svc.Inbox(e.ctx, actor(a), false, service.Page{After: p1.Items[2].ID, Limit: 3})
-	if len(p2.Items) != 2 || p2.More || p2.Items[0].ID >= p1.Items[2].ID {
-		t.Fatalf("second page %+v", p2)
-	}
-	if n, _ := e.svc.UnreadCount(e.ctx, actor(a)); n != 5 {
-		t.Fatalf("unread %d", n)
-	}
-	other := e.messages(b)[0]
-	if _, err := e.svc.MarkRead(e.ctx, actor(a), other.ID); !errors.Is(err, message.ErrMessageNotFound) {
-		t.Fatalf("marked another user's message: %v", err)
-	}
-	m, err := e.svc.MarkRead(e.ctx, actor(a), p1.Items[0].ID)
-	if err != nil || m.ReadAt == nil {
-		t.Fatalf("%+v %v", m, err)
-	}
-	if again, _ := e.svc.MarkRead(e.ctx, actor(a), m.ID); !again.ReadAt.Equal(*m.ReadAt) {
-		t.Fatal("reading twice moved the read time")
-	}
-	unread, _ := e.svc.Inbox(e.ctx, actor(a), true, service.Page{Limit: 10})
-	if len(unread.Items) != 4 {
-		t.Fatalf("%d unread listed", len(unread.Items))
-	}
-	if n, _ := e.svc.MarkAllRead(e.ctx, actor(a)); n != 4 {
-		t.Fatalf("marked %d", n)
-	}
-	if n, _ := e.svc.UnreadCount(e.ctx, actor(a)); n != 0 {
-		t.Fatalf("unread %d after mark all", n)
-	}
-	if n, _ := e.svc.UnreadCount(e.ctx, actor(b)); n != 1 {
-		t.Fatalf("the other user's unread count changed: %d", n)
-	}
+	t.Run("pages, newest first", func(t *testing.T) {
+		p2, _ := e.svc.Inbox(e.ctx, actor(a), false, service.Page{After: p1.Items[2].ID, Limit: 3})
+		if len(p2.Items) != 2 || p2.More || p2.Items[0].ID >= p1.Items[2].ID {
+			t.Fatalf("second page %+v", p2)
+		}
+		if n, _ := e.svc.UnreadCount(e.ctx, actor(a)); n != 5 {
+			t.Fatalf("unread %d", n)
+		}
+	})
+	t.Run("another user's message is not found", func(t *testing.T) {
+		other := e.messages(b)[0]
+		if _, err := e.svc.MarkRead(e.ctx, actor(a), other.ID); !errors.Is(err, message.ErrMessageNotFound) {
+			t.Fatalf("marked another user's message: %v", err)
+		}
+		if _, err := e.svc.MarkRead(e.ctx, actor(a), 0); !errors.Is(err, message.ErrMessageNotFound) {
+			t.Fatalf("marked message 0: %v", err)
+		}
+	})
+	t.Run("read once", func(t *testing.T) {
+		m, err := e.svc.MarkRead(e.ctx, actor(a), p1.Items[0].ID)
+		if err != nil || m.ReadAt == nil {
+			t.Fatalf("%+v %v", m, err)
+		}
+		e.clock.Advance(time.Minute)
+		if again, _ := e.svc.MarkRead(e.ctx, actor(a), m.ID); !again.ReadAt.Equal(*m.ReadAt) {
+			t.Fatal("reading twice moved the read time")
+		}
+		unread, _ := e.svc.Inbox(e.ctx, actor(a), true, service.Page{Limit: 10})
+		if len(unread.Items) != 4 {
+			t.Fatalf("%d unread listed", len(unread.Items))
+		}
+	})
+	t.Run("all read, the other user's untouched", func(t *testing.T) {
+		if n, _ := e.svc.MarkAllRead(e.ctx, actor(a)); n != 4 {
+			t.Fatalf("marked %d", n)
+		}
+		if n, _ := e.svc.UnreadCount(e.ctx, actor(a)); n != 0 {
+			t.Fatalf("unread %d after mark all", n)
+		}
+		if n, _ := e.svc.UnreadCount(e.ctx, actor(b)); n != 1 {
+			t.Fatalf("the other user's unread count changed: %d", n)
+		}
+	})
 }
 
 // Lanes send a batch side by side; each push still goes out once, and one

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"slices"
 	"strconv"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"redprop/model"
 	"redprop/service"
@@ -32,10 +30,6 @@ type OfficialAccount interface {
 	UserInfo(ctx context.Context, openID string) (wechat.OAUser, error)
 	SendTemplate(ctx context.Context, m wechat.TemplateMessage) error
 }
-
-// SetOfficialAccount gives the service the service account's client. The
-// sandbox passed to New already stands in for it.
-func (s *Service) SetOfficialAccount(oa OfficialAccount) { s.oa = oa }
 
 // OATemplate is the service account's template message one kind is
 // pushed as.
@@ -128,16 +122,16 @@ const codeNotFollowing = 43004 // the user does not follow the service account
 // goes to the mini-program: the channel is off, the kind has no template
 // for the account, the user did not choose the account or does not
 // follow it (linked).
-func (s *Service) oaMessage(db *gorm.DB, row model.Outbox, pl payload) (*wechat.TemplateMessage, error) {
+func (s *Service) oaMessage(ctx context.Context, tx *gorm.DB, row model.Outbox, pl payload) (*wechat.TemplateMessage, error) {
 	tpl := s.cfg.OATemplates[row.Kind]
 	if !s.cfg.OAEnabled || tpl.ID == "" || s.oa == nil && !s.cfg.Sandbox {
 		return nil, nil
 	}
-	channel, err := preferredChannel(db, row.UserID)
+	channel, err := preferredChannel(ctx, tx, row.UserID)
 	if err != nil || channel != model.ChannelOA {
 		return nil, err
 	}
-	openID, err := linkedOpenID(db, row.UserID)
+	openID, err := linkedOpenID(ctx, tx, row.UserID)
 	if err != nil || openID == "" {
 		return nil, err
 	}
@@ -154,11 +148,10 @@ func (s *Service) oaMessage(db *gorm.DB, row model.Outbox, pl payload) (*wechat.
 	return m, nil
 }
 
-func preferredChannel(db *gorm.DB, userID int64) (string, error) {
-	var p model.PushPreference
-	err := db.Where("user_id = ?", userID).Take(&p).Error
+func preferredChannel(ctx context.Context, tx *gorm.DB, userID int64) (string, error) {
+	p, err := model.PushPreferenceOf(ctx, tx, userID)
 	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return model.ChannelMP, nil
 	case err != nil:
 		return "", fmt.Errorf("read push preference: %w", err)
@@ -169,33 +162,29 @@ func preferredChannel(db *gorm.DB, userID int64) (string, error) {
 // linkedOpenID is the service account's openid of a user who follows it
 // ("" if none). Someone who followed before their first login to the
 // mini-program (so before we knew their unionid) is linked here.
-func linkedOpenID(db *gorm.DB, userID int64) (string, error) {
-	var f model.OAFollower
-	err := db.Where("user_id = ? AND following = ?", userID, true).Take(&f).Error
+func linkedOpenID(ctx context.Context, tx *gorm.DB, userID int64) (string, error) {
+	f, err := model.FollowerOfUser(ctx, tx, userID)
 	if err == nil {
 		return f.OpenID, nil
 	}
-	if !errors.Is(err, gorm.ErrRecordNotFound) {
+	if !errors.Is(err, model.ErrNotFound) {
 		return "", fmt.Errorf("read follower: %w", err)
 	}
-	var u model.User
-	if err := db.Select("id", "union_id").Where("id = ?", userID).Take(&u).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return "", nil
-		}
-		return "", err
-	}
-	if u.UnionID == nil || *u.UnionID == "" {
+	unionID, err := model.UnionIDOf(ctx, tx, userID)
+	if errors.Is(err, model.ErrNotFound) || err == nil && unionID == "" {
 		return "", nil
 	}
-	err = db.Where("union_id = ? AND following = ? AND user_id IS NULL", *u.UnionID, true).Order("id").Take(&f).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	if err != nil {
+		return "", err
+	}
+	f, err = model.UnlinkedFollower(ctx, tx, unionID)
+	if errors.Is(err, model.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("find follower by unionid: %w", err)
 	}
-	err = model.Translate(db.Model(&model.OAFollower{}).Where("id = ? AND user_id IS NULL", f.ID).Update("user_id", userID).Error)
+	_, err = model.LinkFollower(ctx, tx, f.ID, userID)
 	if errors.Is(err, model.ErrDuplicate) {
 		return "", nil // linked to this user meanwhile by another path; the next push finds it
 	}
@@ -203,12 +192,6 @@ func linkedOpenID(db *gorm.DB, userID int64) (string, error) {
 		return "", fmt.Errorf("link follower: %w", err)
 	}
 	return f.OpenID, nil
-}
-
-// unlinkFollower records that openID no longer follows the account.
-func unlinkFollower(db *gorm.DB, openID string) error {
-	return db.Model(&model.OAFollower{}).Where("open_id = ?", openID).
-		Updates(map[string]any{"following": false, "user_id": nil}).Error
 }
 
 // Errors of the service account's callback and the channel choice.
@@ -279,7 +262,7 @@ func (s *Service) HandleOACallback(ctx context.Context, p Push) error {
 	case "unsubscribe":
 	case "TEMPLATESENDJOBFINISH":
 		if ev.Status != "" && ev.Status != "success" {
-			slog.WarnContext(ctx, "template message not delivered", "status", ev.Status)
+			s.log.WarnContext(ctx, "template message not delivered", "status", ev.Status)
 			s.metrics.add(func(c *counters) { c.failed["oa_job_"+service.CutRunes(ev.Status, 24)]++ })
 		}
 		return nil
@@ -287,28 +270,25 @@ func (s *Service) HandleOACallback(ctx context.Context, p Push) error {
 		return nil
 	}
 	return model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		err := model.Translate(tx.Create(&model.CallbackReceipt{Key: key}).Error)
+		err := model.InsertCallbackReceipt(ctx, tx, key)
 		if errors.Is(err, model.ErrDuplicate) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		return applyFollow(tx, ev.FromUserName, unionID, ev.Event == "subscribe", at)
+		return applyFollow(ctx, tx, ev.FromUserName, unionID, ev.Event == "subscribe", at)
 	})
 }
 
 // oaEventApplied reports whether a follow event was applied already or is
 // older than the last one applied for openID.
 func (s *Service) oaEventApplied(ctx context.Context, key, openID string, at int64) (bool, error) {
-	db := s.db.WithContext(ctx)
-	var n int64
-	if err := db.Model(&model.CallbackReceipt{}).Where("`key` = ?", key).Count(&n).Error; err != nil || n > 0 {
-		return n > 0, err
+	if seen, err := model.HasCallbackReceipt(ctx, s.db, key); err != nil || seen {
+		return seen, err
 	}
-	var f model.OAFollower
-	err := db.Select("event_at").Where("open_id = ?", openID).Take(&f).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	f, err := model.FollowerByOpenID(ctx, s.db, openID)
+	if errors.Is(err, model.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil && at < f.EventAt, err
@@ -316,39 +296,33 @@ func (s *Service) oaEventApplied(ctx context.Context, key, openID string, at int
 
 // applyFollow records a follow (with the unionid the account gave, if
 // any) or an unfollow of openID at event time at.
-func applyFollow(tx *gorm.DB, openID, unionID string, following bool, at int64) error {
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&model.OAFollower{OpenID: openID}).Error; err != nil {
-		return fmt.Errorf("create follower: %w", err)
-	}
-	var f model.OAFollower
-	if err := model.ForUpdate(tx).Where("open_id = ?", openID).Take(&f).Error; err != nil {
+func applyFollow(ctx context.Context, tx *gorm.DB, openID, unionID string, following bool, at int64) error {
+	f, err := model.LockFollower(ctx, tx, openID)
+	if err != nil {
 		return fmt.Errorf("lock follower: %w", err)
 	}
 	if at < f.EventAt {
 		return nil // WeChat delivered an older event late
 	}
-	set := map[string]any{"following": following, "event_at": at, "user_id": nil}
+	f.Following, f.EventAt, f.UserID = following, at, nil
 	if unionID != "" {
 		f.UnionID = unionID
-		set["union_id"] = unionID
 	}
 	if following && f.UnionID != "" {
-		var u model.User
-		err := tx.Select("id").Where("union_id = ?", f.UnionID).Order("id").Take(&u).Error
+		userID, err := model.UserIDByUnionID(ctx, tx, f.UnionID)
 		switch {
 		case err == nil:
 			// One follower per user: an older openid of theirs (another
 			// account's, say) lets go.
-			if err := tx.Model(&model.OAFollower{}).Where("user_id = ? AND id <> ?", u.ID, f.ID).
-				Update("user_id", nil).Error; err != nil {
+			if err := model.UnlinkUserFollowers(ctx, tx, userID, f.ID); err != nil {
 				return err
 			}
-			set["user_id"] = u.ID
-		case !errors.Is(err, gorm.ErrRecordNotFound):
+			f.UserID = &userID
+		case !errors.Is(err, model.ErrNotFound):
 			return err
 		}
 	}
-	return tx.Model(&model.OAFollower{}).Where("id = ?", f.ID).Updates(set).Error
+	return model.SaveFollow(ctx, tx, f)
 }
 
 // PushChannel is where a user's pushes go.
@@ -369,20 +343,20 @@ func (s *Service) PushChannel(ctx context.Context, a *service.Actor) (PushChanne
 	var out PushChannel
 	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		var err error
-		out, err = s.pushChannel(tx, a.UserID)
+		out, err = s.pushChannel(ctx, tx, a.UserID)
 		return err
 	})
 	return out, err
 }
 
-func (s *Service) pushChannel(tx *gorm.DB, userID int64) (PushChannel, error) {
-	ch, err := preferredChannel(tx, userID)
+func (s *Service) pushChannel(ctx context.Context, tx *gorm.DB, userID int64) (PushChannel, error) {
+	ch, err := preferredChannel(ctx, tx, userID)
 	if err != nil {
 		return PushChannel{}, err
 	}
 	out := PushChannel{Channel: ch, OAEnabled: s.cfg.OAEnabled}
 	if s.cfg.OAEnabled {
-		openID, err := linkedOpenID(tx, userID)
+		openID, err := linkedOpenID(ctx, tx, userID)
 		if err != nil {
 			return PushChannel{}, err
 		}
@@ -413,15 +387,11 @@ func (s *Service) SetPushChannel(ctx context.Context, a *service.Actor, channel 
 	}
 	var out PushChannel
 	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).
-			Create(&model.PushPreference{UserID: a.UserID, Channel: channel}).Error; err != nil {
-			return fmt.Errorf("create push preference: %w", err)
-		}
-		if err := tx.Model(&model.PushPreference{}).Where("user_id = ?", a.UserID).Update("channel", channel).Error; err != nil {
+		if err := model.SetPushPreference(ctx, tx, a.UserID, channel); err != nil {
 			return fmt.Errorf("set push preference: %w", err)
 		}
 		var err error
-		out, err = s.pushChannel(tx, a.UserID)
+		out, err = s.pushChannel(ctx, tx, a.UserID)
 		return err
 	})
 	return out, err

@@ -13,6 +13,7 @@ import (
 	"redprop/model"
 	"redprop/service"
 	"redprop/service/message"
+	"redprop/service/servicetest"
 	"redprop/service/wechat"
 	"redprop/service/wechat/wechattest"
 )
@@ -54,7 +55,8 @@ func setupOA(t *testing.T, tune ...func(*message.Config)) *env {
 		t.Fatal(err)
 	}
 	e.oa = oa
-	e.svc.SetOfficialAccount(oa)
+	e.cfg.OfficialAccount = oa
+	e.svc = e.newService()
 	return e
 }
 
@@ -135,56 +137,54 @@ func TestOAFollowLinksByUnionID(t *testing.T) {
 	a := e.staff("mp_grid", "union_grid")
 	other := e.staff("mp_other", "union_other")
 
-	e.follow("oa_grid", "union_grid")
-	f := e.follower("oa_grid")
-	if !f.Following || f.UnionID != "union_grid" || linkedTo(f) != a.UserID {
-		t.Fatalf("follower %+v, want following and linked to user %d", f, a.UserID)
-	}
-	if n := e.fake.Calls(wechattest.OAUserInfo); n != 1 {
-		t.Fatalf("user/info called %d times, want 1", n)
-	}
-	if ch, _ := e.svc.PushChannel(e.ctx, other); ch.OALinked {
-		t.Fatal("another user shows as linked")
-	}
-
-	// Unfollowing unlinks; a late copy of the older follow event changes nothing.
-	unfollow := oaSigned(e, oaToken, followXML("oa_grid", "unsubscribe", e.clock.Now()))
-	if err := e.svc.HandleOACallback(e.ctx, unfollow); err != nil {
-		t.Fatal(err)
-	}
-	if f := e.follower("oa_grid"); f.Following || linkedTo(f) != 0 {
-		t.Fatalf("after unsubscribe: %+v", f)
-	}
-	late := oaSigned(e, oaToken, followXML("oa_grid", "subscribe", e.clock.Now().Add(-time.Minute)))
-	if err := e.svc.HandleOACallback(e.ctx, late); err != nil {
-		t.Fatal(err)
-	}
-	if f := e.follower("oa_grid"); f.Following || linkedTo(f) != 0 {
-		t.Fatalf("an older follow event relinked: %+v", f)
-	}
-
-	// Following again, in AES mode this time; WeChat repeats the push.
-	e.clock.Advance(time.Minute)
-	e.cfg.OAAppID, e.cfg.OAAESKey = wechattest.OAAppID, oaAESKey
-	e.svc = e.newService()
-	p := oaEncrypted(e, followXML("oa_grid", "subscribe", e.clock.Now()))
-	for range 2 {
-		if err := e.svc.HandleOACallback(e.ctx, p); err != nil {
-			t.Fatal(err)
+	t.Run("a follow links by unionid", func(t *testing.T) {
+		e.follow("oa_grid", "union_grid")
+		f := e.follower("oa_grid")
+		if !f.Following || f.UnionID != "union_grid" || linkedTo(f) != a.UserID {
+			t.Fatalf("follower %+v, want following and linked to user %d", f, a.UserID)
 		}
-	}
-	if f := e.follower("oa_grid"); !f.Following || linkedTo(f) != a.UserID {
-		t.Fatalf("after following again: %+v", f)
-	}
-	// Only the two new follows asked WeChat: not the late copy, not the repeat.
-	if n := e.fake.Calls(wechattest.OAUserInfo); n != 2 {
-		t.Fatalf("user/info called %d times, want 2", n)
-	}
-	var n int64
-	e.db.Model(&model.OAFollower{}).Count(&n)
-	if n != 1 {
-		t.Fatalf("%d follower rows, want 1", n)
-	}
+		if n := e.fake.Calls(wechattest.OAUserInfo); n != 1 {
+			t.Fatalf("user/info called %d times, want 1", n)
+		}
+		if ch, _ := e.svc.PushChannel(e.ctx, other); ch.OALinked {
+			t.Fatal("another user shows as linked")
+		}
+	})
+	t.Run("an unfollow unlinks", func(t *testing.T) {
+		unfollow := oaSigned(e, oaToken, followXML("oa_grid", "unsubscribe", e.clock.Now()))
+		servicetest.Must(t, e.svc.HandleOACallback(e.ctx, unfollow))
+		if f := e.follower("oa_grid"); f.Following || linkedTo(f) != 0 {
+			t.Fatalf("after unsubscribe: %+v", f)
+		}
+	})
+	t.Run("a late copy of the older follow changes nothing", func(t *testing.T) {
+		late := oaSigned(e, oaToken, followXML("oa_grid", "subscribe", e.clock.Now().Add(-time.Minute)))
+		servicetest.Must(t, e.svc.HandleOACallback(e.ctx, late))
+		if f := e.follower("oa_grid"); f.Following || linkedTo(f) != 0 {
+			t.Fatalf("an older follow event relinked: %+v", f)
+		}
+	})
+	t.Run("following again in AES mode, the push repeated", func(t *testing.T) {
+		e.clock.Advance(time.Minute)
+		e.cfg.OAAppID, e.cfg.OAAESKey = wechattest.OAAppID, oaAESKey
+		e.svc = e.newService()
+		p := oaEncrypted(e, followXML("oa_grid", "subscribe", e.clock.Now()))
+		for range 2 {
+			servicetest.Must(t, e.svc.HandleOACallback(e.ctx, p))
+		}
+		if f := e.follower("oa_grid"); !f.Following || linkedTo(f) != a.UserID {
+			t.Fatalf("after following again: %+v", f)
+		}
+		// Only the two new follows asked WeChat: not the late copy, not the repeat.
+		if n := e.fake.Calls(wechattest.OAUserInfo); n != 2 {
+			t.Fatalf("user/info called %d times, want 2", n)
+		}
+		var n int64
+		e.db.Model(&model.OAFollower{}).Count(&n)
+		if n != 1 {
+			t.Fatalf("%d follower rows, want 1", n)
+		}
+	})
 }
 
 func TestOAFollowBeforeFirstLoginLinksLater(t *testing.T) {
@@ -255,7 +255,7 @@ func TestOAPushGoesThroughTheAccountOnce(t *testing.T) {
 	if st := e.deliver(); st.Claimed != 0 || e.fake.Calls(wechattest.OATemplateSend) != 1 {
 		t.Fatalf("a second run: %+v", st)
 	}
-	m, _ := e.svc.Metrics(e.ctx, &service.Actor{Grants: []model.Grant{{Role: model.RolePlatformAdmin, ScopeKind: model.ScopePlatform}}})
+	m, _ := e.svc.Metrics(e.ctx, admin())
 	if m.SentByChannel[model.ChannelOA] != 1 || m.SentByChannel[model.ChannelMP] != 1 || m.Process.SentByChannel[model.ChannelOA] != 1 {
 		t.Fatalf("metrics %+v", m)
 	}
@@ -365,71 +365,88 @@ func TestOACallbackRejectsForgedPushes(t *testing.T) {
 	e.fake.Follow("oa_grid", "union_grid")
 	ts := fmt.Sprint(e.clock.Now().Unix())
 
-	if got, err := e.svc.VerifyOACallback(sign(oaToken, ts, "n"), ts, "n", "echo9"); err != nil || got != "echo9" {
-		t.Fatalf("echo check: %q %v", got, err)
-	}
-	// The mini-program's callback token does not open the account's.
-	if _, err := e.svc.VerifyOACallback(sign(cbToken, ts, "n"), ts, "n", "x"); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("other token: %v", err)
-	}
+	t.Run("echo check", func(t *testing.T) {
+		if got, err := e.svc.VerifyOACallback(sign(oaToken, ts, "n"), ts, "n", "echo9"); err != nil || got != "echo9" {
+			t.Fatalf("echo check: %q %v", got, err)
+		}
+		// The mini-program's callback token does not open the account's.
+		if _, err := e.svc.VerifyOACallback(sign(cbToken, ts, "n"), ts, "n", "x"); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("other token: %v", err)
+		}
+	})
 	body := followXML("oa_grid", "subscribe", e.clock.Now())
-	if err := e.svc.HandleOACallback(e.ctx, oaSigned(e, "guess", body)); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("forged push: %v", err)
-	}
-	old := oaSigned(e, oaToken, body)
-	old.Timestamp = fmt.Sprint(e.clock.Now().Add(-time.Hour).Unix())
-	old.Signature = sign(oaToken, old.Timestamp, old.Nonce)
-	if err := e.svc.HandleOACallback(e.ctx, old); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("hour-old push: %v", err)
-	}
-
-	// Safe mode: msg_signature must sign the ciphertext; plaintext is refused.
-	e.cfg.OAAppID, e.cfg.OAAESKey = wechattest.OAAppID, oaAESKey
-	e.svc = e.newService()
-	p := oaEncrypted(e, body)
-	p.MsgSignature = sign("guess", p.Timestamp, p.Nonce, "x")
-	if err := e.svc.HandleOACallback(e.ctx, p); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("bad msg_signature: %v", err)
-	}
-	if err := e.svc.HandleOACallback(e.ctx, oaSigned(e, oaToken, body)); !errors.Is(err, message.ErrBadSignature) {
-		t.Fatalf("plaintext in safe mode: %v", err)
-	}
-	var n int64
-	e.db.Model(&model.OAFollower{}).Count(&n)
-	if n != 0 || e.fake.Calls(wechattest.OAUserInfo) != 0 {
-		t.Fatalf("refused pushes wrote %d followers, asked WeChat %d times", n, e.fake.Calls(wechattest.OAUserInfo))
-	}
-	if ch, _ := e.svc.PushChannel(e.ctx, a); ch.OALinked {
-		t.Fatal("linked by a refused push")
-	}
-
-	// The channel off: no callback at all.
-	off := setup(t)
-	if _, err := off.svc.VerifyOACallback(sign(oaToken, ts, "n"), ts, "n", "x"); !errors.Is(err, message.ErrOACallbackOff) {
-		t.Fatalf("callback with the channel off: %v", err)
-	}
+	t.Run("forged and hour-old pushes", func(t *testing.T) {
+		if err := e.svc.HandleOACallback(e.ctx, oaSigned(e, "guess", body)); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("forged push: %v", err)
+		}
+		old := oaSigned(e, oaToken, body)
+		old.Timestamp = fmt.Sprint(e.clock.Now().Add(-time.Hour).Unix())
+		old.Signature = sign(oaToken, old.Timestamp, old.Nonce)
+		if err := e.svc.HandleOACallback(e.ctx, old); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("hour-old push: %v", err)
+		}
+	})
+	t.Run("safe mode: msg_signature signs the ciphertext, plaintext is refused", func(t *testing.T) {
+		e.cfg.OAAppID, e.cfg.OAAESKey = wechattest.OAAppID, oaAESKey
+		e.svc = e.newService()
+		p := oaEncrypted(e, body)
+		p.MsgSignature = sign("guess", p.Timestamp, p.Nonce, "x")
+		if err := e.svc.HandleOACallback(e.ctx, p); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("bad msg_signature: %v", err)
+		}
+		if err := e.svc.HandleOACallback(e.ctx, oaSigned(e, oaToken, body)); !errors.Is(err, message.ErrBadSignature) {
+			t.Fatalf("plaintext in safe mode: %v", err)
+		}
+	})
+	t.Run("refused pushes changed nothing", func(t *testing.T) {
+		var n int64
+		e.db.Model(&model.OAFollower{}).Count(&n)
+		if n != 0 || e.fake.Calls(wechattest.OAUserInfo) != 0 {
+			t.Fatalf("refused pushes wrote %d followers, asked WeChat %d times", n, e.fake.Calls(wechattest.OAUserInfo))
+		}
+		if ch, _ := e.svc.PushChannel(e.ctx, a); ch.OALinked {
+			t.Fatal("linked by a refused push")
+		}
+	})
+	t.Run("no callback with the channel off", func(t *testing.T) {
+		off := setup(t)
+		if _, err := off.svc.VerifyOACallback(sign(oaToken, ts, "n"), ts, "n", "x"); !errors.Is(err, message.ErrOACallbackOff) {
+			t.Fatalf("callback with the channel off: %v", err)
+		}
+	})
 }
 
 func TestSetPushChannelRules(t *testing.T) {
 	e := setupOA(t)
 	resident := &service.Actor{UserID: e.user("mp_resident")}
-	if _, err := e.svc.SetPushChannel(e.ctx, resident, model.ChannelOA); !errors.Is(err, message.ErrOAStaffOnly) {
-		t.Fatalf("resident chose oa: %v", err)
-	}
-	if ch, err := e.svc.SetPushChannel(e.ctx, resident, model.ChannelMP); err != nil || ch.Channel != model.ChannelMP {
-		t.Fatalf("resident chose mp: %+v %v", ch, err)
-	}
 	staff := e.staff("mp_grid", "union_grid")
-	if _, err := e.svc.SetPushChannel(e.ctx, staff, "sms"); !errors.Is(err, message.ErrBadChannel) {
-		t.Fatalf("bad channel: %v", err)
-	}
-	if ch := e.chooseOA(staff); ch.Channel != model.ChannelOA || ch.OALinked {
-		t.Fatalf("chose oa before following: %+v", ch)
-	}
-	off := setup(t)
-	if _, err := off.svc.SetPushChannel(off.ctx, staff, model.ChannelOA); !errors.Is(err, message.ErrOAOff) {
-		t.Fatalf("oa with the channel off: %v", err)
-	}
+	t.Run("a resident takes the mini-program only", func(t *testing.T) {
+		if _, err := e.svc.SetPushChannel(e.ctx, resident, model.ChannelOA); !errors.Is(err, message.ErrOAStaffOnly) {
+			t.Fatalf("resident chose oa: %v", err)
+		}
+		if ch, err := e.svc.SetPushChannel(e.ctx, resident, model.ChannelMP); err != nil || ch.Channel != model.ChannelMP {
+			t.Fatalf("resident chose mp: %+v %v", ch, err)
+		}
+	})
+	t.Run("no channel but mp and oa", func(t *testing.T) {
+		if _, err := e.svc.SetPushChannel(e.ctx, staff, "sms"); !errors.Is(err, message.ErrBadChannel) {
+			t.Fatalf("bad channel: %v", err)
+		}
+	})
+	t.Run("staff choose oa before following", func(t *testing.T) {
+		if ch := e.chooseOA(staff); ch.Channel != model.ChannelOA || ch.OALinked {
+			t.Fatalf("chose oa before following: %+v", ch)
+		}
+		if ch := e.chooseOA(staff); ch.Channel != model.ChannelOA {
+			t.Fatalf("chose oa twice: %+v", ch)
+		}
+	})
+	t.Run("not with the channel off", func(t *testing.T) {
+		off := setup(t)
+		if _, err := off.svc.SetPushChannel(off.ctx, staff, model.ChannelOA); !errors.Is(err, message.ErrOAOff) {
+			t.Fatalf("oa with the channel off: %v", err)
+		}
+	})
 }
 
 // Users who chose the account before the channel was turned off get the
@@ -470,8 +487,7 @@ func TestSandboxRecordsOAPushes(t *testing.T) {
 	if st := e.deliver(); st.Skipped != 2 {
 		t.Fatalf("%+v", st)
 	}
-	admin := &service.Actor{Grants: []model.Grant{{Role: model.RolePlatformAdmin, ScopeKind: model.ScopePlatform}}}
-	page, err := svc.SandboxPushes(e.ctx, admin, 0, service.Page{Limit: 10})
+	page, err := svc.SandboxPushes(e.ctx, admin(), 0, service.Page{Limit: 10})
 	if err != nil || len(page.Items) != 2 {
 		t.Fatalf("%+v %v", page, err)
 	}

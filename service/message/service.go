@@ -6,7 +6,9 @@
 // who follow the service account (公众号) may take their pushes there as
 // template messages instead (official.go), behind the same outbox.
 // Other capabilities call Publish and CancelScheduled inside their own
-// transactions and CheckText before storing what residents write.
+// transactions and CheckText before storing what residents write; the
+// Recheck, built after them, asks again about texts WeChat could not check
+// and hands late verdicts back to them. Queries live in model/message.go.
 // It must not import gin, net/http or api/.
 package message
 
@@ -14,13 +16,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"sync"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"redprop/model"
 	"redprop/service"
@@ -107,6 +109,13 @@ type Config struct {
 	// OATemplates by kind; nil means DefaultOATemplates(). A kind without
 	// a template id is pushed in the mini-program.
 	OATemplates map[string]OATemplate
+	// OfficialAccount is the service account's client (nil: none). A
+	// sandbox given to New as its WeChat stands in for it when nil.
+	OfficialAccount OfficialAccount
+
+	// Log takes the worker's and the callbacks' warnings; nil discards
+	// them.
+	Log *slog.Logger
 }
 
 // DefaultConfig returns the defaults.
@@ -179,6 +188,9 @@ func (c Config) withDefaults() Config {
 	if c.CheckMaxAttempts <= 0 {
 		c.CheckMaxAttempts = d.CheckMaxAttempts
 	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
 	return c
 }
 
@@ -189,10 +201,9 @@ type Service struct {
 	wx    WeChat
 	oa    OfficialAccount // nil: no service account
 	cfg   Config
+	log   *slog.Logger
 
 	metrics counters
-
-	lateVerdicts map[string]LateVerdict
 
 	// Test hooks (export_test.go): afterSend runs between WeChat's answer
 	// and recording it and may simulate a crash there; onClaim sees every
@@ -225,8 +236,8 @@ func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, err
 	if err := cfg.validateOA(); err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, clock: clock, wx: wx, cfg: cfg, metrics: newCounters()}
-	if oa, ok := wx.(OfficialAccount); ok { // the sandbox stands in for both
+	s := &Service{db: db, clock: clock, wx: wx, oa: cfg.OfficialAccount, cfg: cfg, log: cfg.Log, metrics: newCounters()}
+	if oa, ok := wx.(OfficialAccount); ok && s.oa == nil { // the sandbox stands in for both
 		s.oa = oa
 	}
 	return s, nil
@@ -310,15 +321,12 @@ func (s *Service) Publish(ctx context.Context, tx *gorm.DB, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("message: encode payload: %w", err)
 	}
-	// A fresh statement per insert: a gorm chain reused for two Creates
-	// shares its statement and would write both into one table.
-	db := func() *gorm.DB { return tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}) }
 	if !scheduled {
 		msgs := make([]model.Message, 0, len(users))
 		for _, uid := range users {
 			msgs = append(msgs, newMessage(uid, ev.Kind, ev.Event, ev.Key, title, body, ev.OrderID))
 		}
-		if err := db().Create(&msgs).Error; err != nil {
+		if err := model.InsertMessages(ctx, tx, msgs); err != nil {
 			return fmt.Errorf("message: write inbox: %w", err)
 		}
 	}
@@ -330,7 +338,7 @@ func (s *Service) Publish(ctx context.Context, tx *gorm.DB, ev Event) error {
 			State: model.OutboxPending, DueAt: due,
 		})
 	}
-	if err := db().Create(&rows).Error; err != nil {
+	if err := model.InsertOutbox(ctx, tx, rows); err != nil {
 		return fmt.Errorf("message: write outbox: %w", err)
 	}
 	return nil
@@ -350,9 +358,7 @@ func (s *Service) CancelScheduled(ctx context.Context, tx *gorm.DB, cancelKey st
 	if cancelKey == "" {
 		return fmt.Errorf("message: empty cancel key")
 	}
-	err := tx.WithContext(ctx).Model(&model.Outbox{}).
-		Where("cancel_key = ? AND state IN ?", cancelKey, []string{model.OutboxPending, model.OutboxFailed, outboxClaimed}).
-		Updates(map[string]any{"state": model.OutboxCancelled, "owner": ""}).Error
+	_, err := model.CancelOutbox(ctx, tx, cancelKey, []string{model.OutboxPending, model.OutboxFailed, outboxClaimed})
 	if err != nil {
 		return fmt.Errorf("message: cancel %s: %w", cancelKey, err)
 	}

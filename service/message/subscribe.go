@@ -2,13 +2,11 @@ package message
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"redprop/model"
 	"redprop/service"
@@ -59,12 +57,12 @@ func (s *Service) Subscriptions(ctx context.Context, a *service.Actor) ([]Subscr
 	if a == nil {
 		return nil, service.ErrUnauthenticated
 	}
-	return s.subscriptions(s.db.WithContext(ctx), a.UserID)
+	return s.subscriptions(ctx, s.db, a.UserID)
 }
 
-func (s *Service) subscriptions(db *gorm.DB, userID int64) ([]Subscription, error) {
-	var quotas []model.SubscribeQuota
-	if err := db.Where("user_id = ?", userID).Find(&quotas).Error; err != nil {
+func (s *Service) subscriptions(ctx context.Context, db *gorm.DB, userID int64) ([]Subscription, error) {
+	quotas, err := model.QuotasOf(ctx, db, userID)
+	if err != nil {
 		return nil, fmt.Errorf("read subscribe quotas: %w", err)
 	}
 	out := s.templates()
@@ -117,25 +115,20 @@ func (s *Service) ReportSubscribe(ctx context.Context, a *service.Actor, results
 	}
 	sort.Strings(ids) // one lock order for every request
 	var out []Subscription
-	var err error
-	for attempt := 1; attempt <= 3; attempt++ { // a deadlock victim runs again: the tap must not be lost
-		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-			for _, id := range ids {
-				if results[id] != SubscribeAccept {
-					continue
-				}
-				if err := s.accept(tx, a.UserID, id, false); err != nil {
-					return err
-				}
+	// A deadlock victim runs again: the tap must not be lost.
+	err := model.InTxRetry(ctx, s.db, 3, func(tx *gorm.DB) error {
+		for _, id := range ids {
+			if results[id] != SubscribeAccept {
+				continue
 			}
-			var err error
-			out, err = s.subscriptions(tx, a.UserID)
-			return err
-		})
-		if !model.IsDeadlock(err) {
-			break
+			if err := s.accept(ctx, tx, a.UserID, id, false); err != nil {
+				return err
+			}
 		}
-	}
+		var err error
+		out, err = s.subscriptions(ctx, tx, a.UserID)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -146,14 +139,10 @@ func (s *Service) ReportSubscribe(ctx context.Context, a *service.Actor, results
 // mini-program or (fromServer) by WeChat's callback. The two report the
 // same tap: an accept the other source reported within PairWindow and
 // that no report of ours has matched yet is this one, and adds nothing.
-func (s *Service) accept(tx *gorm.DB, userID int64, templateID string, fromServer bool) error {
+func (s *Service) accept(ctx context.Context, tx *gorm.DB, userID int64, templateID string, fromServer bool) error {
 	now := s.clock.Now().UTC()
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&model.SubscribeQuota{UserID: userID, TemplateID: templateID}).Error; err != nil {
-		return fmt.Errorf("create subscribe quota: %w", err)
-	}
-	var q model.SubscribeQuota
-	if err := model.ForUpdate(tx).Where("user_id = ? AND template_id = ?", userID, templateID).Take(&q).Error; err != nil {
+	q, err := model.LockQuota(ctx, tx, userID, templateID)
+	if err != nil {
 		return fmt.Errorf("lock subscribe quota: %w", err)
 	}
 	if q.PairUntil == nil || !now.Before(*q.PairUntil) {
@@ -170,33 +159,22 @@ func (s *Service) accept(tx *gorm.DB, userID int64, templateID string, fromServe
 		q.Remaining++
 	}
 	until := now.Add(s.cfg.PairWindow)
-	return tx.Model(&model.SubscribeQuota{}).Where("id = ?", q.ID).Updates(map[string]any{
-		"remaining": q.Remaining, "off": false, "client_unpaired": q.ClientUnpaired,
-		"server_unpaired": q.ServerUnpaired, "pair_until": until, "accepted_at": now,
-	}).Error
+	q.Off, q.PairUntil, q.AcceptedAt = false, &until, &now
+	return model.SaveQuota(ctx, tx, q)
 }
 
 // setOff records that the user turned a template off (or on again) in
 // WeChat's settings. Turning it off also spends what was left: WeChat
 // refuses those pushes now.
-func (s *Service) setOff(tx *gorm.DB, userID int64, templateID string, off bool) error {
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&model.SubscribeQuota{UserID: userID, TemplateID: templateID}).Error; err != nil {
+func setOff(ctx context.Context, tx *gorm.DB, userID int64, templateID string, off bool) error {
+	if err := model.EnsureQuota(ctx, tx, userID, templateID); err != nil {
 		return fmt.Errorf("create subscribe quota: %w", err)
 	}
-	set := map[string]any{"off": off}
+	if err := model.SetQuotaOff(ctx, tx, userID, templateID, off); err != nil {
+		return err
+	}
 	if off {
-		set["remaining"] = 0
+		return model.EmptyQuota(ctx, tx, userID, templateID)
 	}
-	return tx.Model(&model.SubscribeQuota{}).Where("user_id = ? AND template_id = ?", userID, templateID).Updates(set).Error
-}
-
-// userByOpenID finds the user of a mini-program openid (0 if none).
-func userByOpenID(tx *gorm.DB, openID string) (int64, error) {
-	var u model.User
-	err := tx.Select("id").Where("open_id = ?", openID).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return 0, nil
-	}
-	return u.ID, err
+	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"redprop/model"
 	"redprop/service"
@@ -29,8 +27,10 @@ import (
 // A claimed row has not reached WeChat: when its lease runs out it simply
 // goes back to the queue. A sending row may have: WeChat's send API has no
 // idempotency key, so one whose lease runs out is unknown and is sent again
-// only for kinds configured with ResendUnknown.
-const outboxClaimed = "claimed"
+// only for kinds configured with ResendUnknown. Every move is a
+// compare-and-set on the row's state (and owner, once claimed): a worker
+// that lost its row changes nothing.
+const outboxClaimed = model.OutboxClaimed
 
 // Reasons a push is skipped.
 const (
@@ -64,8 +64,8 @@ type Stats struct {
 // errCrashed is how the test hook stops a worker dead.
 var errCrashed = errors.New("message: worker crashed (test hook)")
 
-// Run delivers the outbox and re-checks queued text every interval until
-// ctx ends.
+// Run delivers the outbox every interval until ctx ends. (Queued texts
+// are re-checked by Recheck.Run.)
 func (s *Service) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -73,16 +73,11 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		for ctx.Err() == nil {
 			st, err := s.DeliverOnce(ctx)
 			if err != nil {
-				slog.ErrorContext(ctx, "outbox delivery", "err", err)
+				s.log.ErrorContext(ctx, "outbox delivery", "err", err)
 				break
 			}
 			if st.Claimed < s.cfg.BatchSize {
 				break
-			}
-		}
-		if ctx.Err() == nil {
-			if _, err := s.RecheckOnce(ctx); err != nil {
-				slog.ErrorContext(ctx, "content re-check", "err", err)
 			}
 		}
 		select {
@@ -134,12 +129,7 @@ func (s *Service) DeliverOnce(ctx context.Context) (Stats, error) {
 			err := s.deliverLane(ctx, owner, part, &ls)
 			mu.Lock()
 			defer mu.Unlock()
-			st.Sent += ls.Sent
-			st.Skipped += ls.Skipped
-			st.Failed += ls.Failed
-			st.Dead += ls.Dead
-			st.Unknown += ls.Unknown
-			st.Requeued += ls.Requeued
+			st.add(ls)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -156,13 +146,13 @@ func (s *Service) deliverLane(ctx context.Context, owner string, rows []model.Ou
 		if ctx.Err() != nil {
 			// Rows not yet at WeChat go back to the queue at once rather
 			// than waiting out their lease.
-			return s.release(owner, rows[i:])
+			return s.release(ctx, owner, rows[i:])
 		}
 		if err := s.deliver(ctx, owner, row, st); err != nil {
 			if errors.Is(err, errCrashed) {
 				return err
 			}
-			return errors.Join(err, s.release(owner, rows[i+1:]))
+			return errors.Join(err, s.release(ctx, owner, rows[i+1:]))
 		}
 	}
 	return nil
@@ -172,13 +162,11 @@ func (s *Service) deliverLane(ctx context.Context, owner string, rows []model.Ou
 // settles sending rows whose worker vanished between the call and its
 // record.
 func (s *Service) expireLeases(ctx context.Context, now time.Time, st *Stats) error {
-	db := s.db.WithContext(ctx).Model(&model.Outbox{})
-	res := db.Where("state = ? AND lease_until < ?", outboxClaimed, now).
-		Updates(map[string]any{"state": model.OutboxPending, "owner": ""})
-	if res.Error != nil {
-		return fmt.Errorf("expire claims: %w", res.Error)
+	back, err := model.ReturnLapsedOutbox(ctx, s.db, outboxClaimed, model.OutboxPending, now)
+	if err != nil {
+		return fmt.Errorf("expire claims: %w", err)
 	}
-	st.Requeued += int(res.RowsAffected)
+	st.Requeued += int(back)
 
 	var resend, keep []string
 	for _, kind := range Kinds() {
@@ -188,23 +176,14 @@ func (s *Service) expireLeases(ctx context.Context, now time.Time, st *Stats) er
 			keep = append(keep, kind)
 		}
 	}
-	stale := func(kinds []string, set map[string]any) (int64, error) {
-		if len(kinds) == 0 {
-			return 0, nil
-		}
-		set["stale_count"] = gorm.Expr("stale_count + 1")
-		res := s.db.WithContext(ctx).Model(&model.Outbox{}).
-			Where("state = ? AND lease_until < ? AND kind IN ?", model.OutboxSending, now, kinds).Updates(set)
-		return res.RowsAffected, res.Error
-	}
-	n, err := stale(resend, map[string]any{"state": model.OutboxFailed, "due_at": now, "last_code": "lease_expired",
-		"last_error": "worker stopped while sending; sent again by policy"})
+	n, err := model.LapseOutbox(ctx, s.db, model.OutboxSending, resend, now, model.OutboxOutcome{State: model.OutboxFailed,
+		DueAt: now, LastCode: "lease_expired", LastError: "worker stopped while sending; sent again by policy"})
 	if err != nil {
 		return fmt.Errorf("expire sending leases: %w", err)
 	}
 	st.Requeued += int(n)
-	u, err := stale(keep, map[string]any{"state": model.OutboxUnknown, "last_code": "lease_expired",
-		"last_error": "worker stopped while sending; outcome unknown"})
+	u, err := model.LapseOutbox(ctx, s.db, model.OutboxSending, keep, now, model.OutboxOutcome{State: model.OutboxUnknown,
+		LastCode: "lease_expired", LastError: "worker stopped while sending; outcome unknown"})
 	if err != nil {
 		return fmt.Errorf("expire sending leases: %w", err)
 	}
@@ -221,35 +200,14 @@ func newOwner() string {
 	return hex.EncodeToString(b[:])
 }
 
-// claim marks one batch of due rows claimed by a new owner token. MySQL
-// picks the rows with SELECT … FOR UPDATE SKIP LOCKED, so concurrent
-// workers take disjoint rows without waiting; SQLite has one writer, and a
-// single UPDATE whose subquery picks the rows is atomic there.
+// claim takes one batch of due rows for a new owner token: concurrent
+// workers take disjoint rows without waiting (model.ClaimOutbox).
 func (s *Service) claim(ctx context.Context, now time.Time) (string, []model.Outbox, error) {
 	owner := newOwner()
-	due := []string{model.OutboxPending, model.OutboxFailed}
-	set := map[string]any{"state": outboxClaimed, "owner": owner, "lease_until": now.Add(s.cfg.Lease)}
-	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		pick := tx.Model(&model.Outbox{}).Select("id").Where("state IN ? AND due_at <= ?", due, now).
-			Order("due_at, id").Limit(s.cfg.BatchSize)
-		if !model.IsMySQL(tx) {
-			return tx.Model(&model.Outbox{}).Where("id IN (?) AND state IN ?", pick, due).Updates(set).Error
-		}
-		var ids []int64
-		if err := pick.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Pluck("id", &ids).Error; err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		return tx.Model(&model.Outbox{}).Where("id IN ?", ids).Updates(set).Error
-	})
+	rows, err := model.ClaimOutbox(ctx, s.db, model.OutboxClaim{Owner: owner, From: []string{model.OutboxPending, model.OutboxFailed},
+		To: outboxClaimed, Now: now, LeaseUntil: now.Add(s.cfg.Lease), Limit: s.cfg.BatchSize})
 	if err != nil {
 		return "", nil, fmt.Errorf("claim outbox rows: %w", err)
-	}
-	var rows []model.Outbox
-	if err := s.db.WithContext(ctx).Where("owner = ? AND state = ?", owner, outboxClaimed).Order("due_at, id").Find(&rows).Error; err != nil {
-		return "", nil, fmt.Errorf("load claimed rows: %w", err)
 	}
 	if s.onClaim != nil && len(rows) > 0 {
 		ids := make([]int64, len(rows))
@@ -261,17 +219,15 @@ func (s *Service) claim(ctx context.Context, now time.Time) (string, []model.Out
 	return owner, rows, nil
 }
 
-// release gives claimed rows this worker will not send back to the queue.
-func (s *Service) release(owner string, rows []model.Outbox) error {
-	if len(rows) == 0 {
-		return nil
-	}
+// release gives claimed rows this worker will not send back to the queue,
+// even when ctx has ended (which is when it is called).
+func (s *Service) release(ctx context.Context, owner string, rows []model.Outbox) error {
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
 	}
-	return s.db.Model(&model.Outbox{}).Where("id IN ? AND owner = ? AND state = ?", ids, owner, outboxClaimed).
-		Updates(map[string]any{"state": model.OutboxPending, "owner": ""}).Error
+	_, err := model.ReturnOutbox(context.WithoutCancel(ctx), s.db, ids, owner, outboxClaimed, model.OutboxPending)
+	return err
 }
 
 // outcome of the step before the call.
@@ -282,17 +238,56 @@ type prepared struct {
 	done     bool                    // the row is settled (skipped) or no longer ours
 }
 
+// txAttempts bounds the runs of one delivery transaction that MySQL picks
+// as a deadlock victim (rolled back whole, so safe to run again).
+const txAttempts = 3
+
+// tally is what one delivery transaction counts. It is applied once the
+// transaction commits, so that a deadlock victim run again counts once.
+type tally struct {
+	st    Stats
+	bumps []func(c *counters)
+}
+
+func (t *tally) bump(f func(c *counters)) { t.bumps = append(t.bumps, f) }
+
+func (st *Stats) add(o Stats) {
+	st.Claimed += o.Claimed
+	st.Sent += o.Sent
+	st.Skipped += o.Skipped
+	st.Failed += o.Failed
+	st.Dead += o.Dead
+	st.Unknown += o.Unknown
+	st.Requeued += o.Requeued
+}
+
+func (s *Service) count(t tally, st *Stats) {
+	st.add(t.st)
+	s.metrics.add(func(c *counters) {
+		for _, f := range t.bumps {
+			f(c)
+		}
+	})
+}
+
 // deliver takes one claimed row through WeChat.
 func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, st *Stats) error {
-	var p prepared
-	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+	var (
+		p    prepared
+		t    tally
+		sent model.Outbox // the row as prepare leaves it (one more attempt)
+	)
+	err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
+		sent, t = row, tally{}
 		var err error
-		p, err = s.prepare(ctx, tx, owner, &row, st)
+		p, err = s.prepare(ctx, tx, owner, &sent, &t)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("prepare outbox row %d: %w", row.ID, err)
 	}
+	s.count(t, st)
+	row = sent
 	if p.done {
 		return nil
 	}
@@ -311,27 +306,26 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 	}
 	// The answer must be recorded even when the worker is being stopped.
 	rec := context.WithoutCancel(ctx)
-	if err := model.InTx(rec, s.db, func(tx *gorm.DB) error {
-		return s.record(rec, tx, owner, row, p, sendErr, st)
+	if err := model.InTxRetry(rec, s.db, txAttempts, func(tx *gorm.DB) error {
+		t = tally{}
+		return s.record(rec, tx, owner, row, p, sendErr, &t)
 	}); err != nil {
 		return fmt.Errorf("record outbox row %d: %w", row.ID, err)
 	}
+	s.count(t, st)
 	return nil
 }
 
 // prepare runs in one short transaction before the call: it turns the row
 // from claimed to sending with a fresh lease, writes a scheduled event's
 // inbox message, and settles the row as skipped when it cannot be sent.
-func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *model.Outbox, st *Stats) (prepared, error) {
+func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *model.Outbox, t *tally) (prepared, error) {
 	now := s.clock.Now().UTC()
-	db := tx.WithContext(ctx)
-	res := db.Model(&model.Outbox{}).Where("id = ? AND owner = ? AND state = ?", row.ID, owner, outboxClaimed).
-		Updates(map[string]any{"state": model.OutboxSending, "lease_until": now.Add(s.cfg.Lease),
-			"attempts": gorm.Expr("attempts + 1"), "inbox_pending": false})
-	if res.Error != nil {
-		return prepared{}, res.Error
+	moved, err := model.StartOutbox(ctx, tx, row.ID, owner, outboxClaimed, model.OutboxSending, now.Add(s.cfg.Lease))
+	if err != nil {
+		return prepared{}, err
 	}
-	if res.RowsAffected == 0 { // the lease ran out and another worker has it
+	if moved == 0 { // the lease ran out and another worker has it
 		return prepared{done: true}, nil
 	}
 	row.Attempts++
@@ -341,24 +335,22 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 	}
 	if row.InboxPending {
 		m := newMessage(row.UserID, row.Kind, row.Event, row.EventKey, pl.Title, pl.Body, row.OrderID)
-		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&m).Error; err != nil {
+		if err := model.InsertMessages(ctx, tx, []model.Message{m}); err != nil {
 			return prepared{}, fmt.Errorf("write inbox: %w", err)
 		}
 	}
 	skip := func(reason string) (prepared, error) {
-		st.Skipped++
-		s.metrics.add(func(c *counters) { c.skipped[reason]++ })
-		return prepared{done: true}, db.Model(&model.Outbox{}).Where("id = ?", row.ID).
-			Updates(map[string]any{"state": model.OutboxSkipped, "skip_reason": reason, "lease_until": nil}).Error
+		t.st.Skipped++
+		t.bump(func(c *counters) { c.skipped[reason]++ })
+		return prepared{done: true}, model.SkipOutbox(ctx, tx, row.ID, reason)
 	}
 
-	oa, err := s.oaMessage(db, *row, pl)
+	oa, err := s.oaMessage(ctx, tx, *row, pl)
 	if err != nil {
 		return prepared{}, err
 	}
 	if oa != nil {
-		if err := db.Model(&model.Outbox{}).Where("id = ?", row.ID).Updates(map[string]any{
-			"channel": model.ChannelOA, "to_user": oa.ToUser, "template_id": oa.TemplateID}).Error; err != nil {
+		if err := model.RouteOutbox(ctx, tx, row.ID, model.ChannelOA, oa.ToUser, oa.TemplateID); err != nil {
 			return prepared{}, err
 		}
 		if s.cfg.Sandbox {
@@ -370,7 +362,7 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 			rec := model.SandboxPush{OutboxID: row.ID, UserID: row.UserID, Channel: model.ChannelOA, ToUser: oa.ToUser,
 				Kind: row.Kind, Event: row.Event, TemplateID: oa.TemplateID, Page: page, Data: string(raw),
 				Note: "真实环境下将通过公众号模板消息发送"}
-			if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rec).Error; err != nil {
+			if err := model.InsertSandboxPush(ctx, tx, &rec); err != nil {
 				return prepared{}, fmt.Errorf("record sandbox push: %w", err)
 			}
 			return skip(SkipSandbox)
@@ -378,11 +370,11 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		return prepared{oa: oa}, nil
 	}
 
-	var u model.User
-	if err := db.Select("id", "open_id").Where("id = ?", row.UserID).Take(&u).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+	openID, err := model.OpenIDOf(ctx, tx, row.UserID)
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return prepared{}, err
 	}
-	if u.OpenID == nil || *u.OpenID == "" {
+	if openID == "" {
 		return skip(SkipNoOpenID)
 	}
 	tpl := s.cfg.Templates[row.Kind]
@@ -390,16 +382,15 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		return skip(SkipNotConfigured)
 	}
 	data, page := tpl.render(pl, row.OrderID)
-	msg := wechat.SubscribeMessage{ToUser: *u.OpenID, TemplateID: tpl.ID, Page: page, Data: data}
-	if err := db.Model(&model.Outbox{}).Where("id = ?", row.ID).Updates(map[string]any{
-		"channel": model.ChannelMP, "to_user": msg.ToUser, "template_id": msg.TemplateID}).Error; err != nil {
+	msg := wechat.SubscribeMessage{ToUser: openID, TemplateID: tpl.ID, Page: page, Data: data}
+	if err := model.RouteOutbox(ctx, tx, row.ID, model.ChannelMP, msg.ToUser, msg.TemplateID); err != nil {
 		return prepared{}, err
 	}
 
 	if s.cfg.Sandbox {
 		note := "真实环境下将发送"
 		if !tpl.LongTerm {
-			if reason, err := s.quotaState(db, row.UserID, tpl.ID); err != nil {
+			if reason, err := quotaState(ctx, tx, row.UserID, tpl.ID); err != nil {
 				return prepared{}, err
 			} else if reason != "" {
 				note = "真实环境下将跳过：" + skipWords[reason]
@@ -408,7 +399,7 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		raw, _ := json.Marshal(data)
 		rec := model.SandboxPush{OutboxID: row.ID, UserID: row.UserID, Channel: model.ChannelMP, ToUser: msg.ToUser, Kind: row.Kind, Event: row.Event,
 			TemplateID: msg.TemplateID, Page: page, MiniprogramState: s.cfg.MiniprogramState, Data: string(raw), Note: note}
-		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rec).Error; err != nil {
+		if err := model.InsertSandboxPush(ctx, tx, &rec); err != nil {
 			return prepared{}, fmt.Errorf("record sandbox push: %w", err)
 		}
 		return skip(SkipSandbox)
@@ -416,14 +407,12 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 
 	consumed := false
 	if !tpl.LongTerm {
-		res := db.Model(&model.SubscribeQuota{}).
-			Where("user_id = ? AND template_id = ? AND remaining > 0 AND off = ?", row.UserID, tpl.ID, false).
-			Update("remaining", gorm.Expr("remaining - 1"))
-		if res.Error != nil {
-			return prepared{}, res.Error
+		taken, err := model.TakeQuota(ctx, tx, row.UserID, tpl.ID)
+		if err != nil {
+			return prepared{}, err
 		}
-		if res.RowsAffected == 0 {
-			reason, err := s.quotaState(db, row.UserID, tpl.ID)
+		if taken == 0 {
+			reason, err := quotaState(ctx, tx, row.UserID, tpl.ID)
 			if err != nil {
 				return prepared{}, err
 			}
@@ -443,11 +432,10 @@ var skipWords = map[string]string{
 
 // quotaState says why user could not get a push of template now ("" if
 // they could).
-func (s *Service) quotaState(db *gorm.DB, userID int64, templateID string) (string, error) {
-	var q model.SubscribeQuota
-	err := db.Where("user_id = ? AND template_id = ?", userID, templateID).Take(&q).Error
+func quotaState(ctx context.Context, tx *gorm.DB, userID int64, templateID string) (string, error) {
+	q, err := model.QuotaOf(ctx, tx, userID, templateID)
 	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return SkipNoQuota, nil
 	case err != nil:
 		return "", err
@@ -463,85 +451,79 @@ func (s *Service) quotaState(db *gorm.DB, userID int64, templateID string) (stri
 // the call. The row is matched by owner too: a row this worker lost while
 // sending (its lease ran out) keeps what the sweep decided unless nobody
 // else took it since.
-func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row model.Outbox, p prepared, sendErr error, st *Stats) error {
+func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row model.Outbox, p prepared, sendErr error, t *tally) error {
 	now := s.clock.Now().UTC()
-	db := tx.WithContext(ctx)
-	set := map[string]any{"lease_until": nil}
 	code, msg := errorCode(sendErr)
+	out := model.OutboxOutcome{LastCode: code, LastError: msg}
 	refund := false
 	switch {
 	case sendErr == nil:
-		set["state"], set["sent_at"], set["last_code"], set["last_error"] = model.OutboxSent, now, "", ""
-		st.Sent++
+		out.State, out.SentAt = model.OutboxSent, &now
+		t.st.Sent++
 		channel := model.ChannelMP
 		if p.oa != nil {
 			channel = model.ChannelOA
 		}
-		s.metrics.add(func(c *counters) { c.sent++; c.sentBy[channel]++ })
+		t.bump(func(c *counters) { c.sent++; c.sentBy[channel]++ })
 	case p.oa != nil && code == strconv.Itoa(codeNotFollowing):
 		// They stopped following (and we missed or have not yet had the
 		// event): unlinked, and this push goes back to the queue at once
 		// to leave by the mini-program, since nothing reached them.
-		set["state"], set["due_at"], set["last_code"], set["last_error"] = model.OutboxFailed, now, code, msg
-		if err := unlinkFollower(db, p.oa.ToUser); err != nil {
+		out.State, out.DueAt = model.OutboxFailed, now
+		if err := model.UnlinkFollower(ctx, tx, p.oa.ToUser); err != nil {
 			return err
 		}
-		st.Requeued++
-		s.metrics.add(func(c *counters) { c.requeued++ })
+		t.st.Requeued++
+		t.bump(func(c *counters) { c.requeued++ })
 	case p.oa != nil && code == strconv.Itoa(codeNoQuota):
 		// The user turned this template off in the account's settings.
-		set["state"], set["skip_reason"], set["last_code"], set["last_error"] = model.OutboxSkipped, SkipTemplateOff, code, msg
-		st.Skipped++
-		s.metrics.add(func(c *counters) { c.skipped[SkipTemplateOff]++ })
+		out.State, out.SkipReason = model.OutboxSkipped, SkipTemplateOff
+		t.st.Skipped++
+		t.bump(func(c *counters) { c.skipped[SkipTemplateOff]++ })
 	case code == strconv.Itoa(codeNoQuota):
 		// WeChat knows better than our count: none left (or refused).
-		set["state"], set["skip_reason"], set["last_code"], set["last_error"] = model.OutboxSkipped, SkipNoQuota, code, msg
+		out.State, out.SkipReason = model.OutboxSkipped, SkipNoQuota
 		// None left; a long-term template must be allowed again too.
-		if err := db.Model(&model.SubscribeQuota{}).Where("user_id = ? AND template_id = ?", row.UserID, p.msg.TemplateID).
-			Updates(map[string]any{"remaining": 0, "accepted_at": nil}).Error; err != nil {
+		if err := model.ForgetQuota(ctx, tx, row.UserID, p.msg.TemplateID); err != nil {
 			return err
 		}
-		st.Skipped++
-		s.metrics.add(func(c *counters) { c.skipped[SkipNoQuota]++ })
+		t.st.Skipped++
+		t.bump(func(c *counters) { c.skipped[SkipNoQuota]++ })
 	case code == "timeout":
 		// The request may have reached WeChat: as unknown as a lost lease.
-		set["last_code"], set["last_error"] = code, msg
 		if s.cfg.Templates[row.Kind].ResendUnknown {
-			set["state"], set["due_at"] = model.OutboxFailed, now.Add(s.backoff(row.Attempts))
-			st.Failed++
+			out.State, out.DueAt = model.OutboxFailed, now.Add(s.backoff(row.Attempts))
+			t.st.Failed++
 		} else {
-			set["state"] = model.OutboxUnknown
-			st.Unknown++
+			out.State = model.OutboxUnknown
+			t.st.Unknown++
 		}
-		s.metrics.add(func(c *counters) { c.failed[code]++ })
+		t.bump(func(c *counters) { c.failed[code]++ })
 	default:
 		refund = true // WeChat refused or was not reached: nothing was sent
-		set["last_code"], set["last_error"] = code, msg
 		n, _ := strconv.Atoi(code)
 		if permanentCodes[n] || row.Attempts >= s.cfg.MaxAttempts {
-			set["state"] = model.OutboxDead
-			st.Dead++
-			s.metrics.add(func(c *counters) { c.dead++ })
+			out.State = model.OutboxDead
+			t.st.Dead++
+			t.bump(func(c *counters) { c.dead++ })
 		} else {
-			set["state"], set["due_at"] = model.OutboxFailed, now.Add(s.backoff(row.Attempts))
-			st.Failed++
+			out.State, out.DueAt = model.OutboxFailed, now.Add(s.backoff(row.Attempts))
+			t.st.Failed++
 		}
-		s.metrics.add(func(c *counters) { c.failed[code]++ })
+		t.bump(func(c *counters) { c.failed[code]++ })
 	}
-	res := db.Model(&model.Outbox{}).
-		Where("id = ? AND owner = ? AND state IN ?", row.ID, owner, []string{model.OutboxSending, model.OutboxUnknown, model.OutboxFailed}).
-		Updates(set)
-	if res.Error != nil {
-		return res.Error
+	recorded, err := model.RecordOutbox(ctx, tx, row.ID, owner,
+		[]string{model.OutboxSending, model.OutboxUnknown, model.OutboxFailed}, out)
+	if err != nil {
+		return err
 	}
-	if res.RowsAffected == 0 {
-		slog.WarnContext(ctx, "outbox row taken by another worker before its outcome was recorded",
-			"outbox_id", row.ID, "outcome", set["state"], "code", code)
+	if recorded == 0 {
+		s.log.WarnContext(ctx, "outbox row taken by another worker before its outcome was recorded",
+			"outbox_id", row.ID, "outcome", out.State, "code", code)
 		return nil
 	}
 	if refund && p.consumed {
-		return db.Model(&model.SubscribeQuota{}).Where("user_id = ? AND template_id = ?", row.UserID, p.msg.TemplateID).
-			Update("remaining", gorm.Expr("remaining + 1")).Error
+		return model.RefundQuota(ctx, tx, row.UserID, p.msg.TemplateID)
 	}
 	return nil
 }

@@ -1,9 +1,12 @@
 package message_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"redprop/model/dbtest"
 	"redprop/service"
 	"redprop/service/message"
+	"redprop/service/servicetest"
 	"redprop/service/wechat"
 	"redprop/service/wechat/wechattest"
 )
@@ -177,50 +181,103 @@ func TestContentCheck(t *testing.T) {
 	a := e.user("oa")
 	e.fake.Flag("赌博", "risky", 20006)
 	e.fake.Flag("广告", "review", 10001)
-
-	if v, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "楼道灯坏了"); err != nil || v.State != model.CheckPass {
-		t.Fatalf("%+v %v", v, err)
-	}
-	_, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "来赌博")
-	var se *service.Error
-	if !errors.As(err, &se) || se.Kind != service.KindUnprocessable || se.Code != "content_risky" {
-		t.Fatalf("risky text: %v", err)
-	}
-	v, err := e.svc.CheckText(e.ctx, a, message.SceneComment, "看广告")
-	if err != nil || v.State != model.CheckReview {
-		t.Fatalf("review text: %+v %v", v, err)
-	}
 	record := func(subject, text string, v message.Verdict) {
 		t.Helper()
-		err := model.InTx(e.ctx, e.db, func(tx *gorm.DB) error {
+		servicetest.Must(t, model.InTx(e.ctx, e.db, func(tx *gorm.DB) error {
 			return e.svc.RecordCheck(e.ctx, tx, message.CheckRecord{Subject: subject, UserID: a, Scene: message.SceneComment, Text: text}, v)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		}))
 	}
-	record("order:1:comment", "看广告", v)
 
-	// WeChat unreachable: accepted, pending, and checked later.
-	e.fake.Fail(true)
-	v, err = e.svc.CheckText(e.ctx, a, message.SceneForum, "后来发现是赌博")
-	if err != nil || v.State != model.CheckPending {
-		t.Fatalf("while WeChat is down: %+v %v", v, err)
-	}
-	record("order:2:description", "后来发现是赌博", v)
-	e.clock.Advance(e.cfg.RetryMax)
-	if n, err := e.svc.RecheckOnce(e.ctx); err != nil || n != 0 {
-		t.Fatalf("re-check while down settled %d: %v", n, err)
-	}
-	e.fake.Fail(false)
-	e.clock.Advance(e.cfg.RetryMax)
-	if n, err := e.svc.RecheckOnce(e.ctx); err != nil || n != 1 {
-		t.Fatalf("re-check settled %d: %v", n, err)
-	}
+	t.Run("pass, risky and review at once", func(t *testing.T) {
+		if v, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "楼道灯坏了"); err != nil || v.State != model.CheckPass {
+			t.Fatalf("%+v %v", v, err)
+		}
+		_, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "来赌博")
+		servicetest.WantErr(t, err, service.KindUnprocessable, "content_risky")
+		v, err := e.svc.CheckText(e.ctx, a, message.SceneComment, "看广告")
+		if err != nil || v.State != model.CheckReview {
+			t.Fatalf("review text: %+v %v", v, err)
+		}
+		record("order:1:comment", "看广告", v)
+	})
+	t.Run("deferred while WeChat is down, checked later", func(t *testing.T) {
+		e.fake.Fail(true)
+		v, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "后来发现是赌博")
+		if err != nil || v.State != model.CheckPending {
+			t.Fatalf("while WeChat is down: %+v %v", v, err)
+		}
+		record("order:2:description", "后来发现是赌博", v)
+		recheck := message.NewRecheck(e.svc, nil)
+		e.clock.Advance(e.cfg.RetryMax)
+		if n, err := recheck.RecheckOnce(e.ctx); err != nil || n != 0 {
+			t.Fatalf("re-check while down settled %d: %v", n, err)
+		}
+		e.fake.Fail(false)
+		e.clock.Advance(e.cfg.RetryMax)
+		if n, err := recheck.RecheckOnce(e.ctx); err != nil || n != 1 {
+			t.Fatalf("re-check settled %d: %v", n, err)
+		}
+	})
 	var checks []model.ContentCheck
 	e.db.Order("id").Find(&checks)
 	if len(checks) != 2 || checks[0].State != model.CheckReview || checks[1].State != model.CheckRisky || checks[1].Attempts != 2 {
 		t.Fatalf("checks %+v", checks)
+	}
+}
+
+// A late verdict that is not a pass goes to the handler of its subject's
+// kind, in the transaction that settles the check; a handler's error
+// leaves the check pending.
+func TestLateVerdictsGoToTheirOwner(t *testing.T) {
+	e := setup(t)
+	a := e.user("oa")
+	e.fake.Flag("赌博", "risky", 20006)
+	e.fake.Flag("广告", "review", 10001)
+	e.fake.Fail(true)
+	for _, c := range []struct{ subject, text string }{
+		{"order:1:description", "来赌博"}, {"wish:2", "看广告"}, {"meeting:3:decline", "正常的话"}, {"vote:4", "来赌博"},
+	} {
+		v, err := e.svc.CheckText(e.ctx, a, message.SceneForum, c.text)
+		servicetest.Must(t, err)
+		servicetest.Must(t, model.InTx(e.ctx, e.db, func(tx *gorm.DB) error {
+			return e.svc.RecordCheck(e.ctx, tx, message.CheckRecord{Subject: c.subject, UserID: a, Scene: message.SceneForum, Text: c.text}, v)
+		}))
+	}
+	e.fake.Fail(false)
+	var got []string
+	handle := func(ctx context.Context, tx *gorm.DB, subject, state string) error {
+		got = append(got, subject+"="+state)
+		return nil
+	}
+	failing := true
+	recheck := message.NewRecheck(e.svc, map[string]message.LateVerdict{
+		"order": handle, "meeting": handle,
+		"wish": func(ctx context.Context, tx *gorm.DB, subject, state string) error {
+			if failing {
+				return errors.New("wish store down")
+			}
+			return handle(ctx, tx, subject, state)
+		},
+	})
+	e.clock.Advance(e.cfg.RetryMax)
+	if _, err := recheck.RecheckOnce(e.ctx); err == nil {
+		t.Fatal("the wish handler's error was swallowed")
+	}
+	failing = false
+	e.clock.Advance(e.cfg.RetryMax)
+	for range 3 {
+		if _, err := recheck.RecheckOnce(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The pass of meeting:3 goes to nobody; vote has no handler.
+	if want := "[order:1:description=risky wish:2=review]"; fmt.Sprint(got) != want {
+		t.Fatalf("handed %v, want %s", got, want)
+	}
+	var pending int64
+	e.db.Model(&model.ContentCheck{}).Where("state = ?", model.CheckPending).Count(&pending)
+	if pending != 0 {
+		t.Fatalf("%d checks still pending", pending)
 	}
 }
 
@@ -235,7 +292,7 @@ func TestUncheckableTextGoesToReview(t *testing.T) {
 	})
 	for range 3 {
 		e.clock.Advance(e.cfg.RetryMax + time.Minute)
-		e.svc.RecheckOnce(e.ctx)
+		message.NewRecheck(e.svc, nil).RecheckOnce(e.ctx)
 	}
 	var c model.ContentCheck
 	e.db.Take(&c)
@@ -296,5 +353,24 @@ func TestTimedOutSendIsUnknownNotResent(t *testing.T) {
 	row := e.rows("1 = 1")[0]
 	if row.State != model.OutboxUnknown || row.LastCode != "timeout" || e.delivered("oa") != 1 {
 		t.Fatalf("row %s/%s, %d delivered", row.State, row.LastCode, e.delivered("oa"))
+	}
+}
+
+// The service logs through the logger of its configuration, as JSON when
+// that is what main gives it, and nothing through slog's default.
+func TestWarningsGoToTheConfiguredLogger(t *testing.T) {
+	var buf bytes.Buffer
+	e := setup(t, func(c *message.Config) { c.Log = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	a := e.user("oa")
+	e.fake.Fail(true)
+	if v, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "楼道灯坏了"); err != nil || v.State != model.CheckPending {
+		t.Fatalf("%+v %v", v, err)
+	}
+	var line struct {
+		Level, Msg string
+		UserID     int64 `json:"user_id"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line.Level != "WARN" || line.Msg != "text check deferred" || line.UserID != a {
+		t.Fatalf("logged %q (%v)", buf.String(), err)
 	}
 }

@@ -212,11 +212,11 @@ func TestLateRiskyDescriptionIsHidden(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.svc.msgs = msgs
-	msgs.OnLateVerdict("order", e.svc.ApplyLateVerdict)
+	recheck := message.NewRecheck(msgs, map[string]message.LateVerdict{"order": e.svc.ApplyLateVerdict})
 	o := e.submit("resident", "environment")
 	chk.Verdict = "risky"
 	e.clock.Advance(time.Hour)
-	if n, err := msgs.RecheckOnce(e.ctx); err != nil || n != 1 {
+	if n, err := recheck.RecheckOnce(e.ctx); err != nil || n != 1 {
 		t.Fatalf("recheck: %d %v", n, err)
 	}
 	got := e.load(o.ID)

@@ -528,14 +528,14 @@ func TestLateRiskyVerdictWithdrawsAnOpenWish(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.svc = New(e.DB, e.Clock, msgs, photo.NewLocalStorage(t.TempDir()))
-	msgs.OnLateVerdict("wish", e.svc.ApplyLateVerdict)
+	recheck := message.NewRecheck(msgs, map[string]message.LateVerdict{"wish": e.svc.ApplyLateVerdict})
 	w := e.post("resident")
 	if w.Wish.Flagged || w.Wish.State != model.WishOpen {
 		t.Fatalf("stored %+v", w.Wish)
 	}
 	chk.Verdict = "risky"
 	e.Clock.Advance(time.Hour)
-	if n, err := msgs.RecheckOnce(e.Ctx); err != nil || n != 1 {
+	if n, err := recheck.RecheckOnce(e.Ctx); err != nil || n != 1 {
 		t.Fatalf("recheck: %d %v", n, err)
 	}
 	var got model.Wish
