@@ -1,7 +1,10 @@
 package model
 
 import (
+	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Region levels, from the top of the tree down.
@@ -102,4 +105,53 @@ type Department struct {
 	Name string `gorm:"size:64;not null"`
 	Kind string `gorm:"size:32"`
 	Ancestry
+}
+
+// Place is a region of the tree or a compound, named by its scope kind
+// (city, district, street, community, compound) and id.
+type Place struct {
+	Kind string
+	ID   int64
+}
+
+// ancestryColumn is the Ancestry column that holds the id of a place of
+// kind on every row inside it ("" for kinds outside the tree).
+func ancestryColumn(kind string) string {
+	switch kind {
+	case ScopeCity:
+		return "city_id"
+	case ScopeDistrict:
+		return "district_id"
+	case ScopeStreet:
+		return "street_id"
+	case ScopeCommunity:
+		return "community_id"
+	case ScopeCompound:
+		return "compound_id"
+	}
+	return ""
+}
+
+// RegionAt reads the region id if it is of level (ErrNotFound otherwise).
+func RegionAt(ctx context.Context, db *gorm.DB, id int64, level string) (Region, error) {
+	var r Region
+	err := db.WithContext(ctx).Where("id = ? AND level = ?", id, level).Take(&r).Error
+	return r, Translate(err)
+}
+
+// FirmsServing returns, ascending, those of firms with a contract for a
+// compound inside place; with on set, only contracts running that day
+// (a UTC midnight, as contract dates are stored), otherwise of any period.
+func FirmsServing(ctx context.Context, db *gorm.DB, firms []int64, place Place, on *time.Time) ([]int64, error) {
+	col := ancestryColumn(place.Kind)
+	if len(firms) == 0 || col == "" {
+		return nil, nil
+	}
+	q := db.WithContext(ctx).Model(&Contract{}).Distinct("firm_id").Where("firm_id IN ? AND "+col+" = ?", firms, place.ID)
+	if on != nil {
+		q = q.Where("starts_on <= ? AND ends_on >= ?", *on, *on)
+	}
+	var served []int64
+	err := q.Order("firm_id").Pluck("firm_id", &served).Error
+	return served, Translate(err)
 }

@@ -1,5 +1,11 @@
 package model
 
+import (
+	"context"
+
+	"gorm.io/gorm"
+)
+
 // Photo is an uploaded picture. The bytes live in storage under Key (random,
 // never derived from user input); OrderID is 0 until an order claims it.
 type Photo struct {
@@ -10,4 +16,15 @@ type Photo struct {
 	Size       int64  `gorm:"not null"`
 	SHA256     string `gorm:"column:sha256;size:64;not null"`
 	OrderID    int64  `gorm:"not null;default:0;index"`
+}
+
+// OwnPhotoIDs returns those of ids that are photos uploaded by uploaderID.
+func OwnPhotoIDs(ctx context.Context, db *gorm.DB, uploaderID int64, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var found []int64
+	err := db.WithContext(ctx).Model(&Photo{}).Where("id IN ? AND uploader_id = ?", ids, uploaderID).
+		Order("id").Pluck("id", &found).Error
+	return found, Translate(err)
 }

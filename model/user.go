@@ -1,6 +1,11 @@
 package model
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // User is one person, known by their mini-program openid. Phone and names
 // are personal data: never logged.
@@ -52,4 +57,26 @@ type ResidencyApplication struct {
 	DecidedBy int64
 	DecidedAt *time.Time
 	Ancestry
+}
+
+// ResidentsIn returns those of userIDs who live inside place.
+func ResidentsIn(ctx context.Context, db *gorm.DB, userIDs []int64, place Place) ([]int64, error) {
+	col := ancestryColumn(place.Kind)
+	if len(userIDs) == 0 || col == "" {
+		return nil, nil
+	}
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Residency{}).Distinct("user_id").
+		Where("user_id IN ? AND "+col+" = ?", userIDs, place.ID).Order("user_id").Pluck("user_id", &ids).Error
+	return ids, Translate(err)
+}
+
+// ResidenciesAfter is a keyset page of the residencies of a compound:
+// up to limit rows with an id above after, by id, holding only ID and
+// UserID.
+func ResidenciesAfter(ctx context.Context, db *gorm.DB, compoundID, after int64, limit int) ([]Residency, error) {
+	var rows []Residency
+	err := db.WithContext(ctx).Select("id", "user_id").Where("compound_id = ? AND id > ?", compoundID, after).
+		Order("id").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
 }

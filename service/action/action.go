@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
@@ -40,6 +41,8 @@ type Options struct {
 	// Exports is how many exports one instance builds at once (each holds
 	// tens of MB at the cap); more are refused with 429. Zero means 2.
 	Exports int
+	// Log receives the overdue tick's reports; nil discards them.
+	Log *slog.Logger
 }
 
 // DefaultExportMaxRows is the default cap of one export.
@@ -52,6 +55,7 @@ type Service struct {
 	msgs   Messages
 	photos Photos
 	opts   Options
+	log    *slog.Logger
 	// exports holds a token per export being built or written.
 	exports chan struct{}
 }
@@ -64,7 +68,12 @@ func New(db *gorm.DB, clock service.Clock, msgs Messages, photos Photos, opts Op
 	if opts.Exports <= 0 {
 		opts.Exports = 2
 	}
-	return &Service{db: db, clock: clock, msgs: msgs, photos: photos, opts: opts, exports: make(chan struct{}, opts.Exports)}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, clock: clock, msgs: msgs, photos: photos, opts: opts, log: log,
+		exports: make(chan struct{}, opts.Exports)}
 }
 
 // Actions on an item; each is one row of its history.

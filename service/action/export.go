@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
-	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/service"
@@ -96,7 +95,7 @@ func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (wb *W
 			wb.release = release
 		}
 	}()
-	q, ok, err := s.query(ctx, a, f)
+	q, ok, err := s.query(a, f)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +105,7 @@ func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (wb *W
 	// several indexes and sorts the union).
 	var ids []int64
 	if ok {
-		err := q.Session(&gorm.Session{}).Order("id DESC").Limit(s.opts.ExportMaxRows+1).Pluck("id", &ids).Error
-		if err != nil {
+		if ids, err = model.ActionItemIDs(ctx, s.db, q, s.opts.ExportMaxRows+1); err != nil {
 			return nil, fmt.Errorf("export action items: %w", err)
 		}
 	}
@@ -214,8 +212,8 @@ func (s *Service) eachView(ctx context.Context, ids []int64, history bool, fn fu
 			return err
 		}
 		batch := ids[start:min(start+exportBatch, len(ids))]
-		var items []model.ActionItem
-		if err := s.db.WithContext(ctx).Where("id IN ?", batch).Order("id DESC").Find(&items).Error; err != nil {
+		items, err := model.ActionItemsByID(ctx, s.db, batch)
+		if err != nil {
 			return fmt.Errorf("export action items: %w", err)
 		}
 		vs, err := s.views(ctx, s.db, items, history)
