@@ -166,7 +166,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.vote = vote.New(a.db, a.clock, a.message)
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
 	a.message.OnLateVerdict("wish", a.wish.ApplyLateVerdict)
-	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{})
+	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,

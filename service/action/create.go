@@ -239,7 +239,7 @@ func (s *Service) fromInspection(ctx context.Context, a *service.Actor, in Creat
 
 // fromOrder: community staff over an order raise an item for what the
 // community cannot close alone. The item concerns the order's compound;
-// the order itself is not touched (its timeline is the order's own ledger).
+// the order itself is not touched (it keeps its own timeline).
 func (s *Service) fromOrder(ctx context.Context, a *service.Actor, in CreateInput) (place, error) {
 	o, err := model.ByID[model.Order](ctx, s.db, in.SourceID)
 	if err != nil {
