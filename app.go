@@ -163,7 +163,7 @@ func (a *app) wire() (http.Handler, error) {
 		return nil, err
 	}
 	a.message.OnLateVerdict("meeting", a.meeting.ApplyLateVerdict)
-	a.vote = vote.New(a.db, a.clock, a.message)
+	a.vote = vote.New(a.db, a.clock, a.message, vote.Options{Log: a.log})
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
 	a.message.OnLateVerdict("wish", a.wish.ApplyLateVerdict)
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})

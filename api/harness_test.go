@@ -68,7 +68,7 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Photo.SetOrderAccess(deps.Order)
 	deps.Action = action.New(db, clock, deps.Message, deps.Photo, action.Options{})
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
-	deps.Vote = vote.New(db, clock, deps.Message)
+	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)

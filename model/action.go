@@ -235,7 +235,7 @@ func (q ActionItemQuery) where(db *gorm.DB) *gorm.DB {
 		var conds []string
 		var args []any
 		for _, p := range q.Reach.Places {
-			if col := ancestryColumn(p.Kind); col != "" {
+			if col, ok := AncestryColumn(p.Kind); ok {
 				conds, args = append(conds, col+" = ?"), append(args, p.ID)
 			}
 		}
@@ -243,7 +243,7 @@ func (q ActionItemQuery) where(db *gorm.DB) *gorm.DB {
 			conds, args = append(conds, "(owner_kind = ? AND owner_id = ?)"), append(args, o.Kind, o.ID)
 		}
 		for _, p := range q.Reach.CommitteesIn {
-			if col := ancestryColumn(p.Kind); col != "" {
+			if col, ok := AncestryColumn(p.Kind); ok {
 				conds = append(conds, "(owner_kind = ? AND owner_id IN (SELECT id FROM committees WHERE "+col+" = ?))")
 				args = append(args, OwnerCommittee, p.ID)
 			}

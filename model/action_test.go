@@ -76,10 +76,10 @@ func TestOrgAndResidentQueries(t *testing.T) {
 	})
 
 	t.Run("region at a level", func(t *testing.T) {
-		if r, err := model.RegionAt(ctx, db, community.ID, model.LevelCommunity); err != nil || r.ID != community.ID {
+		if r, err := model.TakeRegion(ctx, db, community.ID, model.LevelCommunity); err != nil || r.ID != community.ID {
 			t.Fatalf("community: %+v, %v", r, err)
 		}
-		if _, err := model.RegionAt(ctx, db, street.ID, model.LevelCommunity); !errors.Is(err, model.ErrNotFound) {
+		if _, err := model.TakeRegion(ctx, db, street.ID, model.LevelCommunity); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("a street read as a community: %v", err)
 		}
 	})

@@ -220,7 +220,7 @@ func MeetingPage(ctx context.Context, db *gorm.DB, q MeetingQuery, before int64,
 		var conds []string
 		var args []any
 		for _, p := range q.Places {
-			if col := ancestryColumn(p.Kind); col != "" {
+			if col, ok := AncestryColumn(p.Kind); ok {
 				conds, args = append(conds, "m."+col+" = ?"), append(args, p.ID)
 			}
 		}

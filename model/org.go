@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -107,6 +108,102 @@ type Department struct {
 	Ancestry
 }
 
+// TakeCompound reads one compound; ErrNotFound when there is none.
+func TakeCompound(ctx context.Context, db *gorm.DB, id int64) (Compound, error) {
+	var c Compound
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&c).Error
+	return c, Translate(err)
+}
+
+// TakeRegion reads one region of a level; ErrNotFound when there is none.
+func TakeRegion(ctx context.Context, db *gorm.DB, id int64, level string) (Region, error) {
+	var r Region
+	err := db.WithContext(ctx).Where("id = ? AND level = ?", id, level).Take(&r).Error
+	return r, Translate(err)
+}
+
+// CompoundNames maps compound ids to their names; unknown ids are absent.
+func CompoundNames(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]string, error) {
+	return NamesOf(ctx, db, &Compound{}, "name", ids)
+}
+
+// HasHouseholds reports whether a compound has any household.
+func HasHouseholds(ctx context.Context, db *gorm.DB, compoundID int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Household{}).Where("compound_id = ?", compoundID).Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// HasCommittee reports whether a compound has a committee.
+func HasCommittee(ctx context.Context, db *gorm.DB, compoundID int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Committee{}).Where("compound_id = ?", compoundID).Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// HouseholdPlace is a household with the names of its building and
+// compound: what a label such as 金日天玺1号楼1单元101 is made of.
+type HouseholdPlace struct {
+	Household
+	BuildingName string
+	CompoundName string
+}
+
+// HouseholdPlaces maps household ids to their places; unknown ids are
+// absent.
+func HouseholdPlaces(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]HouseholdPlace, error) {
+	out := map[int64]HouseholdPlace{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []HouseholdPlace
+	err := db.WithContext(ctx).Table("households AS h").
+		Select("h.*, COALESCE(b.name, '') AS building_name, COALESCE(c.name, '') AS compound_name").
+		Joins("LEFT JOIN buildings b ON b.id = h.building_id").
+		Joins("LEFT JOIN compounds c ON c.id = h.compound_id").
+		Where("h.id IN ?", ids).Scan(&rows).Error
+	if err != nil {
+		return nil, Translate(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r
+	}
+	return out, nil
+}
+
+// AncestryColumn is the column of Ancestry that holds the id of a tree
+// node of kind; ok is false for scopes outside the tree (platform, firm,
+// department).
+func AncestryColumn(kind string) (col string, ok bool) {
+	col, ok = map[string]string{
+		ScopeCity: "city_id", ScopeDistrict: "district_id", ScopeStreet: "street_id",
+		ScopeCommunity: "community_id", ScopeCompound: "compound_id", ScopeGrid: "grid_id", ScopeBuilding: "building_id",
+	}[kind]
+	return col, ok
+}
+
+// underAny is the condition "in the subtree of one of the grants' scopes"
+// on a table that carries Ancestry; grants outside the tree add nothing,
+// and none gives an empty condition.
+func underAny(grants []Grant) (string, []any) {
+	var parts []string
+	var args []any
+	for _, g := range grants {
+		if col, ok := AncestryColumn(g.ScopeKind); ok {
+			parts = append(parts, col+" = ?")
+			args = append(args, g.ScopeID)
+		}
+	}
+	return strings.Join(parts, " OR "), args
+}
+
+// TakeHousehold reads one household; ErrNotFound when there is none.
+func TakeHousehold(ctx context.Context, db *gorm.DB, id int64) (Household, error) {
+	var h Household
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&h).Error
+	return h, Translate(err)
+}
+
 // Place is a region of the tree or a compound, named by its scope kind
 // (city, district, street, community, compound) and id.
 type Place struct {
@@ -114,37 +211,12 @@ type Place struct {
 	ID   int64
 }
 
-// ancestryColumn is the Ancestry column that holds the id of a place of
-// kind on every row inside it ("" for kinds outside the tree).
-func ancestryColumn(kind string) string {
-	switch kind {
-	case ScopeCity:
-		return "city_id"
-	case ScopeDistrict:
-		return "district_id"
-	case ScopeStreet:
-		return "street_id"
-	case ScopeCommunity:
-		return "community_id"
-	case ScopeCompound:
-		return "compound_id"
-	}
-	return ""
-}
-
-// RegionAt reads the region id if it is of level (ErrNotFound otherwise).
-func RegionAt(ctx context.Context, db *gorm.DB, id int64, level string) (Region, error) {
-	var r Region
-	err := db.WithContext(ctx).Where("id = ? AND level = ?", id, level).Take(&r).Error
-	return r, Translate(err)
-}
-
 // FirmsServing returns, ascending, those of firms with a contract for a
 // compound inside place; with on set, only contracts running that day
 // (a UTC midnight, as contract dates are stored), otherwise of any period.
 func FirmsServing(ctx context.Context, db *gorm.DB, firms []int64, place Place, on *time.Time) ([]int64, error) {
-	col := ancestryColumn(place.Kind)
-	if len(firms) == 0 || col == "" {
+	col, ok := AncestryColumn(place.Kind)
+	if len(firms) == 0 || !ok {
 		return nil, nil
 	}
 	q := db.WithContext(ctx).Model(&Contract{}).Distinct("firm_id").Where("firm_id IN ? AND "+col+" = ?", firms, place.ID)

@@ -18,6 +18,22 @@ type Photo struct {
 	OrderID    int64  `gorm:"not null;default:0;index"`
 }
 
+// TakePhoto reads one photo; ErrNotFound when there is none.
+func TakePhoto(ctx context.Context, db *gorm.DB, id int64) (Photo, error) {
+	var p Photo
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&p).Error
+	return p, Translate(err)
+}
+
+// CountFreePhotos counts the photos among ids that uploaderID uploaded
+// and no order has claimed.
+func CountFreePhotos(ctx context.Context, db *gorm.DB, uploaderID int64, ids []int64) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Photo{}).Where("id IN ? AND uploader_id = ? AND order_id = 0", ids, uploaderID).
+		Count(&n).Error
+	return n, Translate(err)
+}
+
 // OwnPhotoIDs returns those of ids that are photos uploaded by uploaderID.
 func OwnPhotoIDs(ctx context.Context, db *gorm.DB, uploaderID int64, ids []int64) ([]int64, error) {
 	if len(ids) == 0 {

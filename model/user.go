@@ -59,10 +59,74 @@ type ResidencyApplication struct {
 	Ancestry
 }
 
+// TakeUser reads one user; ErrNotFound when there is none.
+func TakeUser(ctx context.Context, db *gorm.DB, id int64) (User, error) {
+	var u User
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&u).Error
+	return u, Translate(err)
+}
+
+// UserNames maps user ids to their display names; unknown ids are absent.
+func UserNames(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]string, error) {
+	return NamesOf(ctx, db, &User{}, "display_name", ids)
+}
+
+// LivesIn reports whether a user lives in a household, in any relation.
+func LivesIn(ctx context.Context, db *gorm.DB, userID, householdID int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Residency{}).Where("user_id = ? AND household_id = ?", userID, householdID).
+		Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// LivesInCompound reports whether a user lives in any household of a
+// compound, in any relation.
+func LivesInCompound(ctx context.Context, db *gorm.DB, userID, compoundID int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Residency{}).Where("user_id = ? AND compound_id = ?", userID, compoundID).
+		Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
+}
+
+// HomeCompounds are the compounds a user lives in, in any relation.
+func HomeCompounds(ctx context.Context, db *gorm.DB, userID int64) ([]int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Residency{}).Where("user_id = ?", userID).Distinct().Pluck("compound_id", &ids).Error
+	return ids, Translate(err)
+}
+
+// Ownership is a user's residency as an owner of a household; ErrNotFound
+// when they are not one.
+func Ownership(ctx context.Context, db *gorm.DB, userID, householdID int64) (Residency, error) {
+	var r Residency
+	err := db.WithContext(ctx).Where("user_id = ? AND household_id = ? AND relation = ?", userID, householdID, RelationOwner).
+		Take(&r).Error
+	return r, Translate(err)
+}
+
+// OwnedHouseholds are the households a user owns in a compound, by id.
+func OwnedHouseholds(ctx context.Context, db *gorm.DB, userID, compoundID int64) ([]int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Residency{}).Where("user_id = ? AND compound_id = ? AND relation = ?",
+		userID, compoundID, RelationOwner).Order("household_id").Pluck("household_id", &ids).Error
+	return ids, Translate(err)
+}
+
+// OwnersAfter are up to limit owners of a compound's households with a
+// user id above after, ascending: a keyset over owners that never holds a
+// compound in memory.
+func OwnersAfter(ctx context.Context, db *gorm.DB, compoundID, after int64, limit int) ([]int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Raw(`SELECT DISTINCT user_id FROM residencies
+		WHERE compound_id = ? AND relation = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
+		compoundID, RelationOwner, after, limit).Scan(&ids).Error
+	return ids, Translate(err)
+}
+
 // ResidentsIn returns those of userIDs who live inside place.
 func ResidentsIn(ctx context.Context, db *gorm.DB, userIDs []int64, place Place) ([]int64, error) {
-	col := ancestryColumn(place.Kind)
-	if len(userIDs) == 0 || col == "" {
+	col, ok := AncestryColumn(place.Kind)
+	if len(userIDs) == 0 || !ok {
 		return nil, nil
 	}
 	var ids []int64

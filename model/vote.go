@@ -1,6 +1,11 @@
 package model
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Vote states: a draft waits for its opening time (and may be cancelled),
 // an open vote takes ballots until its closing time, a closed vote keeps
@@ -117,4 +122,222 @@ type Ballot struct {
 	// an owner of several households counts once by head.
 	Heads     int       `gorm:"not null"`
 	CreatedAt time.Time `gorm:"not null"`
+}
+
+// TakeVote reads one vote; ErrNotFound when there is none.
+func TakeVote(ctx context.Context, db *gorm.DB, id int64) (Vote, error) {
+	var v Vote
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&v).Error
+	return v, Translate(err)
+}
+
+// LockVote reads one vote and locks its row until tx ends: ballots, the
+// count at closing and the notice batches of a vote are ordered by it.
+func LockVote(ctx context.Context, tx *gorm.DB, id int64) (Vote, error) {
+	var v Vote
+	err := ForUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&v).Error
+	return v, Translate(err)
+}
+
+// CreateVote inserts a vote; ErrDuplicate when its creator already used
+// its Idempotency-Key.
+func CreateVote(ctx context.Context, db *gorm.DB, v *Vote) error {
+	return Translate(db.WithContext(ctx).Create(v).Error)
+}
+
+// UpdateVote is the compare-and-set of a vote: it writes the columns cols
+// of next, with the version after version and updated_at now, if the vote
+// is still at version. It returns the rows affected: 0 when another writer
+// moved the vote first. next.Version and next.UpdatedAt are set.
+func UpdateVote(ctx context.Context, db *gorm.DB, next *Vote, version int64, now time.Time, cols ...string) (int64, error) {
+	next.Version, next.UpdatedAt = version+1, now
+	res := db.WithContext(ctx).Model(&Vote{}).Where("id = ? AND version = ?", next.ID, version).
+		Select(append(cols[:len(cols):len(cols)], "version", "updated_at")).UpdateColumns(next)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// MarkVoteNotice records how far the opening notice went: every owner up
+// to user id after was told, and done says all were. The vote's version
+// stays: telling owners changes nothing they see of it.
+func MarkVoteNotice(ctx context.Context, db *gorm.DB, id, after int64, done bool) error {
+	err := db.WithContext(ctx).Model(&Vote{}).Where("id = ?", id).
+		UpdateColumns(map[string]any{"notice_after": after, "notice_done": done}).Error
+	return Translate(err)
+}
+
+// TakeRoll writes the roll of a vote: every household of the compound with
+// its area, and the owner it counts as by head (its first registered
+// owner, or minus its own id when it has none). One statement: no
+// compound passes through memory.
+func TakeRoll(ctx context.Context, tx *gorm.DB, voteID, compoundID int64) error {
+	err := tx.WithContext(ctx).Exec(`INSERT INTO vote_rolls (vote_id, household_id, area_centi_m2, head_key)
+		SELECT ?, h.id, h.area_centi_m2,
+			COALESCE((SELECT r.user_id FROM residencies r
+				WHERE r.household_id = h.id AND r.relation = ? ORDER BY r.id LIMIT 1), -h.id)
+		FROM households h WHERE h.compound_id = ?`, voteID, RelationOwner, compoundID).Error
+	return Translate(err)
+}
+
+// RollTotals are the sums of a vote's roll.
+type RollTotals struct {
+	Households  int64
+	AreaCentiM2 int64
+	Heads       int64
+}
+
+// SumRoll sums the roll of a vote.
+func SumRoll(ctx context.Context, db *gorm.DB, voteID int64) (RollTotals, error) {
+	var t RollTotals
+	err := db.WithContext(ctx).Raw(`SELECT COUNT(*) AS households, COALESCE(SUM(area_centi_m2), 0) AS area_centi_m2,
+		COUNT(DISTINCT head_key) AS heads FROM vote_rolls WHERE vote_id = ?`, voteID).Scan(&t).Error
+	return t, Translate(err)
+}
+
+// RollEntry is one household's line on a vote's roll; ErrNotFound when
+// the household is not on it.
+func RollEntry(ctx context.Context, db *gorm.DB, voteID, householdID int64) (VoteRoll, error) {
+	var r VoteRoll
+	err := db.WithContext(ctx).Where("vote_id = ? AND household_id = ?", voteID, householdID).Take(&r).Error
+	return r, Translate(err)
+}
+
+// RollEntries are the lines of some households on a vote's roll.
+func RollEntries(ctx context.Context, db *gorm.DB, voteID int64, householdIDs []int64) ([]VoteRoll, error) {
+	var rs []VoteRoll
+	err := db.WithContext(ctx).Where("vote_id = ? AND household_id IN ?", voteID, householdIDs).Find(&rs).Error
+	return rs, Translate(err)
+}
+
+// PriorBallots returns up to two ballots of a vote cast for the household
+// or for another household of the same head key.
+func PriorBallots(ctx context.Context, db *gorm.DB, voteID, householdID, headKey int64) ([]Ballot, error) {
+	var bs []Ballot
+	err := db.WithContext(ctx).Where("vote_id = ? AND (household_id = ? OR head_key = ?)", voteID, householdID, headKey).
+		Limit(2).Find(&bs).Error
+	return bs, Translate(err)
+}
+
+// CreateBallot inserts a ballot; ErrDuplicate when its household voted.
+func CreateBallot(ctx context.Context, db *gorm.DB, b *Ballot) error {
+	return Translate(db.WithContext(ctx).Create(b).Error)
+}
+
+// BallotsOf are the ballots of a vote cast for some households.
+func BallotsOf(ctx context.Context, db *gorm.DB, voteID int64, householdIDs []int64) ([]Ballot, error) {
+	var bs []Ballot
+	err := db.WithContext(ctx).Where("vote_id = ? AND household_id IN ?", voteID, householdIDs).Find(&bs).Error
+	return bs, Translate(err)
+}
+
+// BallotPage lists the ballots of a vote newest first, below id before
+// (0: from the newest), limit of them.
+func BallotPage(ctx context.Context, db *gorm.DB, voteID, before int64, limit int) ([]Ballot, error) {
+	q := db.WithContext(ctx).Where("vote_id = ?", voteID)
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	var bs []Ballot
+	err := q.Order("id DESC").Limit(limit).Find(&bs).Error
+	return bs, Translate(err)
+}
+
+// BallotSum sums the ballots of a vote so far.
+func BallotSum(ctx context.Context, db *gorm.DB, voteID int64) (ChoiceTally, error) {
+	var t ChoiceTally
+	err := db.WithContext(ctx).Raw(`SELECT COUNT(*) AS ballots, COALESCE(SUM(area_centi_m2), 0) AS area_centi_m2,
+		COALESCE(SUM(heads), 0) AS heads FROM ballots WHERE vote_id = ?`, voteID).Scan(&t).Error
+	return t, Translate(err)
+}
+
+// TallyBallots sums the ballots of a vote per choice, for n choices;
+// a ballot for a choice out of range is not counted.
+func TallyBallots(ctx context.Context, db *gorm.DB, voteID int64, n int) ([]ChoiceTally, error) {
+	var rows []struct {
+		Choice int
+		ChoiceTally
+	}
+	if err := db.WithContext(ctx).Raw(`SELECT choice, COUNT(*) AS ballots, COALESCE(SUM(area_centi_m2), 0) AS area_centi_m2,
+		COALESCE(SUM(heads), 0) AS heads FROM ballots WHERE vote_id = ? GROUP BY choice`, voteID).Scan(&rows).Error; err != nil {
+		return nil, Translate(err)
+	}
+	tally := make([]ChoiceTally, n)
+	for _, r := range rows {
+		if r.Choice >= 0 && r.Choice < n {
+			tally[r.Choice] = r.ChoiceTally
+		}
+	}
+	return tally, nil
+}
+
+// DueDrafts are up to limit drafts whose opening time has come, the
+// earliest first (id and closing time only).
+func DueDrafts(ctx context.Context, db *gorm.DB, now time.Time, limit int) ([]Vote, error) {
+	var vs []Vote
+	err := db.WithContext(ctx).Select("id", "closes_at").Where("state = ? AND opens_at <= ?", VoteDraft, now).
+		Order("opens_at, id").Limit(limit).Find(&vs).Error
+	return vs, Translate(err)
+}
+
+// UntoldVotes are up to limit open votes whose opening notice is not
+// finished, by id.
+func UntoldVotes(ctx context.Context, db *gorm.DB, limit int) ([]int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Vote{}).Where("state = ? AND notice_done = ?", VoteOpen, false).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, Translate(err)
+}
+
+// EndingVotes are up to limit open votes whose closing time has come,
+// the earliest first.
+func EndingVotes(ctx context.Context, db *gorm.DB, now time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Vote{}).Where("state = ? AND closes_at <= ?", VoteOpen, now).
+		Order("closes_at, id").Limit(limit).Pluck("id", &ids).Error
+	return ids, Translate(err)
+}
+
+// VoteFilter picks the votes of a list. A vote is listed when any of
+// Everywhere, Under (grants over whose tree node every vote shows) and
+// Homes (compounds whose votes in HomeStates show) takes it, and it passes
+// CompoundID and State when set.
+type VoteFilter struct {
+	Everywhere bool
+	Under      []Grant
+	Homes      []int64
+	HomeStates []string
+	CompoundID int64
+	State      string
+	Before     int64 // ids below it only; 0: from the newest
+	Limit      int
+}
+
+// ListVotes lists votes newest first.
+func ListVotes(ctx context.Context, db *gorm.DB, f VoteFilter) ([]Vote, error) {
+	q := db.WithContext(ctx).Model(&Vote{})
+	if !f.Everywhere {
+		cond, args := underAny(f.Under)
+		if len(f.Homes) > 0 {
+			if cond != "" {
+				cond += " OR "
+			}
+			cond += "(compound_id IN ? AND state IN ?)"
+			args = append(args, f.Homes, f.HomeStates)
+		}
+		if cond == "" {
+			return nil, nil
+		}
+		q = q.Where(cond, args...)
+	}
+	if f.CompoundID != 0 {
+		q = q.Where("compound_id = ?", f.CompoundID)
+	}
+	if f.State != "" {
+		q = q.Where("state = ?", f.State)
+	}
+	if f.Before > 0 {
+		q = q.Where("id < ?", f.Before)
+	}
+	var vs []Vote
+	err := q.Order("id DESC").Limit(f.Limit).Find(&vs).Error
+	return vs, Translate(err)
 }

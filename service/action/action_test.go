@@ -27,7 +27,6 @@ import (
 // with the real message and photo services.
 type env struct {
 	*servicetest.City
-	t      *testing.T
 	svc    *Service
 	photos *photo.Service
 	orders int
@@ -41,7 +40,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	photos := photo.New(c.DB, photo.NewLocalStorage(t.TempDir()), c.Clock, 1<<20)
-	return &env{City: c, t: t, svc: New(c.DB, c.Clock, msgs, photos, Options{}), photos: photos}
+	return &env{City: c, svc: New(c.DB, c.Clock, msgs, photos, Options{}), photos: photos}
 }
 
 // firmItem is a valid inspection item for the firm in compound 0, due in
@@ -53,53 +52,53 @@ func (e *env) firmItem() CreateInput {
 }
 
 func (e *env) create(name string, in CreateInput) View {
-	e.t.Helper()
+	e.T.Helper()
 	v, created, err := e.svc.Create(e.Ctx, e.Actor(name), in)
 	if err != nil {
-		e.t.Fatalf("create by %s: %v", name, err)
+		e.T.Fatalf("create by %s: %v", name, err)
 	}
 	if !created && in.IdemKey == "" {
-		e.t.Fatalf("create by %s: not created", name)
+		e.T.Fatalf("create by %s: not created", name)
 	}
 	return v
 }
 
 func (e *env) act(name string, id int64, action string, in Input) View {
-	e.t.Helper()
+	e.T.Helper()
 	v, err := e.svc.Act(e.Ctx, e.Actor(name), id, action, in)
 	if err != nil {
-		e.t.Fatalf("%s by %s: %v", action, name, err)
+		e.T.Fatalf("%s by %s: %v", action, name, err)
 	}
 	return v
 }
 
 // upload stores a real PNG of the user through the photo service.
 func (e *env) upload(name string) int64 {
-	e.t.Helper()
+	e.T.Helper()
 	var img bytes.Buffer
 	png.Encode(&img, image.NewGray(image.Rect(0, 0, 4, 4)))
 	p, err := e.photos.Upload(e.Ctx, e.Actor(name), "site.png", "image/png", img.Bytes())
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return p.ID
 }
 
 func (e *env) history(id int64) []model.ActionItemEvent {
-	e.t.Helper()
+	e.T.Helper()
 	var evs []model.ActionItemEvent
 	if err := e.DB.Where("item_id = ?", id).Order("id").Find(&evs).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return evs
 }
 
 // inbox counts the messages of an event a demo user has.
 func (e *env) inbox(name, event string) int {
-	e.t.Helper()
+	e.T.Helper()
 	var n int64
 	if err := e.DB.Model(&model.Message{}).Where("user_id = ? AND event = ?", e.City.Users[name], event).Count(&n).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return int(n)
 }
@@ -204,8 +203,8 @@ func TestLifecycle(t *testing.T) {
 // changes.
 func TestWhoMayAct(t *testing.T) {
 	e := newEnv(t)
-	t.Run("a firm's item", func(t *testing.T) { whoMayActOnFirmItem(t, e) })
-	t.Run("each owner kind has its own members", func(t *testing.T) {
+	e.Step(t, "a firm's item", func(t *testing.T) { whoMayActOnFirmItem(t, e) })
+	e.Step(t, "each owner kind has its own members", func(t *testing.T) {
 		owners := []struct {
 			kind    string
 			id      int64
@@ -308,7 +307,7 @@ func TestScope(t *testing.T) {
 			}
 		})
 	}
-	t.Run("one item", func(t *testing.T) {
+	e.Step(t, "one item", func(t *testing.T) {
 		if _, err := e.svc.Get(e.Ctx, e.Actor("community2"), mine.ID); service.KindOf(err) != service.KindForbidden {
 			t.Fatalf("community2 reads community's item: %v", err)
 		}
@@ -316,7 +315,7 @@ func TestScope(t *testing.T) {
 			t.Fatalf("missing item: %v", err)
 		}
 	})
-	t.Run("narrowed", func(t *testing.T) {
+	e.Step(t, "narrowed", func(t *testing.T) {
 		if got := ids(t, "street", Filter{CommunityID: e.City.Communities[1].ID}); !reflect.DeepEqual(got, []int64{theirs.ID}) {
 			t.Fatalf("street narrowed to community 1: %v", got)
 		}
@@ -376,7 +375,7 @@ func TestLedgerFilters(t *testing.T) {
 			}
 		})
 	}
-	t.Run("pages of two, newest first, each item once", func(t *testing.T) {
+	e.Step(t, "pages of two, newest first, each item once", func(t *testing.T) {
 		var seen []int64
 		p := service.Page{Limit: 2}
 		for {
@@ -392,7 +391,7 @@ func TestLedgerFilters(t *testing.T) {
 			t.Fatalf("pages %v, want %v", seen, want)
 		}
 	})
-	t.Run("bad filters", func(t *testing.T) {
+	e.Step(t, "bad filters", func(t *testing.T) {
 		for _, f := range []Filter{{States: []string{"closed"}}, {OwnerKind: "school"}, {SourceKind: "call"}, {From: &to, To: &from}} {
 			if _, err := e.svc.List(e.Ctx, e.Actor("community"), f, service.Page{Limit: 10}); service.KindOf(err) != service.KindInvalid {
 				t.Errorf("filter %+v: %v", f, err)
@@ -505,13 +504,13 @@ func TestIdempotentCreate(t *testing.T) {
 
 // insertOrder files an order in compound 0 directly.
 func (e *env) insertOrder(state string) model.Order {
-	e.t.Helper()
+	e.T.Helper()
 	e.orders++
 	o := model.Order{Number: fmt.Sprintf("GD20261123%04d", e.orders), CategoryID: 1, CategoryCode: "environment", State: state,
 		Level: model.OrderLevelCommunity, Channel: model.ChannelSelf, AuthorID: e.City.Users["resident"],
 		ResidentID: e.City.Users["resident"], Description: "小区东门外占道经营，多次劝离无效", Ancestry: e.City.Buildings[0].Ancestry}
 	if err := e.DB.Create(&o).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return o
 }
@@ -542,7 +541,7 @@ func TestFromOrder(t *testing.T) {
 	if evs != 1 {
 		t.Fatalf("the order's timeline has %d rows", evs)
 	}
-	t.Run("who may not and what may not become an item", func(t *testing.T) {
+	e.Step(t, "who may not and what may not become an item", func(t *testing.T) {
 		_, _, err := e.svc.Create(e.Ctx, e.Actor("community2"), in)
 		servicetest.WantErr(t, err, service.KindForbidden, "create_forbidden")
 		_, _, err = e.svc.Create(e.Ctx, e.Actor("grid"), in)
@@ -561,13 +560,13 @@ func TestFromOrder(t *testing.T) {
 
 // insertMeeting records a meeting of compound 0 organised by a demo user.
 func (e *env) insertMeeting(organiser, state string) model.Meeting {
-	e.t.Helper()
+	e.T.Helper()
 	start := e.Clock.Now().Add(-2 * time.Hour)
 	m := model.Meeting{Kind: model.MeetingJoint, Title: "四季度物业联席会议", OrganiserID: e.City.Users[organiser],
 		OrganiserRole: model.RoleCommittee, ScopeKind: model.ScopeCompound, ScopeID: e.City.Compounds[0].ID,
 		Ancestry: e.City.Compounds[0].Ancestry, State: state, StartsAt: start, EndsAt: start.Add(time.Hour)}
 	if err := e.DB.Create(&m).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return m
 }
@@ -597,7 +596,7 @@ func TestFromMeeting(t *testing.T) {
 		t.Fatalf("verify: %s", v.State)
 	}
 
-	t.Run("who may not and which meetings may not", func(t *testing.T) {
+	e.Step(t, "who may not and which meetings may not", func(t *testing.T) {
 		_, _, err = e.svc.Create(e.Ctx, e.Actor("community2"), in)
 		servicetest.WantErr(t, err, service.KindForbidden, "create_forbidden")
 		_, _, err = e.svc.Create(e.Ctx, e.Actor("manager"), in)
@@ -669,7 +668,7 @@ func TestTickOverdueOnce(t *testing.T) {
 	if outbox != 2 {
 		t.Fatalf("%d overdue pushes queued, want 2", outbox)
 	}
-	t.Run("work finished after the due date", func(t *testing.T) {
+	e.Step(t, "work finished after the due date", func(t *testing.T) {
 		// Work finished after the due date is overdue too.
 		e.act("manager", claimed, ActDone, Input{Evidence: "迟了两天"})
 		e.act("manager", later, ActClaim, Input{})
@@ -837,7 +836,7 @@ func TestExport(t *testing.T) {
 		t.Fatalf("history sheet:\n%q\nwant\n%q", got, wantHist)
 	}
 
-	t.Run("over the cap", func(t *testing.T) {
+	e.Step(t, "over the cap", func(t *testing.T) {
 		// Over the cap: refused before anything is built.
 		small := New(e.DB, e.Clock, nil, nil, Options{ExportMaxRows: 1})
 		_, err = small.Export(e.Ctx, e.Actor("community"), Filter{})
@@ -848,7 +847,7 @@ func TestExport(t *testing.T) {
 			wb.Close()
 		}
 	})
-	t.Run("someone who sees nothing", func(t *testing.T) {
+	e.Step(t, "someone who sees nothing", func(t *testing.T) {
 		// Someone who sees nothing gets a header row only.
 		wb2, err := e.svc.Export(e.Ctx, e.Actor("resident"), Filter{})
 		if err != nil {
@@ -979,7 +978,7 @@ func TestOrganiserNeedsALiveGrantAndCannotVerifyOwnWork(t *testing.T) {
 		t.Fatalf("verified by the street: %s", v.State)
 	}
 
-	t.Run("a revoked organiser keeps nothing", func(t *testing.T) {
+	e.Step(t, "a revoked organiser keeps nothing", func(t *testing.T) {
 		other := e.create("community", e.firmItem())
 		if err := e.DB.Model(&model.Grant{}).Where("user_id = ?", e.City.Users["community"]).
 			Update("revoked_at", e.Clock.Now()).Error; err != nil {

@@ -209,7 +209,7 @@ func (s *Service) placeOf(ctx context.Context, in CreateInput) (place, bool, err
 		}
 		return place{kind: model.ScopeCompound, id: c.ID, anc: compoundAncestry(c.Ancestry)}, true, nil
 	case in.CommunityID > 0:
-		r, err := model.RegionAt(ctx, s.db, in.CommunityID, model.LevelCommunity)
+		r, err := model.TakeRegion(ctx, s.db, in.CommunityID, model.LevelCommunity)
 		if err != nil {
 			if errors.Is(err, model.ErrNotFound) {
 				return place{}, false, errScopeGone

@@ -28,7 +28,7 @@ func (s *Service) scopeAncestry(ctx context.Context, kind string, id int64) (mod
 		anc.CompoundID = c.ID
 	default:
 		var r model.Region
-		r, err = model.RegionAt(ctx, s.db, id, kind)
+		r, err = model.TakeRegion(ctx, s.db, id, kind)
 		anc = r.Ancestry
 		if kind == model.ScopeStreet {
 			anc.StreetID = r.ID
@@ -153,7 +153,7 @@ func (s *Service) resolveGroups(ctx context.Context, m *model.Meeting, in []Grou
 			anc.CompoundID = c.ID
 		case model.GroupCommunityStaff:
 			var r model.Region
-			r, err = model.RegionAt(ctx, s.db, g.TargetID, model.LevelCommunity)
+			r, err = model.TakeRegion(ctx, s.db, g.TargetID, model.LevelCommunity)
 			name, anc = r.Name, r.Ancestry
 			anc.CommunityID = r.ID
 		case model.GroupGridStewards:

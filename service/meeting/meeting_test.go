@@ -22,7 +22,6 @@ import (
 // and the sandbox messages service.
 type env struct {
 	*servicetest.City
-	t    *testing.T
 	msgs *message.Service
 	svc  *meeting.Service
 }
@@ -40,7 +39,7 @@ func newEnv(t *testing.T, opts meeting.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{City: c, t: t, msgs: msgs, svc: svc}
+	return &env{City: c, msgs: msgs, svc: svc}
 }
 
 // at is a time on the fake clock's Beijing calendar: day offset, hh:mm.
@@ -68,46 +67,46 @@ func (e *env) joint() meeting.CreateInput {
 }
 
 func (e *env) create(name string, in meeting.CreateInput) meeting.View {
-	e.t.Helper()
+	e.T.Helper()
 	v, _, err := e.svc.Create(e.Ctx, e.Actor(name), in)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return v
 }
 
 func (e *env) schedule(name string, id int64) meeting.View {
-	e.t.Helper()
+	e.T.Helper()
 	v, err := e.svc.Schedule(e.Ctx, e.Actor(name), id)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return v
 }
 
 // outbox returns the outbox rows of one event key prefix.
 func (e *env) outbox(where string, args ...any) []model.Outbox {
-	e.t.Helper()
+	e.T.Helper()
 	var rows []model.Outbox
 	if err := e.DB.Where(where, args...).Order("id").Find(&rows).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return rows
 }
 
 // deliverAll runs the message worker until it finds nothing due.
 func (e *env) deliverAll() {
-	e.t.Helper()
+	e.T.Helper()
 	for range 1000 {
 		st, err := e.msgs.DeliverOnce(e.Ctx)
 		if err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		if st.Claimed == 0 {
 			return
 		}
 	}
-	e.t.Fatal("outbox never drained")
+	e.T.Fatal("outbox never drained")
 }
 
 func TestScheduleTellsEveryParticipantOnce(t *testing.T) {
@@ -155,7 +154,7 @@ func TestScheduleTellsEveryParticipantOnce(t *testing.T) {
 	if inbox != 1 {
 		t.Fatalf("resident's inbox has %d notices", inbox)
 	}
-	t.Run("the delivered notice names the meeting", func(t *testing.T) {
+	e.Step(t, "the delivered notice names the meeting", func(t *testing.T) {
 		// The delivered notice names the meeting, its time and place.
 		e.deliverAll()
 		var push model.SandboxPush
@@ -166,7 +165,7 @@ func TestScheduleTellsEveryParticipantOnce(t *testing.T) {
 			t.Fatalf("push %+v", push)
 		}
 	})
-	t.Run("scheduling twice tells nobody again", func(t *testing.T) {
+	e.Step(t, "scheduling twice tells nobody again", func(t *testing.T) {
 		// Scheduling twice is a conflict and tells nobody again.
 		_, err := e.svc.Schedule(e.Ctx, e.Actor("community"), v.ID)
 		servicetest.WantErr(t, err, service.KindConflict, "state_conflict")
@@ -180,17 +179,17 @@ func TestScheduleTellsEveryParticipantOnce(t *testing.T) {
 // community 0 with its own grid, in bulk, and returns it with its grid
 // and the ids of its residents.
 func (e *env) bigCompound(households int) (model.Compound, model.Grid, []int64) {
-	e.t.Helper()
+	e.T.Helper()
 	anc := e.City.Communities[0].Ancestry
 	comp := model.Compound{Name: "幸福里", Ancestry: anc}
 	if err := e.DB.Create(&comp).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	comp.CompoundID = comp.ID
 	e.DB.Model(&comp).Update("compound_id", comp.ID)
 	grid := model.Grid{Name: "双语社区第9网格", Ancestry: anc}
 	if err := e.DB.Create(&grid).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	grid.GridID = grid.ID
 	e.DB.Model(&grid).Update("grid_id", grid.ID)
@@ -200,7 +199,7 @@ func (e *env) bigCompound(households int) (model.Compound, model.Grid, []int64) 
 		users = append(users, model.User{DisplayName: fmt.Sprintf("居民%04d", i), Phone: fmt.Sprintf("1390000%04d", i)})
 	}
 	if err := e.DB.CreateInBatches(&users, 500).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	var hs []model.Household
 	var buildings []model.Building
@@ -209,7 +208,7 @@ func (e *env) bigCompound(households int) (model.Compound, model.Grid, []int64) 
 		banc.GridID = grid.ID
 		bld := model.Building{Name: fmt.Sprintf("%d号楼", b+1), Ancestry: banc}
 		if err := e.DB.Create(&bld).Error; err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		bld.BuildingID = bld.ID
 		buildings = append(buildings, bld)
@@ -218,7 +217,7 @@ func (e *env) bigCompound(households int) (model.Compound, model.Grid, []int64) 
 		}
 	}
 	if err := e.DB.CreateInBatches(&hs, 500).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	res := make([]model.Residency, len(hs))
 	ids := make([]int64, len(hs))
@@ -227,7 +226,7 @@ func (e *env) bigCompound(households int) (model.Compound, model.Grid, []int64) 
 		ids[i] = users[i].ID
 	}
 	if err := e.DB.CreateInBatches(&res, 500).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	// Resident 0 chairs the committee, resident 1 is a steward of
 	// building 0, and resident 2 owns a second flat: all are in two
@@ -237,14 +236,14 @@ func (e *env) bigCompound(households int) (model.Compound, model.Grid, []int64) 
 		{UserID: ids[1], Role: model.RoleBuildingSteward, ScopeKind: model.ScopeBuilding, ScopeID: buildings[0].ID, Ancestry: buildings[0].Ancestry},
 	}
 	if err := e.DB.Create(&extra).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	second := model.Household{Unit: "2", Room: "101", AreaCentiM2: 9000, Ancestry: buildings[0].Ancestry}
 	if err := e.DB.Create(&second).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	if err := e.DB.Create(&model.Residency{UserID: ids[2], HouseholdID: second.ID, Relation: model.RelationOwner, Ancestry: second.Ancestry}).Error; err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return comp, grid, ids
 }
@@ -358,7 +357,7 @@ func TestCancelledMeetingRemindersAreNeverSent(t *testing.T) {
 	if m.Title != "会议取消：金日天玺红色物业联席会议" {
 		t.Fatalf("cancellation message %+v", m)
 	}
-	t.Run("a cancelled meeting takes no more changes", func(t *testing.T) {
+	e.Step(t, "a cancelled meeting takes no more changes", func(t *testing.T) {
 		// A cancelled meeting takes no more changes.
 		_, err := e.svc.Hold(e.Ctx, e.Actor("community"), v.ID)
 		servicetest.WantErr(t, err, service.KindConflict, "state_conflict")
@@ -395,7 +394,7 @@ func TestChangeOfTimeRearmsReminders(t *testing.T) {
 	if n := len(e.outbox("event = ?", meeting.EventChanged)); n != 4 {
 		t.Fatalf("%d change notices", n)
 	}
-	t.Run("an agenda edit tells nobody", func(t *testing.T) {
+	e.Step(t, "an agenda edit tells nobody", func(t *testing.T) {
 		// An agenda edit tells nobody and keeps the reminders.
 		agenda := []model.AgendaItem{{Title: "增补：电梯维保"}}
 		if v, err = e.svc.Update(e.Ctx, e.Actor("community"), v.ID, meeting.Patch{Agenda: &agenda}); err != nil || v.Version != 2 ||
@@ -406,7 +405,7 @@ func TestChangeOfTimeRearmsReminders(t *testing.T) {
 			t.Fatalf("%d pending reminders after an agenda edit", n)
 		}
 	})
-	t.Run("only the re-armed reminders go out", func(t *testing.T) {
+	e.Step(t, "only the re-armed reminders go out", func(t *testing.T) {
 		// At the new 24-hour mark only the re-armed reminder goes out.
 		e.deliverAll()
 		e.Clock.Set(later.Add(-24 * time.Hour))
@@ -426,7 +425,7 @@ func TestChangeOfTimeRearmsReminders(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("a time in the past is refused", func(t *testing.T) {
+	e.Step(t, "a time in the past is refused", func(t *testing.T) {
 		// A time in the past is refused.
 		past, pastEnd := e.Clock.Now().Add(-time.Hour), e.Clock.Now()
 		_, err = e.svc.Update(e.Ctx, e.Actor("community"), v.ID, meeting.Patch{StartsAt: &past, EndsAt: &pastEnd})
@@ -452,7 +451,7 @@ func TestSignIn(t *testing.T) {
 	if v.State != model.MeetingHeld || len(v.SignInCode) != 6 || !v.SignInUntil.Equal(v.EndsAt) {
 		t.Fatalf("held %+v", v.Meeting)
 	}
-	t.Run("the code is for managers, and guesses are limited", func(t *testing.T) {
+	e.Step(t, "the code is for managers, and guesses are limited", func(t *testing.T) {
 		// Participants do not see the code; the reminder still waiting is withdrawn.
 		if pv, _ := e.svc.Get(e.Ctx, res, v.ID); pv.SignInCode != "" || pv.Counts != nil {
 			t.Fatalf("participant view %+v", pv)
@@ -473,7 +472,7 @@ func TestSignIn(t *testing.T) {
 		_, err = e.svc.SignIn(e.Ctx, res, v.ID, v.SignInCode)
 		servicetest.WantErr(t, err, service.KindRateLimited, "sign_in_rate_limited")
 	})
-	t.Run("participants sign in with the code", func(t *testing.T) {
+	e.Step(t, "participants sign in with the code", func(t *testing.T) {
 		// Another participant signs in with the code; someone not invited cannot.
 		p, err := e.svc.SignIn(e.Ctx, e.Actor("committee"), v.ID, v.SignInCode)
 		if err != nil || p.SignedInAt == nil || p.SignedInBy != e.City.Users["committee"] {
@@ -482,7 +481,7 @@ func TestSignIn(t *testing.T) {
 		_, err = e.svc.SignIn(e.Ctx, e.Actor("grid"), v.ID, v.SignInCode)
 		servicetest.WantErr(t, err, service.KindNotFound, "meeting_not_found")
 	})
-	t.Run("the organiser signs a participant in", func(t *testing.T) {
+	e.Step(t, "the organiser signs a participant in", func(t *testing.T) {
 		// The organiser signs the resident in.
 		p, err := e.svc.SignInFor(e.Ctx, org, v.ID, e.City.Users["resident"])
 		if err != nil || p.SignedInBy != org.UserID {
@@ -491,7 +490,7 @@ func TestSignIn(t *testing.T) {
 		_, err = e.svc.SignInFor(e.Ctx, org, v.ID, e.City.Users["grid"])
 		servicetest.WantErr(t, err, service.KindNotFound, "participant_not_found")
 	})
-	t.Run("a walk-in is signed in and told nothing", func(t *testing.T) {
+	e.Step(t, "a walk-in is signed in and told nothing", func(t *testing.T) {
 		// A walk-in is added at the venue (told nothing) and signed in.
 		var told int64
 		e.DB.Model(&model.Outbox{}).Count(&told)
@@ -507,7 +506,7 @@ func TestSignIn(t *testing.T) {
 			t.Fatalf("a walk-in was told %d things", after-told)
 		}
 	})
-	t.Run("after the end the code no longer works", func(t *testing.T) {
+	e.Step(t, "after the end the code no longer works", func(t *testing.T) {
 		// After the end the code no longer works.
 		e.Clock.Set(v.EndsAt)
 		_, err = e.svc.SignIn(e.Ctx, e.Actor("manager"), v.ID, v.SignInCode)
@@ -538,7 +537,7 @@ func TestRSVPCounts(t *testing.T) {
 	if err != nil || p.RSVP != model.RSVPDeclined || p.DeclineReason == "" {
 		t.Fatalf("decline: %v %+v", err, p)
 	}
-	t.Run("the organiser has no answer to give", func(t *testing.T) {
+	e.Step(t, "the organiser has no answer to give", func(t *testing.T) {
 		// The organiser is not on the list: no answer to give.
 		_, err = e.svc.RSVP(e.Ctx, e.Actor("community"), v.ID, model.RSVPAttending, "")
 		servicetest.WantErr(t, err, service.KindForbidden, "not_participant")
@@ -547,7 +546,7 @@ func TestRSVPCounts(t *testing.T) {
 			t.Fatalf("counts %+v", c)
 		}
 	})
-	t.Run("changing one's mind moves the counts", func(t *testing.T) {
+	e.Step(t, "changing one's mind moves the counts", func(t *testing.T) {
 		// Changing one's mind moves the counts.
 		if _, err := e.svc.RSVP(e.Ctx, e.Actor("manager"), v.ID, model.RSVPAttending, ""); err != nil {
 			t.Fatal(err)
@@ -557,7 +556,7 @@ func TestRSVPCounts(t *testing.T) {
 			t.Fatalf("counts %+v", c)
 		}
 	})
-	t.Run("participants by answer, in pages", func(t *testing.T) {
+	e.Step(t, "participants by answer, in pages", func(t *testing.T) {
 		declined := model.RSVPAttending
 		page, err := e.svc.Participants(e.Ctx, e.Actor("community"), v.ID, meeting.ParticipantFilter{RSVP: declined}, service.Page{Limit: 1})
 		if err != nil || len(page.Items) != 1 || !page.More {
@@ -603,7 +602,7 @@ func TestMinutesVersions(t *testing.T) {
 	if err != nil || m2.Version != 2 {
 		t.Fatalf("correction: %v %+v", err, m2)
 	}
-	t.Run("both versions are kept and told", func(t *testing.T) {
+	e.Step(t, "both versions are kept and told", func(t *testing.T) {
 		list, err := e.svc.Minutes(e.Ctx, e.Actor("resident"), v.ID)
 		if err != nil || len(list) != 2 || list[0].Text != first || list[0].Attachments[0].Name != "签到表" || list[1].Correction == "" {
 			t.Fatalf("minutes list: %v %+v", err, list)
@@ -612,7 +611,7 @@ func TestMinutesVersions(t *testing.T) {
 			t.Fatalf("%d minutes notices, want 2 × 4", n)
 		}
 	})
-	t.Run("a closed meeting takes no more minutes", func(t *testing.T) {
+	e.Step(t, "a closed meeting takes no more minutes", func(t *testing.T) {
 		v, err = e.svc.Close(e.Ctx, org, v.ID)
 		if err != nil || v.State != model.MeetingClosed || v.Minutes != 2 {
 			t.Fatalf("close: %v %+v", err, v.Meeting)
@@ -638,7 +637,7 @@ func TestScopeAndInvitees(t *testing.T) {
 	if err != nil || len(page.Items) != 0 {
 		t.Fatalf("community2's scope list: %v %d", err, len(page.Items))
 	}
-	t.Run("the street above sees it", func(t *testing.T) {
+	e.Step(t, "the street above sees it", func(t *testing.T) {
 		// The street above sees it in its scope; the organiser in theirs.
 		page, err = e.svc.List(e.Ctx, e.Actor("street"), meeting.Filter{Queue: meeting.QueueScope}, service.Page{Limit: 10})
 		if err != nil || len(page.Items) != 1 || !page.Items[0].Manager {
@@ -694,7 +693,7 @@ func TestScopeAndInvitees(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a firm without a contract in the scope", func(t *testing.T) {
+	e.Step(t, "a firm without a contract in the scope", func(t *testing.T) {
 		// Community 1 has no contract with the firm: its managers are not its business.
 		in = e.joint()
 		in.ScopeID, in.UserIDs = c.Communities[1].ID, nil
@@ -702,7 +701,7 @@ func TestScopeAndInvitees(t *testing.T) {
 		_, _, err = e.svc.Create(e.Ctx, e.Actor("community2"), in)
 		servicetest.WantErr(t, err, service.KindUnprocessable, "group_out_of_scope")
 	})
-	t.Run("staff over the scope and serving firms by name", func(t *testing.T) {
+	e.Step(t, "staff over the scope and serving firms by name", func(t *testing.T) {
 		// The street staff and the firm's manager may be invited by name.
 		in = e.joint()
 		in.UserIDs = []int64{c.Users["street"], c.Users["manager"], c.Users["steward"]}
@@ -725,7 +724,7 @@ func TestDraftEditsAndIdempotency(t *testing.T) {
 	if err != nil || created || again.ID != first.ID {
 		t.Fatalf("repeat: %v created=%v id=%d want %d", err, created, again.ID, first.ID)
 	}
-	t.Run("a draft's people and groups come and go", func(t *testing.T) {
+	e.Step(t, "a draft's people and groups come and go", func(t *testing.T) {
 		// In a draft, people and groups come and go.
 		if err := e.svc.RemoveParticipant(e.Ctx, e.Actor("community"), first.ID, c.Users["resident"]); err != nil {
 			t.Fatal(err)
@@ -742,7 +741,7 @@ func TestDraftEditsAndIdempotency(t *testing.T) {
 			t.Fatalf("scheduled %+v counts %+v", v.Meeting, v.Counts)
 		}
 	})
-	t.Run("a sent meeting keeps its list; newcomers alone are told", func(t *testing.T) {
+	e.Step(t, "a sent meeting keeps its list; newcomers alone are told", func(t *testing.T) {
 		err = e.svc.RemoveParticipant(e.Ctx, e.Actor("community"), first.ID, c.Users["manager"])
 		servicetest.WantErr(t, err, service.KindConflict, "not_draft")
 		// Invited after sending: only the newcomers are told.
@@ -756,7 +755,7 @@ func TestDraftEditsAndIdempotency(t *testing.T) {
 			t.Fatalf("%d notices", len(notices))
 		}
 	})
-	t.Run("a meeting with nobody to tell is not sent", func(t *testing.T) {
+	e.Step(t, "a meeting with nobody to tell is not sent", func(t *testing.T) {
 		// A meeting with nobody to tell is not sent.
 		in = e.joint()
 		in.UserIDs, in.Groups = nil, []meeting.GroupInput{{Kind: model.GroupCompoundBranch, TargetID: c.Compounds[0].ID}}
@@ -846,7 +845,7 @@ func TestManagersAreOrganiserAndStaff(t *testing.T) {
 	if _, err := e.svc.Get(e.Ctx, e.Actor("street"), v.Meeting.ID); err != nil {
 		t.Fatalf("street: %v", err)
 	}
-	t.Run("a committee member's own meeting until they leave", func(t *testing.T) {
+	e.Step(t, "a committee member's own meeting until they leave", func(t *testing.T) {
 		// A committee member's own meeting is theirs until they leave the committee.
 		in = e.joint()
 		in.ScopeKind, in.ScopeID, in.Groups = model.ScopeCompound, e.City.Compounds[0].ID, nil

@@ -118,7 +118,7 @@ func (s *Service) views(ctx context.Context, ms []model.Meeting, mine map[int64]
 			regionIDs = append(regionIDs, m.ScopeID)
 		}
 	}
-	names, err := model.NamesOf(ctx, s.db, &model.User{}, "display_name", userIDs)
+	names, err := model.UserNames(ctx, s.db, userIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (s *Service) views(ctx context.Context, ms []model.Meeting, mine map[int64]
 	if err != nil {
 		return nil, err
 	}
-	compounds, err := model.NamesOf(ctx, s.db, &model.Compound{}, "name", compoundIDs)
+	compounds, err := model.CompoundNames(ctx, s.db, compoundIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func (s *Service) Participants(ctx context.Context, a *service.Actor, id int64, 
 			groupIDs = append(groupIDs, r.GroupID)
 		}
 	}
-	names, err := model.NamesOf(ctx, s.db, &model.User{}, "display_name", userIDs)
+	names, err := model.UserNames(ctx, s.db, userIDs)
 	if err != nil {
 		return service.Paged[ParticipantView]{}, err
 	}

@@ -147,3 +147,19 @@ func Must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Step runs one scenario of a long test as a named subtest, the harness
+// failing through the subtest while it runs. A failed step stops the
+// test: the steps after it build on what it did.
+func (c *City) Step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	ok := t.Run(name, func(t *testing.T) {
+		parent := c.T
+		c.T = t
+		defer func() { c.T = parent }()
+		f(t)
+	})
+	if !ok {
+		t.FailNow()
+	}
+}

@@ -29,16 +29,15 @@ func (s *Service) Cast(ctx context.Context, a *service.Actor, id int64, in CastI
 	if in.Choice < 0 {
 		return View{}, errBadChoice
 	}
-	var own []model.Residency
-	if err := s.db.WithContext(ctx).Select("id", "compound_id").Where("user_id = ? AND household_id = ? AND relation = ?",
-		a.UserID, in.HouseholdID, model.RelationOwner).Limit(1).Find(&own).Error; err != nil {
-		return View{}, err
-	}
-	if len(own) == 0 {
+	own, err := model.Ownership(ctx, s.db, a.UserID, in.HouseholdID)
+	if errors.Is(err, model.ErrNotFound) {
 		return View{}, errNotOwner
 	}
+	if err != nil {
+		return View{}, err
+	}
 	now := s.clock.Now().UTC()
-	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		// The vote's row lock orders every ballot against the count at
 		// closing, and against the other ballots of the same owner.
 		v, err := take(ctx, tx, id, true)
@@ -47,7 +46,7 @@ func (s *Service) Cast(ctx context.Context, a *service.Actor, id int64, in CastI
 		}
 		// A vote of another compound does not exist for this owner: its
 		// state and choices are not theirs to learn.
-		if v.CompoundID != own[0].CompoundID {
+		if v.CompoundID != own.CompoundID {
 			return errVoteNotFound
 		}
 		switch {
@@ -58,17 +57,15 @@ func (s *Service) Cast(ctx context.Context, a *service.Actor, id int64, in CastI
 		case in.Choice >= len(v.Choices):
 			return errBadChoice
 		}
-		var roll model.VoteRoll
-		err = model.Translate(tx.Where("vote_id = ? AND household_id = ?", v.ID, in.HouseholdID).Take(&roll).Error)
+		roll, err := model.RollEntry(ctx, tx, v.ID, in.HouseholdID)
 		if errors.Is(err, model.ErrNotFound) {
 			return errNotOnRoll
 		}
 		if err != nil {
 			return err
 		}
-		var prior []model.Ballot
-		if err := tx.Where("vote_id = ? AND (household_id = ? OR head_key = ?)", v.ID, in.HouseholdID, roll.HeadKey).
-			Limit(2).Find(&prior).Error; err != nil {
+		prior, err := model.PriorBallots(ctx, tx, v.ID, in.HouseholdID, roll.HeadKey)
+		if err != nil {
 			return err
 		}
 		heads := 1
@@ -80,7 +77,7 @@ func (s *Service) Cast(ctx context.Context, a *service.Actor, id int64, in CastI
 		}
 		b := model.Ballot{VoteID: v.ID, HouseholdID: in.HouseholdID, UserID: a.UserID, Choice: in.Choice,
 			AreaCentiM2: roll.AreaCentiM2, HeadKey: roll.HeadKey, Heads: heads, CreatedAt: now}
-		if err := model.Translate(tx.Create(&b).Error); err != nil {
+		if err := model.CreateBallot(ctx, tx, &b); err != nil {
 			if errors.Is(err, model.ErrDuplicate) {
 				return errAlreadyVoted
 			}
@@ -124,13 +121,8 @@ func (s *Service) Ballots(ctx context.Context, a *service.Actor, id int64, p ser
 	if v.State != model.VoteClosed {
 		return service.Paged[BallotView]{}, errBallotsPending
 	}
-	db := s.db.WithContext(ctx)
-	q := db.Where("vote_id = ?", v.ID)
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.Ballot
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	rows, err := model.BallotPage(ctx, s.db, v.ID, p.After, p.Limit+1)
+	if err != nil {
 		return service.Paged[BallotView]{}, err
 	}
 	page := service.Cut(rows, p.Limit)
@@ -142,22 +134,18 @@ func (s *Service) Ballots(ctx context.Context, a *service.Actor, id int64, p ser
 	if len(hids) == 0 {
 		return out, nil
 	}
-	labels, _, err := householdLabels(ctx, db, hids)
+	homes, err := model.HouseholdPlaces(ctx, s.db, hids)
 	if err != nil {
 		return service.Paged[BallotView]{}, err
 	}
 	names := map[int64]string{}
 	if acc.manager || acc.organiser {
-		var us []model.User
-		if err := db.Select("id", "display_name").Where("id IN ?", uids).Find(&us).Error; err != nil {
+		if names, err = model.UserNames(ctx, s.db, uids); err != nil {
 			return service.Paged[BallotView]{}, err
-		}
-		for _, u := range us {
-			names[u.ID] = u.DisplayName
 		}
 	}
 	for _, b := range page.Items {
-		bv := BallotView{Ballot: b, HouseholdLabel: labels[b.HouseholdID], VoterName: names[b.UserID]}
+		bv := BallotView{Ballot: b, HouseholdLabel: label(homes[b.HouseholdID]), VoterName: names[b.UserID]}
 		if b.Choice < len(v.Choices) {
 			bv.ChoiceLabel = v.Choices[b.Choice]
 		}

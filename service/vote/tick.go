@@ -3,7 +3,6 @@ package vote
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"redprop/model"
@@ -30,9 +29,9 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		st, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			slog.ErrorContext(ctx, "vote scheduler tick failed", "err", err)
+			s.log.ErrorContext(ctx, "vote scheduler tick failed", "err", err)
 		case st != (TickStats{}):
-			slog.InfoContext(ctx, "vote scheduler tick", "opened", st.Opened, "expired", st.Expired,
+			s.log.InfoContext(ctx, "vote scheduler tick", "opened", st.Opened, "expired", st.Expired,
 				"told", st.Told, "closed", st.Closed)
 		}
 	})
@@ -47,11 +46,9 @@ func (s *Service) Tick(ctx context.Context) (TickStats, error) {
 	var st TickStats
 	var errs []error
 	now := s.clock.Now().UTC()
-	db := s.db.WithContext(ctx)
 
-	var due []model.Vote
-	if err := db.Select("id", "closes_at").Where("state = ? AND opens_at <= ?", model.VoteDraft, now).
-		Order("opens_at, id").Limit(tickBatch).Find(&due).Error; err != nil {
+	due, err := model.DueDrafts(ctx, s.db, now, tickBatch)
+	if err != nil {
 		return st, err
 	}
 	for _, v := range due {
@@ -66,9 +63,8 @@ func (s *Service) Tick(ctx context.Context) (TickStats, error) {
 		}
 	}
 
-	var unsent []int64
-	if err := db.Model(&model.Vote{}).Where("state = ? AND notice_done = ?", model.VoteOpen, false).
-		Order("id").Limit(tickBatch).Pluck("id", &unsent).Error; err != nil {
+	unsent, err := model.UntoldVotes(ctx, s.db, tickBatch)
+	if err != nil {
 		return st, errors.Join(append(errs, err)...)
 	}
 	for _, id := range unsent {
@@ -82,9 +78,8 @@ func (s *Service) Tick(ctx context.Context) (TickStats, error) {
 		}
 	}
 
-	var ending []int64
-	if err := db.Model(&model.Vote{}).Where("state = ? AND closes_at <= ?", model.VoteOpen, now).
-		Order("closes_at, id").Limit(tickBatch).Pluck("id", &ending).Error; err != nil {
+	ending, err := model.EndingVotes(ctx, s.db, now, tickBatch)
+	if err != nil {
 		return st, errors.Join(append(errs, err)...)
 	}
 	for _, id := range ending {

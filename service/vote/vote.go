@@ -8,7 +8,6 @@ package vote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,11 +35,23 @@ type Service struct {
 	db    *gorm.DB
 	clock service.Clock
 	msgs  Messages
+	log   *slog.Logger
+}
+
+// Options tune the service; the zero value is ready to use.
+type Options struct {
+	// Log receives the scheduler's passes and the notices deferred to it;
+	// nil discards them.
+	Log *slog.Logger
 }
 
 // New builds the service.
-func New(db *gorm.DB, clock service.Clock, msgs Messages) *Service {
-	return &Service{db: db, clock: clock, msgs: msgs}
+func New(db *gorm.DB, clock service.Clock, msgs Messages, opt Options) *Service {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, clock: clock, msgs: msgs, log: log}
 }
 
 // YesNoChoices are the choices of a vote that gives none: 同意, 反对, 弃权.
@@ -57,14 +68,6 @@ const (
 	maxAhead       = 366 * 24 * time.Hour
 	noticeBatch    = 500 // owners per Publish call
 )
-
-// Roles that see a vote of their scope with its running participation:
-// the committee and party branch of the compound, and the staff of the
-// tree above it.
-var managerRoles = []string{
-	model.RoleCommittee, model.RolePartyBranch, model.RoleCommunityStaff,
-	model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff, model.RolePlatformAdmin,
-}
 
 var (
 	errVoteNotFound   = service.NotFound("vote_not_found", "表决不存在")
@@ -90,6 +93,7 @@ var (
 	errSecretBallot   = service.Forbidden("secret_ballot", "本次表决不记名，不公开每户的选择")
 	errBallotsPending = service.Unprocessable("vote_not_closed", "表决结束后才公开每户的选择")
 	errBadState       = service.Invalid("bad_state", "状态只能是 draft、open、closed 或 cancelled")
+	errVoteChanged    = service.Conflict("vote_changed", "表决状态已变化，请刷新后再试")
 )
 
 // CreateInput is a new vote.
@@ -121,7 +125,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		return View{}, false, err
 	}
 	if in.IdemKey != "" {
-		if v, ok, err := s.byIdemKey(ctx, a.UserID, in.IdemKey); err != nil || ok {
+		if v, ok, err := model.ByIdemKey[model.Vote](ctx, s.db, "created_by", a.UserID, in.IdemKey); err != nil || ok {
 			if err != nil {
 				return View{}, false, err
 			}
@@ -129,14 +133,10 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 			return view, false, err
 		}
 	}
-	var c model.Compound
-	if err := model.Translate(s.db.WithContext(ctx).Take(&c, in.CompoundID).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return View{}, false, errCompound
-		}
+	c, err := s.compound(ctx, in.CompoundID)
+	if err != nil {
 		return View{}, false, err
 	}
-	c.CompoundID = c.ID
 	role, err := s.organiserRole(ctx, c.ID)
 	if err != nil {
 		return View{}, false, err
@@ -144,11 +144,10 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	if !a.Can(service.TargetOf(model.ScopeCompound, c.ID, c.Ancestry), role) {
 		return View{}, false, organiserError(role)
 	}
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&model.Household{}).Where("compound_id = ?", c.ID).Limit(1).Count(&n).Error; err != nil {
-		return View{}, false, err
-	}
-	if n == 0 {
+	if has, err := model.HasHouseholds(ctx, s.db, c.ID); err != nil || !has {
+		if err != nil {
+			return View{}, false, err
+		}
 		return View{}, false, errNoHouseholds
 	}
 	v := model.Vote{
@@ -162,10 +161,10 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		k := in.IdemKey
 		v.IdemKey = &k
 	}
-	err = model.Translate(s.db.WithContext(ctx).Create(&v).Error)
+	err = model.CreateVote(ctx, s.db, &v)
 	if errors.Is(err, model.ErrDuplicate) && in.IdemKey != "" {
 		// A concurrent double submit with the same key: the other one won.
-		if prev, ok, ferr := s.byIdemKey(ctx, a.UserID, in.IdemKey); ferr == nil && ok {
+		if prev, ok, ferr := model.ByIdemKey[model.Vote](ctx, s.db, "created_by", a.UserID, in.IdemKey); ferr == nil && ok {
 			view, err := s.Get(ctx, a, prev.ID)
 			return view, false, err
 		}
@@ -229,51 +228,43 @@ func checkCreate(in *CreateInput, now time.Time) (bool, error) {
 	return yesNo, nil
 }
 
-func (s *Service) byIdemKey(ctx context.Context, userID int64, key string) (model.Vote, bool, error) {
-	var v model.Vote
-	err := model.Translate(s.db.WithContext(ctx).Where("created_by = ? AND idem_key = ?", userID, key).Take(&v).Error)
+// compound reads a compound with its own id in its ancestry, as a scope
+// check wants it.
+func (s *Service) compound(ctx context.Context, id int64) (model.Compound, error) {
+	c, err := model.TakeCompound(ctx, s.db, id)
 	if errors.Is(err, model.ErrNotFound) {
-		return v, false, nil
+		return c, errCompound
 	}
-	return v, err == nil, err
+	c.CompoundID = c.ID
+	return c, err
 }
 
-// organiserRole is who runs the votes of a compound: its committee, or
-// the community's staff where it has none (支代业/物管会).
-func (s *Service) organiserRole(ctx context.Context, compoundID int64) (string, error) {
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&model.Committee{}).Where("compound_id = ?", compoundID).Count(&n).Error; err != nil {
-		return "", err
-	}
-	if n > 0 {
-		return model.RoleCommittee, nil
-	}
-	return model.RoleCommunityStaff, nil
-}
-
-func organiserError(role string) error {
-	if role == model.RoleCommittee {
-		return errCommitteeOnly
-	}
-	return errCommunityOnly
-}
-
-func target(v model.Vote) service.Target {
-	return service.TargetOf(model.ScopeCompound, v.CompoundID, v.Ancestry)
-}
-
-// take reads a vote, optionally locking its row.
+// take reads a vote, locking its row when db is a transaction that must
+// hold it.
 func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Vote, error) {
-	q := db.WithContext(ctx)
+	read := model.TakeVote
 	if lock {
-		q = model.ForUpdate(q)
+		read = model.LockVote
 	}
-	var v model.Vote
-	err := model.Translate(q.Where("id = ?", id).Take(&v).Error)
+	v, err := read(ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return v, errVoteNotFound
 	}
 	return v, err
+}
+
+// update writes the columns cols of next if the vote is still at prev's
+// version. Every move takes the vote's row lock first, so a lost race
+// means a writer that did not: it answers 409 rather than overwrite.
+func update(ctx context.Context, tx *gorm.DB, prev model.Vote, next *model.Vote, now time.Time, cols ...string) error {
+	n, err := model.UpdateVote(ctx, tx, next, prev.Version, now, cols...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errVoteChanged
+	}
+	return nil
 }
 
 // Open opens a draft vote now, ahead of its opening time, and tells every
@@ -295,7 +286,7 @@ func (s *Service) Open(ctx context.Context, a *service.Actor, id int64) (View, e
 	// The vote is open whatever happens to its notice: a failure here
 	// leaves the owners not yet told to the scheduler's next pass.
 	if _, err := s.sendNotices(ctx, id); err != nil {
-		slog.ErrorContext(ctx, "vote notice deferred to the scheduler", "vote_id", id, "err", err)
+		s.log.ErrorContext(ctx, "vote notice deferred to the scheduler", "vote_id", id, "err", err)
 	}
 	return s.Get(ctx, a, id)
 }
@@ -320,27 +311,14 @@ func (s *Service) Cancel(ctx context.Context, a *service.Actor, id int64) (View,
 		if v.State != model.VoteDraft {
 			return errNotOpenable.WithDetail(map[string]any{"state": v.State})
 		}
-		return tx.Model(&model.Vote{}).Where("id = ? AND version = ?", v.ID, v.Version).Updates(map[string]any{
-			"state": model.VoteCancelled, "cancelled_by": a.UserID, "version": v.Version + 1,
-			"updated_at": s.clock.Now().UTC(),
-		}).Error
+		next := v
+		next.State, next.CancelledBy = model.VoteCancelled, a.UserID
+		return update(ctx, tx, v, &next, s.clock.Now().UTC(), "state", "cancelled_by")
 	})
 	if err != nil {
 		return View{}, err
 	}
 	return s.Get(ctx, a, id)
-}
-
-// mayOrganise checks that the actor holds the vote's organiser role over
-// its compound; others in scope get 403, the rest 403 out of scope.
-func (s *Service) mayOrganise(ctx context.Context, a *service.Actor, v model.Vote) error {
-	if a.Can(target(v), v.OrganiserRole) {
-		return nil
-	}
-	if _, err := s.access(ctx, a, v); err != nil {
-		return err
-	}
-	return organiserError(v.OrganiserRole)
 }
 
 // open opens a draft: it takes the roll of the compound's households and
@@ -364,114 +342,33 @@ func (s *Service) open(ctx context.Context, id int64, force bool) (bool, error) 
 		case !v.ClosesAt.After(now) && force:
 			return errClosesPassed
 		case !v.ClosesAt.After(now):
-			return tx.Model(&model.Vote{}).Where("id = ?", v.ID).Updates(map[string]any{
-				"state": model.VoteCancelled, "version": v.Version + 1, "updated_at": now,
-			}).Error
+			next := v
+			next.State = model.VoteCancelled
+			return update(ctx, tx, v, &next, now, "state")
 		}
-		// The roll: every household of the compound with its area, and the
-		// owner it counts as by head (its first registered owner). Taken in
-		// one statement, nothing passes through memory.
-		err = tx.Exec(`INSERT INTO vote_rolls (vote_id, household_id, area_centi_m2, head_key)
-			SELECT ?, h.id, h.area_centi_m2,
-				COALESCE((SELECT r.user_id FROM residencies r
-					WHERE r.household_id = h.id AND r.relation = ? ORDER BY r.id LIMIT 1), -h.id)
-			FROM households h WHERE h.compound_id = ?`, v.ID, model.RelationOwner, v.CompoundID).Error
-		if err != nil {
+		if err := model.TakeRoll(ctx, tx, v.ID, v.CompoundID); err != nil {
 			return fmt.Errorf("take the roll of vote %d: %w", v.ID, err)
 		}
-		var tot struct {
-			N     int64
-			Area  int64
-			Heads int64
-		}
-		if err := tx.Raw(`SELECT COUNT(*) AS n, COALESCE(SUM(area_centi_m2), 0) AS area, COUNT(DISTINCT head_key) AS heads
-			FROM vote_rolls WHERE vote_id = ?`, v.ID).Scan(&tot).Error; err != nil {
+		tot, err := model.SumRoll(ctx, tx, v.ID)
+		if err != nil {
 			return err
 		}
-		set := map[string]any{
-			"state": model.VoteOpen, "opened_at": now, "total_area_centi_m2": tot.Area, "total_heads": tot.Heads,
-			"total_households": tot.N, "notice_after": 0, "notice_done": false,
-			"version": v.Version + 1, "updated_at": now,
-		}
+		next := v
+		next.State, next.OpenedAt = model.VoteOpen, &now
+		next.TotalAreaCentiM2, next.TotalHeads, next.TotalHouseholds = tot.AreaCentiM2, tot.Heads, tot.Households
+		next.NoticeAfter, next.NoticeDone = 0, false
+		cols := []string{"state", "opened_at", "total_area_centi_m2", "total_heads", "total_households", "notice_after", "notice_done"}
 		if force && v.OpensAt.After(now) {
-			set["opens_at"] = now
+			next.OpensAt = now
+			cols = append(cols, "opens_at")
 		}
-		if err := tx.Model(&model.Vote{}).Where("id = ?", v.ID).Updates(set).Error; err != nil {
+		if err := update(ctx, tx, v, &next, now, cols...); err != nil {
 			return err
 		}
 		opened = true
 		return nil
 	})
 	return opened, err
-}
-
-// sendNotices tells the owners of an open vote's compound, batch by batch
-// (each its own transaction), streaming owner ids by keyset so that no
-// compound is ever held in memory at once. It goes on where an earlier
-// call stopped and returns how many owners it told.
-func (s *Service) sendNotices(ctx context.Context, id int64) (int, error) {
-	told := 0
-	for {
-		n, done, err := s.noticeBatch(ctx, id)
-		told += n
-		if err != nil || done {
-			return told, err
-		}
-	}
-}
-
-func (s *Service) noticeBatch(ctx context.Context, id int64) (int, bool, error) {
-	n, done := 0, false
-	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		v, err := take(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
-		if v.State != model.VoteOpen || v.NoticeDone {
-			done = true
-			return nil
-		}
-		var ids []int64
-		if err := tx.Raw(`SELECT DISTINCT user_id FROM residencies
-			WHERE compound_id = ? AND relation = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
-			v.CompoundID, model.RelationOwner, v.NoticeAfter, noticeBatch).Scan(&ids).Error; err != nil {
-			return err
-		}
-		if len(ids) > 0 {
-			if err := s.msgs.Publish(ctx, tx, s.openedEvent(ctx, tx, v, ids)); err != nil {
-				return err
-			}
-		}
-		n, done = len(ids), len(ids) < noticeBatch
-		set := map[string]any{"notice_done": done}
-		if len(ids) > 0 {
-			set["notice_after"] = ids[len(ids)-1]
-		}
-		return tx.Model(&model.Vote{}).Where("id = ?", v.ID).Updates(set).Error
-	})
-	return n, done, err
-}
-
-var cst = time.FixedZone("CST", 8*3600)
-
-func (s *Service) openedEvent(ctx context.Context, tx *gorm.DB, v model.Vote, users []int64) message.Event {
-	var compound string
-	tx.WithContext(ctx).Model(&model.Compound{}).Where("id = ?", v.CompoundID).Pluck("name", &compound)
-	id := fmt.Sprint(v.ID)
-	return message.Event{
-		Kind: message.KindMeeting, Event: "vote.opened", Key: "vote:" + id + ":opened", UserIDs: users,
-		Title: "业主表决：" + v.Question,
-		Body: fmt.Sprintf("%s业主表决已开始，%s 截止。每户一票，按房屋面积和业主人数分别计算，请业主及时投票。",
-			compound, v.ClosesAt.In(cst).Format("1月2日 15:04")),
-		Fields: map[string]string{
-			message.FieldMeetingTitle: v.Question,
-			message.FieldMeetingTime:  v.OpensAt.Format(time.RFC3339) + "~" + v.ClosesAt.Format(time.RFC3339),
-			message.FieldMeetingPlace: "小程序线上表决",
-			message.FieldTitle:        "业主表决已开始",
-			"vote_id":                 id,
-		},
-		Page: "pages/vote/detail?id=" + id,
-	}
 }
 
 // close freezes the result of an open vote whose closing time has come.
@@ -488,57 +385,31 @@ func (s *Service) close(ctx context.Context, id int64) (bool, error) {
 		if v.State != model.VoteOpen || v.ClosesAt.After(now) {
 			return nil
 		}
-		tally, err := countBallots(ctx, tx, v)
+		tally, err := model.TallyBallots(ctx, tx, v.ID, len(v.Choices))
 		if err != nil {
 			return err
 		}
 		counts := make([]Count, len(tally))
-		var ballots int64
-		var voted Count
+		next := v
+		next.Ballots, next.VotedAreaCentiM2, next.VotedHeads = 0, 0, 0
 		for i, t := range tally {
 			counts[i] = Count{AreaCentiM2: t.AreaCentiM2, Heads: t.Heads}
-			ballots += t.Ballots
-			voted.AreaCentiM2 += t.AreaCentiM2
-			voted.Heads += t.Heads
+			next.Ballots += t.Ballots
+			next.VotedAreaCentiM2 += t.AreaCentiM2
+			next.VotedHeads += t.Heads
 		}
 		outcome, winner := Decide(NeedsThreeQuarters(&v), v.YesNo,
 			Count{AreaCentiM2: v.TotalAreaCentiM2, Heads: v.TotalHeads}, counts)
-		var w *int
+		next.State, next.ClosedAt, next.Tally, next.Outcome, next.Winner = model.VoteClosed, &now, tally, outcome, nil
 		if winner >= 0 {
-			w = &winner
+			next.Winner = &winner
 		}
-		raw, err := json.Marshal(tally)
-		if err != nil {
+		if err := update(ctx, tx, v, &next, now, "state", "closed_at", "ballots", "voted_area_centi_m2",
+			"voted_heads", "tally", "outcome", "winner"); err != nil {
 			return err
 		}
-		err = tx.Model(&model.Vote{}).Where("id = ?", v.ID).Updates(map[string]any{
-			"state": model.VoteClosed, "closed_at": now, "ballots": ballots,
-			"voted_area_centi_m2": voted.AreaCentiM2, "voted_heads": voted.Heads,
-			"tally": string(raw), "outcome": outcome, "winner": w, "version": v.Version + 1, "updated_at": now,
-		}).Error
-		closed = err == nil
-		return err
+		closed = true
+		return nil
 	})
 	return closed, err
-}
-
-// countBallots sums the ballots of a vote per choice.
-func countBallots(ctx context.Context, tx *gorm.DB, v model.Vote) ([]model.ChoiceTally, error) {
-	var rows []struct {
-		Choice  int
-		Ballots int64
-		Area    int64
-		Heads   int64
-	}
-	if err := tx.WithContext(ctx).Raw(`SELECT choice, COUNT(*) AS ballots, COALESCE(SUM(area_centi_m2), 0) AS area,
-		COALESCE(SUM(heads), 0) AS heads FROM ballots WHERE vote_id = ? GROUP BY choice`, v.ID).Scan(&rows).Error; err != nil {
-		return nil, err
-	}
-	tally := make([]model.ChoiceTally, len(v.Choices))
-	for _, r := range rows {
-		if r.Choice >= 0 && r.Choice < len(tally) {
-			tally[r.Choice] = model.ChoiceTally{Ballots: r.Ballots, AreaCentiM2: r.Area, Heads: r.Heads}
-		}
-	}
-	return tally, nil
 }

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -179,29 +178,35 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 		if err := allowed(action, st, w, a); err != nil {
 			return err
 		}
-		set := map[string]any{"state": tr.to, "version": w.Version + 1, "updated_at": now}
+		next := w
+		next.State = tr.to
+		cols := []string{"state"}
 		switch action {
 		case ActClaim:
 			role := model.RoleVolunteer
 			if g, ok := a.GrantFor(householdTarget(w.HouseholdID, w.Ancestry), helperRoles...); ok {
 				role = g.Role
 			}
-			set["claimer_id"], set["claimer_role"], set["claimed_at"] = a.UserID, role, now
+			next.ClaimerID, next.ClaimerRole, next.ClaimedAt = a.UserID, role, &now
+			cols = append(cols, "claimer_id", "claimer_role", "claimed_at")
 		case ActRelease:
-			set["claimer_id"], set["claimer_role"], set["claimed_at"] = 0, "", nil
+			next.ClaimerID, next.ClaimerRole, next.ClaimedAt = 0, "", nil
+			cols = append(cols, "claimer_id", "claimer_role", "claimed_at")
 		case ActFulfil:
-			set["fulfilled_at"], set["fulfil_note"], set["hours_centi"] = now, in.Note, hours
-			set["fulfil_photos"] = joinJSON(in.PhotoIDs)
+			next.FulfilledAt, next.FulfilNote, next.HoursCenti, next.FulfilPhotos = &now, in.Note, hours, in.PhotoIDs
+			cols = append(cols, "fulfilled_at", "fulfil_note", "hours_centi", "fulfil_photos")
 		case ActThank:
-			set["thanked_at"], set["thanked_by"], set["thanks_note"] = now, a.UserID, in.Note
+			next.ThankedAt, next.ThankedBy, next.ThanksNote = &now, a.UserID, in.Note
+			cols = append(cols, "thanked_at", "thanked_by", "thanks_note")
 		case ActWithdraw:
-			set["withdrawn_at"] = now
+			next.WithdrawnAt = &now
+			cols = append(cols, "withdrawn_at")
 		}
-		res := tx.Model(&model.Wish{}).Where("id = ? AND version = ?", w.ID, w.Version).Updates(set)
-		if res.Error != nil {
-			return res.Error
+		n, err := model.UpdateWish(ctx, tx, &next, w.Version, now, cols...)
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected != 1 {
+		if n != 1 {
 			return stateConflict(w)
 		}
 		if in.Note != "" {
@@ -211,93 +216,10 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 				return err
 			}
 		}
-		w.Version++
-		w.State = tr.to
-		return s.notify(ctx, tx, w, action, a.UserID)
+		return s.notify(ctx, tx, next, action, a.UserID)
 	})
 	if err != nil {
 		return View{}, err
 	}
 	return s.Get(ctx, a, id)
-}
-
-// allowed says whether the actor may take the action on the wish.
-func allowed(action string, st standing, w model.Wish, a *service.Actor) error {
-	switch action {
-	case ActClaim:
-		if !st.helper {
-			return errNotHelper
-		}
-		if st.own {
-			return errOwnWish
-		}
-	case ActRelease, ActFulfil:
-		if w.ClaimerID != a.UserID {
-			if w.State == model.WishOpen && action == ActRelease {
-				return stateConflict(w)
-			}
-			return errNotClaimer
-		}
-	case ActThank:
-		if !st.own && !st.steward {
-			return errNotThanker
-		}
-	case ActWithdraw:
-		if !st.own {
-			return errNotOwner
-		}
-	}
-	return nil
-}
-
-func joinJSON(ids []int64) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return "[" + strings.Join(parts, ",") + "]"
-}
-
-// notify tells the resident (and a steward who posted for them) of a claim
-// and a fulfilment, and the claimer of thanks.
-func (s *Service) notify(ctx context.Context, tx *gorm.DB, w model.Wish, action string, actorID int64) error {
-	var users []int64
-	var title, body, state string
-	var claimer string
-	if action == ActClaim || action == ActFulfil {
-		tx.WithContext(ctx).Model(&model.User{}).Where("id = ?", actorID).Pluck("display_name", &claimer)
-	}
-	switch action {
-	case ActClaim:
-		users = []int64{w.ResidentID, w.AuthorID}
-		title, state = "您的微心愿已被认领", "已认领"
-		body = fmt.Sprintf("您的心愿「%s」已由%s认领，对方会尽快与您联系。", w.Title, or(claimer, "志愿者"))
-	case ActFulfil:
-		users = []int64{w.ResidentID, w.AuthorID}
-		title, state = "您的微心愿已完成", "已完成"
-		body = fmt.Sprintf("%s已完成您的心愿「%s」，请查看照片并确认致谢。", or(claimer, "志愿者"), w.Title)
-	case ActThank:
-		users = []int64{w.ClaimerID}
-		title, state = "您完成的微心愿收到了感谢", "已致谢"
-		body = fmt.Sprintf("居民已确认您完成的心愿「%s」，感谢您的付出！", w.Title)
-	default:
-		return nil
-	}
-	id := strconv.FormatInt(w.ID, 10)
-	return s.msgs.Publish(ctx, tx, message.Event{
-		Kind: message.KindProgress, Event: "wish." + action, UserIDs: users, Title: title, Body: body,
-		Key: fmt.Sprintf("%s%d:%s:%d", eventKeyPrefix, w.ID, action, w.Version),
-		Fields: map[string]string{
-			message.FieldNumber: "WISH" + id, message.FieldState: state, message.FieldCategory: "微心愿",
-			message.FieldTitle: w.Title, message.FieldTime: s.clock.Now().UTC().Format(time.RFC3339), "wish_id": id,
-		},
-		Page: "pages/wish/detail?id=" + id,
-	})
-}
-
-func or(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }

@@ -63,17 +63,6 @@ const (
 	eventKeyPrefix = "wish:"
 )
 
-// Roles whose members claim wishes of the communities or compounds their
-// grant covers: party members (the branch) and volunteers.
-var helperRoles = []string{model.RolePartyBranch, model.RoleVolunteer}
-
-// Roles that may post for a resident and thank in their name.
-var stewardRoles = []string{model.RoleBuildingSteward, model.RoleGridWorker}
-
-// Roles that see every wish of their scope and its volunteer hours.
-var staffRoles = []string{model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleDistrictStaff,
-	model.RoleCityStaff, model.RolePlatformAdmin}
-
 var (
 	errWishNotFound  = service.NotFound("wish_not_found", "心愿不存在")
 	errTitle         = service.Invalid("bad_title", "心愿标题须为 1 到 30 个字")
@@ -109,7 +98,7 @@ func (s *Service) Post(ctx context.Context, a *service.Actor, in PostInput) (Vie
 		return View{}, false, err
 	}
 	if in.IdemKey != "" {
-		if w, ok, err := s.byIdemKey(ctx, a.UserID, in.IdemKey); err != nil || ok {
+		if w, ok, err := model.ByIdemKey[model.Wish](ctx, s.db, "author_id", a.UserID, in.IdemKey); err != nil || ok {
 			if err != nil {
 				return View{}, false, err
 			}
@@ -117,12 +106,11 @@ func (s *Service) Post(ctx context.Context, a *service.Actor, in PostInput) (Vie
 			return v, false, err
 		}
 	}
-	db := s.db.WithContext(ctx)
-	var h model.Household
-	if err := model.Translate(db.Take(&h, in.HouseholdID).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return View{}, false, errHousehold
-		}
+	h, err := model.TakeHousehold(ctx, s.db, in.HouseholdID)
+	if errors.Is(err, model.ErrNotFound) {
+		return View{}, false, errHousehold
+	}
+	if err != nil {
 		return View{}, false, err
 	}
 	w := model.Wish{Title: in.Title, Detail: in.Detail, Photos: in.PhotoIDs, State: model.WishOpen,
@@ -130,7 +118,7 @@ func (s *Service) Post(ctx context.Context, a *service.Actor, in PostInput) (Vie
 	if in.ResidentID != 0 && in.ResidentID != a.UserID {
 		w.ResidentID, w.Channel = in.ResidentID, channelBehalf
 	}
-	lives, err := s.livesIn(ctx, w.ResidentID, h.ID)
+	lives, err := model.LivesIn(ctx, s.db, w.ResidentID, h.ID)
 	if err != nil {
 		return View{}, false, err
 	}
@@ -161,16 +149,16 @@ func (s *Service) Post(ctx context.Context, a *service.Actor, in PostInput) (Vie
 	now := s.clock.Now().UTC()
 	w.CreatedAt, w.UpdatedAt = now, now
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.Create(&w).Error; err != nil {
+		if err := model.CreateWish(ctx, tx, &w); err != nil {
 			return err
 		}
 		rec := message.CheckRecord{Subject: fmt.Sprintf("wish:%d", w.ID), UserID: a.UserID,
 			Scene: message.SceneForum, Text: text, Ancestry: w.Ancestry}
 		return s.msgs.RecordCheck(ctx, tx, rec, verdict)
 	})
-	if errors.Is(model.Translate(err), model.ErrDuplicate) && in.IdemKey != "" {
+	if errors.Is(err, model.ErrDuplicate) && in.IdemKey != "" {
 		// A concurrent double tap with the same key: the other one won.
-		if prev, ok, ferr := s.byIdemKey(ctx, a.UserID, in.IdemKey); ferr == nil && ok {
+		if prev, ok, ferr := model.ByIdemKey[model.Wish](ctx, s.db, "author_id", a.UserID, in.IdemKey); ferr == nil && ok {
 			v, err := s.Get(ctx, a, prev.ID)
 			return v, false, err
 		}
@@ -228,35 +216,14 @@ func (s *Service) checkPhotos(ctx context.Context, userID int64, ids []int64) er
 	if len(ids) == 0 {
 		return nil
 	}
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&model.Photo{}).
-		Where("id IN ? AND uploader_id = ? AND order_id = 0", ids, userID).Count(&n).Error; err != nil {
+	n, err := model.CountFreePhotos(ctx, s.db, userID, ids)
+	if err != nil {
 		return err
 	}
 	if n != int64(len(ids)) {
 		return errPhotoGone
 	}
 	return nil
-}
-
-func (s *Service) byIdemKey(ctx context.Context, authorID int64, key string) (model.Wish, bool, error) {
-	var w model.Wish
-	err := model.Translate(s.db.WithContext(ctx).Where("author_id = ? AND idem_key = ?", authorID, key).Take(&w).Error)
-	if errors.Is(err, model.ErrNotFound) {
-		return w, false, nil
-	}
-	return w, err == nil, err
-}
-
-func (s *Service) livesIn(ctx context.Context, userID, householdID int64) (bool, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&model.Residency{}).
-		Where("user_id = ? AND household_id = ?", userID, householdID).Limit(1).Count(&n).Error
-	return n > 0, err
-}
-
-func householdTarget(id int64, anc model.Ancestry) service.Target {
-	return service.TargetOf("household", id, anc)
 }
 
 // Photo returns one photo of a wish (the author's or the fulfilment's) to
@@ -276,11 +243,11 @@ func (s *Service) Photo(ctx context.Context, a *service.Actor, wishID, photoID i
 	if !slices.Contains(w.Photos, photoID) && !slices.Contains(w.FulfilPhotos, photoID) {
 		return model.Photo{}, nil, errPhotoNotFound
 	}
-	var p model.Photo
-	if err := model.Translate(s.db.WithContext(ctx).Take(&p, photoID).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return model.Photo{}, nil, errPhotoNotFound
-		}
+	p, err := model.TakePhoto(ctx, s.db, photoID)
+	if errors.Is(err, model.ErrNotFound) {
+		return model.Photo{}, nil, errPhotoNotFound
+	}
+	if err != nil {
 		return model.Photo{}, nil, err
 	}
 	if s.store == nil {
@@ -295,12 +262,11 @@ func (s *Service) Photo(ctx context.Context, a *service.Actor, wishID, photoID i
 
 // take reads a wish, optionally locking its row.
 func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Wish, error) {
-	q := db.WithContext(ctx)
+	read := model.TakeWish
 	if lock {
-		q = model.ForUpdate(q)
+		read = model.LockWish
 	}
-	var w model.Wish
-	err := model.Translate(q.Where("id = ?", id).Take(&w).Error)
+	w, err := read(ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return w, errWishNotFound
 	}
@@ -319,15 +285,14 @@ func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, st
 		return nil
 	}
 	now := s.clock.Now().UTC()
-	db := tx.WithContext(ctx).Model(&model.Wish{})
-	if err := db.Where("id = ?", id).Updates(map[string]any{"flagged": true, "version": gorm.Expr("version + 1"),
-		"updated_at": now}).Error; err != nil {
+	if err := model.FlagWish(ctx, tx, id, now); err != nil {
 		return err
 	}
 	if state != model.CheckRisky {
 		return nil // for review: flagging is enough
 	}
-	return tx.WithContext(ctx).Model(&model.Wish{}).Where("id = ? AND state = ?", id, model.WishOpen).
-		Updates(map[string]any{"state": model.WishWithdrawn, "withdrawn_at": now, "updated_at": now,
-			"version": gorm.Expr("version + 1")}).Error
+	// Only an open wish leaves the list: a claimed one already has its
+	// helper, and the flag puts it before the community.
+	_, err := model.WithdrawOpenWish(ctx, tx, id, now)
+	return err
 }

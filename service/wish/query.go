@@ -3,10 +3,7 @@ package wish
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
-
-	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/service"
@@ -20,30 +17,6 @@ type View struct {
 	ResidentPhone  string // for its claimer, the steward and staff only
 	ClaimerName    string
 	HouseholdLabel string // e.g. 金日天玺1号楼1单元101: where to help
-}
-
-// standing is what one actor is to one wish.
-type standing struct {
-	own     bool // its author or the resident it is for
-	claimer bool
-	helper  bool // a party member or volunteer whose grant covers it: may claim
-	steward bool // the building steward or grid worker: may thank for the resident
-	staff   bool // community staff and above
-}
-
-func (s *Service) standing(ctx context.Context, a *service.Actor, w model.Wish) (standing, error) {
-	t := householdTarget(w.HouseholdID, w.Ancestry)
-	st := standing{
-		own:     a.UserID == w.AuthorID || a.UserID == w.ResidentID,
-		claimer: w.ClaimerID != 0 && a.UserID == w.ClaimerID,
-		helper:  a.Can(t, helperRoles...),
-		steward: a.Can(t, stewardRoles...),
-		staff:   a.Can(t, staffRoles...),
-	}
-	if st == (standing{}) {
-		return st, service.ErrOutOfScope
-	}
-	return st, nil
 }
 
 // Get returns one wish to its author and resident, its claimer, the party
@@ -68,8 +41,8 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 	v := vs[0]
 	phone := st.steward || st.staff || (st.claimer && (w.State == model.WishClaimed || w.State == model.WishFulfilled))
 	if phone {
-		var u model.User
-		if err := s.db.WithContext(ctx).Select("id", "phone").Take(&u, w.ResidentID).Error; err == nil {
+		// The phone is a help, not the answer: a read that fails leaves it out.
+		if u, err := model.TakeUser(ctx, s.db, w.ResidentID); err == nil {
 			v.ResidentPhone = u.Phone
 		}
 	}
@@ -78,7 +51,6 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 
 // views names the people and the household of wishes.
 func (s *Service) views(ctx context.Context, ws []model.Wish) ([]View, error) {
-	db := s.db.WithContext(ctx)
 	var uids, hids []int64
 	for _, w := range ws {
 		uids = append(uids, w.AuthorID, w.ResidentID)
@@ -87,66 +59,29 @@ func (s *Service) views(ctx context.Context, ws []model.Wish) ([]View, error) {
 		}
 		hids = append(hids, w.HouseholdID)
 	}
-	names := map[int64]string{}
-	if len(uids) > 0 {
-		var us []model.User
-		if err := db.Select("id", "display_name").Where("id IN ?", uids).Find(&us).Error; err != nil {
-			return nil, err
-		}
-		for _, u := range us {
-			names[u.ID] = u.DisplayName
-		}
+	names, err := model.UserNames(ctx, s.db, uids)
+	if err != nil {
+		return nil, err
 	}
-	labels, err := householdLabels(ctx, db, hids)
+	homes, err := model.HouseholdPlaces(ctx, s.db, hids)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]View, 0, len(ws))
 	for _, w := range ws {
 		out = append(out, View{Wish: w, AuthorName: names[w.AuthorID], ResidentName: names[w.ResidentID],
-			ClaimerName: names[w.ClaimerID], HouseholdLabel: labels[w.HouseholdID]})
+			ClaimerName: names[w.ClaimerID], HouseholdLabel: label(homes[w.HouseholdID])})
 	}
 	return out, nil
 }
 
-// householdLabels names households as 金日天玺1号楼1单元101.
-func householdLabels(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]string, error) {
-	out := map[int64]string{}
-	if len(ids) == 0 {
-		return out, nil
+// label names a household as 金日天玺1号楼1单元101: where to help.
+func label(h model.HouseholdPlace) string {
+	l := h.CompoundName + h.BuildingName
+	if h.Unit != "" {
+		l += h.Unit + "单元"
 	}
-	var hs []model.Household
-	if err := db.WithContext(ctx).Where("id IN ?", ids).Find(&hs).Error; err != nil {
-		return nil, err
-	}
-	var bids, cids []int64
-	for _, h := range hs {
-		bids, cids = append(bids, h.BuildingID), append(cids, h.CompoundID)
-	}
-	var bs []model.Building
-	var cs []model.Compound
-	if err := db.WithContext(ctx).Select("id", "name").Where("id IN ?", bids).Find(&bs).Error; err != nil {
-		return nil, err
-	}
-	if err := db.WithContext(ctx).Select("id", "name").Where("id IN ?", cids).Find(&cs).Error; err != nil {
-		return nil, err
-	}
-	names := map[int64]string{}
-	for _, b := range bs {
-		names[b.ID] = b.Name
-	}
-	compounds := map[int64]string{}
-	for _, c := range cs {
-		compounds[c.ID] = c.Name
-	}
-	for _, h := range hs {
-		l := compounds[h.CompoundID] + names[h.BuildingID]
-		if h.Unit != "" {
-			l += h.Unit + "单元"
-		}
-		out[h.ID] = l + h.Room
-	}
-	return out, nil
+	return l + h.Room
 }
 
 // Lists of wishes.
@@ -172,27 +107,18 @@ var (
 	errNoStaff  = service.Forbidden("not_staff", "只有楼栋长、网格员和社区工作人员可以查看辖区全部心愿")
 )
 
-// scopeColumn is the ancestry column a grant's scope kind is matched on.
-var scopeColumn = map[string]string{
-	model.ScopeCity: "city_id", model.ScopeDistrict: "district_id", model.ScopeStreet: "street_id",
-	model.ScopeCommunity: "community_id", model.ScopeCompound: "compound_id",
-	model.ScopeGrid: "grid_id", model.ScopeBuilding: "building_id",
-}
-
-// scopeWhere turns grants into a condition on the ancestry columns; all is
-// true for a platform grant.
-func scopeWhere(grants []model.Grant) (cond string, args []any, all bool) {
-	var parts []string
+// treeScopes keeps the grants whose scope is a node of the tree; all is
+// true for a platform grant, which covers every wish.
+func treeScopes(grants []model.Grant) (under []model.Grant, all bool) {
 	for _, g := range grants {
 		if g.ScopeKind == model.ScopePlatform {
-			return "", nil, true
+			return nil, true
 		}
-		if col, ok := scopeColumn[g.ScopeKind]; ok {
-			parts = append(parts, col+" = ?")
-			args = append(args, g.ScopeID)
+		if _, ok := model.AncestryColumn(g.ScopeKind); ok {
+			under = append(under, g)
 		}
 	}
-	return strings.Join(parts, " OR "), args, false
+	return under, false
 }
 
 // List returns one page of a list, newest first.
@@ -206,27 +132,25 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 	if f.State != "" && !validState(f.State) {
 		return service.Paged[View]{}, errState
 	}
-	q := s.db.WithContext(ctx).Model(&model.Wish{})
+	q := model.WishFilter{CommunityID: f.CommunityID, CompoundID: f.CompoundID, Before: p.After, Limit: p.Limit + 1}
 	switch f.List {
 	case ListMine:
-		q = q.Where("author_id = ? OR resident_id = ?", a.UserID, a.UserID)
+		q.For = a.UserID
 	case ListClaimed:
-		q = q.Where("claimer_id = ?", a.UserID)
+		q.ClaimerID = a.UserID
 	case ListOpen, ListAll:
 		roles := helperRoles
 		if f.List == ListAll {
 			roles = append(append([]string{}, stewardRoles...), staffRoles...)
 		}
-		cond, args, all := scopeWhere(a.Scopes(roles...))
-		if !all && cond == "" {
+		under, all := treeScopes(a.Scopes(roles...))
+		if !all && len(under) == 0 {
 			if f.List == ListOpen {
 				return service.Paged[View]{}, errNoHelper
 			}
 			return service.Paged[View]{}, errNoStaff
 		}
-		if !all {
-			q = q.Where(cond, args...)
-		}
+		q.Under = under
 		if f.List == ListOpen {
 			if f.State != "" && f.State != model.WishOpen {
 				return service.Paged[View]{}, errState
@@ -236,20 +160,9 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 	default:
 		return service.Paged[View]{}, errList
 	}
-	if f.State != "" {
-		q = q.Where("state = ?", f.State)
-	}
-	if f.CommunityID > 0 {
-		q = q.Where("community_id = ?", f.CommunityID)
-	}
-	if f.CompoundID > 0 {
-		q = q.Where("compound_id = ?", f.CompoundID)
-	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.Wish
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	q.State = f.State
+	rows, err := model.ListWishes(ctx, s.db, q)
+	if err != nil {
 		return service.Paged[View]{}, err
 	}
 	page := service.Cut(rows, p.Limit)
@@ -313,9 +226,7 @@ func (s *Service) Hours(ctx context.Context, a *service.Actor, f HoursFilter, p 
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return HoursPage{}, errPeriod
 	}
-	db := s.db.WithContext(ctx)
-	var r model.Region
-	err := model.Translate(db.Where("id = ? AND level = ?", f.CommunityID, model.LevelCommunity).Take(&r).Error)
+	r, err := model.TakeRegion(ctx, s.db, f.CommunityID, model.LevelCommunity)
 	if errors.Is(err, model.ErrNotFound) {
 		return HoursPage{}, service.NotFound("community_not_found", "社区不存在")
 	}
@@ -326,57 +237,30 @@ func (s *Service) Hours(ctx context.Context, a *service.Actor, f HoursFilter, p 
 	if !a.Can(service.TargetOf(model.ScopeCommunity, r.ID, r.Ancestry), staffRoles...) {
 		return HoursPage{}, service.ErrOutOfScope
 	}
-	base := func() *gorm.DB {
-		q := db.Model(&model.Wish{}).Where("community_id = ? AND fulfilled_at IS NOT NULL", r.ID)
-		if !f.From.IsZero() {
-			q = q.Where("fulfilled_at >= ?", f.From.UTC())
-		}
-		if !f.To.IsZero() {
-			q = q.Where("fulfilled_at < ?", f.To.UTC())
-		}
-		return q
-	}
-	var out HoursPage
-	var tot struct {
-		Wishes    int64
-		Hours     int64
-		Confirmed int64
-	}
-	confirmed := gorm.Expr("COALESCE(SUM(CASE WHEN state = ? THEN hours_centi ELSE 0 END), 0)", model.WishThanked)
-	if err := base().Select("COUNT(*) AS wishes, COALESCE(SUM(hours_centi), 0) AS hours, ? AS confirmed", confirmed).
-		Scan(&tot).Error; err != nil {
+	hf := model.WishHoursFilter{CommunityID: r.ID, From: f.From, To: f.To}
+	tot, err := model.SumWishHours(ctx, s.db, hf)
+	if err != nil {
 		return HoursPage{}, err
 	}
-	out.TotalWishes, out.TotalHoursCenti, out.TotalConfirmed = tot.Wishes, tot.Hours, tot.Confirmed
-	q := base()
-	if p.After > 0 {
-		q = q.Where("claimer_id < ?", p.After)
-	}
-	var rows []VolunteerHours
-	if err := q.Select("claimer_id AS user_id, COUNT(*) AS wishes, COALESCE(SUM(hours_centi), 0) AS hours_centi, ? AS confirmed_centi", confirmed).
-		Group("claimer_id").Order("claimer_id DESC").Limit(p.Limit + 1).Scan(&rows).Error; err != nil {
+	out := HoursPage{TotalWishes: tot.Wishes, TotalHoursCenti: tot.HoursCenti, TotalConfirmed: tot.ConfirmedCenti}
+	rows, err := model.WishHoursByClaimer(ctx, s.db, hf, p.After, p.Limit+1)
+	if err != nil {
 		return HoursPage{}, err
 	}
-	out.Paged = service.Cut(rows, p.Limit)
+	page := service.Cut(rows, p.Limit)
+	out.More = page.More
+	out.Items = make([]VolunteerHours, 0, len(page.Items))
 	var ids []int64
-	for _, h := range out.Items {
+	for _, h := range page.Items {
 		ids = append(ids, h.UserID)
 	}
-	if len(ids) > 0 {
-		var us []model.User
-		if err := db.Select("id", "display_name").Where("id IN ?", ids).Find(&us).Error; err != nil {
-			return HoursPage{}, err
-		}
-		names := map[int64]string{}
-		for _, u := range us {
-			names[u.ID] = u.DisplayName
-		}
-		for i := range out.Items {
-			out.Items[i].Name = names[out.Items[i].UserID]
-		}
+	names, err := model.UserNames(ctx, s.db, ids)
+	if err != nil {
+		return HoursPage{}, err
 	}
-	if out.Items == nil {
-		out.Items = []VolunteerHours{}
+	for _, h := range page.Items {
+		out.Items = append(out.Items, VolunteerHours{UserID: h.UserID, Name: names[h.UserID], Wishes: h.Wishes,
+			HoursCenti: h.HoursCenti, ConfirmedCenti: h.ConfirmedCenti})
 	}
 	return out, nil
 }
