@@ -97,9 +97,11 @@ type ActionItemEvent struct {
 	CreatedAt time.Time `gorm:"not null"`
 }
 
-// ActionItemByID reads one item.
-func ActionItemByID(ctx context.Context, db *gorm.DB, id int64) (ActionItem, error) {
-	return ByID[ActionItem](ctx, db, id)
+// TakeActionItem reads one item; ErrNotFound when there is none.
+func TakeActionItem(ctx context.Context, db *gorm.DB, id int64) (ActionItem, error) {
+	var it ActionItem
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&it).Error
+	return it, Translate(err)
 }
 
 // LockActionItem reads one item for update by its primary key only: a

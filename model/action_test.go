@@ -261,7 +261,7 @@ func TestActionItemStore(t *testing.T) {
 		if n, err := model.UpdateActionItem(ctx, db, a, &next, now); err != nil || n != 1 {
 			t.Fatalf("update: %d rows, %v", n, err)
 		}
-		got, err := model.ActionItemByID(ctx, db, a.ID)
+		got, err := model.TakeActionItem(ctx, db, a.ID)
 		if err != nil || got.State != model.ActionClaimed || got.ClaimedBy != 42 || got.Version != a.Version+1 || got.Title != a.Title {
 			t.Fatalf("after update %+v, %v", got, err)
 		}

@@ -152,6 +152,13 @@ type MeetingMinutes struct {
 	AuthorID    int64               `gorm:"not null"`
 }
 
+// TakeMeeting reads one meeting; ErrNotFound when there is none.
+func TakeMeeting(ctx context.Context, db *gorm.DB, id int64) (Meeting, error) {
+	var m Meeting
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&m).Error
+	return m, Translate(err)
+}
+
 // LockMeeting reads and locks a meeting by primary key inside tx (its
 // state is checked afterwards: locking by id keeps MariaDB off the state
 // index).

@@ -75,6 +75,9 @@ func TestMeetingStore(t *testing.T) {
 		}
 	})
 	t.Run("moves compare the state", func(t *testing.T) {
+		if got, err := model.TakeMeeting(ctx, db, m1.ID); err != nil || got.State != model.MeetingDraft {
+			t.Fatalf("take %+v, %v", got, err)
+		}
 		next := *m1
 		next.State, next.ScheduledAt, next.UpdatedAt = model.MeetingScheduled, &now, now
 		if n, err := model.MoveMeeting(ctx, db, &next, model.MeetingDraft); err != nil || n != 1 {

@@ -138,7 +138,7 @@ func compoundAncestry(a model.Ancestry) model.Ancestry {
 
 // load reads one item through db (404 when missing).
 func load(ctx context.Context, db *gorm.DB, id int64) (model.ActionItem, error) {
-	it, err := model.ActionItemByID(ctx, db, id)
+	it, err := model.TakeActionItem(ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return it, errItemMissing
 	}

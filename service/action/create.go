@@ -200,7 +200,7 @@ func beijingDay(t time.Time) time.Time {
 func (s *Service) placeOf(ctx context.Context, in CreateInput) (place, bool, error) {
 	switch {
 	case in.CompoundID > 0:
-		c, err := model.ByID[model.Compound](ctx, s.db, in.CompoundID)
+		c, err := model.TakeCompound(ctx, s.db, in.CompoundID)
 		if err != nil {
 			if errors.Is(err, model.ErrNotFound) {
 				return place{}, false, errScopeGone

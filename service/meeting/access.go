@@ -35,7 +35,7 @@ func canManage(a *service.Actor, m *model.Meeting) bool {
 
 // load reads a meeting by id.
 func load(ctx context.Context, db *gorm.DB, id int64) (model.Meeting, error) {
-	m, err := model.ByID[model.Meeting](ctx, db, id)
+	m, err := model.TakeMeeting(ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return m, errHidden
 	}

@@ -23,7 +23,7 @@ func (s *Service) scopeAncestry(ctx context.Context, kind string, id int64) (mod
 	switch kind {
 	case model.ScopeCompound:
 		var c model.Compound
-		c, err = model.ByID[model.Compound](ctx, s.db, id)
+		c, err = model.TakeCompound(ctx, s.db, id)
 		anc = c.Ancestry
 		anc.CompoundID = c.ID
 	default:
@@ -148,7 +148,7 @@ func (s *Service) resolveGroups(ctx context.Context, m *model.Meeting, in []Grou
 		switch g.Kind {
 		case model.GroupCompoundCommittee, model.GroupCompoundBranch, model.GroupCompoundResidents:
 			var c model.Compound
-			c, err = model.ByID[model.Compound](ctx, s.db, g.TargetID)
+			c, err = model.TakeCompound(ctx, s.db, g.TargetID)
 			name, anc = c.Name, c.Ancestry
 			anc.CompoundID = c.ID
 		case model.GroupCommunityStaff:
