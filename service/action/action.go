@@ -18,6 +18,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/message"
 )
 
@@ -110,19 +111,16 @@ func StateName(state string) string {
 	return state
 }
 
-// cst is Beijing time: due dates and item numbers are Beijing dates.
-var cst = time.FixedZone("CST", 8*3600)
-
 // Number is an item's human number: ZG, the Beijing date it was raised,
 // and its id (ZG20261123-12).
 func Number(it model.ActionItem) string {
-	return fmt.Sprintf("ZG%s-%d", it.CreatedAt.In(cst).Format("20060102"), it.ID)
+	return fmt.Sprintf("ZG%s-%d", it.CreatedAt.In(calendar.Beijing).Format("20060102"), it.ID)
 }
 
 // DueDate is the Beijing date an item is due (the day before DueAt's
 // Beijing midnight).
 func DueDate(it model.ActionItem) string {
-	return it.DueAt.Add(-time.Nanosecond).In(cst).Format(time.DateOnly)
+	return it.DueAt.Add(-time.Nanosecond).In(calendar.Beijing).Format(time.DateOnly)
 }
 
 var (

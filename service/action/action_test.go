@@ -17,6 +17,7 @@ import (
 	"redprop/model"
 	"redprop/model/dbtest"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/message"
 	"redprop/service/photo"
 	"redprop/service/servicetest"
@@ -354,8 +355,8 @@ func TestLedgerFilters(t *testing.T) {
 		return out
 	}
 	yes := true
-	from := time.Date(2026, 11, 24, 0, 0, 0, 0, cst)
-	to := time.Date(2026, 11, 26, 0, 0, 0, 0, cst)
+	from := time.Date(2026, 11, 24, 0, 0, 0, 0, calendar.Beijing)
+	to := time.Date(2026, 11, 26, 0, 0, 0, 0, calendar.Beijing)
 	cases := []struct {
 		name string
 		f    Filter

@@ -13,6 +13,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 // CreateInput is what a new item takes. CompoundID or CommunityID names
@@ -165,7 +166,7 @@ func checkCreate(in *CreateInput, now time.Time) (time.Time, error) {
 	if in.CompoundID < 0 || in.CommunityID < 0 || (in.CompoundID > 0 && in.CommunityID > 0) {
 		return time.Time{}, errScopeBoth
 	}
-	day, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(in.DueDate), cst)
+	day, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(in.DueDate), calendar.Beijing)
 	if err != nil {
 		return time.Time{}, errDueFormat
 	}
@@ -191,8 +192,8 @@ func checkCreate(in *CreateInput, now time.Time) (time.Time, error) {
 
 // beijingDay is the start of t's Beijing date.
 func beijingDay(t time.Time) time.Time {
-	y, m, d := t.In(cst).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, cst)
+	y, m, d := t.In(calendar.Beijing).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, calendar.Beijing)
 }
 
 // placeOf loads the compound or community the input names (ok false when
@@ -286,7 +287,7 @@ func (s *Service) checkOwner(ctx context.Context, it *model.ActionItem, now time
 		if err != nil {
 			return gone(err)
 		}
-		y, m, d := now.In(cst).Date()
+		y, m, d := now.In(calendar.Beijing).Date()
 		today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 		where := model.Place{Kind: model.ScopeCommunity, ID: it.CommunityID}
 		if it.ScopeKind == model.ScopeCompound {

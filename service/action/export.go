@@ -11,6 +11,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 // exportBatch is how many items one query of the export reads.
@@ -113,7 +114,7 @@ func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (wb *W
 		return nil, errExportTooBig(s.opts.ExportMaxRows)
 	}
 	file := excelize.NewFile()
-	day := s.clock.Now().In(cst).Format("20060102")
+	day := s.clock.Now().In(calendar.Beijing).Format("20060102")
 	wb = &Workbook{file: file, Filename: "整改台账_" + day + ".xlsx", ASCIIName: "action-items-" + day + ".xlsx"}
 	if err := s.fill(ctx, wb, ids); err != nil {
 		file.Close()
@@ -256,7 +257,7 @@ func (s *Service) fillHistory(ctx context.Context, f *excelize.File, ids []int64
 			if ev.ActorID == 0 {
 				who = "系统"
 			}
-			values := []string{v.Number, ev.CreatedAt.In(cst).Format("2006-01-02 15:04"), actionNames[ev.Action], who, change, ev.Note}
+			values := []string{v.Number, ev.CreatedAt.In(calendar.Beijing).Format("2006-01-02 15:04"), actionNames[ev.Action], who, change, ev.Note}
 			if err := writeRow(sw, &line, body, values); err != nil {
 				return err
 			}
@@ -306,5 +307,5 @@ func exportTime(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
-	return t.In(cst).Format("2006-01-02 15:04")
+	return t.In(calendar.Beijing).Format("2006-01-02 15:04")
 }

@@ -11,6 +11,7 @@ import (
 	"redprop/model"
 	"redprop/model/dbtest"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/meeting"
 	"redprop/service/message"
 	"redprop/service/servicetest"
@@ -44,7 +45,7 @@ func newEnv(t *testing.T, opts meeting.Options) *env {
 
 // at is a time on the fake clock's Beijing calendar: day offset, hh:mm.
 func (e *env) at(days, hour, minute int) time.Time {
-	d := e.Clock.Now().In(time.FixedZone("CST", 8*3600))
+	d := e.Clock.Now().In(calendar.Beijing)
 	return time.Date(d.Year(), d.Month(), d.Day()+days, hour, minute, 0, 0, d.Location()).UTC()
 }
 

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"redprop/model"
+	"redprop/service/calendar"
 	"redprop/service/message"
 )
 
@@ -31,8 +32,6 @@ const (
 // cancelKey withdraws every reminder of a meeting still waiting.
 func cancelKey(meetingID int64) string { return fmt.Sprintf("meeting:%d", meetingID) }
 
-var beijing = time.FixedZone("CST", 8*3600)
-
 var kindWords = map[string]string{
 	model.MeetingJoint: "联席会议", model.MeetingTripartite: "三方协调议事", model.MeetingTalk: "民情恳谈",
 	model.MeetingAssembly: "业主大会", model.MeetingOther: "会议",
@@ -40,7 +39,7 @@ var kindWords = map[string]string{
 
 // when is the meeting's time in Beijing words: 11月25日 14:30–16:00.
 func when(m *model.Meeting) string {
-	s, e := m.StartsAt.In(beijing), m.EndsAt.In(beijing)
+	s, e := m.StartsAt.In(calendar.Beijing), m.EndsAt.In(calendar.Beijing)
 	out := fmt.Sprintf("%d月%d日 %s–", s.Month(), s.Day(), s.Format("15:04"))
 	if e.YearDay() != s.YearDay() || e.Year() != s.Year() {
 		out += fmt.Sprintf("%d月%d日 ", e.Month(), e.Day())
