@@ -2,10 +2,12 @@ package action
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
 	"image/png"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/model/dbtest"
@@ -994,4 +997,54 @@ func TestOrganiserNeedsALiveGrantAndCannotVerifyOwnWork(t *testing.T) {
 			t.Fatalf("former worker's ledger: %d items, %v", len(page.Items), err)
 		}
 	})
+}
+
+// The tick reports through the logger it was given: a pass that marked
+// items is an info line there, a failed pass an error line.
+func TestTickLogsThroughOptions(t *testing.T) {
+	e := newEnv(t)
+	e.create("community", e.firmItem())
+	e.Clock.Set(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	// run runs the loop until its first log line and returns that line.
+	run := func(t *testing.T, db *gorm.DB) string {
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(e.Ctx, 30*time.Second)
+		defer cancel()
+		log := slog.New(stopAfter{slog.NewJSONHandler(&out, nil), cancel})
+		New(db, e.Clock, e.svc.msgs, e.photos, Options{Log: log}).Run(ctx, time.Hour)
+		if ctx.Err() == context.DeadlineExceeded {
+			t.Fatal("the tick logged nothing")
+		}
+		return out.String()
+	}
+	e.Step(t, "a marking pass", func(t *testing.T) {
+		if line := run(t, e.DB); !strings.Contains(line, `"level":"INFO"`) || !strings.Contains(line, `"overdue":1`) {
+			t.Fatalf("log line %s", line)
+		}
+	})
+	e.Step(t, "a failed pass", func(t *testing.T) {
+		// A database without the tables: every query of the pass fails.
+		empty, err := model.Open("", "file:action-tick-broken?mode=memory", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sqlDB, err := empty.DB(); err == nil {
+			t.Cleanup(func() { sqlDB.Close() })
+		}
+		if line := run(t, empty); !strings.Contains(line, `"level":"ERROR"`) || !strings.Contains(line, "action item tick failed") {
+			t.Fatalf("log line %s", line)
+		}
+	})
+}
+
+// stopAfter is a log handler that ends the loop after its first line.
+type stopAfter struct {
+	slog.Handler
+	stop context.CancelFunc
+}
+
+func (h stopAfter) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	h.stop()
+	return err
 }
