@@ -170,7 +170,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.recheck = message.NewRecheck(a.message, map[string]message.LateVerdict{
 		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,
 	})
-	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{})
+	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,

@@ -1,6 +1,13 @@
 package model
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Action item states (问题清单 → 认领 → 整改 → 验收, DESIGN.md §6). A sent-back
 // item goes from done to claimed again.
@@ -88,4 +95,221 @@ type ActionItemEvent struct {
 	Note      string    `gorm:"size:1000"`
 	Photos    string    `gorm:"size:200"` // comma-separated photo ids
 	CreatedAt time.Time `gorm:"not null"`
+}
+
+// TakeActionItem reads one item; ErrNotFound when there is none.
+func TakeActionItem(ctx context.Context, db *gorm.DB, id int64) (ActionItem, error) {
+	var it ActionItem
+	err := db.WithContext(ctx).Where("id = ?", id).Take(&it).Error
+	return it, Translate(err)
+}
+
+// LockActionItem reads one item for update by its primary key only: a
+// condition on state would let MariaDB lock through the state index and
+// deadlock two racing transitions.
+func LockActionItem(ctx context.Context, tx *gorm.DB, id int64) (ActionItem, error) {
+	var it ActionItem
+	err := ForUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&it).Error
+	return it, Translate(err)
+}
+
+// CreateActionItem inserts a new item (ErrDuplicate for a creator's
+// Idempotency-Key used twice).
+func CreateActionItem(ctx context.Context, tx *gorm.DB, it *ActionItem) error {
+	return Translate(tx.WithContext(ctx).Create(it).Error)
+}
+
+// UpdateActionItem writes the columns next changes of prev, with the
+// version bumped, if the row is still at prev's version. It returns the
+// rows affected: 0 when the item moved meanwhile.
+func UpdateActionItem(ctx context.Context, tx *gorm.DB, prev, next *ActionItem, now time.Time) (int64, error) {
+	cols := map[string]any{"state": next.State, "version": prev.Version + 1, "updated_at": now}
+	num := func(col string, x, y int64) {
+		if x != y {
+			cols[col] = y
+		}
+	}
+	str := func(col, x, y string) {
+		if x != y {
+			cols[col] = y
+		}
+	}
+	tm := func(col string, x, y *time.Time) {
+		if (x == nil) != (y == nil) || (x != nil && !x.Equal(*y)) {
+			cols[col] = y
+		}
+	}
+	num("claimed_by", prev.ClaimedBy, next.ClaimedBy)
+	tm("claimed_at", prev.ClaimedAt, next.ClaimedAt)
+	num("done_by", prev.DoneBy, next.DoneBy)
+	tm("done_at", prev.DoneAt, next.DoneAt)
+	str("evidence", prev.Evidence, next.Evidence)
+	str("photos", prev.Photos, next.Photos)
+	num("verified_by", prev.VerifiedBy, next.VerifiedBy)
+	tm("verified_at", prev.VerifiedAt, next.VerifiedAt)
+	num("send_backs", int64(prev.SendBacks), int64(next.SendBacks))
+	if prev.Overdue != next.Overdue {
+		cols["overdue"] = next.Overdue
+	}
+	tm("overdue_at", prev.OverdueAt, next.OverdueAt)
+	res := tx.WithContext(ctx).Model(&ActionItem{}).Where("id = ? AND version = ?", prev.ID, prev.Version).Updates(cols)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// AppendActionEvent inserts one history row (no query updates or deletes
+// them).
+func AppendActionEvent(ctx context.Context, tx *gorm.DB, ev *ActionItemEvent) error {
+	return Translate(tx.WithContext(ctx).Create(ev).Error)
+}
+
+// ActionEvents returns the history rows of items, oldest first; with
+// action set, only the rows of that action.
+func ActionEvents(ctx context.Context, db *gorm.DB, itemIDs []int64, action string) ([]ActionItemEvent, error) {
+	if len(itemIDs) == 0 {
+		return nil, nil
+	}
+	q := db.WithContext(ctx).Where("item_id IN ?", itemIDs)
+	if action != "" {
+		q = q.Where("action = ?", action)
+	}
+	var evs []ActionItemEvent
+	err := q.Order("id").Find(&evs).Error
+	return evs, Translate(err)
+}
+
+// LastActionEvent is the latest history row of action on an item; found
+// is false when there is none.
+func LastActionEvent(ctx context.Context, db *gorm.DB, itemID int64, action string) (ev ActionItemEvent, found bool, err error) {
+	res := db.WithContext(ctx).Where("item_id = ? AND action = ?", itemID, action).Order("id DESC").Limit(1).Find(&ev)
+	return ev, res.RowsAffected > 0, Translate(res.Error)
+}
+
+// DueActionItemIDs is a keyset page of the items in one of states, not
+// yet marked overdue, due by now: up to limit ids above after, ascending.
+func DueActionItemIDs(ctx context.Context, db *gorm.DB, states []string, now time.Time, after int64, limit int) ([]int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Model(&ActionItem{}).
+		Where("state IN ? AND overdue = ? AND due_at <= ? AND id > ?", states, false, now, after).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, Translate(err)
+}
+
+// ActionReach is the part of the items one reader may see: those in any
+// of Places, owned by any of Owners, or owned by the committee of a
+// compound in any of CommitteesIn. All is every item.
+type ActionReach struct {
+	All          bool
+	Places       []Place
+	Owners       []ActionOwner
+	CommitteesIn []Place
+}
+
+// ActionOwner names an owner organisation of items.
+type ActionOwner struct {
+	Kind string
+	ID   int64
+}
+
+// Empty reports whether the reach holds no item at all.
+func (r ActionReach) Empty() bool {
+	return !r.All && len(r.Places) == 0 && len(r.Owners) == 0 && len(r.CommitteesIn) == 0
+}
+
+// ActionItemQuery selects items: those of Reach, narrowed by every field
+// that is set.
+type ActionItemQuery struct {
+	Reach       ActionReach
+	States      []string
+	OwnerKind   string
+	OwnerID     int64
+	Overdue     *bool
+	SourceKind  string
+	SourceID    int64
+	StreetID    int64
+	CommunityID int64
+	CompoundID  int64
+	From, To    *time.Time // created in [From, To)
+}
+
+func (q ActionItemQuery) where(db *gorm.DB) *gorm.DB {
+	db = db.Model(&ActionItem{})
+	if !q.Reach.All {
+		var conds []string
+		var args []any
+		for _, p := range q.Reach.Places {
+			if col := AncestryColumn(p.Kind); col != "" {
+				conds, args = append(conds, col+" = ?"), append(args, p.ID)
+			}
+		}
+		for _, o := range q.Reach.Owners {
+			conds, args = append(conds, "(owner_kind = ? AND owner_id = ?)"), append(args, o.Kind, o.ID)
+		}
+		for _, p := range q.Reach.CommitteesIn {
+			if col := AncestryColumn(p.Kind); col != "" {
+				conds = append(conds, "(owner_kind = ? AND owner_id IN (SELECT id FROM committees WHERE "+col+" = ?))")
+				args = append(args, OwnerCommittee, p.ID)
+			}
+		}
+		if len(conds) == 0 {
+			conds = []string{"1 = 0"}
+		}
+		db = db.Where("("+strings.Join(conds, " OR ")+")", args...)
+	}
+	if len(q.States) > 0 {
+		db = db.Where("state IN ?", q.States)
+	}
+	eq := func(col string, v any, set bool) {
+		if set {
+			db = db.Where(col+" = ?", v)
+		}
+	}
+	eq("owner_kind", q.OwnerKind, q.OwnerKind != "")
+	eq("owner_id", q.OwnerID, q.OwnerID > 0)
+	if q.Overdue != nil {
+		eq("overdue", *q.Overdue, true)
+	}
+	eq("source_kind", q.SourceKind, q.SourceKind != "")
+	eq("source_id", q.SourceID, q.SourceID > 0)
+	eq("street_id", q.StreetID, q.StreetID > 0)
+	eq("community_id", q.CommunityID, q.CommunityID > 0)
+	eq("compound_id", q.CompoundID, q.CompoundID > 0)
+	if q.From != nil {
+		db = db.Where("created_at >= ?", q.From.UTC())
+	}
+	if q.To != nil {
+		db = db.Where("created_at < ?", q.To.UTC())
+	}
+	return db
+}
+
+// ActionItemPage is a page of the items q selects, newest first: up to
+// limit items with an id below before (0: from the newest).
+func ActionItemPage(ctx context.Context, db *gorm.DB, q ActionItemQuery, before int64, limit int) ([]ActionItem, error) {
+	tx := q.where(db.WithContext(ctx))
+	if before > 0 {
+		tx = tx.Where("id < ?", before)
+	}
+	var rows []ActionItem
+	if err := tx.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list action items: %w", Translate(err))
+	}
+	return rows, nil
+}
+
+// ActionItemIDs returns the ids of up to limit items q selects, newest
+// first.
+func ActionItemIDs(ctx context.Context, db *gorm.DB, q ActionItemQuery, limit int) ([]int64, error) {
+	var ids []int64
+	err := q.where(db.WithContext(ctx)).Order("id DESC").Limit(limit).Pluck("id", &ids).Error
+	return ids, Translate(err)
+}
+
+// ActionItemsByID reads the items of ids, newest first.
+func ActionItemsByID(ctx context.Context, db *gorm.DB, ids []int64) ([]ActionItem, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var items []ActionItem
+	err := db.WithContext(ctx).Where("id IN ?", ids).Order("id DESC").Find(&items).Error
+	return items, Translate(err)
 }

@@ -198,3 +198,34 @@ func ByIdemKey[T any](ctx context.Context, db *gorm.DB, ownerCol string, owner i
 	}
 	return row, err == nil, err
 }
+
+// nameBatch is the most ids one IN list of NamesOf carries.
+const nameBatch = 500
+
+// NamesOf reads id → column col of the table of table (a pointer to its
+// model, e.g. &User{}) for ids, a batch of ids per query; ids of no row
+// and ids ≤ 0 are left out.
+func NamesOf(ctx context.Context, db *gorm.DB, table any, col string, ids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	list := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if id > 0 {
+			list = append(list, id)
+		}
+	}
+	for start := 0; start < len(list); start += nameBatch {
+		var rows []struct {
+			ID   int64
+			Name string
+		}
+		err := db.WithContext(ctx).Model(table).Select("id, "+col+" AS name").
+			Where("id IN ?", list[start:min(start+nameBatch, len(list))]).Scan(&rows).Error
+		if err != nil {
+			return nil, fmt.Errorf("names from %T: %w", table, Translate(err))
+		}
+		for _, r := range rows {
+			out[r.ID] = r.Name
+		}
+	}
+	return out, nil
+}

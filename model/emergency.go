@@ -129,7 +129,7 @@ func RemoveVulnerable(ctx context.Context, db *gorm.DB, id, by int64, at time.Ti
 // LiveVulnerablesIn returns, newest first, up to limit live registrations
 // within scopes (of one grid when gridID is not 0) with ids below before
 // (0: from the newest).
-func LiveVulnerablesIn(ctx context.Context, db *gorm.DB, scopes []TreeScope, gridID, before int64, limit int) ([]Vulnerable, error) {
+func LiveVulnerablesIn(ctx context.Context, db *gorm.DB, scopes []Place, gridID, before int64, limit int) ([]Vulnerable, error) {
 	q := whereInTree(db.WithContext(ctx).Where("active = 1"), scopes)
 	if gridID != 0 {
 		q = q.Where("grid_id = ?", gridID)
@@ -200,7 +200,7 @@ func OpenCallsOf(ctx context.Context, db *gorm.DB, householdIDs ...int64) ([]Eme
 
 // OpenCallsIn returns, newest first, up to limit unresolved calls within
 // scopes with ids below before (0: from the newest).
-func OpenCallsIn(ctx context.Context, db *gorm.DB, scopes []TreeScope, before int64, limit int) ([]EmergencyCall, error) {
+func OpenCallsIn(ctx context.Context, db *gorm.DB, scopes []Place, before int64, limit int) ([]EmergencyCall, error) {
 	q := whereInTree(db.WithContext(ctx).Where("resolved_at IS NULL"), scopes)
 	if before > 0 {
 		q = q.Where("id < ?", before)

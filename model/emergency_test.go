@@ -13,7 +13,6 @@ import (
 	"redprop/model/dbtest"
 )
 
-
 // newCall inserts an open call of household hid, raised at t0, with an
 // order id of its own.
 func newCall(t *testing.T, db *gorm.DB, hid int64, anc model.Ancestry) model.EmergencyCall {
@@ -179,7 +178,7 @@ func TestCallClock(t *testing.T) {
 
 // Lists within tree scopes: a grid, a community, the platform; a scope
 // outside the tree or none at all sees nothing.
-func TestEmergencyListsInTreeScopes(t *testing.T) {
+func TestEmergencyListsInPlaces(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.Open(t)
 	one := int8(1)
@@ -207,19 +206,19 @@ func TestEmergencyListsInTreeScopes(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name   string
-		scopes []model.TreeScope
+		scopes []model.Place
 		vulns  []int64
 		calls  []int64
 	}{
-		{"grid", []model.TreeScope{{Kind: model.ScopeGrid, ID: 1}}, []int64{vs[1].ID, vs[0].ID}, []int64{calls[0].ID}},
-		{"two grids", []model.TreeScope{{Kind: model.ScopeGrid, ID: 1}, {Kind: model.ScopeGrid, ID: 2}},
+		{"grid", []model.Place{{Kind: model.ScopeGrid, ID: 1}}, []int64{vs[1].ID, vs[0].ID}, []int64{calls[0].ID}},
+		{"two grids", []model.Place{{Kind: model.ScopeGrid, ID: 1}, {Kind: model.ScopeGrid, ID: 2}},
 			[]int64{vs[2].ID, vs[1].ID, vs[0].ID}, []int64{calls[1].ID, calls[0].ID}},
-		{"community", []model.TreeScope{{Kind: model.ScopeCommunity, ID: 4}}, []int64{vs[2].ID, vs[1].ID, vs[0].ID},
+		{"community", []model.Place{{Kind: model.ScopeCommunity, ID: 4}}, []int64{vs[2].ID, vs[1].ID, vs[0].ID},
 			[]int64{calls[1].ID, calls[0].ID}},
-		{"platform", []model.TreeScope{{Kind: model.ScopePlatform}}, []int64{vs[2].ID, vs[1].ID, vs[0].ID},
+		{"platform", []model.Place{{Kind: model.ScopePlatform}}, []int64{vs[2].ID, vs[1].ID, vs[0].ID},
 			[]int64{calls[1].ID, calls[0].ID}},
-		{"another community", []model.TreeScope{{Kind: model.ScopeCommunity, ID: 5}}, nil, nil},
-		{"a firm", []model.TreeScope{{Kind: model.ScopeFirm, ID: 1}}, nil, nil},
+		{"another community", []model.Place{{Kind: model.ScopeCommunity, ID: 5}}, nil, nil},
+		{"a firm", []model.Place{{Kind: model.ScopeFirm, ID: 1}}, nil, nil},
 		{"none", nil, nil, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -233,7 +232,7 @@ func TestEmergencyListsInTreeScopes(t *testing.T) {
 			}
 		})
 	}
-	community := []model.TreeScope{{Kind: model.ScopeCommunity, ID: 4}}
+	community := []model.Place{{Kind: model.ScopeCommunity, ID: 4}}
 	t.Run("one grid, page by page", func(t *testing.T) {
 		got, _ := model.LiveVulnerablesIn(ctx, db, community, 1, 0, 1)
 		if !slices.Equal(vulnIDs(got), []int64{vs[1].ID}) {

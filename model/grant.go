@@ -259,3 +259,24 @@ func GrantsPage(ctx context.Context, db *gorm.DB, f GrantQuery, p Page) (Paged[G
 	}
 	return KeysetPage[GrantView](ctx, q, "g.id", p)
 }
+
+// HoldersAfter is a keyset page of the grants in force filling seat: up
+// to limit grants with an id above after, by id, holding only ID and
+// UserID.
+func HoldersAfter(ctx context.Context, db *gorm.DB, seat Seat, after int64, limit int) ([]Grant, error) {
+	var gs []Grant
+	err := holders(db.WithContext(ctx), []Seat{seat}).Select("id", "user_id").Where("id > ?", after).
+		Order("id").Limit(limit).Find(&gs).Error
+	return gs, Translate(err)
+}
+
+// GridHoldersAfter is HoldersAfter for every scope of kind inside grid
+// gridID (the stewards of a grid's buildings): the grants in force of role
+// over such a scope, by id.
+func GridHoldersAfter(ctx context.Context, db *gorm.DB, role, kind string, gridID, after int64, limit int) ([]Grant, error) {
+	var gs []Grant
+	err := db.WithContext(ctx).Model(&Grant{}).Select("id", "user_id").
+		Where(liveGrant+" AND role = ? AND scope_kind = ? AND grid_id = ? AND id > ?", role, kind, gridID, after).
+		Order("id").Limit(limit).Find(&gs).Error
+	return gs, Translate(err)
+}

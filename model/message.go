@@ -631,16 +631,6 @@ func OutboxRows(ctx context.Context, db *gorm.DB, state string, after int64, lim
 	return rows, Translate(err)
 }
 
-// Place is one node of the tree: a scope kind of Ancestry (city,
-// district, street, community) and its id.
-type Place struct {
-	Kind string
-	ID   int64
-}
-
-var ancestryColumn = map[string]string{ScopeCity: "city_id", ScopeDistrict: "district_id",
-	ScopeStreet: "street_id", ScopeCommunity: "community_id"}
-
 // ContentChecks lists up to limit content checks with ids below after (0:
 // from the newest), newest first. within keeps the checks under any of
 // its places (nil keeps all; places of other kinds match nothing); state
@@ -651,7 +641,7 @@ func ContentChecks(ctx context.Context, db *gorm.DB, within []Place, state strin
 		conds := []string{"1 = 0"}
 		var args []any
 		for _, p := range within {
-			if col, ok := ancestryColumn[p.Kind]; ok {
+			if col := AncestryColumn(p.Kind); col != "" {
 				conds = append(conds, col+" = ?")
 				args = append(args, p.ID)
 			}

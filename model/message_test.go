@@ -13,7 +13,6 @@ import (
 	"redprop/model/dbtest"
 )
 
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

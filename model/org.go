@@ -119,18 +119,7 @@ func TakeRegion(ctx context.Context, db *gorm.DB, id int64, level string) (Regio
 
 // CompoundNames maps compound ids to their names; unknown ids are absent.
 func CompoundNames(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]string, error) {
-	names := map[int64]string{}
-	if len(ids) == 0 {
-		return names, nil
-	}
-	var cs []Compound
-	if err := db.WithContext(ctx).Select("id", "name").Where("id IN ?", ids).Find(&cs).Error; err != nil {
-		return nil, Translate(err)
-	}
-	for _, c := range cs {
-		names[c.ID] = c.Name
-	}
-	return names, nil
+	return NamesOf(ctx, db, &Compound{}, "name", ids)
 }
 
 // HasHouseholds reports whether a compound has any household.
@@ -203,25 +192,18 @@ func underAny(grants []Grant) (string, []any) {
 	return strings.Join(parts, " OR "), args
 }
 
-// TreeScope is a part of the region tree by the kind and id of its top;
-// the platform scope is the whole tree.
-type TreeScope struct {
-	Kind string
-	ID   int64
-}
-
-// TreeScopeOf returns the part of the tree a grant covers; ok is false for
+// PlaceOf returns the part of the tree a grant covers; ok is false for
 // scopes outside the tree (firms, departments).
-func TreeScopeOf(g Grant) (TreeScope, bool) {
+func PlaceOf(g Grant) (Place, bool) {
 	if AncestryColumn(g.ScopeKind) != "" || g.ScopeKind == ScopePlatform {
-		return TreeScope{Kind: g.ScopeKind, ID: g.ScopeID}, true
+		return Place{Kind: g.ScopeKind, ID: g.ScopeID}, true
 	}
-	return TreeScope{}, false
+	return Place{}, false
 }
 
 // whereInTree narrows q to the rows whose Ancestry lies within one of
 // scopes (none: no row).
-func whereInTree(q *gorm.DB, scopes []TreeScope) *gorm.DB {
+func whereInTree(q *gorm.DB, scopes []Place) *gorm.DB {
 	var parts []string
 	var args []any
 	for _, s := range scopes {
@@ -604,4 +586,28 @@ func ScopeAncestry(ctx context.Context, db *gorm.DB, kind string, id int64) (Anc
 		return d.Ancestry, err
 	}
 	return Ancestry{}, fmt.Errorf("scope kind %q names no object", kind)
+}
+
+// Place is a region of the tree or a compound, named by its scope kind
+// (city, district, street, community, compound) and id.
+type Place struct {
+	Kind string
+	ID   int64
+}
+
+// FirmsServing returns, ascending, those of firms with a contract for a
+// compound inside place; with on set, only contracts running that day
+// (a UTC midnight, as contract dates are stored), otherwise of any period.
+func FirmsServing(ctx context.Context, db *gorm.DB, firms []int64, place Place, on *time.Time) ([]int64, error) {
+	col := AncestryColumn(place.Kind)
+	if len(firms) == 0 || col == "" {
+		return nil, nil
+	}
+	q := db.WithContext(ctx).Model(&Contract{}).Distinct("firm_id").Where("firm_id IN ? AND "+col+" = ?", firms, place.ID)
+	if on != nil {
+		q = q.Where("starts_on <= ? AND ends_on >= ?", *on, *on)
+	}
+	var served []int64
+	err := q.Order("firm_id").Pluck("firm_id", &served).Error
+	return served, Translate(err)
 }

@@ -33,3 +33,14 @@ func CountFreePhotos(ctx context.Context, db *gorm.DB, uploaderID int64, ids []i
 		Count(&n).Error
 	return n, Translate(err)
 }
+
+// OwnPhotoIDs returns those of ids that are photos uploaded by uploaderID.
+func OwnPhotoIDs(ctx context.Context, db *gorm.DB, uploaderID int64, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var found []int64
+	err := db.WithContext(ctx).Model(&Photo{}).Where("id IN ? AND uploader_id = ?", ids, uploaderID).
+		Order("id").Pluck("id", &found).Error
+	return found, Translate(err)
+}

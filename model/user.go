@@ -343,3 +343,25 @@ func UserIDByUnionID(ctx context.Context, db *gorm.DB, unionID string) (int64, e
 	err := db.WithContext(ctx).Select("id").Where("union_id = ?", unionID).Order("id").Take(&u).Error
 	return u.ID, Translate(err)
 }
+
+// ResidentsIn returns those of userIDs who live inside place.
+func ResidentsIn(ctx context.Context, db *gorm.DB, userIDs []int64, place Place) ([]int64, error) {
+	col := AncestryColumn(place.Kind)
+	if len(userIDs) == 0 || col == "" {
+		return nil, nil
+	}
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Residency{}).Distinct("user_id").
+		Where("user_id IN ? AND "+col+" = ?", userIDs, place.ID).Order("user_id").Pluck("user_id", &ids).Error
+	return ids, Translate(err)
+}
+
+// ResidenciesAfter is a keyset page of the residencies of a compound:
+// up to limit rows with an id above after, by id, holding only ID and
+// UserID.
+func ResidenciesAfter(ctx context.Context, db *gorm.DB, compoundID, after int64, limit int) ([]Residency, error) {
+	var rows []Residency
+	err := db.WithContext(ctx).Select("id", "user_id").Where("compound_id = ? AND id > ?", compoundID, after).
+		Order("id").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"gorm.io/gorm"
 
@@ -41,8 +40,8 @@ func (s *Service) ownerTarget(ctx context.Context, db *gorm.DB, it *model.Action
 	case model.OwnerDepartment:
 		return service.TargetOf(model.ScopeDepartment, it.OwnerID, model.Ancestry{}), nil
 	case model.OwnerCommittee:
-		var c model.Committee
-		if err := model.Translate(db.WithContext(ctx).Take(&c, it.OwnerID).Error); err != nil {
+		c, err := model.ByID[model.Committee](ctx, db, it.OwnerID)
+		if err != nil {
 			return service.Target{}, fmt.Errorf("committee %d of action item %d: %w", it.OwnerID, it.ID, err)
 		}
 		return service.TargetOf(model.OwnerCommittee, c.ID, c.Ancestry), nil
@@ -98,49 +97,31 @@ func (s *Service) relationOf(ctx context.Context, db *gorm.DB, a *service.Actor,
 	return r, nil
 }
 
-// visible narrows q (on action_items) to the items the actor may see,
-// with one condition per grant; it returns false when the actor may see
-// none at all.
-func visible(q *gorm.DB, a *service.Actor) (*gorm.DB, bool) {
-	var conds []string
-	var args []any
-	add := func(c string, v ...any) {
-		conds = append(conds, c)
-		args = append(args, v...)
-	}
-	column := map[string]string{
-		model.ScopeCity: "city_id", model.ScopeDistrict: "district_id", model.ScopeStreet: "street_id",
-		model.ScopeCommunity: "community_id", model.ScopeCompound: "compound_id",
-	}
+// reach is the part of the items the actor may see, with one condition
+// per grant.
+func reach(a *service.Actor) model.ActionReach {
+	var r model.ActionReach
 	for _, g := range a.Grants {
 		if slices.Contains(ledgerRoles, g.Role) {
 			if g.ScopeKind == model.ScopePlatform {
-				return q, true
+				return model.ActionReach{All: true}
 			}
-			if col, ok := column[g.ScopeKind]; ok {
-				add(col+" = ?", g.ScopeID)
-			}
+			r.Places = append(r.Places, model.Place{Kind: g.ScopeKind, ID: g.ScopeID})
 		}
 		switch g.Role {
 		case model.RoleFirmManager, model.RoleFirmWorker:
 			if g.ScopeKind == model.ScopeFirm {
-				add("(owner_kind = ? AND owner_id = ?)", model.OwnerFirm, g.ScopeID)
+				r.Owners = append(r.Owners, model.ActionOwner{Kind: model.OwnerFirm, ID: g.ScopeID})
 			}
 		case model.RoleDepartmentStaff:
 			if g.ScopeKind == model.ScopeDepartment {
-				add("(owner_kind = ? AND owner_id = ?)", model.OwnerDepartment, g.ScopeID)
+				r.Owners = append(r.Owners, model.ActionOwner{Kind: model.OwnerDepartment, ID: g.ScopeID})
 			}
 		case model.RoleCommittee:
-			if col, ok := column[g.ScopeKind]; ok {
-				add("(owner_kind = ? AND owner_id IN (SELECT id FROM committees WHERE "+col+" = ?))",
-					model.OwnerCommittee, g.ScopeID)
-			}
+			r.CommitteesIn = append(r.CommitteesIn, model.Place{Kind: g.ScopeKind, ID: g.ScopeID})
 		}
 	}
-	if len(conds) == 0 {
-		return q, false
-	}
-	return q.Where("("+strings.Join(conds, " OR ")+")", args...), true
+	return r
 }
 
 // communityAncestry is a community's own place in the tree, from any row
@@ -157,26 +138,18 @@ func compoundAncestry(a model.Ancestry) model.Ancestry {
 
 // load reads one item through db (404 when missing).
 func load(ctx context.Context, db *gorm.DB, id int64) (model.ActionItem, error) {
-	var it model.ActionItem
-	if err := model.Translate(db.WithContext(ctx).Take(&it, id).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return it, errItemMissing
-		}
-		return it, err
+	it, err := model.TakeActionItem(ctx, db, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return it, errItemMissing
 	}
-	return it, nil
+	return it, err
 }
 
-// lock reads one item for update by its primary key only: a condition on
-// state would let MariaDB lock through the state index and deadlock two
-// racing transitions.
+// lock reads one item for update by its primary key (404 when missing).
 func lock(ctx context.Context, tx *gorm.DB, id int64) (model.ActionItem, error) {
-	var it model.ActionItem
-	if err := model.Translate(model.ForUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&it).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return it, errItemMissing
-		}
-		return it, err
+	it, err := model.LockActionItem(ctx, tx, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return it, errItemMissing
 	}
-	return it, nil
+	return it, err
 }

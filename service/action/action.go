@@ -11,12 +11,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/message"
 )
 
@@ -40,6 +42,8 @@ type Options struct {
 	// Exports is how many exports one instance builds at once (each holds
 	// tens of MB at the cap); more are refused with 429. Zero means 2.
 	Exports int
+	// Log receives the overdue tick's reports; nil discards them.
+	Log *slog.Logger
 }
 
 // DefaultExportMaxRows is the default cap of one export.
@@ -52,6 +56,7 @@ type Service struct {
 	msgs   Messages
 	photos Photos
 	opts   Options
+	log    *slog.Logger
 	// exports holds a token per export being built or written.
 	exports chan struct{}
 }
@@ -64,7 +69,12 @@ func New(db *gorm.DB, clock service.Clock, msgs Messages, photos Photos, opts Op
 	if opts.Exports <= 0 {
 		opts.Exports = 2
 	}
-	return &Service{db: db, clock: clock, msgs: msgs, photos: photos, opts: opts, exports: make(chan struct{}, opts.Exports)}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, clock: clock, msgs: msgs, photos: photos, opts: opts, log: log,
+		exports: make(chan struct{}, opts.Exports)}
 }
 
 // Actions on an item; each is one row of its history.
@@ -101,19 +111,16 @@ func StateName(state string) string {
 	return state
 }
 
-// cst is Beijing time: due dates and item numbers are Beijing dates.
-var cst = time.FixedZone("CST", 8*3600)
-
 // Number is an item's human number: ZG, the Beijing date it was raised,
 // and its id (ZG20261123-12).
 func Number(it model.ActionItem) string {
-	return fmt.Sprintf("ZG%s-%d", it.CreatedAt.In(cst).Format("20060102"), it.ID)
+	return fmt.Sprintf("ZG%s-%d", it.CreatedAt.In(calendar.Beijing).Format("20060102"), it.ID)
 }
 
 // DueDate is the Beijing date an item is due (the day before DueAt's
 // Beijing midnight).
 func DueDate(it model.ActionItem) string {
-	return it.DueAt.Add(-time.Nanosecond).In(cst).Format(time.DateOnly)
+	return it.DueAt.Add(-time.Nanosecond).In(calendar.Beijing).Format(time.DateOnly)
 }
 
 var (

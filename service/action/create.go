@@ -13,6 +13,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 // CreateInput is what a new item takes. CompoundID or CommunityID names
@@ -84,7 +85,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		return View{}, false, err
 	}
 	if in.IdemKey != "" {
-		if it, ok, err := s.byIdemKey(ctx, a.UserID, in.IdemKey); err != nil || ok {
+		if it, ok, err := model.ByIdemKey[model.ActionItem](ctx, s.db, "creator_id", a.UserID, in.IdemKey); err != nil || ok {
 			return s.viewAfterWrite(ctx, a, it, false, err)
 		}
 	}
@@ -116,7 +117,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	}
 	role := s.creatorRole(a, &it)
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.Create(&it).Error; err != nil {
+		if err := model.CreateActionItem(ctx, tx, &it); err != nil {
 			return err
 		}
 		ev := model.ActionItemEvent{Action: ActCreate, ActorID: a.UserID, Role: role, ToState: it.State,
@@ -126,9 +127,9 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		}
 		return s.notify(ctx, tx, &it, ActCreate)
 	})
-	if errors.Is(model.Translate(err), model.ErrDuplicate) && in.IdemKey != "" {
+	if errors.Is(err, model.ErrDuplicate) && in.IdemKey != "" {
 		// A concurrent double tap with the same key: the other one won.
-		prev, ok, ferr := s.byIdemKey(ctx, a.UserID, in.IdemKey)
+		prev, ok, ferr := model.ByIdemKey[model.ActionItem](ctx, s.db, "creator_id", a.UserID, in.IdemKey)
 		if ferr == nil && ok {
 			return s.viewAfterWrite(ctx, a, prev, false, nil)
 		}
@@ -165,7 +166,7 @@ func checkCreate(in *CreateInput, now time.Time) (time.Time, error) {
 	if in.CompoundID < 0 || in.CommunityID < 0 || (in.CompoundID > 0 && in.CommunityID > 0) {
 		return time.Time{}, errScopeBoth
 	}
-	day, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(in.DueDate), cst)
+	day, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(in.DueDate), calendar.Beijing)
 	if err != nil {
 		return time.Time{}, errDueFormat
 	}
@@ -191,17 +192,8 @@ func checkCreate(in *CreateInput, now time.Time) (time.Time, error) {
 
 // beijingDay is the start of t's Beijing date.
 func beijingDay(t time.Time) time.Time {
-	y, m, d := t.In(cst).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, cst)
-}
-
-func (s *Service) byIdemKey(ctx context.Context, creatorID int64, key string) (model.ActionItem, bool, error) {
-	var it model.ActionItem
-	err := model.Translate(s.db.WithContext(ctx).Where("creator_id = ? AND idem_key = ?", creatorID, key).Take(&it).Error)
-	if errors.Is(err, model.ErrNotFound) {
-		return it, false, nil
-	}
-	return it, err == nil, err
+	y, m, d := t.In(calendar.Beijing).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, calendar.Beijing)
 }
 
 // placeOf loads the compound or community the input names (ok false when
@@ -209,8 +201,8 @@ func (s *Service) byIdemKey(ctx context.Context, creatorID int64, key string) (m
 func (s *Service) placeOf(ctx context.Context, in CreateInput) (place, bool, error) {
 	switch {
 	case in.CompoundID > 0:
-		var c model.Compound
-		if err := model.Translate(s.db.WithContext(ctx).Take(&c, in.CompoundID).Error); err != nil {
+		c, err := model.ByID[model.Compound](ctx, s.db, in.CompoundID)
+		if err != nil {
 			if errors.Is(err, model.ErrNotFound) {
 				return place{}, false, errScopeGone
 			}
@@ -218,9 +210,7 @@ func (s *Service) placeOf(ctx context.Context, in CreateInput) (place, bool, err
 		}
 		return place{kind: model.ScopeCompound, id: c.ID, anc: compoundAncestry(c.Ancestry)}, true, nil
 	case in.CommunityID > 0:
-		var r model.Region
-		err := model.Translate(s.db.WithContext(ctx).Where("id = ? AND level = ?", in.CommunityID, model.LevelCommunity).
-			Take(&r).Error)
+		r, err := model.TakeRegion(ctx, s.db, in.CommunityID, model.LevelCommunity)
 		if err != nil {
 			if errors.Is(err, model.ErrNotFound) {
 				return place{}, false, errScopeGone
@@ -250,10 +240,10 @@ func (s *Service) fromInspection(ctx context.Context, a *service.Actor, in Creat
 
 // fromOrder: community staff over an order raise an item for what the
 // community cannot close alone. The item concerns the order's compound;
-// the order itself is not touched (its timeline is the order's own ledger).
+// the order itself is not touched (it keeps its own timeline).
 func (s *Service) fromOrder(ctx context.Context, a *service.Actor, in CreateInput) (place, error) {
-	var o model.Order
-	if err := model.Translate(s.db.WithContext(ctx).Take(&o, in.SourceID).Error); err != nil {
+	o, err := model.ByID[model.Order](ctx, s.db, in.SourceID)
+	if err != nil {
 		if errors.Is(err, model.ErrNotFound) {
 			return place{}, errOrderGone
 		}
@@ -285,9 +275,7 @@ func (s *Service) fromOrder(ctx context.Context, a *service.Actor, in CreateInpu
 // committee of a compound there, a department whose area contains it, or
 // the item's own community.
 func (s *Service) checkOwner(ctx context.Context, it *model.ActionItem, now time.Time) error {
-	db := s.db.WithContext(ctx)
-	take := func(dst any) error {
-		err := model.Translate(db.Take(dst, it.OwnerID).Error)
+	gone := func(err error) error {
 		if errors.Is(err, model.ErrNotFound) {
 			return errOwnerGone
 		}
@@ -295,38 +283,36 @@ func (s *Service) checkOwner(ctx context.Context, it *model.ActionItem, now time
 	}
 	switch it.OwnerKind {
 	case model.OwnerFirm:
-		var f model.Firm
-		if err := take(&f); err != nil {
-			return err
+		f, err := model.ByID[model.Firm](ctx, s.db, it.OwnerID)
+		if err != nil {
+			return gone(err)
 		}
-		y, m, d := now.In(cst).Date()
+		y, m, d := now.In(calendar.Beijing).Date()
 		today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-		q := db.Model(&model.Contract{}).Where("firm_id = ? AND starts_on <= ? AND ends_on >= ?", f.ID, today, today)
+		where := model.Place{Kind: model.ScopeCommunity, ID: it.CommunityID}
 		if it.ScopeKind == model.ScopeCompound {
-			q = q.Where("compound_id = ?", it.CompoundID)
-		} else {
-			q = q.Where("community_id = ?", it.CommunityID)
+			where = model.Place{Kind: model.ScopeCompound, ID: it.CompoundID}
 		}
-		var n int64
-		if err := q.Limit(1).Count(&n).Error; err != nil {
+		served, err := model.FirmsServing(ctx, s.db, []int64{f.ID}, where, &today)
+		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if len(served) == 0 {
 			return errOwnerFirm
 		}
 	case model.OwnerCommittee:
-		var c model.Committee
-		if err := take(&c); err != nil {
-			return err
+		c, err := model.ByID[model.Committee](ctx, s.db, it.OwnerID)
+		if err != nil {
+			return gone(err)
 		}
 		if (it.ScopeKind == model.ScopeCompound && c.CompoundID != it.CompoundID) ||
 			(it.ScopeKind == model.ScopeCommunity && c.CommunityID != it.CommunityID) {
 			return errOwnerComm
 		}
 	case model.OwnerDepartment:
-		var d model.Department
-		if err := take(&d); err != nil {
-			return err
+		d, err := model.ByID[model.Department](ctx, s.db, it.OwnerID)
+		if err != nil {
+			return gone(err)
 		}
 		if !contains(d.Ancestry, it.Ancestry) {
 			return errOwnerDept

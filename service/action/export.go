@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
-	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 // exportBatch is how many items one query of the export reads.
@@ -96,7 +96,7 @@ func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (wb *W
 			wb.release = release
 		}
 	}()
-	q, ok, err := s.query(ctx, a, f)
+	q, ok, err := s.query(a, f)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +106,7 @@ func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (wb *W
 	// several indexes and sorts the union).
 	var ids []int64
 	if ok {
-		err := q.Session(&gorm.Session{}).Order("id DESC").Limit(s.opts.ExportMaxRows+1).Pluck("id", &ids).Error
-		if err != nil {
+		if ids, err = model.ActionItemIDs(ctx, s.db, q, s.opts.ExportMaxRows+1); err != nil {
 			return nil, fmt.Errorf("export action items: %w", err)
 		}
 	}
@@ -115,7 +114,7 @@ func (s *Service) Export(ctx context.Context, a *service.Actor, f Filter) (wb *W
 		return nil, errExportTooBig(s.opts.ExportMaxRows)
 	}
 	file := excelize.NewFile()
-	day := s.clock.Now().In(cst).Format("20060102")
+	day := s.clock.Now().In(calendar.Beijing).Format("20060102")
 	wb = &Workbook{file: file, Filename: "整改台账_" + day + ".xlsx", ASCIIName: "action-items-" + day + ".xlsx"}
 	if err := s.fill(ctx, wb, ids); err != nil {
 		file.Close()
@@ -214,8 +213,8 @@ func (s *Service) eachView(ctx context.Context, ids []int64, history bool, fn fu
 			return err
 		}
 		batch := ids[start:min(start+exportBatch, len(ids))]
-		var items []model.ActionItem
-		if err := s.db.WithContext(ctx).Where("id IN ?", batch).Order("id DESC").Find(&items).Error; err != nil {
+		items, err := model.ActionItemsByID(ctx, s.db, batch)
+		if err != nil {
 			return fmt.Errorf("export action items: %w", err)
 		}
 		vs, err := s.views(ctx, s.db, items, history)
@@ -258,7 +257,7 @@ func (s *Service) fillHistory(ctx context.Context, f *excelize.File, ids []int64
 			if ev.ActorID == 0 {
 				who = "系统"
 			}
-			values := []string{v.Number, ev.CreatedAt.In(cst).Format("2006-01-02 15:04"), actionNames[ev.Action], who, change, ev.Note}
+			values := []string{v.Number, ev.CreatedAt.In(calendar.Beijing).Format("2006-01-02 15:04"), actionNames[ev.Action], who, change, ev.Note}
 			if err := writeRow(sw, &line, body, values); err != nil {
 				return err
 			}
@@ -308,5 +307,5 @@ func exportTime(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
-	return t.In(cst).Format("2006-01-02 15:04")
+	return t.In(calendar.Beijing).Format("2006-01-02 15:04")
 }

@@ -16,8 +16,8 @@ import (
 // lie in the meeting's scope, or else the meeting's own compound or
 // community. A draft or cancelled meeting resolved nothing.
 func (s *Service) fromMeeting(ctx context.Context, a *service.Actor, in CreateInput) (place, int64, error) {
-	var m model.Meeting
-	if err := model.Translate(s.db.WithContext(ctx).Take(&m, in.SourceID).Error); err != nil {
+	m, err := model.TakeMeeting(ctx, s.db, in.SourceID)
+	if err != nil {
 		if errors.Is(err, model.ErrNotFound) {
 			return place{}, 0, errMeetingGone
 		}

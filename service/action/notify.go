@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -82,7 +83,7 @@ func (s *Service) notify(ctx context.Context, tx *gorm.DB, it *model.ActionItem,
 	return nil
 }
 
-// recipients lists the users of an audience, with at most one query.
+// recipients lists the users of an audience.
 func (s *Service) recipients(ctx context.Context, tx *gorm.DB, it *model.ActionItem, to audience) ([]int64, error) {
 	switch to {
 	case toOrganiser:
@@ -94,9 +95,7 @@ func (s *Service) recipients(ctx context.Context, tx *gorm.DB, it *model.ActionI
 		}
 		// The doer of sent-back work is in the history, not on the item.
 		if it.DoneBy == 0 {
-			var last model.ActionItemEvent
-			err := tx.WithContext(ctx).Where("item_id = ? AND action = ?", it.ID, ActDone).Order("id DESC").
-				Limit(1).Find(&last).Error
+			last, _, err := model.LastActionEvent(ctx, tx, it.ID, ActDone)
 			if err != nil {
 				return nil, err
 			}
@@ -106,23 +105,30 @@ func (s *Service) recipients(ctx context.Context, tx *gorm.DB, it *model.ActionI
 		}
 		return ids, nil
 	}
-	q := tx.WithContext(ctx).Model(&model.Grant{}).Distinct("user_id").Where("revoked_at IS NULL")
+	var seat model.Seat
 	switch it.OwnerKind {
 	case model.OwnerFirm:
 		// Managers claim for the firm; its workers hear from them.
-		q = q.Where("role = ? AND scope_kind = ? AND scope_id = ?", model.RoleFirmManager, model.ScopeFirm, it.OwnerID)
+		seat = model.Seat{Role: model.RoleFirmManager, ScopeKind: model.ScopeFirm, ScopeID: it.OwnerID}
 	case model.OwnerDepartment:
-		q = q.Where("role = ? AND scope_kind = ? AND scope_id = ?", model.RoleDepartmentStaff, model.ScopeDepartment, it.OwnerID)
+		seat = model.Seat{Role: model.RoleDepartmentStaff, ScopeKind: model.ScopeDepartment, ScopeID: it.OwnerID}
 	case model.OwnerCommittee:
-		q = q.Where("role = ? AND scope_kind = ? AND scope_id IN (?)", model.RoleCommittee, model.ScopeCompound,
-			tx.Model(&model.Committee{}).Select("compound_id").Where("id = ?", it.OwnerID))
+		// A committee speaks through the committee members of its compound.
+		c, err := model.ByID[model.Committee](ctx, tx, it.OwnerID)
+		if errors.Is(err, model.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("owner members of action item %d: %w", it.ID, err)
+		}
+		seat = model.Seat{Role: model.RoleCommittee, ScopeKind: model.ScopeCompound, ScopeID: c.CompoundID}
 	case model.OwnerCommunity:
-		q = q.Where("role = ? AND scope_kind = ? AND scope_id = ?", model.RoleCommunityStaff, model.ScopeCommunity, it.OwnerID)
+		seat = model.Seat{Role: model.RoleCommunityStaff, ScopeKind: model.ScopeCommunity, ScopeID: it.OwnerID}
 	default:
 		return nil, nil
 	}
-	var ids []int64
-	if err := q.Order("user_id").Pluck("user_id", &ids).Error; err != nil {
+	ids, err := model.HolderIDs(ctx, tx, seat)
+	if err != nil {
 		return nil, fmt.Errorf("owner members of action item %d: %w", it.ID, err)
 	}
 	return ids, nil
@@ -141,12 +147,9 @@ func placeName(ctx context.Context, tx *gorm.DB, it *model.ActionItem) (string, 
 	if it.ScopeKind == model.ScopeCompound {
 		table = &model.Compound{}
 	}
-	var names []string
-	if err := tx.WithContext(ctx).Model(table).Where("id = ?", it.ScopeID).Limit(1).Pluck("name", &names).Error; err != nil {
+	names, err := model.NamesOf(ctx, tx, table, "name", []int64{it.ScopeID})
+	if err != nil {
 		return "", fmt.Errorf("place of action item %d: %w", it.ID, err)
 	}
-	if len(names) == 0 {
-		return "", nil
-	}
-	return names[0], nil
+	return names[it.ScopeID], nil
 }

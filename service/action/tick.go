@@ -3,7 +3,6 @@ package action
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -29,9 +28,9 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		n, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			slog.ErrorContext(ctx, "action item tick failed", "err", err)
+			s.log.ErrorContext(ctx, "action item tick failed", "err", err)
 		case n > 0:
-			slog.InfoContext(ctx, "action item tick", "overdue", n)
+			s.log.InfoContext(ctx, "action item tick", "overdue", n)
 		}
 	})
 }
@@ -46,10 +45,7 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 	marked := 0
 	var after int64
 	for range tickMaxBatches {
-		var ids []int64
-		err := s.db.WithContext(ctx).Model(&model.ActionItem{}).
-			Where("state IN ? AND overdue = ? AND due_at <= ? AND id > ?", pendingStates, false, now, after).
-			Order("id").Limit(tickBatch).Pluck("id", &ids).Error
+		ids, err := model.DueActionItemIDs(ctx, s.db, pendingStates, now, after, tickBatch)
 		if err != nil {
 			return marked, fmt.Errorf("find overdue action items: %w", err)
 		}

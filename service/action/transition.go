@@ -191,13 +191,11 @@ func done(c *change) error {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if len(ids) > 0 {
-		var n int64
-		err := c.tx.WithContext(c.ctx).Model(&model.Photo{}).Where("id IN ? AND uploader_id = ?", ids, c.a.UserID).
-			Count(&n).Error
+		own, err := model.OwnPhotoIDs(c.ctx, c.tx, c.a.UserID, ids)
 		if err != nil {
 			return err
 		}
-		if int(n) != len(ids) {
+		if len(own) != len(ids) {
 			// One message for both: a stranger's photo id must not be told apart from a wrong one.
 			return service.Unprocessable("photo_unavailable", "照片不存在或不是您上传的，请重新上传")
 		}
@@ -236,44 +234,16 @@ func sendBack(c *change) error {
 	return nil
 }
 
-// update writes the columns a transition changed on the locked row, by
-// its primary key, and bumps the version.
+// update writes the columns a transition changed on the locked row and
+// bumps the version.
 func update(ctx context.Context, tx *gorm.DB, prev, next *model.ActionItem, now time.Time) error {
-	cols := map[string]any{"state": next.State, "version": prev.Version + 1, "updated_at": now}
-	num := func(col string, x, y int64) {
-		if x != y {
-			cols[col] = y
-		}
+	n, err := model.UpdateActionItem(ctx, tx, prev, next, now)
+	if err != nil {
+		return fmt.Errorf("update action item %d: %w", prev.ID, err)
 	}
-	str := func(col, x, y string) {
-		if x != y {
-			cols[col] = y
-		}
-	}
-	tm := func(col string, x, y *time.Time) {
-		if (x == nil) != (y == nil) || (x != nil && !x.Equal(*y)) {
-			cols[col] = y
-		}
-	}
-	num("claimed_by", prev.ClaimedBy, next.ClaimedBy)
-	tm("claimed_at", prev.ClaimedAt, next.ClaimedAt)
-	num("done_by", prev.DoneBy, next.DoneBy)
-	tm("done_at", prev.DoneAt, next.DoneAt)
-	str("evidence", prev.Evidence, next.Evidence)
-	str("photos", prev.Photos, next.Photos)
-	num("verified_by", prev.VerifiedBy, next.VerifiedBy)
-	tm("verified_at", prev.VerifiedAt, next.VerifiedAt)
-	num("send_backs", int64(prev.SendBacks), int64(next.SendBacks))
-	if prev.Overdue != next.Overdue {
-		cols["overdue"] = next.Overdue
-	}
-	tm("overdue_at", prev.OverdueAt, next.OverdueAt)
-	res := tx.WithContext(ctx).Model(&model.ActionItem{}).Where("id = ?", prev.ID).Updates(cols)
-	if res.Error != nil {
-		return fmt.Errorf("update action item %d: %w", prev.ID, res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return fmt.Errorf("update action item %d: %d rows", prev.ID, res.RowsAffected)
+	if n != 1 {
+		// The row is locked: anything but one row is a broken invariant.
+		return fmt.Errorf("update action item %d: %d rows", prev.ID, n)
 	}
 	next.Version, next.UpdatedAt = prev.Version+1, now
 	return nil
@@ -284,7 +254,7 @@ func appendEvent(ctx context.Context, tx *gorm.DB, it *model.ActionItem, ev mode
 	ev.ID = 0
 	ev.ItemID = it.ID
 	ev.Note = service.CutRunes(ev.Note, 1000)
-	if err := tx.WithContext(ctx).Create(&ev).Error; err != nil {
+	if err := model.AppendActionEvent(ctx, tx, &ev); err != nil {
 		return fmt.Errorf("append action item event: %w", err)
 	}
 	return nil
@@ -314,9 +284,10 @@ func (s *Service) organiserCannot(ctx context.Context, tx *gorm.DB, it *model.Ac
 	if it.DoneBy == it.OrganiserID {
 		return true, nil
 	}
-	org := &service.Actor{UserID: it.OrganiserID}
-	if err := tx.WithContext(ctx).Where("user_id = ? AND revoked_at IS NULL", it.OrganiserID).Find(&org.Grants).Error; err != nil {
+	gs, err := model.LiveGrants(ctx, tx, it.OrganiserID)
+	if err != nil {
 		return false, err
 	}
+	org := &service.Actor{UserID: it.OrganiserID, Grants: gs}
 	return !org.Can(itemTarget(it), ledgerRoles...), nil
 }

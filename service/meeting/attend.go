@@ -55,8 +55,7 @@ func (s *Service) RSVP(ctx context.Context, a *service.Actor, id int64, answer, 
 	}
 	now := s.clock.Now().UTC()
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.WithContext(ctx).Model(&model.MeetingParticipant{}).Where("id = ?", me.ID).
-			Updates(map[string]any{"rsvp": answer, "decline_reason": reason, "responded_at": now, "updated_at": now}).Error; err != nil {
+		if err := model.AnswerRSVP(ctx, tx, me.ID, answer, reason, now); err != nil {
 			return err
 		}
 		return s.msgs.RecordCheck(ctx, tx, message.CheckRecord{Subject: fmt.Sprintf("meeting:%d:rsvp:%d", m.ID, a.UserID),
@@ -145,12 +144,11 @@ func (s *Service) SignInFor(ctx context.Context, a *service.Actor, id, userID in
 // signIn marks p signed in by who, once.
 func (s *Service) signIn(ctx context.Context, p *model.MeetingParticipant, by int64) (model.MeetingParticipant, error) {
 	now := s.clock.Now().UTC()
-	res := s.db.WithContext(ctx).Model(&model.MeetingParticipant{}).Where("id = ? AND signed_in_at IS NULL", p.ID).
-		Updates(map[string]any{"signed_in_at": now, "signed_in_by": by, "updated_at": now})
-	if res.Error != nil {
-		return model.MeetingParticipant{}, res.Error
+	n, err := model.SignInParticipant(ctx, s.db, p.ID, by, now)
+	if err != nil {
+		return model.MeetingParticipant{}, err
 	}
-	if res.RowsAffected == 0 { // signed in meanwhile
+	if n == 0 { // signed in meanwhile
 		cur, err := participant(ctx, s.db, p.MeetingID, p.UserID)
 		if err != nil || cur == nil {
 			return model.MeetingParticipant{}, err
@@ -173,6 +171,5 @@ func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, st
 	if _, err := fmt.Sscanf(subject, "meeting:%d:rsvp:%d", &meetingID, &userID); err != nil {
 		return nil
 	}
-	return tx.WithContext(ctx).Model(&model.MeetingParticipant{}).Where("meeting_id = ? AND user_id = ?", meetingID, userID).
-		Update("decline_reason", message.HiddenText).Error
+	return model.SetDeclineReason(ctx, tx, meetingID, userID, message.HiddenText)
 }

@@ -111,7 +111,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		return View{}, false, err
 	}
 	if in.IdemKey != "" {
-		if m, ok, err := s.byIdemKey(ctx, a.UserID, in.IdemKey); err != nil || ok {
+		if m, ok, err := model.ByIdemKey[model.Meeting](ctx, s.db, "organiser_id", a.UserID, in.IdemKey); err != nil || ok {
 			return s.viewAfterWrite(ctx, a, m, false, err)
 		}
 	}
@@ -151,7 +151,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	}
 	m.CreatedAt, m.UpdatedAt = now, now
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.Create(&m).Error; err != nil {
+		if err := model.CreateMeeting(ctx, tx, &m); err != nil {
 			return err
 		}
 		if err := s.insertPersons(ctx, tx, m.ID, in.UserIDs, now); err != nil {
@@ -159,9 +159,9 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		}
 		return s.insertGroups(ctx, tx, m.ID, groups, now)
 	})
-	if errors.Is(model.Translate(err), model.ErrDuplicate) && in.IdemKey != "" {
+	if errors.Is(err, model.ErrDuplicate) && in.IdemKey != "" {
 		// A concurrent double tap with the same key: the other one won.
-		prev, ok, ferr := s.byIdemKey(ctx, a.UserID, in.IdemKey)
+		prev, ok, ferr := model.ByIdemKey[model.Meeting](ctx, s.db, "organiser_id", a.UserID, in.IdemKey)
 		if ferr == nil && ok {
 			return s.viewAfterWrite(ctx, a, prev, false, nil)
 		}
@@ -170,15 +170,6 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		return View{}, false, fmt.Errorf("create meeting: %w", err)
 	}
 	return s.viewAfterWrite(ctx, a, m, true, nil)
-}
-
-func (s *Service) byIdemKey(ctx context.Context, organiserID int64, key string) (model.Meeting, bool, error) {
-	var m model.Meeting
-	err := model.Translate(s.db.WithContext(ctx).Where("organiser_id = ? AND idem_key = ?", organiserID, key).Take(&m).Error)
-	if errors.Is(err, model.ErrNotFound) {
-		return m, false, nil
-	}
-	return m, err == nil, err
 }
 
 func (s *Service) viewAfterWrite(ctx context.Context, a *service.Actor, m model.Meeting, created bool, err error) (View, bool, error) {
@@ -433,13 +424,11 @@ func (s *Service) change(ctx context.Context, tx *gorm.DB, m *model.Meeting, p P
 		m.Version++
 	}
 	m.UpdatedAt = now
-	res := tx.WithContext(ctx).Model(&model.Meeting{}).Where("id = ? AND state = ? AND version = ?", m.ID, before.State, before.Version).
-		Select("title", "starts_at", "ends_at", "place", "online_url", "note", "agenda", "attachments", "version", "updated_at").
-		Updates(m)
-	if res.Error != nil {
-		return res.Error
+	n, err := model.UpdateMeetingDetails(ctx, tx, m, before.State, before.Version)
+	if err != nil {
+		return err
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return stateConflict(&before, "修改")
 	}
 	if !told || m.State != model.MeetingScheduled {

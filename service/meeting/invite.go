@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"redprop/model"
 	"redprop/service"
@@ -19,18 +18,17 @@ import (
 // scopeAncestry is the place in the tree of a street, community or
 // compound, with its own id filled in.
 func (s *Service) scopeAncestry(ctx context.Context, kind string, id int64) (model.Ancestry, error) {
-	db := s.db.WithContext(ctx)
 	var anc model.Ancestry
 	var err error
 	switch kind {
 	case model.ScopeCompound:
 		var c model.Compound
-		err = db.Take(&c, id).Error
+		c, err = model.ByID[model.Compound](ctx, s.db, id)
 		anc = c.Ancestry
 		anc.CompoundID = c.ID
 	default:
 		var r model.Region
-		err = db.Where("level = ?", kind).Take(&r, id).Error
+		r, err = model.TakeRegion(ctx, s.db, id, kind)
 		anc = r.Ancestry
 		if kind == model.ScopeStreet {
 			anc.StreetID = r.ID
@@ -38,7 +36,7 @@ func (s *Service) scopeAncestry(ctx context.Context, kind string, id int64) (mod
 			anc.CommunityID = r.ID
 		}
 	}
-	if err = model.Translate(err); errors.Is(err, model.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return anc, errScopeGone
 	}
 	return anc, err
@@ -56,9 +54,8 @@ func (s *Service) checkPhotos(ctx context.Context, userID int64, atts []model.Me
 	if len(ids) == 0 {
 		return nil
 	}
-	var found []int64
-	if err := s.db.WithContext(ctx).Model(&model.Photo{}).Where("id IN ? AND uploader_id = ?", ids, userID).
-		Pluck("id", &found).Error; err != nil {
+	found, err := model.OwnPhotoIDs(ctx, s.db, userID, ids)
+	if err != nil {
 		return err
 	}
 	for _, id := range ids {
@@ -82,18 +79,6 @@ func sameBranch(a, b model.Ancestry) bool {
 	return true
 }
 
-// scopeColumn is the ancestry column that equals the meeting's scope id
-// on every row inside its scope.
-func scopeColumn(kind string) string {
-	switch kind {
-	case model.ScopeStreet:
-		return "street_id"
-	case model.ScopeCommunity:
-		return "community_id"
-	}
-	return "compound_id"
-}
-
 // checkPersons refuses people with no standing in the meeting's scope: a
 // person may be invited by name when they live in it, hold a grant over a
 // place on its branch of the tree (a steward of one of its buildings, the
@@ -103,18 +88,16 @@ func (s *Service) checkPersons(ctx context.Context, m *model.Meeting, ids []int6
 	if len(ids) == 0 {
 		return nil
 	}
-	db := s.db.WithContext(ctx)
 	ok := map[int64]bool{}
-	var res []model.Residency
-	if err := db.Select("user_id").Where("user_id IN ? AND "+scopeColumn(m.ScopeKind)+" = ?", ids, m.ScopeID).
-		Find(&res).Error; err != nil {
+	living, err := model.ResidentsIn(ctx, s.db, ids, scope(m))
+	if err != nil {
 		return err
 	}
-	for _, r := range res {
-		ok[r.UserID] = true
+	for _, id := range living {
+		ok[id] = true
 	}
-	var grants []model.Grant
-	if err := db.Where("user_id IN ? AND revoked_at IS NULL", ids).Find(&grants).Error; err != nil {
+	grants, err := model.LiveGrantsOf(ctx, s.db, ids)
+	if err != nil {
 		return err
 	}
 	var firms []int64
@@ -126,7 +109,7 @@ func (s *Service) checkPersons(ctx context.Context, m *model.Meeting, ids []int6
 		}
 	}
 	if len(firms) > 0 {
-		served, err := s.firmsServing(ctx, db, m, firms)
+		served, err := model.FirmsServing(ctx, s.db, firms, scope(m), nil)
 		if err != nil {
 			return err
 		}
@@ -144,14 +127,8 @@ func (s *Service) checkPersons(ctx context.Context, m *model.Meeting, ids []int6
 	return nil
 }
 
-// firmsServing returns those of firms with a contract (of any period) for
-// a compound in the meeting's scope.
-func (s *Service) firmsServing(ctx context.Context, db *gorm.DB, m *model.Meeting, firms []int64) ([]int64, error) {
-	var served []int64
-	err := db.WithContext(ctx).Model(&model.Contract{}).Distinct("firm_id").
-		Where("firm_id IN ? AND "+scopeColumn(m.ScopeKind)+" = ?", firms, m.ScopeID).Pluck("firm_id", &served).Error
-	return served, err
-}
+// scope is the meeting's scope as a place of the tree.
+func scope(m *model.Meeting) model.Place { return model.Place{Kind: m.ScopeKind, ID: m.ScopeID} }
 
 // groupKinds names each group kind's members in Chinese.
 var groupKinds = map[string]string{
@@ -164,7 +141,6 @@ var groupKinds = map[string]string{
 // exists and lies in the meeting's scope, and names the group.
 func (s *Service) resolveGroups(ctx context.Context, m *model.Meeting, in []GroupInput) ([]model.MeetingGroup, error) {
 	out := make([]model.MeetingGroup, 0, len(in))
-	db := s.db.WithContext(ctx)
 	for _, g := range in {
 		var name string
 		var anc model.Ancestry
@@ -172,23 +148,23 @@ func (s *Service) resolveGroups(ctx context.Context, m *model.Meeting, in []Grou
 		switch g.Kind {
 		case model.GroupCompoundCommittee, model.GroupCompoundBranch, model.GroupCompoundResidents:
 			var c model.Compound
-			err = db.Take(&c, g.TargetID).Error
+			c, err = model.ByID[model.Compound](ctx, s.db, g.TargetID)
 			name, anc = c.Name, c.Ancestry
 			anc.CompoundID = c.ID
 		case model.GroupCommunityStaff:
 			var r model.Region
-			err = db.Where("level = ?", model.LevelCommunity).Take(&r, g.TargetID).Error
+			r, err = model.TakeRegion(ctx, s.db, g.TargetID, model.LevelCommunity)
 			name, anc = r.Name, r.Ancestry
 			anc.CommunityID = r.ID
 		case model.GroupGridStewards:
 			var gr model.Grid
-			err = db.Take(&gr, g.TargetID).Error
+			gr, err = model.ByID[model.Grid](ctx, s.db, g.TargetID)
 			name, anc = gr.Name, gr.Ancestry
 			anc.GridID = gr.ID
 		case model.GroupFirmManagers:
 			var f model.Firm
-			if err = db.Take(&f, g.TargetID).Error; err == nil {
-				served, ferr := s.firmsServing(ctx, db, m, []int64{f.ID})
+			if f, err = model.ByID[model.Firm](ctx, s.db, g.TargetID); err == nil {
+				served, ferr := model.FirmsServing(ctx, s.db, []int64{f.ID}, scope(m), nil)
 				if ferr != nil {
 					return nil, ferr
 				}
@@ -198,7 +174,7 @@ func (s *Service) resolveGroups(ctx context.Context, m *model.Meeting, in []Grou
 			}
 			name = f.Name
 		}
-		if err = model.Translate(err); errors.Is(err, model.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return nil, errGroupTarget(g)
 		} else if err != nil {
 			return nil, err
@@ -226,7 +202,7 @@ func (s *Service) insertPersons(ctx context.Context, tx *gorm.DB, meetingID int6
 		rows = append(rows, model.MeetingParticipant{MeetingID: meetingID, UserID: id, RSVP: model.RSVPPending,
 			Base: model.Base{CreatedAt: now, UpdatedAt: now}})
 	}
-	if err := tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+	if err := model.InviteParticipants(ctx, tx, rows); err != nil {
 		return fmt.Errorf("invite people: %w", err)
 	}
 	return nil
@@ -241,7 +217,7 @@ func (s *Service) insertGroups(ctx context.Context, tx *gorm.DB, meetingID int64
 		groups[i].MeetingID = meetingID
 		groups[i].CreatedAt, groups[i].UpdatedAt = now, now
 	}
-	if err := tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&groups).Error; err != nil {
+	if err := model.AddMeetingGroups(ctx, tx, groups); err != nil {
 		return fmt.Errorf("invite groups: %w", err)
 	}
 	return nil
@@ -277,7 +253,8 @@ func (s *Service) AddInvitees(ctx context.Context, a *service.Actor, id int64, u
 			return stateConflict(&m, "邀请参会人")
 		}
 		now := s.clock.Now().UTC()
-		last, err := lastParticipant(ctx, tx, m.ID)
+		// Rows inserted later have higher ids: those above last are the new ones.
+		last, err := model.LastParticipantID(ctx, tx, m.ID)
 		if err != nil {
 			return err
 		}
@@ -307,19 +284,19 @@ func (s *Service) AddInvitees(ctx context.Context, a *service.Actor, id int64, u
 
 // RemoveParticipant takes a person off a draft meeting's list.
 func (s *Service) RemoveParticipant(ctx context.Context, a *service.Actor, id, userID int64) error {
-	return s.removeFromDraft(ctx, a, id, func(tx *gorm.DB) *gorm.DB {
-		return tx.Where("meeting_id = ? AND user_id = ?", id, userID).Delete(&model.MeetingParticipant{})
+	return s.removeFromDraft(ctx, a, id, func(tx *gorm.DB) (int64, error) {
+		return model.RemoveParticipant(ctx, tx, id, userID)
 	}, service.NotFound("participant_not_found", "该用户不在参会名单中"))
 }
 
 // RemoveGroup takes a group off a draft meeting.
 func (s *Service) RemoveGroup(ctx context.Context, a *service.Actor, id, groupID int64) error {
-	return s.removeFromDraft(ctx, a, id, func(tx *gorm.DB) *gorm.DB {
-		return tx.Where("meeting_id = ? AND id = ?", id, groupID).Delete(&model.MeetingGroup{})
+	return s.removeFromDraft(ctx, a, id, func(tx *gorm.DB) (int64, error) {
+		return model.RemoveMeetingGroup(ctx, tx, id, groupID)
 	}, service.NotFound("group_not_found", "该参会群体不存在"))
 }
 
-func (s *Service) removeFromDraft(ctx context.Context, a *service.Actor, id int64, del func(tx *gorm.DB) *gorm.DB, missing error) error {
+func (s *Service) removeFromDraft(ctx context.Context, a *service.Actor, id int64, del func(tx *gorm.DB) (int64, error), missing error) error {
 	if _, err := s.manage(ctx, a, id); err != nil {
 		return err
 	}
@@ -331,22 +308,103 @@ func (s *Service) removeFromDraft(ctx context.Context, a *service.Actor, id int6
 		if m.State != model.MeetingDraft {
 			return errNotInDraft
 		}
-		res := del(tx.WithContext(ctx))
-		if res.Error != nil {
-			return res.Error
+		n, err := del(tx)
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected == 0 {
+		if n == 0 {
 			return missing
 		}
 		return nil
 	})
 }
 
-// lastParticipant is the highest participant row id of a meeting (0 if
-// none): rows inserted later have higher ids, so they are the new ones.
-func lastParticipant(ctx context.Context, tx *gorm.DB, meetingID int64) (int64, error) {
-	var last int64
-	err := tx.WithContext(ctx).Model(&model.MeetingParticipant{}).Where("meeting_id = ?", meetingID).
-		Select("COALESCE(MAX(id), 0)").Scan(&last).Error
-	return last, err
+// members is a keyset page of a group's members: up to BatchSize rows
+// (by their id in the group's source table) with an id above after.
+func (s *Service) members(ctx context.Context, tx *gorm.DB, g model.MeetingGroup, after int64) ([]member, error) {
+	seat := func(role, kind string) model.Seat {
+		return model.Seat{Role: role, ScopeKind: kind, ScopeID: g.TargetID}
+	}
+	var gs []model.Grant
+	var err error
+	switch g.Kind {
+	case model.GroupCompoundCommittee:
+		gs, err = model.HoldersAfter(ctx, tx, seat(model.RoleCommittee, model.ScopeCompound), after, s.opts.BatchSize)
+	case model.GroupCompoundBranch:
+		gs, err = model.HoldersAfter(ctx, tx, seat(model.RolePartyBranch, model.ScopeCompound), after, s.opts.BatchSize)
+	case model.GroupCommunityStaff:
+		gs, err = model.HoldersAfter(ctx, tx, seat(model.RoleCommunityStaff, model.ScopeCommunity), after, s.opts.BatchSize)
+	case model.GroupFirmManagers:
+		gs, err = model.HoldersAfter(ctx, tx, seat(model.RoleFirmManager, model.ScopeFirm), after, s.opts.BatchSize)
+	case model.GroupGridStewards:
+		gs, err = model.GridHoldersAfter(ctx, tx, model.RoleBuildingSteward, model.ScopeBuilding, g.TargetID, after, s.opts.BatchSize)
+	default:
+		rs, err := model.ResidenciesAfter(ctx, tx, g.TargetID, after, s.opts.BatchSize)
+		out := make([]member, len(rs))
+		for i, r := range rs {
+			out[i] = member{id: r.ID, userID: r.UserID}
+		}
+		return out, err
+	}
+	out := make([]member, len(gs))
+	for i, g := range gs {
+		out[i] = member{id: g.ID, userID: g.UserID}
+	}
+	return out, err
+}
+
+// member is one row of a group's source: its id (the keyset) and user.
+type member struct{ id, userID int64 }
+
+// expand turns every group of m not yet expanded into participant rows,
+// inside tx. Members are streamed in keyset batches and inserted with the
+// (meeting, user) key ignoring duplicates, so nobody is loaded twice or
+// invited twice, however many groups they are in.
+func (s *Service) expand(ctx context.Context, tx *gorm.DB, m *model.Meeting, now time.Time) error {
+	groups, err := model.UnexpandedGroups(ctx, tx, m.ID)
+	if err != nil {
+		return fmt.Errorf("read groups: %w", err)
+	}
+	for _, g := range groups {
+		var found, after int64
+		for {
+			rows, err := s.members(ctx, tx, g, after)
+			if err != nil {
+				return fmt.Errorf("expand group %d: %w", g.ID, err)
+			}
+			if len(rows) == 0 {
+				break
+			}
+			if s.onBatch != nil {
+				s.onBatch("group", len(rows))
+			}
+			found += int64(len(rows))
+			batch := make([]model.MeetingParticipant, 0, len(rows))
+			seen := make(map[int64]bool, len(rows))
+			for _, r := range rows {
+				if !seen[r.userID] {
+					seen[r.userID] = true
+					batch = append(batch, model.MeetingParticipant{MeetingID: m.ID, UserID: r.userID, GroupID: g.ID,
+						RSVP: model.RSVPPending, Base: model.Base{CreatedAt: now, UpdatedAt: now}})
+				}
+			}
+			if err := model.InviteParticipants(ctx, tx, batch); err != nil {
+				return fmt.Errorf("expand group %d: %w", g.ID, err)
+			}
+			if len(rows) < s.opts.BatchSize {
+				break
+			}
+			after = rows[len(rows)-1].id
+		}
+		// Counted, not summed from rows affected: MySQL reports an ignored
+		// duplicate of ON DUPLICATE KEY UPDATE as affected.
+		added, err := model.CountParticipants(ctx, tx, m.ID, g.ID)
+		if err != nil {
+			return err
+		}
+		if err := model.MarkGroupExpanded(ctx, tx, g.ID, found, added, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -57,9 +57,8 @@ func (s *Service) PublishMinutes(ctx context.Context, a *service.Actor, id int64
 			return err
 		}
 		now := s.clock.Now().UTC()
-		var last int
-		if err := tx.Model(&model.MeetingMinutes{}).Where("meeting_id = ?", id).
-			Select("COALESCE(MAX(version), 0)").Scan(&last).Error; err != nil {
+		last, err := model.LastMinutesVersion(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		switch m.State {
@@ -67,8 +66,9 @@ func (s *Service) PublishMinutes(ctx context.Context, a *service.Actor, id int64
 			if in.Correction != "" {
 				return errFirstFix
 			}
-			if err := transition(ctx, tx, &m, model.MeetingMinuted, map[string]any{"minuted_at": now, "sign_in_code": ""},
-				now, "发布纪要"); err != nil {
+			if err := transition(ctx, tx, &m, model.MeetingMinuted, now, "发布纪要", func(next *model.Meeting) {
+				next.MinutedAt, next.SignInCode = &now, ""
+			}); err != nil {
 				return err
 			}
 		case model.MeetingMinuted:
@@ -80,7 +80,7 @@ func (s *Service) PublishMinutes(ctx context.Context, a *service.Actor, id int64
 		}
 		mm = model.MeetingMinutes{MeetingID: id, Version: last + 1, Text: in.Text, Attachments: atts,
 			Correction: in.Correction, AuthorID: a.UserID, Base: model.Base{CreatedAt: now, UpdatedAt: now}}
-		if err := tx.Create(&mm).Error; err != nil {
+		if err := model.CreateMinutes(ctx, tx, &mm); err != nil {
 			return fmt.Errorf("record minutes: %w", err)
 		}
 		title, short := "会议纪要："+m.Title, "会议纪要已发布"
@@ -108,9 +108,5 @@ func (s *Service) Minutes(ctx context.Context, a *service.Actor, id int64) ([]mo
 	if _, err := s.access(ctx, s.db, a, &m); err != nil {
 		return nil, err
 	}
-	var out []model.MeetingMinutes
-	if err := s.db.WithContext(ctx).Where("meeting_id = ?", id).Order("version").Find(&out).Error; err != nil {
-		return nil, err
-	}
-	return out, nil
+	return model.MinutesOf(ctx, s.db, id)
 }

@@ -3,10 +3,6 @@ package meeting
 import (
 	"context"
 	"slices"
-	"strconv"
-	"strings"
-
-	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/service"
@@ -72,14 +68,13 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 		return View{}, err
 	}
 	v := vs[0]
-	if err := s.db.WithContext(ctx).Model(&model.MeetingMinutes{}).Where("meeting_id = ?", id).
-		Select("COALESCE(MAX(version), 0)").Scan(&v.Minutes).Error; err != nil {
+	if v.Minutes, err = model.LastMinutesVersion(ctx, s.db, id); err != nil {
 		return View{}, err
 	}
 	if !v.Manager {
 		return v, nil
 	}
-	if err := s.db.WithContext(ctx).Where("meeting_id = ?", id).Order("id").Find(&v.Groups).Error; err != nil {
+	if v.Groups, err = model.MeetingGroups(ctx, s.db, id); err != nil {
 		return View{}, err
 	}
 	c, err := s.counts(ctx, id)
@@ -91,14 +86,8 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 }
 
 func (s *Service) counts(ctx context.Context, id int64) (Counts, error) {
-	var rows []struct {
-		RSVP     string
-		N        int64
-		SignedIn int64
-	}
-	if err := s.db.WithContext(ctx).Model(&model.MeetingParticipant{}).
-		Select("rsvp, COUNT(*) AS n, COUNT(signed_in_at) AS signed_in").
-		Where("meeting_id = ?", id).Group("rsvp").Scan(&rows).Error; err != nil {
+	rows, err := model.RSVPCounts(ctx, s.db, id)
+	if err != nil {
 		return Counts{}, err
 	}
 	var c Counts
@@ -120,7 +109,6 @@ func (s *Service) counts(ctx context.Context, id int64) (Counts, error) {
 // views adds names and the actor's standing to meetings; mine holds the
 // actor's invitations by meeting id.
 func (s *Service) views(ctx context.Context, ms []model.Meeting, mine map[int64]*model.MeetingParticipant, a *service.Actor) ([]View, error) {
-	db := s.db.WithContext(ctx)
 	var userIDs, regionIDs, compoundIDs []int64
 	for _, m := range ms {
 		userIDs = append(userIDs, m.OrganiserID)
@@ -130,36 +118,27 @@ func (s *Service) views(ctx context.Context, ms []model.Meeting, mine map[int64]
 			regionIDs = append(regionIDs, m.ScopeID)
 		}
 	}
-	names := map[int64]string{}
-	var users []model.User
-	if err := db.Select("id", "display_name").Where("id IN ?", userIDs).Find(&users).Error; err != nil {
+	names, err := model.UserNames(ctx, s.db, userIDs)
+	if err != nil {
 		return nil, err
 	}
-	for _, u := range users {
-		names[u.ID] = u.DisplayName
+	regions, err := model.NamesOf(ctx, s.db, &model.Region{}, "name", regionIDs)
+	if err != nil {
+		return nil, err
 	}
-	scopes := map[string]string{}
-	if len(regionIDs) > 0 {
-		var rs []model.Region
-		if err := db.Select("id", "level", "name").Where("id IN ?", regionIDs).Find(&rs).Error; err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			scopes[r.Level+":"+itoa(r.ID)] = r.Name
-		}
+	compounds, err := model.CompoundNames(ctx, s.db, compoundIDs)
+	if err != nil {
+		return nil, err
 	}
-	if len(compoundIDs) > 0 {
-		var cs []model.Compound
-		if err := db.Select("id", "name").Where("id IN ?", compoundIDs).Find(&cs).Error; err != nil {
-			return nil, err
+	scopeName := func(m *model.Meeting) string {
+		if m.ScopeKind == model.ScopeCompound {
+			return compounds[m.ScopeID]
 		}
-		for _, c := range cs {
-			scopes[model.ScopeCompound+":"+itoa(c.ID)] = c.Name
-		}
+		return regions[m.ScopeID]
 	}
 	out := make([]View, 0, len(ms))
 	for _, m := range ms {
-		v := View{Meeting: m, OrganiserName: names[m.OrganiserID], ScopeName: scopes[m.ScopeKind+":"+itoa(m.ScopeID)],
+		v := View{Meeting: m, OrganiserName: names[m.OrganiserID], ScopeName: scopeName(&m),
 			Manager: canManage(a, &m), Me: mine[m.ID]}
 		if !v.Manager {
 			v.SignInCode, v.SignInUntil = "", nil
@@ -169,8 +148,6 @@ func (s *Service) views(ctx context.Context, ms []model.Meeting, mine map[int64]
 	}
 	return out, nil
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // List returns one page of a queue, newest meeting first.
 func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p service.Page) (service.Paged[View], error) {
@@ -183,41 +160,29 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 	if f.State != "" && !slices.Contains(states, f.State) {
 		return service.Paged[View]{}, errState
 	}
-	db := s.db.WithContext(ctx)
-	var q *gorm.DB
+	var q model.MeetingQuery
 	switch f.Queue {
 	case QueueOrganised:
-		q = db.Table("meetings AS m").Where("m.organiser_id = ?", a.UserID)
+		q.Organiser = a.UserID
 	case QueueInvited:
-		q = db.Table("meeting_participants AS p").Joins("JOIN meetings AS m ON m.id = p.meeting_id").
-			Where("p.user_id = ? AND m.state <> ?", a.UserID, model.MeetingDraft)
+		// A draft is nobody's invitation yet.
+		q.Invitee, q.NotState = a.UserID, model.MeetingDraft
 	case QueueScope:
-		var conds []string
-		var args []any
 		for _, g := range a.Scopes(OrganiserRoles...) {
-			col := map[string]string{model.ScopeCity: "city_id", model.ScopeDistrict: "district_id",
-				model.ScopeStreet: "street_id", model.ScopeCommunity: "community_id", model.ScopeCompound: "compound_id"}[g.ScopeKind]
-			if col == "" {
-				continue
+			switch g.ScopeKind {
+			case model.ScopeCity, model.ScopeDistrict, model.ScopeStreet, model.ScopeCommunity, model.ScopeCompound:
+				q.Places = append(q.Places, model.Place{Kind: g.ScopeKind, ID: g.ScopeID})
 			}
-			conds = append(conds, "m."+col+" = ?")
-			args = append(args, g.ScopeID)
 		}
-		if len(conds) == 0 {
+		if len(q.Places) == 0 {
 			return service.Paged[View]{}, errNoCapacity
 		}
-		q = db.Table("meetings AS m").Where(strings.Join(conds, " OR "), args...)
 	default:
 		return service.Paged[View]{}, errQueue
 	}
-	if f.State != "" {
-		q = q.Where("m.state = ?", f.State)
-	}
-	if p.After > 0 {
-		q = q.Where("m.id < ?", p.After)
-	}
-	var ms []model.Meeting
-	if err := q.Select("m.*").Order("m.id DESC").Limit(p.Limit + 1).Find(&ms).Error; err != nil {
+	q.State = f.State
+	ms, err := model.MeetingPage(ctx, s.db, q, p.After, p.Limit+1)
+	if err != nil {
 		return service.Paged[View]{}, err
 	}
 	page := service.Cut(ms, p.Limit)
@@ -227,8 +192,8 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 		for i, m := range page.Items {
 			ids[i] = m.ID
 		}
-		var ps []model.MeetingParticipant
-		if err := db.Where("user_id = ? AND meeting_id IN ?", a.UserID, ids).Find(&ps).Error; err != nil {
+		ps, err := model.ParticipationsOf(ctx, s.db, a.UserID, ids)
+		if err != nil {
 			return service.Paged[View]{}, err
 		}
 		for i := range ps {
@@ -265,23 +230,8 @@ func (s *Service) Participants(ctx context.Context, a *service.Actor, id int64, 
 	if _, err := s.manage(ctx, a, id); err != nil {
 		return service.Paged[ParticipantView]{}, err
 	}
-	db := s.db.WithContext(ctx)
-	q := db.Where("meeting_id = ?", id)
-	if f.RSVP != "" {
-		q = q.Where("rsvp = ?", f.RSVP)
-	}
-	if f.SignedIn != nil {
-		if *f.SignedIn {
-			q = q.Where("signed_in_at IS NOT NULL")
-		} else {
-			q = q.Where("signed_in_at IS NULL")
-		}
-	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.MeetingParticipant
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	rows, err := model.ParticipantPage(ctx, s.db, id, model.ParticipantQuery{RSVP: f.RSVP, SignedIn: f.SignedIn}, p.After, p.Limit+1)
+	if err != nil {
 		return service.Paged[ParticipantView]{}, err
 	}
 	page := service.Cut(rows, p.Limit)
@@ -292,24 +242,13 @@ func (s *Service) Participants(ctx context.Context, a *service.Actor, id int64, 
 			groupIDs = append(groupIDs, r.GroupID)
 		}
 	}
-	names, groups := map[int64]string{}, map[int64]string{}
-	if len(userIDs) > 0 {
-		var users []model.User
-		if err := db.Select("id", "display_name").Where("id IN ?", userIDs).Find(&users).Error; err != nil {
-			return service.Paged[ParticipantView]{}, err
-		}
-		for _, u := range users {
-			names[u.ID] = u.DisplayName
-		}
+	names, err := model.UserNames(ctx, s.db, userIDs)
+	if err != nil {
+		return service.Paged[ParticipantView]{}, err
 	}
-	if len(groupIDs) > 0 {
-		var gs []model.MeetingGroup
-		if err := db.Select("id", "name").Where("id IN ?", groupIDs).Find(&gs).Error; err != nil {
-			return service.Paged[ParticipantView]{}, err
-		}
-		for _, g := range gs {
-			groups[g.ID] = g.Name
-		}
+	groups, err := model.NamesOf(ctx, s.db, &model.MeetingGroup{}, "name", groupIDs)
+	if err != nil {
+		return service.Paged[ParticipantView]{}, err
 	}
 	out := make([]ParticipantView, 0, len(page.Items))
 	for _, r := range page.Items {
@@ -344,8 +283,8 @@ func (s *Service) CheckPhoto(ctx context.Context, a *service.Actor, id, photoID 
 	if holds(m.Attachments) {
 		return nil
 	}
-	var minutes []model.MeetingMinutes
-	if err := s.db.WithContext(ctx).Select("id", "attachments").Where("meeting_id = ?", id).Find(&minutes).Error; err != nil {
+	minutes, err := model.MinutesOf(ctx, s.db, id)
+	if err != nil {
 		return err
 	}
 	for _, mm := range minutes {

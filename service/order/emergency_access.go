@@ -23,10 +23,10 @@ var vulnerableRoles = []string{model.RoleGridWorker, model.RoleCommunityDuty, mo
 
 // treeScopesOf lists the parts of the tree the actor's grants of roles
 // cover; a platform admin's covers all of it.
-func treeScopesOf(a *service.Actor, roles []string) []model.TreeScope {
-	var out []model.TreeScope
+func treeScopesOf(a *service.Actor, roles []string) []model.Place {
+	var out []model.Place
 	for _, g := range a.Scopes(append(slices.Clone(roles), model.RolePlatformAdmin)...) {
-		if ts, ok := model.TreeScopeOf(g); ok {
+		if ts, ok := model.PlaceOf(g); ok {
 			out = append(out, ts)
 		}
 	}

@@ -83,71 +83,39 @@ func (f Filter) check() error {
 	return nil
 }
 
-// query is the actor's part of the ledger under f, without order or
-// limit; ok is false when the actor may see no item at all.
-func (s *Service) query(ctx context.Context, a *service.Actor, f Filter) (*gorm.DB, bool, error) {
+// query is the actor's part of the ledger under f; ok is false when the
+// actor may see no item at all.
+func (s *Service) query(a *service.Actor, f Filter) (model.ActionItemQuery, bool, error) {
 	if a == nil {
-		return nil, false, service.ErrUnauthenticated
+		return model.ActionItemQuery{}, false, service.ErrUnauthenticated
 	}
 	if err := f.check(); err != nil {
-		return nil, false, err
+		return model.ActionItemQuery{}, false, err
 	}
-	q, ok := visible(s.db.WithContext(ctx).Model(&model.ActionItem{}), a)
-	if !ok {
-		return nil, false, nil
+	r := reach(a)
+	if r.Empty() {
+		return model.ActionItemQuery{}, false, nil
 	}
-	if len(f.States) > 0 {
-		q = q.Where("state IN ?", f.States)
-	}
-	if f.OwnerKind != "" {
-		q = q.Where("owner_kind = ?", f.OwnerKind)
-	}
-	if f.OwnerID > 0 {
-		q = q.Where("owner_id = ?", f.OwnerID)
-	}
-	if f.Overdue != nil {
-		q = q.Where("overdue = ?", *f.Overdue)
-	}
-	if f.SourceKind != "" {
-		q = q.Where("source_kind = ?", f.SourceKind)
-	}
-	if f.SourceID > 0 {
-		q = q.Where("source_id = ?", f.SourceID)
-	}
-	if f.StreetID > 0 {
-		q = q.Where("street_id = ?", f.StreetID)
-	}
-	if f.CommunityID > 0 {
-		q = q.Where("community_id = ?", f.CommunityID)
-	}
-	if f.CompoundID > 0 {
-		q = q.Where("compound_id = ?", f.CompoundID)
-	}
-	if f.From != nil {
-		q = q.Where("created_at >= ?", f.From.UTC())
-	}
-	if f.To != nil {
-		q = q.Where("created_at < ?", f.To.UTC())
-	}
-	return q, true, nil
+	return model.ActionItemQuery{
+		Reach: r, States: f.States, OwnerKind: f.OwnerKind, OwnerID: f.OwnerID, Overdue: f.Overdue,
+		SourceKind: f.SourceKind, SourceID: f.SourceID, StreetID: f.StreetID, CommunityID: f.CommunityID,
+		CompoundID: f.CompoundID, From: f.From, To: f.To,
+	}, true, nil
 }
 
 // List returns one page of the ledger the actor may see, newest first,
 // each item with its history.
 func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p service.Page) (service.Paged[View], error) {
-	q, ok, err := s.query(ctx, a, f)
+	q, ok, err := s.query(a, f)
 	if err != nil || !ok {
 		return service.Paged[View]{Items: []View{}}, err
 	}
 	if p.Limit <= 0 || p.Limit > 100 {
 		p.Limit = 20
 	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
-	}
-	var rows []model.ActionItem
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
-		return service.Paged[View]{}, fmt.Errorf("list action items: %w", err)
+	rows, err := model.ActionItemPage(ctx, s.db, q, p.After, p.Limit+1)
+	if err != nil {
+		return service.Paged[View]{}, err
 	}
 	page := service.Cut(rows, p.Limit)
 	vs, err := s.views(ctx, s.db, page.Items, true)
@@ -197,8 +165,8 @@ func (s *Service) EvidencePhoto(ctx context.Context, a *service.Actor, itemID, p
 	if _, err := s.seen(ctx, a, itemID); err != nil {
 		return model.Photo{}, nil, err
 	}
-	var evs []model.ActionItemEvent
-	if err := s.db.WithContext(ctx).Where("item_id = ? AND action = ?", itemID, ActDone).Order("id").Find(&evs).Error; err != nil {
+	evs, err := model.ActionEvents(ctx, s.db, []int64{itemID}, ActDone)
+	if err != nil {
 		return model.Photo{}, nil, err
 	}
 	for _, ev := range evs {
@@ -227,24 +195,7 @@ func collect(ids map[int64]bool) []int64 {
 
 // nameMap reads id → col of table for ids.
 func nameMap(ctx context.Context, db *gorm.DB, table any, col string, ids map[int64]bool) (map[int64]string, error) {
-	out := map[int64]string{}
-	list := collect(ids)
-	for start := 0; start < len(list); start += 500 {
-		end := min(start+500, len(list))
-		var rows []struct {
-			ID   int64
-			Name string
-		}
-		err := db.WithContext(ctx).Model(table).Select("id, "+col+" AS name").Where("id IN ?", list[start:end]).
-			Scan(&rows).Error
-		if err != nil {
-			return nil, fmt.Errorf("names from %T: %w", table, err)
-		}
-		for _, r := range rows {
-			out[r.ID] = r.Name
-		}
-	}
-	return out, nil
+	return model.NamesOf(ctx, db, table, col, collect(ids))
 }
 
 func (s *Service) names(ctx context.Context, db *gorm.DB, items []model.ActionItem, evs []model.ActionItemEvent) (names, error) {
@@ -345,7 +296,8 @@ func (s *Service) views(ctx context.Context, db *gorm.DB, items []model.ActionIt
 		for i, it := range items {
 			ids[i] = it.ID
 		}
-		if err := db.WithContext(ctx).Where("item_id IN ?", ids).Order("id").Find(&evs).Error; err != nil {
+		var err error
+		if evs, err = model.ActionEvents(ctx, db, ids, ""); err != nil {
 			return nil, fmt.Errorf("action item history: %w", err)
 		}
 	}
