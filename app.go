@@ -150,9 +150,8 @@ func (a *app) wire() (http.Handler, error) {
 	a.message = msgs
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
-		RatingReminder: a.cfg.RatingReminder,
+		RatingReminder: a.cfg.RatingReminder, Log: a.log,
 	})
-	a.photo.SetOrderAccess(a.order)
 	a.message.OnLateVerdict("order", a.order.ApplyLateVerdict)
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/message"
 )
 
@@ -494,10 +495,6 @@ func (s *Service) callableFor(ctx context.Context, userID, householdID int64) ([
 // returns the household's call that is still open (created is then
 // false): a double tap, or two family members at once, raise one call.
 func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (CallView, bool, error) {
-	ctx, err := s.withCalendar(ctx)
-	if err != nil {
-		return CallView{}, false, err
-	}
 	if a == nil {
 		return CallView{}, false, service.ErrUnauthenticated
 	}
@@ -538,7 +535,7 @@ func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (Cal
 	now := s.clock.Now().UTC()
 	var call model.EmergencyCall
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		num, err := nextNumber(tx, now)
+		num, err := nextNumber(ctx, tx, now)
 		if err != nil {
 			return err
 		}
@@ -572,7 +569,7 @@ func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (Cal
 		if reg.UserID == a.UserID {
 			role = "vulnerable"
 		}
-		if err := s.appendEvent(tx, &o, model.OrderEvent{Action: evCall, ActorID: a.UserID, Role: role,
+		if err := s.appendEvent(ctx, tx, &o, model.OrderEvent{Action: evCall, ActorID: a.UserID, Role: role,
 			Note: in.Note, CreatedAt: now}); err != nil {
 			return err
 		}
@@ -848,12 +845,6 @@ var errCallAction = service.Invalid("bad_action", "紧急呼叫的操作只能�
 // RespondCall runs a responder action on a call, with an optional note
 // for the timeline.
 func (s *Service) RespondCall(ctx context.Context, a *service.Actor, id int64, action, note string) (CallView, error) {
-	// Deadlines may be re-armed inside the transaction: the calendar is
-	// read before it (SQLite has one connection).
-	ctx, err := s.withCalendar(ctx)
-	if err != nil {
-		return CallView{}, err
-	}
 	ev, ok := callEvents[action]
 	if !ok {
 		return CallView{}, errCallAction
@@ -886,6 +877,12 @@ func (s *Service) respond(ctx context.Context, a *service.Actor, id int64, actio
 	var cat model.Category
 	if err := s.db.WithContext(ctx).Where("code = ?", emergencyCategory).Take(&cat).Error; err != nil {
 		return CallView{}, errCallUnready.Wrap(err)
+	}
+	// Deadlines may be re-armed inside the transaction: the calendar is
+	// read before it (SQLite has one connection).
+	cal, err := s.workCalendar(ctx, cat)
+	if err != nil {
+		return CallView{}, err
 	}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		set := map[string]any{"updated_at": now}
@@ -924,7 +921,7 @@ func (s *Service) respond(ctx context.Context, a *service.Actor, id int64, actio
 				return err
 			}
 		}
-		return s.moveCallOrder(ctx, tx, c.OrderID, cat, action, a.UserID, role, note, now)
+		return s.moveCallOrder(ctx, tx, c.OrderID, cat, cal, action, a.UserID, role, note, now)
 	})
 	if err != nil {
 		return CallView{}, err
@@ -944,9 +941,9 @@ func (s *Service) respond(ctx context.Context, a *service.Actor, id int64, actio
 // its state allows (a dispatcher may have moved it meanwhile), and writes
 // the timeline row either way. The order row is locked first so the
 // compare-and-set cannot lose to a transition in between.
-func (s *Service) moveCallOrder(ctx context.Context, tx *gorm.DB, orderID int64, cat model.Category, action string, actorID int64, role, note string, now time.Time) error {
-	var o model.Order
-	if err := model.ForUpdate(tx.WithContext(ctx)).Take(&o, orderID).Error; err != nil {
+func (s *Service) moveCallOrder(ctx context.Context, tx *gorm.DB, orderID int64, cat model.Category, cal *calendar.Calendar, action string, actorID int64, role, note string, now time.Time) error {
+	o, err := model.LockOrder(ctx, tx, orderID)
+	if err != nil {
 		return fmt.Errorf("lock order %d: %w", orderID, err)
 	}
 	prev := o
@@ -960,47 +957,24 @@ func (s *Service) moveCallOrder(ctx context.Context, tx *gorm.DB, orderID int64,
 	case action == evCallAck && o.State == model.StateVerified:
 		toGridHands()
 		o.State = model.StateAccepted
-		if err := s.armStep(ctx, &o, cat, now); err != nil {
-			return err
-		}
+		armStep(&o, cat, now, cal)
 		events = []string{"accepted"}
 	case action == evCallArrive && (o.State == model.StateVerified || o.State == model.StateAccepted):
 		toGridHands()
 		o.State = model.StateInProgress
 		if prev.State == model.StateVerified {
-			if err := s.armStep(ctx, &o, cat, now); err != nil {
-				return err
-			}
+			armStep(&o, cat, now, cal)
 		}
 	case action == evCallResolve && slices.Contains([]string{model.StateVerified, model.StateDispatched,
 		model.StateAccepted, model.StateInProgress}, o.State):
 		toGridHands()
 		o.State = model.StateCompleted
 		o.CompletedAt = &now
-		if err := s.armStep(ctx, &o, cat, now); err != nil {
-			return err
-		}
+		armStep(&o, cat, now, cal)
 		events = []string{"completed", "to_confirm"}
 	}
-	if o.State != prev.State {
-		won, err := s.saveLadder(ctx, tx, &prev, &o, now)
-		if err != nil {
-			return err
-		}
-		if !won {
-			return conflict(prev)
-		}
-	}
-	if err := s.appendEvent(tx, &o, model.OrderEvent{Action: action, ActorID: actorID, Role: role,
-		FromState: prev.State, FromLevel: prev.Level, Note: note, CreatedAt: now}); err != nil {
-		return err
-	}
-	for _, e := range events {
-		if err := s.notify(ctx, tx, &o, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.move(ctx, tx, &move{prev: prev, next: o, now: now, action: action, actorID: actorID, role: role,
+		note: note, events: events, keepIfSame: o.State == prev.State})
 }
 
 // tickEmergency sends unacknowledged calls to the street once they have
@@ -1016,7 +990,14 @@ func (s *Service) tickEmergency(ctx context.Context, now time.Time, st *TickStat
 	}
 	callID := func(c model.EmergencyCall) int64 { return c.ID }
 	waiting := s.db.WithContext(ctx).Model(&model.EmergencyCall{}).Where("resolved_at IS NULL AND acknowledged_at IS NULL")
-	err := eachBatch(waiting.Session(&gorm.Session{}).Where("escalated_at IS NULL AND created_at <= ?", now.Add(-after)), callID,
+	page := func(q *gorm.DB) func(after int64, limit int) ([]model.EmergencyCall, error) {
+		return func(after int64, limit int) ([]model.EmergencyCall, error) {
+			var rows []model.EmergencyCall
+			err := q.Session(&gorm.Session{}).Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
+			return rows, err
+		}
+	}
+	err := eachBatch(page(waiting.Session(&gorm.Session{}).Where("escalated_at IS NULL AND created_at <= ?", now.Add(-after))), callID,
 		func(rows []model.EmergencyCall) error {
 			for i := range rows {
 				won, err := s.escalateCall(ctx, &rows[i], now)
@@ -1032,7 +1013,7 @@ func (s *Service) tickEmergency(ctx context.Context, now time.Time, st *TickStat
 	if err != nil {
 		return err
 	}
-	return eachBatch(waiting.Session(&gorm.Session{}).Where("last_alert_at <= ?", now.Add(-repeat)), callID,
+	return eachBatch(page(waiting.Session(&gorm.Session{}).Where("last_alert_at <= ?", now.Add(-repeat))), callID,
 		func(rows []model.EmergencyCall) error {
 			for i := range rows {
 				won, err := s.repeatAlert(ctx, &rows[i], now)
@@ -1086,24 +1067,18 @@ func (s *Service) escalateCall(ctx context.Context, c *model.EmergencyCall, now 
 		}
 		won = true
 		c.EscalatedAt = &now
-		var o model.Order
-		if err := model.ForUpdate(tx.WithContext(ctx)).Take(&o, c.OrderID).Error; err != nil {
+		o, err := model.LockOrder(ctx, tx, c.OrderID)
+		if err != nil {
 			return fmt.Errorf("lock order %d: %w", c.OrderID, err)
 		}
 		if slices.Index(ladder, o.Level) < slices.Index(ladder, model.OrderLevelStreet) {
-			prev := o
-			o.Level = model.OrderLevelStreet
-			ok, err := s.saveLadder(ctx, tx, &prev, &o, now)
-			if err != nil {
+			next := o
+			next.Level = model.OrderLevelStreet
+			m := &move{prev: o, next: next, now: now, action: evEscalate, role: roleSystem, note: "紧急呼叫无人响应，自动升级至街道"}
+			if err := s.move(ctx, tx, m); err != nil {
 				return err
 			}
-			if !ok {
-				return conflict(prev)
-			}
-			if err := s.appendEvent(tx, &o, model.OrderEvent{Action: evEscalate, Role: roleSystem,
-				FromState: prev.State, FromLevel: prev.Level, Note: "紧急呼叫无人响应，自动升级至街道", CreatedAt: now}); err != nil {
-				return err
-			}
+			o = m.next
 		}
 		_, place, kind, err := s.callContext(ctx, tx, c)
 		if err != nil {

@@ -18,7 +18,8 @@ import (
 func TestPrivacyOfTheResident(t *testing.T) {
 	e := newLoopEnv(t)
 	res := e.city.Users["resident"]
-	id := e.submit("resident", "repair.plumbing").ID // straight to the firm
+	pic := e.upload("resident")
+	id := e.submit("resident", "repair.plumbing", func(in *SubmitInput) { in.PhotoIDs = []int64{pic} }).ID // straight to the firm
 	v, err := e.svc.Get(e.ctx, e.actor("manager"), id)
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +47,28 @@ func TestPrivacyOfTheResident(t *testing.T) {
 		if _, err := e.svc.Get(e.ctx, e.actor(who), id); service.KindOf(err) != service.KindForbidden {
 			t.Errorf("%s sees the order: %v", who, err)
 		}
-		if err := e.svc.CanSeeOrder(e.ctx, e.actor(who), id); service.KindOf(err) != service.KindForbidden {
+		// Its photos look absent to them, as photos of no order do.
+		if _, _, err := e.svc.OpenPhoto(e.ctx, e.actor(who), pic); service.KindOf(err) != service.KindNotFound {
 			t.Errorf("%s may see its photos: %v", who, err)
 		}
 	}
-	if err := e.svc.CanSeeOrder(e.ctx, e.actor("manager"), id); err != nil {
-		t.Errorf("the handler may not see its photos: %v", err)
+	for _, who := range []string{"manager", "grid", "resident"} {
+		p, rc, err := e.svc.OpenPhoto(e.ctx, e.actor(who), pic)
+		if err != nil {
+			t.Errorf("%s may not see its photos: %v", who, err)
+			continue
+		}
+		rc.Close()
+		if p.ID != pic || p.OrderID != id {
+			t.Errorf("%s opened %+v", who, p)
+		}
+	}
+	loose := e.upload("resident")
+	if _, _, err := e.svc.OpenPhoto(e.ctx, e.actor("manager"), loose); service.KindOf(err) != service.KindNotFound {
+		t.Errorf("another's photo of no order: %v", err)
+	}
+	if _, _, err := e.svc.OpenPhoto(e.ctx, e.actor("resident"), loose); err != nil {
+		t.Errorf("the uploader's own photo of no order: %v", err)
 	}
 	// The worker sees it once assigned.
 	e.act("manager", id, ActAssign, Input{WorkerID: e.city.Users["worker"]})

@@ -1,9 +1,13 @@
 package order
 
 import (
+	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/model/dbtest"
@@ -358,7 +362,8 @@ func TestEscalateClosedOrderIsRefused(t *testing.T) {
 	wantKind(t, err, service.KindUnprocessable, "order_not_open")
 }
 
-// A stale copy loses the compare-and-set: the move happens once.
+// A stale copy loses the compare-and-set: the move happens once, and the
+// loser gets the 409 with the winner's state and version.
 func TestRaiseLosesToAConcurrentChange(t *testing.T) {
 	e := newLoopEnv(t)
 	o := e.submit("resident", "dispute")
@@ -366,15 +371,24 @@ func TestRaiseLosesToAConcurrentChange(t *testing.T) {
 	if _, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "第一次"); err != nil {
 		t.Fatal(err)
 	}
-	ctx, err := e.svc.withCalendar(e.ctx)
+	won := e.load(o.ID)
+	cal, err := e.svc.calendar(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	won, err := e.svc.raise(ctx, e.db, &stale, e.cats["dispute"], e.clock.Now(), 0, roleSystem, "第二次")
-	if err != nil || won {
-		t.Fatalf("stale raise: won %v err %v", won, err)
+	c, err := e.svc.prepare(e.ctx, e.db, theSystem, stale, ActEscalate, Input{}, e.cats["dispute"], cal, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if cur := e.load(o.ID); cur.Level != model.OrderLevelCommunity || e.countEvents(o.ID, evEscalate) != 1 {
+	err = model.InTx(e.ctx, e.db, func(tx *gorm.DB) error { return e.svc.commit(e.ctx, tx, c) })
+	var se *service.Error
+	if !errors.As(err, &se) || se.Code != "state_conflict" {
+		t.Fatalf("stale raise: %v", err)
+	}
+	if d, _ := se.Detail.(map[string]any); d["version"] != won.Version || d["state"] != won.State {
+		t.Fatalf("conflict detail %v, the winner left v%d %s", se.Detail, won.Version, won.State)
+	}
+	if cur := e.load(o.ID); !reflect.DeepEqual(cur, won) || e.countEvents(o.ID, evEscalate) != 1 {
 		t.Fatalf("level %s, %d escalations", cur.Level, e.countEvents(o.ID, evEscalate))
 	}
 }
