@@ -33,7 +33,8 @@ type doer struct {
 
 func person(a *service.Actor) doer { return doer{actor: a} }
 
-var theSystem = doer{system: true}
+// system is the scheduler as a doer.
+func system() doer { return doer{system: true} }
 
 // userID is 0 for the system.
 func (d doer) userID() int64 {

@@ -376,7 +376,7 @@ func TestRaiseLosesToAConcurrentChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := e.svc.prepare(e.ctx, e.db, theSystem, stale, ActEscalate, Input{}, e.cats["dispute"], cal, e.clock.Now())
+	c, err := e.svc.prepare(e.ctx, e.db, system(), stale, ActEscalate, Input{}, e.cats["dispute"], cal, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

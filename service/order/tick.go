@@ -159,7 +159,7 @@ func (s *Service) breach(ctx context.Context, tx *gorm.DB, o *model.Order, cat m
 		return false, nil
 	}
 	// The row is ours until commit: this move cannot lose.
-	c, err := s.prepare(ctx, tx, theSystem, *o, ActEscalate, Input{}, cat, cal, now)
+	c, err := s.prepare(ctx, tx, system(), *o, ActEscalate, Input{}, cat, cal, now)
 	if err != nil {
 		return false, err
 	}
@@ -271,7 +271,7 @@ func (s *Service) tickAutoClose(ctx context.Context, now time.Time, cats []model
 // when it was no longer confirmed (rated meanwhile, or closed by another
 // scheduler).
 func (s *Service) closeUnrated(ctx context.Context, o *model.Order) (bool, error) {
-	_, err := s.take(ctx, theSystem, o.ID, ActAutoClose, Input{})
+	_, err := s.take(ctx, system(), o.ID, ActAutoClose, Input{})
 	if service.KindOf(err) == service.KindConflict {
 		return false, nil
 	}

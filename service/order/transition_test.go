@@ -2,12 +2,15 @@ package order
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/model/dbtest"
@@ -164,7 +167,7 @@ var tableTo = map[string]string{
 // trying a move only the system makes.
 func (e *loopEnv) tableDo(role string, id int64, action string, in Input) (model.Order, error) {
 	if role == "system" {
-		return e.svc.take(e.ctx, theSystem, id, action, in)
+		return e.svc.take(e.ctx, system(), id, action, in)
 	}
 	a := e.actor(role)
 	switch steps[action].entry {
@@ -274,62 +277,126 @@ func TestTransitionConflictCarriesTheCurrentState(t *testing.T) {
 	}
 }
 
-// Two managers accept at once; a confirm races a rework. Exactly one wins.
+// Two managers accept at once; a confirm races a rework. Exactly one wins;
+// the loser gets 409 and the row, its version and its timeline are
+// exactly what the winner left.
 func TestTransitionRaces(t *testing.T) {
 	if !dbtest.MySQL() {
 		t.Skip("races need MariaDB: SQLite serialises every writer on one connection")
 	}
 	e := newLoopEnv(t)
 	e.grant("newcomer", model.RoleFirmManager, model.ScopeFirm, e.city.Firm.ID, model.Ancestry{CityID: e.city.CityID})
-	race := func(id int64, a, b func() error) (errs [2]error) {
+	type result struct {
+		v   View
+		err error
+	}
+	race := func(a, b func() result) (rs [2]result) {
 		var wg sync.WaitGroup
 		start := make(chan struct{})
-		for i, f := range []func() error{a, b} {
+		for i, f := range []func() result{a, b} {
 			wg.Add(1)
-			go func(i int, f func() error) {
+			go func(i int, f func() result) {
 				defer wg.Done()
 				<-start
-				errs[i] = f()
+				rs[i] = f()
 			}(i, f)
 		}
 		close(start)
 		wg.Wait()
-		return errs
+		return rs
 	}
-	do := func(name string, id int64, action string, in Input) func() error {
+	do := func(name string, id int64, action string, in Input) func() result {
 		a := e.actor(name)
-		return func() error {
-			_, err := e.svc.Act(e.ctx, a, id, action, in)
-			return err
+		return func() result {
+			v, err := e.svc.Act(e.ctx, a, id, action, in)
+			return result{v, err}
+		}
+	}
+	// check finds the one winner and compares the row with what it saw.
+	check := func(t *testing.T, id int64, before model.Order, evs int, rs [2]result, actions [2]string) {
+		t.Helper()
+		oneWinner(t, "race", [2]error{rs[0].err, rs[1].err})
+		w := 0
+		if rs[0].err != nil {
+			w = 1
+		}
+		o, won := e.load(id), rs[w].v
+		if o.Version != before.Version+1 || o.Version != won.Version || o.State != won.State {
+			t.Fatalf("row at v%d %s, winner left v%d %s (from v%d)", o.Version, o.State, won.Version, won.State, before.Version)
+		}
+		var se *service.Error
+		// Whether the loser read the order before the winner wrote it (and
+		// lost the compare-and-set) or after (and found the wrong state),
+		// it is told of the order as the winner left it.
+		if !errors.As(rs[1-w].err, &se) {
+			t.Fatalf("loser: %v", rs[1-w].err)
+		}
+		if d, _ := se.Detail.(map[string]any); d["version"] != o.Version || d["state"] != o.State {
+			t.Fatalf("loser told of %v, the row is at v%d %s", se.Detail, o.Version, o.State)
+		}
+		after := e.events(id)
+		if len(after) != evs+1 || after[evs].Action != actions[w] {
+			t.Fatalf("timeline %d → %d rows, last %+v, winner %s", evs, len(after), after[len(after)-1], actions[w])
 		}
 	}
 	for round := 0; round < 5; round++ {
-		id := e.drive(model.StateDispatched, 0)
-		evs := len(e.events(id))
-		errs := race(id, do("manager", id, ActAccept, Input{}), do("newcomer", id, ActAccept, Input{}))
-		oneWinner(t, "accept", errs)
-		if o := e.load(id); o.State != model.StateAccepted || o.Version != e.load(id).Version {
-			t.Fatalf("after the accept race: %s", o.State)
-		}
-		if n := len(e.events(id)); n != evs+1 {
-			t.Fatalf("accept race wrote %d events", n-evs)
-		}
+		t.Run(fmt.Sprintf("accept/accept %d", round), func(t *testing.T) {
+			id := e.drive(model.StateDispatched, 0)
+			before, evs := e.load(id), len(e.events(id))
+			rs := race(do("manager", id, ActAccept, Input{}), do("newcomer", id, ActAccept, Input{}))
+			check(t, id, before, evs, rs, [2]string{ActAccept, ActAccept})
+		})
+		t.Run(fmt.Sprintf("confirm/rework %d", round), func(t *testing.T) {
+			id := e.drive(model.StateCompleted, 0)
+			before, evs := e.load(id), len(e.events(id))
+			rs := race(do("grid", id, ActConfirm, Input{}), do("community", id, ActRework, Input{Reason: "没修好"}))
+			check(t, id, before, evs, rs, [2]string{ActConfirm, ActRework})
+			want := model.StateConfirmed
+			if rs[0].err != nil {
+				want = model.StateInProgress
+			}
+			if o := e.load(id); o.State != want {
+				t.Fatalf("state %s, want %s", o.State, want)
+			}
+		})
+	}
+}
 
-		id = e.drive(model.StateCompleted, 0)
-		evs = len(e.events(id))
-		errs = race(id, do("grid", id, ActConfirm, Input{}), do("community", id, ActRework, Input{Reason: "没修好"}))
-		oneWinner(t, "confirm/rework", errs)
-		o := e.load(id)
-		want := model.StateConfirmed
-		if errs[0] != nil {
-			want = model.StateInProgress
-		}
-		if o.State != want {
-			t.Fatalf("confirm/rework: state %s, want %s", o.State, want)
-		}
-		if n := len(e.events(id)); n != evs+1 {
-			t.Fatalf("confirm/rework race wrote %d events", n-evs)
-		}
+// The loser of the compare-and-set, on either engine: a move prepared on a
+// copy the winner has since changed gets 409 with the winner's state and
+// version, and the row, its timeline and the inboxes stay exactly as the
+// winner left them.
+func TestMoveLoserChangesNothing(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.drive(model.StateDispatched, 0)
+	stale := e.load(id)
+	c, err := e.svc.prepare(e.ctx, e.db, person(e.actor("manager")), stale, ActAccept, Input{}, e.cats["environment"], nil, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.act("manager", id, ActReturn, Input{Reason: "不属于物业服务范围"})
+	won, evs := e.load(id), len(e.events(id))
+	var msgs int64
+	e.db.Model(&model.Message{}).Where("order_id = ?", id).Count(&msgs)
+
+	err = model.InTx(e.ctx, e.db, func(tx *gorm.DB) error { return e.svc.commit(e.ctx, tx, c) })
+	var se *service.Error
+	if !errors.As(err, &se) || se.Code != "state_conflict" {
+		t.Fatalf("stale accept: %v", err)
+	}
+	if d, _ := se.Detail.(map[string]any); d["state"] != model.StateVerified || d["version"] != won.Version {
+		t.Fatalf("conflict detail %v, the winner left %s v%d", se.Detail, won.State, won.Version)
+	}
+	if cur := e.load(id); !reflect.DeepEqual(cur, won) {
+		t.Fatalf("the loser changed the row:\n%+v\n%+v", won, cur)
+	}
+	if n := len(e.events(id)); n != evs {
+		t.Fatalf("the loser wrote %d timeline rows", n-evs)
+	}
+	var msgs2 int64
+	e.db.Model(&model.Message{}).Where("order_id = ?", id).Count(&msgs2)
+	if msgs2 != msgs {
+		t.Fatalf("the loser wrote %d messages", msgs2-msgs)
 	}
 }
 
