@@ -199,65 +199,67 @@ func TestTransitionTable(t *testing.T) {
 	for _, state := range states {
 		shared := e.drive(state, dup)
 		for _, action := range actions {
-			before, evs := e.load(shared), len(e.events(shared))
-			var msgs int64
-			e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs)
-			for _, role := range roles {
-				allowed := slices.Contains(tableAllowed[action][state], role)
-				in := e.tableInput(action, role, dup)
-				if !allowed {
-					_, err := e.tableDo(role, shared, action, in)
-					k := service.KindOf(err)
-					var se *service.Error
-					if k != service.KindForbidden && k != service.KindConflict &&
-						!(errors.As(err, &se) && se.Code == tableRefusal[action] && se.Code != "") {
-						t.Errorf("%s %s by %s: %v, want 403 or 409", state, action, role, err)
+			t.Run(state+"/"+action, func(t *testing.T) {
+				before, evs := e.load(shared), len(e.events(shared))
+				var msgs int64
+				e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs)
+				for _, role := range roles {
+					allowed := slices.Contains(tableAllowed[action][state], role)
+					in := e.tableInput(action, role, dup)
+					if !allowed {
+						_, err := e.tableDo(role, shared, action, in)
+						k := service.KindOf(err)
+						var se *service.Error
+						if k != service.KindForbidden && k != service.KindConflict &&
+							!(errors.As(err, &se) && se.Code == tableRefusal[action] && se.Code != "") {
+							t.Errorf("%s %s by %s: %v, want 403 or 409", state, action, role, err)
+						}
+						continue
 					}
-					continue
-				}
-				id := e.drive(state, dup)
-				prevEvents := len(e.events(id))
-				v, err := e.tableDo(role, id, action, in)
-				if code, ok := tableRule[action][state]; ok {
-					var se *service.Error
-					if !errors.As(err, &se) || se.Code != code {
-						t.Errorf("%s %s by %s: %v, want %s", state, action, role, err, code)
+					id := e.drive(state, dup)
+					prevEvents := len(e.events(id))
+					v, err := e.tableDo(role, id, action, in)
+					if code, ok := tableRule[action][state]; ok {
+						var se *service.Error
+						if !errors.As(err, &se) || se.Code != code {
+							t.Errorf("%s %s by %s: %v, want %s", state, action, role, err, code)
+						}
+						continue
 					}
-					continue
-				}
-				if err != nil {
-					t.Errorf("%s %s by %s: %v", state, action, role, err)
-					continue
-				}
-				want := tableTo[action]
-				if to, ok := tableMoved[action][state]; ok {
-					want = to
-				}
-				if want == "" {
-					want = e.load(id).State // unchanged by the action
-					if state != statePaused && state != want {
-						t.Errorf("%s %s by %s moved the order to %s", state, action, role, want)
+					if err != nil {
+						t.Errorf("%s %s by %s: %v", state, action, role, err)
+						continue
+					}
+					want := tableTo[action]
+					if to, ok := tableMoved[action][state]; ok {
+						want = to
+					}
+					if want == "" {
+						want = e.load(id).State // unchanged by the action
+						if state != statePaused && state != want {
+							t.Errorf("%s %s by %s moved the order to %s", state, action, role, want)
+						}
+					}
+					if v.State != want {
+						t.Errorf("%s %s by %s: state %s, want %s", state, action, role, v.State, want)
+					}
+					after := e.events(id)
+					if len(after) != prevEvents+1 || after[len(after)-1].Action != action || after[len(after)-1].Role == "" {
+						t.Errorf("%s %s by %s: timeline %d → %d, last %+v", state, action, role, prevEvents, len(after), after[len(after)-1])
 					}
 				}
-				if v.State != want {
-					t.Errorf("%s %s by %s: state %s, want %s", state, action, role, v.State, want)
+				if after := e.load(shared); !reflect.DeepEqual(after, before) {
+					t.Errorf("%s %s: refused actions changed the order:\n%+v\n%+v", state, action, before, after)
 				}
-				after := e.events(id)
-				if len(after) != prevEvents+1 || after[len(after)-1].Action != action || after[len(after)-1].Role == "" {
-					t.Errorf("%s %s by %s: timeline %d → %d, last %+v", state, action, role, prevEvents, len(after), after[len(after)-1])
+				if n := len(e.events(shared)); n != evs {
+					t.Errorf("%s %s: refused actions wrote %d events", state, action, n-evs)
 				}
-			}
-			if after := e.load(shared); !reflect.DeepEqual(after, before) {
-				t.Errorf("%s %s: refused actions changed the order:\n%+v\n%+v", state, action, before, after)
-			}
-			if n := len(e.events(shared)); n != evs {
-				t.Errorf("%s %s: refused actions wrote %d events", state, action, n-evs)
-			}
-			var msgs2 int64
-			e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs2)
-			if msgs2 != msgs {
-				t.Errorf("%s %s: refused actions wrote %d messages", state, action, msgs2-msgs)
-			}
+				var msgs2 int64
+				e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs2)
+				if msgs2 != msgs {
+					t.Errorf("%s %s: refused actions wrote %d messages", state, action, msgs2-msgs)
+				}
+			})
 		}
 	}
 }
@@ -521,84 +523,85 @@ func TestDispatchRules(t *testing.T) {
 
 func TestReturnMergeResolveReworkRevisit(t *testing.T) {
 	e := newLoopEnv(t)
-	// Return: back to verified for the community, the firm lets go.
-	id := e.drive(model.StateDispatched, 0)
-	_, err := e.svc.Act(e.ctx, e.actor("manager"), id, ActReturn, Input{})
-	wantKind(t, err, service.KindInvalid, "reason_required")
-	v := e.act("manager", id, ActReturn, Input{Reason: "不属于物业服务范围"})
-	if v.State != model.StateVerified || v.HandlerKind != "" || v.Level != model.OrderLevelCommunity {
-		t.Fatalf("return: %+v", v.Order)
-	}
-	if ms := e.messages("community", id); len(ms) == 0 || ms[len(ms)-1].Event != "order.returned" {
-		t.Fatalf("community inbox %+v", ms)
-	}
-	if _, err := e.svc.Get(e.ctx, e.actor("manager"), id); service.KindOf(err) != service.KindForbidden {
-		t.Fatalf("the firm still sees a returned order: %v", err)
-	}
-
-	// Merge: only into an open order of the same compound.
-	target := e.submit("resident", "environment").ID
-	closed := e.drive(model.StateClosed, 0)
-	far := e.submit("resident2", "environment", func(in *SubmitInput) { in.HouseholdID = e.city.Households[16].ID }).ID
-	dup := e.submit("resident", "environment").ID
-	for _, bad := range []int64{dup, closed, far, 999999} {
-		_, err := e.svc.Act(e.ctx, e.actor("grid"), dup, ActMerge, Input{DuplicateOf: bad})
-		wantKind(t, err, service.KindUnprocessable, "bad_duplicate")
-	}
-	v = e.act("grid", dup, ActMerge, Input{DuplicateOf: target})
-	if v.State != model.StateMerged || v.DuplicateOf != target {
-		t.Fatalf("merge: %+v", v.Order)
-	}
-	if ms := e.messages("resident", dup); len(ms) != 1 || ms[0].Event != "order.merged" || ms[0].Kind != kindProgress {
-		t.Fatalf("author not told of the merge: %+v", ms)
-	}
-
-	// Resolve on the spot, then rework: no handler, so back to dispatch.
-	id = e.submit("resident", "environment").ID
-	_, err = e.svc.Act(e.ctx, e.actor("grid"), id, ActResolve, Input{})
-	wantKind(t, err, service.KindInvalid, "note_required")
-	v = e.act("grid", id, ActResolve, Input{Note: "已清理楼道", PhotoIDs: []int64{e.photo("grid")}})
-	if v.State != model.StateCompleted || v.CompletedAt == nil {
-		t.Fatalf("resolve: %+v", v.Order)
-	}
-	v = e.act("grid", id, ActRework, Input{Reason: "仍有杂物"})
-	if v.State != model.StateVerified || v.Level != model.OrderLevelCommunity || v.CompletedAt != nil {
-		t.Fatalf("rework of a resolved order: %+v", v.Order)
-	}
-
-	// Rework goes back to the same handler and worker.
-	id = e.drive(model.StateCompleted, 0)
-	_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
-	wantKind(t, err, service.KindConflict, "state_conflict")
-	v = e.act("grid", id, ActRework, Input{Reason: "还在漏"})
-	if v.State != model.StateInProgress || v.AssigneeID != e.city.Users["worker"] || v.HandlerID != e.city.Firm.ID {
-		t.Fatalf("rework: %+v", v.Order)
-	}
-	_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
-	wantKind(t, err, service.KindUnprocessable, "photos_required")
-
-	// Revisit: only after a low rating; reopening sends it to dispatch.
-	good := e.drive(model.StateConfirmed, 0)
-	e.act("resident", good, ActRate, Input{Overall: 5, Timeliness: 4, Attitude: 5, Comment: "很满意"})
-	_, err = e.svc.Act(e.ctx, e.actor("community"), good, ActRevisit, Input{Note: "回访", Reopen: true})
-	wantKind(t, err, service.KindUnprocessable, "revisit_not_needed")
-	bad := e.drive(model.StateClosed, 0)
-	v = e.act("community", bad, ActRevisit, Input{Note: "居民反映仍未修好", Reopen: true})
-	if v.State != model.StateVerified || v.RatingOverall != 0 || v.HandlerKind != "" || v.ClosedAt != nil {
-		t.Fatalf("reopen: %+v", v.Order)
-	}
-	if ms := e.messages("community", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.reopened" {
-		t.Fatalf("community inbox %+v", ms)
-	}
-
-	// Rating input.
-	id = e.drive(model.StateConfirmed, 0)
-	for _, in := range []Input{{Overall: 0}, {Overall: 6}, {Overall: 3, Attitude: 7}} {
-		_, err := e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, in)
-		wantKind(t, err, service.KindInvalid, "bad_rating")
-	}
-	_, err = e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, Input{Overall: 3, Comment: string(make([]rune, 501))})
-	wantKind(t, err, service.KindInvalid, "bad_comment")
+	t.Run("return: back to verified for the community, the firm lets go", func(t *testing.T) {
+		id := e.drive(model.StateDispatched, 0)
+		_, err := e.svc.Act(e.ctx, e.actor("manager"), id, ActReturn, Input{})
+		wantKind(t, err, service.KindInvalid, "reason_required")
+		v := e.act("manager", id, ActReturn, Input{Reason: "不属于物业服务范围"})
+		if v.State != model.StateVerified || v.HandlerKind != "" || v.Level != model.OrderLevelCommunity {
+			t.Fatalf("return: %+v", v.Order)
+		}
+		if ms := e.messages("community", id); len(ms) == 0 || ms[len(ms)-1].Event != "order.returned" {
+			t.Fatalf("community inbox %+v", ms)
+		}
+		if _, err := e.svc.Get(e.ctx, e.actor("manager"), id); service.KindOf(err) != service.KindForbidden {
+			t.Fatalf("the firm still sees a returned order: %v", err)
+		}
+	})
+	t.Run("merge: only into an open order of the same compound", func(t *testing.T) {
+		target := e.submit("resident", "environment").ID
+		closed := e.drive(model.StateClosed, 0)
+		far := e.submit("resident2", "environment", func(in *SubmitInput) { in.HouseholdID = e.city.Households[16].ID }).ID
+		dup := e.submit("resident", "environment").ID
+		for _, bad := range []int64{dup, closed, far, 999999} {
+			_, err := e.svc.Act(e.ctx, e.actor("grid"), dup, ActMerge, Input{DuplicateOf: bad})
+			wantKind(t, err, service.KindUnprocessable, "bad_duplicate")
+		}
+		v := e.act("grid", dup, ActMerge, Input{DuplicateOf: target})
+		if v.State != model.StateMerged || v.DuplicateOf != target {
+			t.Fatalf("merge: %+v", v.Order)
+		}
+		if ms := e.messages("resident", dup); len(ms) != 1 || ms[0].Event != "order.merged" || ms[0].Kind != kindProgress {
+			t.Fatalf("author not told of the merge: %+v", ms)
+		}
+	})
+	t.Run("resolve on the spot, then rework: no handler, so back to dispatch", func(t *testing.T) {
+		id := e.submit("resident", "environment").ID
+		_, err := e.svc.Act(e.ctx, e.actor("grid"), id, ActResolve, Input{})
+		wantKind(t, err, service.KindInvalid, "note_required")
+		v := e.act("grid", id, ActResolve, Input{Note: "已清理楼道", PhotoIDs: []int64{e.photo("grid")}})
+		if v.State != model.StateCompleted || v.CompletedAt == nil {
+			t.Fatalf("resolve: %+v", v.Order)
+		}
+		v = e.act("grid", id, ActRework, Input{Reason: "仍有杂物"})
+		if v.State != model.StateVerified || v.Level != model.OrderLevelCommunity || v.CompletedAt != nil {
+			t.Fatalf("rework of a resolved order: %+v", v.Order)
+		}
+	})
+	t.Run("rework goes back to the same handler and worker", func(t *testing.T) {
+		id := e.drive(model.StateCompleted, 0)
+		_, err := e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
+		wantKind(t, err, service.KindConflict, "state_conflict")
+		v := e.act("grid", id, ActRework, Input{Reason: "还在漏"})
+		if v.State != model.StateInProgress || v.AssigneeID != e.city.Users["worker"] || v.HandlerID != e.city.Firm.ID {
+			t.Fatalf("rework: %+v", v.Order)
+		}
+		_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
+		wantKind(t, err, service.KindUnprocessable, "photos_required")
+	})
+	t.Run("revisit: only after a low rating; reopening sends it to dispatch", func(t *testing.T) {
+		good := e.drive(model.StateConfirmed, 0)
+		e.act("resident", good, ActRate, Input{Overall: 5, Timeliness: 4, Attitude: 5, Comment: "很满意"})
+		_, err := e.svc.Act(e.ctx, e.actor("community"), good, ActRevisit, Input{Note: "回访", Reopen: true})
+		wantKind(t, err, service.KindUnprocessable, "revisit_not_needed")
+		bad := e.drive(model.StateClosed, 0)
+		v := e.act("community", bad, ActRevisit, Input{Note: "居民反映仍未修好", Reopen: true})
+		if v.State != model.StateVerified || v.RatingOverall != 0 || v.HandlerKind != "" || v.ClosedAt != nil {
+			t.Fatalf("reopen: %+v", v.Order)
+		}
+		if ms := e.messages("community", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.reopened" {
+			t.Fatalf("community inbox %+v", ms)
+		}
+	})
+	t.Run("rating input", func(t *testing.T) {
+		id := e.drive(model.StateConfirmed, 0)
+		for _, in := range []Input{{Overall: 0}, {Overall: 6}, {Overall: 3, Attitude: 7}} {
+			_, err := e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, in)
+			wantKind(t, err, service.KindInvalid, "bad_rating")
+		}
+		_, err := e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, Input{Overall: 3, Comment: string(make([]rune, 501))})
+		wantKind(t, err, service.KindInvalid, "bad_comment")
+	})
 }
 
 func TestNotificationsAlongTheLoop(t *testing.T) {
