@@ -101,7 +101,10 @@ func TestComplaintAgainstTheFirmHidesTheComplainant(t *testing.T) {
 			}
 		}
 	}
-	// Its own list has the same view.
+	t.Run("the firm's own list has the same view", func(t *testing.T) { complaintViews(t, e, id) })
+}
+
+func complaintViews(t *testing.T, e *loopEnv, id int64) {
 	p, err := e.svc.List(e.ctx, e.actor("manager"), Filter{Queue: QueueFirm}, service.Page{Limit: 10})
 	if err != nil || len(p.Items) != 1 || p.Items[0].AuthorID != 0 || p.Items[0].ResidentName != "" {
 		t.Fatalf("firm queue: %v %+v", err, p.Items)
@@ -141,7 +144,7 @@ func TestQueuesPerRole(t *testing.T) {
 	// An order escalated to the street waits in the street's queue.
 	e.db.Model(&model.Order{}).Where("id = ?", ver).Update("level", model.OrderLevelStreet)
 
-	list := func(who string, f Filter) []int64 {
+	list := func(t *testing.T, who string, f Filter) []int64 {
 		t.Helper()
 		p, err := e.svc.List(e.ctx, e.actor(who), f, service.Page{Limit: 50})
 		if err != nil {
@@ -181,23 +184,26 @@ func TestQueuesPerRole(t *testing.T) {
 		{"grid", Filter{Queue: QueueToVerify, States: []string{model.StateCompleted}}, nil},
 	}
 	for i, c := range cases {
-		if got := list(c.who, c.f); !slices.Equal(got, c.want) {
-			t.Errorf("case %d: %s %s: %v, want %v", i, c.who, c.f.Queue, got, c.want)
+		t.Run(fmt.Sprintf("%d %s %s", i, c.who, c.f.Queue), func(t *testing.T) {
+			if got := list(t, c.who, c.f); !slices.Equal(got, c.want) {
+				t.Errorf("%v, want %v", got, c.want)
+			}
+		})
+	}
+	t.Run("overdue and date filters", func(t *testing.T) {
+		e.db.Model(&model.Order{}).Where("id = ?", disp).Update("overdue", true)
+		yes := true
+		if got := list(t, "community", Filter{Queue: QueueAll, Overdue: &yes}); !slices.Equal(got, ids(disp)) {
+			t.Errorf("overdue: %v", got)
 		}
-	}
-	// Overdue and date filters.
-	e.db.Model(&model.Order{}).Where("id = ?", disp).Update("overdue", true)
-	yes := true
-	if got := list("community", Filter{Queue: QueueAll, Overdue: &yes}); !slices.Equal(got, ids(disp)) {
-		t.Errorf("overdue: %v", got)
-	}
-	later := e.clock.Now().Add(time.Hour)
-	if got := list("community", Filter{Queue: QueueAll, From: &later}); len(got) != 0 {
-		t.Errorf("from the future: %v", got)
-	}
-	if got := list("community", Filter{Queue: QueueAll, To: &later}); len(got) != 6 {
-		t.Errorf("until later: %v", got)
-	}
+		later := e.clock.Now().Add(time.Hour)
+		if got := list(t, "community", Filter{Queue: QueueAll, From: &later}); len(got) != 0 {
+			t.Errorf("from the future: %v", got)
+		}
+		if got := list(t, "community", Filter{Queue: QueueAll, To: &later}); len(got) != 6 {
+			t.Errorf("until later: %v", got)
+		}
+	})
 	// A queue needs its role.
 	for _, c := range []struct{ who, q string }{{"resident", QueueToVerify}, {"resident", QueueToDispatch},
 		{"resident", QueueFirm}, {"manager", QueueAssigned}, {"community", QueueToConfirm}} {

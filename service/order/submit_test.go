@@ -125,29 +125,34 @@ func TestSubmitWhoMayReportWhere(t *testing.T) {
 		{"resident", SubmitInput{HouseholdID: h0, PhotoIDs: []int64{e.photo("grid")}}, service.KindUnprocessable, "photo_unavailable"},
 	}
 	for i, c := range cases {
-		if c.in.CategoryID == 0 {
-			c.in.CategoryID = env
-		}
-		if c.in.Description == "" {
-			c.in.Description = "楼道堆放杂物"
-		}
-		_, _, err := e.svc.Submit(e.ctx, e.actor(c.who), c.in)
-		if err == nil {
-			t.Errorf("case %d (%s): accepted", i, c.who)
-			continue
-		}
-		var se *service.Error
-		if !errors.As(err, &se) || se.Kind != c.kind || se.Code != c.code {
-			t.Errorf("case %d (%s): %v, want %s", i, c.who, err, c.code)
-		}
+		t.Run(fmt.Sprintf("%d %s %s", i, c.who, c.code), func(t *testing.T) {
+			if c.in.CategoryID == 0 {
+				c.in.CategoryID = env
+			}
+			if c.in.Description == "" {
+				c.in.Description = "楼道堆放杂物"
+			}
+			_, _, err := e.svc.Submit(e.ctx, e.actor(c.who), c.in)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var se *service.Error
+			if !errors.As(err, &se) || se.Kind != c.kind || se.Code != c.code {
+				t.Errorf("%v, want %s", err, c.code)
+			}
+		})
 	}
 	var n int64
 	e.db.Model(&model.Order{}).Count(&n)
 	if n != 0 {
 		t.Fatalf("%d orders stored by refused submits", n)
 	}
+	t.Run("the allowed ways", func(t *testing.T) { submitTheAllowedWays(t, e) })
+}
 
-	// The allowed ways.
+func submitTheAllowedWays(t *testing.T, e *loopEnv) {
+	res := e.city.Users["resident"]
+	comp0 := e.city.Compounds[0].ID
 	onBehalf := e.submit("steward", "environment", func(in *SubmitInput) {
 		in.ResidentID, in.Channel = res, model.ChannelOnBehalf
 	})
@@ -201,7 +206,10 @@ func TestSubmitIdempotencyKey(t *testing.T) {
 		t.Fatalf("other author: %v %v", created, err)
 	}
 
-	// Concurrent double taps: exactly one order per key.
+	t.Run("concurrent double taps: exactly one order per key", func(t *testing.T) { submitDoubleTaps(t, e, a, in) })
+}
+
+func submitDoubleTaps(t *testing.T, e *loopEnv, a *service.Actor, in SubmitInput) {
 	const taps = 6
 	in.IdemKey = "tap-2"
 	ids := make([]int64, taps)
