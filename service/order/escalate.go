@@ -36,15 +36,6 @@ func nextLevel(level string) string {
 var openStates = []string{model.StateSubmitted, model.StateVerified, model.StateDispatched,
 	model.StateAccepted, model.StateInProgress, model.StateCompleted}
 
-func isOpen(state string) bool {
-	for _, s := range openStates {
-		if s == state {
-			return true
-		}
-	}
-	return false
-}
-
 var (
 	errEscalateReason = service.Invalid("reason_required", "请填写升级原因（1 到 200 个字）")
 	errEscalateHolder = service.Forbidden("not_level_holder", "只有当前层级（网格、社区、街道）的责任人可以升级该工单")

@@ -250,7 +250,7 @@ func (s *Service) tickAutoClose(ctx context.Context, now time.Time, cats []model
 		}
 		err := eachBatch(page, orderID, func(rows []model.Order) error {
 			for i := range rows {
-				won, err := s.closeUnrated(ctx, &rows[i])
+				won, err := s.closeUnrated(ctx, rows[i].ID)
 				if err != nil {
 					return fmt.Errorf("auto-close order %d: %w", rows[i].ID, err)
 				}
@@ -270,8 +270,8 @@ func (s *Service) tickAutoClose(ctx context.Context, now time.Time, cats []model
 // closeUnrated closes one confirmed order through the steps table; false
 // when it was no longer confirmed (rated meanwhile, or closed by another
 // scheduler).
-func (s *Service) closeUnrated(ctx context.Context, o *model.Order) (bool, error) {
-	_, err := s.take(ctx, system(), o.ID, ActAutoClose, Input{})
+func (s *Service) closeUnrated(ctx context.Context, id int64) (bool, error) {
+	_, err := s.take(ctx, system(), id, ActAutoClose, Input{})
 	if service.KindOf(err) == service.KindConflict {
 		return false, nil
 	}

@@ -233,7 +233,10 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 		}
 		return nil
 	})
-	return c.next, err
+	if err != nil {
+		return o, err
+	}
+	return c.next, nil
 }
 
 // category is the category of an order.
