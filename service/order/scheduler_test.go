@@ -316,42 +316,46 @@ func TestEscalateByHand(t *testing.T) {
 	if o.Level != model.OrderLevelGrid {
 		t.Fatalf("level %s", o.Level)
 	}
-	_, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "  ")
-	wantKind(t, err, service.KindInvalid, "reason_required")
-	_, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "社区来办")
-	wantKind(t, err, service.KindForbidden, "not_level_holder")
-	_, err = e.svc.Escalate(e.ctx, e.actor("grid3"), o.ID, "别的网格")
-	wantKind(t, err, service.KindForbidden, "")
-	_, err = e.svc.Escalate(e.ctx, e.actor("resident"), o.ID, "我要升级")
-	wantKind(t, err, service.KindForbidden, "")
-
-	v, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "涉及多户，网格协调不了")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Level != model.OrderLevelCommunity || v.State != model.StateSubmitted {
-		t.Fatalf("level %s state %s", v.Level, v.State)
-	}
-	_, err = e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "再升")
-	wantKind(t, err, service.KindForbidden, "not_level_holder")
-	if v, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "需要街道协调执法"); err != nil || v.Level != model.OrderLevelStreet {
-		t.Fatalf("%v %s", err, v.Level)
-	}
-	if v, err = e.svc.Escalate(e.ctx, e.actor("street"), o.ID, "特事市级议"); err != nil || v.Level != model.OrderLevelCity {
-		t.Fatalf("%v %s", err, v.Level)
-	}
-	_, err = e.svc.Escalate(e.ctx, e.actor("city"), o.ID, "没有更高了")
-	wantKind(t, err, service.KindUnprocessable, "top_level")
-
-	evs := e.events(o.ID)
-	last := evs[len(evs)-1]
-	if last.Action != evEscalate || last.ActorID != e.city.Users["street"] || last.Role != model.RoleStreetStaff ||
-		last.FromLevel != model.OrderLevelStreet || last.ToLevel != model.OrderLevelCity || last.Note != "特事市级议" {
-		t.Fatalf("last event %+v", last)
-	}
-	if e.inbox("city", "order.escalated", o.ID) != 1 {
-		t.Fatal("city staff not told")
-	}
+	t.Run("a reason, and the holders of the level only", func(t *testing.T) {
+		_, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "  ")
+		wantKind(t, err, service.KindInvalid, "reason_required")
+		_, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "社区来办")
+		wantKind(t, err, service.KindForbidden, "not_level_holder")
+		_, err = e.svc.Escalate(e.ctx, e.actor("grid3"), o.ID, "别的网格")
+		wantKind(t, err, service.KindForbidden, "")
+		_, err = e.svc.Escalate(e.ctx, e.actor("resident"), o.ID, "我要升级")
+		wantKind(t, err, service.KindForbidden, "")
+	})
+	t.Run("one level at a time, not past the city", func(t *testing.T) {
+		v, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "涉及多户，网格协调不了")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Level != model.OrderLevelCommunity || v.State != model.StateSubmitted {
+			t.Fatalf("level %s state %s", v.Level, v.State)
+		}
+		_, err = e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "再升")
+		wantKind(t, err, service.KindForbidden, "not_level_holder")
+		if v, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "需要街道协调执法"); err != nil || v.Level != model.OrderLevelStreet {
+			t.Fatalf("%v %s", err, v.Level)
+		}
+		if v, err = e.svc.Escalate(e.ctx, e.actor("street"), o.ID, "特事市级议"); err != nil || v.Level != model.OrderLevelCity {
+			t.Fatalf("%v %s", err, v.Level)
+		}
+		_, err = e.svc.Escalate(e.ctx, e.actor("city"), o.ID, "没有更高了")
+		wantKind(t, err, service.KindUnprocessable, "top_level")
+	})
+	t.Run("the timeline names who and why; the new level is told", func(t *testing.T) {
+		evs := e.events(o.ID)
+		last := evs[len(evs)-1]
+		if last.Action != evEscalate || last.ActorID != e.city.Users["street"] || last.Role != model.RoleStreetStaff ||
+			last.FromLevel != model.OrderLevelStreet || last.ToLevel != model.OrderLevelCity || last.Note != "特事市级议" {
+			t.Fatalf("last event %+v", last)
+		}
+		if e.inbox("city", "order.escalated", o.ID) != 1 {
+			t.Fatal("city staff not told")
+		}
+	})
 }
 
 func TestEscalateClosedOrderIsRefused(t *testing.T) {
