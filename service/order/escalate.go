@@ -12,8 +12,8 @@ import (
 // Timeline actions written by the scheduler.
 const (
 	evEscalate  = ActEscalate
-	evOverdue   = "overdue"
-	evWarning   = "warning"
+	evOverdue   = ActOverdue
+	evWarning   = ActWarn
 	evAutoClose = ActAutoClose
 )
 

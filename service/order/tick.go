@@ -144,30 +144,34 @@ func (s *Service) tickOverdue(ctx context.Context, now time.Time, cats map[int64
 }
 
 // breach marks o overdue and escalates it when its category says so and a
-// level is left above. A lost compare-and-set is the 409 of move.
+// level is left above, both through the steps table. A lost
+// compare-and-set is the 409 of move.
 func (s *Service) breach(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, cal *calendar.Calendar, now time.Time) (escalated bool, err error) {
-	next := *o
-	next.Overdue = true
-	next.Breaches++
-	m := &move{prev: *o, next: next, now: now, action: evOverdue, role: roleSystem, note: "超过办理时限",
-		events: []string{"overdue"}}
-	if err := s.move(ctx, tx, m); err != nil {
+	if err := s.takeAsSystem(ctx, tx, o, ActOverdue, cat, cal, now); err != nil {
 		return false, err
 	}
-	*o = m.next
 	if !cat.EscalateOnBreach || nextLevel(o.Level) == "" {
 		return false, nil
 	}
 	// The row is ours until commit: this move cannot lose.
-	c, err := s.prepare(ctx, tx, system(), *o, ActEscalate, Input{}, cat, cal, now)
-	if err != nil {
+	if err := s.takeAsSystem(ctx, tx, o, ActEscalate, cat, cal, now); err != nil {
 		return false, err
+	}
+	return true, nil
+}
+
+// takeAsSystem takes one of the scheduler's actions on o inside tx, reading
+// through tx, and leaves o as it was stored.
+func (s *Service) takeAsSystem(ctx context.Context, tx *gorm.DB, o *model.Order, action string, cat model.Category, cal *calendar.Calendar, now time.Time) error {
+	c, err := s.prepare(ctx, tx, system(), *o, action, Input{}, cat, cal, now)
+	if err != nil {
+		return err
 	}
 	if err := s.commit(ctx, tx, c); err != nil {
-		return false, err
+		return err
 	}
 	*o = c.next
-	return true, nil
+	return nil
 }
 
 // tickWarn warns the holder of each order that has used 80% of its step
@@ -187,11 +191,8 @@ func (s *Service) tickWarn(ctx context.Context, now time.Time, cats map[int64]mo
 			if light(o, cal, working, now) != LightYellow {
 				continue
 			}
-			next := o
-			next.WarnedAt = &now
 			err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-				return s.move(ctx, tx, &move{prev: o, next: next, now: now, action: evWarning, role: roleSystem,
-					note: "办理时限已过 80%", events: []string{"warning"}})
+				return s.takeAsSystem(ctx, tx, &o, ActWarn, cat, cal, now)
 			})
 			if service.KindOf(err) == service.KindConflict {
 				continue
@@ -276,4 +277,36 @@ func (s *Service) closeUnrated(ctx context.Context, id int64) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// stepNotRunning refuses a deadline notice for an order whose step has no
+// clock running, or that was already told of this step.
+func stepNotRunning(o *model.Order) error {
+	if o.StepDeadline == nil || o.PausedAt != nil || o.Overdue {
+		return conflict(*o)
+	}
+	return nil
+}
+
+// warn marks the step warned (once per step: armStep clears it) and tells
+// whoever holds the order.
+func (s *Service) warn(c *act) error {
+	if c.prev.WarnedAt != nil {
+		return conflict(c.prev)
+	}
+	now := c.now
+	c.next.WarnedAt = &now
+	c.note = "办理时限已过 80%"
+	c.events = []string{"warning"}
+	return nil
+}
+
+// markOverdue marks the step overdue and counts the breach; the
+// dispatchers of the order's level are told.
+func (s *Service) markOverdue(c *act) error {
+	c.next.Overdue = true
+	c.next.Breaches++
+	c.note = "超过办理时限"
+	c.events = []string{"overdue"}
+	return nil
 }

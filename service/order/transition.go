@@ -43,8 +43,10 @@ const (
 	ActRevisit      = "revisit"
 	ActCancel       = "cancel"
 	ActUrge         = "urge"
-	// The ladder and the scheduler's close; not endpoints of Act.
+	// The ladder and the scheduler's moves; not endpoints of Act.
 	ActEscalate  = "escalate"
+	ActWarn      = "warning"
+	ActOverdue   = "overdue"
 	ActAutoClose = "auto_close"
 )
 
@@ -132,6 +134,11 @@ var steps = map[string]step{
 	// 升级: by the holders of the level, or by the scheduler on a breach.
 	ActEscalate: {from: openStates, who: []capacity{capLevelHolder, capSystem}, run: (*Service).escalate,
 		entry: "escalate", forbidden: errEscalateHolder, closed: errEscalateClosed, refuse: atTop},
+	// The scheduler's deadline notices: once per step, on a running clock.
+	ActWarn: {from: openStates, who: []capacity{capSystem}, run: (*Service).warn, entry: "tick",
+		refuse: stepNotRunning},
+	ActOverdue: {from: openStates, who: []capacity{capSystem}, run: (*Service).markOverdue, entry: "tick",
+		refuse: stepNotRunning},
 	ActAutoClose: {from: []string{model.StateConfirmed}, who: []capacity{capSystem}, run: (*Service).autoClose,
 		entry: "tick"},
 }

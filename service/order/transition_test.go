@@ -132,6 +132,12 @@ var tableAllowed = map[string]map[string][]string{
 		model.StateInProgress: {"community", "system"}, statePaused: {"community", "system"},
 		model.StateCompleted: {"community", "system"}},
 	ActAutoClose: {model.StateConfirmed: {"system"}},
+	ActWarn: {model.StateSubmitted: {"system"}, model.StateVerified: {"system"}, model.StateDispatched: {"system"},
+		model.StateAccepted: {"system"}, model.StateInProgress: {"system"}, statePaused: {"system"},
+		model.StateCompleted: {"system"}},
+	ActOverdue: {model.StateSubmitted: {"system"}, model.StateVerified: {"system"}, model.StateDispatched: {"system"},
+		model.StateAccepted: {"system"}, model.StateInProgress: {"system"}, statePaused: {"system"},
+		model.StateCompleted: {"system"}},
 }
 
 // tableMoved are the moves whose to-state depends on the from-state:
@@ -151,6 +157,9 @@ var tableRule = map[string]map[string]string{
 	ActReassign: {model.StateAccepted: "not_assigned"},
 	ActPause:    {statePaused: "already_paused"},
 	ActResume:   {model.StateAccepted: "not_paused", model.StateInProgress: "not_paused"},
+	// A paused clock earns no deadline notice.
+	ActWarn:    {statePaused: "state_conflict"},
+	ActOverdue: {statePaused: "state_conflict"},
 }
 
 var tableTo = map[string]string{
