@@ -153,9 +153,8 @@ func (a *app) wire() (http.Handler, error) {
 	a.message = msgs
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
-		RatingReminder: a.cfg.RatingReminder,
+		RatingReminder: a.cfg.RatingReminder, Log: a.log,
 	})
-	a.photo.SetOrderAccess(a.order)
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {
 		return nil, fmt.Errorf("meeting_reminders (REDPROP_MEETING_REMINDERS): %w", err)

@@ -101,7 +101,9 @@ func (h *handlers) getPhoto(c *gin.Context) {
 	if !ok {
 		return
 	}
-	p, rc, err := h.Photo.Open(c.Request.Context(), actor(c), id)
+	// The uploader's own photo, or one of an order the viewer may see: the
+	// order capability decides, then opens it through the photo service.
+	p, rc, err := h.Order.OpenPhoto(c.Request.Context(), actor(c), id)
 	servePhoto(c, p, rc, err)
 }
 

@@ -2,9 +2,14 @@ package model
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Order states (DESIGN.md §4).
@@ -180,4 +185,319 @@ func LockOrder(ctx context.Context, tx *gorm.DB, id int64) (Order, error) {
 	var o Order
 	err := ForUpdate(tx.WithContext(ctx)).Take(&o, id).Error
 	return o, Translate(err)
+}
+
+// OrderByID loads one order (ErrNotFound when missing).
+func OrderByID(ctx context.Context, db *gorm.DB, id int64) (Order, error) {
+	var o Order
+	err := db.WithContext(ctx).Take(&o, id).Error
+	return o, Translate(err)
+}
+
+// MoveOrder is the one compare-and-set every change of an order is written
+// with: UPDATE orders SET <cols>, version = version + 1 WHERE id = ? AND
+// version = ?. cols holds only the columns that changed, so a writer never
+// undoes a column another writer set meanwhile. It returns the rows
+// affected: 0 means the row is no longer at version (or is gone), and the
+// caller decides what that means.
+func MoveOrder(ctx context.Context, db *gorm.DB, id, version int64, cols map[string]any) (int64, error) {
+	set := maps.Clone(cols)
+	if set == nil {
+		set = map[string]any{}
+	}
+	set["version"] = gorm.Expr("version + 1")
+	res := db.WithContext(ctx).Model(&Order{}).Where("id = ? AND version = ?", id, version).Updates(set)
+	if res.Error != nil {
+		return 0, fmt.Errorf("update order %d: %w", id, Translate(res.Error))
+	}
+	return res.RowsAffected, nil
+}
+
+// AppendOrderEvent inserts one timeline row (rows are never updated).
+func AppendOrderEvent(ctx context.Context, tx *gorm.DB, ev *OrderEvent) error {
+	if err := tx.WithContext(ctx).Create(ev).Error; err != nil {
+		return fmt.Errorf("append order event: %w", Translate(err))
+	}
+	return nil
+}
+
+// OrderEventsOf returns the timelines of orders, oldest row first.
+func OrderEventsOf(ctx context.Context, db *gorm.DB, orderIDs []int64) ([]OrderEvent, error) {
+	if len(orderIDs) == 0 {
+		return nil, nil
+	}
+	var evs []OrderEvent
+	err := db.WithContext(ctx).Where("order_id IN ?", orderIDs).Order("id").Find(&evs).Error
+	return evs, Translate(err)
+}
+
+// LastOrderEvent returns the newest timeline row of an order with action;
+// found is false when there is none.
+func LastOrderEvent(ctx context.Context, db *gorm.DB, orderID int64, action string) (ev OrderEvent, found bool, err error) {
+	var evs []OrderEvent
+	err = db.WithContext(ctx).Where("order_id = ? AND action = ?", orderID, action).Order("id DESC").Limit(1).Find(&evs).Error
+	if err != nil || len(evs) == 0 {
+		return ev, false, Translate(err)
+	}
+	return evs[0], true, nil
+}
+
+// BumpOrderCounter hands out the next number of day (YYYYMMDD) inside the
+// caller's transaction: the counter row is upserted and read back under
+// the transaction's lock, so two instances never get the same number.
+func BumpOrderCounter(ctx context.Context, tx *gorm.DB, day string) (int64, error) {
+	db := tx.WithContext(ctx)
+	err := db.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "day"}},
+		DoUpdates: clause.Assignments(map[string]any{"last": gorm.Expr("? + 1", clause.Column{Name: "last"})}),
+	}).Create(&OrderCounter{Day: day, Last: 1}).Error
+	if err != nil {
+		return 0, fmt.Errorf("bump order counter: %w", Translate(err))
+	}
+	var last int64
+	if err := db.Model(&OrderCounter{}).Where("day = ?", day).Select("last").Scan(&last).Error; err != nil {
+		return 0, fmt.Errorf("read order counter: %w", Translate(err))
+	}
+	return last, nil
+}
+
+// OrderScope is one part of the orders a viewer's queue holds; a query
+// ORs its scopes. Exactly one of its shapes is used:
+//   - All: every order (at Level, when set);
+//   - Person: the orders a user submitted or is the resident of;
+//   - TreeKind and TreeID: the orders in that part of the tree (at Level,
+//     when set);
+//   - HandlerKind and HandlerIDs: the orders those organisations handle
+//     (only those assigned to Assignee, when set).
+type OrderScope struct {
+	All         bool
+	Level       string
+	Person      int64
+	TreeKind    string
+	TreeID      int64
+	HandlerKind string
+	HandlerIDs  []int64
+	Assignee    int64
+}
+
+// OrderQuery selects one page of orders, newest first.
+type OrderQuery struct {
+	Scopes []OrderScope
+	// States holds sets of states; an order must be in each of them.
+	States     [][]string
+	Category   string // a code; also matches its sub-kinds (code.…)
+	CompoundID int64
+	Overdue    *bool      // late at any step (overdue now, or breached before)
+	From, To   *time.Time // created in [From, To)
+	Before     int64      // ids below this (a cursor); 0 from the newest
+	Limit      int
+}
+
+// TreeColumn names the orders column holding a tree scope kind's id, ""
+// for a kind outside the tree.
+func TreeColumn(kind string) string {
+	switch kind {
+	case ScopeCity, ScopeDistrict, ScopeStreet, ScopeCommunity, ScopeCompound, ScopeGrid, ScopeBuilding:
+		return kind + "_id"
+	}
+	return ""
+}
+
+// ListOrders runs q. Scopes of a kind outside the tree select nothing;
+// no scope at all selects nothing either.
+func ListOrders(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error) {
+	var parts []string
+	var args []any
+	add := func(sql string, a ...any) {
+		parts = append(parts, sql)
+		args = append(args, a...)
+	}
+	for _, sc := range q.Scopes {
+		level, levelArg := "", []any{}
+		if sc.Level != "" {
+			level, levelArg = "level = ? AND ", []any{sc.Level}
+		}
+		switch {
+		case sc.All && sc.Level == "":
+			add("1 = 1")
+		case sc.All:
+			add("level = ?", sc.Level)
+		case sc.Person != 0:
+			add("author_id = ? OR resident_id = ?", sc.Person, sc.Person)
+		case sc.TreeKind != "":
+			if col := TreeColumn(sc.TreeKind); col != "" {
+				add(level+col+" = ?", append(levelArg, sc.TreeID)...)
+			}
+		case sc.HandlerKind != "" && sc.Assignee != 0:
+			add("assignee_id = ? AND handler_kind = ? AND handler_id IN ?", sc.Assignee, sc.HandlerKind, sc.HandlerIDs)
+		case sc.HandlerKind != "":
+			add("handler_kind = ? AND handler_id IN ?", sc.HandlerKind, sc.HandlerIDs)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	tx := db.WithContext(ctx).Model(&Order{}).Where("("+strings.Join(parts, ") OR (")+")", args...)
+	for _, states := range q.States {
+		tx = tx.Where("state IN ?", states)
+	}
+	if q.Category != "" {
+		tx = tx.Where("(category_code = ? OR category_code LIKE ?)", q.Category, likeEscape(q.Category)+".%")
+	}
+	if q.CompoundID != 0 {
+		tx = tx.Where("compound_id = ?", q.CompoundID)
+	}
+	if q.Overdue != nil {
+		// Late at any step, also when escalation has started a new one.
+		if *q.Overdue {
+			tx = tx.Where("(overdue = ? OR breaches > 0)", true)
+		} else {
+			tx = tx.Where("overdue = ? AND breaches = 0", false)
+		}
+	}
+	if q.From != nil {
+		tx = tx.Where("created_at >= ?", q.From.UTC())
+	}
+	if q.To != nil {
+		tx = tx.Where("created_at < ?", q.To.UTC())
+	}
+	if q.Before > 0 {
+		tx = tx.Where("id < ?", q.Before)
+	}
+	var rows []Order
+	err := tx.Order("id DESC").Limit(q.Limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// DueOrders returns, by ascending id after the id after, up to limit
+// orders in one of states whose running step's deadline has passed at now
+// and that are not yet marked overdue.
+func DueOrders(ctx context.Context, db *gorm.DB, states []string, now time.Time, after int64, limit int) ([]Order, error) {
+	var rows []Order
+	err := db.WithContext(ctx).
+		Where("state IN ? AND overdue = ? AND paused_at IS NULL AND step_deadline IS NOT NULL AND step_deadline <= ?",
+			states, false, now).
+		Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// WarnableOrders returns, by ascending id after the id after, up to limit
+// running, unwarned, not overdue orders in one of states whose deadline
+// lies in (now, horizon].
+func WarnableOrders(ctx context.Context, db *gorm.DB, states []string, now, horizon time.Time, after int64, limit int) ([]Order, error) {
+	var rows []Order
+	err := db.WithContext(ctx).
+		Where("state IN ? AND warned_at IS NULL AND overdue = ? AND paused_at IS NULL AND step_deadline > ? AND step_deadline <= ?",
+			states, false, now, horizon).
+		Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// UnratedOrders returns, by ascending id after the id after, up to limit
+// confirmed, unrated orders of the categories confirmed at or before
+// cutoff.
+func UnratedOrders(ctx context.Context, db *gorm.DB, categoryIDs []int64, cutoff time.Time, after int64, limit int) ([]Order, error) {
+	var rows []Order
+	err := db.WithContext(ctx).
+		Where("category_id IN ? AND state = ? AND rating_overall = 0 AND confirmed_at IS NOT NULL AND confirmed_at <= ?",
+			categoryIDs, StateConfirmed, cutoff).
+		Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// Categories lists the order categories by sort order (active ones only,
+// unless inactive ones are asked for too).
+func Categories(ctx context.Context, db *gorm.DB, includeInactive bool) ([]Category, error) {
+	q := db.WithContext(ctx).Order("sort_order, id")
+	if !includeInactive {
+		q = q.Where("active = ?", true)
+	}
+	var cats []Category
+	err := q.Find(&cats).Error
+	return cats, Translate(err)
+}
+
+// CategoryByID loads one category (ErrNotFound when missing).
+func CategoryByID(ctx context.Context, db *gorm.DB, id int64) (Category, error) {
+	var c Category
+	err := db.WithContext(ctx).Take(&c, id).Error
+	return c, Translate(err)
+}
+
+// CategoriesByID loads the categories of ids.
+func CategoriesByID(ctx context.Context, db *gorm.DB, ids []int64) ([]Category, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var cs []Category
+	err := db.WithContext(ctx).Where("id IN ?", ids).Find(&cs).Error
+	return cs, Translate(err)
+}
+
+// LockCategory loads one category and locks its row until the transaction
+// ends (ErrNotFound when missing).
+func LockCategory(ctx context.Context, tx *gorm.DB, id int64) (Category, error) {
+	var c Category
+	err := ForUpdate(tx.WithContext(ctx)).Take(&c, id).Error
+	return c, Translate(err)
+}
+
+// SaveCategory writes every column of c but its id, code and creation time.
+func SaveCategory(ctx context.Context, tx *gorm.DB, c *Category) error {
+	return Translate(tx.WithContext(ctx).Select("*").Omit("id", "created_at", "code").Save(c).Error)
+}
+
+// InsertMissingCategories inserts the categories whose code is not there
+// yet and leaves the others as they are.
+func InsertMissingCategories(ctx context.Context, db *gorm.DB, cats []Category) error {
+	err := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "code"}}, DoNothing: true}).
+		Create(&cats).Error
+	return Translate(err)
+}
+
+// ContractedFirm is the firm whose contract covers the compound on day
+// (midnight UTC of a Beijing date, as contracts store it); 0 when none.
+func ContractedFirm(ctx context.Context, db *gorm.DB, compoundID int64, day time.Time) (int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Contract{}).
+		Where("compound_id = ? AND starts_on <= ? AND ends_on >= ?", compoundID, day, day).
+		Order("starts_on DESC, id DESC").Limit(1).Pluck("firm_id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, Translate(err)
+	}
+	return ids[0], nil
+}
+
+// DepartmentsOfKind lists the departments of kind in a city.
+func DepartmentsOfKind(ctx context.Context, db *gorm.DB, kind string, cityID int64) ([]Department, error) {
+	var ds []Department
+	err := db.WithContext(ctx).Where("kind = ? AND city_id = ?", kind, cityID).Find(&ds).Error
+	return ds, Translate(err)
+}
+
+// BuildingsOfCompound lists a compound's buildings by id.
+func BuildingsOfCompound(ctx context.Context, db *gorm.DB, compoundID int64) ([]Building, error) {
+	var bs []Building
+	err := db.WithContext(ctx).Where("compound_id = ?", compoundID).Order("id").Find(&bs).Error
+	return bs, Translate(err)
+}
+
+// ResidencyIn returns the user's first residency in the household, or,
+// with householdID 0, in the compound; found is false when there is none.
+func ResidencyIn(ctx context.Context, db *gorm.DB, userID, householdID, compoundID int64) (r Residency, found bool, err error) {
+	q := db.WithContext(ctx).Where("user_id = ?", userID)
+	if householdID != 0 {
+		q = q.Where("household_id = ?", householdID)
+	} else {
+		q = q.Where("compound_id = ?", compoundID)
+	}
+	err = Translate(q.Order("id").Take(&r).Error)
+	if errors.Is(err, ErrNotFound) {
+		return r, false, nil
+	}
+	return r, err == nil, err
 }

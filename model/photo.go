@@ -44,3 +44,32 @@ func OwnPhotoIDs(ctx context.Context, db *gorm.DB, uploaderID int64, ids []int64
 		Order("id").Pluck("id", &found).Error
 	return found, Translate(err)
 }
+
+// CreatePhoto records an uploaded photo.
+func CreatePhoto(ctx context.Context, db *gorm.DB, p *Photo) error {
+	return Translate(db.WithContext(ctx).Create(p).Error)
+}
+
+// PhotoByID loads one photo (ErrNotFound when missing).
+func PhotoByID(ctx context.Context, db *gorm.DB, id int64) (Photo, error) {
+	var p Photo
+	err := db.WithContext(ctx).Take(&p, id).Error
+	return p, Translate(err)
+}
+
+// LockPhotos loads the photos of ids that exist and locks their rows until
+// the transaction ends.
+func LockPhotos(ctx context.Context, tx *gorm.DB, ids []int64) ([]Photo, error) {
+	var rows []Photo
+	err := ForUpdate(tx.WithContext(ctx)).Where("id IN ?", ids).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// AttachPhotos ties the photos of ids to an order and returns how many
+// rows it changed. It goes by primary key only: a condition on order_id
+// would let MariaDB walk that index and lock the gaps around every other
+// user's unattached photos, so the caller locks and checks the rows first.
+func AttachPhotos(ctx context.Context, tx *gorm.DB, ids []int64, orderID int64) (int64, error) {
+	res := tx.WithContext(ctx).Model(&Photo{}).Where("id IN ?", ids).Update("order_id", orderID)
+	return res.RowsAffected, Translate(res.Error)
+}

@@ -14,6 +14,16 @@ func ByID[T any](ctx context.Context, db *gorm.DB, id int64) (T, error) {
 	return row, Translate(err)
 }
 
+// AllByID loads the rows of T whose ids are given (those that exist).
+func AllByID[T any](ctx context.Context, db *gorm.DB, ids []int64) ([]T, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []T
+	err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error
+	return rows, Translate(err)
+}
+
 // Exists reports whether T has a row with the given primary key.
 func Exists[T any](ctx context.Context, db *gorm.DB, id int64) (bool, error) {
 	var n int64

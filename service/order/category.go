@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"redprop/model"
 	"redprop/service"
@@ -84,10 +83,7 @@ func DefaultCategories() []model.Category {
 // code. It is idempotent and never overwrites an admin's change; main's
 // migrate and start-up call it.
 func SeedCategories(ctx context.Context, db *gorm.DB) error {
-	cats := DefaultCategories()
-	err := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "code"}}, DoNothing: true}).
-		Create(&cats).Error
-	if err != nil {
+	if err := model.InsertMissingCategories(ctx, db, DefaultCategories()); err != nil {
 		return fmt.Errorf("seed order categories: %w", err)
 	}
 	return nil
@@ -99,15 +95,7 @@ func (s *Service) Categories(ctx context.Context, a *service.Actor, includeInact
 	if a == nil {
 		return nil, service.ErrUnauthenticated
 	}
-	q := s.db.WithContext(ctx).Order("sort_order, id")
-	if !includeInactive {
-		q = q.Where("active = ?", true)
-	}
-	var cats []model.Category
-	if err := q.Find(&cats).Error; err != nil {
-		return nil, err
-	}
-	return cats, nil
+	return model.Categories(ctx, s.db, includeInactive)
 }
 
 // CategoryPatch changes some fields of a category; nil leaves a field.
@@ -148,7 +136,8 @@ func (s *Service) UpdateCategory(ctx context.Context, a *service.Actor, id int64
 	}
 	var cat model.Category
 	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := model.Translate(model.ForUpdate(tx).Take(&cat, id).Error); err != nil {
+		var err error
+		if cat, err = model.LockCategory(ctx, tx, id); err != nil {
 			if errors.Is(err, model.ErrNotFound) {
 				return errCategoryMissing
 			}
@@ -157,7 +146,7 @@ func (s *Service) UpdateCategory(ctx context.Context, a *service.Actor, id int64
 		if err := applyPatch(&cat, p); err != nil {
 			return err
 		}
-		return tx.Select("*").Omit("id", "created_at", "code").Save(&cat).Error
+		return model.SaveCategory(ctx, tx, &cat)
 	})
 	return cat, err
 }

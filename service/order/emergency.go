@@ -13,6 +13,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 // The one-key emergency call (一键呼叫, 民呼社应). A grid worker registers
@@ -115,10 +116,6 @@ func (s *Service) CallTargets(ctx context.Context, a *service.Actor) ([]CallTarg
 // returns the household's call that is still open (created is then
 // false): a double tap, or two family members at once, raise one call.
 func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (CallView, bool, error) {
-	ctx, err := s.withCalendar(ctx)
-	if err != nil {
-		return CallView{}, false, err
-	}
 	if a == nil {
 		return CallView{}, false, service.ErrUnauthenticated
 	}
@@ -159,7 +156,7 @@ func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (Cal
 	now := s.clock.Now().UTC()
 	var call model.EmergencyCall
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		num, err := nextNumber(tx, now)
+		num, err := nextNumber(ctx, tx, now)
 		if err != nil {
 			return err
 		}
@@ -193,7 +190,7 @@ func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (Cal
 		if reg.UserID == a.UserID {
 			role = "vulnerable"
 		}
-		if err := s.appendEvent(tx, &o, model.OrderEvent{Action: evCall, ActorID: a.UserID, Role: role,
+		if err := s.appendEvent(ctx, tx, &o, model.OrderEvent{Action: evCall, ActorID: a.UserID, Role: role,
 			Note: in.Note, CreatedAt: now}); err != nil {
 			return err
 		}
@@ -341,9 +338,9 @@ func (s *Service) EmergencyCall(ctx context.Context, a *service.Actor, id int64)
 // its state allows (a dispatcher may have moved it meanwhile), and writes
 // the timeline row either way. The order row is locked first so the
 // compare-and-set cannot lose to a transition in between.
-func (s *Service) moveCallOrder(ctx context.Context, tx *gorm.DB, orderID int64, cat model.Category, action string, actorID int64, role, note string, now time.Time) error {
-	var o model.Order
-	if err := model.ForUpdate(tx.WithContext(ctx)).Take(&o, orderID).Error; err != nil {
+func (s *Service) moveCallOrder(ctx context.Context, tx *gorm.DB, orderID int64, cat model.Category, cal *calendar.Calendar, action string, actorID int64, role, note string, now time.Time) error {
+	o, err := model.LockOrder(ctx, tx, orderID)
+	if err != nil {
 		return fmt.Errorf("lock order %d: %w", orderID, err)
 	}
 	prev := o
@@ -357,47 +354,24 @@ func (s *Service) moveCallOrder(ctx context.Context, tx *gorm.DB, orderID int64,
 	case action == evCallAck && o.State == model.StateVerified:
 		toGridHands()
 		o.State = model.StateAccepted
-		if err := s.armStep(ctx, &o, cat, now); err != nil {
-			return err
-		}
+		armStep(&o, cat, now, cal)
 		events = []string{"accepted"}
 	case action == evCallArrive && (o.State == model.StateVerified || o.State == model.StateAccepted):
 		toGridHands()
 		o.State = model.StateInProgress
 		if prev.State == model.StateVerified {
-			if err := s.armStep(ctx, &o, cat, now); err != nil {
-				return err
-			}
+			armStep(&o, cat, now, cal)
 		}
 	case action == evCallResolve && slices.Contains([]string{model.StateVerified, model.StateDispatched,
 		model.StateAccepted, model.StateInProgress}, o.State):
 		toGridHands()
 		o.State = model.StateCompleted
 		o.CompletedAt = &now
-		if err := s.armStep(ctx, &o, cat, now); err != nil {
-			return err
-		}
+		armStep(&o, cat, now, cal)
 		events = []string{"completed", "to_confirm"}
 	}
-	if o.State != prev.State {
-		won, err := s.saveLadder(ctx, tx, &prev, &o, now)
-		if err != nil {
-			return err
-		}
-		if !won {
-			return conflict(prev)
-		}
-	}
-	if err := s.appendEvent(tx, &o, model.OrderEvent{Action: action, ActorID: actorID, Role: role,
-		FromState: prev.State, FromLevel: prev.Level, Note: note, CreatedAt: now}); err != nil {
-		return err
-	}
-	for _, e := range events {
-		if err := s.notify(ctx, tx, &o, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.move(ctx, tx, &move{prev: prev, next: o, now: now, action: action, actorID: actorID, role: role,
+		note: note, events: events, keepIfSame: o.State == prev.State})
 }
 
 // endsCall are the ordinary order actions after which an emergency call

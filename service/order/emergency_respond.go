@@ -99,12 +99,6 @@ func (ca callAction) stepFrom(c *model.EmergencyCall) (callStep, error) {
 // RespondCall runs a responder action on a call, with an optional note
 // for the timeline.
 func (s *Service) RespondCall(ctx context.Context, a *service.Actor, id int64, action, note string) (CallView, error) {
-	// Deadlines may be re-armed inside the transaction: the calendar is
-	// read before it (SQLite has one connection).
-	ctx, err := s.withCalendar(ctx)
-	if err != nil {
-		return CallView{}, err
-	}
 	ca, ok := callActions[action]
 	if !ok {
 		return CallView{}, errCallAction
@@ -137,6 +131,12 @@ func (s *Service) respond(ctx context.Context, a *service.Actor, id int64, ca ca
 	if err != nil {
 		return CallView{}, errCallUnready.Wrap(err)
 	}
+	// Deadlines may be re-armed inside the transaction: the calendar is
+	// read before it (SQLite has one connection).
+	cal, err := s.workCalendar(ctx, cat)
+	if err != nil {
+		return CallView{}, err
+	}
 	now := s.clock.Now().UTC()
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		// Another responder may move the call between the read and the
@@ -152,7 +152,7 @@ func (s *Service) respond(ctx context.Context, a *service.Actor, id int64, ca ca
 				return err
 			}
 			if n > 0 {
-				return s.moveCallOrder(ctx, tx, c.OrderID, cat, ca.event, a.UserID, g.Role, note, now)
+				return s.moveCallOrder(ctx, tx, c.OrderID, cat, cal, ca.event, a.UserID, g.Role, note, now)
 			}
 			if c, err = s.call(ctx, tx, id); err != nil {
 				return err

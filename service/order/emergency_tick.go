@@ -32,56 +32,37 @@ func (s *Service) tickEmergency(ctx context.Context, now time.Time, st *TickStat
 	if after <= 0 {
 		after = defaultEmergencyEscalateAfter
 	}
-	err := eachCallBatch(func(afterID int64) ([]model.EmergencyCall, error) {
-		return model.CallsToEscalate(ctx, s.db, now.Add(-after), afterID, tickBatch)
-	}, func(c *model.EmergencyCall) error {
-		won, err := s.escalateCall(ctx, c, now)
-		if err != nil {
-			return fmt.Errorf("escalate call %d: %w", c.ID, err)
-		}
-		if won {
-			st.EmergencyEscalated++
+	err := eachBatch(func(afterID int64, limit int) ([]model.EmergencyCall, error) {
+		return model.CallsToEscalate(ctx, s.db, now.Add(-after), afterID, limit)
+	}, callID, func(rows []model.EmergencyCall) error {
+		for i := range rows {
+			won, err := s.escalateCall(ctx, &rows[i], now)
+			if err != nil {
+				return fmt.Errorf("escalate call %d: %w", rows[i].ID, err)
+			}
+			if won {
+				st.EmergencyEscalated++
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return eachCallBatch(func(afterID int64) ([]model.EmergencyCall, error) {
-		return model.CallsToRepeat(ctx, s.db, now.Add(-repeat), afterID, tickBatch)
-	}, func(c *model.EmergencyCall) error {
-		won, err := s.repeatAlert(ctx, c, now)
-		if err != nil {
-			return fmt.Errorf("repeat alert of call %d: %w", c.ID, err)
-		}
-		if won {
-			st.EmergencyAlerts++
+	return eachBatch(func(afterID int64, limit int) ([]model.EmergencyCall, error) {
+		return model.CallsToRepeat(ctx, s.db, now.Add(-repeat), afterID, limit)
+	}, callID, func(rows []model.EmergencyCall) error {
+		for i := range rows {
+			won, err := s.repeatAlert(ctx, &rows[i], now)
+			if err != nil {
+				return fmt.Errorf("repeat alert of call %d: %w", rows[i].ID, err)
+			}
+			if won {
+				st.EmergencyAlerts++
+			}
 		}
 		return nil
 	})
-}
-
-// eachCallBatch hands every call page returns to fn, page after page by
-// ascending id, within the tick's bounds (tickBatch rows a page, at most
-// tickMaxBatches pages).
-func eachCallBatch(page func(afterID int64) ([]model.EmergencyCall, error), fn func(*model.EmergencyCall) error) error {
-	var after int64
-	for range tickMaxBatches {
-		rows, err := page(after)
-		if err != nil {
-			return err
-		}
-		for i := range rows {
-			if err := fn(&rows[i]); err != nil {
-				return err
-			}
-		}
-		if len(rows) < tickBatch {
-			return nil
-		}
-		after = rows[len(rows)-1].ID
-	}
-	return nil
 }
 
 // repeatAlert alerts the responders again (compare-and-set on the alert
@@ -124,19 +105,13 @@ func (s *Service) escalateCall(ctx context.Context, c *model.EmergencyCall, now 
 			return fmt.Errorf("lock order %d: %w", c.OrderID, err)
 		}
 		if slices.Index(ladder, o.Level) < slices.Index(ladder, model.OrderLevelStreet) {
-			prev := o
-			o.Level = model.OrderLevelStreet
-			ok, err := s.saveLadder(ctx, tx, &prev, &o, now)
-			if err != nil {
+			next := o
+			next.Level = model.OrderLevelStreet
+			m := &move{prev: o, next: next, now: now, action: evEscalate, role: roleSystem, note: "紧急呼叫无人响应，自动升级至街道"}
+			if err := s.move(ctx, tx, m); err != nil {
 				return err
 			}
-			if !ok {
-				return conflict(prev)
-			}
-			if err := s.appendEvent(tx, &o, model.OrderEvent{Action: evEscalate, Role: roleSystem,
-				FromState: prev.State, FromLevel: prev.Level, Note: "紧急呼叫无人响应，自动升级至街道", CreatedAt: now}); err != nil {
-				return err
-			}
+			o = m.next
 		}
 		_, place, kind, err := s.callContext(ctx, tx, c)
 		if err != nil {

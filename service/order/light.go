@@ -40,15 +40,6 @@ func (s *Service) LightOf(ctx context.Context, o model.Order, cat model.Category
 	return light(o, cal, cal != nil, now), nil
 }
 
-// workCalendar returns the calendar to count cat's deadlines in, nil for
-// wall-clock time (as armStep counts them).
-func (s *Service) workCalendar(ctx context.Context, cat model.Category) (*calendar.Calendar, error) {
-	if !cat.WorkingTime || s.cal == nil {
-		return nil, nil
-	}
-	return s.cal.Current(ctx)
-}
-
 // light measures the step in cal's working time when working (the
 // category's WorkingTime) is set, in wall-clock time otherwise.
 func light(o model.Order, cal *calendar.Calendar, working bool, now time.Time) string {

@@ -2,13 +2,13 @@ package order
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/service"
@@ -66,57 +66,36 @@ type HandlerStep struct {
 	AssigneeName string
 }
 
-// officialRoles see every order in their tree scope.
-var officialRoles = []string{model.RoleGridWorker, model.RoleBuildingSteward, model.RoleCommunityStaff,
-	model.RoleCommunityDuty, model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff, model.RolePlatformAdmin}
+var errPhotoMissing = service.NotFound("photo_not_found", "照片不存在") // the photo service's own answer
 
-// relation is how a viewer stands towards one order.
-type relation struct {
-	own      bool // the author or the resident
-	official bool // staff of the tree over it
-	handler  bool // speaks for the handler, or is the assigned worker
-	firm     bool // any grant of a firm
-}
-
-func relationOf(a *service.Actor, o *model.Order) relation {
-	r := relation{own: a.UserID != 0 && (a.UserID == o.AuthorID || a.UserID == o.ResidentID)}
-	r.official = a.Can(orderTarget(o), officialRoles...)
-	if _, ok := capacityOf(a, o, capHandler); ok {
-		r.handler = true
-	} else if _, ok := capacityOf(a, o, capAssignee); ok {
-		r.handler = true
+// OpenPhoto returns a photo and its bytes for the actor. Its uploader may
+// always see it; anyone else only when it is attached to an order they may
+// see. Everyone else gets 404, not 403: photo ids are sequential and must
+// not be probed.
+func (s *Service) OpenPhoto(ctx context.Context, a *service.Actor, id int64) (model.Photo, io.ReadCloser, error) {
+	if a == nil {
+		return model.Photo{}, nil, service.ErrUnauthenticated
 	}
-	// Speaking for the firm the order is with: a grant of another firm
-	// (someone who also works for one elsewhere) is not this firm's.
-	if o.HandlerKind == model.HandlerFirm {
-		for _, g := range a.Grants {
-			if (g.Role == model.RoleFirmManager || g.Role == model.RoleFirmWorker) && g.ScopeKind == model.ScopeFirm && g.ScopeID == o.HandlerID {
-				r.firm = true
-			}
+	if s.photos == nil {
+		return model.Photo{}, nil, errPhotoMissing
+	}
+	p, err := s.photos.Find(ctx, id)
+	if err != nil {
+		return model.Photo{}, nil, err
+	}
+	if p.UploaderID != a.UserID {
+		if p.OrderID == 0 {
+			return model.Photo{}, nil, errPhotoMissing
+		}
+		o, err := s.order(ctx, s.db, p.OrderID)
+		if errors.Is(err, errOrderMissing) || (err == nil && !canSee(a, &o)) {
+			return model.Photo{}, nil, errPhotoMissing
+		}
+		if err != nil {
+			return model.Photo{}, nil, err
 		}
 	}
-	return r
-}
-
-func canSee(a *service.Actor, o *model.Order) bool {
-	r := relationOf(a, o)
-	return r.own || r.official || r.handler
-}
-
-// CanSeeOrder tells the photo service whether the actor may see an
-// order's photos.
-func (s *Service) CanSeeOrder(ctx context.Context, a *service.Actor, orderID int64) error {
-	if a == nil {
-		return service.ErrUnauthenticated
-	}
-	o, err := s.order(ctx, s.db, orderID)
-	if err != nil {
-		return err
-	}
-	if !canSee(a, &o) {
-		return errOrderHidden
-	}
-	return nil
+	return s.photos.OpenChecked(ctx, id)
 }
 
 // Get returns one order with its timeline and chain of handlers.
@@ -184,47 +163,26 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 	if len(f.Category) > 40 {
 		return service.Paged[View]{}, errFilterCat
 	}
-	cond, args, states, fixed, err := queueScope(a, f.Queue)
+	scopes, states, fixed, err := queueScope(a, f.Queue)
 	if err != nil {
 		return service.Paged[View]{}, err
 	}
-	q := s.db.WithContext(ctx).Model(&model.Order{}).Where(cond, args...)
+	q := model.OrderQuery{Scopes: scopes, Category: f.Category, CompoundID: f.CompoundID, Overdue: f.Overdue,
+		From: f.From, To: f.To, Before: p.After}
 	switch {
 	case len(f.States) > 0 && fixed:
-		q = q.Where("state IN ?", states).Where("state IN ?", f.States)
+		q.States = [][]string{states, f.States}
 	case len(f.States) > 0:
-		q = q.Where("state IN ?", f.States)
+		q.States = [][]string{f.States}
 	case len(states) > 0:
-		q = q.Where("state IN ?", states)
-	}
-	if f.Category != "" {
-		q = q.Where("(category_code = ? OR category_code LIKE ?)", f.Category, likeEscape(f.Category)+".%")
-	}
-	if f.CompoundID != 0 {
-		q = q.Where("compound_id = ?", f.CompoundID)
-	}
-	if f.Overdue != nil {
-		// Late at any step, also when escalation has started a new one.
-		if *f.Overdue {
-			q = q.Where("(overdue = ? OR breaches > 0)", true)
-		} else {
-			q = q.Where("overdue = ? AND breaches = 0", false)
-		}
-	}
-	if f.From != nil {
-		q = q.Where("created_at >= ?", f.From.UTC())
-	}
-	if f.To != nil {
-		q = q.Where("created_at < ?", f.To.UTC())
-	}
-	if p.After > 0 {
-		q = q.Where("id < ?", p.After)
+		q.States = [][]string{states}
 	}
 	if p.Limit <= 0 {
 		p.Limit = 20
 	}
-	var rows []model.Order
-	if err := q.Order("id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
+	q.Limit = p.Limit + 1
+	rows, err := model.ListOrders(ctx, s.db, q)
+	if err != nil {
 		return service.Paged[View]{}, err
 	}
 	page := service.Cut(rows, p.Limit)
@@ -233,119 +191,6 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 		return service.Paged[View]{}, err
 	}
 	return service.Paged[View]{Items: vs, More: page.More}, nil
-}
-
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-// queueScope is the SQL condition of a queue for the actor, the states it
-// holds by default, and whether those states are fixed (a filter narrows
-// them) or a default (a filter replaces them).
-func queueScope(a *service.Actor, queue string) (string, []any, []string, bool, error) {
-	var parts []string
-	var args []any
-	add := func(sql string, a ...any) {
-		parts = append(parts, sql)
-		args = append(args, a...)
-	}
-	var states []string
-	fixed := false
-	switch queue {
-	case QueueMine, "":
-		add("author_id = ? OR resident_id = ?", a.UserID, a.UserID)
-	case QueueToVerify:
-		treeScopes(a, add, "", model.RoleGridWorker)
-		states, fixed = []string{model.StateSubmitted}, true
-	case QueueToConfirm:
-		treeScopes(a, add, "", model.RoleGridWorker)
-		states, fixed = []string{model.StateCompleted}, true
-	case QueueToDispatch:
-		treeScopes(a, add, model.OrderLevelCommunity, model.RoleCommunityStaff)
-		treeScopes(a, add, model.OrderLevelStreet, model.RoleStreetStaff)
-		treeScopes(a, add, model.OrderLevelCity, model.RoleCityStaff)
-		// A report not verified in time climbs to the community unverified.
-		states, fixed = []string{model.StateSubmitted, model.StateVerified}, true
-	case QueueFirm:
-		handlerScopes(a, add)
-		states = []string{model.StateDispatched, model.StateAccepted, model.StateInProgress}
-	case QueueAssigned:
-		if firms := scopeIDs(a, model.RoleFirmWorker, model.ScopeFirm); len(firms) > 0 {
-			add("assignee_id = ? AND handler_kind = ? AND handler_id IN ?", a.UserID, model.HandlerFirm, firms)
-		}
-		states = []string{model.StateAccepted, model.StateInProgress}
-	case QueueAll:
-		add("author_id = ? OR resident_id = ?", a.UserID, a.UserID)
-		treeScopes(a, add, "", officialRoles...)
-		handlerScopes(a, add)
-		if firms := scopeIDs(a, model.RoleFirmWorker, model.ScopeFirm); len(firms) > 0 {
-			add("assignee_id = ? AND handler_kind = ? AND handler_id IN ?", a.UserID, model.HandlerFirm, firms)
-		}
-	default:
-		return "", nil, nil, false, errQueue
-	}
-	if len(parts) == 0 {
-		return "", nil, nil, false, errQueueRole
-	}
-	return "(" + strings.Join(parts, ") OR (") + ")", args, states, fixed, nil
-}
-
-// treeScopes adds, for each grant of roles, the orders in its part of the
-// tree (at level, when level is given).
-func treeScopes(a *service.Actor, add func(string, ...any), level string, roles ...string) {
-	for _, g := range a.Scopes(roles...) {
-		if g.ScopeKind == model.ScopePlatform {
-			if level == "" {
-				add("1 = 1")
-			} else {
-				add("level = ?", level)
-			}
-			continue
-		}
-		col := treeColumn(g.ScopeKind)
-		if col == "" {
-			continue
-		}
-		if level == "" {
-			add(col+" = ?", g.ScopeID)
-		} else {
-			add("level = ? AND "+col+" = ?", level, g.ScopeID)
-		}
-	}
-}
-
-// handlerScopes adds the orders the actor's organisations handle.
-func handlerScopes(a *service.Actor, add func(string, ...any)) {
-	for _, h := range []struct{ kind, role, scope string }{
-		{model.HandlerFirm, model.RoleFirmManager, model.ScopeFirm},
-		{model.HandlerDepartment, model.RoleDepartmentStaff, model.ScopeDepartment},
-		{model.HandlerVolunteer, model.RoleVolunteer, model.ScopeCommunity},
-		{model.HandlerGrid, model.RoleGridWorker, model.ScopeGrid},
-	} {
-		if ids := scopeIDs(a, h.role, h.scope); len(ids) > 0 {
-			add("handler_kind = ? AND handler_id IN ?", h.kind, ids)
-		}
-	}
-}
-
-func scopeIDs(a *service.Actor, role, kind string) []int64 {
-	var ids []int64
-	for _, g := range a.Scopes(role) {
-		if g.ScopeKind == kind {
-			ids = append(ids, g.ScopeID)
-		}
-	}
-	return ids
-}
-
-// treeColumn names the orders column holding a tree scope kind's id.
-func treeColumn(kind string) string {
-	switch kind {
-	case model.ScopeCity, model.ScopeDistrict, model.ScopeStreet, model.ScopeCommunity,
-		model.ScopeCompound, model.ScopeGrid, model.ScopeBuilding:
-		return kind + "_id"
-	}
-	return ""
 }
 
 // names batch-loads the display names views need: one query per table,
@@ -384,14 +229,15 @@ func (s idSet) list() []int64 {
 // views converts orders for the viewer; with detail it adds the timeline
 // and the chain of handlers (meant for a single order).
 func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Order, detail bool) ([]View, error) {
-	db := s.db.WithContext(ctx)
+	db := s.db
 	var events []model.OrderEvent
 	if detail && len(orders) > 0 {
 		ids := make([]int64, len(orders))
 		for i, o := range orders {
 			ids[i] = o.ID
 		}
-		if err := db.Where("order_id IN ?", ids).Order("id").Find(&events).Error; err != nil {
+		var err error
+		if events, err = model.OrderEventsOf(ctx, db, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -423,18 +269,15 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 		handler(e.HandlerKind, e.HandlerID)
 	}
 	n := names{users: map[int64]model.User{}, categories: map[int64]model.Category{}, households: map[int64]model.Household{}}
-	var err error
-	load := func(ids idSet, dst any) {
-		if err == nil && len(ids) > 0 {
-			err = db.Where("id IN ?", ids.list()).Find(dst).Error
-		}
+	us, err := model.AllByID[model.User](ctx, db, users.list())
+	if err != nil {
+		return nil, err
 	}
-	var us []model.User
-	var cs []model.Category
-	var hs []model.Household
-	load(users, &us)
-	load(cats, &cs)
-	load(hhs, &hs)
+	cs, err := model.AllByID[model.Category](ctx, db, cats.list())
+	if err != nil {
+		return nil, err
+	}
+	hs, err := model.AllByID[model.Household](ctx, db, hhs.list())
 	if err != nil {
 		return nil, err
 	}
@@ -448,22 +291,22 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 		n.households[h.ID] = h
 		blds.add(h.BuildingID)
 	}
-	if n.compounds, err = nameMap(db, &model.Compound{}, comps); err != nil {
+	if n.compounds, err = model.NamesOf(ctx, db, &model.Compound{}, "name", comps.list()); err != nil {
 		return nil, err
 	}
-	if n.grids, err = nameMap(db, &model.Grid{}, grids); err != nil {
+	if n.grids, err = model.NamesOf(ctx, db, &model.Grid{}, "name", grids.list()); err != nil {
 		return nil, err
 	}
-	if n.buildings, err = nameMap(db, &model.Building{}, blds); err != nil {
+	if n.buildings, err = model.NamesOf(ctx, db, &model.Building{}, "name", blds.list()); err != nil {
 		return nil, err
 	}
-	if n.firms, err = nameMap(db, &model.Firm{}, firms); err != nil {
+	if n.firms, err = model.NamesOf(ctx, db, &model.Firm{}, "name", firms.list()); err != nil {
 		return nil, err
 	}
-	if n.depts, err = nameMap(db, &model.Department{}, depts); err != nil {
+	if n.depts, err = model.NamesOf(ctx, db, &model.Department{}, "name", depts.list()); err != nil {
 		return nil, err
 	}
-	if n.regions, err = nameMap(db, &model.Region{}, regions); err != nil {
+	if n.regions, err = model.NamesOf(ctx, db, &model.Region{}, "name", regions.list()); err != nil {
 		return nil, err
 	}
 	byOrder := map[int64][]model.OrderEvent{}
@@ -484,24 +327,6 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 	for i, o := range orders {
 		out[i] = n.view(a, o, byOrder[o.ID], detail)
 		out[i].Light = light(o, cal, n.categories[o.CategoryID].WorkingTime, now)
-	}
-	return out, nil
-}
-
-func nameMap(db *gorm.DB, m any, ids idSet) (map[int64]string, error) {
-	out := map[int64]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		ID   int64
-		Name string
-	}
-	if err := db.Model(m).Select("id", "name").Where("id IN ?", ids.list()).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("names: %w", err)
-	}
-	for _, r := range rows {
-		out[r.ID] = r.Name
 	}
 	return out, nil
 }
@@ -595,16 +420,6 @@ func (n names) view(a *service.Actor, o model.Order, events []model.OrderEvent, 
 		lastKind, lastID, lastAssignee, lastLevel = e.HandlerKind, e.HandlerID, e.AssigneeID, e.ToLevel
 	}
 	return v
-}
-
-// accepted reports whether the handler has taken the order up, from when
-// it may see the resident's name and phone.
-func accepted(state string) bool {
-	switch state {
-	case model.StateAccepted, model.StateInProgress, model.StateCompleted, model.StateConfirmed, model.StateClosed:
-		return true
-	}
-	return false
 }
 
 // maskName keeps the first character: 杨阿姨 → 杨**.

@@ -18,7 +18,8 @@ import (
 func TestPrivacyOfTheResident(t *testing.T) {
 	e := newLoopEnv(t)
 	res := e.city.Users["resident"]
-	id := e.submit("resident", "repair.plumbing").ID // straight to the firm
+	pic := e.upload("resident")
+	id := e.submit("resident", "repair.plumbing", func(in *SubmitInput) { in.PhotoIDs = []int64{pic} }).ID // straight to the firm
 	v, err := e.svc.Get(e.ctx, e.actor("manager"), id)
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +47,28 @@ func TestPrivacyOfTheResident(t *testing.T) {
 		if _, err := e.svc.Get(e.ctx, e.actor(who), id); service.KindOf(err) != service.KindForbidden {
 			t.Errorf("%s sees the order: %v", who, err)
 		}
-		if err := e.svc.CanSeeOrder(e.ctx, e.actor(who), id); service.KindOf(err) != service.KindForbidden {
+		// Its photos look absent to them, as photos of no order do.
+		if _, _, err := e.svc.OpenPhoto(e.ctx, e.actor(who), pic); service.KindOf(err) != service.KindNotFound {
 			t.Errorf("%s may see its photos: %v", who, err)
 		}
 	}
-	if err := e.svc.CanSeeOrder(e.ctx, e.actor("manager"), id); err != nil {
-		t.Errorf("the handler may not see its photos: %v", err)
+	for _, who := range []string{"manager", "grid", "resident"} {
+		p, rc, err := e.svc.OpenPhoto(e.ctx, e.actor(who), pic)
+		if err != nil {
+			t.Errorf("%s may not see its photos: %v", who, err)
+			continue
+		}
+		rc.Close()
+		if p.ID != pic || p.OrderID != id {
+			t.Errorf("%s opened %+v", who, p)
+		}
+	}
+	loose := e.upload("resident")
+	if _, _, err := e.svc.OpenPhoto(e.ctx, e.actor("manager"), loose); service.KindOf(err) != service.KindNotFound {
+		t.Errorf("another's photo of no order: %v", err)
+	}
+	if _, _, err := e.svc.OpenPhoto(e.ctx, e.actor("resident"), loose); err != nil {
+		t.Errorf("the uploader's own photo of no order: %v", err)
 	}
 	// The worker sees it once assigned.
 	e.act("manager", id, ActAssign, Input{WorkerID: e.city.Users["worker"]})
@@ -84,7 +101,10 @@ func TestComplaintAgainstTheFirmHidesTheComplainant(t *testing.T) {
 			}
 		}
 	}
-	// Its own list has the same view.
+	t.Run("the firm's own list has the same view", func(t *testing.T) { complaintViews(t, e, id) })
+}
+
+func complaintViews(t *testing.T, e *loopEnv, id int64) {
 	p, err := e.svc.List(e.ctx, e.actor("manager"), Filter{Queue: QueueFirm}, service.Page{Limit: 10})
 	if err != nil || len(p.Items) != 1 || p.Items[0].AuthorID != 0 || p.Items[0].ResidentName != "" {
 		t.Fatalf("firm queue: %v %+v", err, p.Items)
@@ -124,7 +144,7 @@ func TestQueuesPerRole(t *testing.T) {
 	// An order escalated to the street waits in the street's queue.
 	e.db.Model(&model.Order{}).Where("id = ?", ver).Update("level", model.OrderLevelStreet)
 
-	list := func(who string, f Filter) []int64 {
+	list := func(t *testing.T, who string, f Filter) []int64 {
 		t.Helper()
 		p, err := e.svc.List(e.ctx, e.actor(who), f, service.Page{Limit: 50})
 		if err != nil {
@@ -164,23 +184,26 @@ func TestQueuesPerRole(t *testing.T) {
 		{"grid", Filter{Queue: QueueToVerify, States: []string{model.StateCompleted}}, nil},
 	}
 	for i, c := range cases {
-		if got := list(c.who, c.f); !slices.Equal(got, c.want) {
-			t.Errorf("case %d: %s %s: %v, want %v", i, c.who, c.f.Queue, got, c.want)
+		t.Run(fmt.Sprintf("%d %s %s", i, c.who, c.f.Queue), func(t *testing.T) {
+			if got := list(t, c.who, c.f); !slices.Equal(got, c.want) {
+				t.Errorf("%v, want %v", got, c.want)
+			}
+		})
+	}
+	t.Run("overdue and date filters", func(t *testing.T) {
+		e.db.Model(&model.Order{}).Where("id = ?", disp).Update("overdue", true)
+		yes := true
+		if got := list(t, "community", Filter{Queue: QueueAll, Overdue: &yes}); !slices.Equal(got, ids(disp)) {
+			t.Errorf("overdue: %v", got)
 		}
-	}
-	// Overdue and date filters.
-	e.db.Model(&model.Order{}).Where("id = ?", disp).Update("overdue", true)
-	yes := true
-	if got := list("community", Filter{Queue: QueueAll, Overdue: &yes}); !slices.Equal(got, ids(disp)) {
-		t.Errorf("overdue: %v", got)
-	}
-	later := e.clock.Now().Add(time.Hour)
-	if got := list("community", Filter{Queue: QueueAll, From: &later}); len(got) != 0 {
-		t.Errorf("from the future: %v", got)
-	}
-	if got := list("community", Filter{Queue: QueueAll, To: &later}); len(got) != 6 {
-		t.Errorf("until later: %v", got)
-	}
+		later := e.clock.Now().Add(time.Hour)
+		if got := list(t, "community", Filter{Queue: QueueAll, From: &later}); len(got) != 0 {
+			t.Errorf("from the future: %v", got)
+		}
+		if got := list(t, "community", Filter{Queue: QueueAll, To: &later}); len(got) != 6 {
+			t.Errorf("until later: %v", got)
+		}
+	})
 	// A queue needs its role.
 	for _, c := range []struct{ who, q string }{{"resident", QueueToVerify}, {"resident", QueueToDispatch},
 		{"resident", QueueFirm}, {"manager", QueueAssigned}, {"community", QueueToConfirm}} {

@@ -5,10 +5,13 @@ package order
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
 
+	"redprop/model"
 	"redprop/service"
 	"redprop/service/calendar"
 	"redprop/service/message"
@@ -20,9 +23,12 @@ type Calendars interface {
 }
 
 // Photos attaches uploaded photos to an order inside the caller's
-// transaction.
+// transaction, and opens a photo once the order service has decided the
+// viewer may see it. *photo.Service implements it.
 type Photos interface {
 	Attach(ctx context.Context, tx *gorm.DB, uploaderID int64, ids []int64, orderID int64) error
+	Find(ctx context.Context, id int64) (model.Photo, error)
+	OpenChecked(ctx context.Context, id int64) (model.Photo, io.ReadCloser, error)
 }
 
 // Messages is what the order loop needs of the messages capability: the
@@ -36,8 +42,11 @@ type Messages interface {
 	RecordCheck(ctx context.Context, tx *gorm.DB, rec message.CheckRecord, v message.Verdict) error
 }
 
-// Options tune the emergency-call alerts and the rating reminder.
+// Options tune the emergency-call alerts and the rating reminder, and
+// give the logger.
 type Options struct {
+	// Log receives the scheduler's failures and summaries; nil discards.
+	Log *slog.Logger
 	// EmergencyRepeat is how often an unacknowledged call alerts again.
 	EmergencyRepeat time.Duration
 	// EmergencyEscalateAfter is how long a call may stay unacknowledged
@@ -57,6 +66,7 @@ type Service struct {
 	photos Photos
 	msgs   Messages
 	opts   Options
+	log    *slog.Logger
 }
 
 // New builds the service.
@@ -64,5 +74,9 @@ func New(db *gorm.DB, clock service.Clock, cal Calendars, photos Photos, msgs Me
 	if opts.RatingReminder <= 0 {
 		opts.RatingReminder = 24 * time.Hour
 	}
-	return &Service{db: db, clock: clock, cal: cal, photos: photos, msgs: msgs, opts: opts}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, clock: clock, cal: cal, photos: photos, msgs: msgs, opts: opts, log: log}
 }

@@ -10,10 +10,10 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/message"
 )
 
@@ -62,12 +62,12 @@ func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) 
 		return View{}, false, err
 	}
 	if in.IdemKey != "" {
-		if o, ok, err := s.byIdemKey(ctx, a.UserID, in.IdemKey); err != nil || ok {
+		if o, ok, err := model.ByIdemKey[model.Order](ctx, s.db, "author_id", a.UserID, in.IdemKey); err != nil || ok {
 			return s.viewAfterWrite(ctx, a, o, err)
 		}
 	}
-	var cat model.Category
-	if err := model.Translate(s.db.WithContext(ctx).Take(&cat, in.CategoryID).Error); err != nil {
+	cat, err := model.CategoryByID(ctx, s.db, in.CategoryID)
+	if err != nil {
 		if errors.Is(err, model.ErrNotFound) {
 			return View{}, false, errSubmitCategory
 		}
@@ -85,31 +85,27 @@ func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) 
 	if err != nil {
 		return View{}, false, err
 	}
-	if cat.WorkingTime {
-		if ctx, err = s.withCalendar(ctx); err != nil {
-			return View{}, false, err
-		}
+	// Deadlines are armed inside the transaction: the calendar is read
+	// before it (SQLite has one connection).
+	cal, err := s.workCalendar(ctx, cat)
+	if err != nil {
+		return View{}, false, err
 	}
 	base := o
-	for attempt := 1; ; attempt++ {
+	// MySQL may pick the first submits of a day, racing to create the
+	// day's counter row, as deadlock victims: try again.
+	err = model.InTxRetry(ctx, s.db, 3, func(tx *gorm.DB) error {
 		o = base
-		err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-			if err := s.create(ctx, tx, &o, cat, role, in.PhotoIDs); err != nil {
-				return err
-			}
-			rec := message.CheckRecord{Subject: fmt.Sprintf("order:%d:description", o.ID), UserID: a.UserID,
-				Scene: message.SceneForum, Text: o.Description, Ancestry: o.Ancestry}
-			return s.msgs.RecordCheck(ctx, tx, rec, verdict)
-		})
-		// MySQL may pick the first submits of a day, racing to create the
-		// day's counter row, as deadlock victims: try again.
-		if attempt == 3 || !model.IsDeadlock(err) {
-			break
+		if err := s.create(ctx, tx, &o, cat, cal, role, in.PhotoIDs); err != nil {
+			return err
 		}
-	}
-	if errors.Is(model.Translate(err), model.ErrDuplicate) && in.IdemKey != "" {
+		rec := message.CheckRecord{Subject: fmt.Sprintf("order:%d:description", o.ID), UserID: a.UserID,
+			Scene: message.SceneForum, Text: o.Description, Ancestry: o.Ancestry}
+		return s.msgs.RecordCheck(ctx, tx, rec, verdict)
+	})
+	if errors.Is(err, model.ErrDuplicate) && in.IdemKey != "" {
 		// A concurrent double submit with the same key: the other one won.
-		prev, ok, ferr := s.byIdemKey(ctx, a.UserID, in.IdemKey)
+		prev, ok, ferr := model.ByIdemKey[model.Order](ctx, s.db, "author_id", a.UserID, in.IdemKey)
 		if ferr == nil && ok {
 			return s.viewAfterWrite(ctx, a, prev, nil)
 		}
@@ -179,15 +175,6 @@ func checkPhotoIDs(ids []int64) error {
 		}
 	}
 	return nil
-}
-
-func (s *Service) byIdemKey(ctx context.Context, authorID int64, key string) (model.Order, bool, error) {
-	var o model.Order
-	err := model.Translate(s.db.WithContext(ctx).Where("author_id = ? AND idem_key = ?", authorID, key).Take(&o).Error)
-	if errors.Is(err, model.ErrNotFound) {
-		return o, false, nil
-	}
-	return o, err == nil, err
 }
 
 // placeOrder decides where the order is, for whom, and in which role its
@@ -275,18 +262,8 @@ func (s *Service) placeOrder(ctx context.Context, a *service.Actor, cat model.Ca
 // building, for scope checks; the caller clears the building). Nil when
 // they do not live there.
 func (s *Service) residentPlace(ctx context.Context, userID int64, in SubmitInput) (*model.Ancestry, error) {
-	q := s.db.WithContext(ctx).Where("user_id = ?", userID)
-	if in.HouseholdID != 0 {
-		q = q.Where("household_id = ?", in.HouseholdID)
-	} else {
-		q = q.Where("compound_id = ?", in.CompoundID)
-	}
-	var r model.Residency
-	err := model.Translate(q.Order("id").Take(&r).Error)
-	if errors.Is(err, model.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	r, found, err := model.ResidencyIn(ctx, s.db, userID, in.HouseholdID, in.CompoundID)
+	if err != nil || !found {
 		return nil, err
 	}
 	return &r.Ancestry, nil
@@ -295,11 +272,9 @@ func (s *Service) residentPlace(ctx context.Context, userID int64, in SubmitInpu
 // patrolPlace finds the place of a patrol report in one of the grid
 // worker's grids.
 func (s *Service) patrolPlace(ctx context.Context, a *service.Actor, in SubmitInput) (model.Ancestry, error) {
-	var bs []model.Building
-	q := s.db.WithContext(ctx).Order("id")
 	if in.HouseholdID != 0 {
-		var h model.Household
-		if err := model.Translate(s.db.WithContext(ctx).Take(&h, in.HouseholdID).Error); err != nil {
+		h, err := model.ByID[model.Household](ctx, s.db, in.HouseholdID)
+		if err != nil {
 			if errors.Is(err, model.ErrNotFound) {
 				return model.Ancestry{}, errSubmitWhere
 			}
@@ -310,7 +285,8 @@ func (s *Service) patrolPlace(ctx context.Context, a *service.Actor, in SubmitIn
 		}
 		return h.Ancestry, nil
 	}
-	if err := q.Where("compound_id = ?", in.CompoundID).Find(&bs).Error; err != nil {
+	bs, err := model.BuildingsOfCompound(ctx, s.db, in.CompoundID)
+	if err != nil {
 		return model.Ancestry{}, err
 	}
 	for _, b := range bs {
@@ -325,29 +301,28 @@ func (s *Service) patrolPlace(ctx context.Context, a *service.Actor, in SubmitIn
 
 // create numbers, stores and announces a new order inside tx, and
 // dispatches it at once where its category says so.
-func (s *Service) create(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, role string, photos []int64) error {
+func (s *Service) create(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, cal *calendar.Calendar,
+	role string, photos []int64) error {
 	now := s.clock.Now().UTC()
-	num, err := nextNumber(tx, now)
+	num, err := nextNumber(ctx, tx, now)
 	if err != nil {
 		return err
 	}
 	o.Number = num
 	o.CreatedAt, o.UpdatedAt = now, now
-	if err := s.armStep(ctx, o, cat, now); err != nil {
-		return err
-	}
-	if err := tx.Create(o).Error; err != nil {
+	armStep(o, cat, now, cal)
+	if err := model.CreateOrder(ctx, tx, o); err != nil {
 		return err
 	}
 	if err := s.attach(ctx, tx, o.AuthorID, photos, o.ID); err != nil {
 		return err
 	}
-	if err := s.appendEvent(tx, o, model.OrderEvent{Action: ActSubmit, ActorID: o.AuthorID, Role: role,
+	if err := s.appendEvent(ctx, tx, o, model.OrderEvent{Action: ActSubmit, ActorID: o.AuthorID, Role: role,
 		Note: o.Channel, Photos: joinIDs(photos), CreatedAt: now}); err != nil {
 		return err
 	}
 	if cat.AutoDispatch != "" {
-		done, err := s.autoDispatch(ctx, tx, o, cat, now)
+		done, err := s.autoDispatch(ctx, tx, o, cat, cal, now)
 		if err != nil || done {
 			return err
 		}
@@ -362,7 +337,7 @@ func (s *Service) create(ctx context.Context, tx *gorm.DB, o *model.Order, cat m
 // autoDispatch hands a fresh order to the handler its category names. It
 // reports false when there is none (a compound without a contracted firm):
 // the order then takes the ordinary way through the grid and community.
-func (s *Service) autoDispatch(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, now time.Time) (bool, error) {
+func (s *Service) autoDispatch(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, cal *calendar.Calendar, now time.Time) (bool, error) {
 	var kind string
 	var id int64
 	switch cat.AutoDispatch {
@@ -383,43 +358,30 @@ func (s *Service) autoDispatch(ctx context.Context, tx *gorm.DB, o *model.Order,
 	default:
 		return false, nil
 	}
-	prev := *o
-	o.State, o.Level, o.HandlerKind, o.HandlerID = model.StateDispatched, model.OrderLevelCommunity, kind, id
-	if err := s.armStep(ctx, o, cat, now); err != nil {
+	next := *o
+	next.State, next.Level, next.HandlerKind, next.HandlerID = model.StateDispatched, model.OrderLevelCommunity, kind, id
+	armStep(&next, cat, now, cal)
+	m := &move{prev: *o, next: next, now: now, action: ActAutoDispatch, role: roleSystem, events: []string{"dispatched"}}
+	if err := s.move(ctx, tx, m); err != nil {
 		return false, err
 	}
-	if err := s.casUpdate(ctx, tx, &prev, o, now); err != nil {
-		return false, err
-	}
-	if err := s.appendEvent(tx, o, model.OrderEvent{Action: ActAutoDispatch, Role: "system",
-		FromState: prev.State, FromLevel: prev.Level, CreatedAt: now}); err != nil {
-		return false, err
-	}
-	return true, s.notify(ctx, tx, o, "dispatched")
+	*o = m.next
+	return true, nil
 }
 
 // contractedFirm is the firm whose contract covers compound on now's
 // Beijing date (0 when none).
-func contractedFirm(ctx context.Context, tx *gorm.DB, compoundID int64, now time.Time) (int64, error) {
+func contractedFirm(ctx context.Context, db *gorm.DB, compoundID int64, now time.Time) (int64, error) {
 	if compoundID == 0 {
 		return 0, nil
 	}
-	day := beijingDay(now)
-	var ids []int64
-	err := tx.WithContext(ctx).Model(&model.Contract{}).
-		Where("compound_id = ? AND starts_on <= ? AND ends_on >= ?", compoundID, day, day).
-		Order("starts_on DESC, id DESC").Limit(1).Pluck("firm_id", &ids).Error
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	return ids[0], nil
+	return model.ContractedFirm(ctx, db, compoundID, beijingDay(now))
 }
 
 // nearestDepartment is the department of kind closest above the place:
 // the community's own, else the street's, the district's, the city's.
-func nearestDepartment(ctx context.Context, tx *gorm.DB, kind string, anc model.Ancestry) (int64, error) {
-	var ds []model.Department
-	err := tx.WithContext(ctx).Where("kind = ? AND city_id = ?", kind, anc.CityID).Find(&ds).Error
+func nearestDepartment(ctx context.Context, db *gorm.DB, kind string, anc model.Ancestry) (int64, error) {
+	ds, err := model.DepartmentsOfKind(ctx, db, kind, anc.CityID)
 	if err != nil {
 		return 0, err
 	}
@@ -453,18 +415,11 @@ func departmentCovers(dep, anc model.Ancestry) bool {
 // nextNumber hands out the next human number of now's Beijing day. The
 // counter row is bumped inside the caller's transaction, so two instances
 // never hand out the same number.
-func nextNumber(tx *gorm.DB, now time.Time) (string, error) {
+func nextNumber(ctx context.Context, tx *gorm.DB, now time.Time) (string, error) {
 	day := now.In(beijing).Format("20060102")
-	err := tx.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "day"}},
-		DoUpdates: clause.Assignments(map[string]any{"last": gorm.Expr("? + 1", clause.Column{Name: "last"})}),
-	}).Create(&model.OrderCounter{Day: day, Last: 1}).Error
+	last, err := model.BumpOrderCounter(ctx, tx, day)
 	if err != nil {
-		return "", fmt.Errorf("bump order counter: %w", err)
-	}
-	var last int64
-	if err := tx.Model(&model.OrderCounter{}).Where("day = ?", day).Select("last").Scan(&last).Error; err != nil {
-		return "", fmt.Errorf("read order counter: %w", err)
+		return "", err
 	}
 	return fmt.Sprintf("GD%s%04d", day, last), nil
 }
@@ -510,10 +465,23 @@ func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, st
 	if _, err := fmt.Sscanf(subject, "order:%d:%s", &id, &field); err != nil || id <= 0 {
 		return nil
 	}
-	col := map[string]string{"description": "description", "rating": "rating_comment"}[field]
-	if col == "" {
+	if field != "description" && field != "rating" {
 		return nil
 	}
-	return tx.WithContext(ctx).Model(&model.Order{}).Where("id = ?", id).
-		Updates(map[string]any{col: message.HiddenText, "version": gorm.Expr("version + 1"), "updated_at": s.clock.Now().UTC()}).Error
+	// The row is locked first: the verdict must not lose to a move in
+	// between, so the compare-and-set below cannot lose either.
+	o, err := model.LockOrder(ctx, tx, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	next := o
+	if field == "description" {
+		next.Description = message.HiddenText
+	} else {
+		next.RatingComment = message.HiddenText
+	}
+	return s.move(ctx, tx, &move{prev: o, next: next, now: s.clock.Now().UTC(), quiet: true})
 }

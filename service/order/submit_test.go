@@ -1,9 +1,6 @@
 package order
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,164 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"redprop/model"
 	"redprop/model/dbtest"
 	"redprop/service"
-	"redprop/service/calendar"
-	"redprop/service/demo"
-	"redprop/service/message"
-	"redprop/service/photo"
-	"redprop/service/wechat"
 )
-
-// loopEnv is the order service over the demo city with real photo and
-// calendar services and a fake clock (Monday 2026-11-23, 10:00 Beijing).
-type loopEnv struct {
-	t     *testing.T
-	ctx   context.Context
-	db    *gorm.DB
-	clock *service.FakeClock
-	svc   *Service
-	city  *demo.City
-	cats  map[string]model.Category
-	// actors caches demo users' grants; grant() drops the cache.
-	actors map[string]*service.Actor
-}
-
-func newLoopEnv(t *testing.T) *loopEnv {
-	t.Helper()
-	ctx := context.Background()
-	db := dbtest.Open(t)
-	clock := service.NewFakeClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC))
-	if err := SeedCategories(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	city, err := demo.Load(ctx, db, clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	photos := photo.New(db, photo.NewLocalStorage(t.TempDir()), clock, 1<<20)
-	msgs, err := message.New(db, clock, wechat.NewSandbox(), message.Config{Sandbox: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := New(db, clock, calendar.New(db, clock), photos, msgs, Options{})
-	photos.SetOrderAccess(svc)
-	e := &loopEnv{t: t, ctx: ctx, db: db, clock: clock, svc: svc, city: city, cats: map[string]model.Category{},
-		actors: map[string]*service.Actor{}}
-	var cats []model.Category
-	if err := db.Find(&cats).Error; err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cats {
-		e.cats[c.Code] = c
-	}
-	return e
-}
-
-// actor loads a demo user's live grants, as the auth middleware would.
-func (e *loopEnv) actor(name string) *service.Actor {
-	e.t.Helper()
-	if a, ok := e.actors[name]; ok {
-		return a
-	}
-	id, ok := e.city.Users[name]
-	if !ok {
-		e.t.Fatalf("no demo user %q", name)
-	}
-	a := &service.Actor{UserID: id}
-	if err := e.db.Where("user_id = ? AND revoked_at IS NULL", id).Find(&a.Grants).Error; err != nil {
-		e.t.Fatal(err)
-	}
-	e.actors[name] = a
-	return a
-}
-
-// grant gives a demo user one more grant.
-func (e *loopEnv) grant(name, role, kind string, scopeID int64, anc model.Ancestry) {
-	e.t.Helper()
-	g := model.Grant{UserID: e.city.Users[name], Role: role, ScopeKind: kind, ScopeID: scopeID, Ancestry: anc}
-	if err := e.db.Create(&g).Error; err != nil {
-		e.t.Fatal(err)
-	}
-	delete(e.actors, name)
-}
-
-// photo stores an uploaded photo of the user directly.
-func (e *loopEnv) photo(name string) int64 {
-	e.t.Helper()
-	var b [8]byte
-	rand.Read(b[:])
-	p := model.Photo{Key: hex.EncodeToString(b[:]), UploaderID: e.city.Users[name], Mime: "image/jpeg", Size: 10,
-		SHA256: strings.Repeat("0", 64)}
-	if err := e.db.Create(&p).Error; err != nil {
-		e.t.Fatal(err)
-	}
-	return p.ID
-}
-
-// submit files an order for the resident in their household (0 of the
-// demo city), failing the test on error.
-func (e *loopEnv) submit(name, code string, mod ...func(*SubmitInput)) View {
-	e.t.Helper()
-	in := SubmitInput{CategoryID: e.cats[code].ID, Description: "厨房水管漏水，请尽快处理", HouseholdID: e.city.Households[0].ID}
-	for _, m := range mod {
-		m(&in)
-	}
-	v, _, err := e.svc.Submit(e.ctx, e.actor(name), in)
-	if err != nil {
-		e.t.Fatalf("submit %s by %s: %v", code, name, err)
-	}
-	return v
-}
-
-// act takes an action, failing the test on error.
-func (e *loopEnv) act(name string, id int64, action string, in Input) View {
-	e.t.Helper()
-	v, err := e.svc.Act(e.ctx, e.actor(name), id, action, in)
-	if err != nil {
-		e.t.Fatalf("%s by %s on %d: %v", action, name, id, err)
-	}
-	return v
-}
-
-func (e *loopEnv) load(id int64) model.Order {
-	e.t.Helper()
-	var o model.Order
-	if err := e.db.Take(&o, id).Error; err != nil {
-		e.t.Fatal(err)
-	}
-	return o
-}
-
-func (e *loopEnv) events(id int64) []model.OrderEvent {
-	e.t.Helper()
-	var evs []model.OrderEvent
-	if err := e.db.Where("order_id = ?", id).Order("id").Find(&evs).Error; err != nil {
-		e.t.Fatal(err)
-	}
-	return evs
-}
-
-// messages returns the inbox events of a demo user about an order.
-func (e *loopEnv) messages(name string, orderID int64) []model.Message {
-	e.t.Helper()
-	var ms []model.Message
-	if err := e.db.Where("user_id = ? AND order_id = ?", e.city.Users[name], orderID).Order("id").Find(&ms).Error; err != nil {
-		e.t.Fatal(err)
-	}
-	return ms
-}
-
-func wantKind(t *testing.T, err error, kind service.Kind, code string) {
-	t.Helper()
-	var se *service.Error
-	if !errors.As(err, &se) || se.Kind != kind || (code != "" && se.Code != code) {
-		t.Fatalf("error %v, want kind %d code %q", err, kind, code)
-	}
-}
 
 func TestSubmitAutoDispatchesRepairsToTheContractedFirm(t *testing.T) {
 	e := newLoopEnv(t)
@@ -235,7 +78,7 @@ func TestSubmitWithoutFirmGoesToTheGrid(t *testing.T) {
 	}
 	// Without a grid worker the community's dispatchers hear of it.
 	e.db.Model(&model.Grant{}).Where("user_id = ?", e.city.Users["grid3"]).Update("revoked_at", e.clock.Now())
-	delete(e.actors, "grid3")
+	e.Forget("grid3")
 	v2 := e.submit("resident2", "environment", func(in *SubmitInput) {
 		in.HouseholdID, in.CompoundID = 0, e.city.Compounds[2].ID
 	})
@@ -282,29 +125,34 @@ func TestSubmitWhoMayReportWhere(t *testing.T) {
 		{"resident", SubmitInput{HouseholdID: h0, PhotoIDs: []int64{e.photo("grid")}}, service.KindUnprocessable, "photo_unavailable"},
 	}
 	for i, c := range cases {
-		if c.in.CategoryID == 0 {
-			c.in.CategoryID = env
-		}
-		if c.in.Description == "" {
-			c.in.Description = "楼道堆放杂物"
-		}
-		_, _, err := e.svc.Submit(e.ctx, e.actor(c.who), c.in)
-		if err == nil {
-			t.Errorf("case %d (%s): accepted", i, c.who)
-			continue
-		}
-		var se *service.Error
-		if !errors.As(err, &se) || se.Kind != c.kind || se.Code != c.code {
-			t.Errorf("case %d (%s): %v, want %s", i, c.who, err, c.code)
-		}
+		t.Run(fmt.Sprintf("%d %s %s", i, c.who, c.code), func(t *testing.T) {
+			if c.in.CategoryID == 0 {
+				c.in.CategoryID = env
+			}
+			if c.in.Description == "" {
+				c.in.Description = "楼道堆放杂物"
+			}
+			_, _, err := e.svc.Submit(e.ctx, e.actor(c.who), c.in)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var se *service.Error
+			if !errors.As(err, &se) || se.Kind != c.kind || se.Code != c.code {
+				t.Errorf("%v, want %s", err, c.code)
+			}
+		})
 	}
 	var n int64
 	e.db.Model(&model.Order{}).Count(&n)
 	if n != 0 {
 		t.Fatalf("%d orders stored by refused submits", n)
 	}
+	t.Run("the allowed ways", func(t *testing.T) { submitTheAllowedWays(t, e) })
+}
 
-	// The allowed ways.
+func submitTheAllowedWays(t *testing.T, e *loopEnv) {
+	res := e.city.Users["resident"]
+	comp0 := e.city.Compounds[0].ID
 	onBehalf := e.submit("steward", "environment", func(in *SubmitInput) {
 		in.ResidentID, in.Channel = res, model.ChannelOnBehalf
 	})
@@ -358,7 +206,10 @@ func TestSubmitIdempotencyKey(t *testing.T) {
 		t.Fatalf("other author: %v %v", created, err)
 	}
 
-	// Concurrent double taps: exactly one order per key.
+	t.Run("concurrent double taps: exactly one order per key", func(t *testing.T) { submitDoubleTaps(t, e, a, in) })
+}
+
+func submitDoubleTaps(t *testing.T, e *loopEnv, a *service.Actor, in SubmitInput) {
 	const taps = 6
 	in.IdemKey = "tap-2"
 	ids := make([]int64, taps)

@@ -14,6 +14,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/message"
 )
 
@@ -42,6 +43,11 @@ const (
 	ActRevisit      = "revisit"
 	ActCancel       = "cancel"
 	ActUrge         = "urge"
+	// The ladder and the scheduler's moves; not endpoints of Act.
+	ActEscalate  = "escalate"
+	ActWarn      = "warning"
+	ActOverdue   = "overdue"
+	ActAutoClose = "auto_close"
 )
 
 // Input carries what the actions take; each reads only its own fields.
@@ -61,35 +67,33 @@ type Input struct {
 	Reopen      bool // revisit
 }
 
-// capacity is a way a person may stand towards an order.
-type capacity int
-
-const (
-	capGrid        capacity = iota + 1 // grid worker of the order's grid
-	capDispatcher                      // dispatcher of the order's level
-	capCommunity                       // community staff of the order's community
-	capUrger                           // community, district, street or city staff over the order
-	capHandler                         // speaks for the handler organisation
-	capFirmManager                     // manager of the handler firm
-	capAssignee                        // the firm worker the order is assigned to
-	capAuthor                          // who submitted it
-	capRater                           // the resident it is for (the author when none)
-)
-
 // step is what one action does to an order.
 type step struct {
 	from []string
 	who  []capacity
 	run  func(s *Service, c *act) error
+	// entry is where the action is taken when it is not an endpoint of
+	// Act: "escalate" (Escalate) or "tick" (the scheduler).
+	entry string
+	// forbidden and closed replace the generic 403 and 409 of a wrong
+	// capacity and a wrong state; refuse is checked between the two.
+	forbidden, closed error
+	refuse            func(o *model.Order) error
 }
 
 // act is one action in flight.
 type act struct {
 	action string
 	ctx    context.Context
-	actor  *service.Actor
+	// db reads what a step needs to decide: the service's handle before
+	// the transaction, or the transaction itself when the step is taken
+	// inside one (an escalation on a breach).
+	db     *gorm.DB
+	by     doer
+	role   string
 	in     Input
 	cat    model.Category
+	cal    *calendar.Calendar // the working calendar in force, read before the transaction
 	prev   model.Order
 	next   model.Order
 	now    time.Time
@@ -104,33 +108,51 @@ var mergeable = []string{model.StateSubmitted, model.StateVerified, model.StateD
 // steps is the transition table of DESIGN.md §4: per action, the states it
 // leaves from, who may take it, and what it does.
 var steps = map[string]step{
-	ActVerify: {[]string{model.StateSubmitted}, []capacity{capGrid, capDispatcher}, (*Service).verify},
-	ActReject: {[]string{model.StateSubmitted, model.StateVerified}, []capacity{capGrid, capDispatcher}, (*Service).reject},
-	ActMerge:  {[]string{model.StateSubmitted, model.StateVerified}, []capacity{capGrid, capDispatcher}, (*Service).merge},
-	ActResolve: {[]string{model.StateSubmitted, model.StateVerified}, []capacity{capGrid, capDispatcher},
-		(*Service).resolve},
-	ActDispatch: {[]string{model.StateVerified, model.StateDispatched}, []capacity{capDispatcher}, (*Service).dispatch},
-	ActAccept:   {[]string{model.StateDispatched}, []capacity{capHandler}, (*Service).accept},
-	ActReturn:   {[]string{model.StateDispatched, model.StateAccepted}, []capacity{capHandler}, (*Service).giveBack},
-	ActAssign:   {[]string{model.StateAccepted, model.StateInProgress}, []capacity{capFirmManager}, (*Service).assign},
-	ActReassign: {[]string{model.StateAccepted, model.StateInProgress}, []capacity{capFirmManager}, (*Service).assign},
-	ActStart:    {[]string{model.StateAccepted}, []capacity{capAssignee, capHandler}, (*Service).start},
-	ActProgress: {[]string{model.StateAccepted, model.StateInProgress}, []capacity{capAssignee, capHandler}, (*Service).progress},
-	ActPause:    {[]string{model.StateAccepted, model.StateInProgress}, []capacity{capAssignee, capHandler}, (*Service).pause},
-	ActResume:   {[]string{model.StateAccepted, model.StateInProgress}, []capacity{capAssignee, capHandler}, (*Service).resume},
-	ActComplete: {[]string{model.StateInProgress}, []capacity{capAssignee, capHandler}, (*Service).complete},
-	ActConfirm:  {[]string{model.StateCompleted}, []capacity{capGrid, capDispatcher}, (*Service).confirm},
-	ActRework:   {[]string{model.StateCompleted}, []capacity{capGrid, capDispatcher}, (*Service).rework},
-	ActRate:     {[]string{model.StateConfirmed}, []capacity{capRater}, (*Service).rate},
-	ActRevisit:  {[]string{model.StateClosed}, []capacity{capCommunity}, (*Service).revisit},
-	ActCancel: {[]string{model.StateSubmitted, model.StateVerified, model.StateDispatched}, []capacity{capAuthor},
-		(*Service).cancel},
-	ActUrge: {[]string{model.StateDispatched, model.StateAccepted, model.StateInProgress}, []capacity{capUrger},
-		(*Service).urge},
+	ActVerify: {from: []string{model.StateSubmitted}, who: []capacity{capGrid, capDispatcher}, run: (*Service).verify},
+	ActReject: {from: []string{model.StateSubmitted, model.StateVerified}, who: []capacity{capGrid, capDispatcher}, run: (*Service).reject},
+	ActMerge:  {from: []string{model.StateSubmitted, model.StateVerified}, who: []capacity{capGrid, capDispatcher}, run: (*Service).merge},
+	ActResolve: {from: []string{model.StateSubmitted, model.StateVerified}, who: []capacity{capGrid, capDispatcher},
+		run: (*Service).resolve},
+	ActDispatch: {from: []string{model.StateVerified, model.StateDispatched}, who: []capacity{capDispatcher}, run: (*Service).dispatch},
+	ActAccept:   {from: []string{model.StateDispatched}, who: []capacity{capHandler}, run: (*Service).accept},
+	ActReturn:   {from: []string{model.StateDispatched, model.StateAccepted}, who: []capacity{capHandler}, run: (*Service).giveBack},
+	ActAssign:   {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capFirmManager}, run: (*Service).assign},
+	ActReassign: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capFirmManager}, run: (*Service).assign},
+	ActStart:    {from: []string{model.StateAccepted}, who: []capacity{capAssignee, capHandler}, run: (*Service).start},
+	ActProgress: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).progress},
+	ActPause:    {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).pause},
+	ActResume:   {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).resume},
+	ActComplete: {from: []string{model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).complete},
+	ActConfirm:  {from: []string{model.StateCompleted}, who: []capacity{capGrid, capDispatcher}, run: (*Service).confirm},
+	ActRework:   {from: []string{model.StateCompleted}, who: []capacity{capGrid, capDispatcher}, run: (*Service).rework},
+	ActRate:     {from: []string{model.StateConfirmed}, who: []capacity{capRater}, run: (*Service).rate},
+	ActRevisit:  {from: []string{model.StateClosed}, who: []capacity{capCommunity}, run: (*Service).revisit},
+	ActCancel: {from: []string{model.StateSubmitted, model.StateVerified, model.StateDispatched}, who: []capacity{capAuthor},
+		run: (*Service).cancel},
+	ActUrge: {from: []string{model.StateDispatched, model.StateAccepted, model.StateInProgress}, who: []capacity{capUrger},
+		run: (*Service).urge},
+	// 升级: by the holders of the level, or by the scheduler on a breach.
+	ActEscalate: {from: openStates, who: []capacity{capLevelHolder, capSystem}, run: (*Service).escalate,
+		entry: "escalate", forbidden: errEscalateHolder, closed: errEscalateClosed, refuse: atTop},
+	// The scheduler's deadline notices: once per step, on a running clock.
+	ActWarn: {from: openStates, who: []capacity{capSystem}, run: (*Service).warn, entry: "tick",
+		refuse: stepNotRunning},
+	ActOverdue: {from: openStates, who: []capacity{capSystem}, run: (*Service).markOverdue, entry: "tick",
+		refuse: stepNotRunning},
+	ActAutoClose: {from: []string{model.StateConfirmed}, who: []capacity{capSystem}, run: (*Service).autoClose,
+		entry: "tick"},
 }
 
-// Actions lists the endpoints' actions.
-func Actions() []string { return slices.Sorted(maps.Keys(steps)) }
+// Actions lists the endpoints' actions (those Act takes).
+func Actions() []string {
+	var out []string
+	for _, a := range slices.Sorted(maps.Keys(steps)) {
+		if steps[a].entry == "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 var (
 	errActUnknown   = service.Invalid("bad_action", "未知的工单操作")
@@ -160,275 +182,151 @@ var (
 	errNoRevisit    = service.Unprocessable("revisit_not_needed", "只有评价为不满意（2 星及以下）的工单需要回访")
 )
 
-// conflict is the 409 a loser of a race or a wrong state gets, with the
-// order's current state and version.
-func conflict(o model.Order) error {
-	return service.Conflict("state_conflict", "工单状态已变化，请刷新后重试").
-		WithDetail(map[string]any{"state": o.State, "version": o.Version})
-}
-
 // Act takes one action on an order for the actor.
 func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action string, in Input) (View, error) {
-	// Deadlines may be re-armed inside the transaction: the calendar is
-	// read before it (SQLite has one connection).
-	ctx, err := s.withCalendar(ctx)
-	if err != nil {
-		return View{}, err
-	}
-	st, ok := steps[action]
-	if !ok {
+	if st, ok := steps[action]; !ok || st.entry != "" {
 		return View{}, errActUnknown
 	}
 	if a == nil {
 		return View{}, service.ErrUnauthenticated
 	}
-	o, err := s.order(ctx, s.db, id)
+	o, err := s.take(ctx, person(a), id, action, in)
 	if err != nil {
 		return View{}, err
 	}
-	if !canSee(a, &o) {
-		return View{}, errOrderHidden
-	}
-	role := ""
-	for _, c := range st.who {
-		if r, ok := capacityOf(a, &o, c); ok {
-			role = r
-			break
-		}
-	}
-	if role == "" {
-		return View{}, errActForbidden
-	}
-	if !slices.Contains(st.from, o.State) {
-		return View{}, conflict(o)
-	}
-	if utf8.RuneCountInString(in.Note) > 500 {
-		return View{}, errNote
-	}
-	if err := checkPhotoIDs(in.PhotoIDs); err != nil {
-		return View{}, err
-	}
-	var cat model.Category
-	if err := s.db.WithContext(ctx).Take(&cat, o.CategoryID).Error; err != nil {
-		return View{}, fmt.Errorf("category of order %d: %w", o.ID, err)
-	}
-	c := &act{action: action, ctx: ctx, actor: a, in: in, cat: cat, prev: o, next: o, now: s.clock.Now().UTC(),
-		note: strings.TrimSpace(in.Note)}
-	if err := st.run(s, c); err != nil {
-		return View{}, err
-	}
-	// A resident's comment passes WeChat's text check before it is stored.
-	verdict := message.Verdict{State: model.CheckPass}
-	if action == ActRate && c.next.RatingComment != "" {
-		if verdict, err = s.msgs.CheckText(ctx, a.UserID, message.SceneComment, c.next.RatingComment); err != nil {
-			return View{}, err
-		}
-	}
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		// The call first, then the order: the order of the emergency
-		// endpoints, so that the two never wait on each other.
-		if c.next.Channel == model.ChannelCall && endsCall[action] {
-			if err := endCall(tx, c.next.ID, a.UserID, c.now); err != nil {
-				return err
-			}
-		}
-		if err := s.casUpdate(ctx, tx, &c.prev, &c.next, c.now); err != nil {
-			return err
-		}
-		if action == ActRate {
-			if err := s.msgs.CancelScheduled(ctx, tx, ratingKey(o.ID)); err != nil {
-				return err
-			}
-			rec := message.CheckRecord{Subject: fmt.Sprintf("order:%d:rating", o.ID), UserID: a.UserID,
-				Scene: message.SceneComment, Text: c.next.RatingComment, Ancestry: o.Ancestry}
-			if err := s.msgs.RecordCheck(ctx, tx, rec, verdict); err != nil {
-				return err
-			}
-		}
-		if err := s.attach(ctx, tx, a.UserID, c.photos, o.ID); err != nil {
-			return err
-		}
-		ev := model.OrderEvent{Action: action, ActorID: a.UserID, Role: role, FromState: c.prev.State,
-			FromLevel: c.prev.Level, Note: c.note, Photos: joinIDs(c.photos), CreatedAt: c.now}
-		if err := s.appendEvent(tx, &c.next, ev); err != nil {
-			return err
-		}
-		for _, e := range c.events {
-			if err := s.notify(ctx, tx, &c.next, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return View{}, err
-	}
-	vs, err := s.views(ctx, a, []model.Order{c.next}, false)
+	vs, err := s.views(ctx, a, []model.Order{o}, false)
 	if err != nil {
 		return View{}, err
 	}
 	return vs[0], nil
 }
 
-// order loads one order (404 when missing).
-func (s *Service) order(ctx context.Context, db *gorm.DB, id int64) (model.Order, error) {
-	var o model.Order
-	if err := model.Translate(db.WithContext(ctx).Take(&o, id).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return o, errOrderMissing
-		}
+// take runs one action of the steps table on an order, for a person or
+// for the system, and returns the order as it was stored.
+func (s *Service) take(ctx context.Context, by doer, id int64, action string, in Input) (model.Order, error) {
+	o, err := s.order(ctx, s.db, id)
+	if err != nil {
 		return o, err
 	}
-	return o, nil
-}
-
-// casUpdate writes the fields that differ between prev and next, if the
-// order is still in prev's state and version; otherwise it answers 409
-// with the order as it is now. next.Version becomes the new version.
-func (s *Service) casUpdate(ctx context.Context, tx *gorm.DB, prev, next *model.Order, now time.Time) error {
-	cols := changes(prev, next)
-	cols["version"] = gorm.Expr("version + 1")
-	cols["updated_at"] = now
-	res := tx.WithContext(ctx).Model(&model.Order{}).
-		Where("id = ? AND state = ? AND version = ?", prev.ID, prev.State, prev.Version).Updates(cols)
-	if res.Error != nil {
-		return fmt.Errorf("update order %d: %w", prev.ID, res.Error)
+	cat, err := s.category(ctx, s.db, o)
+	if err != nil {
+		return o, err
 	}
-	if res.RowsAffected == 0 {
-		cur, err := s.order(ctx, tx, prev.ID)
-		if err != nil {
+	// Deadlines may be re-armed inside the transaction: the calendar is
+	// read before it (SQLite has one connection).
+	cal, err := s.workCalendar(ctx, cat)
+	if err != nil {
+		return o, err
+	}
+	c, err := s.prepare(ctx, s.db, by, o, action, in, cat, cal, s.clock.Now().UTC())
+	if err != nil {
+		return o, err
+	}
+	// A resident's comment passes WeChat's text check before it is stored.
+	verdict := message.Verdict{State: model.CheckPass}
+	if action == ActRate && c.next.RatingComment != "" {
+		if verdict, err = s.msgs.CheckText(ctx, by.userID(), message.SceneComment, c.next.RatingComment); err != nil {
+			return o, err
+		}
+	}
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := s.commit(ctx, tx, c); err != nil {
 			return err
 		}
-		return conflict(cur)
+		if action == ActRate {
+			rec := message.CheckRecord{Subject: fmt.Sprintf("order:%d:rating", o.ID), UserID: by.userID(),
+				Scene: message.SceneComment, Text: c.next.RatingComment, Ancestry: o.Ancestry}
+			return s.msgs.RecordCheck(ctx, tx, rec, verdict)
+		}
+		return nil
+	})
+	if err != nil {
+		return o, err
 	}
-	next.Version = prev.Version + 1
-	next.UpdatedAt = now
-	return nil
+	return c.next, nil
 }
 
-// changes lists the columns a transition changed. Only those are written,
-// so a transition never undoes what the scheduler set meanwhile on a field
-// it did not touch.
-func changes(a, b *model.Order) map[string]any {
-	m := map[string]any{}
-	str := func(col, x, y string) {
-		if x != y {
-			m[col] = y
-		}
+// category is the category of an order.
+func (s *Service) category(ctx context.Context, db *gorm.DB, o model.Order) (model.Category, error) {
+	cat, err := model.CategoryByID(ctx, db, o.CategoryID)
+	if err != nil {
+		return cat, fmt.Errorf("category of order %d: %w", o.ID, err)
 	}
-	num := func(col string, x, y int64) {
-		if x != y {
-			m[col] = y
-		}
-	}
-	tm := func(col string, x, y *time.Time) {
-		if (x == nil) != (y == nil) || (x != nil && !x.Equal(*y)) {
-			m[col] = y
-		}
-	}
-	str("state", a.State, b.State)
-	str("level", a.Level, b.Level)
-	str("handler_kind", a.HandlerKind, b.HandlerKind)
-	num("handler_id", a.HandlerID, b.HandlerID)
-	num("assignee_id", a.AssigneeID, b.AssigneeID)
-	num("duplicate_of", a.DuplicateOf, b.DuplicateOf)
-	tm("step_started_at", a.StepStartedAt, b.StepStartedAt)
-	tm("step_deadline", a.StepDeadline, b.StepDeadline)
-	tm("paused_at", a.PausedAt, b.PausedAt)
-	str("pause_reason", a.PauseReason, b.PauseReason)
-	tm("due_at", a.DueAt, b.DueAt)
-	tm("warned_at", a.WarnedAt, b.WarnedAt)
-	if a.Overdue != b.Overdue {
-		m["overdue"] = b.Overdue
-	}
-	num("rating_overall", int64(a.RatingOverall), int64(b.RatingOverall))
-	num("rating_timely", int64(a.RatingTimely), int64(b.RatingTimely))
-	num("rating_attitude", int64(a.RatingAttitude), int64(b.RatingAttitude))
-	str("rating_comment", a.RatingComment, b.RatingComment)
-	tm("completed_at", a.CompletedAt, b.CompletedAt)
-	tm("confirmed_at", a.ConfirmedAt, b.ConfirmedAt)
-	tm("closed_at", a.ClosedAt, b.ClosedAt)
-	return m
+	return cat, nil
 }
 
-// capacityOf reports whether the actor stands in capacity c towards o,
-// and in which role (for the timeline).
-func capacityOf(a *service.Actor, o *model.Order, c capacity) (string, bool) {
-	t := orderTarget(o)
-	grant := func(t service.Target, roles ...string) (string, bool) {
-		g, ok := a.GrantFor(t, roles...)
-		return g.Role, ok
+// prepare checks that by may take action on o as it is now and works out
+// the change, reading through db; it writes nothing.
+func (s *Service) prepare(ctx context.Context, db *gorm.DB, by doer, o model.Order, action string, in Input,
+	cat model.Category, cal *calendar.Calendar, now time.Time) (*act, error) {
+	st, ok := steps[action]
+	if !ok {
+		return nil, errActUnknown
 	}
-	switch c {
-	case capGrid:
-		// Once the order has climbed past the community (the grid did not
-		// act in time), the grid no longer rejects, merges or resolves it
-		// behind the level that now owns it.
-		if o.Level == model.OrderLevelStreet || o.Level == model.OrderLevelCity {
-			return "", false
-		}
-		return grant(t, model.RoleGridWorker)
-	case capDispatcher:
-		role, kind, id := levelScope(o)
-		return grant(service.Target{Kind: kind, ID: id, Ancestry: o.Ancestry}, role)
-	case capCommunity:
-		return grant(t, model.RoleCommunityStaff)
-	case capUrger:
-		return grant(t, model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleDistrictStaff, model.RoleCityStaff)
-	case capHandler:
-		role, _ := handlerRole(o.HandlerKind)
-		if role == "" || o.HandlerID == 0 {
-			return "", false
-		}
-		return grant(handlerTarget(o), role)
-	case capFirmManager:
-		if o.HandlerKind != model.HandlerFirm {
-			return "", false
-		}
-		return grant(handlerTarget(o), model.RoleFirmManager)
-	case capAssignee:
-		if o.AssigneeID == 0 || o.AssigneeID != a.UserID || o.HandlerKind != model.HandlerFirm {
-			return "", false
-		}
-		return grant(handlerTarget(o), model.RoleFirmWorker)
-	case capAuthor:
-		if o.AuthorID == a.UserID {
-			if o.ResidentID == a.UserID {
-				return SubmitterResident, true
-			}
-			return "author", true
-		}
-	case capRater:
-		if raterOf(o) == a.UserID {
-			return SubmitterResident, true
+	if !by.system && !canSee(by.actor, &o) {
+		return nil, errOrderHidden
+	}
+	role := ""
+	for _, c := range st.who {
+		if r, ok := capacityOf(by, &o, c); ok {
+			role = r
+			break
 		}
 	}
-	return "", false
+	if role == "" {
+		if st.forbidden != nil {
+			return nil, st.forbidden
+		}
+		return nil, errActForbidden
+	}
+	if st.refuse != nil {
+		if err := st.refuse(&o); err != nil {
+			return nil, err
+		}
+	}
+	if !slices.Contains(st.from, o.State) {
+		if st.closed != nil {
+			return nil, st.closed
+		}
+		return nil, conflict(o)
+	}
+	if utf8.RuneCountInString(in.Note) > 500 {
+		return nil, errNote
+	}
+	if err := checkPhotoIDs(in.PhotoIDs); err != nil {
+		return nil, err
+	}
+	c := &act{action: action, ctx: ctx, db: db, by: by, role: role, in: in, cat: cat, cal: cal, prev: o, next: o,
+		now: now, note: strings.TrimSpace(in.Note)}
+	if err := st.run(s, c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-func raterOf(o *model.Order) int64 {
-	if o.ResidentID != 0 {
-		return o.ResidentID
+// commit writes a prepared action inside tx: the order's move, and what
+// the action itself ties to it.
+func (s *Service) commit(ctx context.Context, tx *gorm.DB, c *act) error {
+	// The call first, then the order: the order of the emergency
+	// endpoints, so that the two never wait on each other.
+	if c.next.Channel == model.ChannelCall && endsCall[c.action] {
+		if err := endCall(tx, c.next.ID, c.by.userID(), c.now); err != nil {
+			return err
+		}
 	}
-	return o.AuthorID
-}
-
-// orderTarget places an order for tree scope checks.
-func orderTarget(o *model.Order) service.Target {
-	return service.Target{Kind: "order", ID: o.ID, Ancestry: o.Ancestry}
-}
-
-// handlerTarget is the organisation an order is dispatched to.
-func handlerTarget(o *model.Order) service.Target {
-	_, kind := handlerRole(o.HandlerKind)
-	t := service.Target{Kind: kind, ID: o.HandlerID}
-	switch o.HandlerKind {
-	case model.HandlerVolunteer:
-		t.CommunityID = o.HandlerID
-	case model.HandlerGrid:
-		t.GridID = o.HandlerID
+	m := &move{prev: c.prev, next: c.next, now: c.now, action: c.action, actorID: c.by.userID(), role: c.role,
+		note: c.note, photos: c.photos, events: c.events}
+	if err := s.move(ctx, tx, m); err != nil {
+		return err
 	}
-	return t
+	c.next = m.next
+	if c.action == ActRate || c.action == ActAutoClose {
+		// The reminder to rate is withdrawn once the order is rated or closes.
+		if err := s.msgs.CancelScheduled(ctx, tx, ratingKey(c.prev.ID)); err != nil {
+			return err
+		}
+	}
+	return s.attach(ctx, tx, c.by.userID(), c.photos, c.prev.ID)
 }
 
 func (c *act) requireReason() (string, error) {
@@ -451,7 +349,8 @@ func (c *act) withReason(r string) {
 // arm moves the order to state and starts that step's clock.
 func (s *Service) arm(c *act, state string) error {
 	c.next.State = state
-	return s.armStep(c.ctx, &c.next, c.cat, c.now)
+	armStep(&c.next, c.cat, c.now, c.cal)
+	return nil
 }
 
 func (s *Service) verify(c *act) error {
@@ -476,9 +375,7 @@ func (s *Service) merge(c *act) error {
 	if c.in.DuplicateOf <= 0 || c.in.DuplicateOf == c.prev.ID {
 		return errMergeTarget
 	}
-	var target model.Order
-	err := model.Translate(s.db.WithContext(c.ctx).Select("id", "number", "state", "compound_id").
-		Take(&target, c.in.DuplicateOf).Error)
+	target, err := model.OrderByID(c.ctx, c.db, c.in.DuplicateOf)
 	if errors.Is(err, model.ErrNotFound) {
 		return errMergeTarget
 	}
@@ -513,7 +410,7 @@ func (s *Service) dispatch(c *act) error {
 	}
 	switch kind {
 	case model.HandlerFirm:
-		firm, err := contractedFirm(c.ctx, s.db, o.CompoundID, c.now)
+		firm, err := contractedFirm(c.ctx, c.db, o.CompoundID, c.now)
 		if err != nil {
 			return err
 		}
@@ -524,8 +421,7 @@ func (s *Service) dispatch(c *act) error {
 			return errHandlerFirm
 		}
 	case model.HandlerDepartment:
-		var d model.Department
-		err := model.Translate(s.db.WithContext(c.ctx).Take(&d, id).Error)
+		d, err := model.ByID[model.Department](c.ctx, c.db, id)
 		if errors.Is(err, model.ErrNotFound) || (err == nil && !departmentCovers(d.Ancestry, o.Ancestry)) {
 			return errHandlerDept
 		}
@@ -543,8 +439,7 @@ func (s *Service) dispatch(c *act) error {
 		if id == 0 {
 			id = o.GridID
 		}
-		var g model.Grid
-		err := model.Translate(s.db.WithContext(c.ctx).Take(&g, id).Error)
+		g, err := model.ByID[model.Grid](c.ctx, c.db, id)
 		if errors.Is(err, model.ErrNotFound) || (err == nil && g.CommunityID != o.CommunityID) {
 			return errHandlerGrid
 		}
@@ -572,7 +467,7 @@ func (s *Service) accept(c *act) error {
 	// A volunteer team has no manager to assign: whoever accepts does it,
 	// and only they learn who asked.
 	if c.next.HandlerKind == model.HandlerVolunteer {
-		c.next.AssigneeID = c.actor.UserID
+		c.next.AssigneeID = c.by.userID()
 	}
 	c.events = []string{"accepted"}
 	return s.arm(c, model.StateAccepted)
@@ -605,14 +500,11 @@ func (s *Service) assign(c *act) error {
 	if c.in.WorkerID <= 0 {
 		return errWorker
 	}
-	var n int64
-	err := s.db.WithContext(c.ctx).Model(&model.Grant{}).
-		Where("user_id = ? AND role = ? AND scope_kind = ? AND scope_id = ? AND revoked_at IS NULL",
-			c.in.WorkerID, model.RoleFirmWorker, model.ScopeFirm, o.HandlerID).Count(&n).Error
+	ok, err := model.Holds(c.ctx, c.db, c.in.WorkerID, model.Seat{Role: model.RoleFirmWorker, ScopeKind: model.ScopeFirm, ScopeID: o.HandlerID})
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if !ok {
 		return errWorker
 	}
 	if c.prev.AssigneeID == c.in.WorkerID {
@@ -660,11 +552,7 @@ func (s *Service) resume(c *act) error {
 	}
 	if o.StepDeadline != nil {
 		var moved time.Time
-		if c.cat.WorkingTime && s.cal != nil {
-			cal, ok := calendarIn(c.ctx)
-			if !ok || cal == nil {
-				return errors.New("working calendar not read before the action (withCalendar)")
-			}
+		if cal := c.cal; c.cat.WorkingTime && cal != nil {
 			left := cal.WorkingBetween(*o.PausedAt, *o.StepDeadline)
 			moved = cal.AddWorking(c.now, left).UTC()
 		} else {
@@ -776,13 +664,12 @@ func (s *Service) cancel(c *act) error {
 const urgeGap = 10 * time.Minute
 
 func (s *Service) urge(c *act) error {
-	var last []model.OrderEvent
-	if err := s.db.WithContext(c.ctx).Select("id", "created_at").Where("order_id = ? AND action = ?", c.prev.ID, ActUrge).
-		Order("id DESC").Limit(1).Find(&last).Error; err != nil {
+	last, found, err := model.LastOrderEvent(c.ctx, c.db, c.prev.ID, ActUrge)
+	if err != nil {
 		return err
 	}
-	if len(last) > 0 {
-		if wait := last[0].CreatedAt.Add(urgeGap).Sub(c.now); wait > 0 {
+	if found {
+		if wait := last.CreatedAt.Add(urgeGap).Sub(c.now); wait > 0 {
 			return service.RateLimited("urged_recently", "该工单刚刚督办过，10 分钟内请勿重复督办", wait)
 		}
 	}

@@ -2,11 +2,15 @@ package order
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/model/dbtest"
@@ -72,7 +76,7 @@ func (e *loopEnv) drive(state string, dup int64) int64 {
 // state decide the outcome.
 func (e *loopEnv) tableInput(action, name string, dup int64) Input {
 	switch action {
-	case ActReject, ActReturn, ActPause, ActRework:
+	case ActReject, ActReturn, ActPause, ActRework, ActEscalate:
 		return Input{Reason: "测试原因"}
 	case ActMerge:
 		return Input{DuplicateOf: dup}
@@ -85,6 +89,9 @@ func (e *loopEnv) tableInput(action, name string, dup int64) Input {
 	case ActReassign:
 		return Input{WorkerID: e.city.Users["newcomer"]}
 	case ActComplete:
+		if name == "system" {
+			name = "worker" // the system uploads nothing; its attempt is refused anyway
+		}
 		return Input{PhotoIDs: []int64{e.photo(name)}}
 	case ActRate:
 		return Input{Overall: 2}
@@ -118,7 +125,29 @@ var tableAllowed = map[string]map[string][]string{
 	ActCancel:   {model.StateSubmitted: {"resident"}, model.StateVerified: {"resident"}, model.StateDispatched: {"resident"}},
 	ActUrge: {model.StateDispatched: {"community", "street", "city"}, model.StateAccepted: {"community", "street", "city"},
 		model.StateInProgress: {"community", "street", "city"}, statePaused: {"community", "street", "city"}},
+	// The system's moves: escalation by the level's holder or on a breach,
+	// the close of an unrated order.
+	ActEscalate: {model.StateSubmitted: {"grid", "system"}, model.StateVerified: {"community", "system"},
+		model.StateDispatched: {"community", "system"}, model.StateAccepted: {"community", "system"},
+		model.StateInProgress: {"community", "system"}, statePaused: {"community", "system"},
+		model.StateCompleted: {"community", "system"}},
+	ActAutoClose: {model.StateConfirmed: {"system"}},
+	ActWarn: {model.StateSubmitted: {"system"}, model.StateVerified: {"system"}, model.StateDispatched: {"system"},
+		model.StateAccepted: {"system"}, model.StateInProgress: {"system"}, statePaused: {"system"},
+		model.StateCompleted: {"system"}},
+	ActOverdue: {model.StateSubmitted: {"system"}, model.StateVerified: {"system"}, model.StateDispatched: {"system"},
+		model.StateAccepted: {"system"}, model.StateInProgress: {"system"}, statePaused: {"system"},
+		model.StateCompleted: {"system"}},
 }
+
+// tableMoved are the moves whose to-state depends on the from-state:
+// escalation hands an order not yet accepted back to dispatch.
+var tableMoved = map[string]map[string]string{
+	ActEscalate: {model.StateDispatched: model.StateVerified},
+}
+
+// tableRefusal is how an action refuses a wrong state, when not with 409.
+var tableRefusal = map[string]string{ActEscalate: "order_not_open"}
 
 // tableRule are the allowed role and state pairs that a rule of the
 // action itself refuses: assigning twice, reassigning nobody, pausing
@@ -128,6 +157,9 @@ var tableRule = map[string]map[string]string{
 	ActReassign: {model.StateAccepted: "not_assigned"},
 	ActPause:    {statePaused: "already_paused"},
 	ActResume:   {model.StateAccepted: "not_paused", model.StateInProgress: "not_paused"},
+	// A paused clock earns no deadline notice.
+	ActWarn:    {statePaused: "state_conflict"},
+	ActOverdue: {statePaused: "state_conflict"},
 }
 
 var tableTo = map[string]string{
@@ -135,7 +167,27 @@ var tableTo = map[string]string{
 	ActResolve: model.StateCompleted, ActDispatch: model.StateDispatched, ActAccept: model.StateAccepted,
 	ActReturn: model.StateVerified, ActStart: model.StateInProgress, ActComplete: model.StateCompleted,
 	ActConfirm: model.StateConfirmed, ActRework: model.StateInProgress, ActRate: model.StateClosed,
-	ActRevisit: model.StateClosed, ActCancel: model.StateCancelled,
+	ActRevisit: model.StateClosed, ActCancel: model.StateCancelled, ActAutoClose: model.StateClosed,
+}
+
+// tableDo takes action on the order as role through the entry the action
+// has: Act for the endpoints, Escalate for escalation, and the steps
+// table itself for the system (the scheduler's way in) and for a person
+// trying a move only the system makes.
+func (e *loopEnv) tableDo(role string, id int64, action string, in Input) (model.Order, error) {
+	if role == "system" {
+		return e.svc.take(e.ctx, system(), id, action, in)
+	}
+	a := e.actor(role)
+	switch steps[action].entry {
+	case "":
+		v, err := e.svc.Act(e.ctx, a, id, action, in)
+		return v.Order, err
+	case "escalate":
+		v, err := e.svc.Escalate(e.ctx, a, id, in.Reason)
+		return v.Order, err
+	}
+	return e.svc.take(e.ctx, person(a), id, action, in)
 }
 
 // Every (state, action, role): the allowed ones succeed; all others are
@@ -145,7 +197,8 @@ func TestTransitionTable(t *testing.T) {
 	e.grant("newcomer", model.RoleFirmWorker, model.ScopeFirm, e.city.Firm.ID, model.Ancestry{CityID: e.city.CityID})
 	dup := e.submit("resident", "environment").ID
 	roles := []string{"resident", "resident2", "grid", "grid3", "steward", "community", "community2", "street",
-		"city", "manager", "worker", "newcomer", "department", "volunteer", "admin", "duty", "committee"}
+		"city", "manager", "worker", "newcomer", "department", "volunteer", "admin", "duty", "committee", "system"}
+	actions := slices.Sorted(maps.Keys(steps))
 	states := []string{model.StateSubmitted, model.StateVerified, model.StateDispatched, model.StateAccepted,
 		model.StateInProgress, statePaused, model.StateCompleted, model.StateConfirmed, model.StateClosed,
 		model.StateRejected, model.StateMerged, model.StateCancelled}
@@ -154,61 +207,68 @@ func TestTransitionTable(t *testing.T) {
 	}
 	for _, state := range states {
 		shared := e.drive(state, dup)
-		for _, action := range Actions() {
-			before, evs := e.load(shared), len(e.events(shared))
-			var msgs int64
-			e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs)
-			for _, role := range roles {
-				allowed := slices.Contains(tableAllowed[action][state], role)
-				in := e.tableInput(action, role, dup)
-				if !allowed {
-					_, err := e.svc.Act(e.ctx, e.actor(role), shared, action, in)
-					k := service.KindOf(err)
-					if k != service.KindForbidden && k != service.KindConflict {
-						t.Errorf("%s %s by %s: %v, want 403 or 409", state, action, role, err)
+		for _, action := range actions {
+			t.Run(state+"/"+action, func(t *testing.T) {
+				before, evs := e.load(shared), len(e.events(shared))
+				var msgs int64
+				e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs)
+				for _, role := range roles {
+					allowed := slices.Contains(tableAllowed[action][state], role)
+					in := e.tableInput(action, role, dup)
+					if !allowed {
+						_, err := e.tableDo(role, shared, action, in)
+						k := service.KindOf(err)
+						var se *service.Error
+						if k != service.KindForbidden && k != service.KindConflict &&
+							!(errors.As(err, &se) && se.Code == tableRefusal[action] && se.Code != "") {
+							t.Errorf("%s %s by %s: %v, want 403 or 409", state, action, role, err)
+						}
+						continue
 					}
-					continue
-				}
-				id := e.drive(state, dup)
-				prevEvents := len(e.events(id))
-				v, err := e.svc.Act(e.ctx, e.actor(role), id, action, in)
-				if code, ok := tableRule[action][state]; ok {
-					var se *service.Error
-					if !errors.As(err, &se) || se.Code != code {
-						t.Errorf("%s %s by %s: %v, want %s", state, action, role, err, code)
+					id := e.drive(state, dup)
+					prevEvents := len(e.events(id))
+					v, err := e.tableDo(role, id, action, in)
+					if code, ok := tableRule[action][state]; ok {
+						var se *service.Error
+						if !errors.As(err, &se) || se.Code != code {
+							t.Errorf("%s %s by %s: %v, want %s", state, action, role, err, code)
+						}
+						continue
 					}
-					continue
-				}
-				if err != nil {
-					t.Errorf("%s %s by %s: %v", state, action, role, err)
-					continue
-				}
-				want := tableTo[action]
-				if want == "" {
-					want = e.load(id).State // unchanged by the action
-					if state != statePaused && state != want {
-						t.Errorf("%s %s by %s moved the order to %s", state, action, role, want)
+					if err != nil {
+						t.Errorf("%s %s by %s: %v", state, action, role, err)
+						continue
+					}
+					want := tableTo[action]
+					if to, ok := tableMoved[action][state]; ok {
+						want = to
+					}
+					if want == "" {
+						want = e.load(id).State // unchanged by the action
+						if state != statePaused && state != want {
+							t.Errorf("%s %s by %s moved the order to %s", state, action, role, want)
+						}
+					}
+					if v.State != want {
+						t.Errorf("%s %s by %s: state %s, want %s", state, action, role, v.State, want)
+					}
+					after := e.events(id)
+					if len(after) != prevEvents+1 || after[len(after)-1].Action != action || after[len(after)-1].Role == "" {
+						t.Errorf("%s %s by %s: timeline %d → %d, last %+v", state, action, role, prevEvents, len(after), after[len(after)-1])
 					}
 				}
-				if v.State != want {
-					t.Errorf("%s %s by %s: state %s, want %s", state, action, role, v.State, want)
+				if after := e.load(shared); !reflect.DeepEqual(after, before) {
+					t.Errorf("%s %s: refused actions changed the order:\n%+v\n%+v", state, action, before, after)
 				}
-				after := e.events(id)
-				if len(after) != prevEvents+1 || after[len(after)-1].Action != action || after[len(after)-1].Role == "" {
-					t.Errorf("%s %s by %s: timeline %d → %d, last %+v", state, action, role, prevEvents, len(after), after[len(after)-1])
+				if n := len(e.events(shared)); n != evs {
+					t.Errorf("%s %s: refused actions wrote %d events", state, action, n-evs)
 				}
-			}
-			if after := e.load(shared); !reflect.DeepEqual(after, before) {
-				t.Errorf("%s %s: refused actions changed the order:\n%+v\n%+v", state, action, before, after)
-			}
-			if n := len(e.events(shared)); n != evs {
-				t.Errorf("%s %s: refused actions wrote %d events", state, action, n-evs)
-			}
-			var msgs2 int64
-			e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs2)
-			if msgs2 != msgs {
-				t.Errorf("%s %s: refused actions wrote %d messages", state, action, msgs2-msgs)
-			}
+				var msgs2 int64
+				e.db.Model(&model.Message{}).Where("order_id = ?", shared).Count(&msgs2)
+				if msgs2 != msgs {
+					t.Errorf("%s %s: refused actions wrote %d messages", state, action, msgs2-msgs)
+				}
+			})
 		}
 	}
 }
@@ -228,62 +288,126 @@ func TestTransitionConflictCarriesTheCurrentState(t *testing.T) {
 	}
 }
 
-// Two managers accept at once; a confirm races a rework. Exactly one wins.
+// Two managers accept at once; a confirm races a rework. Exactly one wins;
+// the loser gets 409 and the row, its version and its timeline are
+// exactly what the winner left.
 func TestTransitionRaces(t *testing.T) {
 	if !dbtest.MySQL() {
 		t.Skip("races need MariaDB: SQLite serialises every writer on one connection")
 	}
 	e := newLoopEnv(t)
 	e.grant("newcomer", model.RoleFirmManager, model.ScopeFirm, e.city.Firm.ID, model.Ancestry{CityID: e.city.CityID})
-	race := func(id int64, a, b func() error) (errs [2]error) {
+	type result struct {
+		v   View
+		err error
+	}
+	race := func(a, b func() result) (rs [2]result) {
 		var wg sync.WaitGroup
 		start := make(chan struct{})
-		for i, f := range []func() error{a, b} {
+		for i, f := range []func() result{a, b} {
 			wg.Add(1)
-			go func(i int, f func() error) {
+			go func(i int, f func() result) {
 				defer wg.Done()
 				<-start
-				errs[i] = f()
+				rs[i] = f()
 			}(i, f)
 		}
 		close(start)
 		wg.Wait()
-		return errs
+		return rs
 	}
-	do := func(name string, id int64, action string, in Input) func() error {
+	do := func(name string, id int64, action string, in Input) func() result {
 		a := e.actor(name)
-		return func() error {
-			_, err := e.svc.Act(e.ctx, a, id, action, in)
-			return err
+		return func() result {
+			v, err := e.svc.Act(e.ctx, a, id, action, in)
+			return result{v, err}
+		}
+	}
+	// check finds the one winner and compares the row with what it saw.
+	check := func(t *testing.T, id int64, before model.Order, evs int, rs [2]result, actions [2]string) {
+		t.Helper()
+		oneWinner(t, "race", [2]error{rs[0].err, rs[1].err})
+		w := 0
+		if rs[0].err != nil {
+			w = 1
+		}
+		o, won := e.load(id), rs[w].v
+		if o.Version != before.Version+1 || o.Version != won.Version || o.State != won.State {
+			t.Fatalf("row at v%d %s, winner left v%d %s (from v%d)", o.Version, o.State, won.Version, won.State, before.Version)
+		}
+		var se *service.Error
+		// Whether the loser read the order before the winner wrote it (and
+		// lost the compare-and-set) or after (and found the wrong state),
+		// it is told of the order as the winner left it.
+		if !errors.As(rs[1-w].err, &se) {
+			t.Fatalf("loser: %v", rs[1-w].err)
+		}
+		if d, _ := se.Detail.(map[string]any); d["version"] != o.Version || d["state"] != o.State {
+			t.Fatalf("loser told of %v, the row is at v%d %s", se.Detail, o.Version, o.State)
+		}
+		after := e.events(id)
+		if len(after) != evs+1 || after[evs].Action != actions[w] {
+			t.Fatalf("timeline %d → %d rows, last %+v, winner %s", evs, len(after), after[len(after)-1], actions[w])
 		}
 	}
 	for round := 0; round < 5; round++ {
-		id := e.drive(model.StateDispatched, 0)
-		evs := len(e.events(id))
-		errs := race(id, do("manager", id, ActAccept, Input{}), do("newcomer", id, ActAccept, Input{}))
-		oneWinner(t, "accept", errs)
-		if o := e.load(id); o.State != model.StateAccepted || o.Version != e.load(id).Version {
-			t.Fatalf("after the accept race: %s", o.State)
-		}
-		if n := len(e.events(id)); n != evs+1 {
-			t.Fatalf("accept race wrote %d events", n-evs)
-		}
+		t.Run(fmt.Sprintf("accept/accept %d", round), func(t *testing.T) {
+			id := e.drive(model.StateDispatched, 0)
+			before, evs := e.load(id), len(e.events(id))
+			rs := race(do("manager", id, ActAccept, Input{}), do("newcomer", id, ActAccept, Input{}))
+			check(t, id, before, evs, rs, [2]string{ActAccept, ActAccept})
+		})
+		t.Run(fmt.Sprintf("confirm/rework %d", round), func(t *testing.T) {
+			id := e.drive(model.StateCompleted, 0)
+			before, evs := e.load(id), len(e.events(id))
+			rs := race(do("grid", id, ActConfirm, Input{}), do("community", id, ActRework, Input{Reason: "没修好"}))
+			check(t, id, before, evs, rs, [2]string{ActConfirm, ActRework})
+			want := model.StateConfirmed
+			if rs[0].err != nil {
+				want = model.StateInProgress
+			}
+			if o := e.load(id); o.State != want {
+				t.Fatalf("state %s, want %s", o.State, want)
+			}
+		})
+	}
+}
 
-		id = e.drive(model.StateCompleted, 0)
-		evs = len(e.events(id))
-		errs = race(id, do("grid", id, ActConfirm, Input{}), do("community", id, ActRework, Input{Reason: "没修好"}))
-		oneWinner(t, "confirm/rework", errs)
-		o := e.load(id)
-		want := model.StateConfirmed
-		if errs[0] != nil {
-			want = model.StateInProgress
-		}
-		if o.State != want {
-			t.Fatalf("confirm/rework: state %s, want %s", o.State, want)
-		}
-		if n := len(e.events(id)); n != evs+1 {
-			t.Fatalf("confirm/rework race wrote %d events", n-evs)
-		}
+// The loser of the compare-and-set, on either engine: a move prepared on a
+// copy the winner has since changed gets 409 with the winner's state and
+// version, and the row, its timeline and the inboxes stay exactly as the
+// winner left them.
+func TestMoveLoserChangesNothing(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.drive(model.StateDispatched, 0)
+	stale := e.load(id)
+	c, err := e.svc.prepare(e.ctx, e.db, person(e.actor("manager")), stale, ActAccept, Input{}, e.cats["environment"], nil, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.act("manager", id, ActReturn, Input{Reason: "不属于物业服务范围"})
+	won, evs := e.load(id), len(e.events(id))
+	var msgs int64
+	e.db.Model(&model.Message{}).Where("order_id = ?", id).Count(&msgs)
+
+	err = model.InTx(e.ctx, e.db, func(tx *gorm.DB) error { return e.svc.commit(e.ctx, tx, c) })
+	var se *service.Error
+	if !errors.As(err, &se) || se.Code != "state_conflict" {
+		t.Fatalf("stale accept: %v", err)
+	}
+	if d, _ := se.Detail.(map[string]any); d["state"] != model.StateVerified || d["version"] != won.Version {
+		t.Fatalf("conflict detail %v, the winner left %s v%d", se.Detail, won.State, won.Version)
+	}
+	if cur := e.load(id); !reflect.DeepEqual(cur, won) {
+		t.Fatalf("the loser changed the row:\n%+v\n%+v", won, cur)
+	}
+	if n := len(e.events(id)); n != evs {
+		t.Fatalf("the loser wrote %d timeline rows", n-evs)
+	}
+	var msgs2 int64
+	e.db.Model(&model.Message{}).Where("order_id = ?", id).Count(&msgs2)
+	if msgs2 != msgs {
+		t.Fatalf("the loser wrote %d messages", msgs2-msgs)
 	}
 }
 
@@ -408,84 +532,85 @@ func TestDispatchRules(t *testing.T) {
 
 func TestReturnMergeResolveReworkRevisit(t *testing.T) {
 	e := newLoopEnv(t)
-	// Return: back to verified for the community, the firm lets go.
-	id := e.drive(model.StateDispatched, 0)
-	_, err := e.svc.Act(e.ctx, e.actor("manager"), id, ActReturn, Input{})
-	wantKind(t, err, service.KindInvalid, "reason_required")
-	v := e.act("manager", id, ActReturn, Input{Reason: "不属于物业服务范围"})
-	if v.State != model.StateVerified || v.HandlerKind != "" || v.Level != model.OrderLevelCommunity {
-		t.Fatalf("return: %+v", v.Order)
-	}
-	if ms := e.messages("community", id); len(ms) == 0 || ms[len(ms)-1].Event != "order.returned" {
-		t.Fatalf("community inbox %+v", ms)
-	}
-	if _, err := e.svc.Get(e.ctx, e.actor("manager"), id); service.KindOf(err) != service.KindForbidden {
-		t.Fatalf("the firm still sees a returned order: %v", err)
-	}
-
-	// Merge: only into an open order of the same compound.
-	target := e.submit("resident", "environment").ID
-	closed := e.drive(model.StateClosed, 0)
-	far := e.submit("resident2", "environment", func(in *SubmitInput) { in.HouseholdID = e.city.Households[16].ID }).ID
-	dup := e.submit("resident", "environment").ID
-	for _, bad := range []int64{dup, closed, far, 999999} {
-		_, err := e.svc.Act(e.ctx, e.actor("grid"), dup, ActMerge, Input{DuplicateOf: bad})
-		wantKind(t, err, service.KindUnprocessable, "bad_duplicate")
-	}
-	v = e.act("grid", dup, ActMerge, Input{DuplicateOf: target})
-	if v.State != model.StateMerged || v.DuplicateOf != target {
-		t.Fatalf("merge: %+v", v.Order)
-	}
-	if ms := e.messages("resident", dup); len(ms) != 1 || ms[0].Event != "order.merged" || ms[0].Kind != kindProgress {
-		t.Fatalf("author not told of the merge: %+v", ms)
-	}
-
-	// Resolve on the spot, then rework: no handler, so back to dispatch.
-	id = e.submit("resident", "environment").ID
-	_, err = e.svc.Act(e.ctx, e.actor("grid"), id, ActResolve, Input{})
-	wantKind(t, err, service.KindInvalid, "note_required")
-	v = e.act("grid", id, ActResolve, Input{Note: "已清理楼道", PhotoIDs: []int64{e.photo("grid")}})
-	if v.State != model.StateCompleted || v.CompletedAt == nil {
-		t.Fatalf("resolve: %+v", v.Order)
-	}
-	v = e.act("grid", id, ActRework, Input{Reason: "仍有杂物"})
-	if v.State != model.StateVerified || v.Level != model.OrderLevelCommunity || v.CompletedAt != nil {
-		t.Fatalf("rework of a resolved order: %+v", v.Order)
-	}
-
-	// Rework goes back to the same handler and worker.
-	id = e.drive(model.StateCompleted, 0)
-	_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
-	wantKind(t, err, service.KindConflict, "state_conflict")
-	v = e.act("grid", id, ActRework, Input{Reason: "还在漏"})
-	if v.State != model.StateInProgress || v.AssigneeID != e.city.Users["worker"] || v.HandlerID != e.city.Firm.ID {
-		t.Fatalf("rework: %+v", v.Order)
-	}
-	_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
-	wantKind(t, err, service.KindUnprocessable, "photos_required")
-
-	// Revisit: only after a low rating; reopening sends it to dispatch.
-	good := e.drive(model.StateConfirmed, 0)
-	e.act("resident", good, ActRate, Input{Overall: 5, Timeliness: 4, Attitude: 5, Comment: "很满意"})
-	_, err = e.svc.Act(e.ctx, e.actor("community"), good, ActRevisit, Input{Note: "回访", Reopen: true})
-	wantKind(t, err, service.KindUnprocessable, "revisit_not_needed")
-	bad := e.drive(model.StateClosed, 0)
-	v = e.act("community", bad, ActRevisit, Input{Note: "居民反映仍未修好", Reopen: true})
-	if v.State != model.StateVerified || v.RatingOverall != 0 || v.HandlerKind != "" || v.ClosedAt != nil {
-		t.Fatalf("reopen: %+v", v.Order)
-	}
-	if ms := e.messages("community", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.reopened" {
-		t.Fatalf("community inbox %+v", ms)
-	}
-
-	// Rating input.
-	id = e.drive(model.StateConfirmed, 0)
-	for _, in := range []Input{{Overall: 0}, {Overall: 6}, {Overall: 3, Attitude: 7}} {
-		_, err := e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, in)
-		wantKind(t, err, service.KindInvalid, "bad_rating")
-	}
-	_, err = e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, Input{Overall: 3, Comment: string(make([]rune, 501))})
-	wantKind(t, err, service.KindInvalid, "bad_comment")
+	t.Run("return: back to verified for the community, the firm lets go", func(t *testing.T) {
+		id := e.drive(model.StateDispatched, 0)
+		_, err := e.svc.Act(e.ctx, e.actor("manager"), id, ActReturn, Input{})
+		wantKind(t, err, service.KindInvalid, "reason_required")
+		v := e.act("manager", id, ActReturn, Input{Reason: "不属于物业服务范围"})
+		if v.State != model.StateVerified || v.HandlerKind != "" || v.Level != model.OrderLevelCommunity {
+			t.Fatalf("return: %+v", v.Order)
+		}
+		if ms := e.messages("community", id); len(ms) == 0 || ms[len(ms)-1].Event != "order.returned" {
+			t.Fatalf("community inbox %+v", ms)
+		}
+		if _, err := e.svc.Get(e.ctx, e.actor("manager"), id); service.KindOf(err) != service.KindForbidden {
+			t.Fatalf("the firm still sees a returned order: %v", err)
+		}
+	})
+	t.Run("merge: only into an open order of the same compound", func(t *testing.T) {
+		target := e.submit("resident", "environment").ID
+		closed := e.drive(model.StateClosed, 0)
+		far := e.submit("resident2", "environment", func(in *SubmitInput) { in.HouseholdID = e.city.Households[16].ID }).ID
+		dup := e.submit("resident", "environment").ID
+		for _, bad := range []int64{dup, closed, far, 999999} {
+			_, err := e.svc.Act(e.ctx, e.actor("grid"), dup, ActMerge, Input{DuplicateOf: bad})
+			wantKind(t, err, service.KindUnprocessable, "bad_duplicate")
+		}
+		v := e.act("grid", dup, ActMerge, Input{DuplicateOf: target})
+		if v.State != model.StateMerged || v.DuplicateOf != target {
+			t.Fatalf("merge: %+v", v.Order)
+		}
+		if ms := e.messages("resident", dup); len(ms) != 1 || ms[0].Event != "order.merged" || ms[0].Kind != kindProgress {
+			t.Fatalf("author not told of the merge: %+v", ms)
+		}
+	})
+	t.Run("resolve on the spot, then rework: no handler, so back to dispatch", func(t *testing.T) {
+		id := e.submit("resident", "environment").ID
+		_, err := e.svc.Act(e.ctx, e.actor("grid"), id, ActResolve, Input{})
+		wantKind(t, err, service.KindInvalid, "note_required")
+		v := e.act("grid", id, ActResolve, Input{Note: "已清理楼道", PhotoIDs: []int64{e.photo("grid")}})
+		if v.State != model.StateCompleted || v.CompletedAt == nil {
+			t.Fatalf("resolve: %+v", v.Order)
+		}
+		v = e.act("grid", id, ActRework, Input{Reason: "仍有杂物"})
+		if v.State != model.StateVerified || v.Level != model.OrderLevelCommunity || v.CompletedAt != nil {
+			t.Fatalf("rework of a resolved order: %+v", v.Order)
+		}
+	})
+	t.Run("rework goes back to the same handler and worker", func(t *testing.T) {
+		id := e.drive(model.StateCompleted, 0)
+		_, err := e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
+		wantKind(t, err, service.KindConflict, "state_conflict")
+		v := e.act("grid", id, ActRework, Input{Reason: "还在漏"})
+		if v.State != model.StateInProgress || v.AssigneeID != e.city.Users["worker"] || v.HandlerID != e.city.Firm.ID {
+			t.Fatalf("rework: %+v", v.Order)
+		}
+		_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
+		wantKind(t, err, service.KindUnprocessable, "photos_required")
+	})
+	t.Run("revisit: only after a low rating; reopening sends it to dispatch", func(t *testing.T) {
+		good := e.drive(model.StateConfirmed, 0)
+		e.act("resident", good, ActRate, Input{Overall: 5, Timeliness: 4, Attitude: 5, Comment: "很满意"})
+		_, err := e.svc.Act(e.ctx, e.actor("community"), good, ActRevisit, Input{Note: "回访", Reopen: true})
+		wantKind(t, err, service.KindUnprocessable, "revisit_not_needed")
+		bad := e.drive(model.StateClosed, 0)
+		v := e.act("community", bad, ActRevisit, Input{Note: "居民反映仍未修好", Reopen: true})
+		if v.State != model.StateVerified || v.RatingOverall != 0 || v.HandlerKind != "" || v.ClosedAt != nil {
+			t.Fatalf("reopen: %+v", v.Order)
+		}
+		if ms := e.messages("community", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.reopened" {
+			t.Fatalf("community inbox %+v", ms)
+		}
+	})
+	t.Run("rating input", func(t *testing.T) {
+		id := e.drive(model.StateConfirmed, 0)
+		for _, in := range []Input{{Overall: 0}, {Overall: 6}, {Overall: 3, Attitude: 7}} {
+			_, err := e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, in)
+			wantKind(t, err, service.KindInvalid, "bad_rating")
+		}
+		_, err := e.svc.Act(e.ctx, e.actor("resident"), id, ActRate, Input{Overall: 3, Comment: string(make([]rune, 501))})
+		wantKind(t, err, service.KindInvalid, "bad_comment")
+	})
 }
 
 func TestNotificationsAlongTheLoop(t *testing.T) {

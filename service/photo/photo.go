@@ -1,8 +1,9 @@
 // Package photo takes photo uploads for orders: it checks that the bytes
 // are a JPEG, PNG or WebP, strips location and other metadata without
 // re-encoding, stores them under a random key, and later ties them to an
-// order. Who may see an attached photo is the order capability's call. It
-// must not import gin or api/.
+// order. It knows nothing of orders beyond the id a photo is tied to: who
+// else may see an attached photo is the order capability's call, which
+// opens it with OpenChecked. It must not import gin, api/ or service/order.
 package photo
 
 import (
@@ -21,7 +22,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 
 	"gorm.io/gorm"
 
@@ -29,39 +29,17 @@ import (
 	"redprop/service"
 )
 
-// OrderAccess decides whether an actor may see an order (and so its
-// photos). It is the order service, which is built after this one.
-type OrderAccess interface {
-	CanSeeOrder(ctx context.Context, a *service.Actor, orderID int64) error
-}
-
 // Service is the photo capability.
 type Service struct {
 	db       *gorm.DB
 	storage  Storage
 	clock    service.Clock
 	maxBytes int64
-
-	mu     sync.RWMutex
-	access OrderAccess
 }
 
 // New builds the service; photos over maxBytes are refused.
 func New(db *gorm.DB, storage Storage, clock service.Clock, maxBytes int64) *Service {
 	return &Service{db: db, storage: storage, clock: clock, maxBytes: maxBytes}
-}
-
-// SetOrderAccess installs the order capability's visibility check.
-func (s *Service) SetOrderAccess(a OrderAccess) {
-	s.mu.Lock()
-	s.access = a
-	s.mu.Unlock()
-}
-
-func (s *Service) orderAccess() OrderAccess {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.access
 }
 
 // MaxBytes is the largest photo accepted.
@@ -150,7 +128,7 @@ func (s *Service) Upload(ctx context.Context, a *service.Actor, filename, declar
 	if err := s.storage.Put(ctx, p.Key, clean); err != nil {
 		return model.Photo{}, err
 	}
-	if err := s.db.WithContext(ctx).Create(&p).Error; err != nil {
+	if err := model.CreatePhoto(ctx, s.db, &p); err != nil {
 		return model.Photo{}, fmt.Errorf("record photo: %w", err)
 	}
 	return p, nil
@@ -186,8 +164,8 @@ func (s *Service) Attach(ctx context.Context, tx *gorm.DB, uploaderID int64, ids
 	uniq := slices.Clone(ids)
 	slices.Sort(uniq)
 	uniq = slices.Compact(uniq)
-	var rows []model.Photo
-	if err := model.ForUpdate(tx.WithContext(ctx)).Where("id IN ?", uniq).Find(&rows).Error; err != nil {
+	rows, err := model.LockPhotos(ctx, tx, uniq)
+	if err != nil {
 		return err
 	}
 	byID := make(map[int64]model.Photo, len(rows))
@@ -212,74 +190,59 @@ func (s *Service) Attach(ctx context.Context, tx *gorm.DB, uploaderID int64, ids
 	if len(fresh) == 0 {
 		return nil
 	}
-	// By primary key only: the rows are locked and checked above, and a
-	// condition on order_id would let MariaDB walk that index and lock the
-	// gaps around every other user's unattached photos.
-	res := tx.WithContext(ctx).Model(&model.Photo{}).Where("id IN ?", fresh).Update("order_id", orderID)
-	if res.Error != nil {
-		return res.Error
+	// The rows are locked and checked above: they are changed by primary
+	// key only (see model.AttachPhotos).
+	n, err := model.AttachPhotos(ctx, tx, fresh, orderID)
+	if err != nil {
+		return err
 	}
-	if res.RowsAffected != int64(len(fresh)) {
+	if n != int64(len(fresh)) {
 		return service.Conflict("photo_changed", "照片状态已变化，请重试")
 	}
 	return nil
 }
 
-// Open returns a photo and its bytes. Its uploader may always see it;
-// anyone else only through the order it is attached to. Everyone else
-// gets 404, not 403: photo ids are sequential and must not be probed.
+// Open returns a photo and its bytes to its uploader; everyone else gets
+// 404, not 403: photo ids are sequential and must not be probed. Who else
+// may see a photo attached to an order is the order capability's call
+// (order.Service.OpenPhoto).
 func (s *Service) Open(ctx context.Context, a *service.Actor, id int64) (model.Photo, io.ReadCloser, error) {
 	if a == nil {
 		return model.Photo{}, nil, service.ErrUnauthenticated
 	}
-	var p model.Photo
-	if err := model.Translate(s.db.WithContext(ctx).Take(&p, id).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return model.Photo{}, nil, errNotFound
-		}
+	p, err := s.Find(ctx, id)
+	if err != nil {
 		return model.Photo{}, nil, err
 	}
 	if p.UploaderID != a.UserID {
-		if err := s.canSee(ctx, a, p); err != nil {
-			return model.Photo{}, nil, err
-		}
+		return model.Photo{}, nil, errNotFound
 	}
-	rc, err := s.storage.Open(ctx, p.Key)
-	if err != nil {
-		return model.Photo{}, nil, fmt.Errorf("photo %d: %w", p.ID, err)
+	return s.open(ctx, p)
+}
+
+// Find returns a photo's record, without its bytes.
+func (s *Service) Find(ctx context.Context, id int64) (model.Photo, error) {
+	p, err := model.PhotoByID(ctx, s.db, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return model.Photo{}, errNotFound
 	}
-	return p, rc, nil
+	return p, err
 }
 
 // OpenChecked returns a photo and its bytes for a capability that has
-// itself decided the actor may see it (a meeting's attachment, say).
+// itself decided the actor may see it (an order's or a meeting's photo).
 func (s *Service) OpenChecked(ctx context.Context, id int64) (model.Photo, io.ReadCloser, error) {
-	var p model.Photo
-	if err := model.Translate(s.db.WithContext(ctx).Take(&p, id).Error); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return model.Photo{}, nil, errNotFound
-		}
+	p, err := s.Find(ctx, id)
+	if err != nil {
 		return model.Photo{}, nil, err
 	}
+	return s.open(ctx, p)
+}
+
+func (s *Service) open(ctx context.Context, p model.Photo) (model.Photo, io.ReadCloser, error) {
 	rc, err := s.storage.Open(ctx, p.Key)
 	if err != nil {
 		return model.Photo{}, nil, fmt.Errorf("photo %d: %w", p.ID, err)
 	}
 	return p, rc, nil
-}
-
-func (s *Service) canSee(ctx context.Context, a *service.Actor, p model.Photo) error {
-	acc := s.orderAccess()
-	if p.OrderID == 0 || acc == nil {
-		return errNotFound
-	}
-	err := acc.CanSeeOrder(ctx, a, p.OrderID)
-	if err == nil {
-		return nil
-	}
-	switch service.KindOf(err) {
-	case service.KindForbidden, service.KindNotFound, service.KindUnauthorized:
-		return errNotFound
-	}
-	return err
 }

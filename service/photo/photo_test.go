@@ -136,29 +136,6 @@ func TestUploadRefusesWhatIsNotAPhoto(t *testing.T) {
 	}
 }
 
-// staticAccess answers CanSeeOrder from a table: user → orders.
-type staticAccess struct {
-	mu   sync.Mutex
-	can  map[int64][]int64
-	err  error
-	seen []int64
-}
-
-func (a *staticAccess) CanSeeOrder(ctx context.Context, act *service.Actor, orderID int64) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.seen = append(a.seen, orderID)
-	if a.err != nil {
-		return a.err
-	}
-	for _, id := range a.can[act.UserID] {
-		if id == orderID {
-			return nil
-		}
-	}
-	return service.ErrOutOfScope
-}
-
 func upload(t *testing.T, s *Service, a *service.Actor) model.Photo {
 	t.Helper()
 	_, j := jpegWithGPS(t, 1)
@@ -260,6 +237,8 @@ func TestAttachRace(t *testing.T) {
 	}
 }
 
+// Open serves the uploader only; who else may see an order's photo is
+// the order capability's call, which opens it with OpenChecked.
 func TestOpenVisibility(t *testing.T) {
 	s, db, _ := newTestService(t, 1<<20)
 	ctx := context.Background()
@@ -268,42 +247,42 @@ func TestOpenVisibility(t *testing.T) {
 	if err := attach(s, db, alice.UserID, []int64{attached.ID}, 42); err != nil {
 		t.Fatal(err)
 	}
-	// The uploader always sees their photos.
-	for _, id := range []int64{loose.ID, attached.ID} {
-		if _, rc, err := s.Open(ctx, alice, id); err != nil {
-			t.Fatalf("uploader, photo %d: %v", id, err)
-		} else {
-			rc.Close()
+	t.Run("the uploader always sees their photos", func(t *testing.T) {
+		for _, id := range []int64{loose.ID, attached.ID} {
+			if _, rc, err := s.Open(ctx, alice, id); err != nil {
+				t.Fatalf("photo %d: %v", id, err)
+			} else {
+				rc.Close()
+			}
 		}
-	}
-	// Without the order capability wired, nobody else does.
-	_, _, err := s.Open(ctx, bob, attached.ID)
-	wantErr(t, err, service.KindNotFound, "photo_not_found")
-
-	acc := &staticAccess{can: map[int64][]int64{bob.UserID: {42}}}
-	s.SetOrderAccess(acc)
-	p, rc, err := s.Open(ctx, bob, attached.ID)
-	if err != nil {
-		t.Fatalf("bob may see order 42: %v", err)
-	}
-	if b := readAll(t, rc); int64(len(b)) != p.Size {
-		t.Fatal("short read")
-	}
-	// Out of scope and unattached both look like absence.
-	_, _, err = s.Open(ctx, carol, attached.ID)
-	wantErr(t, err, service.KindNotFound, "photo_not_found")
-	_, _, err = s.Open(ctx, bob, loose.ID)
-	wantErr(t, err, service.KindNotFound, "photo_not_found")
-	_, _, err = s.Open(ctx, bob, 987654)
-	wantErr(t, err, service.KindNotFound, "photo_not_found")
-	if len(acc.seen) != 2 {
-		t.Fatalf("order access asked %d times, want 2 (bob and carol on order 42)", len(acc.seen))
-	}
-	// An order service that fails is a failure, not a 404.
-	acc.err = errors.New("database is down")
-	if _, _, err = s.Open(ctx, bob, attached.ID); err == nil || service.KindOf(err) != service.KindInternal {
-		t.Fatalf("failing access check: %v", err)
-	}
+	})
+	t.Run("nobody else, attached or not, and absence looks the same", func(t *testing.T) {
+		for _, id := range []int64{attached.ID, loose.ID, 987654} {
+			_, _, err := s.Open(ctx, bob, id)
+			wantErr(t, err, service.KindNotFound, "photo_not_found")
+		}
+		_, _, err := s.Open(ctx, nil, attached.ID)
+		wantErr(t, err, service.KindUnauthorized, "unauthenticated")
+	})
+	t.Run("a capability that has decided opens any photo", func(t *testing.T) {
+		p, rc, err := s.OpenChecked(ctx, attached.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := readAll(t, rc); int64(len(b)) != p.Size || p.OrderID != 42 {
+			t.Fatalf("short read or wrong photo %+v", p)
+		}
+		_, _, err = s.OpenChecked(ctx, 987654)
+		wantErr(t, err, service.KindNotFound, "photo_not_found")
+	})
+	t.Run("find reads the record only", func(t *testing.T) {
+		p, err := s.Find(ctx, attached.ID)
+		if err != nil || p.OrderID != 42 || p.UploaderID != alice.UserID {
+			t.Fatalf("find: %+v %v", p, err)
+		}
+		_, err = s.Find(ctx, 987654)
+		wantErr(t, err, service.KindNotFound, "photo_not_found")
+	})
 }
 
 func TestLocalStorage(t *testing.T) {

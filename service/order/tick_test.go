@@ -1,9 +1,13 @@
 package order
 
 import (
+	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/model/dbtest"
@@ -312,42 +316,46 @@ func TestEscalateByHand(t *testing.T) {
 	if o.Level != model.OrderLevelGrid {
 		t.Fatalf("level %s", o.Level)
 	}
-	_, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "  ")
-	wantKind(t, err, service.KindInvalid, "reason_required")
-	_, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "社区来办")
-	wantKind(t, err, service.KindForbidden, "not_level_holder")
-	_, err = e.svc.Escalate(e.ctx, e.actor("grid3"), o.ID, "别的网格")
-	wantKind(t, err, service.KindForbidden, "")
-	_, err = e.svc.Escalate(e.ctx, e.actor("resident"), o.ID, "我要升级")
-	wantKind(t, err, service.KindForbidden, "")
-
-	v, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "涉及多户，网格协调不了")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Level != model.OrderLevelCommunity || v.State != model.StateSubmitted {
-		t.Fatalf("level %s state %s", v.Level, v.State)
-	}
-	_, err = e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "再升")
-	wantKind(t, err, service.KindForbidden, "not_level_holder")
-	if v, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "需要街道协调执法"); err != nil || v.Level != model.OrderLevelStreet {
-		t.Fatalf("%v %s", err, v.Level)
-	}
-	if v, err = e.svc.Escalate(e.ctx, e.actor("street"), o.ID, "特事市级议"); err != nil || v.Level != model.OrderLevelCity {
-		t.Fatalf("%v %s", err, v.Level)
-	}
-	_, err = e.svc.Escalate(e.ctx, e.actor("city"), o.ID, "没有更高了")
-	wantKind(t, err, service.KindUnprocessable, "top_level")
-
-	evs := e.events(o.ID)
-	last := evs[len(evs)-1]
-	if last.Action != evEscalate || last.ActorID != e.city.Users["street"] || last.Role != model.RoleStreetStaff ||
-		last.FromLevel != model.OrderLevelStreet || last.ToLevel != model.OrderLevelCity || last.Note != "特事市级议" {
-		t.Fatalf("last event %+v", last)
-	}
-	if e.inbox("city", "order.escalated", o.ID) != 1 {
-		t.Fatal("city staff not told")
-	}
+	t.Run("a reason, and the holders of the level only", func(t *testing.T) {
+		_, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "  ")
+		wantKind(t, err, service.KindInvalid, "reason_required")
+		_, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "社区来办")
+		wantKind(t, err, service.KindForbidden, "not_level_holder")
+		_, err = e.svc.Escalate(e.ctx, e.actor("grid3"), o.ID, "别的网格")
+		wantKind(t, err, service.KindForbidden, "")
+		_, err = e.svc.Escalate(e.ctx, e.actor("resident"), o.ID, "我要升级")
+		wantKind(t, err, service.KindForbidden, "")
+	})
+	t.Run("one level at a time, not past the city", func(t *testing.T) {
+		v, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "涉及多户，网格协调不了")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Level != model.OrderLevelCommunity || v.State != model.StateSubmitted {
+			t.Fatalf("level %s state %s", v.Level, v.State)
+		}
+		_, err = e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "再升")
+		wantKind(t, err, service.KindForbidden, "not_level_holder")
+		if v, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "需要街道协调执法"); err != nil || v.Level != model.OrderLevelStreet {
+			t.Fatalf("%v %s", err, v.Level)
+		}
+		if v, err = e.svc.Escalate(e.ctx, e.actor("street"), o.ID, "特事市级议"); err != nil || v.Level != model.OrderLevelCity {
+			t.Fatalf("%v %s", err, v.Level)
+		}
+		_, err = e.svc.Escalate(e.ctx, e.actor("city"), o.ID, "没有更高了")
+		wantKind(t, err, service.KindUnprocessable, "top_level")
+	})
+	t.Run("the timeline names who and why; the new level is told", func(t *testing.T) {
+		evs := e.events(o.ID)
+		last := evs[len(evs)-1]
+		if last.Action != evEscalate || last.ActorID != e.city.Users["street"] || last.Role != model.RoleStreetStaff ||
+			last.FromLevel != model.OrderLevelStreet || last.ToLevel != model.OrderLevelCity || last.Note != "特事市级议" {
+			t.Fatalf("last event %+v", last)
+		}
+		if e.inbox("city", "order.escalated", o.ID) != 1 {
+			t.Fatal("city staff not told")
+		}
+	})
 }
 
 func TestEscalateClosedOrderIsRefused(t *testing.T) {
@@ -358,7 +366,8 @@ func TestEscalateClosedOrderIsRefused(t *testing.T) {
 	wantKind(t, err, service.KindUnprocessable, "order_not_open")
 }
 
-// A stale copy loses the compare-and-set: the move happens once.
+// A stale copy loses the compare-and-set: the move happens once, and the
+// loser gets the 409 with the winner's state and version.
 func TestRaiseLosesToAConcurrentChange(t *testing.T) {
 	e := newLoopEnv(t)
 	o := e.submit("resident", "dispute")
@@ -366,15 +375,24 @@ func TestRaiseLosesToAConcurrentChange(t *testing.T) {
 	if _, err := e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "第一次"); err != nil {
 		t.Fatal(err)
 	}
-	ctx, err := e.svc.withCalendar(e.ctx)
+	won := e.load(o.ID)
+	cal, err := e.svc.calendar(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	won, err := e.svc.raise(ctx, e.db, &stale, e.cats["dispute"], e.clock.Now(), 0, roleSystem, "第二次")
-	if err != nil || won {
-		t.Fatalf("stale raise: won %v err %v", won, err)
+	c, err := e.svc.prepare(e.ctx, e.db, system(), stale, ActEscalate, Input{}, e.cats["dispute"], cal, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if cur := e.load(o.ID); cur.Level != model.OrderLevelCommunity || e.countEvents(o.ID, evEscalate) != 1 {
+	err = model.InTx(e.ctx, e.db, func(tx *gorm.DB) error { return e.svc.commit(e.ctx, tx, c) })
+	var se *service.Error
+	if !errors.As(err, &se) || se.Code != "state_conflict" {
+		t.Fatalf("stale raise: %v", err)
+	}
+	if d, _ := se.Detail.(map[string]any); d["version"] != won.Version || d["state"] != won.State {
+		t.Fatalf("conflict detail %v, the winner left v%d %s", se.Detail, won.Version, won.State)
+	}
+	if cur := e.load(o.ID); !reflect.DeepEqual(cur, won) || e.countEvents(o.ID, evEscalate) != 1 {
 		t.Fatalf("level %s, %d escalations", cur.Level, e.countEvents(o.ID, evEscalate))
 	}
 }

@@ -2,7 +2,6 @@ package order
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -12,139 +11,8 @@ import (
 
 	"redprop/model"
 	"redprop/service"
-	"redprop/service/calendar"
 	"redprop/service/message"
 )
-
-// appendEvent inserts one timeline row for o inside tx (never updates or
-// deletes). Fields the caller leaves empty default to the order as it is
-// now: the to-state, level, handler and assignee of o, and — for events
-// that change nothing, such as a progress note — the same state and level
-// as "from". The first event of an order (action "submit") has no "from".
-func (s *Service) appendEvent(tx *gorm.DB, o *model.Order, ev model.OrderEvent) error {
-	ev.ID = 0
-	ev.OrderID = o.ID
-	if ev.ToState == "" {
-		ev.ToState = o.State
-	}
-	if ev.ToLevel == "" {
-		ev.ToLevel = o.Level
-	}
-	if ev.Action != ActSubmit {
-		if ev.FromState == "" {
-			ev.FromState = ev.ToState
-		}
-		if ev.FromLevel == "" {
-			ev.FromLevel = ev.ToLevel
-		}
-	}
-	if ev.HandlerKind == "" && ev.HandlerID == 0 {
-		ev.HandlerKind, ev.HandlerID = o.HandlerKind, o.HandlerID
-	}
-	if ev.AssigneeID == 0 {
-		ev.AssigneeID = o.AssigneeID
-	}
-	ev.Note = service.CutRunes(ev.Note, 500)
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = s.clock.Now().UTC()
-	}
-	if err := tx.Create(&ev).Error; err != nil {
-		return fmt.Errorf("append order event: %w", err)
-	}
-	return nil
-}
-
-// stepMinutes is the budget of the step an order in state waits in.
-func stepMinutes(cat model.Category, state string) int {
-	switch state {
-	case model.StateSubmitted:
-		return cat.VerifyMinutes
-	case model.StateVerified:
-		return cat.DispatchMinutes
-	case model.StateDispatched:
-		return cat.AcceptMinutes
-	case model.StateAccepted, model.StateInProgress:
-		return cat.CompleteMinutes
-	case model.StateCompleted:
-		return cat.ConfirmMinutes
-	}
-	return 0
-}
-
-// armStep starts the clock of the step o.State is now in. It only sets
-// fields; the caller saves them with its compare-and-set update.
-func (s *Service) armStep(ctx context.Context, o *model.Order, cat model.Category, now time.Time) error {
-	now = now.UTC()
-	o.WarnedAt = nil
-	o.Overdue = false
-	o.PausedAt = nil
-	o.PauseReason = ""
-	o.StepStartedAt, o.StepDeadline = nil, nil
-	var deadline *time.Time
-	if mins := stepMinutes(cat, o.State); mins > 0 {
-		d, err := s.addStep(ctx, cat, now, time.Duration(mins)*time.Minute)
-		if err != nil {
-			return err
-		}
-		deadline = &d
-	}
-	// A dispatcher's due date bounds every step of the handler.
-	if o.DueAt != nil && handlerStep(o.State) && (deadline == nil || o.DueAt.Before(*deadline)) {
-		d := o.DueAt.UTC()
-		deadline = &d
-	}
-	if deadline != nil {
-		o.StepStartedAt, o.StepDeadline = &now, deadline
-	}
-	return nil
-}
-
-// handlerStep reports whether the handler holds an order in state.
-func handlerStep(state string) bool {
-	return state == model.StateDispatched || state == model.StateAccepted || state == model.StateInProgress
-}
-
-// addStep adds a step budget to start: working time where the category
-// counts working days, wall-clock time otherwise.
-func (s *Service) addStep(ctx context.Context, cat model.Category, start time.Time, d time.Duration) (time.Time, error) {
-	if !cat.WorkingTime || s.cal == nil {
-		return start.Add(d).UTC(), nil
-	}
-	// Deadlines are armed inside transactions, where loading the calendar
-	// would need a second connection (SQLite has one: it would wait on
-	// itself). Every entry reads it first with withCalendar.
-	cal, ok := calendarIn(ctx)
-	if !ok {
-		return time.Time{}, errors.New("working calendar not read before the transaction (withCalendar)")
-	}
-	if cal == nil {
-		return start.Add(d).UTC(), nil
-	}
-	return cal.AddWorking(start, d).UTC(), nil
-}
-
-type calendarKey struct{}
-
-// calendarIn returns the calendar withCalendar put in ctx (nil when there
-// is no calendar service), and false when it was never read.
-func calendarIn(ctx context.Context) (*calendar.Calendar, bool) {
-	cal, ok := ctx.Value(calendarKey{}).(*calendar.Calendar)
-	return cal, ok
-}
-
-// withCalendar loads the working calendar before a transaction and keeps
-// it in ctx for armStep. Inside a transaction the calendar service would
-// need a second connection, and SQLite has only one.
-func (s *Service) withCalendar(ctx context.Context) (context.Context, error) {
-	if s.cal == nil {
-		return ctx, nil
-	}
-	cal, err := s.cal.Current(ctx)
-	if err != nil {
-		return ctx, fmt.Errorf("working calendar: %w", err)
-	}
-	return context.WithValue(ctx, calendarKey{}, cal), nil
-}
 
 // Template kinds of the inbox messages (DESIGN.md §5).
 const (
@@ -208,8 +76,8 @@ func (s *Service) notify(ctx context.Context, tx *gorm.DB, o *model.Order, event
 	if len(users) == 0 {
 		return nil
 	}
-	var cat model.Category
-	if err := tx.WithContext(ctx).Select("id", "name").Where("id = ?", o.CategoryID).Take(&cat).Error; err != nil {
+	cat, err := model.CategoryByID(ctx, tx, o.CategoryID)
+	if err != nil {
 		cat.Name = o.CategoryCode
 	}
 	body := fmt.Sprintf("工单 %s（%s）", o.Number, cat.Name)
@@ -263,29 +131,25 @@ func (s *Service) recipients(ctx context.Context, tx *gorm.DB, o *model.Order, t
 	case toAssignee:
 		return nonZero(o.AssigneeID), nil
 	}
-	q := tx.WithContext(ctx).Model(&model.Grant{}).Select("user_id", "role").Where("revoked_at IS NULL")
+	var seats []model.Seat
 	var gridFirst bool
 	switch to {
 	case toGrid:
 		gridFirst = true
-		q = q.Where("(role = ? AND scope_kind = ? AND scope_id = ?) OR (role = ? AND scope_kind = ? AND scope_id = ?)",
-			model.RoleGridWorker, model.ScopeGrid, o.GridID,
-			model.RoleCommunityStaff, model.ScopeCommunity, o.CommunityID)
+		seats = []model.Seat{{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: o.GridID},
+			{Role: model.RoleCommunityStaff, ScopeKind: model.ScopeCommunity, ScopeID: o.CommunityID}}
 	case toLevel:
 		role, kind, id := levelScope(o)
-		q = q.Where("role = ? AND scope_kind = ? AND scope_id = ?", role, kind, id)
+		seats = []model.Seat{{Role: role, ScopeKind: kind, ScopeID: id}}
 	case toHandler:
 		role, kind := handlerRole(o.HandlerKind)
 		if role == "" {
 			return nil, nil
 		}
-		q = q.Where("role = ? AND scope_kind = ? AND scope_id = ?", role, kind, o.HandlerID)
+		seats = []model.Seat{{Role: role, ScopeKind: kind, ScopeID: o.HandlerID}}
 	}
-	var rows []struct {
-		UserID int64
-		Role   string
-	}
-	if err := q.Find(&rows).Error; err != nil {
+	rows, err := model.Holders(ctx, tx, seats...)
+	if err != nil {
 		return nil, fmt.Errorf("find recipients: %w", err)
 	}
 	pick := func(role string) []int64 {
@@ -324,35 +188,6 @@ func holderOf(o *model.Order) audience {
 		return toResident
 	}
 	return toLevel
-}
-
-// levelScope is the dispatcher role and scope that own an order at its
-// level.
-func levelScope(o *model.Order) (role, kind string, id int64) {
-	switch o.Level {
-	case model.OrderLevelGrid:
-		return model.RoleGridWorker, model.ScopeGrid, o.GridID
-	case model.OrderLevelStreet:
-		return model.RoleStreetStaff, model.ScopeStreet, o.StreetID
-	case model.OrderLevelCity:
-		return model.RoleCityStaff, model.ScopeCity, o.CityID
-	}
-	return model.RoleCommunityStaff, model.ScopeCommunity, o.CommunityID
-}
-
-// handlerRole is the role and scope kind that speak for a handler kind.
-func handlerRole(kind string) (role, scope string) {
-	switch kind {
-	case model.HandlerFirm:
-		return model.RoleFirmManager, model.ScopeFirm
-	case model.HandlerDepartment:
-		return model.RoleDepartmentStaff, model.ScopeDepartment
-	case model.HandlerVolunteer:
-		return model.RoleVolunteer, model.ScopeCommunity
-	case model.HandlerGrid:
-		return model.RoleGridWorker, model.ScopeGrid
-	}
-	return "", ""
 }
 
 func nonZero(id int64) []int64 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
@@ -40,9 +39,9 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		st, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			slog.ErrorContext(ctx, "order scheduler tick failed", "err", err)
+			s.log.ErrorContext(ctx, "order scheduler tick failed", "err", err)
 		case st != (TickStats{}):
-			slog.InfoContext(ctx, "order scheduler tick", "warned", st.Warned, "overdue", st.Overdue,
+			s.log.InfoContext(ctx, "order scheduler tick", "warned", st.Warned, "overdue", st.Overdue,
 				"escalated", st.Escalated, "auto_closed", st.AutoClosed,
 				"emergency_alerts", st.EmergencyAlerts, "emergency_escalated", st.EmergencyEscalated)
 		}
@@ -54,23 +53,24 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 // and the alerts of emergency calls. Paused orders are skipped. A failing
 // pass does not stop the others; the first error is returned.
 func (s *Service) Tick(ctx context.Context) (TickStats, error) {
-	ctx, err := s.withCalendar(ctx)
+	// Deadlines may be re-armed inside the transactions: the calendar is
+	// read before them (SQLite has one connection).
+	cal, err := s.calendar(ctx)
 	if err != nil {
 		return TickStats{}, err
 	}
 	var st TickStats
 	now := s.clock.Now().UTC()
-	var cats []model.Category
-	if err := s.db.WithContext(ctx).Find(&cats).Error; err != nil {
+	cats, err := model.Categories(ctx, s.db, true)
+	if err != nil {
 		return st, fmt.Errorf("load categories: %w", err)
 	}
 	byID := make(map[int64]model.Category, len(cats))
 	for _, c := range cats {
 		byID[c.ID] = c
 	}
-	cal, _ := calendarIn(ctx)
 	passes := []func() error{
-		func() error { return s.tickOverdue(ctx, now, byID, &st) },
+		func() error { return s.tickOverdue(ctx, now, byID, cal, &st) },
 		func() error { return s.tickWarn(ctx, now, byID, cal, &st) },
 		func() error { return s.tickAutoClose(ctx, now, cats, &st) },
 		func() error { return s.tickEmergency(ctx, now, &st) },
@@ -87,13 +87,13 @@ func (s *Service) Tick(ctx context.Context) (TickStats, error) {
 	return st, errors.Join(errs...)
 }
 
-// eachBatch pages through the rows q selects by ascending id and hands
-// every page to fn.
-func eachBatch[T any](q *gorm.DB, id func(T) int64, fn func([]T) error) error {
+// eachBatch pages through the rows page returns by ascending id (those
+// after the id given, at most tickBatch) and hands every page to fn.
+func eachBatch[T any](page func(after int64, limit int) ([]T, error), id func(T) int64, fn func([]T) error) error {
 	var after int64
 	for i := 0; i < tickMaxBatches; i++ {
-		var rows []T
-		if err := q.Session(&gorm.Session{}).Where("id > ?", after).Order("id").Limit(tickBatch).Find(&rows).Error; err != nil {
+		rows, err := page(after, tickBatch)
+		if err != nil {
 			return err
 		}
 		if len(rows) == 0 {
@@ -112,28 +112,31 @@ func eachBatch[T any](q *gorm.DB, id func(T) int64, fn func([]T) error) error {
 
 func orderID(o model.Order) int64 { return o.ID }
 
+func callID(c model.EmergencyCall) int64 { return c.ID }
+
 // tickOverdue marks orders whose step deadline has passed, tells the
 // dispatchers of their level and, where the category says so, escalates
 // them one level with a fresh deadline.
-func (s *Service) tickOverdue(ctx context.Context, now time.Time, cats map[int64]model.Category, st *TickStats) error {
-	q := s.db.WithContext(ctx).Model(&model.Order{}).
-		Where("state IN ? AND overdue = ? AND paused_at IS NULL AND step_deadline IS NOT NULL AND step_deadline <= ?",
-			openStates, false, now)
-	return eachBatch(q, orderID, func(rows []model.Order) error {
+func (s *Service) tickOverdue(ctx context.Context, now time.Time, cats map[int64]model.Category, cal *calendar.Calendar, st *TickStats) error {
+	page := func(after int64, limit int) ([]model.Order, error) {
+		return model.DueOrders(ctx, s.db, openStates, now, after, limit)
+	}
+	return eachBatch(page, orderID, func(rows []model.Order) error {
 		for i := range rows {
 			o := rows[i]
-			var won, escalated bool
+			var escalated bool
 			err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 				var err error
-				won, escalated, err = s.breach(ctx, tx, &o, cats[o.CategoryID], now)
+				escalated, err = s.breach(ctx, tx, &o, cats[o.CategoryID], cal, now)
 				return err
 			})
+			if service.KindOf(err) == service.KindConflict {
+				continue // someone moved it since the query: the next tick sees it as it is
+			}
 			if err != nil {
 				return fmt.Errorf("overdue order %d: %w", o.ID, err)
 			}
-			if won {
-				st.Overdue++
-			}
+			st.Overdue++
 			if escalated {
 				st.Escalated++
 			}
@@ -142,36 +145,35 @@ func (s *Service) tickOverdue(ctx context.Context, now time.Time, cats map[int64
 	})
 }
 
-// breach marks o overdue (compare-and-set) and escalates it when its
-// category says so and a level is left above.
-func (s *Service) breach(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, now time.Time) (won, escalated bool, err error) {
-	prev := *o
-	o.Overdue = true
-	o.Breaches++
-	res := tx.WithContext(ctx).Model(&model.Order{}).
-		Where("id = ? AND version = ? AND state = ? AND level = ? AND overdue = ? AND paused_at IS NULL",
-			prev.ID, prev.Version, prev.State, prev.Level, false).
-		Updates(map[string]any{"overdue": true, "breaches": gorm.Expr("breaches + 1"), "version": prev.Version + 1, "updated_at": now})
-	if res.Error != nil {
-		return false, false, res.Error
-	}
-	if res.RowsAffected != 1 {
-		return false, false, nil
-	}
-	o.Version = prev.Version + 1
-	if err := s.appendEvent(tx, o, model.OrderEvent{Action: evOverdue, Role: roleSystem,
-		Note: "超过办理时限", CreatedAt: now}); err != nil {
-		return true, false, err
-	}
-	if err := s.notify(ctx, tx, o, "overdue"); err != nil {
-		return true, false, err
+// breach marks o overdue and escalates it when its category says so and a
+// level is left above, both through the steps table. A lost
+// compare-and-set is the 409 of move.
+func (s *Service) breach(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, cal *calendar.Calendar, now time.Time) (escalated bool, err error) {
+	if err := s.takeAsSystem(ctx, tx, o, ActOverdue, cat, cal, now); err != nil {
+		return false, err
 	}
 	if !cat.EscalateOnBreach || nextLevel(o.Level) == "" {
-		return true, false, nil
+		return false, nil
 	}
-	// The row is ours until commit: this compare-and-set cannot lose.
-	escalated, err = s.raise(ctx, tx, o, cat, now, 0, roleSystem, "超时自动升级")
-	return true, escalated, err
+	// The row is ours until commit: this move cannot lose.
+	if err := s.takeAsSystem(ctx, tx, o, ActEscalate, cat, cal, now); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// takeAsSystem takes one of the scheduler's actions on o inside tx, reading
+// through tx, and leaves o as it was stored.
+func (s *Service) takeAsSystem(ctx context.Context, tx *gorm.DB, o *model.Order, action string, cat model.Category, cal *calendar.Calendar, now time.Time) error {
+	c, err := s.prepare(ctx, tx, system(), *o, action, Input{}, cat, cal, now)
+	if err != nil {
+		return err
+	}
+	if err := s.commit(ctx, tx, c); err != nil {
+		return err
+	}
+	*o = c.next
+	return nil
 }
 
 // tickWarn warns the holder of each order that has used 80% of its step
@@ -179,10 +181,11 @@ func (s *Service) breach(ctx context.Context, tx *gorm.DB, o *model.Order, cat m
 // have passed are read: no step budget exceeds the largest a category has
 // (a dispatcher's due date only shortens one).
 func (s *Service) tickWarn(ctx context.Context, now time.Time, cats map[int64]model.Category, cal *calendar.Calendar, st *TickStats) error {
-	q := s.db.WithContext(ctx).Model(&model.Order{}).
-		Where("state IN ? AND warned_at IS NULL AND overdue = ? AND paused_at IS NULL AND step_deadline > ? AND step_deadline <= ?",
-			openStates, false, now, warnHorizon(now, cats, cal))
-	return eachBatch(q, orderID, func(rows []model.Order) error {
+	horizon := warnHorizon(now, cats, cal)
+	page := func(after int64, limit int) ([]model.Order, error) {
+		return model.WarnableOrders(ctx, s.db, openStates, now, horizon, after, limit)
+	}
+	return eachBatch(page, orderID, func(rows []model.Order) error {
 		for i := range rows {
 			o := rows[i]
 			cat := cats[o.CategoryID]
@@ -190,30 +193,16 @@ func (s *Service) tickWarn(ctx context.Context, now time.Time, cats map[int64]mo
 			if light(o, cal, working, now) != LightYellow {
 				continue
 			}
-			var won bool
 			err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-				res := tx.Model(&model.Order{}).
-					Where("id = ? AND version = ? AND state = ? AND level = ? AND warned_at IS NULL AND paused_at IS NULL",
-						o.ID, o.Version, o.State, o.Level).
-					Updates(map[string]any{"warned_at": now, "version": o.Version + 1, "updated_at": now})
-				if res.Error != nil || res.RowsAffected != 1 {
-					return res.Error
-				}
-				won = true
-				o.Version++
-				o.WarnedAt = &now
-				if err := s.appendEvent(tx, &o, model.OrderEvent{Action: evWarning, Role: roleSystem,
-					Note: "办理时限已过 80%", CreatedAt: now}); err != nil {
-					return err
-				}
-				return s.notify(ctx, tx, &o, "warning")
+				return s.takeAsSystem(ctx, tx, &o, ActWarn, cat, cal, now)
 			})
+			if service.KindOf(err) == service.KindConflict {
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("warn order %d: %w", o.ID, err)
 			}
-			if won {
-				st.Warned++
-			}
+			st.Warned++
 		}
 		return nil
 	})
@@ -259,12 +248,12 @@ func (s *Service) tickAutoClose(ctx context.Context, now time.Time, cats []model
 	}
 	for hours, ids := range byHours {
 		cutoff := now.Add(-time.Duration(hours) * time.Hour)
-		q := s.db.WithContext(ctx).Model(&model.Order{}).
-			Where("category_id IN ? AND state = ? AND rating_overall = 0 AND confirmed_at IS NOT NULL AND confirmed_at <= ?",
-				ids, model.StateConfirmed, cutoff)
-		err := eachBatch(q, orderID, func(rows []model.Order) error {
+		page := func(after int64, limit int) ([]model.Order, error) {
+			return model.UnratedOrders(ctx, s.db, ids, cutoff, after, limit)
+		}
+		err := eachBatch(page, orderID, func(rows []model.Order) error {
 			for i := range rows {
-				won, err := s.autoClose(ctx, &rows[i], now)
+				won, err := s.closeUnrated(ctx, rows[i].ID)
 				if err != nil {
 					return fmt.Errorf("auto-close order %d: %w", rows[i].ID, err)
 				}
@@ -281,22 +270,45 @@ func (s *Service) tickAutoClose(ctx context.Context, now time.Time, cats []model
 	return nil
 }
 
-func (s *Service) autoClose(ctx context.Context, o *model.Order, now time.Time) (bool, error) {
-	var won bool
-	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		prev := *o
-		o.State = model.StateClosed
-		o.ClosedAt = &now
-		o.StepStartedAt, o.StepDeadline, o.WarnedAt, o.PausedAt, o.PauseReason, o.Overdue = nil, nil, nil, nil, "", false
-		var err error
-		if won, err = s.saveLadder(ctx, tx, &prev, o, now); err != nil || !won {
-			return err
-		}
-		if err := s.msgs.CancelScheduled(ctx, tx, ratingKey(o.ID)); err != nil {
-			return err
-		}
-		return s.appendEvent(tx, o, model.OrderEvent{Action: evAutoClose, Role: roleSystem,
-			FromState: prev.State, Note: "逾期未评价，系统自动关闭", CreatedAt: now})
-	})
-	return won, err
+// closeUnrated closes one confirmed order through the steps table; false
+// when it was no longer confirmed (rated meanwhile, or closed by another
+// scheduler).
+func (s *Service) closeUnrated(ctx context.Context, id int64) (bool, error) {
+	_, err := s.take(ctx, system(), id, ActAutoClose, Input{})
+	if service.KindOf(err) == service.KindConflict {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// stepNotRunning refuses a deadline notice for an order whose step has no
+// clock running, or that was already told of this step.
+func stepNotRunning(o *model.Order) error {
+	if o.StepDeadline == nil || o.PausedAt != nil || o.Overdue {
+		return conflict(*o)
+	}
+	return nil
+}
+
+// warn marks the step warned (once per step: armStep clears it) and tells
+// whoever holds the order.
+func (s *Service) warn(c *act) error {
+	if c.prev.WarnedAt != nil {
+		return conflict(c.prev)
+	}
+	now := c.now
+	c.next.WarnedAt = &now
+	c.note = "办理时限已过 80%"
+	c.events = []string{"warning"}
+	return nil
+}
+
+// markOverdue marks the step overdue and counts the breach; the
+// dispatchers of the order's level are told.
+func (s *Service) markOverdue(c *act) error {
+	c.next.Overdue = true
+	c.next.Breaches++
+	c.note = "超过办理时限"
+	c.events = []string{"overdue"}
+	return nil
 }
