@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -260,7 +259,7 @@ func (h *handlers) exportActionItems(c *gin.Context) {
 	c.Status(http.StatusOK)
 	if _, err := wb.WriteTo(c.Writer); err != nil {
 		// The status is out; all that is left is to log it.
-		slog.ErrorContext(c.Request.Context(), "write action item export", "err", err, "request_id", requestID(c))
+		h.Log.ErrorContext(c.Request.Context(), "write action item export", "err", err, "request_id", requestID(c))
 	}
 }
 

@@ -28,6 +28,8 @@ import (
 
 // Deps are the services the router serves.
 type Deps struct {
+	// Log receives every line the router writes: requests, 500s, panics,
+	// failed readiness. Nil discards them.
 	Log          *slog.Logger
 	MaxBodyBytes int64
 	// Ready reports whether the database and Redis answer.
@@ -68,7 +70,7 @@ type handlers struct {
 func NewRouter(d Deps) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if d.Log == nil {
-		d.Log = slog.Default()
+		d.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &handlers{Deps: d, bodies: newBodyLimits(d.MaxBodyBytes)}
 	r := gin.New()
@@ -78,7 +80,7 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Log.Error("trusted proxies", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(withRequestID(), recovery(), accessLog(d.Log), h.bodies.middleware())
+	r.Use(withRequestID(), logRequests(d.Log), recovery(d.Log), h.bodies.middleware())
 	h.metricsRoutes(r) // before every other route: it counts them
 	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
@@ -106,7 +108,7 @@ func NewRouter(d Deps) *gin.Engine {
 
 func (h *handlers) ready(c *gin.Context) {
 	if err := h.Ready(c.Request.Context()); err != nil {
-		slog.WarnContext(c.Request.Context(), "not ready", "err", err)
+		h.Log.WarnContext(c.Request.Context(), "not ready", "err", err)
 		fail(c, service.Unavailable("not_ready", "服务依赖暂不可用"))
 		return
 	}
