@@ -56,12 +56,17 @@ func fail(c *gin.Context, err error) {
 	writeError(c, e)
 }
 
-// writeError writes e as the envelope with its status and aborts.
+// writeError writes e as the envelope with its kind's status and aborts.
 func writeError(c *gin.Context, e *service.Error) {
 	status, ok := statusOf[e.Kind]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
+	writeStatus(c, status, e)
+}
+
+// writeStatus writes e as the envelope with the given status and aborts.
+func writeStatus(c *gin.Context, status int, e *service.Error) {
 	if e.Kind == service.KindRateLimited && e.RetryAfter > 0 {
 		secs := int(e.RetryAfter.Seconds() + 0.999)
 		c.Header("Retry-After", strconv.Itoa(secs))
@@ -77,7 +82,7 @@ var (
 	errBadJSON    = service.Invalid("bad_request", "请求格式不正确")
 	errBadID      = service.Invalid("bad_id", "编号格式不正确")
 	errNotFound   = service.NotFound("route_not_found", "接口不存在")
-	errMethod     = service.Invalid("method_not_allowed", "请求方法不被允许")
+	errMethod     = service.Invalid("method_not_allowed", "请求方法不被允许") // answered 405: see NewRouter
 	errBodyTooBig = service.TooLarge("body_too_large", "请求内容过大")
 	errBadCursor  = service.Invalid("bad_cursor", "分页游标不正确")
 )

@@ -83,7 +83,8 @@ func NewRouter(d Deps) *gin.Engine {
 	r.Use(withRequestID(), logRequests(d.Log), recovery(d.Log), h.bodies.middleware())
 	h.metricsRoutes(r) // before every other route: it counts them
 	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
-	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
+	// gin has set Allow to the methods the path does take (RFC 9110 §15.5.6).
+	r.NoMethod(func(c *gin.Context) { writeStatus(c, http.StatusMethodNotAllowed, errMethod) })
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", h.ready)
@@ -108,7 +109,7 @@ func NewRouter(d Deps) *gin.Engine {
 
 func (h *handlers) ready(c *gin.Context) {
 	if err := h.Ready(c.Request.Context()); err != nil {
-		h.Log.WarnContext(c.Request.Context(), "not ready", "err", err)
+		h.Log.WarnContext(c.Request.Context(), "not ready", "err", err, "request_id", requestID(c))
 		fail(c, service.Unavailable("not_ready", "服务依赖暂不可用"))
 		return
 	}
