@@ -265,14 +265,16 @@ func (a *app) workers() []func(ctx context.Context) {
 	}
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+// serve runs the API until ctx ends or SIGTERM. Everything it writes is a
+// log line: its stdout is JSON only.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	a, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	if a.embedded {
-		if err := a.loadDemoIfEmpty(ctx, out); err != nil {
+		if err := a.loadDemoIfEmpty(ctx); err != nil {
 			return err
 		}
 	}
@@ -331,8 +333,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 }
 
 // loadDemoIfEmpty fills a fresh embedded database with the demo city and
-// prints how to log in as each demo role.
-func (a *app) loadDemoIfEmpty(ctx context.Context, out io.Writer) error {
+// logs how to log in as each demo role, one line per person.
+func (a *app) loadDemoIfEmpty(ctx context.Context) error {
 	empty, err := model.IsEmpty(ctx, a.db)
 	if err != nil || !empty {
 		return err
@@ -341,7 +343,10 @@ func (a *app) loadDemoIfEmpty(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printDemo(out, city)
+	a.log.InfoContext(ctx, `demo city loaded: log in with POST /api/v1/auth/login {"code": "..."}`)
+	for _, p := range city.People {
+		a.log.InfoContext(ctx, "demo login", "code", demo.Code(p.Name), "role", p.Role, "about", p.About)
+	}
 	return nil
 }
 

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	redis.SetLogger(redisLog{log})
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, log, out)
+		return serve(ctx, cfg, log)
 	case "migrate":
 		return migrateCmd(ctx, cfg, log, out)
 	case "demo":

@@ -104,6 +104,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	faultRoutes(r)
 	return r
 }
 
