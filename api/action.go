@@ -212,11 +212,6 @@ func actionFilter(c *gin.Context) (action.Filter, bool) {
 	return f, true
 }
 
-type actionItemPage struct {
-	Items      []actionItemResponse `json:"items"`
-	NextCursor string               `json:"next_cursor"`
-}
-
 func (h *handlers) listActionItems(c *gin.Context) {
 	p, ok := page(c)
 	if !ok {
@@ -231,14 +226,7 @@ func (h *handlers) listActionItems(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := actionItemPage{Items: make([]actionItemResponse, 0, len(res.Items))}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, newActionItemResponse(v))
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, newPage(res, func(v action.View) int64 { return v.ID }, newActionItemResponse))
 }
 
 func (h *handlers) exportActionItems(c *gin.Context) {
@@ -286,16 +274,7 @@ func rfc5987(s string) string {
 }
 
 func (h *handlers) getActionItem(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Action.Get(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newActionItemResponse(v))
+	byID(c, h.Action.Get, newActionItemResponse)
 }
 
 func (h *handlers) getActionItemPhoto(c *gin.Context) {

@@ -190,7 +190,7 @@ func newMeetingResponse(v meeting.View) meetingResponse {
 func newAgenda(items []model.AgendaItem) []meetingAgendaItem {
 	out := make([]meetingAgendaItem, 0, len(items))
 	for _, it := range items {
-		out = append(out, meetingAgendaItem(it))
+		out = append(out, meetingAgendaItem{Title: it.Title, Presenter: it.Presenter, Minutes: it.Minutes})
 	}
 	return out
 }
@@ -198,7 +198,7 @@ func newAgenda(items []model.AgendaItem) []meetingAgendaItem {
 func newAttachments(items []model.MeetingAttachment) []meetingAttachment {
 	out := make([]meetingAttachment, 0, len(items))
 	for _, it := range items {
-		out = append(out, meetingAttachment(it))
+		out = append(out, meetingAttachment{Name: it.Name, PhotoID: it.PhotoID, URL: it.URL})
 	}
 	return out
 }
@@ -206,7 +206,7 @@ func newAttachments(items []model.MeetingAttachment) []meetingAttachment {
 func agendaInput(items []meetingAgendaItem) []model.AgendaItem {
 	out := make([]model.AgendaItem, 0, len(items))
 	for _, it := range items {
-		out = append(out, model.AgendaItem(it))
+		out = append(out, model.AgendaItem{Title: it.Title, Presenter: it.Presenter, Minutes: it.Minutes})
 	}
 	return out
 }
@@ -214,7 +214,7 @@ func agendaInput(items []meetingAgendaItem) []model.AgendaItem {
 func attachmentInput(items []meetingAttachment) []model.MeetingAttachment {
 	out := make([]model.MeetingAttachment, 0, len(items))
 	for _, it := range items {
-		out = append(out, model.MeetingAttachment(it))
+		out = append(out, model.MeetingAttachment{Name: it.Name, PhotoID: it.PhotoID, URL: it.URL})
 	}
 	return out
 }
@@ -222,7 +222,7 @@ func attachmentInput(items []meetingAttachment) []model.MeetingAttachment {
 func groupInput(gs []meetingGroupInput) []meeting.GroupInput {
 	out := make([]meeting.GroupInput, 0, len(gs))
 	for _, g := range gs {
-		out = append(out, meeting.GroupInput(g))
+		out = append(out, meeting.GroupInput{Kind: g.Kind, TargetID: g.TargetID})
 	}
 	return out
 }
@@ -278,60 +278,39 @@ func (h *handlers) listMeetings(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMessagePage(res, func(v meeting.View) int64 { return v.ID }, newMeetingResponse))
+	c.JSON(http.StatusOK, newPage(res, func(v meeting.View) int64 { return v.ID }, newMeetingResponse))
 }
 
 func (h *handlers) getMeeting(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Meeting.Get(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newMeetingResponse(v))
+	byID(c, h.Meeting.Get, newMeetingResponse)
 }
 
 func (h *handlers) updateMeeting(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	var req updateMeetingRequest
-	if !bindJSON(c, &req) {
-		return
-	}
-	p := meeting.Patch{Title: req.Title, Place: req.Place, OnlineURL: req.OnlineURL, Note: req.Note}
-	for _, f := range []struct {
-		raw *string
-		dst **time.Time
-	}{{req.StartsAt, &p.StartsAt}, {req.EndsAt, &p.EndsAt}} {
-		if f.raw == nil {
-			continue
+	patchByID(c, func(id int64, req updateMeetingRequest) (meeting.View, error) {
+		p := meeting.Patch{Title: req.Title, Place: req.Place, OnlineURL: req.OnlineURL, Note: req.Note}
+		for _, f := range []struct {
+			raw *string
+			dst **time.Time
+		}{{req.StartsAt, &p.StartsAt}, {req.EndsAt, &p.EndsAt}} {
+			if f.raw == nil {
+				continue
+			}
+			t, err := parseTime(*f.raw)
+			if err != nil {
+				return meeting.View{}, errMeetingTime
+			}
+			*f.dst = &t
 		}
-		t, err := parseTime(*f.raw)
-		if err != nil {
-			fail(c, errMeetingTime)
-			return
+		if req.Agenda != nil {
+			a := agendaInput(*req.Agenda)
+			p.Agenda = &a
 		}
-		*f.dst = &t
-	}
-	if req.Agenda != nil {
-		a := agendaInput(*req.Agenda)
-		p.Agenda = &a
-	}
-	if req.Attachments != nil {
-		a := attachmentInput(*req.Attachments)
-		p.Attachments = &a
-	}
-	v, err := h.Meeting.Update(c.Request.Context(), actor(c), id, p)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newMeetingResponse(v))
+		if req.Attachments != nil {
+			a := attachmentInput(*req.Attachments)
+			p.Attachments = &a
+		}
+		return h.Meeting.Update(c.Request.Context(), actor(c), id, p)
+	}, newMeetingResponse)
 }
 
 // meetingAction serves a lifecycle step that takes no input.
@@ -432,7 +411,7 @@ func (h *handlers) listMeetingParticipants(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMessagePage(res, func(p meeting.ParticipantView) int64 { return p.ID }, newParticipantResponse))
+	c.JSON(http.StatusOK, newPage(res, func(p meeting.ParticipantView) int64 { return p.ID }, newParticipantResponse))
 }
 
 func (h *handlers) inviteToMeeting(c *gin.Context) {

@@ -109,20 +109,15 @@ type orderCategoryPatch struct {
 }
 
 func (h *handlers) updateOrderCategory(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	var req orderCategoryPatch
-	if !bindJSON(c, &req) {
-		return
-	}
-	cat, err := h.Order.UpdateCategory(c.Request.Context(), actor(c), id, order.CategoryPatch(req))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newOrderCategoryResponse(cat))
+	patchByID(c, func(id int64, r orderCategoryPatch) (model.Category, error) {
+		return h.Order.UpdateCategory(c.Request.Context(), actor(c), id, order.CategoryPatch{
+			Name: r.Name, Submitters: r.Submitters, AutoDispatch: r.AutoDispatch, AutoDepartmentKind: r.AutoDepartmentKind,
+			VerifyMinutes: r.VerifyMinutes, DispatchMinutes: r.DispatchMinutes, AcceptMinutes: r.AcceptMinutes,
+			CompleteMinutes: r.CompleteMinutes, ConfirmMinutes: r.ConfirmMinutes, WorkingTime: r.WorkingTime,
+			EscalateOnBreach: r.EscalateOnBreach, AutoCloseHours: r.AutoCloseHours, PhotosRequired: r.PhotosRequired,
+			ComplaintAgainstFirm: r.ComplaintAgainstFirm, Active: r.Active, SortOrder: r.SortOrder,
+		})
+	}, newOrderCategoryResponse)
 }
 
 // ---- orders
@@ -291,11 +286,6 @@ func (h *handlers) submitOrder(c *gin.Context) {
 	createdOr200(c, created, newOrderResponse(v))
 }
 
-type orderPage struct {
-	Items      []orderResponse `json:"items"`
-	NextCursor string          `json:"next_cursor"`
-}
-
 func (h *handlers) listOrders(c *gin.Context) {
 	p, ok := page(c)
 	if !ok {
@@ -322,14 +312,7 @@ func (h *handlers) listOrders(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := orderPage{Items: make([]orderResponse, 0, len(res.Items))}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, newOrderResponse(v))
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, newPage(res, func(v order.View) int64 { return v.ID }, newOrderResponse))
 }
 
 // orderBool reads an optional true/false query parameter.
@@ -373,16 +356,7 @@ func orderDate(c *gin.Context, name string, end bool) (*time.Time, bool) {
 }
 
 func (h *handlers) getOrder(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Order.Get(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newOrderResponse(v))
+	byID(c, h.Order.Get, newOrderResponse)
 }
 
 // orderActionRequest is the body of every transition; each action reads

@@ -37,23 +37,6 @@ var (
 	errPeopleBool   = service.Invalid("bad_query", "查询参数 include_revoked 须为 true 或 false")
 )
 
-// peoplePage is one page of a keyset-paginated list.
-type peoplePage[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor"`
-}
-
-func newPeoplePage[S, T any](p service.Paged[S], id func(S) int64, conv func(S) T) peoplePage[T] {
-	out := peoplePage[T]{Items: make([]T, 0, len(p.Items))}
-	for _, it := range p.Items {
-		out.Items = append(out.Items, conv(it))
-	}
-	if len(p.Items) > 0 {
-		out.NextCursor = nextCursor(id(p.Items[len(p.Items)-1]), p.More)
-	}
-	return out
-}
-
 // peopleNoBody accepts no body or an empty JSON object.
 func peopleNoBody(c *gin.Context) bool {
 	if c.Request.ContentLength == 0 {
@@ -118,7 +101,7 @@ func (h *handlers) pendingApplications(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newPeoplePage(res, applicationViewID, newApplicationViewResponse))
+	c.JSON(http.StatusOK, newPage(res, applicationViewID, newApplicationViewResponse))
 }
 
 func (h *handlers) myApplications(c *gin.Context) {
@@ -131,20 +114,11 @@ func (h *handlers) myApplications(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newPeoplePage(res, applicationViewID, newApplicationViewResponse))
+	c.JSON(http.StatusOK, newPage(res, applicationViewID, newApplicationViewResponse))
 }
 
 func (h *handlers) getApplication(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Org.GetApplication(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newApplicationViewResponse(v))
+	byID(c, h.Org.GetApplication, newApplicationViewResponse)
 }
 
 func (h *handlers) approveApplication(c *gin.Context) {
@@ -308,7 +282,7 @@ func (h *handlers) myInvitations(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newPeoplePage(res, func(i model.Invitation) int64 { return i.ID }, h.newInvitationResponse))
+	c.JSON(http.StatusOK, newPage(res, func(i model.Invitation) int64 { return i.ID }, h.newInvitationResponse))
 }
 
 func (h *handlers) redeemInvitation(c *gin.Context) {
@@ -374,7 +348,7 @@ func (h *handlers) listGrants(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newPeoplePage(res, func(g org.GrantView) int64 { return g.ID }, newGrantViewResponse))
+	c.JSON(http.StatusOK, newPage(res, func(g org.GrantView) int64 { return g.ID }, newGrantViewResponse))
 }
 
 func (h *handlers) revokeGrant(c *gin.Context) {
