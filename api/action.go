@@ -149,10 +149,14 @@ func (h *handlers) createActionItem(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	h.respondCreated(c, action.CreateInput{
 		Title: req.Title, Detail: req.Detail, OwnerKind: req.OwnerKind, OwnerID: req.OwnerID, DueDate: req.DueDate,
 		SourceKind: req.SourceKind, SourceID: req.SourceID, CompoundID: req.CompoundID, CommunityID: req.CommunityID,
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 }
 
@@ -165,10 +169,14 @@ func (h *handlers) createActionItemFromOrder(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	h.respondCreated(c, action.CreateInput{
 		Title: req.Title, Detail: req.Detail, OwnerKind: req.OwnerKind, OwnerID: req.OwnerID, DueDate: req.DueDate,
 		SourceKind: model.SourceOrder, SourceID: id, CommunityID: req.CommunityID,
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 }
 
@@ -200,13 +208,13 @@ func actionFilter(c *gin.Context) (action.Filter, bool) {
 			return f, false
 		}
 	}
-	if f.Overdue, ok = orderBool(c, "overdue"); !ok {
+	if f.Overdue, ok = queryBool(c, "overdue"); !ok {
 		return f, false
 	}
-	if f.From, ok = orderDate(c, "from", false); !ok {
+	if f.From, ok = queryDate(c, "from", false); !ok {
 		return f, false
 	}
-	if f.To, ok = orderDate(c, "to", true); !ok {
+	if f.To, ok = queryDate(c, "to", true); !ok {
 		return f, false
 	}
 	return f, true

@@ -85,4 +85,5 @@ var (
 	errMethod     = service.Invalid("method_not_allowed", "请求方法不被允许") // answered 405: see NewRouter
 	errBodyTooBig = service.TooLarge("body_too_large", "请求内容过大")
 	errBadCursor  = service.Invalid("bad_cursor", "分页游标不正确")
+	errBadDate    = service.Invalid("bad_date", "日期须为 YYYY-MM-DD 或 RFC 3339 时间")
 )

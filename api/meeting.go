@@ -41,7 +41,6 @@ func (h *handlers) meetingRoutes(authed *gin.RouterGroup) {
 
 var (
 	errMeetingTime = service.Invalid("bad_time", "时间须为 RFC 3339 格式，如 2026-11-25T14:30:00+08:00")
-	errMeetingBool = service.Invalid("bad_query", "查询参数 signed_in 须为 true 或 false")
 )
 
 // ---- request and response types
@@ -255,11 +254,15 @@ func (h *handlers) createMeeting(c *gin.Context) {
 	if !ok {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	v, created, err := h.Meeting.Create(c.Request.Context(), actor(c), meeting.CreateInput{
 		Kind: req.Kind, Title: req.Title, ScopeKind: req.ScopeKind, ScopeID: req.ScopeID, StartsAt: start, EndsAt: end,
 		Place: req.Place, OnlineURL: req.OnlineURL, Note: req.Note, Agenda: agendaInput(req.Agenda),
 		Attachments: attachmentInput(req.Attachments), UserIDs: req.UserIDs, Groups: groupInput(req.Groups),
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 	if err != nil {
 		fail(c, err)
@@ -397,13 +400,7 @@ func (h *handlers) listMeetingParticipants(c *gin.Context) {
 		return
 	}
 	f := meeting.ParticipantFilter{RSVP: c.Query("rsvp")}
-	switch c.Query("signed_in") {
-	case "":
-	case "true", "false":
-		b := c.Query("signed_in") == "true"
-		f.SignedIn = &b
-	default:
-		fail(c, errMeetingBool)
+	if f.SignedIn, ok = queryBool(c, "signed_in"); !ok {
 		return
 	}
 	res, err := h.Meeting.Participants(c.Request.Context(), actor(c), id, f, p)

@@ -14,6 +14,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/demo"
 	"redprop/service/meeting"
 	"redprop/service/message"
@@ -32,9 +33,8 @@ func newTestMeetings(t *testing.T, db *gorm.DB, rdb redis.UniversalClient, prefi
 
 // bj is a Beijing wall-clock time days after the test clock's day.
 func (s *testServer) bj(days, hour, minute int) time.Time {
-	cst := time.FixedZone("CST", 8*3600)
-	d := s.clock.Now().In(cst)
-	return time.Date(d.Year(), d.Month(), d.Day()+days, hour, minute, 0, 0, cst)
+	d := s.clock.Now().In(calendar.Beijing)
+	return time.Date(d.Year(), d.Month(), d.Day()+days, hour, minute, 0, 0, calendar.Beijing)
 }
 
 // jointMeeting is the demo joint meeting the community's staff calls: the

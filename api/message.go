@@ -12,7 +12,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"redprop/model"
-	"redprop/service"
 	"redprop/service/message"
 )
 
@@ -40,8 +39,6 @@ func (h *handlers) messageRoutes(v1, authed *gin.RouterGroup) {
 	v1.POST("/wechat/oa", h.oaPush)
 }
 
-var errMessageBool = service.Invalid("bad_query", "查询参数 unread 须为 true 或 false")
-
 type messageResponse struct {
 	ID        int64   `json:"id"`
 	Kind      string  `json:"kind"`
@@ -64,16 +61,11 @@ func (h *handlers) listMessages(c *gin.Context) {
 	if !ok {
 		return
 	}
-	unread := false
-	switch c.Query("unread") {
-	case "", "false":
-	case "true":
-		unread = true
-	default:
-		fail(c, errMessageBool)
+	unread, ok := queryBool(c, "unread")
+	if !ok {
 		return
 	}
-	res, err := h.Message.Inbox(c.Request.Context(), actor(c), unread, p)
+	res, err := h.Message.Inbox(c.Request.Context(), actor(c), unread != nil && *unread, p)
 	if err != nil {
 		fail(c, err)
 		return

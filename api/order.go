@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -27,11 +26,7 @@ func (h *handlers) orderRoutes(authed *gin.RouterGroup) {
 	}
 }
 
-var (
-	errOrderBool = service.Invalid("bad_query", "查询参数 overdue、include_inactive 须为 true 或 false")
-	errOrderDate = service.Invalid("bad_date", "日期须为 YYYY-MM-DD 或 RFC 3339 时间")
-	errOrderTime = service.Invalid("bad_deadline", "办结时限须为 RFC 3339 时间，如 2026-11-25T18:00:00+08:00")
-)
+var errOrderTime = service.Invalid("bad_deadline", "办结时限须为 RFC 3339 时间，如 2026-11-25T18:00:00+08:00")
 
 // ---- categories
 
@@ -73,7 +68,7 @@ func newOrderCategoryResponse(c model.Category) orderCategoryResponse {
 }
 
 func (h *handlers) listOrderCategories(c *gin.Context) {
-	inactive, ok := orderBool(c, "include_inactive")
+	inactive, ok := queryBool(c, "include_inactive")
 	if !ok {
 		return
 	}
@@ -274,10 +269,14 @@ func (h *handlers) submitOrder(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	v, created, err := h.Order.Submit(c.Request.Context(), actor(c), order.SubmitInput{
 		CategoryID: req.CategoryID, Description: req.Description, Place: req.Place, HouseholdID: req.HouseholdID,
 		CompoundID: req.CompoundID, ResidentID: req.ResidentID, Channel: req.Channel, PhotoIDs: req.PhotoIDs,
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 	if err != nil {
 		fail(c, err)
@@ -298,13 +297,13 @@ func (h *handlers) listOrders(c *gin.Context) {
 	if f.CompoundID, ok = queryID(c, "compound_id"); !ok {
 		return
 	}
-	if f.Overdue, ok = orderBool(c, "overdue"); !ok {
+	if f.Overdue, ok = queryBool(c, "overdue"); !ok {
 		return
 	}
-	if f.From, ok = orderDate(c, "from", false); !ok {
+	if f.From, ok = queryDate(c, "from", false); !ok {
 		return
 	}
-	if f.To, ok = orderDate(c, "to", true); !ok {
+	if f.To, ok = queryDate(c, "to", true); !ok {
 		return
 	}
 	res, err := h.Order.List(c.Request.Context(), actor(c), f, p)
@@ -313,46 +312,6 @@ func (h *handlers) listOrders(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, newPage(res, func(v order.View) int64 { return v.ID }, newOrderResponse))
-}
-
-// orderBool reads an optional true/false query parameter.
-func orderBool(c *gin.Context, name string) (*bool, bool) {
-	switch c.Query(name) {
-	case "":
-		return nil, true
-	case "true":
-		b := true
-		return &b, true
-	case "false":
-		b := false
-		return &b, true
-	}
-	fail(c, errOrderBool)
-	return nil, false
-}
-
-// orderDate reads a Beijing date (YYYY-MM-DD) or an RFC 3339 time. A date
-// as the end of a range includes that whole day.
-func orderDate(c *gin.Context, name string, end bool) (*time.Time, bool) {
-	raw := c.Query(name)
-	if raw == "" {
-		return nil, true
-	}
-	if t, err := parseTime(raw); err == nil {
-		return &t, true
-	}
-	t, err := time.ParseInLocation(time.DateOnly, raw, cst)
-	if err == nil {
-		err = saneYear(t)
-	}
-	if err != nil {
-		fail(c, errOrderDate)
-		return nil, false
-	}
-	if end {
-		t = t.AddDate(0, 0, 1)
-	}
-	return &t, true
 }
 
 func (h *handlers) getOrder(c *gin.Context) {

@@ -32,10 +32,7 @@ func (h *handlers) peopleRoutes(authed *gin.RouterGroup) {
 	authed.POST("/grants/:id/revoke", h.revokeGrant)
 }
 
-var (
-	errPeopleExpiry = service.Invalid("bad_expiry", "有效期格式不正确：expires_in 为秒数，expires_at 为 RFC 3339 时间")
-	errPeopleBool   = service.Invalid("bad_query", "查询参数 include_revoked 须为 true 或 false")
-)
+var errPeopleExpiry = service.Invalid("bad_expiry", "有效期格式不正确：expires_in 为秒数，expires_at 为 RFC 3339 时间")
 
 // peopleNoBody accepts no body or an empty JSON object.
 func peopleNoBody(c *gin.Context) bool {
@@ -335,14 +332,11 @@ func (h *handlers) listGrants(c *gin.Context) {
 	if f.ScopeID, ok = queryID(c, "scope_id"); !ok {
 		return
 	}
-	switch c.Query("include_revoked") {
-	case "", "false":
-	case "true":
-		f.IncludeRevoked = true
-	default:
-		fail(c, errPeopleBool)
+	revoked, ok := queryBool(c, "include_revoked")
+	if !ok {
 		return
 	}
+	f.IncludeRevoked = revoked != nil && *revoked
 	res, err := h.Org.ListGrants(c.Request.Context(), actor(c), f, p)
 	if err != nil {
 		fail(c, err)

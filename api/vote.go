@@ -167,10 +167,14 @@ func (h *handlers) createVote(c *gin.Context) {
 		fail(c, errVoteTime)
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	v, created, err := h.Vote.Create(c.Request.Context(), actor(c), vote.CreateInput{
 		CompoundID: req.CompoundID, Question: req.Question, Detail: req.Detail, Matter: req.Matter,
 		Choices: req.Choices, OpenBallot: req.OpenBallot, Special: req.Special, OpensAt: opens, ClosesAt: closes,
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 	if err != nil {
 		fail(c, err)

@@ -107,9 +107,13 @@ func (h *handlers) postWish(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	v, created, err := h.Wish.Post(c.Request.Context(), actor(c), wish.PostInput{
 		HouseholdID: req.HouseholdID, ResidentID: req.ResidentID, Title: req.Title, Detail: req.Detail,
-		PhotoIDs: req.PhotoIDs, IdemKey: c.GetHeader("Idempotency-Key"),
+		PhotoIDs: req.PhotoIDs, IdemKey: key,
 	})
 	if err != nil {
 		fail(c, err)
@@ -223,11 +227,11 @@ func (h *handlers) wishHours(c *gin.Context) {
 	if f.CommunityID, ok = queryID(c, "community_id"); !ok {
 		return
 	}
-	from, ok := orderDate(c, "from", false)
+	from, ok := queryDate(c, "from", false)
 	if !ok {
 		return
 	}
-	to, ok := orderDate(c, "to", true)
+	to, ok := queryDate(c, "to", true)
 	if !ok {
 		return
 	}
