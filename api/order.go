@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -318,41 +319,37 @@ func (h *handlers) getOrder(c *gin.Context) {
 	byID(c, h.Order.Get, newOrderResponse)
 }
 
-// orderActionRequest is the body of every transition; each action reads
-// its own fields (see the OpenAPI document) and refuses the others.
+// orderActionRequest is the body of every transition. A field's `for`
+// tag names the actions that take it: any other action refuses it (400
+// unexpected_field) rather than ignore it. A note goes with every action.
 type orderActionRequest struct {
 	Note        *string  `json:"note"`
-	Reason      *string  `json:"reason"`
-	PhotoIDs    *[]int64 `json:"photo_ids"`
-	DuplicateOf *int64   `json:"duplicate_of"`
-	HandlerKind *string  `json:"handler_kind"`
-	HandlerID   *int64   `json:"handler_id"`
-	Deadline    *string  `json:"deadline"`
-	WorkerID    *int64   `json:"worker_id"`
-	Overall     *int     `json:"overall"`
-	Timeliness  *int     `json:"timeliness"`
-	Attitude    *int     `json:"attitude"`
-	Comment     *string  `json:"comment"`
-	Reopen      *bool    `json:"reopen"`
+	Reason      *string  `json:"reason" for:"reject,return,pause,rework,cancel"`
+	PhotoIDs    *[]int64 `json:"photo_ids" for:"resolve,progress,complete"`
+	DuplicateOf *int64   `json:"duplicate_of" for:"merge"`
+	HandlerKind *string  `json:"handler_kind" for:"dispatch"`
+	HandlerID   *int64   `json:"handler_id" for:"dispatch"`
+	Deadline    *string  `json:"deadline" for:"dispatch"`
+	WorkerID    *int64   `json:"worker_id" for:"assign,reassign"`
+	Overall     *int     `json:"overall" for:"rate"`
+	Timeliness  *int     `json:"timeliness" for:"rate"`
+	Attitude    *int     `json:"attitude" for:"rate"`
+	Comment     *string  `json:"comment" for:"rate"`
+	Reopen      *bool    `json:"reopen" for:"revisit"`
 }
 
-// orderActionFields says which body fields each action takes (note is
-// always allowed).
-var orderActionFields = map[string][]string{
-	order.ActReject:   {"reason"},
-	order.ActMerge:    {"duplicate_of"},
-	order.ActResolve:  {"photo_ids"},
-	order.ActDispatch: {"handler_kind", "handler_id", "deadline"},
-	order.ActReturn:   {"reason"},
-	order.ActAssign:   {"worker_id"},
-	order.ActReassign: {"worker_id"},
-	order.ActProgress: {"photo_ids"},
-	order.ActPause:    {"reason"},
-	order.ActComplete: {"photo_ids"},
-	order.ActRework:   {"reason"},
-	order.ActRate:     {"overall", "timeliness", "attitude", "comment"},
-	order.ActRevisit:  {"reopen"},
-	order.ActCancel:   {"reason"},
+// refuseOthers answers the first field given that action does not take.
+func (r orderActionRequest) refuseOthers(action string) error {
+	v := reflect.ValueOf(r)
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		takers, limited := f.Tag.Lookup("for")
+		if !limited || v.FieldByIndex(f.Index).IsNil() || slices.Contains(strings.Split(takers, ","), action) {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		return service.Invalid("unexpected_field", "此操作不接受字段 "+name)
+	}
+	return nil
 }
 
 func (h *handlers) orderAction(action string) gin.HandlerFunc {
@@ -381,17 +378,8 @@ func (h *handlers) orderAction(action string) gin.HandlerFunc {
 
 func (r orderActionRequest) input(action string) (order.Input, error) {
 	var in order.Input
-	allowed := orderActionFields[action]
-	present := map[string]bool{
-		"reason": r.Reason != nil, "photo_ids": r.PhotoIDs != nil, "duplicate_of": r.DuplicateOf != nil,
-		"handler_kind": r.HandlerKind != nil, "handler_id": r.HandlerID != nil, "deadline": r.Deadline != nil,
-		"worker_id": r.WorkerID != nil, "overall": r.Overall != nil, "timeliness": r.Timeliness != nil,
-		"attitude": r.Attitude != nil, "comment": r.Comment != nil, "reopen": r.Reopen != nil,
-	}
-	for f, ok := range present {
-		if ok && !slices.Contains(allowed, f) {
-			return in, service.Invalid("unexpected_field", "此操作不接受字段 "+f)
-		}
+	if err := r.refuseOthers(action); err != nil {
+		return in, err
 	}
 	str := func(p *string) string {
 		if p == nil {
