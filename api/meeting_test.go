@@ -382,15 +382,16 @@ func TestMeetingBadInputAPI(t *testing.T) {
 		{"no such meeting", "GET", "/api/v1/meetings/999999", community, nil, nil, 404, "meeting_not_found"},
 	}
 	for _, tc := range cases {
-		r := s.do(tc.method, tc.path, tc.token, tc.body, tc.headers...)
-		if r.Status != tc.status || r.ErrCode() != tc.code {
-			t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Raw, tc.status, tc.code)
-			continue
-		}
-		msg, _ := r.Body["error"].(map[string]any)["message"].(string)
-		if !strings.ContainsFunc(msg, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
-			t.Errorf("%s: message %q is not Chinese", tc.name, msg)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.method, tc.path, tc.token, tc.body, tc.headers...)
+			if r.Status != tc.status || r.ErrCode() != tc.code {
+				t.Fatalf("%d %s, want %d %s", r.Status, r.Raw, tc.status, tc.code)
+			}
+			msg, _ := r.Body["error"].(map[string]any)["message"].(string)
+			if !strings.ContainsFunc(msg, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+				t.Errorf("message %q is not Chinese", msg)
+			}
+		})
 	}
 	// Nothing of it changed the meeting.
 	r = s.must(200, "GET", meetingPath(id), community, nil)
