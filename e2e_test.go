@@ -259,11 +259,17 @@ func TestBinaryLogsJSONAtTheConfiguredLevel(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	for _, line := range stdout.Lines() {
-		var l struct{ Level string }
+		var l struct {
+			Level     string
+			Route     *string
+			RequestID string `json:"request_id"`
+		}
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
 			t.Errorf("a stdout line that is not JSON: %q", line)
 		} else if l.Level != "WARN" && l.Level != "ERROR" {
 			t.Errorf("a %s line at log_level=warn: %q", l.Level, line)
+		} else if l.Route != nil && l.RequestID == "" {
+			t.Errorf("a request's line without its request id: %q", line)
 		}
 	}
 	if stderr.String() != "" {
