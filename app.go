@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
@@ -79,7 +78,7 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*app,
 		return nil, err
 	}
 	a.db = db
-	if err := migrate(ctx, db); err != nil {
+	if _, err := migrate(ctx, db); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -92,15 +91,17 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*app,
 	return a, nil
 }
 
-// migrate brings the schema and its default data up to date.
-func migrate(ctx context.Context, db *gorm.DB) error {
-	if _, err := model.Migrate(ctx, db); err != nil {
-		return err
+// migrate brings the schema and its default data up to date and returns
+// the schema version it reached.
+func migrate(ctx context.Context, db *gorm.DB) (int, error) {
+	version, err := model.Migrate(ctx, db)
+	if err != nil {
+		return 0, err
 	}
 	if err := order.SeedCategories(ctx, db); err != nil {
-		return fmt.Errorf("order categories: %w", err)
+		return 0, fmt.Errorf("order categories: %w", err)
 	}
-	return nil
+	return version, nil
 }
 
 // weChat is every WeChat call the services make.
@@ -266,15 +267,16 @@ func (a *app) workers() []func(ctx context.Context) {
 	}
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
-	gin.SetMode(gin.ReleaseMode)
+// serve runs the API until ctx ends or SIGTERM. Everything it writes is a
+// log line: its stdout is JSON only.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	a, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	if a.embedded {
-		if err := a.loadDemoIfEmpty(ctx, out); err != nil {
+		if err := a.loadDemoIfEmpty(ctx); err != nil {
 			return err
 		}
 	}
@@ -288,8 +290,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	}
 	// A slow upload on a weak signal may take a while, but not for ever:
 	// a stuck body must not hold a drain at SIGTERM.
+	// net/http's own complaints (a bad TLS handshake, a handler writing
+	// twice) go to the one logger too, not to the log package's stderr.
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
-		IdleTimeout: 2 * time.Minute}
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -331,8 +335,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 }
 
 // loadDemoIfEmpty fills a fresh embedded database with the demo city and
-// prints how to log in as each demo role.
-func (a *app) loadDemoIfEmpty(ctx context.Context, out io.Writer) error {
+// logs how to log in as each demo role, one line per person.
+func (a *app) loadDemoIfEmpty(ctx context.Context) error {
 	empty, err := model.IsEmpty(ctx, a.db)
 	if err != nil || !empty {
 		return err
@@ -341,7 +345,10 @@ func (a *app) loadDemoIfEmpty(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printDemo(out, city)
+	a.log.InfoContext(ctx, `demo city loaded: log in with POST /api/v1/auth/login {"code": "..."}`)
+	for _, p := range city.People {
+		a.log.InfoContext(ctx, "demo login", "code", demo.Code(p.Name), "role", p.Role, "about", p.About)
+	}
 	return nil
 }
 
@@ -362,11 +369,10 @@ func migrateCmd(ctx context.Context, cfg config.Config, log *slog.Logger, out io
 			sqlDB.Close()
 		}
 	}()
-	if err := migrate(ctx, db); err != nil {
+	v, err := migrate(ctx, db)
+	if err != nil {
 		return err
 	}
-	var v int
-	db.Model(&model.SchemaVersion{}).Select("COALESCE(MAX(version), 0)").Scan(&v)
 	fmt.Fprintf(out, "schema at version %d\n", v)
 	return nil
 }
@@ -407,7 +413,7 @@ func adminCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 			sqlDB.Close()
 		}
 	}()
-	if err := migrate(ctx, db); err != nil {
+	if _, err := migrate(ctx, db); err != nil {
 		return err
 	}
 	svc := org.New(db, service.SystemClock{})

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"redprop/model"
 	"redprop/service/wechat"
 	"redprop/service/wechat/wechattest"
 )
@@ -24,10 +26,7 @@ func TestBinaryAgainstFakeWeChat(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "redprop")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, dir)
 	fake := wechattest.NewServer(t)
 	fake.AddCode("code-resident", wechat.SandboxOpenID("resident"), "")
 	fake.AddCode("code-grid", wechat.SandboxOpenID("grid"), "")
@@ -139,6 +138,138 @@ func TestBinaryAgainstFakeWeChat(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("still running %s after SIGTERM", time.Since(start))
+	}
+}
+
+// buildBinary builds the command into dir, with the given build tags.
+func buildBinary(t *testing.T, dir string, tags ...string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "redprop")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// The real binary at log_level=warn writes nothing to stderr and only
+// JSON lines at warn or above to stdout, each failed request's line with
+// its request id: a 500, a panic (routes of the faultroutes build) and a
+// failing scheduler tick, caused by dropping a table the order scheduler
+// reads under the running server.
+func TestBinaryLogsJSONAtTheConfiguredLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir, "faultroutes")
+	addr, data := freeAddr(t), filepath.Join(dir, "data")
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+data, "REDPROP_MYSQL_DSN=", "REDPROP_REDIS_ADDR=",
+		"REDPROP_WECHAT_APP_ID=", "REDPROP_LOG_LEVEL=warn", "REDPROP_SCHEDULER_INTERVAL=100ms",
+		"REDPROP_JWT_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	defer func() {
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	}()
+	base := "http://" + addr
+	waitFor(t, 20*time.Second, "readiness", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	get := func(path, requestID string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("X-Request-Id", requestID)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Error     struct{ Code string }
+			RequestID string `json:"request_id"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode != http.StatusInternalServerError || body.Error.Code != "internal" || body.RequestID != requestID {
+			t.Fatalf("GET %s: %d %+v", path, resp.StatusCode, body)
+		}
+	}
+	get("/fault/error", "e2e-plain-error")
+	get("/fault/panic", "e2e-panic")
+
+	db, err := model.Open("", sqlitePath(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("DROP TABLE categories").Error; err != nil {
+		t.Fatal(err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+	want := map[string]string{"e2e-plain-error": "internal error", "e2e-panic": "panic"}
+	seen := func() map[string]bool {
+		got := map[string]bool{}
+		for _, line := range stdout.Lines() {
+			var l map[string]any
+			if json.Unmarshal([]byte(line), &l) != nil {
+				continue
+			}
+			if id, _ := l["request_id"].(string); want[id] == l["msg"] {
+				got[id] = true
+			}
+			// The scheduler's line, whatever its wording: an error outside
+			// any request, about the table that is gone.
+			if errText, _ := l["err"].(string); l["level"] == "ERROR" && l["request_id"] == nil &&
+				strings.Contains(errText, "categories") {
+				got["scheduler"] = true
+			}
+		}
+		return got
+	}
+	waitFor(t, 10*time.Second, "log lines of the failures", func() bool {
+		got := seen()
+		return got["e2e-plain-error"] && got["e2e-panic"] && got["scheduler"]
+	})
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	for _, line := range stdout.Lines() {
+		var l struct {
+			Level     string
+			Route     *string
+			RequestID string `json:"request_id"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Errorf("a stdout line that is not JSON: %q", line)
+		} else if l.Level != "WARN" && l.Level != "ERROR" {
+			t.Errorf("a %s line at log_level=warn: %q", l.Level, line)
+		} else if l.Route != nil && l.RequestID == "" {
+			t.Errorf("a request's line without its request id: %q", line)
+		}
+	}
+	if stderr.String() != "" {
+		t.Errorf("stderr is not empty:\n%s", stderr.String())
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -45,9 +47,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return err
 	}
 	log := newLogger(cfg.LogLevel, out)
+	// go-redis complains (a dropped connection, a failed pool dial)
+	// through a process-wide logger of its own that writes to stderr.
+	redis.SetLogger(redisLog{log})
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, log, out)
+		return serve(ctx, cfg, log)
 	case "migrate":
 		return migrateCmd(ctx, cfg, log, out)
 	case "demo":
@@ -64,6 +69,13 @@ func newLogger(level string, out io.Writer) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
 	return slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: l}))
+}
+
+// redisLog is the configured logger in the shape go-redis logs through.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis", "detail", fmt.Sprintf(format, v...))
 }
 
 // devSecret makes a JWT secret for development when none is configured:

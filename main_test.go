@@ -28,6 +28,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// Lines returns the complete lines written so far.
+func (s *syncBuffer) Lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.FieldsFunc(s.b.String(), func(r rune) bool { return r == '\n' })
+}
+
 func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

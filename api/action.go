@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -150,10 +149,14 @@ func (h *handlers) createActionItem(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	h.respondCreated(c, action.CreateInput{
 		Title: req.Title, Detail: req.Detail, OwnerKind: req.OwnerKind, OwnerID: req.OwnerID, DueDate: req.DueDate,
 		SourceKind: req.SourceKind, SourceID: req.SourceID, CompoundID: req.CompoundID, CommunityID: req.CommunityID,
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 }
 
@@ -166,10 +169,14 @@ func (h *handlers) createActionItemFromOrder(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	h.respondCreated(c, action.CreateInput{
 		Title: req.Title, Detail: req.Detail, OwnerKind: req.OwnerKind, OwnerID: req.OwnerID, DueDate: req.DueDate,
 		SourceKind: model.SourceOrder, SourceID: id, CommunityID: req.CommunityID,
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 }
 
@@ -201,21 +208,16 @@ func actionFilter(c *gin.Context) (action.Filter, bool) {
 			return f, false
 		}
 	}
-	if f.Overdue, ok = orderBool(c, "overdue"); !ok {
+	if f.Overdue, ok = queryBool(c, "overdue"); !ok {
 		return f, false
 	}
-	if f.From, ok = orderDate(c, "from", false); !ok {
+	if f.From, ok = queryDate(c, "from", false); !ok {
 		return f, false
 	}
-	if f.To, ok = orderDate(c, "to", true); !ok {
+	if f.To, ok = queryDate(c, "to", true); !ok {
 		return f, false
 	}
 	return f, true
-}
-
-type actionItemPage struct {
-	Items      []actionItemResponse `json:"items"`
-	NextCursor string               `json:"next_cursor"`
 }
 
 func (h *handlers) listActionItems(c *gin.Context) {
@@ -232,14 +234,7 @@ func (h *handlers) listActionItems(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := actionItemPage{Items: make([]actionItemResponse, 0, len(res.Items))}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, newActionItemResponse(v))
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, newPage(res, func(v action.View) int64 { return v.ID }, newActionItemResponse))
 }
 
 func (h *handlers) exportActionItems(c *gin.Context) {
@@ -260,7 +255,7 @@ func (h *handlers) exportActionItems(c *gin.Context) {
 	c.Status(http.StatusOK)
 	if _, err := wb.WriteTo(c.Writer); err != nil {
 		// The status is out; all that is left is to log it.
-		slog.ErrorContext(c.Request.Context(), "write action item export", "err", err, "request_id", requestID(c))
+		h.Log.ErrorContext(c.Request.Context(), "write action item export", "err", err, "request_id", requestID(c))
 	}
 }
 
@@ -287,16 +282,7 @@ func rfc5987(s string) string {
 }
 
 func (h *handlers) getActionItem(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Action.Get(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newActionItemResponse(v))
+	byID(c, h.Action.Get, newActionItemResponse)
 }
 
 func (h *handlers) getActionItemPhoto(c *gin.Context) {

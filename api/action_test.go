@@ -459,19 +459,20 @@ func TestActionItemBadInputsThroughTheRouter(t *testing.T) {
 		if c.who != "" {
 			tok = f.tok(c.who)
 		}
-		var headers []string
-		if c.name == "long key" {
-			headers = []string{"Idempotency-Key", strings.Repeat("k", 65)}
-		}
-		r := f.do(c.method, c.path, tok, c.body, headers...)
-		if r.Status != c.status || r.ErrCode() != c.code {
-			t.Errorf("%s: %d %s, want %d %s", c.name, r.Status, r.Raw, c.status, c.code)
-			continue
-		}
-		msg, _ := r.Body["error"].(map[string]any)["message"].(string)
-		if !strings.ContainsFunc(msg, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
-			t.Errorf("%s: message %q is not Chinese", c.name, msg)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			var headers []string
+			if c.name == "long key" {
+				headers = []string{"Idempotency-Key", strings.Repeat("k", 65)}
+			}
+			r := f.do(c.method, c.path, tok, c.body, headers...)
+			if r.Status != c.status || r.ErrCode() != c.code {
+				t.Fatalf("%d %s, want %d %s", r.Status, r.Raw, c.status, c.code)
+			}
+			msg, _ := r.Body["error"].(map[string]any)["message"].(string)
+			if !strings.ContainsFunc(msg, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+				t.Errorf("message %q is not Chinese", msg)
+			}
+		})
 	}
 	var n int64
 	f.db.Model(&model.ActionItem{}).Count(&n)

@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -183,23 +186,100 @@ func TestMeListsHouseholdsAndGrants(t *testing.T) {
 
 func TestHTTPEnvelopeForUnknownRoutesPanicsAndBigBodies(t *testing.T) {
 	s := newTestServer(t)
-	if r := s.do("GET", "/api/v1/nope", "", nil); r.Status != 404 || r.ErrCode() != "route_not_found" {
-		t.Fatalf("unknown route: %d %s", r.Status, r.Raw)
-	}
-	if r := s.do("GET", "/api/v1/auth/login", "", nil); r.Status != 405 && r.Status != 400 {
-		t.Fatalf("wrong method: %d", r.Status)
-	}
+	t.Run("unknown route", func(t *testing.T) {
+		if r := s.do("GET", "/api/v1/nope", "", nil); r.Status != 404 || r.ErrCode() != "route_not_found" {
+			t.Fatalf("unknown route: %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("wrong method", func(t *testing.T) {
+		r := s.do("GET", "/api/v1/auth/login", "", nil)
+		if r.Status != http.StatusMethodNotAllowed || r.ErrCode() != "method_not_allowed" || r.Body["request_id"] == "" {
+			t.Fatalf("wrong method: %d %s", r.Status, r.Raw)
+		}
+		if got := r.Header.Get("Allow"); got != "POST" {
+			t.Fatalf("Allow: %q, want POST", got)
+		}
+		r = s.do("DELETE", "/api/v1/orders", "", nil)
+		if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, POST" {
+			t.Fatalf("DELETE /orders: %d Allow %q", r.Status, r.Header.Get("Allow"))
+		}
+	})
 	s.router.GET("/boom", func(c *gin.Context) { panic("secret detail") })
-	r := s.do("GET", "/boom", "", nil)
-	if r.Status != 500 || r.ErrCode() != "internal" || strings.Contains(string(r.Raw), "secret") || strings.Contains(string(r.Raw), "goroutine") {
-		t.Fatalf("panic: %d %s", r.Status, r.Raw)
-	}
-	big := `{"code":"` + strings.Repeat("x", 2<<20) + `"}`
-	if r := s.do("POST", "/api/v1/auth/login", "", big); r.Status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("big body: %d", r.Status)
-	}
+	t.Run("panic", func(t *testing.T) {
+		r := s.do("GET", "/boom", "", nil)
+		if r.Status != 500 || r.ErrCode() != "internal" || strings.Contains(string(r.Raw), "secret") || strings.Contains(string(r.Raw), "goroutine") {
+			t.Fatalf("panic: %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("big body", func(t *testing.T) {
+		big := `{"code":"` + strings.Repeat("x", 2<<20) + `"}`
+		if r := s.do("POST", "/api/v1/auth/login", "", big); r.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("big body: %d", r.Status)
+		}
+	})
 	s.must(200, "GET", "/healthz", "", nil)
 	s.must(200, "GET", "/readyz", "", nil)
+}
+
+// The router writes its lines through Deps.Log only: a 500, a panic and
+// a failed readiness check each leave a line at error or warn level with
+// the request id, and the access lines are info.
+func TestRouterLogsThroughItsLogger(t *testing.T) {
+	s := newTestServer(t)
+	var buf syncBuffer
+	d := s.deps
+	d.Log = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	notReady := true
+	d.Ready = func(context.Context) error {
+		if notReady {
+			return errors.New("database: gone")
+		}
+		return nil
+	}
+	s.router = NewRouter(d)
+	s.router.GET("/boom", func(c *gin.Context) { panic("secret detail") })
+	s.router.GET("/broken", func(c *gin.Context) { fail(c, errors.New("disk on fire")) })
+
+	want := map[string]string{"/boom": "panic", "/broken": "internal error", "/readyz": "not ready"}
+	for path, msg := range want {
+		t.Run(path, func(t *testing.T) {
+			before := len(buf.Lines())
+			r := s.do("GET", path, "", nil, "X-Request-Id", "req-"+path[1:])
+			if r.Status/100 != 5 {
+				t.Fatalf("%s: %d %s", path, r.Status, r.Raw)
+			}
+			lines := buf.Lines()[before:]
+			if len(lines) != 1 {
+				t.Fatalf("%s logged %d lines at warn and above, want 1: %q", path, len(lines), lines)
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+				t.Fatalf("not JSON: %q", lines[0])
+			}
+			if line["msg"] != msg || line["request_id"] != "req-"+path[1:] {
+				t.Fatalf("%s logged %v, want msg %q with its request id", path, line, msg)
+			}
+		})
+	}
+}
+
+// syncBuffer collects log lines written from the handlers' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// Lines returns the complete lines written so far.
+func (s *syncBuffer) Lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.FieldsFunc(s.b.String(), func(r rune) bool { return r == '\n' })
 }
 
 // X-Forwarded-For names the client only when the peer is a trusted proxy:

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 // bindJSON decodes the body into req, refusing unknown fields, trailing
@@ -74,6 +75,46 @@ func queryID(c *gin.Context, name string) (int64, bool) {
 	return id, true
 }
 
+// queryBool reads an optional true/false query parameter (nil if absent).
+func queryBool(c *gin.Context, name string) (*bool, bool) {
+	var b bool
+	switch c.Query(name) {
+	case "":
+		return nil, true
+	case "true":
+		b = true
+	case "false":
+	default:
+		fail(c, service.Invalid("bad_query", "查询参数 "+name+" 须为 true 或 false"))
+		return nil, false
+	}
+	return &b, true
+}
+
+// queryDate reads a Beijing date (YYYY-MM-DD) or an RFC 3339 time. A date
+// as the end of a range includes that whole day.
+func queryDate(c *gin.Context, name string, end bool) (*time.Time, bool) {
+	raw := c.Query(name)
+	if raw == "" {
+		return nil, true
+	}
+	if t, err := parseTime(raw); err == nil {
+		return &t, true
+	}
+	t, err := time.ParseInLocation(time.DateOnly, raw, calendar.Beijing)
+	if err == nil {
+		err = saneYear(t)
+	}
+	if err != nil {
+		fail(c, errBadDate)
+		return nil, false
+	}
+	if end {
+		t = t.AddDate(0, 0, 1)
+	}
+	return &t, true
+}
+
 // page reads ?cursor= and ?limit= (default 20, at most 100).
 func page(c *gin.Context) (service.Page, bool) {
 	p := service.Page{Limit: 20}
@@ -109,15 +150,13 @@ func nextCursor(lastID int64, more bool) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(lastID, 10)))
 }
 
-// cst is China Standard Time; served times carry +08:00 (DESIGN.md §8).
-var cst = time.FixedZone("CST", 8*3600)
-
-// ts formats a stored UTC time for clients.
+// ts formats a stored UTC time for clients: Beijing time, so served
+// times carry +08:00 (DESIGN.md §8).
 func ts(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(cst).Format(time.RFC3339)
+	return t.In(calendar.Beijing).Format(time.RFC3339)
 }
 
 // tsp formats an optional time.

@@ -66,7 +66,7 @@ type vulnerableResponse struct {
 func newVulnerableResponse(v order.VulnerableView) vulnerableResponse {
 	cs := make([]emergencyContact, 0, len(v.Contacts))
 	for _, c := range v.Contacts {
-		cs = append(cs, emergencyContact(c))
+		cs = append(cs, emergencyContact{Name: c.Name, Phone: c.Phone, Relation: c.Relation})
 	}
 	return vulnerableResponse{
 		ID: v.ID, UserID: v.UserID, Name: v.Name, Kind: v.Kind, Note: v.Note, Contacts: cs,
@@ -83,7 +83,7 @@ func (h *handlers) registerVulnerable(c *gin.Context) {
 	}
 	in := order.VulnerableInput{UserID: req.UserID, HouseholdID: req.HouseholdID, Name: req.Name, Kind: req.Kind, Note: req.Note}
 	for _, ct := range req.Contacts {
-		in.Contacts = append(in.Contacts, model.EmergencyContact(ct))
+		in.Contacts = append(in.Contacts, model.EmergencyContact{Name: ct.Name, Phone: ct.Phone, Relation: ct.Relation})
 	}
 	v, err := h.Order.RegisterVulnerable(c.Request.Context(), actor(c), in)
 	if err != nil {
@@ -91,11 +91,6 @@ func (h *handlers) registerVulnerable(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, newVulnerableResponse(v))
-}
-
-type vulnerablePage struct {
-	Items      []vulnerableResponse `json:"items"`
-	NextCursor string               `json:"next_cursor"`
 }
 
 func (h *handlers) listVulnerable(c *gin.Context) {
@@ -112,14 +107,7 @@ func (h *handlers) listVulnerable(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := vulnerablePage{Items: make([]vulnerableResponse, 0, len(res.Items))}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, newVulnerableResponse(v))
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, newPage(res, func(v order.VulnerableView) int64 { return v.ID }, newVulnerableResponse))
 }
 
 func (h *handlers) removeVulnerable(c *gin.Context) {
@@ -209,11 +197,6 @@ func (h *handlers) raiseCall(c *gin.Context) {
 	createdOr200(c, created, newCallResponse(v))
 }
 
-type callPage struct {
-	Items      []callResponse `json:"items"`
-	NextCursor string         `json:"next_cursor"`
-}
-
 func (h *handlers) openCalls(c *gin.Context) {
 	p, ok := page(c)
 	if !ok {
@@ -224,27 +207,11 @@ func (h *handlers) openCalls(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := callPage{Items: make([]callResponse, 0, len(res.Items))}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, newCallResponse(v))
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, newPage(res, func(v order.CallView) int64 { return v.ID }, newCallResponse))
 }
 
 func (h *handlers) getCall(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Order.EmergencyCall(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newCallResponse(v))
+	byID(c, h.Order.EmergencyCall, newCallResponse)
 }
 
 type respondCallRequest struct {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -37,20 +36,37 @@ var statusOf = map[service.Kind]int{
 	service.KindUnsupported:   http.StatusUnsupportedMediaType,
 }
 
+// errInternal is what a client sees of an error that is not a service
+// error: the cause stays in the server's log.
+var errInternal = &service.Error{Kind: service.KindInternal, Code: "internal", Message: "服务器内部错误，请稍后再试"}
+
 // fail writes err as the error envelope and aborts. Errors that are not
-// service errors are logged and answered with a generic 500.
+// service errors are answered with a generic 500. Both those and service
+// errors wrapping a cause are attached to the request (c.Error), where
+// the request log (logRequests) writes them with the configured logger
+// and the request id.
 func fail(c *gin.Context, err error) {
 	var e *service.Error
 	if !errors.As(err, &e) {
-		slog.ErrorContext(c.Request.Context(), "internal error", "err", err, "path", c.FullPath(), "request_id", requestID(c))
-		e = &service.Error{Kind: service.KindInternal, Code: "internal", Message: "服务器内部错误，请稍后再试"}
+		_ = c.Error(err)
+		e = errInternal
 	} else if e.Err != nil {
-		slog.WarnContext(c.Request.Context(), "request failed", "code", e.Code, "err", e.Err, "request_id", requestID(c))
+		_ = c.Error(err)
 	}
+	writeError(c, e)
+}
+
+// writeError writes e as the envelope with its kind's status and aborts.
+func writeError(c *gin.Context, e *service.Error) {
 	status, ok := statusOf[e.Kind]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
+	writeStatus(c, status, e)
+}
+
+// writeStatus writes e as the envelope with the given status and aborts.
+func writeStatus(c *gin.Context, status int, e *service.Error) {
 	if e.Kind == service.KindRateLimited && e.RetryAfter > 0 {
 		secs := int(e.RetryAfter.Seconds() + 0.999)
 		c.Header("Retry-After", strconv.Itoa(secs))
@@ -66,7 +82,8 @@ var (
 	errBadJSON    = service.Invalid("bad_request", "请求格式不正确")
 	errBadID      = service.Invalid("bad_id", "编号格式不正确")
 	errNotFound   = service.NotFound("route_not_found", "接口不存在")
-	errMethod     = service.Invalid("method_not_allowed", "请求方法不被允许")
+	errMethod     = service.Invalid("method_not_allowed", "请求方法不被允许") // answered 405: see NewRouter
 	errBodyTooBig = service.TooLarge("body_too_large", "请求内容过大")
 	errBadCursor  = service.Invalid("bad_cursor", "分页游标不正确")
+	errBadDate    = service.Invalid("bad_date", "日期须为 YYYY-MM-DD 或 RFC 3339 时间")
 )

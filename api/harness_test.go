@@ -26,13 +26,20 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/servicetest"
 	"redprop/service/vote"
 	"redprop/service/wechat"
 	"redprop/service/wish"
 )
 
 // testServer is the real router over a clean database, Redis and the
-// WeChat sandbox, with a fake clock.
+// WeChat sandbox, with a fake clock at the shared harness's start.
+//
+// It does not build on servicetest.City: that one always holds the demo
+// city, and many of these tests start from an empty database (the first
+// login makes the user, an org tree is built over HTTP, bad logins must
+// leave no user behind). People here are sandbox logins, found by their
+// open id; loadDemo adds the demo city when a test wants it.
 type testServer struct {
 	t      *testing.T
 	db     *gorm.DB
@@ -47,7 +54,7 @@ func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	db := dbtest.Open(t)
 	rdb, prefix := dbtest.Redis(t)
-	clock := service.NewFakeClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)) // Monday 10:00 in Beijing
+	clock := service.NewFakeClock(servicetest.Start)
 	authSvc := auth.New(db, rdb, wechat.NewSandbox(), clock, auth.Config{
 		JWTSecret: []byte("test-secret-test-secret-test-secret"), AccessTTL: 15 * time.Minute,
 		RefreshTTL: 24 * time.Hour, PerIPPerMin: 1000, PerCodePerMin: 1000, RedisPrefix: prefix, Sandbox: true,

@@ -33,8 +33,7 @@ func (h *handlers) idempotent(next gin.HandlerFunc) gin.HandlerFunc {
 			next(c)
 			return
 		}
-		if !validIdemKey(key) {
-			fail(c, errIdemKey)
+		if _, ok := idemKey(c); !ok {
 			return
 		}
 		fp, err := fingerprint(c)
@@ -77,16 +76,19 @@ func (h *handlers) idempotent(next gin.HandlerFunc) gin.HandlerFunc {
 	}
 }
 
-func validIdemKey(k string) bool {
-	if len(k) == 0 || len(k) > 64 {
-		return false
+// idemKey reads the Idempotency-Key header ("" when there is none),
+// answering 400 bad_idempotency_key unless it is 1–64 visible ASCII
+// characters. Every endpoint that takes the header reads it here.
+func idemKey(c *gin.Context) (string, bool) {
+	k := c.GetHeader("Idempotency-Key")
+	ok := len(k) <= 64
+	for i := 0; ok && i < len(k); i++ {
+		ok = k[i] >= 0x21 && k[i] <= 0x7e
 	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return false
-		}
+	if !ok {
+		fail(c, errIdemKey)
 	}
-	return true
+	return k, ok
 }
 
 // fingerprint names the request: method, path and a hash of a JSON body

@@ -41,7 +41,6 @@ func (h *handlers) meetingRoutes(authed *gin.RouterGroup) {
 
 var (
 	errMeetingTime = service.Invalid("bad_time", "时间须为 RFC 3339 格式，如 2026-11-25T14:30:00+08:00")
-	errMeetingBool = service.Invalid("bad_query", "查询参数 signed_in 须为 true 或 false")
 )
 
 // ---- request and response types
@@ -190,7 +189,7 @@ func newMeetingResponse(v meeting.View) meetingResponse {
 func newAgenda(items []model.AgendaItem) []meetingAgendaItem {
 	out := make([]meetingAgendaItem, 0, len(items))
 	for _, it := range items {
-		out = append(out, meetingAgendaItem(it))
+		out = append(out, meetingAgendaItem{Title: it.Title, Presenter: it.Presenter, Minutes: it.Minutes})
 	}
 	return out
 }
@@ -198,7 +197,7 @@ func newAgenda(items []model.AgendaItem) []meetingAgendaItem {
 func newAttachments(items []model.MeetingAttachment) []meetingAttachment {
 	out := make([]meetingAttachment, 0, len(items))
 	for _, it := range items {
-		out = append(out, meetingAttachment(it))
+		out = append(out, meetingAttachment{Name: it.Name, PhotoID: it.PhotoID, URL: it.URL})
 	}
 	return out
 }
@@ -206,7 +205,7 @@ func newAttachments(items []model.MeetingAttachment) []meetingAttachment {
 func agendaInput(items []meetingAgendaItem) []model.AgendaItem {
 	out := make([]model.AgendaItem, 0, len(items))
 	for _, it := range items {
-		out = append(out, model.AgendaItem(it))
+		out = append(out, model.AgendaItem{Title: it.Title, Presenter: it.Presenter, Minutes: it.Minutes})
 	}
 	return out
 }
@@ -214,7 +213,7 @@ func agendaInput(items []meetingAgendaItem) []model.AgendaItem {
 func attachmentInput(items []meetingAttachment) []model.MeetingAttachment {
 	out := make([]model.MeetingAttachment, 0, len(items))
 	for _, it := range items {
-		out = append(out, model.MeetingAttachment(it))
+		out = append(out, model.MeetingAttachment{Name: it.Name, PhotoID: it.PhotoID, URL: it.URL})
 	}
 	return out
 }
@@ -222,7 +221,7 @@ func attachmentInput(items []meetingAttachment) []model.MeetingAttachment {
 func groupInput(gs []meetingGroupInput) []meeting.GroupInput {
 	out := make([]meeting.GroupInput, 0, len(gs))
 	for _, g := range gs {
-		out = append(out, meeting.GroupInput(g))
+		out = append(out, meeting.GroupInput{Kind: g.Kind, TargetID: g.TargetID})
 	}
 	return out
 }
@@ -255,11 +254,15 @@ func (h *handlers) createMeeting(c *gin.Context) {
 	if !ok {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	v, created, err := h.Meeting.Create(c.Request.Context(), actor(c), meeting.CreateInput{
 		Kind: req.Kind, Title: req.Title, ScopeKind: req.ScopeKind, ScopeID: req.ScopeID, StartsAt: start, EndsAt: end,
 		Place: req.Place, OnlineURL: req.OnlineURL, Note: req.Note, Agenda: agendaInput(req.Agenda),
 		Attachments: attachmentInput(req.Attachments), UserIDs: req.UserIDs, Groups: groupInput(req.Groups),
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 	if err != nil {
 		fail(c, err)
@@ -278,60 +281,39 @@ func (h *handlers) listMeetings(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMessagePage(res, func(v meeting.View) int64 { return v.ID }, newMeetingResponse))
+	c.JSON(http.StatusOK, newPage(res, func(v meeting.View) int64 { return v.ID }, newMeetingResponse))
 }
 
 func (h *handlers) getMeeting(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Meeting.Get(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newMeetingResponse(v))
+	byID(c, h.Meeting.Get, newMeetingResponse)
 }
 
 func (h *handlers) updateMeeting(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	var req updateMeetingRequest
-	if !bindJSON(c, &req) {
-		return
-	}
-	p := meeting.Patch{Title: req.Title, Place: req.Place, OnlineURL: req.OnlineURL, Note: req.Note}
-	for _, f := range []struct {
-		raw *string
-		dst **time.Time
-	}{{req.StartsAt, &p.StartsAt}, {req.EndsAt, &p.EndsAt}} {
-		if f.raw == nil {
-			continue
+	patchByID(c, func(id int64, req updateMeetingRequest) (meeting.View, error) {
+		p := meeting.Patch{Title: req.Title, Place: req.Place, OnlineURL: req.OnlineURL, Note: req.Note}
+		for _, f := range []struct {
+			raw *string
+			dst **time.Time
+		}{{req.StartsAt, &p.StartsAt}, {req.EndsAt, &p.EndsAt}} {
+			if f.raw == nil {
+				continue
+			}
+			t, err := parseTime(*f.raw)
+			if err != nil {
+				return meeting.View{}, errMeetingTime
+			}
+			*f.dst = &t
 		}
-		t, err := parseTime(*f.raw)
-		if err != nil {
-			fail(c, errMeetingTime)
-			return
+		if req.Agenda != nil {
+			a := agendaInput(*req.Agenda)
+			p.Agenda = &a
 		}
-		*f.dst = &t
-	}
-	if req.Agenda != nil {
-		a := agendaInput(*req.Agenda)
-		p.Agenda = &a
-	}
-	if req.Attachments != nil {
-		a := attachmentInput(*req.Attachments)
-		p.Attachments = &a
-	}
-	v, err := h.Meeting.Update(c.Request.Context(), actor(c), id, p)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newMeetingResponse(v))
+		if req.Attachments != nil {
+			a := attachmentInput(*req.Attachments)
+			p.Attachments = &a
+		}
+		return h.Meeting.Update(c.Request.Context(), actor(c), id, p)
+	}, newMeetingResponse)
 }
 
 // meetingAction serves a lifecycle step that takes no input.
@@ -418,13 +400,7 @@ func (h *handlers) listMeetingParticipants(c *gin.Context) {
 		return
 	}
 	f := meeting.ParticipantFilter{RSVP: c.Query("rsvp")}
-	switch c.Query("signed_in") {
-	case "":
-	case "true", "false":
-		b := c.Query("signed_in") == "true"
-		f.SignedIn = &b
-	default:
-		fail(c, errMeetingBool)
+	if f.SignedIn, ok = queryBool(c, "signed_in"); !ok {
 		return
 	}
 	res, err := h.Meeting.Participants(c.Request.Context(), actor(c), id, f, p)
@@ -432,7 +408,7 @@ func (h *handlers) listMeetingParticipants(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMessagePage(res, func(p meeting.ParticipantView) int64 { return p.ID }, newParticipantResponse))
+	c.JSON(http.StatusOK, newPage(res, func(p meeting.ParticipantView) int64 { return p.ID }, newParticipantResponse))
 }
 
 func (h *handlers) inviteToMeeting(c *gin.Context) {

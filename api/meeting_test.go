@@ -14,6 +14,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/demo"
 	"redprop/service/meeting"
 	"redprop/service/message"
@@ -32,9 +33,8 @@ func newTestMeetings(t *testing.T, db *gorm.DB, rdb redis.UniversalClient, prefi
 
 // bj is a Beijing wall-clock time days after the test clock's day.
 func (s *testServer) bj(days, hour, minute int) time.Time {
-	cst := time.FixedZone("CST", 8*3600)
-	d := s.clock.Now().In(cst)
-	return time.Date(d.Year(), d.Month(), d.Day()+days, hour, minute, 0, 0, cst)
+	d := s.clock.Now().In(calendar.Beijing)
+	return time.Date(d.Year(), d.Month(), d.Day()+days, hour, minute, 0, 0, calendar.Beijing)
 }
 
 // jointMeeting is the demo joint meeting the community's staff calls: the
@@ -382,15 +382,16 @@ func TestMeetingBadInputAPI(t *testing.T) {
 		{"no such meeting", "GET", "/api/v1/meetings/999999", community, nil, nil, 404, "meeting_not_found"},
 	}
 	for _, tc := range cases {
-		r := s.do(tc.method, tc.path, tc.token, tc.body, tc.headers...)
-		if r.Status != tc.status || r.ErrCode() != tc.code {
-			t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Raw, tc.status, tc.code)
-			continue
-		}
-		msg, _ := r.Body["error"].(map[string]any)["message"].(string)
-		if !strings.ContainsFunc(msg, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
-			t.Errorf("%s: message %q is not Chinese", tc.name, msg)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.method, tc.path, tc.token, tc.body, tc.headers...)
+			if r.Status != tc.status || r.ErrCode() != tc.code {
+				t.Fatalf("%d %s, want %d %s", r.Status, r.Raw, tc.status, tc.code)
+			}
+			msg, _ := r.Body["error"].(map[string]any)["message"].(string)
+			if !strings.ContainsFunc(msg, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+				t.Errorf("message %q is not Chinese", msg)
+			}
+		})
 	}
 	// Nothing of it changed the meeting.
 	r = s.must(200, "GET", meetingPath(id), community, nil)

@@ -12,7 +12,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"redprop/model"
-	"redprop/service"
 	"redprop/service/message"
 )
 
@@ -40,25 +39,6 @@ func (h *handlers) messageRoutes(v1, authed *gin.RouterGroup) {
 	v1.POST("/wechat/oa", h.oaPush)
 }
 
-var errMessageBool = service.Invalid("bad_query", "查询参数 unread 须为 true 或 false")
-
-// messagePage is one page of a keyset-paginated list.
-type messagePage[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor"`
-}
-
-func newMessagePage[S, T any](p service.Paged[S], id func(S) int64, conv func(S) T) messagePage[T] {
-	out := messagePage[T]{Items: make([]T, 0, len(p.Items))}
-	for _, it := range p.Items {
-		out.Items = append(out.Items, conv(it))
-	}
-	if len(p.Items) > 0 {
-		out.NextCursor = nextCursor(id(p.Items[len(p.Items)-1]), p.More)
-	}
-	return out
-}
-
 type messageResponse struct {
 	ID        int64   `json:"id"`
 	Kind      string  `json:"kind"`
@@ -81,21 +61,16 @@ func (h *handlers) listMessages(c *gin.Context) {
 	if !ok {
 		return
 	}
-	unread := false
-	switch c.Query("unread") {
-	case "", "false":
-	case "true":
-		unread = true
-	default:
-		fail(c, errMessageBool)
+	unread, ok := queryBool(c, "unread")
+	if !ok {
 		return
 	}
-	res, err := h.Message.Inbox(c.Request.Context(), actor(c), unread, p)
+	res, err := h.Message.Inbox(c.Request.Context(), actor(c), unread != nil && *unread, p)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMessagePage(res, func(m model.Message) int64 { return m.ID }, newMessageResponse))
+	c.JSON(http.StatusOK, newPage(res, func(m model.Message) int64 { return m.ID }, newMessageResponse))
 }
 
 func (h *handlers) unreadMessages(c *gin.Context) {
@@ -108,16 +83,7 @@ func (h *handlers) unreadMessages(c *gin.Context) {
 }
 
 func (h *handlers) readMessage(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	m, err := h.Message.MarkRead(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newMessageResponse(m))
+	byID(c, h.Message.MarkRead, newMessageResponse)
 }
 
 func (h *handlers) readAllMessages(c *gin.Context) {
@@ -223,7 +189,7 @@ func (h *handlers) sandboxPushes(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMessagePage(res, func(p model.SandboxPush) int64 { return p.ID }, newSandboxPushResponse))
+	c.JSON(http.StatusOK, newPage(res, func(p model.SandboxPush) int64 { return p.ID }, newSandboxPushResponse))
 }
 
 type outboxResponse struct {
@@ -262,7 +228,7 @@ func (h *handlers) adminOutbox(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMessagePage(res, func(o model.Outbox) int64 { return o.ID }, newOutboxResponse))
+	c.JSON(http.StatusOK, newPage(res, func(o model.Outbox) int64 { return o.ID }, newOutboxResponse))
 }
 
 type contentCheckResponse struct {
@@ -293,7 +259,7 @@ func (h *handlers) contentChecks(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMessagePage(res, func(k model.ContentCheck) int64 { return k.ID }, newContentCheckResponse))
+	c.JSON(http.StatusOK, newPage(res, func(k model.ContentCheck) int64 { return k.ID }, newContentCheckResponse))
 }
 
 type processCountsResponse struct {

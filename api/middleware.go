@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path"
@@ -41,16 +42,17 @@ func withRequestID() gin.HandlerFunc {
 
 // recovery turns a panic into the generic 500 envelope, logging the stack
 // server-side only.
-func recovery() gin.HandlerFunc {
+func recovery(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if r := recover(); r != nil {
 				if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(r)
 				}
-				slog.ErrorContext(c.Request.Context(), "panic", "panic", r, "stack", string(debug.Stack()), "request_id", requestID(c))
+				log.ErrorContext(c.Request.Context(), "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()),
+					"route", c.FullPath(), "request_id", requestID(c))
 				if !c.Writer.Written() {
-					fail(c, errors.New("panic"))
+					writeError(c, errInternal)
 				}
 			}
 		}()
@@ -58,16 +60,28 @@ func recovery() gin.HandlerFunc {
 	}
 }
 
-// accessLog writes one structured line per request. The path is the route
-// template, so ids, codes and tokens in URLs never reach the log; the
-// query string is left out for the same reason.
-func accessLog(log *slog.Logger) gin.HandlerFunc {
+// logRequests writes one structured line per request, and one more for
+// each error a handler attached through fail: an internal error (the
+// client saw a generic 500) at error level, a service error's cause at
+// warn. The path is the route template, so ids, codes and tokens in URLs
+// never reach the log; the query string is left out for the same reason.
+// It runs outside recovery, so a panicked request has its line too.
+func logRequests(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched"
+		}
+		ctx := c.Request.Context()
+		for _, ge := range c.Errors {
+			var e *service.Error
+			if errors.As(ge.Err, &e) {
+				log.WarnContext(ctx, "request failed", "code", e.Code, "err", e.Err, "route", route, "request_id", requestID(c))
+			} else {
+				log.ErrorContext(ctx, "internal error", "err", ge.Err, "route", route, "request_id", requestID(c))
+			}
 		}
 		attrs := []any{
 			"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
@@ -77,7 +91,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if a, ok := c.Get(keyActor); ok {
 			attrs = append(attrs, "user_id", a.(*service.Actor).UserID)
 		}
-		log.Info("http", attrs...)
+		log.InfoContext(ctx, "http", attrs...)
 	}
 }
 

@@ -2,9 +2,9 @@ package api
 
 import (
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -27,11 +27,7 @@ func (h *handlers) orderRoutes(authed *gin.RouterGroup) {
 	}
 }
 
-var (
-	errOrderBool = service.Invalid("bad_query", "查询参数 overdue、include_inactive 须为 true 或 false")
-	errOrderDate = service.Invalid("bad_date", "日期须为 YYYY-MM-DD 或 RFC 3339 时间")
-	errOrderTime = service.Invalid("bad_deadline", "办结时限须为 RFC 3339 时间，如 2026-11-25T18:00:00+08:00")
-)
+var errOrderTime = service.Invalid("bad_deadline", "办结时限须为 RFC 3339 时间，如 2026-11-25T18:00:00+08:00")
 
 // ---- categories
 
@@ -73,7 +69,7 @@ func newOrderCategoryResponse(c model.Category) orderCategoryResponse {
 }
 
 func (h *handlers) listOrderCategories(c *gin.Context) {
-	inactive, ok := orderBool(c, "include_inactive")
+	inactive, ok := queryBool(c, "include_inactive")
 	if !ok {
 		return
 	}
@@ -109,20 +105,15 @@ type orderCategoryPatch struct {
 }
 
 func (h *handlers) updateOrderCategory(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	var req orderCategoryPatch
-	if !bindJSON(c, &req) {
-		return
-	}
-	cat, err := h.Order.UpdateCategory(c.Request.Context(), actor(c), id, order.CategoryPatch(req))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newOrderCategoryResponse(cat))
+	patchByID(c, func(id int64, r orderCategoryPatch) (model.Category, error) {
+		return h.Order.UpdateCategory(c.Request.Context(), actor(c), id, order.CategoryPatch{
+			Name: r.Name, Submitters: r.Submitters, AutoDispatch: r.AutoDispatch, AutoDepartmentKind: r.AutoDepartmentKind,
+			VerifyMinutes: r.VerifyMinutes, DispatchMinutes: r.DispatchMinutes, AcceptMinutes: r.AcceptMinutes,
+			CompleteMinutes: r.CompleteMinutes, ConfirmMinutes: r.ConfirmMinutes, WorkingTime: r.WorkingTime,
+			EscalateOnBreach: r.EscalateOnBreach, AutoCloseHours: r.AutoCloseHours, PhotosRequired: r.PhotosRequired,
+			ComplaintAgainstFirm: r.ComplaintAgainstFirm, Active: r.Active, SortOrder: r.SortOrder,
+		})
+	}, newOrderCategoryResponse)
 }
 
 // ---- orders
@@ -279,21 +270,20 @@ func (h *handlers) submitOrder(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	v, created, err := h.Order.Submit(c.Request.Context(), actor(c), order.SubmitInput{
 		CategoryID: req.CategoryID, Description: req.Description, Place: req.Place, HouseholdID: req.HouseholdID,
 		CompoundID: req.CompoundID, ResidentID: req.ResidentID, Channel: req.Channel, PhotoIDs: req.PhotoIDs,
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	createdOr200(c, created, newOrderResponse(v))
-}
-
-type orderPage struct {
-	Items      []orderResponse `json:"items"`
-	NextCursor string          `json:"next_cursor"`
 }
 
 func (h *handlers) listOrders(c *gin.Context) {
@@ -308,13 +298,13 @@ func (h *handlers) listOrders(c *gin.Context) {
 	if f.CompoundID, ok = queryID(c, "compound_id"); !ok {
 		return
 	}
-	if f.Overdue, ok = orderBool(c, "overdue"); !ok {
+	if f.Overdue, ok = queryBool(c, "overdue"); !ok {
 		return
 	}
-	if f.From, ok = orderDate(c, "from", false); !ok {
+	if f.From, ok = queryDate(c, "from", false); !ok {
 		return
 	}
-	if f.To, ok = orderDate(c, "to", true); !ok {
+	if f.To, ok = queryDate(c, "to", true); !ok {
 		return
 	}
 	res, err := h.Order.List(c.Request.Context(), actor(c), f, p)
@@ -322,104 +312,44 @@ func (h *handlers) listOrders(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := orderPage{Items: make([]orderResponse, 0, len(res.Items))}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, newOrderResponse(v))
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-// orderBool reads an optional true/false query parameter.
-func orderBool(c *gin.Context, name string) (*bool, bool) {
-	switch c.Query(name) {
-	case "":
-		return nil, true
-	case "true":
-		b := true
-		return &b, true
-	case "false":
-		b := false
-		return &b, true
-	}
-	fail(c, errOrderBool)
-	return nil, false
-}
-
-// orderDate reads a Beijing date (YYYY-MM-DD) or an RFC 3339 time. A date
-// as the end of a range includes that whole day.
-func orderDate(c *gin.Context, name string, end bool) (*time.Time, bool) {
-	raw := c.Query(name)
-	if raw == "" {
-		return nil, true
-	}
-	if t, err := parseTime(raw); err == nil {
-		return &t, true
-	}
-	t, err := time.ParseInLocation(time.DateOnly, raw, cst)
-	if err == nil {
-		err = saneYear(t)
-	}
-	if err != nil {
-		fail(c, errOrderDate)
-		return nil, false
-	}
-	if end {
-		t = t.AddDate(0, 0, 1)
-	}
-	return &t, true
+	c.JSON(http.StatusOK, newPage(res, func(v order.View) int64 { return v.ID }, newOrderResponse))
 }
 
 func (h *handlers) getOrder(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Order.Get(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newOrderResponse(v))
+	byID(c, h.Order.Get, newOrderResponse)
 }
 
-// orderActionRequest is the body of every transition; each action reads
-// its own fields (see the OpenAPI document) and refuses the others.
+// orderActionRequest is the body of every transition. A field's `for`
+// tag names the actions that take it: any other action refuses it (400
+// unexpected_field) rather than ignore it. A note goes with every action.
 type orderActionRequest struct {
 	Note        *string  `json:"note"`
-	Reason      *string  `json:"reason"`
-	PhotoIDs    *[]int64 `json:"photo_ids"`
-	DuplicateOf *int64   `json:"duplicate_of"`
-	HandlerKind *string  `json:"handler_kind"`
-	HandlerID   *int64   `json:"handler_id"`
-	Deadline    *string  `json:"deadline"`
-	WorkerID    *int64   `json:"worker_id"`
-	Overall     *int     `json:"overall"`
-	Timeliness  *int     `json:"timeliness"`
-	Attitude    *int     `json:"attitude"`
-	Comment     *string  `json:"comment"`
-	Reopen      *bool    `json:"reopen"`
+	Reason      *string  `json:"reason" for:"reject,return,pause,rework,cancel"`
+	PhotoIDs    *[]int64 `json:"photo_ids" for:"resolve,progress,complete"`
+	DuplicateOf *int64   `json:"duplicate_of" for:"merge"`
+	HandlerKind *string  `json:"handler_kind" for:"dispatch"`
+	HandlerID   *int64   `json:"handler_id" for:"dispatch"`
+	Deadline    *string  `json:"deadline" for:"dispatch"`
+	WorkerID    *int64   `json:"worker_id" for:"assign,reassign"`
+	Overall     *int     `json:"overall" for:"rate"`
+	Timeliness  *int     `json:"timeliness" for:"rate"`
+	Attitude    *int     `json:"attitude" for:"rate"`
+	Comment     *string  `json:"comment" for:"rate"`
+	Reopen      *bool    `json:"reopen" for:"revisit"`
 }
 
-// orderActionFields says which body fields each action takes (note is
-// always allowed).
-var orderActionFields = map[string][]string{
-	order.ActReject:   {"reason"},
-	order.ActMerge:    {"duplicate_of"},
-	order.ActResolve:  {"photo_ids"},
-	order.ActDispatch: {"handler_kind", "handler_id", "deadline"},
-	order.ActReturn:   {"reason"},
-	order.ActAssign:   {"worker_id"},
-	order.ActReassign: {"worker_id"},
-	order.ActProgress: {"photo_ids"},
-	order.ActPause:    {"reason"},
-	order.ActComplete: {"photo_ids"},
-	order.ActRework:   {"reason"},
-	order.ActRate:     {"overall", "timeliness", "attitude", "comment"},
-	order.ActRevisit:  {"reopen"},
-	order.ActCancel:   {"reason"},
+// refuseOthers answers the first field given that action does not take.
+func (r orderActionRequest) refuseOthers(action string) error {
+	v := reflect.ValueOf(r)
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		takers, limited := f.Tag.Lookup("for")
+		if !limited || v.FieldByIndex(f.Index).IsNil() || slices.Contains(strings.Split(takers, ","), action) {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		return service.Invalid("unexpected_field", "此操作不接受字段 "+name)
+	}
+	return nil
 }
 
 func (h *handlers) orderAction(action string) gin.HandlerFunc {
@@ -448,17 +378,8 @@ func (h *handlers) orderAction(action string) gin.HandlerFunc {
 
 func (r orderActionRequest) input(action string) (order.Input, error) {
 	var in order.Input
-	allowed := orderActionFields[action]
-	present := map[string]bool{
-		"reason": r.Reason != nil, "photo_ids": r.PhotoIDs != nil, "duplicate_of": r.DuplicateOf != nil,
-		"handler_kind": r.HandlerKind != nil, "handler_id": r.HandlerID != nil, "deadline": r.Deadline != nil,
-		"worker_id": r.WorkerID != nil, "overall": r.Overall != nil, "timeliness": r.Timeliness != nil,
-		"attitude": r.Attitude != nil, "comment": r.Comment != nil, "reopen": r.Reopen != nil,
-	}
-	for f, ok := range present {
-		if ok && !slices.Contains(allowed, f) {
-			return in, service.Invalid("unexpected_field", "此操作不接受字段 "+f)
-		}
+	if err := r.refuseOthers(action); err != nil {
+		return in, err
 	}
 	str := func(p *string) string {
 		if p == nil {

@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"redprop/model"
 	"redprop/model/dbtest"
 	"redprop/service/demo"
+	"redprop/service/order"
 )
 
 // orderFixture is the router over the demo city, with a token per person.
@@ -234,8 +236,8 @@ func TestOrderLoopThroughTheRouter(t *testing.T) {
 	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
 		for _, p := range []string{"/api/v1/orders/%d", "/api/v1/orders/%d/timeline", "/api/v1/orders/%d/events/1"} {
 			r := f.do(m, fmt.Sprintf(p, id), f.token("admin"), map[string]any{})
-			if r.Status != http.StatusNotFound && r.Status != http.StatusBadRequest {
-				t.Errorf("%s %s: %d", m, p, r.Status)
+			if r.Status != http.StatusNotFound && (r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET") {
+				t.Errorf("%s %s: %d (Allow %q)", m, p, r.Status, r.Header.Get("Allow"))
 			}
 		}
 	}
@@ -412,5 +414,35 @@ func TestOrderConcurrencyThroughTheRouter(t *testing.T) {
 	}
 	if won != 1 {
 		t.Fatalf("%d accepts won", won)
+	}
+}
+
+// Each action takes the body fields its `for` tag lists and refuses the
+// others; the tags name real actions, and a note goes with every one.
+func TestOrderActionFieldsPerAction(t *testing.T) {
+	actions := order.Actions()
+	typ := reflect.TypeOf(orderActionRequest{})
+	for _, f := range reflect.VisibleFields(typ) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		takers, limited := f.Tag.Lookup("for")
+		for _, a := range strings.Split(takers, ",") {
+			if limited && !slices.Contains(actions, a) {
+				t.Errorf("field %s: %q is not an action", name, a)
+			}
+		}
+		t.Run(name, func(t *testing.T) {
+			for _, a := range actions {
+				var req orderActionRequest
+				reflect.ValueOf(&req).Elem().FieldByIndex(f.Index).Set(reflect.New(f.Type.Elem()))
+				err := req.refuseOthers(a)
+				want := limited && !slices.Contains(strings.Split(takers, ","), a)
+				if (err != nil) != want {
+					t.Errorf("%s with %s: %v, want refused %v", a, name, err, want)
+				}
+				if err != nil && !strings.Contains(err.Error(), name) {
+					t.Errorf("%s with %s: %v does not name the field", a, name, err)
+				}
+			}
+		})
 	}
 }

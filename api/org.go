@@ -74,23 +74,6 @@ func (h *handlers) orgRoutes(authed *gin.RouterGroup) {
 
 // ---- shared shapes ----
 
-// orgPage is one page of a keyset-paginated list.
-type orgPage[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor"`
-}
-
-func newOrgPage[S, T any](p service.Paged[S], id func(S) int64, conv func(S) T) orgPage[T] {
-	out := orgPage[T]{Items: make([]T, 0, len(p.Items))}
-	for _, it := range p.Items {
-		out.Items = append(out.Items, conv(it))
-	}
-	if len(p.Items) > 0 {
-		out.NextCursor = nextCursor(id(p.Items[len(p.Items)-1]), p.More)
-	}
-	return out
-}
-
 // orgAncestry is where a row sits in the tree (0: not below that level).
 type orgAncestry struct {
 	CityID      int64 `json:"city_id"`
@@ -114,72 +97,6 @@ type orgTimes struct {
 
 func newOrgTimes(b model.Base) orgTimes {
 	return orgTimes{CreatedAt: ts(b.CreatedAt), UpdatedAt: ts(b.UpdatedAt)}
-}
-
-// orgCreate binds a create request, calls the service and answers 201.
-func orgCreate[Req, Row, Resp any](c *gin.Context, call func(Req) (Row, error), conv func(Row) Resp) {
-	var req Req
-	if !bindJSON(c, &req) {
-		return
-	}
-	row, err := call(req)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, conv(row))
-}
-
-// orgGet reads the path id, calls the service and answers 200.
-func orgGet[Row, Resp any](c *gin.Context, call func(int64) (Row, error), conv func(Row) Resp) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	row, err := call(id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, conv(row))
-}
-
-// orgPatch reads the path id and a patch body, calls the service and
-// answers 200 with the changed row.
-func orgPatch[Req, Row, Resp any](c *gin.Context, call func(int64, Req) (Row, error), conv func(Row) Resp) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	var req Req
-	if !bindJSON(c, &req) {
-		return
-	}
-	row, err := call(id, req)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, conv(row))
-}
-
-// orgList reads the path id and the page, calls the service and answers
-// one page.
-func orgList[Row, Resp any](c *gin.Context, call func(int64, service.Page) (service.Paged[Row], error), id func(Row) int64, conv func(Row) Resp) {
-	parent, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	p, ok := page(c)
-	if !ok {
-		return
-	}
-	res, err := call(parent, p)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newOrgPage(res, id, conv))
 }
 
 // ---- regions ----
@@ -214,7 +131,7 @@ func newRegionResponse(r model.Region) regionResponse {
 func orgRegionID(r model.Region) int64 { return r.ID }
 
 func (h *handlers) createRegion(c *gin.Context) {
-	orgCreate(c, func(r regionRequest) (model.Region, error) {
+	createJSON(c, func(r regionRequest) (model.Region, error) {
 		return h.Org.CreateRegion(c.Request.Context(), actor(c), org.RegionInput{Level: r.Level, ParentID: r.ParentID, Name: r.Name, Code: r.Code})
 	}, newRegionResponse)
 }
@@ -229,45 +146,45 @@ func (h *handlers) listCities(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newOrgPage(res, orgRegionID, newRegionResponse))
+	c.JSON(http.StatusOK, newPage(res, orgRegionID, newRegionResponse))
 }
 
 func (h *handlers) getRegion(c *gin.Context) {
-	orgGet(c, func(id int64) (model.Region, error) { return h.Org.Region(c.Request.Context(), actor(c), id) }, newRegionResponse)
+	byID(c, h.Org.Region, newRegionResponse)
 }
 
 func (h *handlers) updateRegion(c *gin.Context) {
-	orgPatch(c, func(id int64, r regionPatchRequest) (model.Region, error) {
+	patchByID(c, func(id int64, r regionPatchRequest) (model.Region, error) {
 		return h.Org.UpdateRegion(c.Request.Context(), actor(c), id, org.RegionPatch{Name: r.Name, Code: r.Code})
 	}, newRegionResponse)
 }
 
 func (h *handlers) regionChildren(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[model.Region], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[model.Region], error) {
 		return h.Org.RegionChildren(c.Request.Context(), actor(c), id, p)
 	}, orgRegionID, newRegionResponse)
 }
 
 func (h *handlers) regionCompounds(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[model.Compound], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[model.Compound], error) {
 		return h.Org.Compounds(c.Request.Context(), actor(c), id, p)
 	}, orgCompoundID, newCompoundResponse)
 }
 
 func (h *handlers) regionGrids(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[model.Grid], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[model.Grid], error) {
 		return h.Org.Grids(c.Request.Context(), actor(c), id, p)
 	}, orgGridID, newGridResponse)
 }
 
 func (h *handlers) regionCommittees(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[model.Committee], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[model.Committee], error) {
 		return h.Org.Committees(c.Request.Context(), actor(c), id, p)
 	}, func(m model.Committee) int64 { return m.ID }, newCommitteeResponse)
 }
 
 func (h *handlers) regionDepartments(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[model.Department], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[model.Department], error) {
 		return h.Org.Departments(c.Request.Context(), actor(c), id, p)
 	}, func(d model.Department) int64 { return d.ID }, newDepartmentResponse)
 }
@@ -300,29 +217,29 @@ func newCompoundResponse(v model.Compound) compoundResponse {
 func orgCompoundID(v model.Compound) int64 { return v.ID }
 
 func (h *handlers) createCompound(c *gin.Context) {
-	orgCreate(c, func(r compoundRequest) (model.Compound, error) {
+	createJSON(c, func(r compoundRequest) (model.Compound, error) {
 		return h.Org.CreateCompound(c.Request.Context(), actor(c), org.CompoundInput{CommunityID: r.CommunityID, Name: r.Name, Address: r.Address})
 	}, newCompoundResponse)
 }
 
 func (h *handlers) getCompound(c *gin.Context) {
-	orgGet(c, func(id int64) (model.Compound, error) { return h.Org.Compound(c.Request.Context(), actor(c), id) }, newCompoundResponse)
+	byID(c, h.Org.Compound, newCompoundResponse)
 }
 
 func (h *handlers) updateCompound(c *gin.Context) {
-	orgPatch(c, func(id int64, r compoundPatchRequest) (model.Compound, error) {
+	patchByID(c, func(id int64, r compoundPatchRequest) (model.Compound, error) {
 		return h.Org.UpdateCompound(c.Request.Context(), actor(c), id, org.CompoundPatch{Name: r.Name, Address: r.Address})
 	}, newCompoundResponse)
 }
 
 func (h *handlers) compoundBuildings(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[model.Building], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[model.Building], error) {
 		return h.Org.CompoundBuildings(c.Request.Context(), actor(c), id, p)
 	}, orgBuildingID, newBuildingResponse)
 }
 
 func (h *handlers) compoundContracts(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[org.ContractView], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[org.ContractView], error) {
 		return h.Org.CompoundContracts(c.Request.Context(), actor(c), id, p)
 	}, orgContractID, newContractResponse)
 }
@@ -352,23 +269,23 @@ func newGridResponse(g model.Grid) gridResponse {
 func orgGridID(g model.Grid) int64 { return g.ID }
 
 func (h *handlers) createGrid(c *gin.Context) {
-	orgCreate(c, func(r gridRequest) (model.Grid, error) {
+	createJSON(c, func(r gridRequest) (model.Grid, error) {
 		return h.Org.CreateGrid(c.Request.Context(), actor(c), org.GridInput{CommunityID: r.CommunityID, Name: r.Name})
 	}, newGridResponse)
 }
 
 func (h *handlers) getGrid(c *gin.Context) {
-	orgGet(c, func(id int64) (model.Grid, error) { return h.Org.Grid(c.Request.Context(), actor(c), id) }, newGridResponse)
+	byID(c, h.Org.Grid, newGridResponse)
 }
 
 func (h *handlers) updateGrid(c *gin.Context) {
-	orgPatch(c, func(id int64, r gridPatchRequest) (model.Grid, error) {
+	patchByID(c, func(id int64, r gridPatchRequest) (model.Grid, error) {
 		return h.Org.RenameGrid(c.Request.Context(), actor(c), id, r.Name)
 	}, newGridResponse)
 }
 
 func (h *handlers) gridBuildings(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[model.Building], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[model.Building], error) {
 		return h.Org.GridBuildings(c.Request.Context(), actor(c), id, p)
 	}, orgBuildingID, newBuildingResponse)
 }
@@ -399,23 +316,23 @@ func newBuildingResponse(b model.Building) buildingResponse {
 func orgBuildingID(b model.Building) int64 { return b.ID }
 
 func (h *handlers) createBuilding(c *gin.Context) {
-	orgCreate(c, func(r buildingRequest) (model.Building, error) {
+	createJSON(c, func(r buildingRequest) (model.Building, error) {
 		return h.Org.CreateBuilding(c.Request.Context(), actor(c), org.BuildingInput{CompoundID: r.CompoundID, GridID: r.GridID, Name: r.Name})
 	}, newBuildingResponse)
 }
 
 func (h *handlers) getBuilding(c *gin.Context) {
-	orgGet(c, func(id int64) (model.Building, error) { return h.Org.Building(c.Request.Context(), actor(c), id) }, newBuildingResponse)
+	byID(c, h.Org.Building, newBuildingResponse)
 }
 
 func (h *handlers) updateBuilding(c *gin.Context) {
-	orgPatch(c, func(id int64, r buildingPatchRequest) (model.Building, error) {
+	patchByID(c, func(id int64, r buildingPatchRequest) (model.Building, error) {
 		return h.Org.RenameBuilding(c.Request.Context(), actor(c), id, r.Name)
 	}, newBuildingResponse)
 }
 
 func (h *handlers) buildingHouseholds(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[model.Household], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[model.Household], error) {
 		return h.Org.BuildingHouseholds(c.Request.Context(), actor(c), id, p)
 	}, func(v model.Household) int64 { return v.ID }, newOrgHouseholdResponse)
 }
@@ -450,17 +367,17 @@ func newOrgHouseholdResponse(v model.Household) orgHouseholdResponse {
 }
 
 func (h *handlers) createHousehold(c *gin.Context) {
-	orgCreate(c, func(r householdRequest) (model.Household, error) {
+	createJSON(c, func(r householdRequest) (model.Household, error) {
 		return h.Org.CreateHousehold(c.Request.Context(), actor(c), org.HouseholdInput{BuildingID: r.BuildingID, Unit: r.Unit, Room: r.Room, Area: r.AreaM2})
 	}, newOrgHouseholdResponse)
 }
 
 func (h *handlers) getHousehold(c *gin.Context) {
-	orgGet(c, func(id int64) (model.Household, error) { return h.Org.Household(c.Request.Context(), actor(c), id) }, newOrgHouseholdResponse)
+	byID(c, h.Org.Household, newOrgHouseholdResponse)
 }
 
 func (h *handlers) updateHousehold(c *gin.Context) {
-	orgPatch(c, func(id int64, r householdPatchRequest) (model.Household, error) {
+	patchByID(c, func(id int64, r householdPatchRequest) (model.Household, error) {
 		return h.Org.UpdateHousehold(c.Request.Context(), actor(c), id, org.HouseholdPatch{Unit: r.Unit, Room: r.Room, Area: r.AreaM2})
 	}, newOrgHouseholdResponse)
 }
@@ -587,7 +504,7 @@ func newFirmResponse(f model.Firm) firmResponse {
 }
 
 func (h *handlers) createFirm(c *gin.Context) {
-	orgCreate(c, func(r firmRequest) (model.Firm, error) {
+	createJSON(c, func(r firmRequest) (model.Firm, error) {
 		return h.Org.CreateFirm(c.Request.Context(), actor(c), org.FirmInput{DistrictID: r.DistrictID, Name: r.Name, CreditCode: r.CreditCode, Hotline: r.Hotline})
 	}, newFirmResponse)
 }
@@ -606,21 +523,21 @@ func (h *handlers) listFirms(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newOrgPage(res, func(f model.Firm) int64 { return f.ID }, newFirmResponse))
+	c.JSON(http.StatusOK, newPage(res, func(f model.Firm) int64 { return f.ID }, newFirmResponse))
 }
 
 func (h *handlers) getFirm(c *gin.Context) {
-	orgGet(c, func(id int64) (model.Firm, error) { return h.Org.Firm(c.Request.Context(), actor(c), id) }, newFirmResponse)
+	byID(c, h.Org.Firm, newFirmResponse)
 }
 
 func (h *handlers) updateFirm(c *gin.Context) {
-	orgPatch(c, func(id int64, r firmPatchRequest) (model.Firm, error) {
+	patchByID(c, func(id int64, r firmPatchRequest) (model.Firm, error) {
 		return h.Org.UpdateFirm(c.Request.Context(), actor(c), id, org.FirmPatch{Name: r.Name, CreditCode: r.CreditCode, Hotline: r.Hotline})
 	}, newFirmResponse)
 }
 
 func (h *handlers) firmContracts(c *gin.Context) {
-	orgList(c, func(id int64, p service.Page) (service.Paged[org.ContractView], error) {
+	listByID(c, func(id int64, p service.Page) (service.Paged[org.ContractView], error) {
 		return h.Org.FirmContracts(c.Request.Context(), actor(c), id, p)
 	}, orgContractID, newContractResponse)
 }
@@ -681,7 +598,7 @@ func orgParseDayPtr(s *string) (*time.Time, error) {
 }
 
 func (h *handlers) createContract(c *gin.Context) {
-	orgCreate(c, func(r contractRequest) (org.ContractView, error) {
+	createJSON(c, func(r contractRequest) (org.ContractView, error) {
 		from, err := orgParseDay(r.StartsOn)
 		if err != nil {
 			return org.ContractView{}, err
@@ -695,11 +612,11 @@ func (h *handlers) createContract(c *gin.Context) {
 }
 
 func (h *handlers) getContract(c *gin.Context) {
-	orgGet(c, func(id int64) (org.ContractView, error) { return h.Org.Contract(c.Request.Context(), actor(c), id) }, newContractResponse)
+	byID(c, h.Org.Contract, newContractResponse)
 }
 
 func (h *handlers) updateContract(c *gin.Context) {
-	orgPatch(c, func(id int64, r contractPatchRequest) (org.ContractView, error) {
+	patchByID(c, func(id int64, r contractPatchRequest) (org.ContractView, error) {
 		from, err := orgParseDayPtr(r.StartsOn)
 		if err != nil {
 			return org.ContractView{}, err
@@ -738,17 +655,17 @@ func newCommitteeResponse(m model.Committee) committeeResponse {
 }
 
 func (h *handlers) createCommittee(c *gin.Context) {
-	orgCreate(c, func(r committeeRequest) (model.Committee, error) {
+	createJSON(c, func(r committeeRequest) (model.Committee, error) {
 		return h.Org.CreateCommittee(c.Request.Context(), actor(c), org.CommitteeInput{CompoundID: r.CompoundID, Kind: r.Kind, Name: r.Name})
 	}, newCommitteeResponse)
 }
 
 func (h *handlers) getCommittee(c *gin.Context) {
-	orgGet(c, func(id int64) (model.Committee, error) { return h.Org.Committee(c.Request.Context(), actor(c), id) }, newCommitteeResponse)
+	byID(c, h.Org.Committee, newCommitteeResponse)
 }
 
 func (h *handlers) updateCommittee(c *gin.Context) {
-	orgPatch(c, func(id int64, r committeePatchRequest) (model.Committee, error) {
+	patchByID(c, func(id int64, r committeePatchRequest) (model.Committee, error) {
 		return h.Org.UpdateCommittee(c.Request.Context(), actor(c), id, org.CommitteePatch{Kind: r.Kind, Name: r.Name})
 	}, newCommitteeResponse)
 }
@@ -779,17 +696,17 @@ func newDepartmentResponse(d model.Department) departmentResponse {
 }
 
 func (h *handlers) createDepartment(c *gin.Context) {
-	orgCreate(c, func(r departmentRequest) (model.Department, error) {
+	createJSON(c, func(r departmentRequest) (model.Department, error) {
 		return h.Org.CreateDepartment(c.Request.Context(), actor(c), org.DepartmentInput{RegionID: r.RegionID, Name: r.Name, Kind: r.Kind})
 	}, newDepartmentResponse)
 }
 
 func (h *handlers) getDepartment(c *gin.Context) {
-	orgGet(c, func(id int64) (model.Department, error) { return h.Org.Department(c.Request.Context(), actor(c), id) }, newDepartmentResponse)
+	byID(c, h.Org.Department, newDepartmentResponse)
 }
 
 func (h *handlers) updateDepartment(c *gin.Context) {
-	orgPatch(c, func(id int64, r departmentPatchRequest) (model.Department, error) {
+	patchByID(c, func(id int64, r departmentPatchRequest) (model.Department, error) {
 		return h.Org.UpdateDepartment(c.Request.Context(), actor(c), id, org.DepartmentPatch{Name: r.Name, Kind: r.Kind})
 	}, newDepartmentResponse)
 }

@@ -32,27 +32,7 @@ func (h *handlers) peopleRoutes(authed *gin.RouterGroup) {
 	authed.POST("/grants/:id/revoke", h.revokeGrant)
 }
 
-var (
-	errPeopleExpiry = service.Invalid("bad_expiry", "有效期格式不正确：expires_in 为秒数，expires_at 为 RFC 3339 时间")
-	errPeopleBool   = service.Invalid("bad_query", "查询参数 include_revoked 须为 true 或 false")
-)
-
-// peoplePage is one page of a keyset-paginated list.
-type peoplePage[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor"`
-}
-
-func newPeoplePage[S, T any](p service.Paged[S], id func(S) int64, conv func(S) T) peoplePage[T] {
-	out := peoplePage[T]{Items: make([]T, 0, len(p.Items))}
-	for _, it := range p.Items {
-		out.Items = append(out.Items, conv(it))
-	}
-	if len(p.Items) > 0 {
-		out.NextCursor = nextCursor(id(p.Items[len(p.Items)-1]), p.More)
-	}
-	return out
-}
+var errPeopleExpiry = service.Invalid("bad_expiry", "有效期格式不正确：expires_in 为秒数，expires_at 为 RFC 3339 时间")
 
 // peopleNoBody accepts no body or an empty JSON object.
 func peopleNoBody(c *gin.Context) bool {
@@ -118,7 +98,7 @@ func (h *handlers) pendingApplications(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newPeoplePage(res, applicationViewID, newApplicationViewResponse))
+	c.JSON(http.StatusOK, newPage(res, applicationViewID, newApplicationViewResponse))
 }
 
 func (h *handlers) myApplications(c *gin.Context) {
@@ -131,20 +111,11 @@ func (h *handlers) myApplications(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newPeoplePage(res, applicationViewID, newApplicationViewResponse))
+	c.JSON(http.StatusOK, newPage(res, applicationViewID, newApplicationViewResponse))
 }
 
 func (h *handlers) getApplication(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Org.GetApplication(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newApplicationViewResponse(v))
+	byID(c, h.Org.GetApplication, newApplicationViewResponse)
 }
 
 func (h *handlers) approveApplication(c *gin.Context) {
@@ -308,7 +279,7 @@ func (h *handlers) myInvitations(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newPeoplePage(res, func(i model.Invitation) int64 { return i.ID }, h.newInvitationResponse))
+	c.JSON(http.StatusOK, newPage(res, func(i model.Invitation) int64 { return i.ID }, h.newInvitationResponse))
 }
 
 func (h *handlers) redeemInvitation(c *gin.Context) {
@@ -361,20 +332,17 @@ func (h *handlers) listGrants(c *gin.Context) {
 	if f.ScopeID, ok = queryID(c, "scope_id"); !ok {
 		return
 	}
-	switch c.Query("include_revoked") {
-	case "", "false":
-	case "true":
-		f.IncludeRevoked = true
-	default:
-		fail(c, errPeopleBool)
+	revoked, ok := queryBool(c, "include_revoked")
+	if !ok {
 		return
 	}
+	f.IncludeRevoked = revoked != nil && *revoked
 	res, err := h.Org.ListGrants(c.Request.Context(), actor(c), f, p)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newPeoplePage(res, func(g org.GrantView) int64 { return g.ID }, newGrantViewResponse))
+	c.JSON(http.StatusOK, newPage(res, func(g org.GrantView) int64 { return g.ID }, newGrantViewResponse))
 }
 
 func (h *handlers) revokeGrant(c *gin.Context) {

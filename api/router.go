@@ -28,6 +28,8 @@ import (
 
 // Deps are the services the router serves.
 type Deps struct {
+	// Log receives every line the router writes: requests, 500s, panics,
+	// failed readiness. Nil discards them.
 	Log          *slog.Logger
 	MaxBodyBytes int64
 	// Ready reports whether the database and Redis answer.
@@ -68,7 +70,7 @@ type handlers struct {
 func NewRouter(d Deps) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if d.Log == nil {
-		d.Log = slog.Default()
+		d.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &handlers{Deps: d, bodies: newBodyLimits(d.MaxBodyBytes)}
 	r := gin.New()
@@ -78,10 +80,11 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Log.Error("trusted proxies", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(withRequestID(), recovery(), accessLog(d.Log), h.bodies.middleware())
+	r.Use(withRequestID(), logRequests(d.Log), recovery(d.Log), h.bodies.middleware())
 	h.metricsRoutes(r) // before every other route: it counts them
 	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
-	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
+	// gin has set Allow to the methods the path does take (RFC 9110 §15.5.6).
+	r.NoMethod(func(c *gin.Context) { writeStatus(c, http.StatusMethodNotAllowed, errMethod) })
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", h.ready)
@@ -101,12 +104,13 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	faultRoutes(r)
 	return r
 }
 
 func (h *handlers) ready(c *gin.Context) {
 	if err := h.Ready(c.Request.Context()); err != nil {
-		slog.WarnContext(c.Request.Context(), "not ready", "err", err)
+		h.Log.WarnContext(c.Request.Context(), "not ready", "err", err, "request_id", requestID(c))
 		fail(c, service.Unavailable("not_ready", "服务依赖暂不可用"))
 		return
 	}

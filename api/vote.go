@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -168,21 +167,20 @@ func (h *handlers) createVote(c *gin.Context) {
 		fail(c, errVoteTime)
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	v, created, err := h.Vote.Create(c.Request.Context(), actor(c), vote.CreateInput{
 		CompoundID: req.CompoundID, Question: req.Question, Detail: req.Detail, Matter: req.Matter,
 		Choices: req.Choices, OpenBallot: req.OpenBallot, Special: req.Special, OpensAt: opens, ClosesAt: closes,
-		IdemKey: c.GetHeader("Idempotency-Key"),
+		IdemKey: key,
 	})
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	createdOr200(c, created, newVoteResponse(v))
-}
-
-type votePage struct {
-	Items      []voteResponse `json:"items"`
-	NextCursor string         `json:"next_cursor"`
 }
 
 func (h *handlers) listVotes(c *gin.Context) {
@@ -199,40 +197,19 @@ func (h *handlers) listVotes(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := votePage{Items: make([]voteResponse, 0, len(res.Items))}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, newVoteResponse(v))
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].Vote.ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, newPage(res, func(v vote.View) int64 { return v.Vote.ID }, newVoteResponse))
 }
 
 func (h *handlers) getVote(c *gin.Context) {
-	h.voteCall(c, h.Vote.Get)
+	byID(c, h.Vote.Get, newVoteResponse)
 }
 
 func (h *handlers) openVote(c *gin.Context) {
-	h.voteCall(c, h.Vote.Open)
+	byID(c, h.Vote.Open, newVoteResponse)
 }
 
 func (h *handlers) cancelVote(c *gin.Context) {
-	h.voteCall(c, h.Vote.Cancel)
-}
-
-// voteCall runs a call that takes the vote id and answers the vote.
-func (h *handlers) voteCall(c *gin.Context, call func(ctx context.Context, a *service.Actor, id int64) (vote.View, error)) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := call(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newVoteResponse(v))
+	byID(c, h.Vote.Cancel, newVoteResponse)
 }
 
 type castBallotRequest struct {
@@ -275,9 +252,12 @@ type ballotResponse struct {
 	CastAt         string `json:"cast_at"`
 }
 
-type ballotPage struct {
-	Items      []ballotResponse `json:"items"`
-	NextCursor string           `json:"next_cursor"`
+func newBallotResponse(b vote.BallotView) ballotResponse {
+	return ballotResponse{
+		ID: b.Ballot.ID, HouseholdID: b.Ballot.HouseholdID, HouseholdLabel: b.HouseholdLabel,
+		Area: model.FormatArea(b.Ballot.AreaCentiM2), AreaCentiM2: b.Ballot.AreaCentiM2, Choice: b.Ballot.Choice,
+		ChoiceLabel: b.ChoiceLabel, VoterName: b.VoterName, CastAt: ts(b.Ballot.CreatedAt),
+	}
 }
 
 func (h *handlers) listBallots(c *gin.Context) {
@@ -294,16 +274,5 @@ func (h *handlers) listBallots(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := ballotPage{Items: make([]ballotResponse, 0, len(res.Items))}
-	for _, b := range res.Items {
-		out.Items = append(out.Items, ballotResponse{
-			ID: b.Ballot.ID, HouseholdID: b.Ballot.HouseholdID, HouseholdLabel: b.HouseholdLabel,
-			Area: model.FormatArea(b.Ballot.AreaCentiM2), AreaCentiM2: b.Ballot.AreaCentiM2, Choice: b.Ballot.Choice,
-			ChoiceLabel: b.ChoiceLabel, VoterName: b.VoterName, CastAt: ts(b.Ballot.CreatedAt),
-		})
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].Ballot.ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, newPage(res, func(v vote.BallotView) int64 { return v.Ballot.ID }, newBallotResponse))
 }

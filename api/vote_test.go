@@ -207,12 +207,14 @@ func TestVoteRefusalsThroughTheRouter(t *testing.T) {
 		{"another community's staff", community2, func(b map[string]any) { b["compound_id"] = city.Compounds[1].ID }, 403, "not_organiser"},
 	}
 	for _, tc := range cases {
-		b := good()
-		tc.mod(b)
-		r := s.do("POST", "/api/v1/votes", tc.token, b)
-		if r.Status != tc.status || r.ErrCode() != tc.code || !chinese(r) {
-			t.Errorf("%s: %d %s", tc.name, r.Status, r.Raw)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			b := good()
+			tc.mod(b)
+			r := s.do("POST", "/api/v1/votes", tc.token, b)
+			if r.Status != tc.status || r.ErrCode() != tc.code || !chinese(r) {
+				t.Errorf("%d %s, want %d %s", r.Status, r.Raw, tc.status, tc.code)
+			}
+		})
 	}
 	// Community staff run the votes of compound 1, which has no committee.
 	r := s.must(http.StatusCreated, "POST", "/api/v1/votes", community, map[string]any{

@@ -107,20 +107,19 @@ func (h *handlers) postWish(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	key, ok := idemKey(c)
+	if !ok {
+		return
+	}
 	v, created, err := h.Wish.Post(c.Request.Context(), actor(c), wish.PostInput{
 		HouseholdID: req.HouseholdID, ResidentID: req.ResidentID, Title: req.Title, Detail: req.Detail,
-		PhotoIDs: req.PhotoIDs, IdemKey: c.GetHeader("Idempotency-Key"),
+		PhotoIDs: req.PhotoIDs, IdemKey: key,
 	})
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	createdOr200(c, created, newWishResponse(v))
-}
-
-type wishPage struct {
-	Items      []wishResponse `json:"items"`
-	NextCursor string         `json:"next_cursor"`
 }
 
 func (h *handlers) listWishes(c *gin.Context) {
@@ -140,27 +139,11 @@ func (h *handlers) listWishes(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := wishPage{Items: make([]wishResponse, 0, len(res.Items))}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, newWishResponse(v))
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].Wish.ID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, newPage(res, func(v wish.View) int64 { return v.Wish.ID }, newWishResponse))
 }
 
 func (h *handlers) getWish(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	v, err := h.Wish.Get(c.Request.Context(), actor(c), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, newWishResponse(v))
+	byID(c, h.Wish.Get, newWishResponse)
 }
 
 // wishActionRequest is the body of every action; fulfil takes photos,
@@ -223,12 +206,16 @@ type volunteerHoursResponse struct {
 }
 
 type volunteerHoursPage struct {
-	Items       []volunteerHoursResponse `json:"items"`
-	NextCursor  string                   `json:"next_cursor"`
-	TotalWishes int64                    `json:"total_wishes"`
-	TotalHours  string                   `json:"total_hours"`
+	pageOf[volunteerHoursResponse]
+	TotalWishes int64  `json:"total_wishes"`
+	TotalHours  string `json:"total_hours"`
 	// TotalConfirmed are the hours residents confirmed by thanking.
 	TotalConfirmed string `json:"total_confirmed_hours"`
+}
+
+func newVolunteerHoursResponse(v wish.VolunteerHours) volunteerHoursResponse {
+	return volunteerHoursResponse{UserID: v.UserID, Name: v.Name, Wishes: v.Wishes,
+		Hours: wish.FormatHours(v.HoursCenti), HoursCenti: v.HoursCenti, ConfirmedHours: wish.FormatHours(v.ConfirmedCenti)}
 }
 
 func (h *handlers) wishHours(c *gin.Context) {
@@ -240,11 +227,11 @@ func (h *handlers) wishHours(c *gin.Context) {
 	if f.CommunityID, ok = queryID(c, "community_id"); !ok {
 		return
 	}
-	from, ok := orderDate(c, "from", false)
+	from, ok := queryDate(c, "from", false)
 	if !ok {
 		return
 	}
-	to, ok := orderDate(c, "to", true)
+	to, ok := queryDate(c, "to", true)
 	if !ok {
 		return
 	}
@@ -259,15 +246,9 @@ func (h *handlers) wishHours(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := volunteerHoursPage{Items: make([]volunteerHoursResponse, 0, len(res.Items)),
+	c.JSON(http.StatusOK, volunteerHoursPage{
+		pageOf:      newPage(res.Paged, func(v wish.VolunteerHours) int64 { return v.UserID }, newVolunteerHoursResponse),
 		TotalWishes: res.TotalWishes, TotalHours: wish.FormatHours(res.TotalHoursCenti),
-		TotalConfirmed: wish.FormatHours(res.TotalConfirmed)}
-	for _, v := range res.Items {
-		out.Items = append(out.Items, volunteerHoursResponse{UserID: v.UserID, Name: v.Name, Wishes: v.Wishes,
-			Hours: wish.FormatHours(v.HoursCenti), HoursCenti: v.HoursCenti, ConfirmedHours: wish.FormatHours(v.ConfirmedCenti)})
-	}
-	if len(res.Items) > 0 {
-		out.NextCursor = nextCursor(res.Items[len(res.Items)-1].UserID, res.More)
-	}
-	c.JSON(http.StatusOK, out)
+		TotalConfirmed: wish.FormatHours(res.TotalConfirmed),
+	})
 }

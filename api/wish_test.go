@@ -119,10 +119,12 @@ func TestWishRefusalsThroughTheRouter(t *testing.T) {
 			"photo_ids": []int64{voteNum(s.uploadPhoto(http.StatusCreated, resident, "a.png", "image/png", photoPNG(t)).Body["id"])}}, 422, "photo_unavailable"},
 		{"bad json", resident, `{"household_id": "一号"}`, 400, "bad_request"},
 	} {
-		r := s.do("POST", "/api/v1/wishes", tc.token, tc.body)
-		if r.Status != tc.status || r.ErrCode() != tc.code || !chinese(r) {
-			t.Errorf("%s: %d %s", tc.name, r.Status, r.Raw)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("POST", "/api/v1/wishes", tc.token, tc.body)
+			if r.Status != tc.status || r.ErrCode() != tc.code || !chinese(r) {
+				t.Errorf("%d %s, want %d %s", r.Status, r.Raw, tc.status, tc.code)
+			}
+		})
 	}
 	// The steward posts for the resident; a text for review is kept, flagged.
 	r := s.must(http.StatusCreated, "POST", "/api/v1/wishes", steward, map[string]any{"household_id": h0,
