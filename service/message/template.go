@@ -10,6 +10,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 // Event fields the default templates map (Event.Fields keys). "title" and
@@ -91,9 +92,6 @@ func (t Template) validate() error {
 	}
 	return nil
 }
-
-// cst is the time zone WeChat shows times in.
-var cst = time.FixedZone("CST", 8*3600)
 
 // render turns an event into the template's values, each within WeChat's
 // limits for its field type (cut by characters, never bytes), and the page.
@@ -210,7 +208,7 @@ func timeValue(v string, at time.Time, layout string, ok *regexp.Regexp) string 
 		for _, p := range parts {
 			p = strings.TrimSpace(p)
 			if t, err := time.Parse(time.RFC3339, p); err == nil {
-				out = append(out, t.In(cst).Format(layout))
+				out = append(out, t.In(calendar.Beijing).Format(layout))
 			} else if ok.MatchString(p) {
 				out = append(out, p)
 			} else {
@@ -221,7 +219,7 @@ func timeValue(v string, at time.Time, layout string, ok *regexp.Regexp) string 
 			return strings.Join(out, "~")
 		}
 	}
-	return at.In(cst).Format(layout)
+	return at.In(calendar.Beijing).Format(layout)
 }
 
 // clean turns control characters into spaces, drops emoji (which

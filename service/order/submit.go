@@ -416,7 +416,7 @@ func departmentCovers(dep, anc model.Ancestry) bool {
 // counter row is bumped inside the caller's transaction, so two instances
 // never hand out the same number.
 func nextNumber(ctx context.Context, tx *gorm.DB, now time.Time) (string, error) {
-	day := now.In(beijing).Format("20060102")
+	day := now.In(calendar.Beijing).Format("20060102")
 	last, err := model.BumpOrderCounter(ctx, tx, day)
 	if err != nil {
 		return "", err
@@ -435,12 +435,10 @@ func (s *Service) attach(ctx context.Context, tx *gorm.DB, uploader int64, ids [
 	return s.photos.Attach(ctx, tx, uploader, ids, orderID)
 }
 
-var beijing = time.FixedZone("CST", 8*3600)
-
 // beijingDay is today's date in Beijing as contract dates store it
 // (midnight UTC of the calendar day).
 func beijingDay(now time.Time) time.Time {
-	y, m, d := now.In(beijing).Date()
+	y, m, d := now.In(calendar.Beijing).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
