@@ -97,28 +97,6 @@ type ActionItemEvent struct {
 	CreatedAt time.Time `gorm:"not null"`
 }
 
-// TakeActionItem reads one item; ErrNotFound when there is none.
-func TakeActionItem(ctx context.Context, db *gorm.DB, id int64) (ActionItem, error) {
-	var it ActionItem
-	err := db.WithContext(ctx).Where("id = ?", id).Take(&it).Error
-	return it, Translate(err)
-}
-
-// LockActionItem reads one item for update by its primary key only: a
-// condition on state would let MariaDB lock through the state index and
-// deadlock two racing transitions.
-func LockActionItem(ctx context.Context, tx *gorm.DB, id int64) (ActionItem, error) {
-	var it ActionItem
-	err := ForUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&it).Error
-	return it, Translate(err)
-}
-
-// CreateActionItem inserts a new item (ErrDuplicate for a creator's
-// Idempotency-Key used twice).
-func CreateActionItem(ctx context.Context, tx *gorm.DB, it *ActionItem) error {
-	return Translate(tx.WithContext(ctx).Create(it).Error)
-}
-
 // UpdateActionItem writes the columns next changes of prev, with the
 // version bumped, if the row is still at prev's version. It returns the
 // rows affected: 0 when the item moved meanwhile.

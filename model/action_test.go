@@ -192,7 +192,7 @@ func TestActionItemStore(t *testing.T) {
 		it := &model.ActionItem{Title: "t", OwnerKind: owner, OwnerID: ownerID, DueAt: due, SourceKind: model.SourceInspection,
 			ScopeKind: model.ScopeCompound, ScopeID: anc.CompoundID, Ancestry: anc, OrganiserID: 1, CreatorID: 1,
 			State: model.ActionOpen, Version: 1}
-		if err := model.CreateActionItem(ctx, db, it); err != nil {
+		if err := model.Create(ctx, db, it); err != nil {
 			t.Fatal(err)
 		}
 		return it
@@ -207,12 +207,12 @@ func TestActionItemStore(t *testing.T) {
 		key := "k"
 		x := &model.ActionItem{Title: "t", OwnerKind: model.OwnerFirm, OwnerID: 20, DueAt: now, SourceKind: model.SourceInspection,
 			ScopeKind: model.ScopeCompound, ScopeID: 5, Ancestry: here, CreatorID: 9, State: model.ActionOpen, IdemKey: &key}
-		if err := model.CreateActionItem(ctx, db, x); err != nil {
+		if err := model.Create(ctx, db, x); err != nil {
 			t.Fatal(err)
 		}
 		y := *x
 		y.ID = 0
-		if err := model.CreateActionItem(ctx, db, &y); !errors.Is(err, model.ErrDuplicate) {
+		if err := model.Create(ctx, db, &y); !errors.Is(err, model.ErrDuplicate) {
 			t.Fatalf("the same key twice: %v, want ErrDuplicate", err)
 		}
 		if err := db.Delete(&model.ActionItem{}, x.ID).Error; err != nil {
@@ -261,7 +261,7 @@ func TestActionItemStore(t *testing.T) {
 		if n, err := model.UpdateActionItem(ctx, db, a, &next, now); err != nil || n != 1 {
 			t.Fatalf("update: %d rows, %v", n, err)
 		}
-		got, err := model.TakeActionItem(ctx, db, a.ID)
+		got, err := model.ByID[model.ActionItem](ctx, db, a.ID)
 		if err != nil || got.State != model.ActionClaimed || got.ClaimedBy != 42 || got.Version != a.Version+1 || got.Title != a.Title {
 			t.Fatalf("after update %+v, %v", got, err)
 		}

@@ -105,12 +105,6 @@ var callIn = map[string]string{
 // unanswered is the condition of a call nobody has responded to yet.
 const unanswered = "resolved_at IS NULL AND acknowledged_at IS NULL"
 
-// CreateVulnerable inserts a registration; a live one of the same person
-// and household is ErrDuplicate.
-func CreateVulnerable(ctx context.Context, db *gorm.DB, v *Vulnerable) error {
-	return Translate(db.WithContext(ctx).Create(v).Error)
-}
-
 // LiveVulnerable returns a registration not removed, or ErrNotFound.
 func LiveVulnerable(ctx context.Context, db *gorm.DB, id int64) (Vulnerable, error) {
 	var v Vulnerable
@@ -142,16 +136,6 @@ func LiveVulnerablesIn(ctx context.Context, db *gorm.DB, scopes []Place, gridID,
 	return vs, Translate(err)
 }
 
-// VulnerablesByID returns the registrations of ids, removed ones too.
-func VulnerablesByID(ctx context.Context, db *gorm.DB, ids []int64) ([]Vulnerable, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var vs []Vulnerable
-	err := db.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&vs).Error
-	return vs, Translate(err)
-}
-
 // CallableVulnerables returns, oldest first, the live registrations of
 // userID and of the households userID lives in (of householdID only, when
 // it is not 0).
@@ -172,19 +156,6 @@ func IsVulnerableUser(ctx context.Context, db *gorm.DB, id, userID int64) (bool,
 	var n int64
 	err := db.WithContext(ctx).Model(&Vulnerable{}).Where("id = ? AND user_id = ?", id, userID).Count(&n).Error
 	return n > 0, Translate(err)
-}
-
-// CreateCall inserts a call; a second open call of its household is
-// ErrDuplicate.
-func CreateCall(ctx context.Context, db *gorm.DB, c *EmergencyCall) error {
-	return Translate(db.WithContext(ctx).Create(c).Error)
-}
-
-// CallByID returns one call, or ErrNotFound.
-func CallByID(ctx context.Context, db *gorm.DB, id int64) (EmergencyCall, error) {
-	var c EmergencyCall
-	err := db.WithContext(ctx).Take(&c, id).Error
-	return c, Translate(err)
 }
 
 // OpenCallsOf returns the unresolved calls of households (at most one

@@ -24,7 +24,7 @@ func newCall(t *testing.T, db *gorm.DB, hid int64, anc model.Ancestry) model.Eme
 	c := model.EmergencyCall{OrderID: 1000 + orders, CallerID: 1, VulnerableID: 1, HouseholdID: hid,
 		OpenHousehold: &hid, AlertCount: 1, LastAlertAt: t0, Ancestry: anc}
 	c.CreatedAt, c.UpdatedAt = t0, t0
-	if err := model.CreateCall(context.Background(), db, &c); err != nil {
+	if err := model.Create(context.Background(), db, &c); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -57,7 +57,7 @@ func TestMarkCallMovesFromItsStateOnly(t *testing.T) {
 					t.Fatalf("to %s: %d rows, %v", state, n, err)
 				}
 			}
-			cur, err := model.CallByID(ctx, db, c.ID)
+			cur, err := model.ByID[model.EmergencyCall](ctx, db, c.ID)
 			if err != nil || cur.State() != state {
 				t.Fatalf("state %s (%v), want %s", cur.State(), err, state)
 			}
@@ -82,14 +82,14 @@ func TestResolvedCallFreesItsHousehold(t *testing.T) {
 	c := newCall(t, db, 5, model.Ancestry{})
 	hid := int64(5)
 	dup := model.EmergencyCall{OrderID: 999, CallerID: 1, VulnerableID: 1, HouseholdID: hid, OpenHousehold: &hid, LastAlertAt: t0}
-	if err := model.CreateCall(ctx, db, &dup); !errors.Is(err, model.ErrDuplicate) {
+	if err := model.Create(ctx, db, &dup); !errors.Is(err, model.ErrDuplicate) {
 		t.Fatalf("second open call: %v, want ErrDuplicate", err)
 	}
 	t.Run("by a responder", func(t *testing.T) {
 		if n, err := model.MarkCall(ctx, db, c.ID, model.CallOpen, model.CallMarks{Resolved: true}, 3, t0); err != nil || n != 1 {
 			t.Fatalf("resolve: %d, %v", n, err)
 		}
-		cur, _ := model.CallByID(ctx, db, c.ID)
+		cur, _ := model.ByID[model.EmergencyCall](ctx, db, c.ID)
 		if cur.OpenHousehold != nil || cur.ResolvedBy != 3 || cur.AcknowledgedAt != nil {
 			t.Fatalf("resolved call %+v", cur)
 		}
@@ -103,14 +103,14 @@ func TestResolvedCallFreesItsHousehold(t *testing.T) {
 		if err := model.EndOrderCall(ctx, db, next.OrderID, 4, t0); err != nil {
 			t.Fatal(err)
 		}
-		cur, _ := model.CallByID(ctx, db, next.ID)
+		cur, _ := model.ByID[model.EmergencyCall](ctx, db, next.ID)
 		if cur.State() != model.CallResolved || cur.OpenHousehold != nil || cur.ResolvedBy != 4 {
 			t.Fatalf("ended call %+v", cur)
 		}
 		if open, err := model.OpenCallsOf(ctx, db, hid, 6); err != nil || !slices.Equal(callIDs(open), []int64{other.ID}) {
 			t.Fatalf("open calls %v, %v; want the other household's only", callIDs(open), err)
 		}
-		if _, err := model.CallByID(ctx, db, other.ID+100); !errors.Is(err, model.ErrNotFound) {
+		if _, err := model.ByID[model.EmergencyCall](ctx, db, other.ID+100); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("missing call: %v", err)
 		}
 	})
@@ -151,7 +151,7 @@ func TestCallClock(t *testing.T) {
 		if n, _ := model.CountCallAlert(ctx, db, cs[3].ID, 1, later); n != 0 {
 			t.Fatal("an answered call repeated")
 		}
-		cur, _ := model.CallByID(ctx, db, cs[0].ID)
+		cur, _ := model.ByID[model.EmergencyCall](ctx, db, cs[0].ID)
 		if cur.AlertCount != 2 || !cur.LastAlertAt.Equal(later) {
 			t.Fatalf("after the repeat %+v", cur)
 		}
@@ -187,13 +187,13 @@ func TestEmergencyListsInPlaces(t *testing.T) {
 	for i, grid := range []int64{1, 1, 2} {
 		v := model.Vulnerable{UserID: int64(i + 1), HouseholdID: int64(i + 1), Kind: model.VulnerableOther, Active: &one,
 			RegisteredBy: 9, Ancestry: anc(grid)}
-		if err := model.CreateVulnerable(ctx, db, &v); err != nil {
+		if err := model.Create(ctx, db, &v); err != nil {
 			t.Fatal(err)
 		}
 		vs = append(vs, v)
 	}
 	again := model.Vulnerable{UserID: 1, HouseholdID: 1, Kind: model.VulnerableOther, Active: &one, RegisteredBy: 9}
-	if err := model.CreateVulnerable(ctx, db, &again); !errors.Is(err, model.ErrDuplicate) {
+	if err := model.Create(ctx, db, &again); !errors.Is(err, model.ErrDuplicate) {
 		t.Fatalf("registered twice: %v", err)
 	}
 	calls := []model.EmergencyCall{newCall(t, db, 1, anc(1)), newCall(t, db, 3, anc(2))}
@@ -256,7 +256,7 @@ func TestEmergencyListsInPlaces(t *testing.T) {
 		if got, _ := model.LiveVulnerablesIn(ctx, db, community, 1, 0, 10); !slices.Equal(vulnIDs(got), []int64{vs[1].ID}) {
 			t.Fatalf("after removal %v", vulnIDs(got))
 		}
-		if got, _ := model.VulnerablesByID(ctx, db, []int64{vs[0].ID}); len(got) != 1 {
+		if got, _ := model.AllByID[model.Vulnerable](ctx, db, []int64{vs[0].ID}); len(got) != 1 {
 			t.Fatal("the removed row is gone")
 		}
 	})
@@ -275,7 +275,7 @@ func TestCallableVulnerables(t *testing.T) {
 		{UserID: 2, HouseholdID: 30}, // somebody else's
 	} {
 		v.Kind, v.Active, v.RegisteredBy = model.VulnerableOther, &one, 9
-		if err := model.CreateVulnerable(ctx, db, &v); err != nil {
+		if err := model.Create(ctx, db, &v); err != nil {
 			t.Fatal(err)
 		}
 		vs = append(vs, v)

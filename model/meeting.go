@@ -152,28 +152,6 @@ type MeetingMinutes struct {
 	AuthorID    int64               `gorm:"not null"`
 }
 
-// TakeMeeting reads one meeting; ErrNotFound when there is none.
-func TakeMeeting(ctx context.Context, db *gorm.DB, id int64) (Meeting, error) {
-	var m Meeting
-	err := db.WithContext(ctx).Where("id = ?", id).Take(&m).Error
-	return m, Translate(err)
-}
-
-// LockMeeting reads and locks a meeting by primary key inside tx (its
-// state is checked afterwards: locking by id keeps MariaDB off the state
-// index).
-func LockMeeting(ctx context.Context, tx *gorm.DB, id int64) (Meeting, error) {
-	var m Meeting
-	err := ForUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&m).Error
-	return m, Translate(err)
-}
-
-// CreateMeeting inserts a new meeting (ErrDuplicate for an organiser's
-// Idempotency-Key used twice).
-func CreateMeeting(ctx context.Context, tx *gorm.DB, m *Meeting) error {
-	return Translate(tx.WithContext(ctx).Create(m).Error)
-}
-
 // UpdateMeetingDetails writes m's title, time, place, note, agenda,
 // attachments, version and updated_at if the row is still in state at
 // version. It returns the rows affected: 0 when it moved meanwhile.
@@ -431,12 +409,6 @@ func LastMinutesVersion(ctx context.Context, db *gorm.DB, meetingID int64) (int,
 	err := db.WithContext(ctx).Model(&MeetingMinutes{}).Where("meeting_id = ?", meetingID).
 		Select("COALESCE(MAX(version), 0)").Scan(&last).Error
 	return last, Translate(err)
-}
-
-// CreateMinutes inserts a version of a meeting's minutes (ErrDuplicate
-// for a version already published).
-func CreateMinutes(ctx context.Context, tx *gorm.DB, mm *MeetingMinutes) error {
-	return Translate(tx.WithContext(ctx).Create(mm).Error)
 }
 
 // MinutesOf returns every version of a meeting's minutes, oldest first.

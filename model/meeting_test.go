@@ -19,7 +19,7 @@ func TestMeetingStore(t *testing.T) {
 		m := &model.Meeting{Kind: model.MeetingJoint, Title: "会议", OrganiserID: organiser, OrganiserRole: model.RoleCommunityStaff,
 			ScopeKind: model.ScopeCommunity, ScopeID: anc.CommunityID, Ancestry: anc, State: state,
 			StartsAt: now.Add(time.Hour), EndsAt: now.Add(2 * time.Hour), Version: 1}
-		if err := model.CreateMeeting(ctx, db, m); err != nil {
+		if err := model.Create(ctx, db, m); err != nil {
 			t.Fatal(err)
 		}
 		return m
@@ -75,7 +75,7 @@ func TestMeetingStore(t *testing.T) {
 		}
 	})
 	t.Run("moves compare the state", func(t *testing.T) {
-		if got, err := model.TakeMeeting(ctx, db, m1.ID); err != nil || got.State != model.MeetingDraft {
+		if got, err := model.ByID[model.Meeting](ctx, db, m1.ID); err != nil || got.State != model.MeetingDraft {
 			t.Fatalf("take %+v, %v", got, err)
 		}
 		next := *m1
@@ -86,11 +86,11 @@ func TestMeetingStore(t *testing.T) {
 		if n, err := model.MoveMeeting(ctx, db, &next, model.MeetingDraft); err != nil || n != 0 {
 			t.Fatalf("the same move again: %d, %v", n, err)
 		}
-		got, err := model.LockMeeting(ctx, db, m1.ID)
+		got, err := model.LockByID[model.Meeting](ctx, db, m1.ID)
 		if err != nil || got.State != model.MeetingScheduled || got.ScheduledAt == nil || !got.ScheduledAt.Equal(now) {
 			t.Fatalf("after the move %+v, %v", got, err)
 		}
-		if _, err := model.LockMeeting(ctx, db, 999999); !errors.Is(err, model.ErrNotFound) {
+		if _, err := model.LockByID[model.Meeting](ctx, db, 999999); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("lock a missing meeting: %v", err)
 		}
 	})
@@ -201,11 +201,11 @@ func TestMeetingStore(t *testing.T) {
 			t.Fatalf("no minutes yet: %d, %v", v, err)
 		}
 		for v := 1; v <= 2; v++ {
-			if err := model.CreateMinutes(ctx, db, &model.MeetingMinutes{MeetingID: m2.ID, Version: v, Text: "纪要", AuthorID: 100}); err != nil {
+			if err := model.Create(ctx, db, &model.MeetingMinutes{MeetingID: m2.ID, Version: v, Text: "纪要", AuthorID: 100}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		err := model.CreateMinutes(ctx, db, &model.MeetingMinutes{MeetingID: m2.ID, Version: 2, Text: "纪要", AuthorID: 100})
+		err := model.Create(ctx, db, &model.MeetingMinutes{MeetingID: m2.ID, Version: 2, Text: "纪要", AuthorID: 100})
 		if !errors.Is(err, model.ErrDuplicate) {
 			t.Fatalf("a version twice: %v, want ErrDuplicate", err)
 		}

@@ -164,11 +164,6 @@ func CategoryByCode(ctx context.Context, db *gorm.DB, code string) (Category, er
 	return c, Translate(err)
 }
 
-// CreateOrder inserts an order.
-func CreateOrder(ctx context.Context, db *gorm.DB, o *Order) error {
-	return Translate(db.WithContext(ctx).Create(o).Error)
-}
-
 // OrderHeads returns the id, number, state and level of the orders of ids.
 func OrderHeads(ctx context.Context, db *gorm.DB, ids []int64) ([]Order, error) {
 	if len(ids) == 0 {
@@ -177,21 +172,6 @@ func OrderHeads(ctx context.Context, db *gorm.DB, ids []int64) ([]Order, error) 
 	var os []Order
 	err := db.WithContext(ctx).Select("id", "number", "state", "level").Where("id IN ?", ids).Order("id").Find(&os).Error
 	return os, Translate(err)
-}
-
-// LockOrder reads an order and locks its row until the transaction ends,
-// or returns ErrNotFound.
-func LockOrder(ctx context.Context, tx *gorm.DB, id int64) (Order, error) {
-	var o Order
-	err := ForUpdate(tx.WithContext(ctx)).Take(&o, id).Error
-	return o, Translate(err)
-}
-
-// OrderByID loads one order (ErrNotFound when missing).
-func OrderByID(ctx context.Context, db *gorm.DB, id int64) (Order, error) {
-	var o Order
-	err := db.WithContext(ctx).Take(&o, id).Error
-	return o, Translate(err)
 }
 
 // MoveOrder is the one compare-and-set every change of an order is written
@@ -419,31 +399,6 @@ func Categories(ctx context.Context, db *gorm.DB, includeInactive bool) ([]Categ
 	var cats []Category
 	err := q.Find(&cats).Error
 	return cats, Translate(err)
-}
-
-// CategoryByID loads one category (ErrNotFound when missing).
-func CategoryByID(ctx context.Context, db *gorm.DB, id int64) (Category, error) {
-	var c Category
-	err := db.WithContext(ctx).Take(&c, id).Error
-	return c, Translate(err)
-}
-
-// CategoriesByID loads the categories of ids.
-func CategoriesByID(ctx context.Context, db *gorm.DB, ids []int64) ([]Category, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var cs []Category
-	err := db.WithContext(ctx).Where("id IN ?", ids).Find(&cs).Error
-	return cs, Translate(err)
-}
-
-// LockCategory loads one category and locks its row until the transaction
-// ends (ErrNotFound when missing).
-func LockCategory(ctx context.Context, tx *gorm.DB, id int64) (Category, error) {
-	var c Category
-	err := ForUpdate(tx.WithContext(ctx)).Take(&c, id).Error
-	return c, Translate(err)
 }
 
 // SaveCategory writes every column of c but its id, code and creation time.

@@ -21,7 +21,7 @@ func newOrder(t *testing.T, db *gorm.DB, n int, state string, anc model.Ancestry
 	for _, m := range mod {
 		m(&o)
 	}
-	if err := model.CreateOrder(context.Background(), db, &o); err != nil {
+	if err := model.Create(context.Background(), db, &o); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -35,7 +35,7 @@ func TestMoveOrderIsACompareAndSetOnTheVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("the current version wins and bumps it, writing only the columns given", func(t *testing.T) {
-		cur, err := model.OrderByID(ctx, db, o.ID)
+		cur, err := model.ByID[model.Order](ctx, db, o.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,18 +43,18 @@ func TestMoveOrderIsACompareAndSetOnTheVersion(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("rows %d, %v", n, err)
 		}
-		got, _ := model.OrderByID(ctx, db, o.ID)
+		got, _ := model.ByID[model.Order](ctx, db, o.ID)
 		if got.Version != cur.Version+1 || got.State != model.StateVerified || got.WarnedAt == nil {
 			t.Fatalf("after the move: v%d %s warned %v", got.Version, got.State, got.WarnedAt)
 		}
 	})
 	t.Run("a stale version changes nothing", func(t *testing.T) {
-		before, _ := model.OrderByID(ctx, db, o.ID)
+		before, _ := model.ByID[model.Order](ctx, db, o.ID)
 		n, err := model.MoveOrder(ctx, db, o.ID, o.Version, map[string]any{"state": model.StateCancelled})
 		if err != nil || n != 0 {
 			t.Fatalf("stale move: rows %d, %v", n, err)
 		}
-		after, _ := model.OrderByID(ctx, db, o.ID)
+		after, _ := model.ByID[model.Order](ctx, db, o.ID)
 		if after.Version != before.Version || after.State != before.State {
 			t.Fatalf("stale move changed v%d %s → v%d %s", before.Version, before.State, after.Version, after.State)
 		}
@@ -63,7 +63,7 @@ func TestMoveOrderIsACompareAndSetOnTheVersion(t *testing.T) {
 		if n, err := model.MoveOrder(ctx, db, 987654, 1, map[string]any{"state": model.StateClosed}); err != nil || n != 0 {
 			t.Fatalf("rows %d, %v", n, err)
 		}
-		if _, err := model.OrderByID(ctx, db, 987654); !errors.Is(err, model.ErrNotFound) {
+		if _, err := model.ByID[model.Order](ctx, db, 987654); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("missing order: %v", err)
 		}
 	})
@@ -218,7 +218,7 @@ func TestCategoryQueries(t *testing.T) {
 		if _, err := model.CategoryByCode(ctx, db, "nope"); !errors.Is(err, model.ErrNotFound) {
 			t.Fatal(err)
 		}
-		if _, err := model.CategoryByID(ctx, db, 987654); !errors.Is(err, model.ErrNotFound) {
+		if _, err := model.ByID[model.Category](ctx, db, 987654); !errors.Is(err, model.ErrNotFound) {
 			t.Fatal(err)
 		}
 	})
@@ -230,7 +230,7 @@ func TestPhotoQueries(t *testing.T) {
 	var ids []int64
 	for i := 0; i < 2; i++ {
 		p := model.Photo{Key: fmt.Sprintf("k%d", i), UploaderID: 1, Mime: "image/jpeg", Size: 1, SHA256: "0"}
-		if err := model.CreatePhoto(ctx, db, &p); err != nil {
+		if err := model.Create(ctx, db, &p); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, p.ID)
@@ -249,10 +249,10 @@ func TestPhotoQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := model.PhotoByID(ctx, db, ids[1]); err != nil || p.OrderID != 42 {
+	if p, err := model.ByID[model.Photo](ctx, db, ids[1]); err != nil || p.OrderID != 42 {
 		t.Fatalf("%+v %v", p, err)
 	}
-	if _, err := model.PhotoByID(ctx, db, 987654); !errors.Is(err, model.ErrNotFound) {
+	if _, err := model.ByID[model.Photo](ctx, db, 987654); !errors.Is(err, model.ErrNotFound) {
 		t.Fatal(err)
 	}
 }

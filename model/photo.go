@@ -18,13 +18,6 @@ type Photo struct {
 	OrderID    int64  `gorm:"not null;default:0;index"`
 }
 
-// TakePhoto reads one photo; ErrNotFound when there is none.
-func TakePhoto(ctx context.Context, db *gorm.DB, id int64) (Photo, error) {
-	var p Photo
-	err := db.WithContext(ctx).Where("id = ?", id).Take(&p).Error
-	return p, Translate(err)
-}
-
 // CountFreePhotos counts the photos among ids that uploaderID uploaded
 // and no order has claimed.
 func CountFreePhotos(ctx context.Context, db *gorm.DB, uploaderID int64, ids []int64) (int64, error) {
@@ -43,18 +36,6 @@ func OwnPhotoIDs(ctx context.Context, db *gorm.DB, uploaderID int64, ids []int64
 	err := db.WithContext(ctx).Model(&Photo{}).Where("id IN ? AND uploader_id = ?", ids, uploaderID).
 		Order("id").Pluck("id", &found).Error
 	return found, Translate(err)
-}
-
-// CreatePhoto records an uploaded photo.
-func CreatePhoto(ctx context.Context, db *gorm.DB, p *Photo) error {
-	return Translate(db.WithContext(ctx).Create(p).Error)
-}
-
-// PhotoByID loads one photo (ErrNotFound when missing).
-func PhotoByID(ctx context.Context, db *gorm.DB, id int64) (Photo, error) {
-	var p Photo
-	err := db.WithContext(ctx).Take(&p, id).Error
-	return p, Translate(err)
 }
 
 // LockPhotos loads the photos of ids that exist and locks their rows until

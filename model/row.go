@@ -14,14 +14,26 @@ func ByID[T any](ctx context.Context, db *gorm.DB, id int64) (T, error) {
 	return row, Translate(err)
 }
 
-// AllByID loads the rows of T whose ids are given (those that exist).
+// AllByID loads the rows of T whose ids are given (those that exist), by
+// ascending id.
 func AllByID[T any](ctx context.Context, db *gorm.DB, ids []int64) ([]T, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	var rows []T
-	err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error
+	err := db.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&rows).Error
 	return rows, Translate(err)
+}
+
+// LockByID loads the row of T with the given primary key and locks it
+// until tx ends (ErrNotFound when there is none). Moves of a row lock it by
+// primary key before they check: conditional updates over a secondary
+// index can deadlock on MariaDB under concurrency. SQLite drops the lock;
+// its one connection serialises writers already.
+func LockByID[T any](ctx context.Context, tx *gorm.DB, id int64) (T, error) {
+	var row T
+	err := ForUpdate(tx.WithContext(ctx)).Take(&row, id).Error
+	return row, Translate(err)
 }
 
 // Exists reports whether T has a row with the given primary key.
@@ -52,4 +64,14 @@ func Patch[T any](ctx context.Context, db *gorm.DB, id int64, upd map[string]any
 		return zero, Translate(err)
 	}
 	return ByID[T](ctx, db, id)
+}
+
+// updateVersioned is the compare-and-set of a versioned row: it writes the
+// columns cols of next (a pointer to a model whose Version and UpdatedAt
+// the caller has set) with version and updated_at, on the row id if it is
+// still at version, and returns the rows affected.
+func updateVersioned(ctx context.Context, db *gorm.DB, next any, id, version int64, cols []string) (int64, error) {
+	res := db.WithContext(ctx).Model(next).Where("id = ? AND version = ?", id, version).
+		Select(append(cols[:len(cols):len(cols)], "version", "updated_at")).UpdateColumns(next)
+	return res.RowsAffected, Translate(res.Error)
 }

@@ -127,16 +127,6 @@ func OwnersAfter(ctx context.Context, db *gorm.DB, compoundID, after int64, limi
 	return ids, Translate(err)
 }
 
-// UsersByID returns the users of ids, by id.
-func UsersByID(ctx context.Context, db *gorm.DB, ids []int64) ([]User, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var us []User
-	err := db.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&us).Error
-	return us, Translate(err)
-}
-
 // ResidenciesOf returns the households a user lives in, oldest first.
 func ResidenciesOf(ctx context.Context, db *gorm.DB, userID int64) ([]Residency, error) {
 	var rs []Residency

@@ -124,36 +124,13 @@ type Ballot struct {
 	CreatedAt time.Time `gorm:"not null"`
 }
 
-// TakeVote reads one vote; ErrNotFound when there is none.
-func TakeVote(ctx context.Context, db *gorm.DB, id int64) (Vote, error) {
-	var v Vote
-	err := db.WithContext(ctx).Where("id = ?", id).Take(&v).Error
-	return v, Translate(err)
-}
-
-// LockVote reads one vote and locks its row until tx ends: ballots, the
-// count at closing and the notice batches of a vote are ordered by it.
-func LockVote(ctx context.Context, tx *gorm.DB, id int64) (Vote, error) {
-	var v Vote
-	err := ForUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&v).Error
-	return v, Translate(err)
-}
-
-// CreateVote inserts a vote; ErrDuplicate when its creator already used
-// its Idempotency-Key.
-func CreateVote(ctx context.Context, db *gorm.DB, v *Vote) error {
-	return Translate(db.WithContext(ctx).Create(v).Error)
-}
-
 // UpdateVote is the compare-and-set of a vote: it writes the columns cols
 // of next, with the version after version and updated_at now, if the vote
 // is still at version. It returns the rows affected: 0 when another writer
 // moved the vote first. next.Version and next.UpdatedAt are set.
 func UpdateVote(ctx context.Context, db *gorm.DB, next *Vote, version int64, now time.Time, cols ...string) (int64, error) {
 	next.Version, next.UpdatedAt = version+1, now
-	res := db.WithContext(ctx).Model(&Vote{}).Where("id = ? AND version = ?", next.ID, version).
-		Select(append(cols[:len(cols):len(cols)], "version", "updated_at")).UpdateColumns(next)
-	return res.RowsAffected, Translate(res.Error)
+	return updateVersioned(ctx, db, next, next.ID, version, cols)
 }
 
 // MarkVoteNotice records how far the opening notice went: every owner up
@@ -215,11 +192,6 @@ func PriorBallots(ctx context.Context, db *gorm.DB, voteID, householdID, headKey
 	err := db.WithContext(ctx).Where("vote_id = ? AND (household_id = ? OR head_key = ?)", voteID, householdID, headKey).
 		Limit(2).Find(&bs).Error
 	return bs, Translate(err)
-}
-
-// CreateBallot inserts a ballot; ErrDuplicate when its household voted.
-func CreateBallot(ctx context.Context, db *gorm.DB, b *Ballot) error {
-	return Translate(db.WithContext(ctx).Create(b).Error)
 }
 
 // BallotsOf are the ballots of a vote cast for some households.

@@ -22,7 +22,7 @@ func TestVoteStore(t *testing.T) {
 		a.CompoundID = compound
 		v := model.Vote{Question: "q", Matter: model.MatterOrdinary, Choices: []string{"同意", "反对"}, State: state,
 			OpensAt: now, ClosesAt: now.Add(time.Hour), OrganiserRole: model.RoleCommittee, CreatedBy: 1, Version: 1, Ancestry: a}
-		if err := model.CreateVote(ctx, db, &v); err != nil {
+		if err := model.Create(ctx, db, &v); err != nil {
 			t.Fatal(err)
 		}
 		return v
@@ -44,7 +44,7 @@ func TestVoteStore(t *testing.T) {
 		if n, err := model.UpdateVote(ctx, db, &stale, v.Version, now, "state"); err != nil || n != 0 {
 			t.Fatalf("stale write: %d rows, %v", n, err)
 		}
-		got, err := model.TakeVote(ctx, db, v.ID)
+		got, err := model.ByID[model.Vote](ctx, db, v.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestVoteStore(t *testing.T) {
 	})
 
 	t.Run("a missing vote is ErrNotFound", func(t *testing.T) {
-		if _, err := model.TakeVote(ctx, db, 999999); !errors.Is(err, model.ErrNotFound) {
+		if _, err := model.ByID[model.Vote](ctx, db, 999999); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("take: %v", err)
 		}
 		if _, err := model.RollEntry(ctx, db, 999999, 1); !errors.Is(err, model.ErrNotFound) {
@@ -66,12 +66,12 @@ func TestVoteStore(t *testing.T) {
 	t.Run("a household votes once", func(t *testing.T) {
 		v := newVote(5, model.VoteOpen)
 		b := model.Ballot{VoteID: v.ID, HouseholdID: 1, UserID: 1, AreaCentiM2: 100, HeadKey: 1, Heads: 1, CreatedAt: now}
-		if err := model.CreateBallot(ctx, db, &b); err != nil {
+		if err := model.Create(ctx, db, &b); err != nil {
 			t.Fatal(err)
 		}
 		again := b
 		again.ID, again.UserID, again.Choice = 0, 2, 1
-		if err := model.CreateBallot(ctx, db, &again); !errors.Is(err, model.ErrDuplicate) {
+		if err := model.Create(ctx, db, &again); !errors.Is(err, model.ErrDuplicate) {
 			t.Fatalf("second ballot: %v", err)
 		}
 		tally, err := model.TallyBallots(ctx, db, v.ID, 2)
@@ -88,7 +88,7 @@ func TestVoteStore(t *testing.T) {
 			a.CompoundID = compound
 			v := model.Vote{Question: "q", Matter: model.MatterOrdinary, Choices: []string{"a", "b"}, State: state,
 				OpensAt: now, ClosesAt: now.Add(time.Hour), OrganiserRole: model.RoleCommittee, CreatedBy: 1, Version: 1, Ancestry: a}
-			if err := model.CreateVote(ctx, db, &v); err != nil {
+			if err := model.Create(ctx, db, &v); err != nil {
 				t.Fatal(err)
 			}
 			return v.ID

@@ -57,37 +57,13 @@ type Wish struct {
 	Ancestry
 }
 
-// TakeWish reads one wish; ErrNotFound when there is none.
-func TakeWish(ctx context.Context, db *gorm.DB, id int64) (Wish, error) {
-	var w Wish
-	err := db.WithContext(ctx).Where("id = ?", id).Take(&w).Error
-	return w, Translate(err)
-}
-
-// LockWish reads one wish and locks its row until tx ends. Actions lock by
-// primary key before they check: a conditional update on the state index
-// can deadlock on MariaDB under concurrency.
-func LockWish(ctx context.Context, tx *gorm.DB, id int64) (Wish, error) {
-	var w Wish
-	err := ForUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&w).Error
-	return w, Translate(err)
-}
-
-// CreateWish inserts a wish; ErrDuplicate when its author already used its
-// Idempotency-Key.
-func CreateWish(ctx context.Context, db *gorm.DB, w *Wish) error {
-	return Translate(db.WithContext(ctx).Create(w).Error)
-}
-
 // UpdateWish is the compare-and-set of a wish: it writes the columns cols
 // of next, with the version after version and updated_at now, if the wish
 // is still at version. It returns the rows affected: 0 when another writer
 // moved the wish first. next.Version and next.UpdatedAt are set.
 func UpdateWish(ctx context.Context, db *gorm.DB, next *Wish, version int64, now time.Time, cols ...string) (int64, error) {
 	next.Version, next.UpdatedAt = version+1, now
-	res := db.WithContext(ctx).Model(&Wish{}).Where("id = ? AND version = ?", next.ID, version).
-		Select(append(cols[:len(cols):len(cols)], "version", "updated_at")).UpdateColumns(next)
-	return res.RowsAffected, Translate(res.Error)
+	return updateVersioned(ctx, db, next, next.ID, version, cols)
 }
 
 // FlagWish marks a wish for the community's review, whatever its state.

@@ -17,7 +17,7 @@ func TestWishStore(t *testing.T) {
 		t.Helper()
 		w := model.Wish{Title: "灯泡", State: state, AuthorID: 1, ResidentID: 1, HouseholdID: 1, Channel: "self", Version: 1,
 			Ancestry: model.Ancestry{CityID: 1, CommunityID: 4, CompoundID: 5}}
-		if err := model.CreateWish(ctx, db, &w); err != nil {
+		if err := model.Create(ctx, db, &w); err != nil {
 			t.Fatal(err)
 		}
 		return w
@@ -40,7 +40,7 @@ func TestWishStore(t *testing.T) {
 		if n, err := model.UpdateWish(ctx, db, &stale, w.Version, now, "state", "fulfil_photos"); err != nil || n != 0 {
 			t.Fatalf("stale write: %d %v", n, err)
 		}
-		got, err := model.TakeWish(ctx, db, w.ID)
+		got, err := model.ByID[model.Wish](ctx, db, w.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func TestWishStore(t *testing.T) {
 			if err != nil || n != c.rows {
 				t.Fatalf("withdraw %s: %d rows %v", c.w.State, n, err)
 			}
-			got, _ := model.TakeWish(ctx, db, c.w.ID)
+			got, _ := model.ByID[model.Wish](ctx, db, c.w.ID)
 			if !got.Flagged || got.State != c.want {
 				t.Fatalf("%s wish after a risky verdict: %+v", c.w.State, got)
 			}

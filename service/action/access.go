@@ -138,7 +138,7 @@ func compoundAncestry(a model.Ancestry) model.Ancestry {
 
 // load reads one item through db (404 when missing).
 func load(ctx context.Context, db *gorm.DB, id int64) (model.ActionItem, error) {
-	it, err := model.TakeActionItem(ctx, db, id)
+	it, err := model.ByID[model.ActionItem](ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return it, errItemMissing
 	}
@@ -147,7 +147,7 @@ func load(ctx context.Context, db *gorm.DB, id int64) (model.ActionItem, error) 
 
 // lock reads one item for update by its primary key (404 when missing).
 func lock(ctx context.Context, tx *gorm.DB, id int64) (model.ActionItem, error) {
-	it, err := model.LockActionItem(ctx, tx, id)
+	it, err := model.LockByID[model.ActionItem](ctx, tx, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return it, errItemMissing
 	}

@@ -117,7 +117,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	}
 	role := s.creatorRole(a, &it)
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := model.CreateActionItem(ctx, tx, &it); err != nil {
+		if err := model.Create(ctx, tx, &it); err != nil {
 			return err
 		}
 		ev := model.ActionItemEvent{Action: ActCreate, ActorID: a.UserID, Role: role, ToState: it.State,

@@ -16,7 +16,7 @@ import (
 // lie in the meeting's scope, or else the meeting's own compound or
 // community. A draft or cancelled meeting resolved nothing.
 func (s *Service) fromMeeting(ctx context.Context, a *service.Actor, in CreateInput) (place, int64, error) {
-	m, err := model.TakeMeeting(ctx, s.db, in.SourceID)
+	m, err := model.ByID[model.Meeting](ctx, s.db, in.SourceID)
 	if err != nil {
 		if errors.Is(err, model.ErrNotFound) {
 			return place{}, 0, errMeetingGone

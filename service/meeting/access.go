@@ -35,7 +35,7 @@ func canManage(a *service.Actor, m *model.Meeting) bool {
 
 // load reads a meeting by id.
 func load(ctx context.Context, db *gorm.DB, id int64) (model.Meeting, error) {
-	m, err := model.TakeMeeting(ctx, db, id)
+	m, err := model.ByID[model.Meeting](ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return m, errHidden
 	}
@@ -45,7 +45,7 @@ func load(ctx context.Context, db *gorm.DB, id int64) (model.Meeting, error) {
 // lock reads and locks a meeting by primary key inside tx (then its state
 // is checked: locking by id first keeps MariaDB off the state index).
 func lock(ctx context.Context, tx *gorm.DB, id int64) (model.Meeting, error) {
-	m, err := model.LockMeeting(ctx, tx, id)
+	m, err := model.LockByID[model.Meeting](ctx, tx, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return m, errHidden
 	}

@@ -151,7 +151,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	}
 	m.CreatedAt, m.UpdatedAt = now, now
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := model.CreateMeeting(ctx, tx, &m); err != nil {
+		if err := model.Create(ctx, tx, &m); err != nil {
 			return err
 		}
 		if err := s.insertPersons(ctx, tx, m.ID, in.UserIDs, now); err != nil {

@@ -80,7 +80,7 @@ func (s *Service) PublishMinutes(ctx context.Context, a *service.Actor, id int64
 		}
 		mm = model.MeetingMinutes{MeetingID: id, Version: last + 1, Text: in.Text, Attachments: atts,
 			Correction: in.Correction, AuthorID: a.UserID, Base: model.Base{CreatedAt: now, UpdatedAt: now}}
-		if err := model.CreateMinutes(ctx, tx, &mm); err != nil {
+		if err := model.Create(ctx, tx, &mm); err != nil {
 			return fmt.Errorf("record minutes: %w", err)
 		}
 		title, short := "会议纪要："+m.Title, "会议纪要已发布"

@@ -137,7 +137,7 @@ func (s *Service) UpdateCategory(ctx context.Context, a *service.Actor, id int64
 	var cat model.Category
 	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		var err error
-		if cat, err = model.LockCategory(ctx, tx, id); err != nil {
+		if cat, err = model.LockByID[model.Category](ctx, tx, id); err != nil {
 			if errors.Is(err, model.ErrNotFound) {
 				return errCategoryMissing
 			}

@@ -176,14 +176,14 @@ func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (Cal
 			Level: model.OrderLevelCommunity, Channel: model.ChannelCall, AuthorID: a.UserID, ResidentID: resident,
 			HouseholdID: reg.HouseholdID, Description: service.CutRunes(desc, 1000), Ancestry: reg.Ancestry, Version: 1}
 		o.CreatedAt, o.UpdatedAt = now, now
-		if err := model.CreateOrder(ctx, tx, &o); err != nil {
+		if err := model.Create(ctx, tx, &o); err != nil {
 			return err
 		}
 		hid := reg.HouseholdID
 		call = model.EmergencyCall{OrderID: o.ID, CallerID: a.UserID, VulnerableID: reg.ID, HouseholdID: hid,
 			Note: in.Note, OpenHousehold: &hid, AlertCount: 1, LastAlertAt: now, Ancestry: reg.Ancestry}
 		call.CreatedAt, call.UpdatedAt = now, now
-		if err := model.CreateCall(ctx, tx, &call); err != nil {
+		if err := model.Create(ctx, tx, &call); err != nil {
 			return err
 		}
 		role := SubmitterResident
@@ -230,7 +230,7 @@ func (s *Service) callAfterWrite(ctx context.Context, a *service.Actor, c model.
 
 // call loads one call (tx may be a transaction).
 func (s *Service) call(ctx context.Context, tx *gorm.DB, id int64) (model.EmergencyCall, error) {
-	c, err := model.CallByID(ctx, tx, id)
+	c, err := model.ByID[model.EmergencyCall](ctx, tx, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return c, errCallMissing
 	}
@@ -278,7 +278,7 @@ func (s *Service) callViews(ctx context.Context, a *service.Actor, calls []model
 	for _, o := range os {
 		orders[o.ID] = o
 	}
-	regs, err := model.VulnerablesByID(ctx, s.db, vulnIDs.list())
+	regs, err := model.AllByID[model.Vulnerable](ctx, s.db, vulnIDs.list())
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +339,7 @@ func (s *Service) EmergencyCall(ctx context.Context, a *service.Actor, id int64)
 // the timeline row either way. The order row is locked first so the
 // compare-and-set cannot lose to a transition in between.
 func (s *Service) moveCallOrder(ctx context.Context, tx *gorm.DB, orderID int64, cat model.Category, cal *calendar.Calendar, action string, actorID int64, role, note string, now time.Time) error {
-	o, err := model.LockOrder(ctx, tx, orderID)
+	o, err := model.LockByID[model.Order](ctx, tx, orderID)
 	if err != nil {
 		return fmt.Errorf("lock order %d: %w", orderID, err)
 	}

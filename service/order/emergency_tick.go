@@ -100,7 +100,7 @@ func (s *Service) escalateCall(ctx context.Context, c *model.EmergencyCall, now 
 		}
 		won = true
 		c.EscalatedAt = &now
-		o, err := model.LockOrder(ctx, tx, c.OrderID)
+		o, err := model.LockByID[model.Order](ctx, tx, c.OrderID)
 		if err != nil {
 			return fmt.Errorf("lock order %d: %w", c.OrderID, err)
 		}
@@ -132,7 +132,7 @@ func (s *Service) callContext(ctx context.Context, tx *gorm.DB, c *model.Emergen
 	if len(os) == 0 {
 		return model.Order{}, callPlace{}, "", fmt.Errorf("order %d of call %d: %w", c.OrderID, c.ID, model.ErrNotFound)
 	}
-	vs, err := model.VulnerablesByID(ctx, tx, []int64{c.VulnerableID})
+	vs, err := model.AllByID[model.Vulnerable](ctx, tx, []int64{c.VulnerableID})
 	if err != nil {
 		return os[0], callPlace{}, "", err
 	}

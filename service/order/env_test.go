@@ -96,7 +96,7 @@ func (e *loopEnv) act(name string, id int64, action string, in Input) View {
 
 func (e *loopEnv) load(id int64) model.Order {
 	e.t.Helper()
-	o, err := model.OrderByID(e.ctx, e.db, id)
+	o, err := model.ByID[model.Order](e.ctx, e.db, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}

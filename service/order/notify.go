@@ -76,7 +76,7 @@ func (s *Service) notify(ctx context.Context, tx *gorm.DB, o *model.Order, event
 	if len(users) == 0 {
 		return nil
 	}
-	cat, err := model.CategoryByID(ctx, tx, o.CategoryID)
+	cat, err := model.ByID[model.Category](ctx, tx, o.CategoryID)
 	if err != nil {
 		cat.Name = o.CategoryCode
 	}

@@ -66,7 +66,7 @@ func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) 
 			return s.viewAfterWrite(ctx, a, o, err)
 		}
 	}
-	cat, err := model.CategoryByID(ctx, s.db, in.CategoryID)
+	cat, err := model.ByID[model.Category](ctx, s.db, in.CategoryID)
 	if err != nil {
 		if errors.Is(err, model.ErrNotFound) {
 			return View{}, false, errSubmitCategory
@@ -311,7 +311,7 @@ func (s *Service) create(ctx context.Context, tx *gorm.DB, o *model.Order, cat m
 	o.Number = num
 	o.CreatedAt, o.UpdatedAt = now, now
 	armStep(o, cat, now, cal)
-	if err := model.CreateOrder(ctx, tx, o); err != nil {
+	if err := model.Create(ctx, tx, o); err != nil {
 		return err
 	}
 	if err := s.attach(ctx, tx, o.AuthorID, photos, o.ID); err != nil {
@@ -468,7 +468,7 @@ func (s *Service) ApplyLateVerdict(ctx context.Context, tx *gorm.DB, subject, st
 	}
 	// The row is locked first: the verdict must not lose to a move in
 	// between, so the compare-and-set below cannot lose either.
-	o, err := model.LockOrder(ctx, tx, id)
+	o, err := model.LockByID[model.Order](ctx, tx, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return nil
 	}

@@ -248,7 +248,7 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 
 // category is the category of an order.
 func (s *Service) category(ctx context.Context, db *gorm.DB, o model.Order) (model.Category, error) {
-	cat, err := model.CategoryByID(ctx, db, o.CategoryID)
+	cat, err := model.ByID[model.Category](ctx, db, o.CategoryID)
 	if err != nil {
 		return cat, fmt.Errorf("category of order %d: %w", o.ID, err)
 	}
@@ -375,7 +375,7 @@ func (s *Service) merge(c *act) error {
 	if c.in.DuplicateOf <= 0 || c.in.DuplicateOf == c.prev.ID {
 		return errMergeTarget
 	}
-	target, err := model.OrderByID(c.ctx, c.db, c.in.DuplicateOf)
+	target, err := model.ByID[model.Order](c.ctx, c.db, c.in.DuplicateOf)
 	if errors.Is(err, model.ErrNotFound) {
 		return errMergeTarget
 	}

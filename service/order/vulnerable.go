@@ -106,7 +106,7 @@ func (s *Service) RegisterVulnerable(ctx context.Context, a *service.Actor, in V
 	v.HouseholdID, v.Ancestry, v.Active, v.RegisteredBy = h.ID, h.Ancestry, &one, a.UserID
 	now := s.clock.Now().UTC()
 	v.CreatedAt, v.UpdatedAt = now, now
-	if err := model.CreateVulnerable(ctx, s.db, &v); err != nil {
+	if err := model.Create(ctx, s.db, &v); err != nil {
 		if errors.Is(err, model.ErrDuplicate) {
 			return VulnerableView{}, errVulnDuplicate
 		}
@@ -295,7 +295,7 @@ func (s *Service) vulnerableViews(ctx context.Context, vs []model.Vulnerable) ([
 }
 
 func (s *Service) userNames(ctx context.Context, ids idSet) (map[int64]model.User, error) {
-	us, err := model.UsersByID(ctx, s.db, ids.list())
+	us, err := model.AllByID[model.User](ctx, s.db, ids.list())
 	if err != nil {
 		return nil, err
 	}

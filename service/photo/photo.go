@@ -128,7 +128,7 @@ func (s *Service) Upload(ctx context.Context, a *service.Actor, filename, declar
 	if err := s.storage.Put(ctx, p.Key, clean); err != nil {
 		return model.Photo{}, err
 	}
-	if err := model.CreatePhoto(ctx, s.db, &p); err != nil {
+	if err := model.Create(ctx, s.db, &p); err != nil {
 		return model.Photo{}, fmt.Errorf("record photo: %w", err)
 	}
 	return p, nil
@@ -222,7 +222,7 @@ func (s *Service) Open(ctx context.Context, a *service.Actor, id int64) (model.P
 
 // Find returns a photo's record, without its bytes.
 func (s *Service) Find(ctx context.Context, id int64) (model.Photo, error) {
-	p, err := model.PhotoByID(ctx, s.db, id)
+	p, err := model.ByID[model.Photo](ctx, s.db, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return model.Photo{}, errNotFound
 	}

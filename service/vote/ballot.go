@@ -77,7 +77,7 @@ func (s *Service) Cast(ctx context.Context, a *service.Actor, id int64, in CastI
 		}
 		b := model.Ballot{VoteID: v.ID, HouseholdID: in.HouseholdID, UserID: a.UserID, Choice: in.Choice,
 			AreaCentiM2: roll.AreaCentiM2, HeadKey: roll.HeadKey, Heads: heads, CreatedAt: now}
-		if err := model.CreateBallot(ctx, tx, &b); err != nil {
+		if err := model.Create(ctx, tx, &b); err != nil {
 			if errors.Is(err, model.ErrDuplicate) {
 				return errAlreadyVoted
 			}

@@ -161,7 +161,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		k := in.IdemKey
 		v.IdemKey = &k
 	}
-	err = model.CreateVote(ctx, s.db, &v)
+	err = model.Create(ctx, s.db, &v)
 	if errors.Is(err, model.ErrDuplicate) && in.IdemKey != "" {
 		// A concurrent double submit with the same key: the other one won.
 		if prev, ok, ferr := model.ByIdemKey[model.Vote](ctx, s.db, "created_by", a.UserID, in.IdemKey); ferr == nil && ok {
@@ -242,9 +242,9 @@ func (s *Service) compound(ctx context.Context, id int64) (model.Compound, error
 // take reads a vote, locking its row when db is a transaction that must
 // hold it.
 func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Vote, error) {
-	read := model.TakeVote
+	read := model.ByID[model.Vote]
 	if lock {
-		read = model.LockVote
+		read = model.LockByID[model.Vote]
 	}
 	v, err := read(ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {

@@ -149,7 +149,7 @@ func (s *Service) Post(ctx context.Context, a *service.Actor, in PostInput) (Vie
 	now := s.clock.Now().UTC()
 	w.CreatedAt, w.UpdatedAt = now, now
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := model.CreateWish(ctx, tx, &w); err != nil {
+		if err := model.Create(ctx, tx, &w); err != nil {
 			return err
 		}
 		rec := message.CheckRecord{Subject: fmt.Sprintf("wish:%d", w.ID), UserID: a.UserID,
@@ -243,7 +243,7 @@ func (s *Service) Photo(ctx context.Context, a *service.Actor, wishID, photoID i
 	if !slices.Contains(w.Photos, photoID) && !slices.Contains(w.FulfilPhotos, photoID) {
 		return model.Photo{}, nil, errPhotoNotFound
 	}
-	p, err := model.TakePhoto(ctx, s.db, photoID)
+	p, err := model.ByID[model.Photo](ctx, s.db, photoID)
 	if errors.Is(err, model.ErrNotFound) {
 		return model.Photo{}, nil, errPhotoNotFound
 	}
@@ -262,9 +262,9 @@ func (s *Service) Photo(ctx context.Context, a *service.Actor, wishID, photoID i
 
 // take reads a wish, optionally locking its row.
 func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Wish, error) {
-	read := model.TakeWish
+	read := model.ByID[model.Wish]
 	if lock {
-		read = model.LockWish
+		read = model.LockByID[model.Wish]
 	}
 	w, err := read(ctx, db, id)
 	if errors.Is(err, model.ErrNotFound) {
