@@ -26,6 +26,7 @@ import (
 	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
+	"redprop/service/calendar/remind"
 	"redprop/service/demo"
 	"redprop/service/idem"
 	"redprop/service/meeting"
@@ -63,6 +64,7 @@ type app struct {
 	photo    *photo.Service
 	message  *message.Service
 	recheck  *message.Recheck
+	reminder *remind.Reminder
 	order    *order.Service
 	meeting  *meeting.Service
 	action   *action.Service
@@ -171,6 +173,7 @@ func (a *app) wire() (http.Handler, error) {
 		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,
 	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
+	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -257,6 +260,9 @@ func (a *app) close() {
 }
 
 // workers are the background loops; each stops when its context ends.
+// calendarReminderEvery is how often admins' missing calendars are checked.
+const calendarReminderEvery = time.Hour
+
 func (a *app) workers() []func(ctx context.Context) {
 	return []func(ctx context.Context){
 		func(ctx context.Context) { a.order.Run(ctx, a.cfg.SchedulerInterval) },
@@ -264,6 +270,9 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
+		// A missing calendar is a matter of days: hourly is enough, and its
+		// warning line is not repeated every scheduler pass.
+		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },
 	}
 }
 

@@ -36,6 +36,10 @@ type View struct {
 	IdentityHidden bool
 	// NameMasked says names are masked until the handler accepts.
 	NameMasked bool
+	// CalendarMissing says the step's deadline counts working days of a
+	// year whose calendar is not loaded: they were counted as a plain week,
+	// holidays as worked, and the deadline may come too early.
+	CalendarMissing bool
 	// Timeline and Handlers are filled for one order, not for lists.
 	Timeline []EventView
 	Handlers []HandlerStep
@@ -327,6 +331,7 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 	for i, o := range orders {
 		out[i] = n.view(a, o, byOrder[o.ID], detail)
 		out[i].Light = light(o, cal, n.categories[o.CategoryID].WorkingTime, now)
+		out[i].CalendarMissing = calendarMissing(o, cal, n.categories[o.CategoryID].WorkingTime)
 	}
 	return out, nil
 }
@@ -443,4 +448,13 @@ func splitIDs(s string) []int64 {
 		}
 	}
 	return out
+}
+
+// calendarMissing reports whether o's step deadline was counted in working
+// days over a year the calendar does not know.
+func calendarMissing(o model.Order, cal *calendar.Calendar, workingTime bool) bool {
+	if !workingTime || cal == nil || o.StepStartedAt == nil || o.StepDeadline == nil {
+		return false
+	}
+	return !cal.Covers(*o.StepStartedAt, *o.StepDeadline)
 }

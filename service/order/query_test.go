@@ -13,6 +13,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 func TestPrivacyOfTheResident(t *testing.T) {
@@ -301,4 +302,47 @@ func TestListPagesByCursor(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("pages %v, want %v", got, want)
 	}
+}
+
+// A deadline counted over a year without a loaded calendar says so, and
+// stops saying so once the year is loaded.
+func TestDeadlineOverAMissingYearIsShown(t *testing.T) {
+	e := newLoopEnv(t)
+	// Thursday 31 December 2026, 10:00 in Beijing; 2027 is not loaded.
+	e.clock.Set(time.Date(2026, 12, 31, 2, 0, 0, 0, time.UTC))
+	get := func(id int64) View {
+		t.Helper()
+		v, err := e.svc.Get(e.ctx, e.actor("grid"), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	t.Run("working days into 2027", func(t *testing.T) {
+		v := e.submit("resident", "suggestion") // verify within one working day: 1 January
+		if v.StepDeadline == nil || v.StepDeadline.In(calendar.Beijing).Year() != 2027 {
+			t.Fatalf("deadline %v", v.StepDeadline)
+		}
+		if !get(v.ID).CalendarMissing {
+			t.Fatal("a deadline counted over 2027 without its calendar is not flagged")
+		}
+	})
+	t.Run("wall-clock hours", func(t *testing.T) {
+		v := e.submit("resident", "repair.lift") // hours, not working days
+		if get(v.ID).CalendarMissing {
+			t.Fatal("a wall-clock deadline flagged")
+		}
+	})
+	t.Run("after loading 2027", func(t *testing.T) {
+		cal := calendar.New(e.db, e.clock)
+		if err := cal.SetYear(e.ctx, e.actor("admin"), 2027,
+			[]calendar.Day{{Date: "2027-01-01", Kind: model.CalendarHoliday, Name: "元旦"}}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(10 * time.Minute) // past the order service's calendar cache
+		v := e.submit("resident", "suggestion")
+		if got := get(v.ID); got.CalendarMissing {
+			t.Fatalf("flagged with 2027 loaded: deadline %v", got.StepDeadline)
+		}
+	})
 }
