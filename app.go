@@ -136,7 +136,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.org = org.New(a.db, a.clock)
 	a.calendar = calendar.New(a.db, a.clock)
 	photoStore := photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos"))
-	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes)
+	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes, a.cfg.MaxPhotoPixels)
 	mc := messageConfig(a.cfg)
 	mc.Log = a.log
 	if a.cfg.WeChatOAEnabled && !a.cfg.Sandbox() {
