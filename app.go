@@ -155,6 +155,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
 		RatingReminder: a.cfg.RatingReminder, Log: a.log,
+		FirmContractGrace: a.cfg.FirmContractGrace,
 	})
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {
