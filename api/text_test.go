@@ -176,9 +176,15 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 	for _, v := range types {
 		listed[reflect.TypeOf(v).Name()] = true
 	}
-	for _, name := range requestTypesInSource(t) {
+	found := requestTypesInSource(t)
+	for _, name := range found {
 		if !listed[name] {
 			t.Errorf("request type %s is not in this test's list", name)
+		}
+	}
+	for name := range listed {
+		if !slices.Contains(found, name) {
+			t.Errorf("%s is listed but was not found in the source as a request type", name)
 		}
 	}
 	for _, v := range types {
