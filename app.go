@@ -138,7 +138,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.org = org.New(a.db, a.clock)
 	a.calendar = calendar.New(a.db, a.clock)
 	photoStore := photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos"))
-	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes)
+	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes, a.cfg.MaxPhotoPixels)
 	mc := messageConfig(a.cfg)
 	mc.Log = a.log
 	if a.cfg.WeChatOAEnabled && !a.cfg.Sandbox() {
@@ -157,6 +157,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
 		RatingReminder: a.cfg.RatingReminder, Log: a.log,
+		FirmContractGrace: a.cfg.FirmContractGrace,
 	})
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {

@@ -120,7 +120,7 @@ func (h *handlers) updateOrderCategory(c *gin.Context) {
 
 type submitOrderRequest struct {
 	CategoryID  int64   `json:"category_id"`
-	Description string  `json:"description"`
+	Description string  `json:"description" text:"block"`
 	Place       string  `json:"place"`
 	HouseholdID int64   `json:"household_id"`
 	CompoundID  int64   `json:"compound_id"`
@@ -326,8 +326,8 @@ func (h *handlers) getOrder(c *gin.Context) {
 // tag names the actions that take it: any other action refuses it (400
 // unexpected_field) rather than ignore it. A note goes with every action.
 type orderActionRequest struct {
-	Note        *string  `json:"note"`
-	Reason      *string  `json:"reason" for:"reject,return,pause,rework,cancel"`
+	Note        *string  `json:"note" text:"block"`
+	Reason      *string  `json:"reason" for:"reject,return,pause,rework,cancel" text:"block"`
 	PhotoIDs    *[]int64 `json:"photo_ids" for:"resolve,progress,complete"`
 	DuplicateOf *int64   `json:"duplicate_of" for:"merge"`
 	HandlerKind *string  `json:"handler_kind" for:"dispatch"`
@@ -337,7 +337,7 @@ type orderActionRequest struct {
 	Overall     *int     `json:"overall" for:"rate"`
 	Timeliness  *int     `json:"timeliness" for:"rate"`
 	Attitude    *int     `json:"attitude" for:"rate"`
-	Comment     *string  `json:"comment" for:"rate"`
+	Comment     *string  `json:"comment" for:"rate" text:"block"`
 	Reopen      *bool    `json:"reopen" for:"revisit"`
 }
 

@@ -81,7 +81,7 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Log.Error("trusted proxies", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(withRequestID(), logRequests(d.Log), recovery(d.Log), h.bodies.middleware())
+	r.Use(headAsGet(r), withRequestID(), logRequests(d.Log), recovery(d.Log), h.bodies.middleware(), validURLText())
 	h.metricsRoutes(r) // before every other route: it counts them
 	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
 	// gin has set Allow to the methods the path does take (RFC 9110 §15.5.6).
