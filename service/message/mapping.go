@@ -221,6 +221,9 @@ func (s *Service) CheckTemplates(ctx context.Context, mp, oa TemplateLister) err
 }
 
 func (s *Service) checkList(ctx context.Context, l TemplateLister, oa bool, of func(kind string) (string, map[string]string)) error {
+	if !slices.ContainsFunc(Kinds(), func(kind string) bool { id, _ := of(kind); return id != "" }) {
+		return nil // nothing configured to check
+	}
 	list, err := l.Templates(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "could not read the account's template list; templates not checked at start",
