@@ -28,10 +28,6 @@ var kindValues = map[string][]string{
 	KindMeeting:   {FieldMeetingTitle, FieldMeetingTime, FieldMeetingPlace, FieldTitle, FieldBody, FieldTime},
 }
 
-// Values lists the values a template of kind may map, nil for an unknown
-// kind.
-func Values(kind string) []string { return slices.Clone(kindValues[kind]) }
-
 // valueTypes are the keyword types able to hold each value. Order numbers
 // mix letters and digits (GD202611230001), so a number or letter keyword
 // cannot; Chinese text fits thing, and a category or state the 5 Chinese
