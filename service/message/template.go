@@ -46,7 +46,8 @@ type Template struct {
 	// second push would be a duplicate and cost another unit of quota.
 	ResendUnknown bool `yaml:"resend_unknown" json:"resend_unknown"`
 	// Fields maps the template's keys (thing1, time2 …, whose prefix is the
-	// WeChat field type) to event fields.
+	// WeChat field type) to event fields: each a value the kind offers, of
+	// a kind the key's type can hold (mapping.go checks both).
 	Fields map[string]string `yaml:"fields" json:"fields"`
 }
 

@@ -1,9 +1,9 @@
 // Package wechattest is a fake WeChat API server for tests: the endpoints
 // service/wechat calls, with WeChat's JSON shapes and error codes, single-use
 // codes, revocable access tokens per app, one-time subscribe quotas and
-// per-type field limits, and the service account's followers and template
-// messages. Point wechat.Options.BaseURL (and wechat.OAOptions.BaseURL) at
-// URL().
+// per-type field limits, the service account's followers and template
+// messages, and both accounts' own template lists (SetTemplates). Point
+// wechat.Options.BaseURL (and wechat.OAOptions.BaseURL) at URL().
 package wechattest
 
 import (
