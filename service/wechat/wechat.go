@@ -3,8 +3,9 @@
 // mini-program, followers and template messages of the service account
 // (OfficialAccount), and both accounts' own template lists, through
 // github.com/silenceper/wechat/v2 (sub-packages only: the root package
-// changes logrus for the whole process). It turns WeChat's error codes into *service.Error and keeps the access token in Redis so that
-// every instance shares one. Sandbox stands in when no AppID is configured;
+// changes logrus for the whole process). It turns WeChat's error codes into
+// *service.Error and keeps the access token in Redis so that every
+// instance shares one. Sandbox stands in when no AppID is configured;
 // wechattest is a fake WeChat server for tests. It must not import api/ or gin.
 package wechat
 
