@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,6 +43,11 @@ import (
 func loadConfig(path string, getenv func(string) string) (config.Config, error) {
 	cfg, err := config.Load(path, getenv)
 	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	// The template mappings are checked here, before anything is opened,
+	// against the values and keyword types the messages capability knows.
+	if _, err := messageConfig(cfg); err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
@@ -112,8 +118,10 @@ type weChat interface {
 	message.WeChat
 }
 
-func (a *app) wire() (http.Handler, error) {
+func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	var wx weChat = wechat.NewSandbox()
+	// The accounts' own template lists, checked at start (not in the sandbox).
+	var mpList, oaList message.TemplateLister
 	if !a.cfg.Sandbox() {
 		c, err := wechat.New(wechat.Options{
 			AppID: a.cfg.WeChatAppID, AppSecret: a.cfg.WeChatAppSecret, Token: a.cfg.WeChatToken,
@@ -124,6 +132,7 @@ func (a *app) wire() (http.Handler, error) {
 			return nil, err
 		}
 		wx = c
+		mpList = c
 	}
 	secret := a.cfg.JWTSecret
 	if secret == "" {
@@ -139,7 +148,10 @@ func (a *app) wire() (http.Handler, error) {
 	a.calendar = calendar.New(a.db, a.clock)
 	photoStore := photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos"))
 	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes, a.cfg.MaxPhotoPixels)
-	mc := messageConfig(a.cfg)
+	mc, err := messageConfig(a.cfg)
+	if err != nil {
+		return nil, err
+	}
 	mc.Log = a.log
 	if a.cfg.WeChatOAEnabled && !a.cfg.Sandbox() {
 		oa, err := wechat.NewOfficialAccount(wechat.OAOptions{AppID: a.cfg.WeChatOAAppID, AppSecret: a.cfg.WeChatOAAppSecret,
@@ -148,10 +160,14 @@ func (a *app) wire() (http.Handler, error) {
 			return nil, err
 		}
 		mc.OfficialAccount = oa
+		oaList = oa
 	}
 	msgs, err := message.New(a.db, a.clock, wx, mc)
 	if err != nil {
 		return nil, err
+	}
+	if err := msgs.CheckTemplates(ctx, mpList, oaList); err != nil {
+		return nil, templateConfigError(err)
 	}
 	a.message = msgs
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
@@ -196,21 +212,32 @@ func (a *app) wire() (http.Handler, error) {
 }
 
 // messageConfig turns the configuration into the messages capability's:
-// the template ids per kind over the default field mappings, and the push
-// callback (whose AES key needs the AppID).
-func messageConfig(cfg config.Config) message.Config {
+// the template ids and field mappings per kind (the built-in mapping where
+// none is configured), and the push callback (whose AES key needs the
+// AppID). A mapping that cannot work is an error naming its key.
+func messageConfig(cfg config.Config) (message.Config, error) {
 	mc := message.DefaultConfig()
 	mc.Sandbox = cfg.Sandbox()
 	mc.MiniprogramState = cfg.WeChatMiniprogramState
 	mc.SendLanes = cfg.MessageSendLanes
-	ids := map[string]string{
-		message.KindNewReport: cfg.TemplateNewReport, message.KindProgress: cfg.TemplateProgress,
-		message.KindRating: cfg.TemplateRating, message.KindMeeting: cfg.TemplateMeeting,
+	// kind → its template id and its mapping.
+	mp := map[string][2]string{
+		message.KindNewReport: {cfg.TemplateNewReport, cfg.TemplateNewReportFields},
+		message.KindProgress:  {cfg.TemplateProgress, cfg.TemplateProgressFields},
+		message.KindRating:    {cfg.TemplateRating, cfg.TemplateRatingFields},
+		message.KindMeeting:   {cfg.TemplateMeeting, cfg.TemplateMeetingFields},
 	}
 	longTerm, resend := config.KindList(cfg.TemplatesLongTerm), config.KindList(cfg.TemplatesResendUnknown)
 	mc.Templates = message.DefaultTemplates()
 	for kind, t := range mc.Templates {
-		t.ID = ids[kind]
+		t.ID = mp[kind][0]
+		fields, err := parseFields(false, kind, mp[kind][1])
+		if err != nil {
+			return mc, err
+		}
+		if fields != nil {
+			t.Fields = fields
+		}
 		t.LongTerm = slices.Contains(longTerm, kind)
 		t.ResendUnknown = slices.Contains(resend, kind)
 		mc.Templates[kind] = t
@@ -221,16 +248,59 @@ func messageConfig(cfg config.Config) message.Config {
 	}
 	mc.OAEnabled = cfg.WeChatOAEnabled
 	mc.OAAppID, mc.OAToken, mc.OAAESKey = cfg.WeChatOAAppID, cfg.WeChatOAToken, cfg.WeChatOAEncodingAESKey
-	oaIDs := map[string]string{
-		message.KindNewReport: cfg.OATemplateNewReport, message.KindProgress: cfg.OATemplateProgress,
-		message.KindRating: cfg.OATemplateRating, message.KindMeeting: cfg.OATemplateMeeting,
+	oa := map[string][2]string{
+		message.KindNewReport: {cfg.OATemplateNewReport, cfg.OATemplateNewReportFields},
+		message.KindProgress:  {cfg.OATemplateProgress, cfg.OATemplateProgressFields},
+		message.KindRating:    {cfg.OATemplateRating, cfg.OATemplateRatingFields},
+		message.KindMeeting:   {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
 	}
 	mc.OATemplates = message.DefaultOATemplates()
 	for kind, t := range mc.OATemplates {
-		t.ID = oaIDs[kind]
+		t.ID = oa[kind][0]
+		fields, err := parseFields(true, kind, oa[kind][1])
+		if err != nil {
+			return mc, err
+		}
+		if fields != nil {
+			t.Fields = fields
+		}
 		mc.OATemplates[kind] = t
 	}
-	return mc
+	return mc, templateConfigError(mc.ValidateTemplates())
+}
+
+// parseFields reads one kind's mapping key; nil when it is empty (the
+// built-in mapping stays).
+func parseFields(oa bool, kind, spec string) (map[string]string, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	fields, err := message.ParseFields(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: kind %s: %w", templateKey(oa, kind, true), kind, err)
+	}
+	return fields, nil
+}
+
+// templateConfigError names the configuration key a template's fault
+// lies in: the mapping's when a keyword is at fault, else the id's.
+func templateConfigError(err error) error {
+	var te *message.TemplateError
+	if !errors.As(err, &te) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", templateKey(te.OA, te.Kind, te.Keyword != ""), err)
+}
+
+func templateKey(oa bool, kind string, fields bool) string {
+	key := "template_" + kind
+	if oa {
+		key = "oa_" + key
+	}
+	if fields {
+		key += "_fields"
+	}
+	return fmt.Sprintf("%s (REDPROP_%s)", key, strings.ToUpper(key))
 }
 
 func (a *app) ready(ctx context.Context) error {
@@ -290,7 +360,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	handler, err := a.wire()
+	handler, err := a.wire(ctx)
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,13 @@ type Config struct {
 	TemplateProgress  string `yaml:"template_progress" env:"TEMPLATE_PROGRESS"`
 	TemplateRating    string `yaml:"template_rating" env:"TEMPLATE_RATING"`
 	TemplateMeeting   string `yaml:"template_meeting" env:"TEMPLATE_MEETING"`
+	// Which of our values fills which keyword of each kind's template, as
+	// "thing1=title,time2=time" (the keywords of the template's 详情 in the
+	// console); empty keeps the built-in mapping of the default templates.
+	TemplateNewReportFields string `yaml:"template_new_report_fields" env:"TEMPLATE_NEW_REPORT_FIELDS"`
+	TemplateProgressFields  string `yaml:"template_progress_fields" env:"TEMPLATE_PROGRESS_FIELDS"`
+	TemplateRatingFields    string `yaml:"template_rating_fields" env:"TEMPLATE_RATING_FIELDS"`
+	TemplateMeetingFields   string `yaml:"template_meeting_fields" env:"TEMPLATE_MEETING_FIELDS"`
 	// Comma-separated kinds whose templates are long-term (no per-push
 	// consent), and kinds whose pushes are sent again when their outcome
 	// was lost (a duplicate is then possible).
@@ -102,6 +109,12 @@ type Config struct {
 	OATemplateProgress  string `yaml:"oa_template_progress" env:"OA_TEMPLATE_PROGRESS"`
 	OATemplateRating    string `yaml:"oa_template_rating" env:"OA_TEMPLATE_RATING"`
 	OATemplateMeeting   string `yaml:"oa_template_meeting" env:"OA_TEMPLATE_MEETING"`
+	// The same mapping for the account's templates ("first" and
+	// "keyword1" … of old-style templates take any value).
+	OATemplateNewReportFields string `yaml:"oa_template_new_report_fields" env:"OA_TEMPLATE_NEW_REPORT_FIELDS"`
+	OATemplateProgressFields  string `yaml:"oa_template_progress_fields" env:"OA_TEMPLATE_PROGRESS_FIELDS"`
+	OATemplateRatingFields    string `yaml:"oa_template_rating_fields" env:"OA_TEMPLATE_RATING_FIELDS"`
+	OATemplateMeetingFields   string `yaml:"oa_template_meeting_fields" env:"OA_TEMPLATE_MEETING_FIELDS"`
 
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken string `yaml:"metrics_token" env:"METRICS_TOKEN"`

@@ -26,3 +26,6 @@ func RenderOA(s *Service, kind string, ev Event, at time.Time) (map[string]strin
 	return s.cfg.OATemplates[kind].render(payload{Title: ev.Title, Body: ev.Body, Fields: ev.Fields, Page: ev.Page, At: at},
 		ev.OrderID, s.cfg.Templates[kind].Page)
 }
+
+// RenderValue fits v to WeChat's rules for the keyword type typ.
+func RenderValue(typ, v string, at time.Time) string { return renderValue(typ, v, at) }

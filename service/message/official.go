@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
 	"strconv"
 
 	"gorm.io/gorm"
@@ -68,35 +66,14 @@ func DefaultOATemplates() map[string]OATemplate {
 	}
 }
 
-var oaTemplateKey = regexp.MustCompile(`^([a-z_]+[0-9]+|first|remark)$`)
-
-func (t OATemplate) validate() error {
-	if len(t.Fields) == 0 {
-		return fmt.Errorf("no fields mapped")
-	}
-	for key, from := range t.Fields {
-		if !oaTemplateKey.MatchString(key) {
-			return fmt.Errorf("template key %q is not a WeChat key such as thing1 or keyword1", key)
-		}
-		if from == "" {
-			return fmt.Errorf("template key %s maps no event field", key)
-		}
-	}
+func (t OATemplate) validate(kind string) error {
 	if len(t.ID) > 64 {
-		return fmt.Errorf("template id longer than 64 characters")
+		return &TemplateError{OA: true, Kind: kind, Reason: "template id longer than 64 characters"}
 	}
-	return nil
+	return checkFields(true, kind, t.Fields)
 }
 
 func (c Config) validateOA() error {
-	for kind, t := range c.OATemplates {
-		if !slices.Contains(Kinds(), kind) {
-			return fmt.Errorf("message: unknown official-account template kind %q (want one of %v)", kind, Kinds())
-		}
-		if err := t.validate(); err != nil {
-			return fmt.Errorf("message: official-account template %s: %w", kind, err)
-		}
-	}
 	if c.OAAESKey != "" && len(c.OAAESKey) != 43 {
 		return fmt.Errorf("message: the official account's EncodingAESKey must be 43 characters")
 	}

@@ -216,13 +216,8 @@ type Service struct {
 // sandbox mode (where it only answers text checks; nil defers them all).
 func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
-	for kind, t := range cfg.Templates {
-		if !slices.Contains(Kinds(), kind) {
-			return nil, fmt.Errorf("message: unknown template kind %q (want one of %v)", kind, Kinds())
-		}
-		if err := t.validate(); err != nil {
-			return nil, fmt.Errorf("message: template %s: %w", kind, err)
-		}
+	if err := cfg.ValidateTemplates(); err != nil {
+		return nil, err
 	}
 	if wx == nil && !cfg.Sandbox {
 		return nil, fmt.Errorf("message: a WeChat client is required outside the sandbox")

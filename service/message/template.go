@@ -1,7 +1,6 @@
 package message
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -47,7 +46,8 @@ type Template struct {
 	// second push would be a duplicate and cost another unit of quota.
 	ResendUnknown bool `yaml:"resend_unknown" json:"resend_unknown"`
 	// Fields maps the template's keys (thing1, time2 …, whose prefix is the
-	// WeChat field type) to event fields.
+	// WeChat field type) to event fields: each a value the kind offers, of
+	// a kind the key's type can hold (mapping.go checks both).
 	Fields map[string]string `yaml:"fields" json:"fields"`
 }
 
@@ -75,22 +75,11 @@ func DefaultTemplates() map[string]Template {
 
 var templateKey = regexp.MustCompile(`^[a-z_]+[0-9]+$`)
 
-func (t Template) validate() error {
-	if len(t.Fields) == 0 {
-		return fmt.Errorf("no fields mapped")
-	}
-	for key, from := range t.Fields {
-		if !templateKey.MatchString(key) {
-			return fmt.Errorf("template key %q is not a WeChat key such as thing1", key)
-		}
-		if from == "" {
-			return fmt.Errorf("template key %s maps no event field", key)
-		}
-	}
+func (t Template) validate(kind string) error {
 	if len(t.ID) > 64 {
-		return fmt.Errorf("template id longer than 64 characters")
+		return &TemplateError{Kind: kind, Reason: "template id longer than 64 characters"}
 	}
-	return nil
+	return checkFields(false, kind, t.Fields)
 }
 
 // render turns an event into the template's values, each within WeChat's
@@ -107,7 +96,10 @@ func (t Template) render(p payload, orderID int64) (map[string]string, string) {
 				v = p.Body
 			}
 		}
-		data[key] = renderValue(fieldType(key), v, p.At)
+		if from == FieldState && stateWords[v] != "" {
+			v = stateWords[v] // a thing keyword shows the state as words too
+		}
+		data[key] = renderValue(renderType(key, from), v, p.At)
 	}
 	page := p.Page
 	if page == "" {
@@ -133,6 +125,16 @@ func urlSafe(s string) string {
 	return keep(s, func(r rune) bool {
 		return r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.", r))
 	})
+}
+
+// renderType is the type a value is fitted to: the keyword's, except
+// that the untyped keys of old-style service-account templates show times
+// as times.
+func renderType(key, from string) string {
+	if untypedKey(key) && (from == FieldTime || from == FieldMeetingTime) {
+		return "time"
+	}
+	return fieldType(key)
 }
 
 // fieldType is the WeChat type a template key names: thing1 → thing.

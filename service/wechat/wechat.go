@@ -1,10 +1,11 @@
 // Package wechat is the one place that talks to WeChat: login codes, phone
 // numbers, subscribe messages and the text content check of the
-// mini-program, and followers and template messages of the service account
-// (OfficialAccount), through github.com/silenceper/wechat/v2 (sub-packages
-// only: the root package changes logrus for the whole process). It turns WeChat's error
-// codes into *service.Error and keeps the access token in Redis so that
-// every instance shares one. Sandbox stands in when no AppID is configured;
+// mini-program, followers and template messages of the service account
+// (OfficialAccount), and both accounts' own template lists, through
+// github.com/silenceper/wechat/v2 (sub-packages only: the root package
+// changes logrus for the whole process). It turns WeChat's error codes into
+// *service.Error and keeps the access token in Redis so that every
+// instance shares one. Sandbox stands in when no AppID is configured;
 // wechattest is a fake WeChat server for tests. It must not import api/ or gin.
 package wechat
 

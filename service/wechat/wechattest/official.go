@@ -66,6 +66,9 @@ func (s *Server) oaTemplateSend(r *Request) answer {
 			return refuse(47003, "data."+key+".value invalid")
 		}
 	}
+	if a := checkKeywords(s.oaList, template, data, false); a != nil {
+		return a
+	}
 	switch {
 	case !f.following:
 		return refuse(43004)

@@ -1,9 +1,9 @@
 // Package wechattest is a fake WeChat API server for tests: the endpoints
 // service/wechat calls, with WeChat's JSON shapes and error codes, single-use
 // codes, revocable access tokens per app, one-time subscribe quotas and
-// per-type field limits, and the service account's followers and template
-// messages. Point wechat.Options.BaseURL (and wechat.OAOptions.BaseURL) at
-// URL().
+// per-type field limits, the service account's followers and template
+// messages, and both accounts' own template lists (SetTemplates). Point
+// wechat.Options.BaseURL (and wechat.OAOptions.BaseURL) at URL().
 package wechattest
 
 import (
@@ -32,6 +32,9 @@ const (
 	// The service account's.
 	OAUserInfo     = "/cgi-bin/user/info"
 	OATemplateSend = "/cgi-bin/message/template/send"
+	// The accounts' own template lists.
+	SubscribeTemplates = "/wxaapi/newtmpl/gettemplate"
+	OATemplates        = "/cgi-bin/template/get_all_private_template"
 )
 
 // Default credentials the fake accepts: the mini-program's and the
@@ -80,6 +83,10 @@ type Server struct {
 	refused   map[[2]string]bool   // (openid, template id) turned off in the account
 	clientMsg map[[2]string]int    // (openid, client_msg_id) → the msgid it got
 	templates []templatePush       // template messages delivered
+
+	// The accounts' own templates (SetTemplates, SetOATemplates); nil
+	// until a test sets them.
+	mpList, oaList []Template
 }
 
 type follower struct {
@@ -298,14 +305,16 @@ type endpoint struct {
 }
 
 var endpoints = map[string]endpoint{
-	Code2Session:   {http.MethodGet, noToken, (*Server).code2Session},
-	PhoneNumber:    {http.MethodPost, mpToken, (*Server).phoneNumber},
-	StableToken:    {http.MethodPost, noToken, (*Server).stableToken},
-	Token:          {http.MethodGet, noToken, (*Server).token},
-	SubscribeSend:  {http.MethodPost, mpToken, (*Server).subscribeSend},
-	MsgSecCheck:    {http.MethodPost, mpToken, (*Server).msgSecCheck},
-	OAUserInfo:     {http.MethodGet, oaToken, (*Server).oaUserInfo},
-	OATemplateSend: {http.MethodPost, oaToken, (*Server).oaTemplateSend},
+	Code2Session:       {http.MethodGet, noToken, (*Server).code2Session},
+	PhoneNumber:        {http.MethodPost, mpToken, (*Server).phoneNumber},
+	StableToken:        {http.MethodPost, noToken, (*Server).stableToken},
+	Token:              {http.MethodGet, noToken, (*Server).token},
+	SubscribeSend:      {http.MethodPost, mpToken, (*Server).subscribeSend},
+	MsgSecCheck:        {http.MethodPost, mpToken, (*Server).msgSecCheck},
+	OAUserInfo:         {http.MethodGet, oaToken, (*Server).oaUserInfo},
+	OATemplateSend:     {http.MethodPost, oaToken, (*Server).oaTemplateSend},
+	SubscribeTemplates: {http.MethodGet, mpToken, (*Server).subscribeTemplates},
+	OATemplates:        {http.MethodGet, oaToken, (*Server).oaTemplates},
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
@@ -474,6 +483,9 @@ func (s *Server) subscribeSend(r *Request) answer {
 		if !isString || !FieldOK(key, value) {
 			return refuse(47003, "data."+key+".value invalid")
 		}
+	}
+	if a := checkKeywords(s.mpList, template, data, true); a != nil {
+		return a
 	}
 	k := [2]string{toUser, template}
 	if s.quota[k] <= 0 {
