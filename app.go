@@ -131,7 +131,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.auth = auth.New(a.db, a.rdb, wx, a.clock, auth.Config{
 		JWTSecret: []byte(secret), AccessTTL: a.cfg.AccessTokenTTL, RefreshTTL: a.cfg.RefreshTokenTTL,
 		PerIPPerMin: a.cfg.LoginPerIPPerMinute, PerCodePerMin: a.cfg.LoginPerCodePerMinute,
-		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(),
+		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(), RefreshGrace: a.cfg.RefreshGrace, Log: a.log,
 	})
 	a.org = org.New(a.db, a.clock)
 	a.calendar = calendar.New(a.db, a.clock)
@@ -264,6 +264,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.auth.Run(ctx, time.Hour) },
 	}
 }
 
