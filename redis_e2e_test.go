@@ -179,6 +179,16 @@ func TestBinaryWithRedisDown(t *testing.T) {
 	rds.kill()
 
 	t.Run("redis down", func(t *testing.T) {
+		t.Run("still ready", func(t *testing.T) {
+			resp, err := http.Get(base + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("readyz: %d", resp.StatusCode)
+			}
+		})
 		t.Run("a resident reports and a grid worker acts", func(t *testing.T) {
 			id := submit(resident)
 			if a := call(grid, "POST", fmt.Sprintf("/orders/%d/verify", id), map[string]any{"note": "已核实"}); a.status != http.StatusOK || a.body["state"] != "verified" {
