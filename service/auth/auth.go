@@ -62,6 +62,9 @@ type Service struct {
 
 // New builds the service.
 func New(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service.Clock, cfg Config) *Service {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Service{db: db, rdb: rdb, wx: wx, clock: clock, cfg: cfg,
 		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}, local: &localLimits{}}
 }
@@ -413,12 +416,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (s *Service) log() *slog.Logger {
-	if s.cfg.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.cfg.Log
-}
+func (s *Service) log() *slog.Logger { return s.cfg.Log }
 
 func (s *Service) parse(token string) (*claims, error) {
 	var c claims
