@@ -4,6 +4,8 @@ package auth
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -245,7 +247,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 		return Tokens{}, ErrRefreshInvalid
 	}
 	if old.UsedAt == nil {
-		t, err := s.rotate(ctx, old, true)
+		t, err := s.rotate(ctx, refresh, old, true)
 		if !errors.Is(err, errRotated) {
 			return t, err
 		}
@@ -254,14 +256,14 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 			return Tokens{}, err
 		}
 	}
-	return s.reuse(ctx, old)
+	return s.reuse(ctx, refresh, old)
 }
 
 // rotate issues the successor of old. With consume it also marks old used
 // (compare-and-set: errRotated when another request did first). It all
 // commits together or not at all: the session row is locked first, so a
 // revocation cannot slip between the check and the new token.
-func (s *Service) rotate(ctx context.Context, old model.RefreshToken, consume bool) (Tokens, error) {
+func (s *Service) rotate(ctx context.Context, refresh string, old model.RefreshToken, consume bool) (Tokens, error) {
 	t, err := s.newPair(old.UserID, old.Family)
 	if err != nil {
 		return t, err
@@ -298,7 +300,7 @@ func (s *Service) rotate(ctx context.Context, old model.RefreshToken, consume bo
 			// Kept before the commit, so a concurrent second use that
 			// waited on the row lock finds it. A pair whose transaction
 			// then fails is never handed out: reuse checks it was stored.
-			s.keepForGrace(ctx, old.Hash, t)
+			s.keepForGrace(ctx, refresh, t)
 		}
 		return nil
 	})
@@ -309,7 +311,7 @@ func (s *Service) rotate(ctx context.Context, old model.RefreshToken, consume bo
 }
 
 // reuse answers a refresh token presented again after its rotation.
-func (s *Service) reuse(ctx context.Context, old model.RefreshToken) (Tokens, error) {
+func (s *Service) reuse(ctx context.Context, refresh string, old model.RefreshToken) (Tokens, error) {
 	now := s.clock.Now()
 	replay := s.cfg.RefreshGrace <= 0 || old.UsedAt == nil || now.After(old.UsedAt.Add(s.cfg.RefreshGrace))
 	if !replay {
@@ -325,25 +327,31 @@ func (s *Service) reuse(ctx context.Context, old model.RefreshToken) (Tokens, er
 		}
 		return Tokens{}, ErrRefreshInvalid
 	}
-	if t, ok := s.graceAnswer(ctx, old.Hash); ok {
+	if t, ok := s.graceAnswer(ctx, refresh); ok {
 		return t, nil
 	}
 	// Redis lost the answer or cannot be reached: a sibling pair of the
 	// same session serves the client as well.
-	return s.rotate(ctx, old, false)
+	return s.rotate(ctx, refresh, old, false)
 }
 
-// keepForGrace stores the pair a rotation issued for the grace window.
-// Failing is harmless (reuse issues a sibling), so it is only logged.
-func (s *Service) keepForGrace(ctx context.Context, oldHash string, t Tokens) {
+// keepForGrace stores the pair a rotation issued for the grace window,
+// sealed with a key drawn from the old refresh token: the database keeps
+// only its digest, so only a holder of that token can open the pair, and
+// reading Redis is not enough to take over a session. Failing is harmless
+// (reuse issues a sibling), so it is only logged.
+func (s *Service) keepForGrace(ctx context.Context, oldToken string, t Tokens) {
 	if s.cfg.RefreshGrace <= 0 {
 		return
 	}
 	raw, err := json.Marshal(t)
 	if err == nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisBudget)
-		defer cancel()
-		err = s.rdb.Set(rctx, s.key("grace:"+oldHash), raw, s.cfg.RefreshGrace).Err()
+		var sealed []byte
+		if sealed, err = seal(oldToken, raw); err == nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisBudget)
+			defer cancel()
+			err = s.rdb.Set(rctx, s.key("grace:"+digest(oldToken)), sealed, s.cfg.RefreshGrace).Err()
+		}
 	}
 	if err != nil {
 		s.log().WarnContext(ctx, "refresh grace cache not written", "err", err)
@@ -352,18 +360,20 @@ func (s *Service) keepForGrace(ctx context.Context, oldHash string, t Tokens) {
 
 // graceAnswer reads the pair kept for a rotated token, if Redis has it
 // and its transaction committed.
-func (s *Service) graceAnswer(ctx context.Context, oldHash string) (Tokens, bool) {
+func (s *Service) graceAnswer(ctx context.Context, oldToken string) (Tokens, bool) {
+	oldHash := digest(oldToken)
 	rctx, cancel := context.WithTimeout(ctx, redisBudget)
 	defer cancel()
-	raw, err := s.rdb.Get(rctx, s.key("grace:"+oldHash)).Bytes()
+	sealed, err := s.rdb.Get(rctx, s.key("grace:"+oldHash)).Bytes()
 	if err != nil {
 		if !errors.Is(err, redis.Nil) {
 			s.log().WarnContext(ctx, "refresh grace cache not read", "err", err)
 		}
 		return Tokens{}, false
 	}
+	raw, err := open(oldToken, sealed)
 	var t Tokens
-	if json.Unmarshal(raw, &t) != nil {
+	if err != nil || json.Unmarshal(raw, &t) != nil {
 		return Tokens{}, false
 	}
 	next, err := model.RefreshByHash(ctx, s.db, digest(t.RefreshToken))
@@ -371,6 +381,45 @@ func (s *Service) graceAnswer(ctx context.Context, oldHash string) (Tokens, bool
 		return Tokens{}, false
 	}
 	return t, true
+}
+
+// graceKey is the AES key of a grace entry: a hash of the old refresh
+// token apart from its digest (another prefix, all 32 bytes).
+func graceKey(oldToken string) []byte {
+	k := sha256.Sum256([]byte("redprop refresh grace\x00" + oldToken))
+	return k[:]
+}
+
+func seal(oldToken string, plain []byte) ([]byte, error) {
+	block, err := aes.NewCipher(graceKey(oldToken))
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return gcm.Seal(nonce, nonce, plain, nil), nil
+}
+
+func open(oldToken string, sealed []byte) ([]byte, error) {
+	block, err := aes.NewCipher(graceKey(oldToken))
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < gcm.NonceSize() {
+		return nil, errors.New("grace entry too short")
+	}
+	n := gcm.NonceSize()
+	return gcm.Open(nil, sealed[:n], sealed[n:], nil)
 }
 
 // Logout ends the session of the access token, and that of the refresh

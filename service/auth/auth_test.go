@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +27,7 @@ type fixture struct {
 	ctx   context.Context
 	db    *gorm.DB
 	rdb   redis.UniversalClient
+	pre   string
 	clock *service.FakeClock
 	svc   *auth.Service
 }
@@ -36,7 +38,7 @@ func newFixture(t *testing.T, rdb redis.UniversalClient, prefix string, mod ...f
 	if rdb == nil {
 		rdb, prefix = dbtest.Redis(t)
 	}
-	f.rdb = rdb
+	f.rdb, f.pre = rdb, prefix
 	cfg := auth.Config{JWTSecret: []byte("test-secret-test-secret-test-secret"), AccessTTL: 15 * time.Minute,
 		RefreshTTL: 24 * time.Hour, PerIPPerMin: 1000, PerCodePerMin: 1000, RedisPrefix: prefix, Sandbox: true,
 		RefreshGrace: grace}
@@ -345,5 +347,32 @@ func TestPurgeDeletesExpiredSessions(t *testing.T) {
 	}
 	if _, err := f.svc.Refresh(f.ctx, old.RefreshToken); !errors.Is(err, auth.ErrRefreshInvalid) {
 		t.Fatalf("purged refresh token: %v", err)
+	}
+}
+
+// The pair kept for the grace window is sealed: what Redis holds gives
+// nobody a token of the session.
+func TestGraceEntryHoldsNoTokenInClear(t *testing.T) {
+	f := newFixture(t, nil, "")
+	tok := f.login(t, "sara")
+	next, err := f.svc.Refresh(f.ctx, tok.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := f.rdb.Keys(f.ctx, f.pre+"auth:grace:*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("grace entries: %v %v", keys, err)
+	}
+	raw, err := f.rdb.Get(f.ctx, keys[0]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{next.RefreshToken, next.AccessToken, tok.RefreshToken} {
+		if strings.Contains(raw, secret) {
+			t.Fatal("the grace entry holds a token in clear")
+		}
+	}
+	if again, err := f.svc.Refresh(f.ctx, tok.RefreshToken); err != nil || again != next {
+		t.Fatalf("second use: %v (same pair %v)", err, again == next)
 	}
 }
