@@ -142,7 +142,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	a.auth = auth.New(a.db, a.rdb, wx, a.clock, auth.Config{
 		JWTSecret: []byte(secret), AccessTTL: a.cfg.AccessTokenTTL, RefreshTTL: a.cfg.RefreshTokenTTL,
 		PerIPPerMin: a.cfg.LoginPerIPPerMinute, PerCodePerMin: a.cfg.LoginPerCodePerMinute,
-		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(),
+		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(), RefreshGrace: a.cfg.RefreshGrace, Log: a.log,
 	})
 	a.org = org.New(a.db, a.clock)
 	a.calendar = calendar.New(a.db, a.clock)
@@ -313,8 +313,12 @@ func (a *app) ready(ctx context.Context) error {
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
+	// Redis down is a degraded mode, not unreadiness: sessions, reports
+	// and staff actions need the database only. Failing here would take
+	// every instance out of the load balancer for the length of a Redis
+	// outage.
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
+		a.log.WarnContext(ctx, "ready without redis: logins limited per instance, Idempotency-Key creates answer 503", "err", err)
 	}
 	return nil
 }
@@ -344,6 +348,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		// A missing calendar is a matter of days: hourly is enough, and its
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },
+		func(ctx context.Context) { a.auth.Run(ctx, time.Hour) },
 	}
 }
 

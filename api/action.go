@@ -21,8 +21,8 @@ const xlsxMime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
 func (h *handlers) actionRoutes(authed *gin.RouterGroup) {
 	// The Idempotency-Key is also kept on the item itself, so a retry is
 	// answered with the first item even after Redis forgot the key.
-	authed.POST("/action-items", h.idempotent(h.createActionItem))
-	authed.POST("/orders/:id/action-items", h.idempotent(h.createActionItemFromOrder))
+	authed.POST("/action-items", h.idempotentOrPass(h.createActionItem))
+	authed.POST("/orders/:id/action-items", h.idempotentOrPass(h.createActionItemFromOrder))
 	authed.GET("/action-items", h.listActionItems)
 	authed.GET("/action-items/export", h.exportActionItems)
 	authed.GET("/action-items/:id", h.getActionItem)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -25,7 +26,30 @@ var errIdemKey = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 
 // runs gets 409, and the same key with another body 422. Refusals (4xx)
 // are not kept, so a corrected retry with the same key goes through; a
 // 5xx holds the key until its lease ends.
+//
+// While Redis is unreachable a request with a key answers 503: the client
+// asked for at most one copy, and without Redis that cannot be promised.
+// Requests without a key never touch Redis; nor do the endpoints that keep
+// the key in their own rows only (orders, votes, wishes).
 func (h *handlers) idempotent(next gin.HandlerFunc) gin.HandlerFunc {
+	return h.idempotency(next, false)
+}
+
+// idempotentOrPass is idempotent for an endpoint that needs Redis for the
+// replay only, not for "at most one copy": one that keeps the key in its
+// own row as well (meetings, action items), or whose duplicate harms
+// nobody (a second copy of an uploaded photo that nothing refers to).
+// While Redis is unreachable it runs the request without the Redis replay
+// instead of refusing it.
+func (h *handlers) idempotentOrPass(next gin.HandlerFunc) gin.HandlerFunc {
+	return h.idempotency(next, true)
+}
+
+// idemBudget bounds the claim of a key, so a frozen Redis costs a request
+// no more than this.
+const idemBudget = 500 * time.Millisecond
+
+func (h *handlers) idempotency(next gin.HandlerFunc, pass bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key := c.GetHeader("Idempotency-Key")
 		a := actor(c)
@@ -42,7 +66,14 @@ func (h *handlers) idempotent(next gin.HandlerFunc) gin.HandlerFunc {
 			return
 		}
 		ctx := c.Request.Context()
-		prev, claim, err := h.Idem.Begin(ctx, a.UserID, key, fp)
+		bctx, cancel := context.WithTimeout(ctx, idemBudget)
+		prev, claim, err := h.Idem.Begin(bctx, a.UserID, key, fp)
+		cancel()
+		if se := (*service.Error)(nil); pass && errors.As(err, &se) && se.Code == idem.ErrUnavailable.Code {
+			h.Log.WarnContext(ctx, "idempotency key not kept: redis unreachable", "err", err, "request_id", requestID(c))
+			next(c)
+			return
+		}
 		if err != nil {
 			fail(c, err)
 			return

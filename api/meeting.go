@@ -15,7 +15,7 @@ import (
 // meetingRoutes registers meetings: create and list, one meeting, its
 // lifecycle, invitees, RSVP, sign-in and minutes.
 func (h *handlers) meetingRoutes(authed *gin.RouterGroup) {
-	authed.POST("/meetings", h.idempotent(h.createMeeting))
+	authed.POST("/meetings", h.idempotentOrPass(h.createMeeting))
 	authed.GET("/meetings", h.listMeetings)
 	authed.GET("/meetings/:id", h.getMeeting)
 	authed.PATCH("/meetings/:id", h.updateMeeting)

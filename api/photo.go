@@ -23,7 +23,7 @@ func (h *handlers) photoRoutes(authed *gin.RouterGroup) {
 	if h.Photo != nil {
 		limit = h.Photo.MaxBytes() + photoEnvelope
 	}
-	h.bodies.handle(authed, http.MethodPost, "/photos", limit, h.idempotent(h.uploadPhoto))
+	h.bodies.handle(authed, http.MethodPost, "/photos", limit, h.idempotentOrPass(h.uploadPhoto))
 	authed.GET("/photos/:id", h.getPhoto)
 }
 

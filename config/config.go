@@ -35,6 +35,9 @@ type Config struct {
 	JWTSecret       string        `yaml:"jwt_secret" env:"JWT_SECRET"`
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl" env:"ACCESS_TOKEN_TTL"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl" env:"REFRESH_TOKEN_TTL"`
+	// A rotated refresh token presented again within this long gets the
+	// same new pair instead of ending the session as a replay; 0 disables.
+	RefreshGrace time.Duration `yaml:"refresh_grace" env:"REFRESH_GRACE"`
 
 	// Login attempts allowed per minute from one IP and for one code.
 	LoginPerIPPerMinute   int `yaml:"login_per_ip_per_minute" env:"LOGIN_PER_IP_PER_MINUTE"`
@@ -151,6 +154,7 @@ func Default() Config {
 		RedisPrefix:            "redprop:",
 		AccessTokenTTL:         15 * time.Minute,
 		RefreshTokenTTL:        30 * 24 * time.Hour,
+		RefreshGrace:           10 * time.Second,
 		LoginPerIPPerMinute:    60,
 		LoginPerCodePerMinute:  5,
 		WeChatBaseURL:          WeChatRealBaseURL,
@@ -287,6 +291,9 @@ func (c Config) Validate() error {
 	}
 	if c.FirmContractGrace < 0 {
 		return errors.New("firm_contract_grace (REDPROP_FIRM_CONTRACT_GRACE): must not be negative")
+	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute || c.RefreshGrace >= c.AccessTokenTTL {
+		return errors.New("refresh_grace (REDPROP_REFRESH_GRACE): must be between 0 and 1m, and shorter than access_token_ttl")
 	}
 	if c.WeChatOAEnabled && !c.Sandbox() && (c.WeChatOAAppID == "" || c.WeChatOAAppSecret == "") {
 		return errors.New("wechat_oa_app_id (REDPROP_WECHAT_OA_APP_ID): the service-account channel needs its AppID and secret")

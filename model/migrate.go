@@ -32,6 +32,7 @@ func Tables() []any {
 		&ActionItem{}, &ActionItemEvent{},
 		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
+		&AuthSession{}, &RefreshToken{},
 	}
 	return append(tables, extraTables...)
 }

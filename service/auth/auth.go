@@ -4,12 +4,15 @@ package auth
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
-	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +44,11 @@ type Config struct {
 	PerCodePerMin int
 	RedisPrefix   string
 	Sandbox       bool // WeChat is simulated: sandbox codes are accepted
+	// RefreshGrace is how long a rotated refresh token still gets the pair
+	// its rotation issued (concurrent refreshes, a lost answer); 0 makes
+	// every second use a replay.
+	RefreshGrace time.Duration
+	Log          *slog.Logger
 }
 
 // Service is the auth capability.
@@ -51,12 +59,16 @@ type Service struct {
 	clock service.Clock
 	cfg   Config
 	limit service.Limiter
+	local *localLimits // the login limits while Redis is unreachable
 }
 
 // New builds the service.
 func New(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service.Clock, cfg Config) *Service {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Service{db: db, rdb: rdb, wx: wx, clock: clock, cfg: cfg,
-		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}}
+		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}, local: &localLimits{}}
 }
 
 // Errors of this package.
@@ -100,14 +112,19 @@ func (s *Service) Login(ctx context.Context, code, ip string) (Tokens, model.Use
 	if err != nil {
 		return Tokens{}, model.User{}, err
 	}
-	tok, err := s.issue(ctx, user.ID, newFamily())
+	tok, err := s.startSession(ctx, user.ID)
 	return tok, user, err
 }
 
 func (s *Service) allow(ctx context.Context, key string, limit int) error {
-	ok, wait, err := s.limit.Allow(ctx, key, limit, time.Minute)
+	rctx, cancel := context.WithTimeout(ctx, redisBudget)
+	defer cancel()
+	ok, wait, err := s.limit.Allow(rctx, key, limit, time.Minute)
 	if err != nil {
-		return err
+		// Redis is down or too slow: count in this process instead of
+		// refusing every login for the length of the outage.
+		s.log().WarnContext(ctx, "login limit counted in process: redis unreachable", "err", err)
+		ok, wait = s.local.allow(s.clock.Now(), key, limit, time.Minute)
 	}
 	if !ok {
 		return service.RateLimited("too_many_logins", ErrTooManyLogins, wait)
@@ -145,30 +162,16 @@ type claims struct {
 	Family string `json:"fam,omitempty"`
 }
 
-var errRedisDown = service.Unavailable("redis_down", "服务繁忙，请稍后再试")
+// redisBudget bounds every Redis call of this package: Redis only speeds
+// things up here (the grace cache) or limits logins, so a dead or frozen
+// Redis must cost a request no more than this.
+const redisBudget = 300 * time.Millisecond
 
-// storeRefresh records a refresh token in its family unless the family has
-// been revoked (a stolen token was replayed, or the user logged out):
-// then nothing is stored and it returns 0.
-var storeRefresh = redis.NewScript(`
-if redis.call("EXISTS", KEYS[3]) == 1 then return 0 end
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
-redis.call("SADD", KEYS[2], ARGV[2])
-redis.call("PEXPIRE", KEYS[2], ARGV[3])
-return 1`)
+// errRotated: another rotation of the same token committed first.
+var errRotated = errors.New("refresh token rotated by a concurrent request")
 
-// takeRefresh swaps a refresh token for its value and marks it rotated in
-// one step, so that a concurrent replay of the same token always finds
-// the mark.
-var takeRefresh = redis.NewScript(`
-local v = redis.call("GET", KEYS[1])
-if not v then return false end
-redis.call("DEL", KEYS[1])
-redis.call("SET", KEYS[2], v, "PX", ARGV[1])
-return v`)
-
-// issue creates an access token and a refresh token of the given family.
-func (s *Service) issue(ctx context.Context, userID int64, family string) (Tokens, error) {
+// newPair signs an access token and draws a refresh token of the family.
+func (s *Service) newPair(userID int64, family string) (Tokens, error) {
 	now := s.clock.Now()
 	t := Tokens{AccessExpiresAt: now.Add(s.cfg.AccessTTL), RefreshExpiresAt: now.Add(s.cfg.RefreshTTL)}
 	c := claims{RegisteredClaims: jwt.RegisteredClaims{
@@ -179,114 +182,290 @@ func (s *Service) issue(ctx context.Context, userID int64, family string) (Token
 	}, Family: family}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.cfg.JWTSecret)
 	if err != nil {
-		return t, err
+		return Tokens{}, err
 	}
 	t.AccessToken = signed
 	t.RefreshToken = randomToken(32)
-	val := fmt.Sprintf("%d|%d|%s", userID, t.RefreshExpiresAt.Unix(), family)
-	h := digest(t.RefreshToken)
-	stored, err := storeRefresh.Run(ctx, s.rdb,
-		[]string{s.key("refresh:" + h), s.key("family:" + family), s.key("revoked:" + family)},
-		val, h, s.cfg.RefreshTTL.Milliseconds()).Int()
+	return t, nil
+}
+
+// startSession records a new login session with its first refresh token.
+func (s *Service) startSession(ctx context.Context, userID int64) (Tokens, error) {
+	family := newFamily()
+	t, err := s.newPair(userID, family)
 	if err != nil {
-		return t, errRedisDown.Wrap(err)
+		return t, err
 	}
-	if stored == 0 {
-		return Tokens{}, ErrRefreshInvalid
+	now := s.clock.Now()
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := model.Create(ctx, tx, &model.AuthSession{Family: family, UserID: userID, CreatedAt: now,
+			ExpiresAt: t.RefreshExpiresAt}); err != nil {
+			return err
+		}
+		return model.Create(ctx, tx, &model.RefreshToken{Hash: digest(t.RefreshToken), Family: family,
+			UserID: userID, CreatedAt: now, ExpiresAt: t.RefreshExpiresAt})
+	})
+	if err != nil {
+		return Tokens{}, err
 	}
 	return t, nil
 }
 
-// Refresh rotates a refresh token: the old one stops working, a new pair
-// is issued. Presenting an already rotated token revokes its whole family
-// (someone else holds a copy).
+// Refresh rotates a refresh token: a new pair is issued and the old token
+// is used up. A token is used up in the same transaction that records its
+// successor, so a refresh that fails anywhere consumes nothing and its
+// retry succeeds.
+//
+// Within RefreshGrace of its rotation, the old token presented again (a
+// mini-program refreshing from several requests at once, or retrying a
+// refresh whose answer it lost) gets the pair the rotation issued, kept in
+// Redis for that long; when Redis cannot say, it gets another pair of the
+// same session. Presented later, or after a token issued for it has been
+// used, it is a replay: someone else holds a copy, and the whole session
+// ends.
 func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 	if refresh == "" || len(refresh) > 128 {
 		return Tokens{}, ErrRefreshInvalid
 	}
 	h := digest(refresh)
-	val, err := takeRefresh.Run(ctx, s.rdb, []string{s.key("refresh:" + h), s.key("rotated:" + h)},
-		s.cfg.RefreshTTL.Milliseconds()).Text()
-	if errors.Is(err, redis.Nil) {
-		// Unknown, or rotated before: a replayed copy ends its whole family.
-		if old, err := s.rdb.Get(ctx, s.key("rotated:"+h)).Result(); err == nil {
-			if _, _, fam, ok := parseRefresh(old); ok {
-				if err := s.revokeFamily(ctx, fam); err != nil {
-					return Tokens{}, err
-				}
-			}
-		}
+	old, err := model.RefreshByHash(ctx, s.db, h)
+	if errors.Is(err, model.ErrNotFound) {
 		return Tokens{}, ErrRefreshInvalid
 	}
 	if err != nil {
-		return Tokens{}, errRedisDown.Wrap(err)
+		return Tokens{}, err
 	}
-	userID, exp, family, ok := parseRefresh(val)
-	if !ok || s.clock.Now().Unix() >= exp {
+	now := s.clock.Now()
+	if !now.Before(old.ExpiresAt) {
 		return Tokens{}, ErrRefreshInvalid
 	}
-	s.rdb.SRem(ctx, s.key("family:"+family), h)
-	known, err := model.Exists[model.User](ctx, s.db, userID)
+	known, err := model.Exists[model.User](ctx, s.db, old.UserID)
 	if err != nil {
 		return Tokens{}, err
 	}
 	if !known {
 		return Tokens{}, ErrRefreshInvalid
 	}
-	return s.issue(ctx, userID, family)
-}
-
-func parseRefresh(val string) (userID, exp int64, family string, ok bool) {
-	parts := strings.Split(val, "|")
-	if len(parts) != 3 {
-		return 0, 0, "", false
-	}
-	u, err1 := strconv.ParseInt(parts[0], 10, 64)
-	e, err2 := strconv.ParseInt(parts[1], 10, 64)
-	return u, e, parts[2], err1 == nil && err2 == nil
-}
-
-// revokeFamily ends a login session: its refresh tokens go, and the mark
-// stops a rotation under way from adding a new one to it.
-func (s *Service) revokeFamily(ctx context.Context, family string) error {
-	if err := s.rdb.Set(ctx, s.key("revoked:"+family), "1", s.cfg.RefreshTTL).Err(); err != nil {
-		return errRedisDown.Wrap(err)
-	}
-	members, _ := s.rdb.SMembers(ctx, s.key("family:"+family)).Result()
-	keys := []string{s.key("family:" + family)}
-	for _, m := range members {
-		keys = append(keys, s.key("refresh:"+m))
-	}
-	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
-		return errRedisDown.Wrap(err)
-	}
-	return nil
-}
-
-// Logout revokes the access token itself and its login session (the
-// family named in the token, and that of the refresh token if given).
-func (s *Service) Logout(ctx context.Context, accessToken, refresh string) error {
-	if c, err := s.parse(accessToken); err == nil {
-		if ttl := c.ExpiresAt.Time.Sub(s.clock.Now()); ttl > 0 {
-			if err := s.rdb.Set(ctx, s.key("deny:"+c.ID), "1", ttl).Err(); err != nil {
-				return errRedisDown.Wrap(err)
-			}
+	if old.UsedAt == nil {
+		t, err := s.rotate(ctx, refresh, old, true)
+		if !errors.Is(err, errRotated) {
+			return t, err
 		}
-		if c.Family != "" {
-			if err := s.revokeFamily(ctx, c.Family); err != nil {
+		// A concurrent request rotated it first: this one is a second use.
+		if old, err = model.RefreshByHash(ctx, s.db, h); err != nil {
+			return Tokens{}, err
+		}
+	}
+	return s.reuse(ctx, refresh, old)
+}
+
+// rotate issues the successor of old. With consume it also marks old used
+// (compare-and-set: errRotated when another request did first). It all
+// commits together or not at all: the session row is locked first, so a
+// revocation cannot slip between the check and the new token.
+func (s *Service) rotate(ctx context.Context, refresh string, old model.RefreshToken, consume bool) (Tokens, error) {
+	t, err := s.newPair(old.UserID, old.Family)
+	if err != nil {
+		return t, err
+	}
+	now := s.clock.Now()
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		sess, err := model.LockSession(ctx, tx, old.Family)
+		if errors.Is(err, model.ErrNotFound) {
+			return ErrRefreshInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if sess.RevokedAt != nil {
+			return ErrRefreshInvalid
+		}
+		if consume {
+			ok, err := model.MarkRefreshUsed(ctx, tx, old.Hash, now)
+			if err != nil {
 				return err
 			}
+			if !ok {
+				return errRotated
+			}
+		}
+		if err := model.Create(ctx, tx, &model.RefreshToken{Hash: digest(t.RefreshToken), Family: old.Family,
+			UserID: old.UserID, Parent: old.Hash, CreatedAt: now, ExpiresAt: t.RefreshExpiresAt}); err != nil {
+			return err
+		}
+		if err := model.ExtendSession(ctx, tx, old.Family, t.RefreshExpiresAt); err != nil {
+			return err
+		}
+		if consume {
+			// Kept before the commit, so a concurrent second use that
+			// waited on the row lock finds it. A pair whose transaction
+			// then fails is never handed out: reuse checks it was stored.
+			s.keepForGrace(ctx, refresh, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return Tokens{}, err
+	}
+	return t, nil
+}
+
+// reuse answers a refresh token presented again after its rotation.
+func (s *Service) reuse(ctx context.Context, refresh string, old model.RefreshToken) (Tokens, error) {
+	now := s.clock.Now()
+	replay := s.cfg.RefreshGrace <= 0 || old.UsedAt == nil || now.After(old.UsedAt.Add(s.cfg.RefreshGrace))
+	if !replay {
+		used, err := model.RefreshChildUsed(ctx, s.db, old.Hash)
+		if err != nil {
+			return Tokens{}, err
+		}
+		replay = used
+	}
+	if replay {
+		if err := model.RevokeSession(ctx, s.db, old.Family, "replay", now); err != nil {
+			return Tokens{}, err
+		}
+		return Tokens{}, ErrRefreshInvalid
+	}
+	if t, ok := s.graceAnswer(ctx, refresh); ok {
+		return t, nil
+	}
+	// Redis lost the answer or cannot be reached: a sibling pair of the
+	// same session serves the client as well.
+	return s.rotate(ctx, refresh, old, false)
+}
+
+// keepForGrace stores the pair a rotation issued for the grace window,
+// sealed with a key drawn from the old refresh token: the database keeps
+// only its digest, so only a holder of that token can open the pair, and
+// reading Redis is not enough to take over a session. Failing is harmless
+// (reuse issues a sibling), so it is only logged.
+func (s *Service) keepForGrace(ctx context.Context, oldToken string, t Tokens) {
+	if s.cfg.RefreshGrace <= 0 {
+		return
+	}
+	raw, err := json.Marshal(t)
+	if err == nil {
+		var sealed []byte
+		if sealed, err = seal(oldToken, raw); err == nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisBudget)
+			defer cancel()
+			err = s.rdb.Set(rctx, s.key("grace:"+digest(oldToken)), sealed, s.cfg.RefreshGrace).Err()
+		}
+	}
+	if err != nil {
+		s.log().WarnContext(ctx, "refresh grace cache not written", "err", err)
+	}
+}
+
+// graceAnswer reads the pair kept for a rotated token, if Redis has it
+// and its transaction committed.
+func (s *Service) graceAnswer(ctx context.Context, oldToken string) (Tokens, bool) {
+	oldHash := digest(oldToken)
+	rctx, cancel := context.WithTimeout(ctx, redisBudget)
+	defer cancel()
+	sealed, err := s.rdb.Get(rctx, s.key("grace:"+oldHash)).Bytes()
+	if err != nil {
+		if !errors.Is(err, redis.Nil) {
+			s.log().WarnContext(ctx, "refresh grace cache not read", "err", err)
+		}
+		return Tokens{}, false
+	}
+	raw, err := open(oldToken, sealed)
+	var t Tokens
+	if err != nil || json.Unmarshal(raw, &t) != nil {
+		return Tokens{}, false
+	}
+	next, err := model.RefreshByHash(ctx, s.db, digest(t.RefreshToken))
+	if err != nil || next.Parent != oldHash {
+		return Tokens{}, false
+	}
+	return t, true
+}
+
+// graceKey is the AES key of a grace entry: a hash of the old refresh
+// token apart from its digest (another prefix, all 32 bytes).
+func graceKey(oldToken string) []byte {
+	k := sha256.Sum256([]byte("redprop refresh grace\x00" + oldToken))
+	return k[:]
+}
+
+func seal(oldToken string, plain []byte) ([]byte, error) {
+	block, err := aes.NewCipher(graceKey(oldToken))
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return gcm.Seal(nonce, nonce, plain, nil), nil
+}
+
+func open(oldToken string, sealed []byte) ([]byte, error) {
+	block, err := aes.NewCipher(graceKey(oldToken))
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < gcm.NonceSize() {
+		return nil, errors.New("grace entry too short")
+	}
+	n := gcm.NonceSize()
+	return gcm.Open(nil, sealed[:n], sealed[n:], nil)
+}
+
+// Logout ends the session of the access token, and that of the refresh
+// token if given. The end is recorded in the database, so it holds for
+// every token of the session whether Redis is up or not.
+func (s *Service) Logout(ctx context.Context, accessToken, refresh string) error {
+	now := s.clock.Now()
+	if c, err := s.parse(accessToken); err == nil && c.Family != "" {
+		if err := model.RevokeSession(ctx, s.db, c.Family, "logout", now); err != nil {
+			return err
 		}
 	}
 	if refresh != "" {
-		if val, err := s.rdb.Get(ctx, s.key("refresh:"+digest(refresh))).Result(); err == nil {
-			if _, _, fam, ok := parseRefresh(val); ok {
-				return s.revokeFamily(ctx, fam)
-			}
+		t, err := model.RefreshByHash(ctx, s.db, digest(refresh))
+		if err == nil {
+			return model.RevokeSession(ctx, s.db, t.Family, "logout", now)
+		}
+		if !errors.Is(err, model.ErrNotFound) {
+			return err
 		}
 	}
 	return nil
 }
+
+// Purge deletes sessions and refresh tokens that have expired.
+func (s *Service) Purge(ctx context.Context) (int64, error) {
+	return model.PurgeSessions(ctx, s.db, s.clock.Now())
+}
+
+// Run purges expired sessions every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
+				s.log().ErrorContext(ctx, "purge expired sessions", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Service) log() *slog.Logger { return s.cfg.Log }
 
 func (s *Service) parse(token string) (*claims, error) {
 	var c claims
@@ -309,17 +488,17 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 	if err != nil {
 		return nil, ErrTokenInvalid
 	}
-	// The token itself logged out, or its session ended (logout from
-	// another token of it, or a replayed refresh token).
-	keys := []string{s.key("deny:" + c.ID)}
-	if c.Family != "" {
-		keys = append(keys, s.key("revoked:"+c.Family))
+	// The session must still be live: logged out (from this token or
+	// another of it) or ended by a replayed refresh token, it is not. The
+	// database says so, not Redis, so revocation holds while Redis is down.
+	if c.Family == "" {
+		return nil, ErrTokenInvalid
 	}
-	denied, err := s.rdb.Exists(ctx, keys...).Result()
+	live, err := model.SessionLive(ctx, s.db, c.Family, s.clock.Now())
 	if err != nil {
-		return nil, errRedisDown.Wrap(err)
+		return nil, err
 	}
-	if denied > 0 {
+	if !live {
 		return nil, ErrTokenInvalid
 	}
 	grants, err := model.LiveGrants(ctx, s.db, userID)

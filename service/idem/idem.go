@@ -80,7 +80,7 @@ func (s *Store) Begin(ctx context.Context, userID int64, key, fingerprint string
 	for range 3 {
 		ok, err := s.rdb.SetNX(ctx, k, c.owner, s.Lease).Result()
 		if err != nil {
-			return nil, nil, errRedis.Wrap(err)
+			return nil, nil, ErrUnavailable.Wrap(err)
 		}
 		if ok {
 			return nil, c, nil
@@ -90,7 +90,7 @@ func (s *Store) Begin(ctx context.Context, userID int64, key, fingerprint string
 			continue // freed or expired in between: try again
 		}
 		if err != nil {
-			return nil, nil, errRedis.Wrap(err)
+			return nil, nil, ErrUnavailable.Wrap(err)
 		}
 		if rest, ok := strings.CutPrefix(raw, pending); ok {
 			if _, fp, _ := strings.Cut(rest, ":"); fp != fingerprint {
@@ -107,7 +107,9 @@ func (s *Store) Begin(ctx context.Context, userID int64, key, fingerprint string
 	return nil, nil, ErrInFlight
 }
 
-var errRedis = service.Unavailable("redis_unavailable", "服务暂不可用，请稍后重试")
+// ErrUnavailable: Redis could not be reached, so the key can be neither
+// claimed nor looked up.
+var ErrUnavailable = service.Unavailable("redis_unavailable", "服务暂不可用，请稍后重试")
 
 // ifOwner runs SET (with a TTL) or DEL on a key only while it still holds
 // the claim's pending value.
