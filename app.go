@@ -147,6 +147,15 @@ func (a *app) wire() (http.Handler, error) {
 		}
 		mc.OfficialAccount = oa
 	}
+	if a.cfg.SMSEnabled && !a.cfg.Sandbox() {
+		sms, err := message.NewTencentSMS(message.TencentSMSOptions{SecretID: a.cfg.SMSSecretID, SecretKey: a.cfg.SMSSecretKey,
+			SDKAppID: a.cfg.SMSSDKAppID, SignName: a.cfg.SMSSignName, Region: a.cfg.SMSRegion, Endpoint: a.cfg.SMSEndpoint,
+			Timeout: a.cfg.WeChatTimeout})
+		if err != nil {
+			return nil, err
+		}
+		mc.SMS = sms
+	}
 	msgs, err := message.New(a.db, a.clock, wx, mc)
 	if err != nil {
 		return nil, err
@@ -221,6 +230,10 @@ func messageConfig(cfg config.Config) message.Config {
 		message.KindNewReport: cfg.OATemplateNewReport, message.KindProgress: cfg.OATemplateProgress,
 		message.KindRating: cfg.OATemplateRating, message.KindMeeting: cfg.OATemplateMeeting,
 	}
+	mc.SMSEnabled = cfg.SMSEnabled
+	mc.SMSTemplate.Code = cfg.SMSTemplateID
+	mc.SMSTemplate.Params, _ = config.SMSParamMap(cfg.SMSParams) // checked by Validate
+	mc.EmergencyReserve = cfg.EmergencyReserve
 	mc.OATemplates = message.DefaultOATemplates()
 	for kind, t := range mc.OATemplates {
 		t.ID = oaIDs[kind]
