@@ -22,7 +22,7 @@ import (
 // on duty), and street staff once the call has gone to the street. A
 // level whose holders can be reached on no channel (or which nobody
 // holds) brings in the next one of the chain at once — grid worker →
-// building steward → community duty → community staff → street — rather
+// building steward → community duty → community staff → street → city — rather
 // than leaving the call with nobody alerted. Every recipient gets one
 // push per channel he can be reached on (message.Event.Urgent); one
 // reachable on none gets the inbox message only and is not counted. It
@@ -65,8 +65,10 @@ func (s *Service) alert(ctx context.Context, tx *gorm.DB, c *model.EmergencyCall
 
 // chainRoles are the responders of a call in the order the chain tries
 // them.
+// The city's staff close it: alerted only when the street can be reached
+// by nobody.
 var chainRoles = []string{model.RoleGridWorker, model.RoleBuildingSteward, model.RoleCommunityDuty,
-	model.RoleCommunityStaff, model.RoleStreetStaff}
+	model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleCityStaff}
 
 // chainLevel is the holders of one role of the chain.
 type chainLevel struct {
@@ -82,7 +84,8 @@ func alertChain(ctx context.Context, tx *gorm.DB, anc model.Ancestry) ([]chainLe
 		model.Seat{Role: model.RoleBuildingSteward, ScopeKind: model.ScopeBuilding, ScopeID: anc.BuildingID},
 		model.Seat{Role: model.RoleCommunityDuty, ScopeKind: model.ScopeCommunity, ScopeID: anc.CommunityID},
 		model.Seat{Role: model.RoleCommunityStaff, ScopeKind: model.ScopeCommunity, ScopeID: anc.CommunityID},
-		model.Seat{Role: model.RoleStreetStaff, ScopeKind: model.ScopeStreet, ScopeID: anc.StreetID})
+		model.Seat{Role: model.RoleStreetStaff, ScopeKind: model.ScopeStreet, ScopeID: anc.StreetID},
+		model.Seat{Role: model.RoleCityStaff, ScopeKind: model.ScopeCity, ScopeID: anc.CityID})
 	if err != nil {
 		return nil, fmt.Errorf("find emergency responders: %w", err)
 	}

@@ -45,6 +45,17 @@ func TestEmergencyGoesToTheNextResponder(t *testing.T) {
 			t.Fatalf("alerts sent %d, want 1 (the street)", n)
 		}
 	})
+	t.Run("a street nobody can reach brings in the city on escalation", func(t *testing.T) {
+		e, _ := newCallEnv(t)
+		e.setPhone("street", "")
+		c, _, err := e.svc.Call(e.ctx, e.actor("resident"), CallInput{})
+		servicetest.Must(t, err)
+		e.clock.Set(c.CreatedAt.Add(10 * time.Minute))
+		e.tick()
+		if got := e.alerted("emergency.escalated", c.OrderID); !slices.Equal(got, []string{"city", "street"}) {
+			t.Fatalf("escalation alerted %v, want the city too", got)
+		}
+	})
 	t.Run("repeats count only responders reached", func(t *testing.T) {
 		e, _ := newCallEnv(t)
 		e.setPhone("grid", "")
