@@ -105,3 +105,17 @@ func (s *Service) prepareUrgent(ctx context.Context, tx *gorm.DB, row *model.Out
 func (s *Service) sendSMS(ctx context.Context, m *smsMessage) error {
 	return s.cfg.SMS.Send(ctx, m.phone, m.code, m.params)
 }
+
+// heldBack says whether what the user has left of tpl is all reserve for
+// row (the sandbox's note).
+func (s *Service) heldBack(ctx context.Context, tx *gorm.DB, row model.Outbox, tpl Template) (bool, error) {
+	keep := s.keepFor(row, tpl)
+	if keep == 0 {
+		return false, nil
+	}
+	q, err := model.QuotaOf(ctx, tx, row.UserID, tpl.ID)
+	if err != nil {
+		return false, err
+	}
+	return q.Remaining <= keep, nil
+}

@@ -5,6 +5,9 @@
 // sandbox record of pushes and the delivery metrics (DESIGN.md §5). Staff
 // who follow the service account (公众号) may take their pushes there as
 // template messages instead (official.go), behind the same outbox.
+// Emergency alerts (Event.Urgent) go out on every channel a person can
+// be reached on, SMS included (reach.go, channel.go, sms.go), ahead of
+// the backlog.
 // Other capabilities call Publish and CancelScheduled inside their own
 // transactions and CheckText before storing what residents write; the
 // Recheck, built after them, asks again about texts WeChat could not check

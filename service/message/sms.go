@@ -116,9 +116,10 @@ func NewTencentSMS(o TencentSMSOptions) (*TencentSMS, error) {
 }
 
 // Send sends one text. Placeholders are sent in their numeric order
-// ({1}, {2} …). A refusal of the provider (bad template, number) is a
-// *wechat.APIError-like error the worker records; a number the provider
-// would not send to is an error too.
+// ({1}, {2} …). A refusal of the provider (bad template, a number it
+// will not send to) is an *SMSError; a request that never left wraps
+// wechat.ErrNotSent. The worker retries both with backoff up to
+// MaxAttempts.
 func (t *TencentSMS) Send(ctx context.Context, phone, templateCode string, params map[string]string) error {
 	keys := make([]string, 0, len(params))
 	for k := range params {

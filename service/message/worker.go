@@ -400,6 +400,10 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 				return prepared{}, err
 			} else if reason != "" {
 				note = "真实环境下将跳过：" + skipWords[reason]
+			} else if held, err := s.heldBack(ctx, tx, *row, tpl); err != nil {
+				return prepared{}, err
+			} else if held {
+				note = "真实环境下将跳过：" + skipWords[SkipReserved]
 			}
 		}
 		raw, _ := json.Marshal(data)
@@ -438,6 +442,7 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 
 var skipWords = map[string]string{
 	SkipNoQuota: "用户没有剩余的订阅次数", SkipTemplateOff: "用户已在设置中关闭该通知",
+	SkipReserved: "剩余的订阅次数留给紧急呼叫",
 }
 
 // quotaState says why user could not get a push of template now ("" if
