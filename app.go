@@ -162,6 +162,15 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		mc.OfficialAccount = oa
 		oaList = oa
 	}
+	if a.cfg.SMSEnabled && !a.cfg.Sandbox() {
+		sms, err := message.NewTencentSMS(message.TencentSMSOptions{SecretID: a.cfg.SMSSecretID, SecretKey: a.cfg.SMSSecretKey,
+			SDKAppID: a.cfg.SMSSDKAppID, SignName: a.cfg.SMSSignName, Region: a.cfg.SMSRegion, Endpoint: a.cfg.SMSEndpoint,
+			Timeout: a.cfg.WeChatTimeout})
+		if err != nil {
+			return nil, err
+		}
+		mc.SMS = sms
+	}
 	msgs, err := message.New(a.db, a.clock, wx, mc)
 	if err != nil {
 		return nil, err
@@ -254,6 +263,10 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 		message.KindRating:    {cfg.OATemplateRating, cfg.OATemplateRatingFields},
 		message.KindMeeting:   {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
 	}
+	mc.SMSEnabled = cfg.SMSEnabled
+	mc.SMSTemplate.Code = cfg.SMSTemplateID
+	mc.SMSTemplate.Params, _ = config.SMSParamMap(cfg.SMSParams) // checked by Validate
+	mc.EmergencyReserve = cfg.EmergencyReserve
 	mc.OATemplates = message.DefaultOATemplates()
 	for kind, t := range mc.OATemplates {
 		t.ID = oa[kind][0]

@@ -17,6 +17,7 @@ func (h *handlers) emergencyRoutes(authed *gin.RouterGroup) {
 	authed.GET("/emergency/vulnerable", h.listVulnerable)
 	authed.DELETE("/emergency/vulnerable/:id", h.removeVulnerable)
 	authed.GET("/emergency/targets", h.emergencyTargets)
+	authed.GET("/emergency/unreachable", h.unreachableResponders)
 
 	authed.POST("/emergency/calls", h.raiseCall)
 	authed.GET("/emergency/calls", h.openCalls)
@@ -158,6 +159,7 @@ type callResponse struct {
 	Note           string             `json:"note,omitempty"`
 	Vulnerable     vulnerableResponse `json:"vulnerable"`
 	AlertCount     int                `json:"alert_count"`
+	AlertsSent     int                `json:"alerts_sent"`
 	LastAlertAt    string             `json:"last_alert_at"`
 	CreatedAt      string             `json:"created_at"`
 	AcknowledgedAt *string            `json:"acknowledged_at"`
@@ -173,7 +175,7 @@ func newCallResponse(v order.CallView) callResponse {
 	return callResponse{
 		ID: v.ID, Status: v.Status(), OrderID: v.OrderID, OrderNumber: v.OrderNumber, OrderState: v.OrderState,
 		OrderLevel: v.OrderLevel, CallerID: v.CallerID, CallerName: v.CallerName, CallerPhone: v.CallerPhone,
-		Note: v.Note, Vulnerable: newVulnerableResponse(v.Vulnerable), AlertCount: v.AlertCount,
+		Note: v.Note, Vulnerable: newVulnerableResponse(v.Vulnerable), AlertCount: v.AlertCount, AlertsSent: v.AlertsSent,
 		LastAlertAt: ts(v.LastAlertAt), CreatedAt: ts(v.CreatedAt),
 		AcknowledgedAt: tsp(v.AcknowledgedAt), AcknowledgedBy: v.AcknowledgedBy,
 		ArrivedAt: tsp(v.ArrivedAt), ArrivedBy: v.ArrivedBy, ResolvedAt: tsp(v.ResolvedAt), ResolvedBy: v.ResolvedBy,
@@ -258,4 +260,37 @@ func (h *handlers) escalateOrder(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, newOrderResponse(v))
+}
+
+type responderRoleResponse struct {
+	Role      string `json:"role"`
+	ScopeKind string `json:"scope_kind"`
+	ScopeID   int64  `json:"scope_id"`
+}
+
+type unreachableResponse struct {
+	UserID      int64                   `json:"user_id"`
+	DisplayName string                  `json:"display_name"`
+	Roles       []responderRoleResponse `json:"roles"`
+}
+
+func (h *handlers) unreachableResponders(c *gin.Context) {
+	communityID, ok := queryID(c, "community_id")
+	if !ok {
+		return
+	}
+	rs, err := h.Order.UnreachableResponders(c.Request.Context(), actor(c), communityID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]unreachableResponse, 0, len(rs))
+	for _, r := range rs {
+		u := unreachableResponse{UserID: r.UserID, DisplayName: r.DisplayName, Roles: []responderRoleResponse{}}
+		for _, g := range r.Grants {
+			u.Roles = append(u.Roles, responderRoleResponse{Role: g.Role, ScopeKind: g.ScopeKind, ScopeID: g.ScopeID})
+		}
+		out = append(out, u)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
 }

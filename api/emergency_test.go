@@ -32,10 +32,27 @@ func TestEmergencyCallThroughTheRouter(t *testing.T) {
 		t.Fatalf("targets %v", targets)
 	}
 
+	// The three first responders allowed new-report pushes in the
+	// mini-program; the community's dispatcher did not.
+	for _, name := range []string{"grid", "steward", "duty"} {
+		f.token(name) // logged in: has an openid
+		if err := f.db.Create(&model.SubscribeQuota{UserID: f.city.Users[name], TemplateID: "sandbox_new_report", Remaining: 5}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	comm := f.city.Grids[0].CommunityID
+	f.must(http.StatusBadRequest, "GET", "/api/v1/emergency/unreachable", f.token("community"), nil)
+	f.must(http.StatusForbidden, "GET", fmt.Sprintf("/api/v1/emergency/unreachable?community_id=%d", comm), f.token("grid"), nil)
+	unreachable := f.get("community", fmt.Sprintf("/api/v1/emergency/unreachable?community_id=%d", comm))["items"].([]any)
+	if len(unreachable) != 1 || orderNum(unreachable[0].(map[string]any)["user_id"]) != f.city.Users["community"] {
+		t.Fatalf("unreachable %v, want the dispatcher alone", unreachable)
+	}
+
 	// No body at all: one tap.
 	call := f.must(http.StatusCreated, "POST", "/api/v1/emergency/calls", f.token("resident"), nil).Body
 	id := orderNum(call["id"])
-	if call["status"] != "open" || call["order_level"] != "community" || call["order_state"] != "verified" || orderNum(call["alert_count"]) != 1 {
+	if call["status"] != "open" || call["order_level"] != "community" || call["order_state"] != "verified" || orderNum(call["alert_count"]) != 1 ||
+		orderNum(call["alerts_sent"]) != 3 {
 		t.Fatalf("call %v", call)
 	}
 	again := f.must(http.StatusOK, "POST", "/api/v1/emergency/calls", f.token("resident"), map[string]any{"note": "快来"},

@@ -119,6 +119,25 @@ type Config struct {
 	OATemplateRatingFields    string `yaml:"oa_template_rating_fields" env:"OA_TEMPLATE_RATING_FIELDS"`
 	OATemplateMeetingFields   string `yaml:"oa_template_meeting_fields" env:"OA_TEMPLATE_MEETING_FIELDS"`
 
+	// The SMS channel of emergency alerts (Tencent Cloud SMS), off by
+	// default; the sandbox records texts instead of sending them.
+	SMSEnabled   bool   `yaml:"sms_enabled" env:"SMS_ENABLED"`
+	SMSSecretID  string `yaml:"sms_secret_id" env:"SMS_SECRET_ID"`
+	SMSSecretKey string `yaml:"sms_secret_key" env:"SMS_SECRET_KEY"`
+	SMSSDKAppID  string `yaml:"sms_sdk_app_id" env:"SMS_SDK_APP_ID"`
+	SMSSignName  string `yaml:"sms_sign_name" env:"SMS_SIGN_NAME"`
+	SMSRegion    string `yaml:"sms_region" env:"SMS_REGION"`
+	// SMSEndpoint overrides sms.tencentcloudapi.com (a URL with a scheme
+	// points it elsewhere, e.g. at a stand-in).
+	SMSEndpoint   string `yaml:"sms_endpoint" env:"SMS_ENDPOINT"`
+	SMSTemplateID string `yaml:"sms_template_id" env:"SMS_TEMPLATE_ID"`
+	// SMSParams maps the template's placeholders to alert fields, e.g.
+	// "1=place,2=number".
+	SMSParams string `yaml:"sms_params" env:"SMS_PARAMS"`
+	// EmergencyReserve is how many one-time allowances of the new-report
+	// template routine pushes leave for emergency alerts (0: none).
+	EmergencyReserve int `yaml:"emergency_reserve" env:"EMERGENCY_RESERVE"`
+
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken string `yaml:"metrics_token" env:"METRICS_TOKEN"`
 	// TrustedProxies: comma-separated IPs or CIDRs of the reverse proxies
@@ -171,6 +190,8 @@ func Default() Config {
 		RatingReminder:         24 * time.Hour,
 		MessageWorkerInterval:  5 * time.Second,
 		MessageSendLanes:       4,
+		SMSParams:              "1=place,2=number",
+		EmergencyReserve:       1,
 		MeetingReminders:       "24h,2h",
 		LogLevel:               "info",
 	}
@@ -298,6 +319,9 @@ func (c Config) Validate() error {
 	if c.WeChatOAEnabled && !c.Sandbox() && (c.WeChatOAAppID == "" || c.WeChatOAAppSecret == "") {
 		return errors.New("wechat_oa_app_id (REDPROP_WECHAT_OA_APP_ID): the service-account channel needs its AppID and secret")
 	}
+	if err := c.validateSMS(); err != nil {
+		return err
+	}
 	if c.WeChatOAEncodingAESKey != "" && len(c.WeChatOAEncodingAESKey) != 43 {
 		return errors.New("wechat_oa_encoding_aes_key (REDPROP_WECHAT_OA_ENCODING_AES_KEY): must be 43 characters")
 	}
@@ -338,4 +362,41 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+func (c Config) validateSMS() error {
+	if c.EmergencyReserve < 0 {
+		return errors.New("emergency_reserve (REDPROP_EMERGENCY_RESERVE): must not be negative")
+	}
+	if _, err := SMSParamMap(c.SMSParams); err != nil {
+		return fmt.Errorf("sms_params (REDPROP_SMS_PARAMS): %w", err)
+	}
+	if !c.SMSEnabled {
+		return nil
+	}
+	if c.SMSTemplateID == "" {
+		return errors.New("sms_template_id (REDPROP_SMS_TEMPLATE_ID): the SMS channel needs its template id")
+	}
+	if !c.Sandbox() && (c.SMSSecretID == "" || c.SMSSecretKey == "" || c.SMSSDKAppID == "" || c.SMSSignName == "") {
+		return errors.New("sms_secret_id (REDPROP_SMS_SECRET_ID): the SMS channel needs sms_secret_id, sms_secret_key, sms_sdk_app_id and sms_sign_name")
+	}
+	return nil
+}
+
+// SMSParamMap parses "1=place,2=number" (placeholder=field).
+func SMSParamMap(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("%q is not placeholder=field", part)
+		}
+		out[k] = v
+	}
+	return out, nil
 }

@@ -95,3 +95,33 @@ func TestProductionRefusesEmbeddedAndSandbox(t *testing.T) {
 		t.Errorf("short secret accepted: %v", err)
 	}
 }
+
+func TestSMSChannelConfig(t *testing.T) {
+	base := func() Config { c := Default(); return c }
+	t.Run("off by default", func(t *testing.T) {
+		if c := base(); c.SMSEnabled || c.EmergencyReserve != 1 || c.SMSParams != "1=place,2=number" {
+			t.Fatalf("defaults %v %d %q", c.SMSEnabled, c.EmergencyReserve, c.SMSParams)
+		}
+	})
+	t.Run("enabled needs a template", func(t *testing.T) {
+		c := base()
+		c.SMSEnabled = true
+		if err := c.validateSMS(); err == nil || !strings.Contains(err.Error(), "sms_template_id") {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("bad params", func(t *testing.T) {
+		c := base()
+		c.SMSParams = "1place"
+		if err := c.validateSMS(); err == nil || !strings.Contains(err.Error(), "sms_params") {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("negative reserve", func(t *testing.T) {
+		c := base()
+		c.EmergencyReserve = -1
+		if err := c.validateSMS(); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+}

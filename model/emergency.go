@@ -57,8 +57,12 @@ type EmergencyCall struct {
 	// OpenHousehold is the household id while the call is unresolved and
 	// NULL after: a household has at most one open call, so a double tap
 	// (or two family members at once) finds the call already raised.
-	OpenHousehold  *int64    `gorm:"uniqueIndex"`
-	AlertCount     int       `gorm:"not null;default:1"`
+	OpenHousehold *int64 `gorm:"uniqueIndex"`
+	AlertCount    int    `gorm:"not null;default:1"`
+	// AlertsSent counts the responders alerted on some channel, over all
+	// rounds; one reachable on none is told in the inbox only and not
+	// counted.
+	AlertsSent     int       `gorm:"not null;default:0"`
 	LastAlertAt    time.Time `gorm:"not null;index"`
 	AcknowledgedAt *time.Time
 	AcknowledgedBy int64
@@ -249,4 +253,13 @@ func EscalateCall(ctx context.Context, db *gorm.DB, id int64, at time.Time) (int
 	res := db.WithContext(ctx).Model(&EmergencyCall{}).Where("id = ? AND escalated_at IS NULL", id).Where(unanswered).
 		Updates(map[string]any{"escalated_at": at, "updated_at": at})
 	return res.RowsAffected, Translate(res.Error)
+}
+
+// AddCallAlerts adds n to the responders a call has alerted.
+func AddCallAlerts(ctx context.Context, db *gorm.DB, id int64, n int) error {
+	if n == 0 {
+		return nil
+	}
+	return Translate(db.WithContext(ctx).Model(&EmergencyCall{}).Where("id = ?", id).
+		Update("alerts_sent", gorm.Expr("alerts_sent + ?", n)).Error)
 }

@@ -280,3 +280,12 @@ func GridHoldersAfter(ctx context.Context, db *gorm.DB, role, kind string, gridI
 		Order("id").Limit(limit).Find(&gs).Error
 	return gs, Translate(err)
 }
+
+// GrantsInCommunity returns the grants in force of roles whose scope lies
+// in the community (the community itself, its grids and buildings), by id.
+func GrantsInCommunity(ctx context.Context, db *gorm.DB, communityID int64, roles []string) ([]Grant, error) {
+	var gs []Grant
+	err := db.WithContext(ctx).Where(liveGrant).Where("community_id = ? AND role IN ?", communityID, roles).
+		Order("id").Find(&gs).Error
+	return gs, Translate(err)
+}

@@ -28,8 +28,9 @@ type Message struct {
 
 // Push channels.
 const (
-	ChannelMP = "mp" // the mini-program's subscribe message
-	ChannelOA = "oa" // the service account's template message
+	ChannelMP  = "mp"  // the mini-program's subscribe message
+	ChannelOA  = "oa"  // the service account's template message
+	ChannelSMS = "sms" // a text message (emergency alerts only)
 )
 
 // States of an outbox row. pending and failed rows are due at DueAt;
@@ -65,6 +66,10 @@ type Outbox struct {
 	// InboxPending: a scheduled event writes its inbox message when due.
 	InboxPending bool   `gorm:"not null;default:false"`
 	CancelKey    string `gorm:"size:64;index"`
+	// Priority orders the claim: higher first, before any older backlog
+	// (an emergency alert is 1). Such a row keeps the channel it was
+	// published for.
+	Priority int `gorm:"not null;default:0"`
 
 	State      string    `gorm:"size:16;not null;index:ix_outbox_due,priority:1"`
 	DueAt      time.Time `gorm:"not null;index:ix_outbox_due,priority:2"`
@@ -229,7 +234,7 @@ func ClaimOutbox(ctx context.Context, db *gorm.DB, c OutboxClaim) ([]Outbox, err
 	set := map[string]any{"state": c.To, "owner": c.Owner, "lease_until": c.LeaseUntil}
 	err := InTx(ctx, db, func(tx *gorm.DB) error {
 		pick := tx.Model(&Outbox{}).Select("id").Where("state IN ? AND due_at <= ?", c.From, c.Now).
-			Order("due_at, id").Limit(c.Limit)
+			Order("priority DESC, due_at, id").Limit(c.Limit)
 		if !IsMySQL(tx) {
 			return tx.Model(&Outbox{}).Where("id IN (?) AND state IN ?", pick, c.From).Updates(set).Error
 		}
@@ -246,7 +251,7 @@ func ClaimOutbox(ctx context.Context, db *gorm.DB, c OutboxClaim) ([]Outbox, err
 		return nil, err
 	}
 	var rows []Outbox
-	err = db.WithContext(ctx).Where("owner = ? AND state = ?", c.Owner, c.To).Order("due_at, id").Find(&rows).Error
+	err = db.WithContext(ctx).Where("owner = ? AND state = ?", c.Owner, c.To).Order("priority DESC, due_at, id").Find(&rows).Error
 	return rows, Translate(err)
 }
 
@@ -366,7 +371,14 @@ func quota(ctx context.Context, db *gorm.DB, userID int64, templateID string) *g
 // TakeQuota spends one allowed push of a template the user has not turned
 // off, if one is left; it says whether it did (0 or 1).
 func TakeQuota(ctx context.Context, db *gorm.DB, userID int64, templateID string) (int64, error) {
-	res := quota(ctx, db, userID, templateID).Where("remaining > 0 AND off = ?", false).
+	return TakeQuotaKeeping(ctx, db, userID, templateID, 0)
+}
+
+// TakeQuotaKeeping takes one push of a template only when more than keep
+// are left (the rest is held back for emergencies), and says whether it
+// did (0 or 1).
+func TakeQuotaKeeping(ctx context.Context, db *gorm.DB, userID int64, templateID string, keep int) (int64, error) {
+	res := quota(ctx, db, userID, templateID).Where("remaining > ? AND off = ?", keep, false).
 		Update("remaining", gorm.Expr("remaining - 1"))
 	return res.RowsAffected, Translate(res.Error)
 }

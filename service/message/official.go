@@ -101,7 +101,8 @@ const codeNotFollowing = 43004 // the user does not follow the service account
 // follow it (linked).
 func (s *Service) oaMessage(ctx context.Context, tx *gorm.DB, row model.Outbox, pl payload) (*wechat.TemplateMessage, error) {
 	tpl := s.cfg.OATemplates[row.Kind]
-	if !s.cfg.OAEnabled || tpl.ID == "" || s.oa == nil && !s.cfg.Sandbox {
+	// An urgent row has its own channel (channel.go).
+	if row.Priority > 0 || !s.cfg.OAEnabled || tpl.ID == "" || s.oa == nil && !s.cfg.Sandbox {
 		return nil, nil
 	}
 	channel, err := preferredChannel(ctx, tx, row.UserID)
@@ -112,6 +113,12 @@ func (s *Service) oaMessage(ctx context.Context, tx *gorm.DB, row model.Outbox, 
 	if err != nil || openID == "" {
 		return nil, err
 	}
+	return s.oaTemplateMessage(row, pl, openID), nil
+}
+
+// oaTemplateMessage renders row as the account's template message to openID.
+func (s *Service) oaTemplateMessage(row model.Outbox, pl payload, openID string) *wechat.TemplateMessage {
+	tpl := s.cfg.OATemplates[row.Kind]
 	data, page := tpl.render(pl, row.OrderID, s.cfg.Templates[row.Kind].Page)
 	m := &wechat.TemplateMessage{ToUser: openID, TemplateID: tpl.ID, Data: data,
 		// WeChat drops a repeat within minutes: a resent unknown row
@@ -122,7 +129,7 @@ func (s *Service) oaMessage(ctx context.Context, tx *gorm.DB, row model.Outbox, 
 	} else {
 		m.URL = tpl.URL
 	}
-	return m, nil
+	return m
 }
 
 func preferredChannel(ctx context.Context, tx *gorm.DB, userID int64) (string, error) {

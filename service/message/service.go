@@ -5,6 +5,9 @@
 // sandbox record of pushes and the delivery metrics (DESIGN.md §5). Staff
 // who follow the service account (公众号) may take their pushes there as
 // template messages instead (official.go), behind the same outbox.
+// Emergency alerts (Event.Urgent) go out on every channel a person can
+// be reached on, SMS included (reach.go, channel.go, sms.go), ahead of
+// the backlog.
 // Other capabilities call Publish and CancelScheduled inside their own
 // transactions and CheckText before storing what residents write; the
 // Recheck, built after them, asks again about texts WeChat could not check
@@ -113,6 +116,18 @@ type Config struct {
 	// sandbox given to New as its WeChat stands in for it when nil.
 	OfficialAccount OfficialAccount
 
+	// SMSEnabled turns on text messages for emergency alerts (sms.go).
+	// Off by default; in the sandbox texts are recorded, not sent.
+	SMSEnabled bool
+	// SMS sends them (required when enabled outside the sandbox).
+	SMS SMS
+	// SMSTemplate is the approved template an alert is sent as.
+	SMSTemplate SMSTemplate
+	// EmergencyReserve is how many one-time allowances of the template
+	// emergency alerts use (KindNewReport's) routine pushes leave
+	// untouched (0: none).
+	EmergencyReserve int
+
 	// Log takes the worker's and the callbacks' warnings; nil discards
 	// them.
 	Log *slog.Logger
@@ -188,6 +203,9 @@ func (c Config) withDefaults() Config {
 	if c.CheckMaxAttempts <= 0 {
 		c.CheckMaxAttempts = d.CheckMaxAttempts
 	}
+	if c.EmergencyReserve < 0 {
+		c.EmergencyReserve = 0
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -231,6 +249,12 @@ func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, err
 	if err := cfg.validateOA(); err != nil {
 		return nil, err
 	}
+	if cfg.SMSEnabled && cfg.SMSTemplate.Code == "" {
+		return nil, fmt.Errorf("message: the SMS channel needs its template id")
+	}
+	if cfg.SMSEnabled && !cfg.Sandbox && cfg.SMS == nil {
+		return nil, fmt.Errorf("message: the SMS channel needs a provider client outside the sandbox")
+	}
 	s := &Service{db: db, clock: clock, wx: wx, oa: cfg.OfficialAccount, cfg: cfg, log: cfg.Log, metrics: newCounters()}
 	if oa, ok := wx.(OfficialAccount); ok && s.oa == nil { // the sandbox stands in for both
 		s.oa = oa
@@ -262,6 +286,11 @@ type Event struct {
 	// CancelKey lets CancelScheduled withdraw the push while it waits
 	// (e.g. meeting:5, rating:order:12).
 	CancelKey string
+	// Urgent marks an emergency alert: each recipient gets one push on
+	// every channel Reach finds for him (at most 96 bytes of Key, since
+	// the channel is appended), claimed ahead of any backlog; a recipient
+	// reachable on none gets the inbox message alone.
+	Urgent bool
 }
 
 // payload is what an outbox row keeps of its event for rendering.
@@ -279,8 +308,10 @@ func (ev Event) validate() error {
 		return fmt.Errorf("message: unknown kind %q", ev.Kind)
 	case ev.Event == "" || len(ev.Event) > 32:
 		return fmt.Errorf("message: event name %q must be 1 to 32 bytes", ev.Event)
-	case ev.Key == "" || len(ev.Key) > 100:
-		return fmt.Errorf("message: event key %q must be 1 to 100 bytes", ev.Key)
+	case ev.Key == "" || len(ev.Key) > 100 || ev.Urgent && len(ev.Key) > 96:
+		return fmt.Errorf("message: event key %q must be 1 to 100 bytes (96 when urgent)", ev.Key)
+	case ev.Urgent && !ev.NotBefore.IsZero():
+		return fmt.Errorf("message: an urgent event cannot be scheduled")
 	case len(ev.CancelKey) > 64:
 		return fmt.Errorf("message: cancel key %q is longer than 64 bytes", ev.CancelKey)
 	case ev.Title == "":
@@ -324,6 +355,9 @@ func (s *Service) Publish(ctx context.Context, tx *gorm.DB, ev Event) error {
 		if err := model.InsertMessages(ctx, tx, msgs); err != nil {
 			return fmt.Errorf("message: write inbox: %w", err)
 		}
+	}
+	if ev.Urgent {
+		return s.publishUrgent(ctx, tx, ev, users, string(raw), due)
 	}
 	rows := make([]model.Outbox, 0, len(users))
 	for _, uid := range users {

@@ -77,7 +77,13 @@ func (s *Service) subscriptions(ctx context.Context, db *gorm.DB, userID int64) 
 		// Long-term templates keep no count, but WeChat still wants one
 		// "allow" before the first push (and again after a 43101); after
 		// that only the settings switch stops them.
-		out[i].Ask = out[i].Off || !out[i].LongTerm && out[i].Remaining <= 0 || out[i].LongTerm && !accepted
+		// The allowances held for emergencies are not there for routine
+		// pushes: ask again before they are all that is left.
+		reserve := 0
+		if out[i].TemplateID == s.cfg.Templates[KindNewReport].ID {
+			reserve = s.cfg.EmergencyReserve
+		}
+		out[i].Ask = out[i].Off || !out[i].LongTerm && out[i].Remaining <= reserve || out[i].LongTerm && !accepted
 	}
 	return out, nil
 }

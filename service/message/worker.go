@@ -234,6 +234,7 @@ func (s *Service) release(ctx context.Context, owner string, rows []model.Outbox
 type prepared struct {
 	msg      wechat.SubscribeMessage
 	oa       *wechat.TemplateMessage // set: goes to the service account instead
+	sms      *smsMessage             // set: goes as a text (emergency rows)
 	consumed bool                    // one unit of quota was taken
 	done     bool                    // the row is settled (skipped) or no longer ours
 }
@@ -298,6 +299,8 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 	sendCtx := context.WithoutCancel(ctx)
 	if p.oa != nil {
 		sendErr = s.oa.SendTemplate(sendCtx, *p.oa)
+	} else if p.sms != nil {
+		sendErr = s.sendSMS(sendCtx, p.sms)
 	} else {
 		sendErr = s.wx.SendSubscribe(sendCtx, p.msg)
 	}
@@ -345,6 +348,9 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		return prepared{done: true}, model.SkipOutbox(ctx, tx, row.ID, reason)
 	}
 
+	if row.Priority > 0 && row.Channel != model.ChannelMP {
+		return s.prepareUrgent(ctx, tx, row, pl, skip)
+	}
 	oa, err := s.oaMessage(ctx, tx, *row, pl)
 	if err != nil {
 		return prepared{}, err
@@ -394,6 +400,10 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 				return prepared{}, err
 			} else if reason != "" {
 				note = "真实环境下将跳过：" + skipWords[reason]
+			} else if held, err := s.heldBack(ctx, tx, *row, tpl); err != nil {
+				return prepared{}, err
+			} else if held {
+				note = "真实环境下将跳过：" + skipWords[SkipReserved]
 			}
 		}
 		raw, _ := json.Marshal(data)
@@ -407,7 +417,8 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 
 	consumed := false
 	if !tpl.LongTerm {
-		taken, err := model.TakeQuota(ctx, tx, row.UserID, tpl.ID)
+		keep := s.keepFor(*row, tpl)
+		taken, err := model.TakeQuotaKeeping(ctx, tx, row.UserID, tpl.ID, keep)
 		if err != nil {
 			return prepared{}, err
 		}
@@ -415,6 +426,9 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 			reason, err := quotaState(ctx, tx, row.UserID, tpl.ID)
 			if err != nil {
 				return prepared{}, err
+			}
+			if reason == "" && keep > 0 {
+				reason = SkipReserved
 			}
 			if reason == "" { // taken meanwhile by another worker
 				reason = SkipNoQuota
@@ -428,6 +442,7 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 
 var skipWords = map[string]string{
 	SkipNoQuota: "用户没有剩余的订阅次数", SkipTemplateOff: "用户已在设置中关闭该通知",
+	SkipReserved: "剩余的订阅次数留给紧急呼叫",
 }
 
 // quotaState says why user could not get a push of template now ("" if
@@ -463,6 +478,8 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 		channel := model.ChannelMP
 		if p.oa != nil {
 			channel = model.ChannelOA
+		} else if p.sms != nil {
+			channel = model.ChannelSMS
 		}
 		t.bump(func(c *counters) { c.sent++; c.sentBy[channel]++ })
 	case p.oa != nil && code == strconv.Itoa(codeNotFollowing):

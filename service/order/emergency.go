@@ -194,7 +194,8 @@ func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (Cal
 			Note: in.Note, CreatedAt: now}); err != nil {
 			return err
 		}
-		return s.alert(ctx, tx, &call, &o, vv[0].callPlace, reg.Kind, "emergency.call", "紧急呼叫，请立即响应", false)
+		_, err = s.alert(ctx, tx, &call, &o, vv[0].callPlace, reg.Kind, "emergency.call", "紧急呼叫，请立即响应", false)
+		return err
 	})
 	if errors.Is(err, model.ErrDuplicate) {
 		// Another request of the household won the race: return its call.

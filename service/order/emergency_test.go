@@ -2,6 +2,7 @@ package order
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -10,7 +11,9 @@ import (
 	"redprop/model"
 	"redprop/model/dbtest"
 	"redprop/service"
+	"redprop/service/message"
 	"redprop/service/servicetest"
+	"redprop/service/wechat"
 )
 
 // newCallEnv is the loop environment with the resident of household 0
@@ -20,6 +23,7 @@ func newCallEnv(t *testing.T) (*loopEnv, VulnerableView) {
 	t.Helper()
 	e := newLoopEnv(t)
 	e.svc.opts = Options{EmergencyRepeat: 3 * time.Minute, EmergencyEscalateAfter: 10 * time.Minute}
+	e.smsForAll()
 	v, err := e.svc.RegisterVulnerable(e.ctx, e.actor("grid"), VulnerableInput{
 		UserID: e.city.Users["resident"], Kind: model.VulnerableElderlyAlone, Note: "腿脚不便",
 		Contacts: []model.EmergencyContact{{Name: "杨小明", Phone: "13900001111", Relation: "儿子"}},
@@ -28,6 +32,29 @@ func newCallEnv(t *testing.T) (*loopEnv, VulnerableView) {
 		t.Fatal(err)
 	}
 	return e, v
+}
+
+// smsForAll makes every demo person reachable by text (recorded by the
+// sandbox), unless a test takes his phone away (nobody has a WeChat
+// allowance or follows the service account).
+func (e *loopEnv) smsForAll() {
+	e.t.Helper()
+	msgs, err := message.New(e.db, e.clock, wechat.NewSandbox(), message.Config{Sandbox: true,
+		SMSEnabled: true, SMSTemplate: message.SMSTemplate{Code: "SMS_ALERT"}, EmergencyReserve: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.svc.msgs = msgs
+	for name, id := range e.city.Users {
+		e.setPhone(name, fmt.Sprintf("139%08d", id))
+	}
+}
+
+func (e *loopEnv) setPhone(name, phone string) {
+	e.t.Helper()
+	if err := e.db.Model(&model.User{}).Where("id = ?", e.city.Users[name]).Update("phone", phone).Error; err != nil {
+		e.t.Fatalf("phone of %s: %v", name, err)
+	}
 }
 
 // alerted lists the demo names with an inbox message of event about the
@@ -258,7 +285,7 @@ func TestEmergencyAlertsRepeatAndEscalate(t *testing.T) {
 	t.Run("every 3 minutes", func(t *testing.T) {
 		for i := 2; i <= 4; i++ { // at 3, 6 and 9 minutes (the first tick is at 2)
 			e.clock.Set(c.CreatedAt.Add(time.Duration(3*(i-1)) * time.Minute))
-			if st := e.tick(); st.EmergencyAlerts != 1 || st.EmergencyEscalated != 0 {
+			if st := e.tick(); st.EmergencyAlerts != 3 || st.EmergencyEscalated != 0 { // grid, steward, duty
 				t.Fatalf("alert %d: %+v", i, st)
 			}
 			if got := e.callRow(c.ID).AlertCount; got != i {
@@ -286,7 +313,7 @@ func TestEmergencyAlertsRepeatAndEscalate(t *testing.T) {
 	t.Run("once at the street, the repeats reach the street too", func(t *testing.T) {
 		e.clock.Set(c.CreatedAt.Add(12 * time.Minute))
 		st := e.tick()
-		if st.EmergencyEscalated != 0 || st.EmergencyAlerts != 1 || st.Escalated != 0 {
+		if st.EmergencyEscalated != 0 || st.EmergencyAlerts != 4 || st.Escalated != 0 { // and the street
 			t.Fatalf("at 12 minutes: %+v", st)
 		}
 		if got := e.inbox("street", "emergency.repeat", o.ID); got != 1 {
@@ -318,6 +345,7 @@ func TestEmergencyAlertsRepeatAndEscalate(t *testing.T) {
 // A community with nobody on duty: its dispatchers are alerted instead.
 func TestEmergencyAlertFallsBackToDispatchers(t *testing.T) {
 	e := newLoopEnv(t)
+	e.smsForAll()
 	if _, err := e.svc.RegisterVulnerable(e.ctx, e.actor("grid3"), VulnerableInput{UserID: e.city.Users["resident2"],
 		Kind: model.VulnerableDisabled}); err != nil {
 		t.Fatal(err)

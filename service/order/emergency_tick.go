@@ -53,13 +53,11 @@ func (s *Service) tickEmergency(ctx context.Context, now time.Time, st *TickStat
 		return model.CallsToRepeat(ctx, s.db, now.Add(-repeat), afterID, limit)
 	}, callID, func(rows []model.EmergencyCall) error {
 		for i := range rows {
-			won, err := s.repeatAlert(ctx, &rows[i], now)
+			reached, err := s.repeatAlert(ctx, &rows[i], now)
 			if err != nil {
 				return fmt.Errorf("repeat alert of call %d: %w", rows[i].ID, err)
 			}
-			if won {
-				st.EmergencyAlerts++
-			}
+			st.EmergencyAlerts += reached
 		}
 		return nil
 	})
@@ -67,14 +65,14 @@ func (s *Service) tickEmergency(ctx context.Context, now time.Time, st *TickStat
 
 // repeatAlert alerts the responders again (compare-and-set on the alert
 // count, so two schedulers send one repeat).
-func (s *Service) repeatAlert(ctx context.Context, c *model.EmergencyCall, now time.Time) (bool, error) {
-	var won bool
+// It says how many responders it alerted on some channel.
+func (s *Service) repeatAlert(ctx context.Context, c *model.EmergencyCall, now time.Time) (int, error) {
+	var reached int
 	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		n, err := model.CountCallAlert(ctx, tx, c.ID, c.AlertCount, now)
 		if err != nil || n == 0 {
 			return err
 		}
-		won = true
 		c.AlertCount++
 		c.LastAlertAt = now
 		o, place, kind, err := s.callContext(ctx, tx, c)
@@ -82,9 +80,10 @@ func (s *Service) repeatAlert(ctx context.Context, c *model.EmergencyCall, now t
 			return err
 		}
 		title := fmt.Sprintf("紧急呼叫仍无人响应（第 %d 次提醒）", c.AlertCount)
-		return s.alert(ctx, tx, c, &o, place, kind, "emergency.repeat", title, false)
+		reached, err = s.alert(ctx, tx, c, &o, place, kind, "emergency.repeat", title, false)
+		return err
 	})
-	return won, err
+	return reached, err
 }
 
 // escalateCall sends an unacknowledged call to the street: the order's
@@ -117,7 +116,8 @@ func (s *Service) escalateCall(ctx context.Context, c *model.EmergencyCall, now 
 		if err != nil {
 			return err
 		}
-		return s.alert(ctx, tx, c, &o, place, kind, "emergency.escalated", "紧急呼叫无人响应，已升级至街道", true)
+		_, err = s.alert(ctx, tx, c, &o, place, kind, "emergency.escalated", "紧急呼叫无人响应，已升级至街道", true)
+		return err
 	})
 	return won, err
 }

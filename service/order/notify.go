@@ -139,8 +139,7 @@ func (s *Service) recipients(ctx context.Context, tx *gorm.DB, o *model.Order, t
 		seats = []model.Seat{{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: o.GridID},
 			{Role: model.RoleCommunityStaff, ScopeKind: model.ScopeCommunity, ScopeID: o.CommunityID}}
 	case toLevel:
-		role, kind, id := levelScope(o)
-		seats = []model.Seat{{Role: role, ScopeKind: kind, ScopeID: id}}
+		return levelHolders(ctx, tx, o)
 	case toHandler:
 		role, kind := handlerRole(o.HandlerKind)
 		if role == "" {
@@ -172,10 +171,35 @@ func (s *Service) recipients(ctx context.Context, tx *gorm.DB, o *model.Order, t
 	return pick(""), nil
 }
 
-// holderOf says who must act on o next.
+// levelHolders are the dispatchers of o's level; when nobody holds that
+// level (a street without staff yet), those of the first level above that
+// somebody holds, so that an order escalated there is seen instead of
+// waiting unseen.
+func levelHolders(ctx context.Context, tx *gorm.DB, o *model.Order) ([]int64, error) {
+	at := *o
+	for at.Level != "" {
+		role, kind, id := levelScope(&at)
+		ids, err := model.HolderIDs(ctx, tx, model.Seat{Role: role, ScopeKind: kind, ScopeID: id})
+		if err != nil {
+			return nil, fmt.Errorf("find recipients: %w", err)
+		}
+		if len(ids) > 0 {
+			return ids, nil
+		}
+		at.Level = nextLevel(at.Level)
+	}
+	return nil, nil
+}
+
+// holderOf says who must act on o next. A submitted or completed order
+// is the grid's to verify only while it is at the grid: escalated, it is
+// its level's.
 func holderOf(o *model.Order) audience {
 	switch o.State {
 	case model.StateSubmitted, model.StateCompleted:
+		if o.Level != "" && o.Level != model.OrderLevelGrid {
+			return toLevel
+		}
 		return toGrid
 	case model.StateDispatched:
 		return toHandler

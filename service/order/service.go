@@ -40,6 +40,8 @@ type Messages interface {
 	CancelScheduled(ctx context.Context, tx *gorm.DB, cancelKey string) error
 	CheckText(ctx context.Context, userID int64, scene int, text string) (message.Verdict, error)
 	RecordCheck(ctx context.Context, tx *gorm.DB, rec message.CheckRecord, v message.Verdict) error
+	// Reach says on which channels each user can be alerted now.
+	Reach(ctx context.Context, db *gorm.DB, kind string, userIDs []int64) (map[int64][]string, error)
 }
 
 // Options tune the emergency-call alerts and the rating reminder, and

@@ -19,7 +19,7 @@ type TickStats struct {
 	Overdue            int // orders newly marked overdue
 	Escalated          int // orders moved up the ladder on a breach
 	AutoClosed         int // confirmed orders closed unrated
-	EmergencyAlerts    int // repeated alerts of unacknowledged calls
+	EmergencyAlerts    int // responders alerted again on some channel about unacknowledged calls
 	EmergencyEscalated int // calls sent to the street
 }
 
