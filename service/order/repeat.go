@@ -127,6 +127,9 @@ func (s *Service) repeated(ctx context.Context, db *gorm.DB, by doer, o model.Or
 	if last.Action != action || last.ActorID != by.userID() || last.ToState != o.State || last.ToLevel != o.Level {
 		return false, nil
 	}
+	if !st.unseen && !canSee(by.actor, &o) {
+		return false, nil
+	}
 	c := &act{action: action, ctx: ctx, db: db, by: by, in: in, prev: o, next: o, now: s.clock.Now().UTC()}
 	for _, t := range st.same {
 		if ok, err := t(c, &last); err != nil || !ok {

@@ -321,3 +321,19 @@ func TestRepeatRaces(t *testing.T) {
 		})
 	}
 }
+
+// A repeat still needs sight of the order, except of a 退单, which takes
+// it away: a person whose grant was revoked since reads nothing by
+// repeating their act.
+func TestRepeatNeedsSight(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.drive(model.StateSubmitted, 0)
+	e.act("grid", id, ActVerify, Input{})
+	now := e.clock.Now()
+	if err := e.db.Model(&model.Grant{}).Where("user_id = ?", e.city.Users["grid"]).Update("revoked_at", &now).Error; err != nil {
+		t.Fatal(err)
+	}
+	e.Forget("grid")
+	_, err := e.svc.Act(e.ctx, e.actor("grid"), id, ActVerify, Input{})
+	wantKind(t, err, service.KindForbidden, "out_of_scope")
+}

@@ -87,6 +87,10 @@ type step struct {
 	// beside a step, so that a repeat looks past it.
 	same         []target
 	again, aside bool
+	// unseen marks an act that takes the order out of its actor's sight
+	// (退单): a repeat of it is answered without that sight. Every other
+	// repeat still needs it, so that a revoked grant reads nothing.
+	unseen bool
 }
 
 // act is one action in flight.
@@ -125,7 +129,8 @@ var steps = map[string]step{
 	ActDispatch: {from: []string{model.StateVerified, model.StateDispatched}, who: []capacity{capDispatcher}, run: (*Service).dispatch,
 		same: []target{sameHandler, sameDeadline}},
 	ActAccept: {from: []string{model.StateDispatched}, who: []capacity{capHandler}, run: (*Service).accept},
-	ActReturn: {from: []string{model.StateDispatched, model.StateAccepted}, who: []capacity{capHandler}, run: (*Service).giveBack},
+	ActReturn: {from: []string{model.StateDispatched, model.StateAccepted}, who: []capacity{capHandler}, run: (*Service).giveBack,
+		unseen: true},
 	ActAssign: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capFirmManager}, run: (*Service).assign,
 		same: []target{sameWorker}},
 	ActReassign: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capFirmManager}, run: (*Service).assign,
@@ -225,9 +230,8 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 		return o, err
 	}
 	// A repeat of the person's own last act answers with the order as it
-	// is: it comes before the checks of scope and state, which the first
-	// attempt passed and its own move may have changed (a 退单 takes the
-	// order out of the firm's sight).
+	// is: it comes before the checks of capacity and state, which the
+	// first attempt passed and its own move has changed.
 	if again, err := s.repeated(ctx, s.db, by, o, action, in); err != nil || again {
 		return o, err
 	}
