@@ -35,9 +35,9 @@ import (
 // never repeats.
 
 // target is one thing an action's input names that the order holds once
-// the action is taken; holds reports whether the input of a second
-// attempt names it again. c.prev is the order as it is now, last the row
-// the first attempt wrote.
+// the action is taken: it reports whether the input of a second attempt
+// names it again. c.prev is the order as it is now, last the row the
+// first attempt wrote.
 type target func(c *act, last *model.OrderEvent) (bool, error)
 
 var (
