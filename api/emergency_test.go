@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -102,7 +103,11 @@ func TestEmergencyCallThroughTheRouter(t *testing.T) {
 	if done["status"] != "resolved" || done["order_state"] != "completed" || done["resolved_at"] == nil {
 		t.Fatalf("resolve %v", done)
 	}
-	f.must(http.StatusUnprocessableEntity, "POST", path+"/resolve", f.token("grid"), nil)
+	// The grid worker's own resolve again is a repeat; another responder's is refused.
+	if again := f.must(http.StatusOK, "POST", path+"/resolve", f.token("grid"), map[string]any{"note": "已送医"}).Body; !reflect.DeepEqual(again, done) {
+		t.Fatalf("resolve again %v, first %v", again, done)
+	}
+	f.must(http.StatusUnprocessableEntity, "POST", path+"/resolve", f.token("steward"), nil)
 	f.must(http.StatusBadRequest, "POST", path+"/resolve", f.token("grid"), map[string]any{"reason": "x"})
 
 	o := f.get("resident", fmt.Sprintf("/api/v1/orders/%d", orderNum(call["order_id"])))

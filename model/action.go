@@ -162,6 +162,17 @@ func LastActionEvent(ctx context.Context, db *gorm.DB, itemID int64, action stri
 	return ev, res.RowsAffected > 0, Translate(res.Error)
 }
 
+// LastActionItemStep is the latest history row of an item whose action is
+// not one of aside; found is false when there is none.
+func LastActionItemStep(ctx context.Context, db *gorm.DB, itemID int64, aside []string) (ev ActionItemEvent, found bool, err error) {
+	q := db.WithContext(ctx).Where("item_id = ?", itemID)
+	if len(aside) > 0 {
+		q = q.Where("action NOT IN ?", aside)
+	}
+	res := q.Order("id DESC").Limit(1).Find(&ev)
+	return ev, res.RowsAffected > 0, Translate(res.Error)
+}
+
 // DueActionItemIDs is a keyset page of the items in one of states, not
 // yet marked overdue, due by now: up to limit ids above after, ascending.
 func DueActionItemIDs(ctx context.Context, db *gorm.DB, states []string, now time.Time, after int64, limit int) ([]int64, error) {

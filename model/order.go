@@ -222,6 +222,20 @@ func LastOrderEvent(ctx context.Context, db *gorm.DB, orderID int64, action stri
 	return evs[0], true, nil
 }
 
+// LastOrderStep returns the newest timeline row of an order whose action
+// is not one of aside; found is false when there is none.
+func LastOrderStep(ctx context.Context, db *gorm.DB, orderID int64, aside []string) (ev OrderEvent, found bool, err error) {
+	q := db.WithContext(ctx).Where("order_id = ?", orderID)
+	if len(aside) > 0 {
+		q = q.Where("action NOT IN ?", aside)
+	}
+	var evs []OrderEvent
+	if err = q.Order("id DESC").Limit(1).Find(&evs).Error; err != nil || len(evs) == 0 {
+		return ev, false, Translate(err)
+	}
+	return evs[0], true, nil
+}
+
 // BumpOrderCounter hands out the next number of day (YYYYMMDD) inside the
 // caller's transaction: the counter row is upserted and read back under
 // the transaction's lock, so two instances never get the same number.

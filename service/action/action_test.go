@@ -195,10 +195,95 @@ func TestLifecycle(t *testing.T) {
 	if len(v.History) != 6 || v.History[0].Action != ActCreate || v.History[3].Note != "东侧仍有两袋垃圾" {
 		t.Fatalf("history %+v", v.History)
 	}
-	// Nothing moves a verified item.
-	for _, a := range []struct{ name, action string }{{"manager", ActClaim}, {"worker", ActDone}, {"community", ActVerify}} {
+	// Nothing moves a verified item. (The community's own verify again is
+	// a repeat: TestRepeatedTransitions.)
+	for _, a := range []struct{ name, action string }{{"manager", ActClaim}, {"worker", ActDone}} {
 		_, err := e.svc.Act(e.Ctx, e.Actor(a.name), id, a.action, Input{Evidence: "x"})
 		servicetest.WantErr(t, err, service.KindConflict, "state_conflict")
+	}
+}
+
+// The same person sending a transition again (a retry on a bad network)
+// gets the item as it is: one history row, one message per recipient.
+// Another person is refused as before; once someone else has acted, the
+// same request is no repeat.
+func TestRepeatedTransitions(t *testing.T) {
+	e := newEnv(t)
+	id := e.create("community", e.firmItem()).ID
+	msgs := func() int64 {
+		var n int64
+		e.DB.Model(&model.Message{}).Where("event LIKE ?", "action_item.%").Count(&n)
+		return n
+	}
+	for _, st := range []struct {
+		by, action string
+		in         Input
+		other      string
+		code       string
+	}{
+		{"manager", ActClaim, Input{Note: "马上安排"}, "worker", "state_conflict"},
+		{"worker", ActDone, Input{Evidence: "已清运"}, "manager", "state_conflict"},
+		{"community", ActSendBack, Input{Reason: "东侧仍有垃圾"}, "community", ""},
+	} {
+		t.Run(st.action, func(t *testing.T) {
+			first := e.act(st.by, id, st.action, st.in)
+			rows, n := len(e.history(id)), msgs()
+			e.Clock.Advance(time.Minute)
+			again, err := e.svc.Act(e.Ctx, e.Actor(st.by), id, st.action, st.in)
+			if err != nil {
+				t.Fatalf("again: %v, want 200", err)
+			}
+			if again.Version != first.Version || again.State != first.State || len(e.history(id)) != rows || msgs() != n {
+				t.Fatalf("again: v%d %s (first v%d %s), %d more rows, %d more messages", again.Version, again.State,
+					first.Version, first.State, len(e.history(id))-rows, msgs()-n)
+			}
+			if st.code != "" {
+				_, err := e.svc.Act(e.Ctx, e.Actor(st.other), id, st.action, st.in)
+				servicetest.WantErr(t, err, service.KindConflict, st.code)
+			}
+		})
+	}
+	// Sent back, the manager's claim stands; the worker's done again is
+	// new work, not a repeat of the done that was sent back.
+	v := e.act("worker", id, ActDone, Input{Evidence: "已全部清运"})
+	if v.State != model.ActionDone || len(v.History) != 5 {
+		t.Fatalf("done after the send-back: %s, %d rows", v.State, len(v.History))
+	}
+	e.act("community", id, ActVerify, Input{})
+	if v, err := e.svc.Act(e.Ctx, e.Actor("community"), id, ActVerify, Input{}); err != nil || v.State != model.ActionVerified ||
+		len(v.History) != 6 {
+		t.Fatalf("verify again: %v, %d rows", err, len(v.History))
+	}
+}
+
+// Two copies of one claim at once: the row is locked, the second finds the
+// first's claim and answers 200 too; one history row.
+func TestRepeatedClaimRace(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("races need MariaDB: SQLite serialises every writer on one connection")
+	}
+	e := newEnv(t)
+	for round := 0; round < 5; round++ {
+		id := e.create("community", e.firmItem()).ID
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = e.svc.Act(e.Ctx, e.Actor("manager"), id, ActClaim, Input{})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("round %d: %v", round, errs)
+		}
+		if n := len(e.history(id)); n != 2 {
+			t.Fatalf("round %d: %d history rows, want create and one claim", round, n)
+		}
 	}
 }
 

@@ -103,6 +103,19 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 		if !rel.sees() {
 			return errItemHidden
 		}
+		// The same person sending the same transition again (a retry on
+		// a bad network, or two copies at once: the row is locked) gets
+		// the item as it is: its last step is their own act. Evidence,
+		// reason and note are no target; nothing is written.
+		if it.State == mv.to {
+			last, found, err := model.LastActionItemStep(ctx, tx, it.ID, []string{ActOverdue})
+			if err != nil {
+				return err
+			}
+			if found && last.Action == action && last.ActorID == a.UserID {
+				return nil
+			}
+		}
 		role := ""
 		switch mv.by {
 		case byMember:

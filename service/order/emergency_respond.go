@@ -39,6 +39,11 @@ type callAction struct {
 	event string   // its timeline action
 	who   []string // the roles that may take it, over the call's household
 	from  map[string]callStep
+	// by is who took the step this action stamps, 0 while nobody has.
+	// The same responder pressing again (a retry on a bad network)
+	// repeats their own act: the call as it is, nothing written. Another
+	// responder is refused with who took it.
+	by func(c *model.EmergencyCall) int64
 }
 
 // callStep is a responder action from one state of the call: where it
@@ -59,19 +64,19 @@ var callActions = map[string]callAction{
 		model.CallAcknowledged: {refuse: acknowledgedBy},
 		model.CallArrived:      {refuse: acknowledgedBy},
 		model.CallResolved:     {refuse: resolvedCall},
-	}},
+	}, func(c *model.EmergencyCall) int64 { return c.AcknowledgedBy }},
 	CallArrive: {evCallArrive, responderRoles, map[string]callStep{
 		model.CallOpen:         {to: model.CallArrived, marks: model.CallMarks{Acknowledged: true, Arrived: true}},
 		model.CallAcknowledged: {to: model.CallArrived, marks: model.CallMarks{Arrived: true}},
 		model.CallArrived:      {refuse: arrivedBy},
 		model.CallResolved:     {refuse: resolvedCall},
-	}},
+	}, func(c *model.EmergencyCall) int64 { return c.ArrivedBy }},
 	CallResolve: {evCallResolve, responderRoles, map[string]callStep{
 		model.CallOpen:         {to: model.CallResolved, marks: model.CallMarks{Acknowledged: true, Resolved: true}},
 		model.CallAcknowledged: {to: model.CallResolved, marks: model.CallMarks{Resolved: true}},
 		model.CallArrived:      {to: model.CallResolved, marks: model.CallMarks{Resolved: true}},
 		model.CallResolved:     {refuse: resolvedCall},
-	}},
+	}, func(c *model.EmergencyCall) int64 { return c.ResolvedBy }},
 }
 
 func acknowledgedBy(c *model.EmergencyCall) error {
@@ -124,6 +129,9 @@ func (s *Service) respond(ctx context.Context, a *service.Actor, id int64, ca ca
 	if !ok {
 		return CallView{}, errCallResponder
 	}
+	if ca.by(&c) == a.UserID {
+		return s.callView(ctx, a, id)
+	}
 	if _, err := ca.stepFrom(&c); err != nil {
 		return CallView{}, err
 	}
@@ -157,13 +165,21 @@ func (s *Service) respond(ctx context.Context, a *service.Actor, id int64, ca ca
 			if c, err = s.call(ctx, tx, id); err != nil {
 				return err
 			}
+			if ca.by(&c) == a.UserID {
+				return nil // the same press twice at once: the other copy took it
+			}
 		}
 		return fmt.Errorf("call %d kept moving under %s", id, ca.event)
 	})
 	if err != nil {
 		return CallView{}, err
 	}
-	c, err = s.call(ctx, s.db, id)
+	return s.callView(ctx, a, id)
+}
+
+// callView is the call as it is now, for a.
+func (s *Service) callView(ctx context.Context, a *service.Actor, id int64) (CallView, error) {
+	c, err := s.call(ctx, s.db, id)
 	if err != nil {
 		return CallView{}, err
 	}

@@ -298,3 +298,79 @@ func TestCallRespondRaces(t *testing.T) {
 		})
 	}
 }
+
+// The same responder pressing again (a retry on a bad network) gets the
+// call as it is and writes nothing; another responder is still refused
+// with who took the step.
+func TestCallRespondRepeated(t *testing.T) {
+	e, _ := newCallEnv(t)
+	e.grant("newcomer", model.RoleCommunityDuty, model.ScopeCommunity, e.city.Communities[0].ID, e.city.Communities[0].Ancestry)
+	for _, tc := range []struct {
+		from, action, other string
+		detail              string
+	}{
+		{model.CallOpen, CallAcknowledge, "already_acknowledged", "acknowledged_by"},
+		{model.CallAcknowledged, CallArrive, "already_arrived", "arrived_by"},
+		{model.CallArrived, CallResolve, "call_resolved", ""},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			c := e.driveCall(tc.from)
+			first, err := e.svc.RespondCall(e.ctx, e.actor("grid"), c.ID, tc.action, "到了")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(time.Minute)
+			row, order, evs, msgs := e.callRow(c.ID), e.load(c.OrderID), len(e.events(c.OrderID)), e.orderMessages(c.OrderID)
+			again, err := e.svc.RespondCall(e.ctx, e.actor("grid"), c.ID, tc.action, "到了")
+			if err != nil {
+				t.Fatalf("the same responder again: %v, want 200", err)
+			}
+			if !reflect.DeepEqual(again, first) {
+				t.Errorf("answered\n%+v\nfirst\n%+v", again, first)
+			}
+			_, err = e.svc.RespondCall(e.ctx, e.actor("steward"), c.ID, tc.action, "")
+			var se *service.Error
+			if !errors.As(err, &se) || se.Code != tc.other {
+				t.Fatalf("another responder: %v, want %s", err, tc.other)
+			}
+			if d, _ := se.Detail.(map[string]any); tc.detail != "" && d[tc.detail] != e.city.Users["grid"] {
+				t.Errorf("detail %v", se.Detail)
+			}
+			if !reflect.DeepEqual(e.callRow(c.ID), row) || !reflect.DeepEqual(e.load(c.OrderID), order) {
+				t.Error("the repeat changed the call or its order")
+			}
+			if n, m := len(e.events(c.OrderID)), e.orderMessages(c.OrderID); n != evs || m != msgs {
+				t.Errorf("the repeat wrote %d timeline rows and %d messages", n-evs, m-msgs)
+			}
+			e.endDrivenCall(c.ID)
+		})
+	}
+	t.Run("two identical presses at once", func(t *testing.T) {
+		if !dbtest.MySQL() {
+			t.Skip("races need MariaDB")
+		}
+		for range 5 {
+			c := e.driveCall(model.CallOpen)
+			var wg sync.WaitGroup
+			var errs [2]error
+			start := make(chan struct{})
+			for i := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, errs[i] = e.svc.RespondCall(e.ctx, e.actor("grid"), c.ID, CallAcknowledge, "")
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if errs[0] != nil || errs[1] != nil {
+				t.Fatalf("answers %v", errs)
+			}
+			if n := e.countEvents(c.OrderID, evCallAck); n != 1 {
+				t.Fatalf("%d acknowledgements in the timeline", n)
+			}
+			e.endDrivenCall(c.ID)
+		}
+	})
+}

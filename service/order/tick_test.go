@@ -334,11 +334,19 @@ func TestEscalateByHand(t *testing.T) {
 		if v.Level != model.OrderLevelCommunity || v.State != model.StateSubmitted {
 			t.Fatalf("level %s state %s", v.Level, v.State)
 		}
-		_, err = e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "再升")
-		wantKind(t, err, service.KindForbidden, "not_level_holder")
+		// The grid worker's second attempt repeats his own escalation: the
+		// order as it is, nothing written.
+		rows := len(e.events(o.ID))
+		if v, err = e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "再升"); err != nil || v.Level != model.OrderLevelCommunity ||
+			len(e.events(o.ID)) != rows {
+			t.Fatalf("escalate again: %v %s, %d rows", err, v.Level, len(e.events(o.ID))-rows)
+		}
 		if v, err = e.svc.Escalate(e.ctx, e.actor("community"), o.ID, "需要街道协调执法"); err != nil || v.Level != model.OrderLevelStreet {
 			t.Fatalf("%v %s", err, v.Level)
 		}
+		// Once the community has acted, the grid worker no longer holds the order's level.
+		_, err = e.svc.Escalate(e.ctx, e.actor("grid"), o.ID, "再升")
+		wantKind(t, err, service.KindForbidden, "not_level_holder")
 		if v, err = e.svc.Escalate(e.ctx, e.actor("street"), o.ID, "特事市级议"); err != nil || v.Level != model.OrderLevelCity {
 			t.Fatalf("%v %s", err, v.Level)
 		}

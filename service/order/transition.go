@@ -79,6 +79,18 @@ type step struct {
 	// capacity and a wrong state; refuse is checked between the two.
 	forbidden, closed error
 	refuse            func(o *model.Order) error
+	// same lists what the input names that the order holds once the
+	// action is taken: the same person taking the action again with the
+	// same targets, while the order's current step is still their act,
+	// repeats it and writes nothing (repeat.go). again marks an action
+	// every attempt of which is a new act; aside one whose row stands
+	// beside a step, so that a repeat looks past it.
+	same         []target
+	again, aside bool
+	// unseen marks an act that takes the order out of its actor's sight
+	// (退单): a repeat of it is answered without that sight. Every other
+	// repeat still needs it, so that a revoked grant reads nothing.
+	unseen bool
 }
 
 // act is one action in flight.
@@ -110,35 +122,44 @@ var mergeable = []string{model.StateSubmitted, model.StateVerified, model.StateD
 var steps = map[string]step{
 	ActVerify: {from: []string{model.StateSubmitted}, who: []capacity{capGrid, capDispatcher}, run: (*Service).verify},
 	ActReject: {from: []string{model.StateSubmitted, model.StateVerified}, who: []capacity{capGrid, capDispatcher}, run: (*Service).reject},
-	ActMerge:  {from: []string{model.StateSubmitted, model.StateVerified}, who: []capacity{capGrid, capDispatcher}, run: (*Service).merge},
+	ActMerge: {from: []string{model.StateSubmitted, model.StateVerified}, who: []capacity{capGrid, capDispatcher}, run: (*Service).merge,
+		same: []target{sameDuplicate}},
 	ActResolve: {from: []string{model.StateSubmitted, model.StateVerified}, who: []capacity{capGrid, capDispatcher},
 		run: (*Service).resolve},
-	ActDispatch: {from: []string{model.StateVerified, model.StateDispatched}, who: []capacity{capDispatcher}, run: (*Service).dispatch},
-	ActAccept:   {from: []string{model.StateDispatched}, who: []capacity{capHandler}, run: (*Service).accept},
-	ActReturn:   {from: []string{model.StateDispatched, model.StateAccepted}, who: []capacity{capHandler}, run: (*Service).giveBack},
-	ActAssign:   {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capFirmManager}, run: (*Service).assign},
-	ActReassign: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capFirmManager}, run: (*Service).assign},
-	ActStart:    {from: []string{model.StateAccepted}, who: []capacity{capAssignee, capHandler}, run: (*Service).start},
-	ActProgress: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).progress},
+	ActDispatch: {from: []string{model.StateVerified, model.StateDispatched}, who: []capacity{capDispatcher}, run: (*Service).dispatch,
+		same: []target{sameHandler, sameDeadline}},
+	ActAccept: {from: []string{model.StateDispatched}, who: []capacity{capHandler}, run: (*Service).accept},
+	ActReturn: {from: []string{model.StateDispatched, model.StateAccepted}, who: []capacity{capHandler}, run: (*Service).giveBack,
+		unseen: true},
+	ActAssign: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capFirmManager}, run: (*Service).assign,
+		same: []target{sameWorker}},
+	ActReassign: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capFirmManager}, run: (*Service).assign,
+		same: []target{sameWorker}},
+	ActStart: {from: []string{model.StateAccepted}, who: []capacity{capAssignee, capHandler}, run: (*Service).start},
+	ActProgress: {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).progress,
+		same: []target{sameNote}},
 	ActPause:    {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).pause},
 	ActResume:   {from: []string{model.StateAccepted, model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).resume},
 	ActComplete: {from: []string{model.StateInProgress}, who: []capacity{capAssignee, capHandler}, run: (*Service).complete},
 	ActConfirm:  {from: []string{model.StateCompleted}, who: []capacity{capGrid, capDispatcher}, run: (*Service).confirm},
 	ActRework:   {from: []string{model.StateCompleted}, who: []capacity{capGrid, capDispatcher}, run: (*Service).rework},
-	ActRate:     {from: []string{model.StateConfirmed}, who: []capacity{capRater}, run: (*Service).rate},
-	ActRevisit:  {from: []string{model.StateClosed}, who: []capacity{capCommunity}, run: (*Service).revisit},
+	ActRate: {from: []string{model.StateConfirmed}, who: []capacity{capRater}, run: (*Service).rate,
+		same: []target{sameRating}},
+	ActRevisit: {from: []string{model.StateClosed}, who: []capacity{capCommunity}, run: (*Service).revisit,
+		same: []target{sameReopen}},
 	ActCancel: {from: []string{model.StateSubmitted, model.StateVerified, model.StateDispatched}, who: []capacity{capAuthor},
 		run: (*Service).cancel},
 	ActUrge: {from: []string{model.StateDispatched, model.StateAccepted, model.StateInProgress}, who: []capacity{capUrger},
-		run: (*Service).urge},
+		run: (*Service).urge, again: true, aside: true},
 	// 升级: by the holders of the level, or by the scheduler on a breach.
 	ActEscalate: {from: openStates, who: []capacity{capLevelHolder, capSystem}, run: (*Service).escalate,
-		entry: "escalate", forbidden: errEscalateHolder, closed: errEscalateClosed, refuse: atTop},
+		entry: "escalate", forbidden: errEscalateHolder, closed: errEscalateClosed, refuse: atTop,
+		same: []target{fromLevel}},
 	// The scheduler's deadline notices: once per step, on a running clock.
 	ActWarn: {from: openStates, who: []capacity{capSystem}, run: (*Service).warn, entry: "tick",
-		refuse: stepNotRunning},
+		refuse: stepNotRunning, aside: true},
 	ActOverdue: {from: openStates, who: []capacity{capSystem}, run: (*Service).markOverdue, entry: "tick",
-		refuse: stepNotRunning},
+		refuse: stepNotRunning, aside: true},
 	ActAutoClose: {from: []string{model.StateConfirmed}, who: []capacity{capSystem}, run: (*Service).autoClose,
 		entry: "tick"},
 }
@@ -208,6 +229,12 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 	if err != nil {
 		return o, err
 	}
+	// A repeat of the person's own last act answers with the order as it
+	// is: it comes before the checks of capacity and state, which the
+	// first attempt passed and its own move has changed.
+	if again, err := s.repeated(ctx, s.db, by, o, action, in); err != nil || again {
+		return o, err
+	}
 	cat, err := s.category(ctx, s.db, o)
 	if err != nil {
 		return o, err
@@ -240,6 +267,15 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 		}
 		return nil
 	})
+	if isConflict(err) {
+		// Two copies of one request at once: the loser of the
+		// compare-and-set finds the winner's act and answers as a repeat.
+		if cur, rerr := s.order(ctx, s.db, id); rerr == nil {
+			if again, rerr := s.repeated(ctx, s.db, by, cur, action, in); rerr == nil && again {
+				return cur, nil
+			}
+		}
+	}
 	if err != nil {
 		return o, err
 	}

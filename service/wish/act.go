@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -29,12 +30,37 @@ func Actions() []string { return []string{ActClaim, ActRelease, ActFulfil, ActTh
 
 // transitions is the state machine: the state an action starts from and
 // the state it leads to.
-var transitions = map[string]struct{ from, to string }{
-	ActClaim:    {model.WishOpen, model.WishClaimed},
-	ActRelease:  {model.WishClaimed, model.WishOpen},
-	ActFulfil:   {model.WishClaimed, model.WishFulfilled},
-	ActThank:    {model.WishFulfilled, model.WishThanked},
-	ActWithdraw: {model.WishOpen, model.WishWithdrawn},
+var transitions = map[string]struct {
+	from, to string
+	// repeat reports whether a wish already in state to got there by this
+	// very act of a (the same person, the same hours and words): a retry
+	// then answers with the wish as it is and writes nothing. nil where
+	// the wish does not record who took the step (release, withdraw).
+	repeat func(w *model.Wish, a *service.Actor, in Input, hours int64) bool
+}{
+	ActClaim:    {model.WishOpen, model.WishClaimed, claimedBy},
+	ActRelease:  {model.WishClaimed, model.WishOpen, nil},
+	ActFulfil:   {model.WishClaimed, model.WishFulfilled, fulfilledBy},
+	ActThank:    {model.WishFulfilled, model.WishThanked, thankedBy},
+	ActWithdraw: {model.WishOpen, model.WishWithdrawn, nil},
+}
+
+func claimedBy(w *model.Wish, a *service.Actor, _ Input, _ int64) bool {
+	return w.ClaimerID == a.UserID
+}
+
+func fulfilledBy(w *model.Wish, a *service.Actor, in Input, hours int64) bool {
+	return w.ClaimerID == a.UserID && w.HoursCenti == hours && w.FulfilNote == in.Note && slices.Equal(w.FulfilPhotos, in.PhotoIDs)
+}
+
+func thankedBy(w *model.Wish, a *service.Actor, in Input, _ int64) bool {
+	return w.ThankedBy == a.UserID && w.ThanksNote == in.Note
+}
+
+// repeated reports whether action on w by a is a retry of a's own act.
+func repeated(action string, w *model.Wish, a *service.Actor, in Input, hours int64) bool {
+	tr := transitions[action]
+	return tr.repeat != nil && w.State == tr.to && tr.repeat(w, a, in, hours)
 }
 
 // Input carries what some actions take.
@@ -138,6 +164,9 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 	if err != nil {
 		return View{}, err
 	}
+	if repeated(action, &w, a, in, hours) {
+		return s.Get(ctx, a, id)
+	}
 	st, err := s.standing(ctx, a, w)
 	if err != nil {
 		return View{}, err
@@ -167,6 +196,9 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 		w, err := take(ctx, tx, id, true)
 		if err != nil {
 			return err
+		}
+		if repeated(action, &w, a, in, hours) {
+			return nil // two copies at once: the other took it
 		}
 		if w.State != tr.from {
 			if action == ActClaim && w.State == model.WishClaimed {

@@ -546,3 +546,46 @@ func TestLateRiskyVerdictWithdrawsAnOpenWish(t *testing.T) {
 		t.Fatalf("after a risky verdict: flagged %v, state %s", got.Flagged, got.State)
 	}
 }
+
+// The same person sending claim, fulfil or thank again (a retry on a bad
+// network) gets the wish as it is; nothing is written and nobody is told
+// twice. Another volunteer's claim, and a fulfilment with other hours,
+// are refused as before.
+func TestWishRepeatedActions(t *testing.T) {
+	e := newEnv(t)
+	e.Grant("grid", model.RoleVolunteer, model.ScopeCommunity, e.Communities[0].ID, e.Communities[0].Ancestry)
+	w := e.post("resident")
+	told := func() int64 {
+		var n int64
+		e.DB.Model(&model.Message{}).Where("event LIKE ?", "wish.%").Count(&n)
+		return n
+	}
+	photo := e.upload("volunteer")
+	for _, st := range []struct {
+		by, action string
+		in         Input
+	}{
+		{"volunteer", ActClaim, Input{}},
+		{"volunteer", ActFulfil, Input{PhotoIDs: []int64{photo}, Hours: "1.5", Note: "已更换灯泡"}},
+		{"resident", ActThank, Input{Note: "谢谢！"}},
+	} {
+		t.Run(st.action, func(t *testing.T) {
+			first := e.act(st.by, w.Wish.ID, st.action, st.in)
+			n := told()
+			e.Clock.Advance(time.Minute)
+			again := e.act(st.by, w.Wish.ID, st.action, st.in)
+			if again.Wish.Version != first.Wish.Version || again.Wish.State != first.Wish.State || told() != n {
+				t.Fatalf("again: v%d %s (first v%d %s), %d more messages", again.Wish.Version, again.Wish.State,
+					first.Wish.Version, first.Wish.State, told()-n)
+			}
+			switch st.action {
+			case ActClaim:
+				_, err := e.svc.Act(e.Ctx, e.Actor("grid"), w.Wish.ID, ActClaim, Input{})
+				servicetest.WantCode(t, err, "already_claimed")
+			case ActFulfil:
+				_, err := e.svc.Act(e.Ctx, e.Actor("volunteer"), w.Wish.ID, ActFulfil, Input{PhotoIDs: []int64{photo}, Hours: "2"})
+				servicetest.WantCode(t, err, "state_conflict")
+			}
+		})
+	}
+}
