@@ -239,6 +239,10 @@ func TestBinaryWithRedisDown(t *testing.T) {
 	})
 
 	rds.start()
+	// After as many failed dials as its pool has connections, go-redis
+	// dials again only once a second in the background: the first second
+	// back may still answer as an outage.
+	time.Sleep(1500 * time.Millisecond)
 
 	t.Run("redis back", func(t *testing.T) {
 		refused("a token logged out before the outage", before)
