@@ -1,11 +1,15 @@
 package api
 
 import (
+	"context"
+	"fmt"
+	"io/fs"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -60,5 +64,109 @@ func TestOpenAPIServed(t *testing.T) {
 	r := s.must(200, "GET", "/openapi.yaml", "", nil)
 	if !strings.Contains(string(r.Raw), "openapi: 3.0.3") {
 		t.Fatalf("served document lacks its header: %.100s", r.Raw)
+	}
+}
+
+// loadOpenAPI parses the served document with kin-openapi.
+func loadOpenAPI(t *testing.T) *openapi3.T {
+	t.Helper()
+	raw, err := OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		t.Fatalf("OpenAPI document does not load: %v", err)
+	}
+	return doc
+}
+
+// The document is what the mini-program team generates a client from: it
+// must pass a maintained OpenAPI 3 validator, examples included.
+func TestOpenAPIValid(t *testing.T) {
+	doc := loadOpenAPI(t)
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
+		t.Fatalf("OpenAPI document is invalid: %v", err)
+	}
+}
+
+// An unquoted comma in a flow mapping ({description: a, b}) makes "b" a key
+// with no value. Validators catch it only where extra keys are forbidden, so
+// every fragment is scanned for such keys, naming file and line.
+func TestOpenAPIFragmentsHaveNoStrayKeys(t *testing.T) {
+	names, err := fs.Glob(openapiFS, "openapi/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stray []string
+	var walk func(name string, n *yaml.Node)
+	walk = func(name string, n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && v.Value == "" {
+					stray = append(stray, fmt.Sprintf("%s:%d: key %q has no value (quote text that holds a comma)", name, k.Line, k.Value))
+				}
+				walk(name, v)
+			}
+			return
+		}
+		for _, c := range n.Content {
+			walk(name, c)
+		}
+	}
+	for _, name := range names {
+		raw, err := fs.ReadFile(openapiFS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal(raw, &n); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		walk(name, &n)
+	}
+	if len(stray) > 0 {
+		t.Errorf("stray keys in the OpenAPI fragments:\n  %s", strings.Join(stray, "\n  "))
+	}
+}
+
+// Client generators name methods after operationId and group them by tag:
+// each operation needs a unique camelCase id and a declared tag.
+func TestOpenAPIOperationsHaveIDsAndTags(t *testing.T) {
+	doc := loadOpenAPI(t)
+	declared := map[string]bool{}
+	for _, tag := range doc.Tags {
+		declared[tag.Name] = true
+	}
+	camel := regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+	seen := map[string]string{}
+	var bad []string
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			switch {
+			case op.OperationID == "":
+				bad = append(bad, where+": no operationId")
+			case !camel.MatchString(op.OperationID):
+				bad = append(bad, fmt.Sprintf("%s: operationId %q is not camelCase", where, op.OperationID))
+			case seen[op.OperationID] != "":
+				bad = append(bad, fmt.Sprintf("%s: operationId %q already used by %s", where, op.OperationID, seen[op.OperationID]))
+			default:
+				seen[op.OperationID] = where
+			}
+			if len(op.Tags) == 0 {
+				bad = append(bad, where+": no tags")
+			}
+			for _, tag := range op.Tags {
+				if !declared[tag] {
+					bad = append(bad, fmt.Sprintf("%s: tag %q is not declared in the top-level tags", where, tag))
+				}
+			}
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Errorf("operations without a proper id or tags:\n  %s", strings.Join(bad, "\n  "))
 	}
 }
