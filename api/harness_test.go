@@ -127,6 +127,9 @@ func (s *testServer) do(method, path, token string, body any, headers ...string)
 	w := httptest.NewRecorder()
 	s.router.ServeHTTP(w, req)
 	r := response{Status: w.Code, Header: w.Header(), Raw: w.Body.Bytes()}
+	if msg := checkContract(req, r.Status, r.Header, r.Raw); msg != "" {
+		s.t.Errorf("OpenAPI contract: %s", msg)
+	}
 	if len(r.Raw) > 0 && r.Raw[0] == '{' {
 		if err := json.Unmarshal(r.Raw, &r.Body); err != nil {
 			s.t.Fatalf("%s %s: bad JSON %q: %v", method, path, r.Raw, err)

@@ -2,14 +2,22 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
 	"gopkg.in/yaml.v3"
 )
 
@@ -169,4 +177,124 @@ func TestOpenAPIOperationsHaveIDsAndTags(t *testing.T) {
 	if len(bad) > 0 {
 		t.Errorf("operations without a proper id or tags:\n  %s", strings.Join(bad, "\n  "))
 	}
+}
+
+// contract checks every answer the api tests receive against the document:
+// the route must document the status, a body must come in a documented
+// content type, and a JSON body must match the schema of that status.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+	err    error
+}
+
+var (
+	contractOnce sync.Once
+	theContract  contract
+)
+
+func loadContract() (*contract, error) {
+	contractOnce.Do(func() {
+		raw, err := OpenAPI()
+		if err != nil {
+			theContract.err = err
+			return
+		}
+		doc, err := openapi3.NewLoader().LoadFromData(raw)
+		if err != nil {
+			theContract.err = err
+			return
+		}
+		// The document's only server is "/": match any host.
+		doc.Servers = nil
+		theContract.doc = doc
+		theContract.router, theContract.err = legacyrouter.NewRouter(doc)
+	})
+	return &theContract, theContract.err
+}
+
+// checkContract returns what in the answer breaks the document, or "".
+// Requests to paths or methods the document does not describe (the tests
+// of 404 and 405 themselves) are not checked: the route test covers them.
+func checkContract(req *http.Request, status int, header http.Header, body []byte) string {
+	c, err := loadContract()
+	if err != nil {
+		return "OpenAPI document does not load: " + err.Error()
+	}
+	if req.Method == http.MethodHead {
+		return ""
+	}
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		return ""
+	}
+	where := fmt.Sprintf("%s %s (%s) answered %d", req.Method, route.Path, route.Operation.OperationID, status)
+	ref := route.Operation.Responses.Status(status)
+	if ref == nil {
+		ref = route.Operation.Responses.Default()
+	}
+	if ref == nil || ref.Value == nil {
+		return fmt.Sprintf("%s: status %d is not documented for this operation; add it to api/openapi/ (body %.200s)", where, status, body)
+	}
+	ct := header.Get("Content-Type")
+	content := ref.Value.Content
+	if len(body) == 0 {
+		return ""
+	}
+	if len(content) == 0 {
+		return fmt.Sprintf("%s: the document gives this status no content, but the body is %s: %.200s", where, ct, body)
+	}
+	mt := content.Get(ct)
+	if mt == nil {
+		return fmt.Sprintf("%s: content type %q is not documented for this status (documented: %s)", where, ct, strings.Join(slices.Sorted(maps.Keys(content)), ", "))
+	}
+	mime, _, _ := strings.Cut(ct, ";")
+	json := strings.TrimSpace(mime) == "application/json"
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Options: &openapi3filter.Options{
+			IncludeResponseStatus:   true,
+			MultiError:              true,
+			ExcludeResponseBody:     !json, // files (xlsx, photos) and text: content type only
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.EnableFormatValidation()},
+		},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return where + ": " + describeContractError(err) + fmt.Sprintf("\n    body: %.600s", body)
+	}
+	return ""
+}
+
+// describeContractError lists each schema violation with the JSON path of
+// the field that broke it, so a failure says exactly what to fix.
+func describeContractError(err error) string {
+	var lines []string
+	var walk func(error)
+	walk = func(err error) {
+		var me openapi3.MultiError
+		if errors.As(err, &me) {
+			for _, e := range me {
+				walk(e)
+			}
+			return
+		}
+		var se *openapi3.SchemaError
+		if errors.As(err, &se) {
+			path := "/" + strings.Join(se.JSONPointer(), "/")
+			lines = append(lines, fmt.Sprintf("field %s: %s (value %.80v)", path, se.Reason, se.Value))
+			return
+		}
+		var re *openapi3filter.ResponseError
+		if errors.As(err, &re) && re.Err != nil {
+			lines = append(lines, re.Reason+":")
+			walk(re.Err)
+			return
+		}
+		lines = append(lines, err.Error())
+	}
+	walk(err)
+	return strings.Join(lines, "\n    ")
 }
