@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"sort"
@@ -297,4 +298,66 @@ func describeContractError(err error) string {
 	}
 	walk(err)
 	return strings.Join(lines, "\n    ")
+}
+
+// A generated client types a property as optional unless the schema says
+// it is always there: every component schema with properties must list
+// the ones the server always sends (or needs).
+func TestOpenAPISchemasListRequired(t *testing.T) {
+	doc := loadOpenAPI(t)
+	var bad []string
+	for name, ref := range doc.Components.Schemas {
+		s := ref.Value
+		if len(s.Properties) > 0 && len(s.Required) == 0 {
+			bad = append(bad, name)
+		}
+		for _, p := range s.Required {
+			if _, ok := s.Properties[p]; !ok && len(s.Properties) > 0 {
+				bad = append(bad, fmt.Sprintf("%s: required %q is not among its properties", name, p))
+			}
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Errorf("component schemas without a required list:\n  %s", strings.Join(bad, "\n  "))
+	}
+}
+
+// The contract check must fail on each kind of drift and say where.
+func TestContractCheckNamesWhatBroke(t *testing.T) {
+	jsonCT := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+	get := func(path string) *http.Request { return httptest.NewRequest("GET", path, nil) }
+	cases := []struct {
+		name   string
+		req    *http.Request
+		status int
+		header http.Header
+		body   string
+		want   []string // all must appear in the message; none: must pass
+	}{
+		{"documented answer passes", get("/healthz"), 200, jsonCT, `{"status":"ok"}`, nil},
+		{"undocumented status", get("/healthz"), 418, jsonCT, `{}`, []string{"GET /healthz (getHealth) answered 418", "status 418 is not documented"}},
+		{"undocumented content type", get("/healthz"), 200, http.Header{"Content-Type": {"text/html"}}, `<p>ok</p>`, []string{"getHealth", `content type "text/html" is not documented`}},
+		{"wrong field type", get("/healthz"), 200, jsonCT, `{"status":5}`, []string{"getHealth", "field /status"}},
+		{"missing required field", get("/api/v1/orders/7"), 200, jsonCT, `{"id":7}`, []string{"GET /api/v1/orders/{id} (getOrder) answered 200", `property "number" is missing`}},
+		{"null where not nullable", get("/api/v1/me"), 200, jsonCT, `{"user":{"id":1,"display_name":null,"phone":"","phone_bound":false},"households":[],"applications":[],"grants":[]}`, []string{"getMe", "field /user/display_name"}},
+		{"error envelope on an undocumented status", httptest.NewRequest("POST", "/api/v1/orders/7/accept", nil), 502, jsonCT, `{"error":{"code":"x","message":"y"},"request_id":"r"}`, []string{"acceptOrder", "status 502 is not documented"}},
+		{"unknown route is left to the route test", get("/nowhere"), 404, jsonCT, `{}`, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := checkContract(tc.req, tc.status, tc.header, []byte(tc.body))
+			if tc.want == nil {
+				if msg != "" {
+					t.Fatalf("want no complaint, got: %s", msg)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message lacks %q:\n%s", w, msg)
+				}
+			}
+		})
+	}
 }
