@@ -208,10 +208,72 @@ func loadContract() (*contract, error) {
 		}
 		// The document's only server is "/": match any host.
 		doc.Servers = nil
+		closeResponseSchemas(doc)
 		theContract.doc = doc
 		theContract.router, theContract.err = legacyrouter.NewRouter(doc)
 	})
 	return &theContract, theContract.err
+}
+
+// closeResponseSchemas makes the response schemas of this in-test copy
+// refuse properties they do not list (unless they say otherwise), so a
+// field the server sends but the document omits — one a generated client
+// would drop — fails the test. Members of an allOf stay open: each sees
+// only its own part of the object.
+func closeResponseSchemas(doc *openapi3.T) {
+	open := map[*openapi3.Schema]bool{}
+	seen := map[*openapi3.Schema]bool{}
+	var markOpen func(*openapi3.SchemaRef)
+	markOpen = func(r *openapi3.SchemaRef) {
+		if r == nil || r.Value == nil || open[r.Value] {
+			return
+		}
+		open[r.Value] = true
+	}
+	var walk func(*openapi3.SchemaRef)
+	walk = func(r *openapi3.SchemaRef) {
+		if r == nil || r.Value == nil || seen[r.Value] {
+			return
+		}
+		s := r.Value
+		seen[s] = true
+		for _, m := range s.AllOf {
+			markOpen(m)
+			walk(m)
+		}
+		for _, m := range s.OneOf {
+			walk(m)
+		}
+		for _, m := range s.AnyOf {
+			walk(m)
+		}
+		for _, p := range s.Properties {
+			walk(p)
+		}
+		walk(s.Items)
+		walk(s.AdditionalProperties.Schema)
+	}
+	var roots []*openapi3.SchemaRef
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				if resp.Value == nil {
+					continue
+				}
+				for _, mt := range resp.Value.Content {
+					roots = append(roots, mt.Schema)
+				}
+			}
+		}
+	}
+	for _, r := range roots {
+		walk(r)
+	}
+	for s := range seen {
+		if !open[s] && len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
+			s.AdditionalProperties.Has = openapi3.Ptr(false)
+		}
+	}
 }
 
 // checkContract returns what in the answer breaks the document, or "".
@@ -338,6 +400,8 @@ func TestContractCheckNamesWhatBroke(t *testing.T) {
 		{"documented answer passes", get("/healthz"), 200, jsonCT, `{"status":"ok"}`, nil},
 		{"undocumented status", get("/healthz"), 418, jsonCT, `{}`, []string{"GET /healthz (getHealth) answered 418", "status 418 is not documented"}},
 		{"undocumented content type", get("/healthz"), 200, http.Header{"Content-Type": {"text/html"}}, `<p>ok</p>`, []string{"getHealth", `content type "text/html" is not documented`}},
+		{"undocumented field", get("/healthz"), 200, jsonCT, `{"status":"ok","uptime":3}`, []string{"getHealth", "uptime"}},
+		{"undocumented field deep in a page", get("/api/v1/orders"), 200, jsonCT, `{"items":[{"bogus":1}],"next_cursor":""}`, []string{"listOrders", "field /items/0", "bogus"}},
 		{"wrong field type", get("/healthz"), 200, jsonCT, `{"status":5}`, []string{"getHealth", "field /status"}},
 		{"missing required field", get("/api/v1/orders/7"), 200, jsonCT, `{"id":7}`, []string{"GET /api/v1/orders/{id} (getOrder) answered 200", `property "number" is missing`}},
 		{"null where not nullable", get("/api/v1/me"), 200, jsonCT, `{"user":{"id":1,"display_name":null,"phone":"","phone_bound":false},"households":[],"applications":[],"grants":[]}`, []string{"getMe", "field /user/display_name"}},
