@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -331,6 +333,47 @@ func checkContract(req *http.Request, status int, header http.Header, body []byt
 	return ""
 }
 
+// checkAcceptedRequest returns what in a request the server accepted (2xx)
+// breaks the document, or "": a documented requirement the server does
+// not have (a field marked required that it did without, a type or a
+// limit it does not enforce) would make generated clients refuse what the
+// server takes. Refused requests are not checked: tests send bad ones on
+// purpose.
+func checkAcceptedRequest(req *http.Request, body []byte, status int) string {
+	if status < 200 || status > 299 {
+		return ""
+	}
+	c, err := loadContract()
+	if err != nil {
+		return "OpenAPI document does not load: " + err.Error()
+	}
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		return ""
+	}
+	r := req.Clone(context.Background())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	mime, _, _ := strings.Cut(req.Header.Get("Content-Type"), ";")
+	form := strings.TrimSpace(mime) != "application/json"
+	if form {
+		body = nil // file uploads: not worth printing
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{
+			// Multipart parts the server ignores fail kin-openapi's form
+			// decoder; uploads are checked for path and query only.
+			ExcludeRequestBody:      form,
+			MultiError:              true,
+			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.EnableFormatValidation()},
+		}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		return fmt.Sprintf("%s %s (%s) accepted a request the document refuses (answered %d): %s\n    request body: %.600s",
+			req.Method, route.Path, route.Operation.OperationID, status, describeContractError(err), body)
+	}
+	return ""
+}
+
 // describeContractError lists each schema violation with the JSON path of
 // the field that broke it, so a failure says exactly what to fix.
 func describeContractError(err error) string {
@@ -424,4 +467,32 @@ func TestContractCheckNamesWhatBroke(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A request the server took must fit the document; a refused one is not
+// checked (tests send bad input on purpose).
+func TestAcceptedRequestCheckNamesWhatBroke(t *testing.T) {
+	login := func(body string) *http.Request {
+		r := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}
+	t.Run("a fitting request passes", func(t *testing.T) {
+		if msg := checkAcceptedRequest(login(`{"code":"x"}`), []byte(`{"code":"x"}`), 200); msg != "" {
+			t.Fatal(msg)
+		}
+	})
+	t.Run("a required field the server did without", func(t *testing.T) {
+		msg := checkAcceptedRequest(login(`{}`), []byte(`{}`), 200)
+		for _, w := range []string{"POST /api/v1/auth/login (login) accepted a request the document refuses", `property "code" is missing`} {
+			if !strings.Contains(msg, w) {
+				t.Errorf("message lacks %q:\n%s", w, msg)
+			}
+		}
+	})
+	t.Run("a refused request is not checked", func(t *testing.T) {
+		if msg := checkAcceptedRequest(login(`{}`), []byte(`{}`), 400); msg != "" {
+			t.Fatal(msg)
+		}
+	})
 }
