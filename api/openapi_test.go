@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -495,4 +496,152 @@ func TestAcceptedRequestCheckNamesWhatBroke(t *testing.T) {
 			t.Fatal(msg)
 		}
 	})
+}
+
+// servedAs names the api response types each component schema is served
+// from; where several types share one schema (a list row and its single
+// view), the schema's properties are their union and its required list
+// their intersection.
+var servedAs = map[string][]any{
+	"Error":                 {errorBody{}},
+	"AuthUser":              {userResponse{}},
+	"AuthTokens":            {tokensResponse{}},
+	"AuthMe":                {meResponse{}},
+	"OrgRegion":             {regionResponse{}},
+	"OrgCompound":           {compoundResponse{}},
+	"OrgGrid":               {gridResponse{}},
+	"OrgBuilding":           {buildingResponse{}},
+	"OrgHousehold":          {orgHouseholdResponse{}},
+	"OrgFirm":               {firmResponse{}},
+	"OrgContract":           {contractResponse{}},
+	"OrgCommittee":          {committeeResponse{}},
+	"OrgDepartment":         {departmentResponse{}},
+	"OrgImportResult":       {orgImportResponse{}},
+	"OrgRegionPage":         {pageOf[regionResponse]{}},
+	"PeopleApplication":     {applicationResponse{}, applicationViewResponse{}},
+	"PeopleApplicationPage": {pageOf[applicationViewResponse]{}},
+	"PeopleResident":        {residentResponse{}},
+	"PeopleInvitation":      {invitationResponse{}},
+	"PeopleGrant":           {grantResponse{}, grantViewResponse{}},
+	"CalendarDay":           {calendarDay{}},
+	"CalendarYear":          {calendarYearResponse{}},
+	"PhotoInfo":             {photoResponse{}},
+	"OrderCategory":         {orderCategoryResponse{}},
+	"OrderOrder":            {orderResponse{}},
+	"OrderEvent":            {orderEventResponse{}},
+	"OrderHandlerStep":      {orderHandlerResponse{}},
+	"OrderPage":             {pageOf[orderResponse]{}},
+	"EmergencyContact":      {emergencyContact{}},
+	"EmergencyVulnerable":   {vulnerableResponse{}},
+	"EmergencyCall":         {callResponse{}},
+	"MessagePushChannel":    {pushChannelResponse{}},
+	"MessageItem":           {messageResponse{}},
+	"MessageSubscriptions":  {subscriptionsResponse{}},
+	"MessageSandboxPush":    {sandboxPushResponse{}},
+	"MessageOutboxRow":      {outboxResponse{}},
+	"MessageContentCheck":   {contentCheckResponse{}},
+	"MessageMetrics":        {messageMetricsResponse{}},
+	"MeetingAgendaItem":     {meetingAgendaItem{}},
+	"MeetingAttachment":     {meetingAttachment{}},
+	"Meeting":               {meetingResponse{}},
+	"MeetingParticipant":    {participantResponse{}},
+	"MeetingParticipation":  {participationResponse{}},
+	"MeetingMinutes":        {minutesResponse{}},
+	"ActionItem":            {actionItemResponse{}},
+	"ActionItemEvent":       {actionEventResponse{}},
+	"VoteView":              {voteResponse{}},
+	"VoteHousehold":         {voteHouseholdResponse{}},
+	"VoteBallot":            {ballotResponse{}},
+	"WishPhoto":             {wishPhotoResponse{}},
+	"WishView":              {wishResponse{}},
+}
+
+// sharedWithRequests are schemas that are request bodies too: their
+// required list is what the server needs, so the types may always send
+// more than it lists.
+var sharedWithRequests = map[string]bool{"EmergencyContact": true}
+
+// jsonFields lists the JSON fields of a struct type, embedded ones
+// flattened: name → (always sent, may be null).
+func jsonFields(t reflect.Type, out map[string][2]bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, hasTag := f.Tag.Lookup("json")
+		if f.Anonymous && !hasTag {
+			jsonFields(f.Type, out)
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		omit := strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
+		null := !omit && f.Type.Kind() == reflect.Pointer
+		out[name] = [2]bool{!omit, null}
+	}
+}
+
+// The response schemas follow the Go types they are served from, including
+// routes no api test reaches: a field without omitempty is always sent
+// (required), a pointer without omitempty may be null (nullable), and the
+// document lists exactly the fields the types have.
+func TestOpenAPISchemasFollowResponseTypes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	names := slices.Sorted(maps.Keys(servedAs))
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			ref := doc.Components.Schemas[name]
+			if ref == nil || ref.Value == nil {
+				t.Fatalf("no component schema %s", name)
+			}
+			s := ref.Value
+			union := map[string][2]bool{}
+			always := map[string]int{}
+			for _, v := range servedAs[name] {
+				fs := map[string][2]bool{}
+				jsonFields(reflect.TypeOf(v), fs)
+				for k, f := range fs {
+					u := union[k]
+					union[k] = [2]bool{u[0] || f[0], u[1] || f[1]}
+					if f[0] {
+						always[k]++
+					}
+				}
+			}
+			var want []string
+			for k := range union {
+				if always[k] == len(servedAs[name]) {
+					want = append(want, k)
+				}
+				if _, ok := s.Properties[k]; !ok {
+					t.Errorf("%s: field %q is sent but not documented", name, k)
+				}
+			}
+			for k := range s.Properties {
+				if _, ok := union[k]; !ok {
+					t.Errorf("%s: property %q is documented but never sent", name, k)
+				}
+			}
+			sort.Strings(want)
+			got := slices.Sorted(slices.Values(s.Required))
+			if sharedWithRequests[name] {
+				for _, k := range got {
+					if always[k] != len(servedAs[name]) {
+						t.Errorf("%s: %q is required but not always sent", name, k)
+					}
+				}
+			} else if !slices.Equal(got, want) {
+				t.Errorf("%s: required is %v, the types always send %v", name, got, want)
+			}
+			for k, f := range union {
+				p := s.Properties[k]
+				if f[1] && p != nil && p.Value != nil && !p.Value.Nullable && len(p.Value.AllOf) == 0 {
+					t.Errorf("%s: %q may be sent as null but is not nullable", name, k)
+				}
+			}
+		})
+	}
 }
