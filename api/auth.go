@@ -143,7 +143,7 @@ func newGrantResponse(g model.Grant) grantResponse {
 }
 
 type meResponse struct {
-	User         *userResponse         `json:"user"`
+	User         userResponse          `json:"user"` // a value: the caller always exists, never null
 	Households   []householdResponse   `json:"households"`
 	Applications []applicationResponse `json:"applications"`
 	Grants       []grantResponse       `json:"grants"`
@@ -155,7 +155,7 @@ func (h *handlers) me(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	resp := meResponse{User: newUserResponse(m.User), Households: []householdResponse{},
+	resp := meResponse{User: *newUserResponse(m.User), Households: []householdResponse{},
 		Applications: []applicationResponse{}, Grants: []grantResponse{}}
 	for _, hv := range m.Households {
 		resp.Households = append(resp.Households, householdResponse{

@@ -100,19 +100,23 @@ func (r response) ErrCode() string {
 // do sends a JSON request (body may be nil, a string or any value).
 func (s *testServer) do(method, path, token string, body any, headers ...string) response {
 	s.t.Helper()
-	var rd io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = bytes.NewBufferString(b)
+		sent = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		sent = b
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		rd = bytes.NewReader(raw)
+		sent = raw
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(sent)
 	}
 	req := httptest.NewRequest(method, path, rd)
 	if body != nil {
@@ -127,6 +131,12 @@ func (s *testServer) do(method, path, token string, body any, headers ...string)
 	w := httptest.NewRecorder()
 	s.router.ServeHTTP(w, req)
 	r := response{Status: w.Code, Header: w.Header(), Raw: w.Body.Bytes()}
+	if msg := checkContract(req, r.Status, r.Header, r.Raw); msg != "" {
+		s.t.Errorf("OpenAPI contract: %s", msg)
+	}
+	if msg := checkAcceptedRequest(req, sent, r.Status); msg != "" {
+		s.t.Errorf("OpenAPI contract: %s", msg)
+	}
 	if len(r.Raw) > 0 && r.Raw[0] == '{' {
 		if err := json.Unmarshal(r.Raw, &r.Body); err != nil {
 			s.t.Fatalf("%s %s: bad JSON %q: %v", method, path, r.Raw, err)

@@ -189,6 +189,9 @@ func (s *testServer) rawDo(method, target, contentType, body string) *httptest.R
 	}
 	w := httptest.NewRecorder()
 	s.router.ServeHTTP(w, req)
+	if msg := checkContract(req, w.Code, w.Header(), w.Body.Bytes()); msg != "" {
+		s.t.Errorf("OpenAPI contract: %s", msg)
+	}
 	return w
 }
 
