@@ -1,6 +1,7 @@
 package message
 
 import (
+	"context"
 	"time"
 
 	"redprop/model"
@@ -26,3 +27,7 @@ func RenderOA(s *Service, kind string, ev Event, at time.Time) (map[string]strin
 	return s.cfg.OATemplates[kind].render(payload{Title: ev.Title, Body: ev.Body, Fields: ev.Fields, Page: ev.Page, At: at},
 		ev.OrderID, s.cfg.Templates[kind].Page)
 }
+
+// ReleaseHeld is what Run does first: free the rows an earlier process of
+// this instance held.
+func ReleaseHeld(s *Service) (Stats, error) { return s.releaseHeld(context.Background()) }
