@@ -68,6 +68,8 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+
+	unlockInstance func() // releases the outbox worker's instance name
 }
 
 // openStores connects the database (migrating it) and Redis.
@@ -139,6 +141,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes)
 	mc := messageConfig(a.cfg)
 	mc.Log = a.log
+	mc.Instance, a.unlockInstance = workerInstance(a.cfg.DataDir, a.log)
 	if a.cfg.WeChatOAEnabled && !a.cfg.Sandbox() {
 		oa, err := wechat.NewOfficialAccount(wechat.OAOptions{AppID: a.cfg.WeChatOAAppID, AppSecret: a.cfg.WeChatOAAppSecret,
 			BaseURL: a.cfg.WeChatBaseURL, Timeout: a.cfg.WeChatTimeout, RedisPrefix: a.cfg.RedisPrefix}, a.rdb)
@@ -199,6 +202,7 @@ func messageConfig(cfg config.Config) message.Config {
 	mc.Sandbox = cfg.Sandbox()
 	mc.MiniprogramState = cfg.WeChatMiniprogramState
 	mc.SendLanes = cfg.MessageSendLanes
+	mc.Lease, mc.ReconcileAfter = cfg.PushLease, cfg.PushReconcileAfter
 	ids := map[string]string{
 		message.KindNewReport: cfg.TemplateNewReport, message.KindProgress: cfg.TemplateProgress,
 		message.KindRating: cfg.TemplateRating, message.KindMeeting: cfg.TemplateMeeting,
@@ -211,6 +215,7 @@ func messageConfig(cfg config.Config) message.Config {
 		t.ResendUnknown = slices.Contains(resend, kind)
 		mc.Templates[kind] = t
 	}
+	mc.EmergencyKeepUnknown = !slices.Contains(resend, "emergency")
 	mc.CallbackToken = cfg.WeChatToken
 	if !cfg.Sandbox() {
 		mc.AppID, mc.CallbackAESKey = cfg.WeChatAppID, cfg.WeChatEncodingAESKey
@@ -246,6 +251,9 @@ func (a *app) ready(ctx context.Context) error {
 }
 
 func (a *app) close() {
+	if a.unlockInstance != nil {
+		a.unlockInstance()
+	}
 	if a.stopRedis != nil {
 		a.stopRedis()
 	}
