@@ -217,6 +217,7 @@ func messageConfig(cfg config.Config) message.Config {
 	}
 	mc.EmergencyKeepUnknown = !slices.Contains(resend, "emergency")
 	mc.CallbackToken = cfg.WeChatToken
+	mc.SentEvents = cfg.PushSentEvents && cfg.WeChatToken != ""
 	if !cfg.Sandbox() {
 		mc.AppID, mc.CallbackAESKey = cfg.WeChatAppID, cfg.WeChatEncodingAESKey
 	}

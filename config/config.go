@@ -73,6 +73,11 @@ type Config struct {
 	// PushReconcileAfter is how long a push whose outcome was lost waits
 	// for WeChat's delivery event before templates_resend_unknown decides.
 	PushReconcileAfter time.Duration `yaml:"push_reconcile_after" env:"PUSH_RECONCILE_AFTER"`
+	// PushSentEvents: with the push callback configured (wechat_token),
+	// WeChat's delivery event comes for every subscribe message, so a push
+	// still unknown after push_reconcile_after never reached WeChat and is
+	// sent again whatever its kind. Turn off when events may not come.
+	PushSentEvents bool `yaml:"push_sent_events" env:"PUSH_SENT_EVENTS"`
 	// Subscribe-message template ids per kind, from the mini-program
 	// console (我的模板); an empty id leaves that kind in the inbox only.
 	TemplateNewReport string `yaml:"template_new_report" env:"TEMPLATE_NEW_REPORT"`
@@ -154,6 +159,7 @@ func Default() Config {
 		MessageSendLanes:       4,
 		PushLease:              15 * time.Second,
 		PushReconcileAfter:     10 * time.Minute,
+		PushSentEvents:         true,
 		TemplatesResendUnknown: "rating,emergency",
 		MeetingReminders:       "24h,2h",
 		LogLevel:               "info",

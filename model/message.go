@@ -821,3 +821,12 @@ func SettleOutbox(ctx context.Context, db *gorm.DB, id int64, from string, o Out
 	res := db.WithContext(ctx).Model(&Outbox{}).Where("id = ? AND state = ?", id, from).Updates(set)
 	return res.RowsAffected, Translate(res.Error)
 }
+
+// DueUnknownOutbox lists up to limit unknown rows of channel whose
+// reconcile window (DueAt) is over, oldest first.
+func DueUnknownOutbox(ctx context.Context, db *gorm.DB, channel string, now time.Time, limit int) ([]Outbox, error) {
+	var rows []Outbox
+	err := db.WithContext(ctx).Where("state = ? AND due_at <= ? AND channel = ?", OutboxUnknown, now, channel).
+		Order("due_at, id").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
+}

@@ -55,6 +55,11 @@ func (s *Service) unknownOutcome(now time.Time, code, msg string) model.OutboxOu
 // resendUnknown puts back in the queue the unknown rows whose reconcile
 // window is over and whose rule is to send again.
 func (s *Service) resendUnknown(ctx context.Context, now time.Time, st *Stats) error {
+	if s.cfg.SentEvents {
+		if err := s.resendUnreached(ctx, now, st); err != nil {
+			return err
+		}
+	}
 	var kinds []string
 	for _, kind := range Kinds() {
 		if s.cfg.Templates[kind].ResendUnknown {
@@ -70,6 +75,35 @@ func (s *Service) resendUnknown(ctx context.Context, now time.Time, st *Stats) e
 	}
 	st.Requeued += int(n)
 	s.metrics.add(func(c *counters) { c.requeued += n })
+	return nil
+}
+
+// resendUnreached sends again the mini-program pushes that had no
+// delivery event within the window: with SentEvents, WeChat tells of
+// every push it took, so these never reached it, and no duplicate is
+// possible. The unit of quota each took is given back first.
+func (s *Service) resendUnreached(ctx context.Context, now time.Time, st *Stats) error {
+	rows, err := model.DueUnknownOutbox(ctx, s.db, model.ChannelMP, now, s.cfg.BatchSize)
+	if err != nil {
+		return fmt.Errorf("list unreached pushes: %w", err)
+	}
+	for _, row := range rows {
+		var n int64
+		err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
+			var err error
+			n, err = model.SettleOutbox(ctx, tx, row.ID, model.OutboxUnknown, model.OutboxOutcome{State: model.OutboxFailed,
+				DueAt: now, LastCode: "not_reached", LastError: "no delivery event within the reconcile window; sent again"})
+			if err != nil || n == 0 || row.TemplateID == "" || s.cfg.Templates[row.Kind].LongTerm {
+				return err
+			}
+			return model.RefundQuota(ctx, tx, row.UserID, row.TemplateID)
+		})
+		if err != nil {
+			return fmt.Errorf("resend unreached push %d: %w", row.ID, err)
+		}
+		st.Requeued += int(n)
+		s.metrics.add(func(c *counters) { c.requeued += n })
+	}
 	return nil
 }
 

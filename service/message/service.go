@@ -86,6 +86,12 @@ type Config struct {
 	// that no delivery event settled is left unknown instead of being sent
 	// again. Off by default: a duplicate alert is better than none.
 	EmergencyKeepUnknown bool
+	// SentEvents: WeChat's push callback receives subscribe_msg_sent_event
+	// for every subscribe message (消息推送 configured with the event). A
+	// mini-program push still unknown when ReconcileAfter is over then
+	// never reached WeChat, and is sent again whatever its kind, its quota
+	// given back. Needs CallbackToken.
+	SentEvents bool
 	// Instance names this worker's claims (at most 15 characters, unique
 	// among the processes alive at once, stable across restarts). Run
 	// starts by releasing the rows an earlier process of the same name
@@ -251,6 +257,9 @@ func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, err
 	}
 	if cfg.CallbackAESKey != "" && cfg.AppID == "" {
 		return nil, fmt.Errorf("message: the callback EncodingAESKey needs the AppID")
+	}
+	if cfg.SentEvents && cfg.CallbackToken == "" {
+		return nil, fmt.Errorf("message: delivery events (SentEvents) need the push callback's token")
 	}
 	if len(cfg.Instance) > maxInstance {
 		return nil, fmt.Errorf("message: the worker instance name %q is longer than %d characters", cfg.Instance, maxInstance)
