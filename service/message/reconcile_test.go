@@ -311,3 +311,71 @@ func TestReleaseMatchesTheWholeInstanceName(t *testing.T) {
 		t.Fatalf("h1 released h10's rows: %+v %v", st, err)
 	}
 }
+
+// neverSent times out before its request is written: WeChat never sees
+// the push (a worker dying before the call looks the same to us).
+type neverSent struct{ *wechat.Client }
+
+func (s neverSent) SendSubscribe(ctx context.Context, m wechat.SubscribeMessage) error {
+	_, err := s.SendSubscribeID(ctx, m)
+	return err
+}
+
+func (neverSent) SendSubscribeID(context.Context, wechat.SubscribeMessage) (string, error) {
+	return "", fmt.Errorf("dial: %w", context.DeadlineExceeded)
+}
+
+// With delivery events on, the window tells "not reached" from
+// "delivered": a push no event told of goes again, whatever its kind, on
+// the quota it had taken; one an event told of does not.
+func TestWithDeliveryEventsAnUntoldPushGoesAgain(t *testing.T) {
+	events := func(c *message.Config) { withCallback(false)(c); c.SentEvents = true }
+	t.Run("not reached: sent again, its quota given back", func(t *testing.T) {
+		e := setup(t, events)
+		a := e.user("oa")
+		e.allow(a, "oa", tplNew, 1)
+		svc, err := message.New(e.db, e.clock, neverSent{e.wx}, e.cfg)
+		servicetest.Must(t, err)
+		e.publish(newReport("order:1:submitted:1", a))
+		if st := e.deliver(svc); st.Unknown != 1 || e.delivered("oa") != 0 {
+			t.Fatalf("%+v, %d pushes", st, e.delivered("oa"))
+		}
+		e.clock.Advance(e.cfg.ReconcileAfter - time.Second)
+		e.deliver()
+		if e.delivered("oa") != 0 {
+			t.Fatal("sent again within the window")
+		}
+		e.clock.Advance(2 * time.Second)
+		e.deliver()
+		row := e.rows("1 = 1")[0]
+		if row.State != model.OutboxSent || e.delivered("oa") != 1 || e.remaining(a, tplNew) != 0 {
+			t.Fatalf("row %s/%s, %d pushes, quota %d", row.State, row.SkipReason, e.delivered("oa"), e.remaining(a, tplNew))
+		}
+	})
+	t.Run("told of: not sent again", func(t *testing.T) {
+		e := setup(t, events)
+		a := e.user("oa")
+		e.allow(a, "oa", tplNew, 2)
+		e.lostAnswer(newReport("order:1:submitted:1", a))
+		var msgID int
+		for _, r := range e.fake.Requests() {
+			if r.MsgID != 0 {
+				msgID = r.MsgID
+			}
+		}
+		servicetest.Must(t, e.svc.HandleCallback(e.ctx, sentEvent(e, "oa", tplNew, fmt.Sprint(msgID), "0", "success")))
+		e.clock.Advance(e.cfg.ReconcileAfter + time.Hour)
+		e.deliver()
+		if row := e.rows("1 = 1")[0]; row.State != model.OutboxSent || row.MsgID != fmt.Sprint(msgID) || e.delivered("oa") != 1 {
+			t.Fatalf("row %s msgid %s, %d pushes", row.State, row.MsgID, e.delivered("oa"))
+		}
+	})
+	t.Run("needs the callback", func(t *testing.T) {
+		e := setup(t)
+		cfg := e.cfg
+		cfg.SentEvents = true
+		if _, err := message.New(e.db, e.clock, e.wx, cfg); err == nil {
+			t.Fatal("delivery events without a callback token were taken")
+		}
+	})
+}
