@@ -722,9 +722,10 @@ func RenewOutbox(ctx context.Context, db *gorm.DB, owner string, states []string
 }
 
 // heldBy scopes to rows whose owner token starts with prefix: the claims
-// of one worker instance. prefix must not be empty.
+// of one worker instance. prefix must not be empty and holds no LIKE
+// wildcard (the service allows letters, digits, '-' and '.' only).
 func heldBy(db *gorm.DB, prefix string) *gorm.DB {
-	return db.Where("owner LIKE ?", strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix)+"%")
+	return db.Where("owner LIKE ?", prefix+"%")
 }
 
 // ReturnHeldOutbox moves every row in state from that a claim starting
@@ -764,9 +765,10 @@ type OutboxResend struct {
 }
 
 // ResendUnknownOutbox settles as o (a due state) every unknown row r
-// picks whose DueAt has come, and says how many it settled.
+// picks whose DueAt has come, and says how many it settled. EventPrefix
+// holds no LIKE wildcard.
 func ResendUnknownOutbox(ctx context.Context, db *gorm.DB, r OutboxResend, o OutboxOutcome) (int64, error) {
-	pattern := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(r.EventPrefix) + "%"
+	pattern := r.EventPrefix + "%" // a plain prefix: no LIKE wildcard in it
 	q := db.WithContext(ctx).Model(&Outbox{}).Where("state = ? AND due_at <= ?", OutboxUnknown, r.Now)
 	var pick *gorm.DB
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ const EmergencyEventPrefix = "emergency."
 // maxInstance bounds Config.Instance: a claim token is the instance, a dot
 // and 24 hex digits, in a 40-character column.
 const maxInstance = 15
+
+// instanceName keeps LIKE wildcards out of the instance's claim tokens.
+var instanceName = regexp.MustCompile(`^[A-Za-z0-9-]*$`)
 
 // IDSender is a Sender that also returns the msgid WeChat answered the
 // push with, which its delivery event names. *wechat.Client implements

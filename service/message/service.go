@@ -261,8 +261,8 @@ func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, err
 	if cfg.SentEvents && cfg.CallbackToken == "" {
 		return nil, fmt.Errorf("message: delivery events (SentEvents) need the push callback's token")
 	}
-	if len(cfg.Instance) > maxInstance {
-		return nil, fmt.Errorf("message: the worker instance name %q is longer than %d characters", cfg.Instance, maxInstance)
+	if len(cfg.Instance) > maxInstance || !instanceName.MatchString(cfg.Instance) {
+		return nil, fmt.Errorf("message: the worker instance name %q must be at most %d letters, digits or '-'", cfg.Instance, maxInstance)
 	}
 	if err := cfg.validateOA(); err != nil {
 		return nil, err
