@@ -26,6 +26,7 @@ import (
 	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
+	"redprop/service/calendar/remind"
 	"redprop/service/demo"
 	"redprop/service/idem"
 	"redprop/service/meeting"
@@ -63,6 +64,7 @@ type app struct {
 	photo    *photo.Service
 	message  *message.Service
 	recheck  *message.Recheck
+	reminder *remind.Reminder
 	order    *order.Service
 	meeting  *meeting.Service
 	action   *action.Service
@@ -138,7 +140,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.org = org.New(a.db, a.clock)
 	a.calendar = calendar.New(a.db, a.clock)
 	photoStore := photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos"))
-	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes)
+	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes, a.cfg.MaxPhotoPixels)
 	mc := messageConfig(a.cfg)
 	mc.Log = a.log
 	mc.Instance, a.unlockInstance = workerInstance(a.cfg.DataDir, a.log)
@@ -158,6 +160,7 @@ func (a *app) wire() (http.Handler, error) {
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
 		RatingReminder: a.cfg.RatingReminder, Log: a.log,
+		FirmContractGrace: a.cfg.FirmContractGrace,
 	})
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {
@@ -174,6 +177,7 @@ func (a *app) wire() (http.Handler, error) {
 		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,
 	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
+	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -266,6 +270,9 @@ func (a *app) close() {
 }
 
 // workers are the background loops; each stops when its context ends.
+// calendarReminderEvery is how often admins' missing calendars are checked.
+const calendarReminderEvery = time.Hour
+
 func (a *app) workers() []func(ctx context.Context) {
 	return []func(ctx context.Context){
 		func(ctx context.Context) { a.order.Run(ctx, a.cfg.SchedulerInterval) },
@@ -273,6 +280,9 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
+		// A missing calendar is a matter of days: hourly is enough, and its
+		// warning line is not repeated every scheduler pass.
+		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },
 	}
 }
 

@@ -34,7 +34,7 @@ func (h *handlers) actionRoutes(authed *gin.RouterGroup) {
 
 type createActionItemRequest struct {
 	Title       string `json:"title"`
-	Detail      string `json:"detail"`
+	Detail      string `json:"detail" text:"block"`
 	OwnerKind   string `json:"owner_kind"`
 	OwnerID     int64  `json:"owner_id"`
 	DueDate     string `json:"due_date"`
@@ -48,7 +48,7 @@ type createActionItemRequest struct {
 // its source and (unless narrowed to the community) its compound its place.
 type orderActionItemRequest struct {
 	Title       string `json:"title"`
-	Detail      string `json:"detail"`
+	Detail      string `json:"detail" text:"block"`
 	OwnerKind   string `json:"owner_kind"`
 	OwnerID     int64  `json:"owner_id"`
 	DueDate     string `json:"due_date"`
@@ -297,10 +297,10 @@ func (h *handlers) getActionItemPhoto(c *gin.Context) {
 // actionItemRequest is the body of every transition; each reads its own
 // fields and refuses the others.
 type actionItemRequest struct {
-	Note     *string  `json:"note"`
-	Evidence *string  `json:"evidence"`
+	Note     *string  `json:"note" text:"block"`
+	Evidence *string  `json:"evidence" text:"block"`
 	PhotoIDs *[]int64 `json:"photo_ids"`
-	Reason   *string  `json:"reason"`
+	Reason   *string  `json:"reason" text:"block"`
 }
 
 var actionItemFields = map[string][]string{

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,16 +17,32 @@ import (
 	"redprop/service/calendar"
 )
 
-// bindJSON decodes the body into req, refusing unknown fields, trailing
-// data and bodies over the limit. It writes the error and returns false.
+// bindJSON decodes the body into req, refusing a Content-Type other than
+// JSON (415), bodies that are not UTF-8, unknown fields, trailing data and
+// bodies over the limit, then applies the text rules of text.go to every
+// string field. It writes the error and returns false.
 func bindJSON(c *gin.Context, req any) bool {
-	dec := json.NewDecoder(c.Request.Body)
+	if hasBody(c.Request) && !jsonContentType(c.GetHeader("Content-Type")) {
+		fail(c, errNotJSON)
+		return false
+	}
+	raw, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		fail(c, errBodyTooBig)
+		return false
+	case err != nil:
+		fail(c, errBadJSON.Wrap(err))
+		return false
+	case !validJSONText(raw):
+		fail(c, errBadEncoding)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(req); err != nil {
-		var tooBig *http.MaxBytesError
 		switch {
-		case errors.As(err, &tooBig):
-			fail(c, errBodyTooBig)
 		case errors.Is(err, io.EOF):
 			fail(c, service.Invalid("empty_body", "请求内容不能为空"))
 		default:
@@ -35,6 +52,10 @@ func bindJSON(c *gin.Context, req any) bool {
 	}
 	if dec.More() {
 		fail(c, errBadJSON)
+		return false
+	}
+	if err := checkText(req); err != nil {
+		fail(c, err)
 		return false
 	}
 	return true

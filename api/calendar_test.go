@@ -98,3 +98,73 @@ func TestCalendarAPI(t *testing.T) {
 		t.Fatalf("big body: %s", r.Raw)
 	}
 }
+
+// Next year's calendar, missing in November, is reported to admins and in
+// the readiness answer, previewed from a file and then imported.
+func TestCalendarImportAndStatusAPI(t *testing.T) {
+	s := newTestServer(t) // 2026-11-23: 2027 is missing
+	s.loadDemo()
+	if err := model.SeedCalendar(context.Background(), s.db); err != nil {
+		t.Fatal(err)
+	}
+	admin, community := s.login("admin"), s.login("community")
+	csv := "date,kind,name\n2027-01-01,holiday,元旦\n2027-02-07,workday,春节调休\n"
+	post := func(want int, token, query, body string) response {
+		t.Helper()
+		return s.must(want, "POST", "/api/v1/admin/calendar/2027/import"+query, token, body, "Content-Type", "text/csv")
+	}
+
+	t.Run("missing is reported", func(t *testing.T) {
+		r := s.must(http.StatusOK, "GET", "/api/v1/admin/calendar", admin, nil)
+		if m, _ := r.Body["missing"].([]any); len(m) != 1 || peopleNum(m[0]) != 2027 || r.Body["warning"] == "" {
+			t.Fatalf("status %s", r.Raw)
+		}
+		s.must(http.StatusForbidden, "GET", "/api/v1/admin/calendar", community, nil)
+		r = s.must(http.StatusOK, "GET", "/readyz", "", nil)
+		if w, _ := r.Body["warnings"].([]any); len(w) != 1 || w[0] != "calendar_missing:2027" {
+			t.Fatalf("readyz %s", r.Raw)
+		}
+		r = s.must(http.StatusOK, "GET", "/api/v1/calendar/2027", admin, nil)
+		if r.Body["loaded"] != false {
+			t.Fatalf("2027 %s", r.Raw)
+		}
+	})
+	t.Run("preview writes nothing", func(t *testing.T) {
+		r := post(http.StatusOK, admin, "?format=csv", csv)
+		if r.Body["applied"] != false || len(r.Body["added"].([]any)) != 2 {
+			t.Fatalf("preview %s", r.Raw)
+		}
+		if r := s.must(http.StatusOK, "GET", "/api/v1/calendar/2027", admin, nil); len(calendarDays(t, r)) != 0 {
+			t.Fatalf("a preview stored days: %s", r.Raw)
+		}
+	})
+	t.Run("refusals", func(t *testing.T) {
+		peopleChinese(t, post(http.StatusForbidden, community, "?format=csv&apply=true", csv))
+		for _, tc := range []struct{ query, body, code string }{
+			{"?format=xls", csv, "bad_format"},
+			{"?format=csv&apply=maybe", csv, "bad_query"},
+			{"?format=csv", "2027-01-01,holiday\n", "bad_calendar_file"},
+		} {
+			r := post(http.StatusBadRequest, admin, tc.query, tc.body)
+			if r.ErrCode() != tc.code {
+				t.Errorf("%s: %s, want %s", tc.query, r.ErrCode(), tc.code)
+			}
+			peopleChinese(t, r)
+		}
+		peopleChinese(t, post(http.StatusUnprocessableEntity, admin, "?format=csv", "2028-01-01,holiday,元旦\n"))
+	})
+	t.Run("apply", func(t *testing.T) {
+		r := post(http.StatusOK, admin, "?format=csv&apply=true", csv)
+		if r.Body["applied"] != true {
+			t.Fatalf("apply %s", r.Raw)
+		}
+		r = s.must(http.StatusOK, "GET", "/api/v1/calendar/2027", admin, nil)
+		if len(calendarDays(t, r)) != 2 || r.Body["loaded"] != true {
+			t.Fatalf("2027 after import: %s", r.Raw)
+		}
+		r = s.must(http.StatusOK, "GET", "/readyz", "", nil)
+		if w, _ := r.Body["warnings"].([]any); len(w) != 0 {
+			t.Fatalf("readyz after import %s", r.Raw)
+		}
+	})
+}

@@ -39,7 +39,7 @@ type registerVulnerableRequest struct {
 	HouseholdID int64              `json:"household_id"`
 	Name        string             `json:"name"`
 	Kind        string             `json:"kind"`
-	Note        string             `json:"note"`
+	Note        string             `json:"note" text:"block"`
 	Contacts    []emergencyContact `json:"contacts"`
 }
 
@@ -142,7 +142,7 @@ func (h *handlers) emergencyTargets(c *gin.Context) {
 
 type raiseCallRequest struct {
 	HouseholdID int64  `json:"household_id"`
-	Note        string `json:"note"`
+	Note        string `json:"note" text:"block"`
 }
 
 type callResponse struct {
@@ -215,7 +215,7 @@ func (h *handlers) getCall(c *gin.Context) {
 }
 
 type respondCallRequest struct {
-	Note string `json:"note"`
+	Note string `json:"note" text:"block"`
 }
 
 // respondCall handles acknowledge, arrive and resolve; each takes an
@@ -240,7 +240,7 @@ func (h *handlers) respondCall(action string) gin.HandlerFunc {
 }
 
 type escalateOrderRequest struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" text:"block"`
 }
 
 func (h *handlers) escalateOrder(c *gin.Context) {

@@ -68,7 +68,7 @@ func newTestServer(t *testing.T) *testServer {
 		Idem:         idem.New(rdb, prefix),
 		Org:          org.New(db, clock),
 		Calendar:     calendar.New(db, clock),
-		Photo:        photo.New(db, photoStore, clock, testMaxPhotoBytes),
+		Photo:        photo.New(db, photoStore, clock, testMaxPhotoBytes, 0),
 		Message:      newTestMessages(t, db, clock), // api/message_test.go
 	}
 	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, deps.Message, order.Options{})

@@ -71,7 +71,7 @@ type createMeetingRequest struct {
 	EndsAt      string              `json:"ends_at"`
 	Place       string              `json:"place"`
 	OnlineURL   string              `json:"online_url"`
-	Note        string              `json:"note"`
+	Note        string              `json:"note" text:"block"`
 	Agenda      []meetingAgendaItem `json:"agenda"`
 	Attachments []meetingAttachment `json:"attachments"`
 	UserIDs     []int64             `json:"user_ids"`
@@ -84,7 +84,7 @@ type updateMeetingRequest struct {
 	EndsAt      *string              `json:"ends_at"`
 	Place       *string              `json:"place"`
 	OnlineURL   *string              `json:"online_url"`
-	Note        *string              `json:"note"`
+	Note        *string              `json:"note" text:"block"`
 	Agenda      *[]meetingAgendaItem `json:"agenda"`
 	Attachments *[]meetingAttachment `json:"attachments"`
 }
@@ -333,7 +333,7 @@ func (h *handlers) meetingAction(step func(ctx context.Context, a *service.Actor
 }
 
 type cancelMeetingRequest struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" text:"block"`
 }
 
 func (h *handlers) cancelMeeting(c *gin.Context) {
@@ -469,7 +469,7 @@ func (h *handlers) signInParticipant(c *gin.Context) {
 
 type rsvpRequest struct {
 	Answer string `json:"answer"`
-	Reason string `json:"reason"`
+	Reason string `json:"reason" text:"block"`
 }
 
 func (h *handlers) rsvpMeeting(c *gin.Context) {
@@ -513,9 +513,9 @@ func (h *handlers) signInMeeting(c *gin.Context) {
 // ---- minutes
 
 type minutesRequest struct {
-	Text        string              `json:"text"`
+	Text        string              `json:"text" text:"block"`
 	Attachments []meetingAttachment `json:"attachments"`
-	Correction  string              `json:"correction"`
+	Correction  string              `json:"correction" text:"block"`
 }
 
 type minutesResponse struct {

@@ -120,7 +120,7 @@ func (h *handlers) updateOrderCategory(c *gin.Context) {
 
 type submitOrderRequest struct {
 	CategoryID  int64   `json:"category_id"`
-	Description string  `json:"description"`
+	Description string  `json:"description" text:"block"`
 	Place       string  `json:"place"`
 	HouseholdID int64   `json:"household_id"`
 	CompoundID  int64   `json:"compound_id"`
@@ -137,55 +137,58 @@ type orderRatingResponse struct {
 }
 
 type orderResponse struct {
-	ID             int64                  `json:"id"`
-	Number         string                 `json:"number"`
-	CategoryID     int64                  `json:"category_id"`
-	CategoryCode   string                 `json:"category_code"`
-	CategoryName   string                 `json:"category_name"`
-	State          string                 `json:"state"`
-	Level          string                 `json:"level"`
-	Channel        string                 `json:"channel"`
-	Light          string                 `json:"light,omitempty"`
-	Overdue        bool                   `json:"overdue"`
-	Breaches       int                    `json:"breaches"` // steps that ran past their deadline
-	Version        int64                  `json:"version"`
-	AuthorID       int64                  `json:"author_id,omitempty"`
-	AuthorName     string                 `json:"author_name,omitempty"`
-	ResidentID     int64                  `json:"resident_id,omitempty"`
-	ResidentName   string                 `json:"resident_name,omitempty"`
-	ResidentPhone  string                 `json:"resident_phone,omitempty"`
-	IdentityHidden bool                   `json:"identity_hidden,omitempty"`
-	NameMasked     bool                   `json:"name_masked,omitempty"`
-	CommunityID    int64                  `json:"community_id"`
-	CompoundID     int64                  `json:"compound_id"`
-	CompoundName   string                 `json:"compound_name"`
-	GridID         int64                  `json:"grid_id"`
-	GridName       string                 `json:"grid_name"`
-	BuildingID     int64                  `json:"building_id,omitempty"`
-	BuildingName   string                 `json:"building_name,omitempty"`
-	HouseholdID    int64                  `json:"household_id,omitempty"`
-	HouseholdName  string                 `json:"household_name,omitempty"`
-	Place          string                 `json:"place,omitempty"`
-	Description    string                 `json:"description"`
-	HandlerKind    string                 `json:"handler_kind,omitempty"`
-	HandlerID      int64                  `json:"handler_id,omitempty"`
-	HandlerName    string                 `json:"handler_name,omitempty"`
-	AssigneeID     int64                  `json:"assignee_id,omitempty"`
-	AssigneeName   string                 `json:"assignee_name,omitempty"`
-	DuplicateOf    int64                  `json:"duplicate_of,omitempty"`
-	StepStartedAt  *string                `json:"step_started_at"`
-	StepDeadline   *string                `json:"step_deadline"`
-	DueAt          *string                `json:"due_at,omitempty"`
-	PausedAt       *string                `json:"paused_at,omitempty"`
-	PauseReason    string                 `json:"pause_reason,omitempty"`
-	Rating         *orderRatingResponse   `json:"rating,omitempty"`
-	CreatedAt      string                 `json:"created_at"`
-	UpdatedAt      string                 `json:"updated_at"`
-	CompletedAt    *string                `json:"completed_at,omitempty"`
-	ConfirmedAt    *string                `json:"confirmed_at,omitempty"`
-	ClosedAt       *string                `json:"closed_at,omitempty"`
-	Timeline       []orderEventResponse   `json:"timeline,omitempty"`
-	Handlers       []orderHandlerResponse `json:"handlers,omitempty"`
+	ID             int64   `json:"id"`
+	Number         string  `json:"number"`
+	CategoryID     int64   `json:"category_id"`
+	CategoryCode   string  `json:"category_code"`
+	CategoryName   string  `json:"category_name"`
+	State          string  `json:"state"`
+	Level          string  `json:"level"`
+	Channel        string  `json:"channel"`
+	Light          string  `json:"light,omitempty"`
+	Overdue        bool    `json:"overdue"`
+	Breaches       int     `json:"breaches"` // steps that ran past their deadline
+	Version        int64   `json:"version"`
+	AuthorID       int64   `json:"author_id,omitempty"`
+	AuthorName     string  `json:"author_name,omitempty"`
+	ResidentID     int64   `json:"resident_id,omitempty"`
+	ResidentName   string  `json:"resident_name,omitempty"`
+	ResidentPhone  string  `json:"resident_phone,omitempty"`
+	IdentityHidden bool    `json:"identity_hidden,omitempty"`
+	NameMasked     bool    `json:"name_masked,omitempty"`
+	CommunityID    int64   `json:"community_id"`
+	CompoundID     int64   `json:"compound_id"`
+	CompoundName   string  `json:"compound_name"`
+	GridID         int64   `json:"grid_id"`
+	GridName       string  `json:"grid_name"`
+	BuildingID     int64   `json:"building_id,omitempty"`
+	BuildingName   string  `json:"building_name,omitempty"`
+	HouseholdID    int64   `json:"household_id,omitempty"`
+	HouseholdName  string  `json:"household_name,omitempty"`
+	Place          string  `json:"place,omitempty"`
+	Description    string  `json:"description"`
+	HandlerKind    string  `json:"handler_kind,omitempty"`
+	HandlerID      int64   `json:"handler_id,omitempty"`
+	HandlerName    string  `json:"handler_name,omitempty"`
+	AssigneeID     int64   `json:"assignee_id,omitempty"`
+	AssigneeName   string  `json:"assignee_name,omitempty"`
+	DuplicateOf    int64   `json:"duplicate_of,omitempty"`
+	StepStartedAt  *string `json:"step_started_at"`
+	StepDeadline   *string `json:"step_deadline"`
+	DueAt          *string `json:"due_at,omitempty"`
+	// CalendarMissing: the deadline counted a year without a loaded
+	// working calendar as a plain week.
+	CalendarMissing bool                   `json:"calendar_missing,omitempty"`
+	PausedAt        *string                `json:"paused_at,omitempty"`
+	PauseReason     string                 `json:"pause_reason,omitempty"`
+	Rating          *orderRatingResponse   `json:"rating,omitempty"`
+	CreatedAt       string                 `json:"created_at"`
+	UpdatedAt       string                 `json:"updated_at"`
+	CompletedAt     *string                `json:"completed_at,omitempty"`
+	ConfirmedAt     *string                `json:"confirmed_at,omitempty"`
+	ClosedAt        *string                `json:"closed_at,omitempty"`
+	Timeline        []orderEventResponse   `json:"timeline,omitempty"`
+	Handlers        []orderHandlerResponse `json:"handlers,omitempty"`
 }
 
 type orderEventResponse struct {
@@ -234,7 +237,7 @@ func newOrderResponse(v order.View) orderResponse {
 		HouseholdName: v.HouseholdName, Place: o.Place, Description: o.Description,
 		HandlerKind: o.HandlerKind, HandlerID: o.HandlerID, HandlerName: v.HandlerName,
 		AssigneeID: o.AssigneeID, AssigneeName: v.AssigneeName, DuplicateOf: o.DuplicateOf,
-		StepStartedAt: tsp(o.StepStartedAt), StepDeadline: tsp(o.StepDeadline), DueAt: tsp(o.DueAt),
+		StepStartedAt: tsp(o.StepStartedAt), StepDeadline: tsp(o.StepDeadline), DueAt: tsp(o.DueAt), CalendarMissing: v.CalendarMissing,
 		PausedAt: tsp(o.PausedAt), PauseReason: o.PauseReason, CreatedAt: ts(o.CreatedAt), UpdatedAt: ts(o.UpdatedAt),
 		CompletedAt: tsp(o.CompletedAt), ConfirmedAt: tsp(o.ConfirmedAt), ClosedAt: tsp(o.ClosedAt),
 	}
@@ -323,8 +326,8 @@ func (h *handlers) getOrder(c *gin.Context) {
 // tag names the actions that take it: any other action refuses it (400
 // unexpected_field) rather than ignore it. A note goes with every action.
 type orderActionRequest struct {
-	Note        *string  `json:"note"`
-	Reason      *string  `json:"reason" for:"reject,return,pause,rework,cancel"`
+	Note        *string  `json:"note" text:"block"`
+	Reason      *string  `json:"reason" for:"reject,return,pause,rework,cancel" text:"block"`
 	PhotoIDs    *[]int64 `json:"photo_ids" for:"resolve,progress,complete"`
 	DuplicateOf *int64   `json:"duplicate_of" for:"merge"`
 	HandlerKind *string  `json:"handler_kind" for:"dispatch"`
@@ -334,7 +337,7 @@ type orderActionRequest struct {
 	Overall     *int     `json:"overall" for:"rate"`
 	Timeliness  *int     `json:"timeliness" for:"rate"`
 	Attitude    *int     `json:"attitude" for:"rate"`
-	Comment     *string  `json:"comment" for:"rate"`
+	Comment     *string  `json:"comment" for:"rate" text:"block"`
 	Reopen      *bool    `json:"reopen" for:"revisit"`
 }
 

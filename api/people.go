@@ -46,7 +46,7 @@ func peopleNoBody(c *gin.Context) bool {
 type applyRequest struct {
 	HouseholdID int64  `json:"household_id"`
 	Relation    string `json:"relation"`
-	Note        string `json:"note"`
+	Note        string `json:"note" text:"block"`
 }
 
 type applicationViewResponse struct {
@@ -132,7 +132,7 @@ func (h *handlers) approveApplication(c *gin.Context) {
 }
 
 type rejectRequest struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" text:"block"`
 }
 
 func (h *handlers) rejectApplication(c *gin.Context) {
@@ -209,7 +209,7 @@ type invitationRequest struct {
 	ExpiresIn *int64  `json:"expires_in"` // seconds
 	ExpiresAt *string `json:"expires_at"` // RFC 3339
 	MaxUses   *int    `json:"max_uses"`
-	Note      string  `json:"note"`
+	Note      string  `json:"note" text:"block"`
 }
 
 type invitationResponse struct {

@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -80,7 +81,7 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Log.Error("trusted proxies", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(withRequestID(), logRequests(d.Log), recovery(d.Log), h.bodies.middleware())
+	r.Use(headAsGet(r), withRequestID(), logRequests(d.Log), recovery(d.Log), h.bodies.middleware(), validURLText())
 	h.metricsRoutes(r) // before every other route: it counts them
 	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
 	// gin has set Allow to the methods the path does take (RFC 9110 §15.5.6).
@@ -114,5 +115,15 @@ func (h *handlers) ready(c *gin.Context) {
 		fail(c, service.Unavailable("not_ready", "服务依赖暂不可用"))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	// Ready, but a year without a working calendar miscounts deadlines:
+	// said here so that the operator's checks see it too.
+	warnings := []string{}
+	if st, err := h.Calendar.Status(c.Request.Context()); err != nil {
+		warnings = append(warnings, "calendar_unknown")
+	} else {
+		for _, y := range st.Missing {
+			warnings = append(warnings, fmt.Sprintf("calendar_missing:%d", y))
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "warnings": warnings})
 }

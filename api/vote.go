@@ -29,7 +29,7 @@ var errVoteTime = service.Invalid("bad_times", "开始和截止时间须为 RFC 
 type createVoteRequest struct {
 	CompoundID int64    `json:"compound_id"`
 	Question   string   `json:"question"`
-	Detail     string   `json:"detail"`
+	Detail     string   `json:"detail" text:"block"`
 	Matter     string   `json:"matter"`
 	Choices    []string `json:"choices"`
 	OpenBallot bool     `json:"open_ballot"`

@@ -32,7 +32,7 @@ type postWishRequest struct {
 	HouseholdID int64   `json:"household_id"`
 	ResidentID  int64   `json:"resident_id"`
 	Title       string  `json:"title"`
-	Detail      string  `json:"detail"`
+	Detail      string  `json:"detail" text:"block"`
 	PhotoIDs    []int64 `json:"photo_ids"`
 }
 
@@ -151,7 +151,7 @@ func (h *handlers) getWish(c *gin.Context) {
 type wishActionRequest struct {
 	PhotoIDs []int64         `json:"photo_ids"`
 	Hours    json.RawMessage `json:"hours"`
-	Note     string          `json:"note"`
+	Note     string          `json:"note" text:"block"`
 }
 
 func (h *handlers) wishAction(action string) gin.HandlerFunc {

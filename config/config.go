@@ -62,6 +62,14 @@ type Config struct {
 	// Unrated orders: remind the resident once this long after confirmation.
 	RatingReminder time.Duration `yaml:"rating_reminder" env:"RATING_REMINDER"`
 
+	// MaxPhotoPixels refuses photos whose header claims more pixels
+	// (width × height): a few hundred bytes can claim a decompression bomb.
+	MaxPhotoPixels int64 `yaml:"max_photo_pixels" env:"MAX_PHOTO_PIXELS"`
+	// FirmContractGrace is how long after its last contract with a
+	// compound ends a firm still sees the names and phones of residents on
+	// the orders it handled there.
+	FirmContractGrace time.Duration `yaml:"firm_contract_grace" env:"FIRM_CONTRACT_GRACE"`
+
 	// How often the outbox worker looks for due pushes.
 	MessageWorkerInterval time.Duration `yaml:"message_worker_interval" env:"MESSAGE_WORKER_INTERVAL"`
 	// Pushes of one batch sent side by side (one user's stay in order).
@@ -150,6 +158,8 @@ func Default() Config {
 		WeChatMiniprogramState: "formal",
 		MaxBodyBytes:           1 << 20,
 		MaxPhotoBytes:          8 << 20,
+		MaxPhotoPixels:         40_000_000,
+		FirmContractGrace:      30 * 24 * time.Hour,
 		ShutdownTimeout:        15 * time.Second,
 		SchedulerInterval:      30 * time.Second,
 		EmergencyRepeat:        3 * time.Minute,
@@ -265,6 +275,7 @@ func (c Config) Validate() error {
 		{"wechat_timeout (REDPROP_WECHAT_TIMEOUT)", int64(c.WeChatTimeout)},
 		{"max_body_bytes (REDPROP_MAX_BODY_BYTES)", c.MaxBodyBytes},
 		{"max_photo_bytes (REDPROP_MAX_PHOTO_BYTES)", c.MaxPhotoBytes},
+		{"max_photo_pixels (REDPROP_MAX_PHOTO_PIXELS)", c.MaxPhotoPixels},
 		{"shutdown_timeout (REDPROP_SHUTDOWN_TIMEOUT)", int64(c.ShutdownTimeout)},
 		{"scheduler_interval (REDPROP_SCHEDULER_INTERVAL)", int64(c.SchedulerInterval)},
 		{"emergency_repeat (REDPROP_EMERGENCY_REPEAT)", int64(c.EmergencyRepeat)},
@@ -279,6 +290,9 @@ func (c Config) Validate() error {
 		if p.v <= 0 {
 			return fmt.Errorf("%s: must be positive", p.key)
 		}
+	}
+	if c.FirmContractGrace < 0 {
+		return errors.New("firm_contract_grace (REDPROP_FIRM_CONTRACT_GRACE): must not be negative")
 	}
 	if c.WeChatOAEnabled && !c.Sandbox() && (c.WeChatOAAppID == "" || c.WeChatOAAppSecret == "") {
 		return errors.New("wechat_oa_app_id (REDPROP_WECHAT_OA_APP_ID): the service-account channel needs its AppID and secret")

@@ -134,3 +134,12 @@ func ReplaceCalendarYear(ctx context.Context, tx *gorm.DB, year int, days []Cale
 	}
 	return Translate(tx.Create(&days).Error)
 }
+
+// CalendarYearsLoaded lists, ascending, the years that have at least one
+// exception on record: a year China keeps without a single holiday does
+// not exist, so a year without rows is a year nobody loaded.
+func CalendarYearsLoaded(ctx context.Context, db *gorm.DB) ([]int, error) {
+	var years []int
+	err := db.WithContext(ctx).Model(&CalendarDay{}).Distinct("year").Order("year").Pluck("year", &years).Error
+	return years, Translate(err)
+}

@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -87,8 +88,24 @@ func LatestVersion() int { return steps[len(steps)-1].version }
 // start and as often as you like.
 func Migrate(ctx context.Context, db *gorm.DB) (int, error) {
 	db = db.WithContext(ctx)
-	if err := db.AutoMigrate(Tables()...); err != nil {
+	// The option lives on a statement of its own: a db.Set statement is
+	// shared by what is chained on it, and would carry the version query's
+	// Select into the inserts below.
+	mig := db
+	if IsMySQL(db) {
+		// Tables name their charset rather than inherit the database's: a
+		// database created with the server default (latin1 on many
+		// installs) would otherwise refuse every Chinese name with
+		// error 1366.
+		mig = db.Set("gorm:table_options", mysqlTableOptions)
+	}
+	if err := mig.AutoMigrate(Tables()...); err != nil {
 		return 0, fmt.Errorf("auto-migrate: %w", err)
+	}
+	if IsMySQL(db) {
+		if err := checkCharset(db); err != nil {
+			return 0, err
+		}
 	}
 	var current int
 	if err := db.Model(&SchemaVersion{}).Select("COALESCE(MAX(version), 0)").Scan(&current).Error; err != nil {
@@ -107,6 +124,28 @@ func Migrate(ctx context.Context, db *gorm.DB) (int, error) {
 		current = s.version
 	}
 	return current, nil
+}
+
+// mysqlTableOptions create every table as utf8mb4 (Chinese text and emoji).
+const mysqlTableOptions = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+
+// checkCharset refuses tables that are not utf8mb4: ones created by an
+// earlier run into a latin1 database keep their charset, and AutoMigrate
+// does not convert them.
+func checkCharset(db *gorm.DB) error {
+	var bad []string
+	err := db.Raw(`SELECT table_name FROM information_schema.tables
+		WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_collation NOT LIKE 'utf8mb4%'
+		ORDER BY table_name`).Scan(&bad).Error
+	if err != nil {
+		return fmt.Errorf("read table charsets: %w", err)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("tables %s are not utf8mb4 and cannot hold Chinese text: convert each with "+
+		"ALTER TABLE <name> CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, or drop the database and "+
+		"create it with CREATE DATABASE <name> CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", strings.Join(bad, ", "))
 }
 
 // IsEmpty reports whether the database holds no org tree and no users yet.

@@ -3,7 +3,12 @@ package model_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"testing"
+
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/model/dbtest"
@@ -50,4 +55,80 @@ func TestCompositeUniqueIndexes(t *testing.T) {
 	if err := model.Translate(db.Create(&h2).Error); !errors.Is(err, model.ErrDuplicate) {
 		t.Fatalf("duplicate household: err = %v, want ErrDuplicate", err)
 	}
+}
+
+// Migrating into a database created with a latin1 default makes utf8mb4
+// tables that hold Chinese text; a latin1 table left by an earlier run is
+// refused with a message saying how to fix it.
+func TestMigrateIntoALatin1Database(t *testing.T) {
+	dsn := os.Getenv(dbtest.EnvMySQL)
+	if dsn == "" {
+		t.Skip("needs MariaDB (" + dbtest.EnvMySQL + ")")
+	}
+	ctx := context.Background()
+	cfg, err := mysqldrv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := cfg.DBName
+	if base == "" {
+		base = "test"
+	}
+	cfg.DBName = ""
+	admin, err := model.Open(cfg.FormatDSN(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := admin.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	latin1 := func(t *testing.T, name string) *gorm.DB {
+		t.Helper()
+		name = base + "_" + name
+		for _, q := range []string{"DROP DATABASE IF EXISTS `" + name + "`",
+			"CREATE DATABASE `" + name + "` CHARACTER SET latin1 COLLATE latin1_swedish_ci"} {
+			if err := admin.Exec(q).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS `" + name + "`") })
+		c := *cfg
+		c.DBName = name
+		db, err := model.Open(c.FormatDSN(), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if sqlDB, err := db.DB(); err == nil {
+				sqlDB.Close()
+			}
+		})
+		return db
+	}
+	t.Run("fresh latin1 database", func(t *testing.T) {
+		db := latin1(t, "latin1_fresh")
+		if _, err := model.Migrate(ctx, db); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		r := model.Region{Level: model.LevelCity, Name: "北京市😀", Code: "110000"}
+		if err := db.Create(&r).Error; err != nil {
+			t.Fatalf("insert a Chinese name: %v", err)
+		}
+		got, err := model.ByID[model.Region](ctx, db, r.ID)
+		if err != nil || got.Name != "北京市😀" {
+			t.Fatalf("read back %q: %v", got.Name, err)
+		}
+	})
+	t.Run("a latin1 table left behind", func(t *testing.T) {
+		db := latin1(t, "latin1_left")
+		if err := db.Exec("CREATE TABLE firms (id bigint PRIMARY KEY) CHARACTER SET latin1").Error; err != nil {
+			t.Fatal(err)
+		}
+		_, err := model.Migrate(ctx, db)
+		if err == nil || !strings.Contains(err.Error(), "firms") || !strings.Contains(err.Error(), "CHARACTER SET utf8mb4") {
+			t.Fatalf("migrate: %v", err)
+		}
+	})
 }

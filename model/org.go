@@ -611,3 +611,30 @@ func FirmsServing(ctx context.Context, db *gorm.DB, firms []int64, place Place, 
 	err := q.Order("firm_id").Pluck("firm_id", &served).Error
 	return served, Translate(err)
 }
+
+// FirmCompound names a firm and a compound it may serve.
+type FirmCompound struct {
+	FirmID, CompoundID int64
+}
+
+// FirmsContracted reports which of the firms have, with which of the
+// compounds, a contract that had begun by day and did not end before
+// endedSince (contract dates are midnight UTC of the day; endedSince is
+// day minus the grace a firm keeps after its contract ends).
+func FirmsContracted(ctx context.Context, db *gorm.DB, firms, compounds []int64, day, endedSince time.Time) (map[FirmCompound]bool, error) {
+	out := map[FirmCompound]bool{}
+	if len(firms) == 0 || len(compounds) == 0 {
+		return out, nil
+	}
+	var rows []FirmCompound
+	err := db.WithContext(ctx).Model(&Contract{}).Distinct("firm_id", "compound_id").
+		Where("firm_id IN ? AND compound_id IN ? AND starts_on <= ? AND ends_on >= ?", firms, compounds, day, endedSince).
+		Scan(&rows).Error
+	if err != nil {
+		return nil, Translate(err)
+	}
+	for _, r := range rows {
+		out[r] = true
+	}
+	return out, nil
+}

@@ -27,20 +27,41 @@ type Day struct {
 // week (Monday to Friday), which keeps callers' tests free of fixtures.
 type Calendar struct {
 	kinds map[int]string // yyyymmdd → kind
+	years map[int]bool   // years with at least one exception: loaded
 }
 
 // NewCalendar builds a calendar from its exceptions. Days with an unknown
 // kind or a malformed date are ignored: rows are validated when written.
 func NewCalendar(days []Day) *Calendar {
-	c := &Calendar{kinds: make(map[int]string, len(days))}
+	c := &Calendar{kinds: make(map[int]string, len(days)), years: map[int]bool{}}
 	for _, d := range days {
 		t, err := time.ParseInLocation(time.DateOnly, d.Date, Beijing)
 		if err != nil || (d.Kind != model.CalendarHoliday && d.Kind != model.CalendarWorkday) {
 			continue
 		}
 		c.kinds[dayKey(t)] = d.Kind
+		c.years[t.Year()] = true
 	}
 	return c
+}
+
+// Knows reports whether the calendar of year is loaded. Without it the
+// year's days count as a plain week: 春节 would be worked.
+func (c *Calendar) Knows(year int) bool { return c != nil && c.years[year] }
+
+// Covers reports whether every Beijing year from a to b (either order) is
+// loaded: a working-time count over that span is then exact.
+func (c *Calendar) Covers(a, b time.Time) bool {
+	ya, yb := a.In(Beijing).Year(), b.In(Beijing).Year()
+	if ya > yb {
+		ya, yb = yb, ya
+	}
+	for y := ya; y <= yb; y++ {
+		if !c.Knows(y) {
+			return false
+		}
+	}
+	return true
 }
 
 func dayKey(t time.Time) int {

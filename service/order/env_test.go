@@ -39,7 +39,7 @@ type loopEnv struct {
 func newLoopEnv(t *testing.T) *loopEnv {
 	t.Helper()
 	c := servicetest.New(t, SeedCategories)
-	photos := photo.New(c.DB, photo.NewLocalStorage(t.TempDir()), c.Clock, 1<<20)
+	photos := photo.New(c.DB, photo.NewLocalStorage(t.TempDir()), c.Clock, 1<<20, 0)
 	msgs, err := message.New(c.DB, c.Clock, wechat.NewSandbox(), message.Config{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,10 @@ type View struct {
 	IdentityHidden bool
 	// NameMasked says names are masked until the handler accepts.
 	NameMasked bool
+	// CalendarMissing says the step's deadline counts working days of a
+	// year whose calendar is not loaded: they were counted as a plain week,
+	// holidays as worked, and the deadline may come too early.
+	CalendarMissing bool
 	// Timeline and Handlers are filled for one order, not for lists.
 	Timeline []EventView
 	Handlers []HandlerStep
@@ -205,6 +209,10 @@ type names struct {
 	firms      map[int64]string
 	depts      map[int64]string
 	regions    map[int64]string
+	// contracted holds the firm–compound pairs of the orders whose firm
+	// still serves the compound (within the grace): only those firms see
+	// who reported.
+	contracted map[model.FirmCompound]bool
 }
 
 type idSet map[int64]bool
@@ -309,6 +317,9 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 	if n.regions, err = model.NamesOf(ctx, db, &model.Region{}, "name", regions.list()); err != nil {
 		return nil, err
 	}
+	if n.contracted, err = s.firmsContracted(ctx, a, orders); err != nil {
+		return nil, err
+	}
 	byOrder := map[int64][]model.OrderEvent{}
 	for _, e := range events {
 		byOrder[e.OrderID] = append(byOrder[e.OrderID], e)
@@ -327,6 +338,7 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 	for i, o := range orders {
 		out[i] = n.view(a, o, byOrder[o.ID], detail)
 		out[i].Light = light(o, cal, n.categories[o.CategoryID].WorkingTime, now)
+		out[i].CalendarMissing = calendarMissing(o, cal, n.categories[o.CategoryID].WorkingTime)
 	}
 	return out, nil
 }
@@ -384,10 +396,14 @@ func (n names) view(a *service.Actor, o model.Order, events []model.OrderEvent, 
 		}
 	case rel.official:
 		// Staff of the tree see everything.
-	case (!accepted(o.State) || (o.HandlerKind == model.HandlerVolunteer && a.UserID != o.AssigneeID)) && o.ResidentID != 0:
+	case (!accepted(o.State) || (o.HandlerKind == model.HandlerVolunteer && a.UserID != o.AssigneeID) ||
+		(o.HandlerKind == model.HandlerFirm && !n.contracted[model.FirmCompound{FirmID: o.HandlerID, CompoundID: o.CompoundID}])) &&
+		o.ResidentID != 0:
 		// Until the handler accepts, the resident is a masked name without
 		// a phone; staff who reported for them keep their name. Of a
 		// volunteer team, only the volunteer who took it up learns more.
+		// A firm whose contract with the compound has ended (beyond the
+		// grace) is back to the masked name, even on orders it handled.
 		v.NameMasked = true
 		v.ResidentName, v.ResidentPhone = maskName(v.ResidentName), ""
 		if o.AuthorID == o.ResidentID {
@@ -422,6 +438,27 @@ func (n names) view(a *service.Actor, o model.Order, events []model.OrderEvent, 
 	return v
 }
 
+// firmsContracted finds which firms handling the orders still serve their
+// compounds, for a viewer who speaks for a firm; others need no answer
+// (staff and the reporters see identities, everyone else cannot see a
+// firm's order).
+func (s *Service) firmsContracted(ctx context.Context, a *service.Actor, orders []model.Order) (map[model.FirmCompound]bool, error) {
+	mine := idSet{}
+	mine.add(scopeIDs(a, model.RoleFirmManager, model.ScopeFirm)...)
+	mine.add(scopeIDs(a, model.RoleFirmWorker, model.ScopeFirm)...)
+	firms, comps := idSet{}, idSet{}
+	for _, o := range orders {
+		if o.HandlerKind == model.HandlerFirm && mine[o.HandlerID] {
+			firms.add(o.HandlerID)
+			comps.add(o.CompoundID)
+		}
+	}
+	now := s.clock.Now().In(calendar.Beijing)
+	y, m, d := now.Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return model.FirmsContracted(ctx, s.db, firms.list(), comps.list(), day, day.Add(-s.opts.FirmContractGrace))
+}
+
 // maskName keeps the first character: 杨阿姨 → 杨**.
 func maskName(s string) string {
 	r := []rune(s)
@@ -443,4 +480,13 @@ func splitIDs(s string) []int64 {
 		}
 	}
 	return out
+}
+
+// calendarMissing reports whether o's step deadline was counted in working
+// days over a year the calendar does not know.
+func calendarMissing(o model.Order, cal *calendar.Calendar, workingTime bool) bool {
+	if !workingTime || cal == nil || o.StepStartedAt == nil || o.StepDeadline == nil {
+		return false
+	}
+	return !cal.Covers(*o.StepStartedAt, *o.StepDeadline)
 }

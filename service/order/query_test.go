@@ -13,6 +13,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 )
 
 func TestPrivacyOfTheResident(t *testing.T) {
@@ -301,4 +302,118 @@ func TestListPagesByCursor(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("pages %v, want %v", got, want)
 	}
+}
+
+// A deadline counted over a year without a loaded calendar says so, and
+// stops saying so once the year is loaded.
+func TestDeadlineOverAMissingYearIsShown(t *testing.T) {
+	e := newLoopEnv(t)
+	// Thursday 31 December 2026, 10:00 in Beijing; 2027 is not loaded.
+	e.clock.Set(time.Date(2026, 12, 31, 2, 0, 0, 0, time.UTC))
+	get := func(id int64) View {
+		t.Helper()
+		v, err := e.svc.Get(e.ctx, e.actor("grid"), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	t.Run("working days into 2027", func(t *testing.T) {
+		v := e.submit("resident", "suggestion") // verify within one working day: 1 January
+		if v.StepDeadline == nil || v.StepDeadline.In(calendar.Beijing).Year() != 2027 {
+			t.Fatalf("deadline %v", v.StepDeadline)
+		}
+		if !get(v.ID).CalendarMissing {
+			t.Fatal("a deadline counted over 2027 without its calendar is not flagged")
+		}
+	})
+	t.Run("wall-clock hours", func(t *testing.T) {
+		v := e.submit("resident", "repair.lift") // hours, not working days
+		if get(v.ID).CalendarMissing {
+			t.Fatal("a wall-clock deadline flagged")
+		}
+	})
+	t.Run("after loading 2027", func(t *testing.T) {
+		cal := calendar.New(e.db, e.clock)
+		if err := cal.SetYear(e.ctx, e.actor("admin"), 2027,
+			[]calendar.Day{{Date: "2027-01-01", Kind: model.CalendarHoliday, Name: "元旦"}}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(10 * time.Minute) // past the order service's calendar cache
+		v := e.submit("resident", "suggestion")
+		if got := get(v.ID); got.CalendarMissing {
+			t.Fatalf("flagged with 2027 loaded: deadline %v", got.StepDeadline)
+		}
+	})
+}
+
+// A firm sees the resident's name and phone on an order it accepted while
+// its contract with the compound runs, and for the grace after it ends;
+// then the order shows the masked name, as before acceptance.
+func TestFirmSeesIdentitiesOnlyWhileContracted(t *testing.T) {
+	e := newLoopEnv(t)
+	const grace = 30 * 24 * time.Hour
+	svc := New(e.db, e.clock, nil, e.photos, nil, Options{FirmContractGrace: grace})
+	id := e.submit("resident", "repair.plumbing").ID // straight to the firm
+	e.act("manager", id, ActAccept, Input{})
+	e.act("manager", id, ActAssign, Input{WorkerID: e.city.Users["worker"]})
+	o := e.load(id)
+	y, m, d := e.clock.Now().In(calendar.Beijing).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	endContract := func(daysAgo int) {
+		t.Helper()
+		err := e.db.Model(&model.Contract{}).Where("firm_id = ? AND compound_id = ?", o.HandlerID, o.CompoundID).
+			Update("ends_on", today.AddDate(0, 0, -daysAgo)).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	see := func(who string) View {
+		t.Helper()
+		v, err := svc.Get(e.ctx, e.actor(who), id)
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name    string
+		daysAgo int // the contract ended this many days ago (negative: it runs)
+		visible bool
+	}{
+		{"contract runs", -100, true},
+		{"ends today", 0, true},
+		{"ended within the grace", 30, true},
+		{"ended beyond the grace", 31, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			endContract(tc.daysAgo)
+			for _, who := range []string{"manager", "worker"} {
+				v := see(who)
+				if got := v.ResidentPhone != "" && v.ResidentName == "居民杨阿姨" && !v.NameMasked; got != tc.visible {
+					t.Errorf("%s sees %q/%q (masked %v), want visible %v", who, v.ResidentName, v.ResidentPhone, v.NameMasked, tc.visible)
+				}
+				if !tc.visible && v.ResidentName != "居**" {
+					t.Errorf("%s sees %q", who, v.ResidentName)
+				}
+			}
+			// Staff of the tree and the resident are not bound by contracts.
+			for _, who := range []string{"grid", "resident"} {
+				if v := see(who); v.ResidentPhone == "" {
+					t.Errorf("%s lost the phone", who)
+				}
+			}
+		})
+	}
+	t.Run("the list masks the same way", func(t *testing.T) {
+		p, err := svc.List(e.ctx, e.actor("manager"), Filter{Queue: QueueAll}, service.Page{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range p.Items {
+			if v.ID == id && (v.ResidentPhone != "" || !v.NameMasked) {
+				t.Fatalf("list shows %q/%q", v.ResidentName, v.ResidentPhone)
+			}
+		}
+	})
 }

@@ -56,6 +56,10 @@ type Options struct {
 	// resident who has not rated is reminded (once, and only if the order
 	// is still open then). Zero means 24 hours.
 	RatingReminder time.Duration
+	// FirmContractGrace is how long after its last contract with the
+	// order's compound ended the handling firm still sees the resident's
+	// name and phone; zero hides them the day after the contract ends.
+	FirmContractGrace time.Duration
 }
 
 // Service is the order capability.

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -273,6 +275,12 @@ func parseImport(data []byte) ([]importRow, *importReport, error) {
 			rep.add(line, "网格不能为空（填写网格名称或编号）")
 			ok = false
 		}
+		// The cells are names, single lines: the JSON API refuses control
+		// characters in them too (api/text.go).
+		if slices.ContainsFunc([]string{row.building, row.unit, row.room, row.grid}, hasControl) {
+			rep.add(line, "楼栋、单元、房号、网格不能包含控制字符")
+			ok = false
+		}
 		if ok {
 			rows = append(rows, row)
 		}
@@ -465,3 +473,5 @@ func (p *importPlan) write(ctx context.Context, tx *gorm.DB, c model.Compound, n
 	}
 	return res, model.SetHouseholdAreas(ctx, tx, p.updates, now, importBatch)
 }
+
+func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }

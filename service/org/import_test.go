@@ -144,6 +144,7 @@ func TestImportRefusesBadFilesWithoutWriting(t *testing.T) {
 			"missing col": "building,unit,room,grid\n5号楼,1,101," + g0 + "\n",
 			"unknown col": "building,unit,room,area_m2,grid,remark\n5号楼,1,101,80," + g0 + ",x\n",
 			"GBK":         "building,unit,room,area_m2,grid\n\xce\xe5\xba\xc5\xc2\xa5,1,101,80,grid\n", // 五号楼 in GBK
+			"control":     "building,unit,room,area_m2,grid\n5号\x1b[31m楼,1,101,80," + g0 + "\n",
 		}
 		for name, file := range bad {
 			t.Run(name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"image"
 )
 
 // The content types we take. Phones produce JPEG, PNG (screenshots) and
@@ -311,4 +312,58 @@ func stripWebP(b []byte) ([]byte, error) {
 	}
 	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
 	return out, nil
+}
+
+// DefaultMaxPixels is the pixel count (width × height) above which a photo
+// is refused when no other limit is configured: 40 megapixels is above
+// what phones shoot, and decoding it for a thumbnail takes 160 MB.
+const DefaultMaxPixels = 40_000_000
+
+// dimensions reads the width and height a photo's header claims, without
+// decoding pixels: a few hundred bytes can claim 60000×60000 (a
+// decompression bomb), which must be refused before anyone decodes it.
+func dimensions(mime string, b []byte) (w, h int, err error) {
+	if mime == MimeWebP {
+		return webpDimensions(b)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return 0, 0, err
+	}
+	return cfg.Width, cfg.Height, nil
+}
+
+// webpDimensions reads the canvas size of a WebP (the standard library has
+// no WebP decoder): from VP8X when present, else from the VP8 or VP8L
+// bitstream header of the first chunk.
+func webpDimensions(b []byte) (int, int, error) {
+	if len(b) < 20 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WEBP" {
+		return 0, 0, errMalformed
+	}
+	fourcc, n := string(b[12:16]), int(binary.LittleEndian.Uint32(b[16:20]))
+	p := b[20:]
+	if n > len(p) {
+		return 0, 0, errMalformed
+	}
+	p = p[:n]
+	u24 := func(q []byte) int { return int(q[0]) | int(q[1])<<8 | int(q[2])<<16 }
+	switch fourcc {
+	case "VP8X":
+		if len(p) < 10 {
+			return 0, 0, errMalformed
+		}
+		return 1 + u24(p[4:7]), 1 + u24(p[7:10]), nil
+	case "VP8L":
+		if len(p) < 5 || p[0] != 0x2f {
+			return 0, 0, errMalformed
+		}
+		bits := binary.LittleEndian.Uint32(p[1:5])
+		return 1 + int(bits&0x3fff), 1 + int(bits>>14&0x3fff), nil
+	case "VP8 ":
+		if len(p) < 10 || p[3] != 0x9d || p[4] != 0x01 || p[5] != 0x2a {
+			return 0, 0, errMalformed
+		}
+		return int(binary.LittleEndian.Uint16(p[6:8]) & 0x3fff), int(binary.LittleEndian.Uint16(p[8:10]) & 0x3fff), nil
+	}
+	return 0, 0, errMalformed
 }

@@ -7,14 +7,12 @@
 package photo
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
 	_ "image/jpeg" // DecodeConfig of JPEG headers
 	_ "image/png"  // DecodeConfig of PNG headers
 	"io"
@@ -35,11 +33,17 @@ type Service struct {
 	storage  Storage
 	clock    service.Clock
 	maxBytes int64
+	// maxPixels bounds width × height as the header claims them.
+	maxPixels int64
 }
 
-// New builds the service; photos over maxBytes are refused.
-func New(db *gorm.DB, storage Storage, clock service.Clock, maxBytes int64) *Service {
-	return &Service{db: db, storage: storage, clock: clock, maxBytes: maxBytes}
+// New builds the service; photos over maxBytes, or whose header claims
+// more than maxPixels pixels (0: DefaultMaxPixels), are refused.
+func New(db *gorm.DB, storage Storage, clock service.Clock, maxBytes, maxPixels int64) *Service {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	return &Service{db: db, storage: storage, clock: clock, maxBytes: maxBytes, maxPixels: maxPixels}
 }
 
 // MaxBytes is the largest photo accepted.
@@ -111,10 +115,13 @@ func (s *Service) Upload(ctx context.Context, a *service.Actor, filename, declar
 	if err != nil {
 		return model.Photo{}, errBroken
 	}
-	if kind != MimeWebP { // no WebP decoder in the standard library; the walk above checked its container
-		if _, _, err := image.DecodeConfig(bytes.NewReader(clean)); err != nil {
-			return model.Photo{}, errBroken
-		}
+	w, h, err := dimensions(kind, clean)
+	if err != nil || w <= 0 || h <= 0 {
+		return model.Photo{}, errBroken
+	}
+	if int64(w)*int64(h) > s.maxPixels {
+		return model.Photo{}, service.TooLarge("photo_too_many_pixels",
+			fmt.Sprintf("照片像素过多（%d×%d），最多 %d 万像素，请压缩后重新上传", w, h, s.maxPixels/10000))
 	}
 	sum := sha256.Sum256(clean)
 	p := model.Photo{

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,7 +33,7 @@ func newTestService(t *testing.T, maxBytes int64) (*Service, *gorm.DB, string) {
 	db := dbtest.Open(t)
 	dir := t.TempDir()
 	clock := service.NewFakeClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC))
-	return New(db, NewLocalStorage(dir), clock, maxBytes), db, dir
+	return New(db, NewLocalStorage(dir), clock, maxBytes, 0), db, dir
 }
 
 func wantErr(t *testing.T, err error, kind service.Kind, code string) {
@@ -321,4 +323,89 @@ func TestLocalStorage(t *testing.T) {
 	if len(entries) != 1 || entries[0].Name() != "abcdef0123" {
 		t.Fatalf("store holds %v", entries)
 	}
+}
+
+// A tiny file whose header claims a huge picture (a decompression bomb)
+// is refused before anything decodes it, in each format we take; the
+// limit is the service's.
+func TestUploadRefusesPixelBombs(t *testing.T) {
+	s, db, dir := newTestService(t, 1<<20)
+	ctx := context.Background()
+	plainJPEG, _ := jpegWithGPS(t, 1)
+	plainPNG, _ := pngWithGPS(t)
+	jpegBomb := append([]byte{}, plainJPEG...)
+	sof := bytes.Index(jpegBomb, []byte{0xFF, 0xC0})
+	if sof < 0 {
+		t.Fatal("no SOF0 in the test JPEG")
+	}
+	binary.BigEndian.PutUint16(jpegBomb[sof+5:], 60000) // height
+	binary.BigEndian.PutUint16(jpegBomb[sof+7:], 60000) // width
+	pngBomb := append([]byte{}, plainPNG...)
+	binary.BigEndian.PutUint32(pngBomb[16:], 60000)
+	binary.BigEndian.PutUint32(pngBomb[20:], 60000)
+	binary.BigEndian.PutUint32(pngBomb[29:], crc32.ChecksumIEEE(pngBomb[12:29]))
+	vp8lBomb := append([]byte{}, vp8l1x1...)
+	binary.LittleEndian.PutUint32(vp8lBomb[1:], 0x3fff|0x3fff<<14) // 16384×16384
+	lossy, err := os.ReadFile("testdata/lossy_gps.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp8Bomb := setWebPCanvas(t, lossy, 16000, 16000)
+	for _, tc := range []struct {
+		name, file string
+		data       []byte
+	}{
+		{"jpeg 60000×60000", "a.jpg", jpegBomb},
+		{"png 60000×60000", "a.png", pngBomb},
+		{"lossless webp 16384×16384", "a.webp", riff(riffChunk("VP8L", vp8lBomb))},
+		{"webp canvas 16000×16000", "a.webp", vp8Bomb},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.data) > 4096 {
+				t.Fatalf("the bomb is %d bytes; it should be tiny", len(tc.data))
+			}
+			_, err := s.Upload(ctx, alice, tc.file, "", tc.data)
+			wantErr(t, err, service.KindTooLarge, "photo_too_many_pixels")
+		})
+	}
+	var n int64
+	db.Model(&model.Photo{}).Count(&n)
+	if entries, _ := os.ReadDir(dir); n != 0 || len(entries) != 0 {
+		t.Fatalf("refused bombs left %d rows and %d files", n, len(entries))
+	}
+	t.Run("real files are within the limit", func(t *testing.T) {
+		for _, f := range []string{"lossy_gps.webp", "lossless_gps.webp", "progressive_gps.jpg"} {
+			b, err := os.ReadFile("testdata/" + f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Upload(ctx, alice, f, "", b); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+		}
+	})
+	t.Run("the limit is configurable", func(t *testing.T) {
+		small := New(db, NewLocalStorage(t.TempDir()), service.NewFakeClock(time.Now()), 1<<20, 16*8-1)
+		_, err := small.Upload(ctx, alice, "a.jpg", "", plainJPEG) // 16×8
+		wantErr(t, err, service.KindTooLarge, "photo_too_many_pixels")
+	})
+}
+
+// setWebPCanvas rewrites the size a WebP's first image chunk claims:
+// VP8X's canvas, or the VP8 key frame's width and height.
+func setWebPCanvas(t *testing.T, b []byte, w, h int) []byte {
+	t.Helper()
+	out := append([]byte{}, b...)
+	p := out[20:]
+	switch string(out[12:16]) {
+	case "VP8X":
+		p[4], p[5], p[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
+		p[7], p[8], p[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
+	case "VP8 ":
+		binary.LittleEndian.PutUint16(p[6:], uint16(w))
+		binary.LittleEndian.PutUint16(p[8:], uint16(h))
+	default:
+		t.Fatalf("first chunk %q", out[12:16])
+	}
+	return out
 }

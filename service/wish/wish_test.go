@@ -39,7 +39,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	store := photo.NewLocalStorage(t.TempDir())
-	return &env{City: c, photos: photo.New(c.DB, store, c.Clock, 1<<20), svc: New(c.DB, c.Clock, msgs, store)}
+	return &env{City: c, photos: photo.New(c.DB, store, c.Clock, 1<<20, 0), svc: New(c.DB, c.Clock, msgs, store)}
 }
 
 // upload stores a real 2×2 PNG of the user through the photo service.
