@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha1"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -16,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+
 	"redprop/model"
+	"redprop/model/dbtest"
 	"redprop/service/wechat"
 	"redprop/service/wechat/wechattest"
 )
@@ -31,6 +36,48 @@ func TestBinaryCrashMidSendLosesNoPushAndSendsNoneTwice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	t.Run("sqlite, one instance", func(t *testing.T) { crashMidSend(t, "", 1) })
+	t.Run("mariadb, two instances racing", func(t *testing.T) {
+		dsn := os.Getenv(dbtest.EnvMySQL)
+		if dsn == "" { // .ci/run's second pass sets it
+			t.Skip("set " + dbtest.EnvMySQL)
+		}
+		crashMidSend(t, freshMySQL(t, dsn, "push_crash"), 2)
+	})
+}
+
+// freshMySQL is the DSN of an empty database name on the server of dsn.
+func freshMySQL(t *testing.T, dsn, name string) string {
+	t.Helper()
+	cfg, err := mysqldrv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DBName == "" {
+		cfg.DBName = "test"
+	}
+	cfg.DBName += "_" + name
+	db := cfg.DBName
+	cfg.DBName = ""
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, q := range []string{"DROP DATABASE IF EXISTS `" + db + "`",
+		"CREATE DATABASE `" + db + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.DBName = db
+	return cfg.FormatDSN()
+}
+
+// crashMidSend runs instances of the binary on one database (SQLite when
+// dsn is empty), kills the one holding the pushes mid-send and restarts
+// it on its data dir.
+func crashMidSend(t *testing.T, dsn string, instances int) {
 	const (
 		orders   = 8
 		cbToken  = "crash-callback-token"
@@ -47,20 +94,29 @@ func TestBinaryCrashMidSendLosesNoPushAndSendsNoneTwice(t *testing.T) {
 	fake.AddCode("code-resident", wechat.SandboxOpenID("resident"), "")
 	fake.AddCode("code-grid", gridOpenID, "")
 	fake.Accept(gridOpenID, template, 100)
-	dataDir := filepath.Join(dir, "data")
-
-	var logs []*syncBuffer
-	start := func() (*exec.Cmd, string) {
-		addr := freeAddr(t)
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(os.Environ(),
+	env := func(dataDir, addr string) []string {
+		return append(os.Environ(),
 			"REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+dataDir,
-			"REDPROP_MYSQL_DSN=", "REDPROP_REDIS_ADDR=",
+			"REDPROP_MYSQL_DSN="+dsn, "REDPROP_REDIS_ADDR=",
 			"REDPROP_WECHAT_APP_ID="+wechattest.AppID, "REDPROP_WECHAT_APP_SECRET="+wechattest.AppSecret,
 			"REDPROP_WECHAT_BASE_URL="+fake.URL(), "REDPROP_JWT_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e",
 			"REDPROP_WECHAT_TOKEN="+cbToken, "REDPROP_MESSAGE_WORKER_INTERVAL=100ms",
 			"REDPROP_TEMPLATE_NEW_REPORT="+template, "REDPROP_WECHAT_TIMEOUT=5s",
 			"REDPROP_PUSH_RECONCILE_AFTER="+reconcile.String())
+	}
+	if dsn != "" {
+		demo := exec.Command(bin, "demo")
+		demo.Env = env(filepath.Join(dir, "demo"), freeAddr(t))
+		if out, err := demo.CombinedOutput(); err != nil {
+			t.Fatalf("demo: %v\n%s", err, out)
+		}
+	}
+
+	var logs []*syncBuffer
+	start := func(dataDir string) (*exec.Cmd, string) {
+		addr := freeAddr(t)
+		cmd := exec.Command(bin, "serve")
+		cmd.Env = env(dataDir, addr)
 		var out syncBuffer
 		logs = append(logs, &out)
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -129,7 +185,13 @@ func TestBinaryCrashMidSendLosesNoPushAndSendsNoneTwice(t *testing.T) {
 		return n
 	}
 
-	first, base := start()
+	dataDirs := make([]string, instances)
+	cmds := make([]*exec.Cmd, instances)
+	var base string
+	for i := range instances {
+		dataDirs[i] = filepath.Join(dir, fmt.Sprintf("data%d", i))
+		cmds[i], base = start(dataDirs[i])
+	}
 	resident, gridToken := login(base, "code-resident"), login(base, "code-grid")
 	for range orders {
 		if st, out := call(base, gridToken, "POST", "/me/subscriptions", map[string]any{"results": map[string]string{template: "accept"}}); st != http.StatusOK {
@@ -147,19 +209,40 @@ func TestBinaryCrashMidSendLosesNoPushAndSendsNoneTwice(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "two pushes through", func() bool { return len(delivered()) >= 2 })
 	time.Sleep(300 * time.Millisecond) // the next push is at WeChat, its answer pending
-	if err := first.Process.Signal(os.Kill); err != nil {
+	var db *gorm.DB
+	var err error
+	if dsn == "" {
+		db, err = model.Open("", sqlitePath(dataDirs[0]), nil)
+	} else {
+		db, err = model.Open(dsn, "", nil)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	first.Wait()
+	// Kill the instance that holds the pushes (the one whose name starts
+	// the claim tokens), as a crash would.
+	victim := 0
+	var held []model.Outbox
+	if err := db.Where("state IN ?", []string{model.OutboxClaimed, model.OutboxSending}).Find(&held).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i := range instances {
+		name, _ := os.ReadFile(filepath.Join(dataDirs[i], "outbox-worker-0.id"))
+		for _, r := range held {
+			if n := strings.TrimSpace(string(name)); n != "" && strings.HasPrefix(r.Owner, n+".") {
+				victim = i
+			}
+		}
+	}
+	if err := cmds[victim].Process.Signal(os.Kill); err != nil {
+		t.Fatal(err)
+	}
+	cmds[victim].Wait()
 	before := len(delivered())
 	fake.Delay(wechattest.SubscribeSend, 0) // WeChat is back to normal
 
 	restart := time.Now()
-	_, base = start()
-	db, err := model.Open("", sqlitePath(dataDir), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, base = start(dataDirs[victim])
 	t.Cleanup(func() {
 		if sqlDB, err := db.DB(); err == nil {
 			sqlDB.Close()
@@ -190,7 +273,7 @@ func TestBinaryCrashMidSendLosesNoPushAndSendsNoneTwice(t *testing.T) {
 			unknown++
 		}
 	}
-	t.Logf("%d pushes before the kill, drained %s after the restart, %d unknown", before, drain.Round(time.Millisecond), unknown)
+	t.Logf("%d rows held by the killed instance %d, %d pushes before the kill, drained %s after the restart, %d unknown", len(held), victim, before, drain.Round(time.Millisecond), unknown)
 
 	// WeChat tells of every push it delivered (retrying what the dead
 	// process never acknowledged), each as soon as it is through.
