@@ -791,8 +791,8 @@ func ResendUnknownOutbox(ctx context.Context, db *gorm.DB, r OutboxResend, o Out
 
 // SentEventOutbox finds the subscribe-message row a delivery event of
 // WeChat tells of: the row sent to toUser under msgID, else the oldest
-// unknown row of toUser and templateID that has no msgid (its send timed
-// out or its worker died before the answer was recorded).
+// unknown or sending row of toUser and templateID that has no msgid (its
+// send timed out, or its worker died, or has yet to record the answer).
 func SentEventOutbox(ctx context.Context, db *gorm.DB, toUser, templateID, msgID string) (Outbox, error) {
 	var rows []Outbox
 	if msgID != "" {
@@ -803,8 +803,8 @@ func SentEventOutbox(ctx context.Context, db *gorm.DB, toUser, templateID, msgID
 			return rows[0], nil
 		}
 	}
-	err := db.WithContext(ctx).Where("state = ? AND to_user = ? AND template_id = ? AND channel = ? AND msg_id = ?",
-		OutboxUnknown, toUser, templateID, ChannelMP, "").Order("id").Limit(1).Find(&rows).Error
+	err := db.WithContext(ctx).Where("state IN ? AND to_user = ? AND template_id = ? AND channel = ? AND msg_id = ?",
+		[]string{OutboxUnknown, OutboxSending}, toUser, templateID, ChannelMP, "").Order("id").Limit(1).Find(&rows).Error
 	if err != nil {
 		return Outbox{}, Translate(err)
 	}
@@ -814,12 +814,13 @@ func SentEventOutbox(ctx context.Context, db *gorm.DB, toUser, templateID, msgID
 	return rows[0], nil
 }
 
-// SettleOutbox settles row id as o, ending its lease, if it is still in
-// state from (a compare-and-set that needs no owner: the row's worker is
-// gone); it says whether it did (0 or 1).
+// SettleOutbox settles row id as o if it is still in state from, ending
+// its lease and taking it from its owner (a compare-and-set that needs no
+// owner: a worker still at it then records nothing); it says whether it
+// did (0 or 1).
 func SettleOutbox(ctx context.Context, db *gorm.DB, id int64, from string, o OutboxOutcome) (int64, error) {
 	set := o.columns()
-	set["lease_until"] = nil
+	set["lease_until"], set["owner"] = nil, ""
 	res := db.WithContext(ctx).Model(&Outbox{}).Where("id = ? AND state = ?", id, from).Updates(set)
 	return res.RowsAffected, Translate(res.Error)
 }

@@ -165,8 +165,9 @@ func (s *Service) releaseHeld(ctx context.Context) (Stats, error) {
 }
 
 // applySent settles the row one item of subscribe_msg_sent_event tells
-// of. Only a row whose outcome we do not know yet (unknown), or one we
-// recorded as sent, is changed: a row still sending is its worker's.
+// of: one whose outcome we do not know (unknown, or sending: the event may
+// come before the worker records the answer, or after it died), or one we
+// recorded as sent. WeChat's word wins over a worker still at the row.
 func (s *Service) applySent(ctx context.Context, tx *gorm.DB, userID int64, openID string, it pushItem) error {
 	msgID := strings.TrimSpace(string(it.MsgID))
 	row, err := model.SentEventOutbox(ctx, tx, openID, it.TemplateID, msgID)
@@ -176,7 +177,7 @@ func (s *Service) applySent(ctx context.Context, tx *gorm.DB, userID int64, open
 	if err != nil {
 		return err
 	}
-	if row.State != model.OutboxUnknown && row.State != model.OutboxSent {
+	if row.State != model.OutboxUnknown && row.State != model.OutboxSending && row.State != model.OutboxSent {
 		return nil
 	}
 	now := s.clock.Now().UTC()
@@ -189,7 +190,9 @@ func (s *Service) applySent(ctx context.Context, tx *gorm.DB, userID int64, open
 			return nil // recorded from WeChat's answer already
 		}
 		out.State, out.SentAt = model.OutboxSent, &now
-		s.metrics.add(func(c *counters) { c.sent++; c.sentBy[model.ChannelMP]++ })
+		if row.State == model.OutboxUnknown { // a live worker counts its own
+			s.metrics.add(func(c *counters) { c.sent++; c.sentBy[model.ChannelMP]++ })
+		}
 	case it.ErrorStatus == "fail_user_refuse":
 		// The user refused (turned it off) before it arrived.
 		out.State, out.SkipReason = model.OutboxSkipped, SkipTemplateOff

@@ -379,3 +379,40 @@ func TestWithDeliveryEventsAnUntoldPushGoesAgain(t *testing.T) {
 		}
 	})
 }
+
+// WeChat's event may come before the answer is recorded, or while the
+// worker that died still holds the row: it settles the sending row, and
+// neither the lease's end nor the worker's own record changes that.
+func TestDeliveryEventBeforeTheRecord(t *testing.T) {
+	for _, crash := range []bool{true, false} {
+		t.Run(fmt.Sprintf("worker dies after the event: %v", crash), func(t *testing.T) {
+			e := setup(t, func(c *message.Config) { withCallback(false)(c); c.SentEvents = true })
+			a := e.user("oa")
+			e.allow(a, "oa", tplNew, 2)
+			e.publish(newReport("order:1:submitted:1", a))
+			var msgID int
+			message.SetAfterSend(e.svc, func(model.Outbox) bool {
+				for _, r := range e.fake.Requests() {
+					if r.MsgID != 0 {
+						msgID = r.MsgID
+					}
+				}
+				servicetest.Must(t, e.svc.HandleCallback(e.ctx, sentEvent(e, "oa", tplNew, fmt.Sprint(msgID), "0", "success")))
+				return crash
+			})
+			_, err := e.svc.DeliverOnce(e.ctx)
+			if crash != errors.Is(err, message.ErrCrashed) {
+				t.Fatalf("DeliverOnce: %v", err)
+			}
+			other := e.newService()
+			e.clock.Advance(e.cfg.Lease + e.cfg.ReconcileAfter + time.Minute)
+			e.deliver(other)
+			e.clock.Advance(e.cfg.ReconcileAfter + time.Minute)
+			e.deliver(other)
+			row := e.rows("1 = 1")[0]
+			if row.State != model.OutboxSent || row.MsgID != fmt.Sprint(msgID) || e.delivered("oa") != 1 {
+				t.Fatalf("row %s msgid %q (want %d), %d pushes", row.State, row.MsgID, msgID, e.delivered("oa"))
+			}
+		})
+	}
+}
