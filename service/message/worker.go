@@ -23,7 +23,7 @@ import (
 // A row's way through the outbox:
 //
 //	pending/failed --claim--> claimed --just before the call--> sending --> sent | skipped | failed | dead | unknown
-//	unknown --delivery event--> sent | skipped | failed
+//	unknown/sending --delivery event--> sent | skipped | failed
 //	unknown --ReconcileAfter, resending kind--> failed (due at once)
 //
 // A claimed row has not reached WeChat: when its lease runs out it simply
@@ -36,10 +36,13 @@ import (
 //
 // An unknown row waits ReconcileAfter for WeChat's delivery event
 // (subscribe_msg_sent_event, matched by msgid or, for a send whose answer
-// was lost, by openid and template): success makes it sent, a refusal by
-// the user skipped, a system failure failed and due at once (nothing
-// reached the user, so no duplicate is possible). With no event by then,
-// a duplicate and a loss are the only choices, and the rule is per kind:
+// was lost or not yet recorded, by openid and template): success makes it
+// sent, a refusal by the user skipped, a system failure failed and due at
+// once (nothing reached the user, so no duplicate is possible). With
+// SentEvents (the callback gets every event), no event by then means the
+// push never reached WeChat: failed and due at once, for every kind.
+// Otherwise a duplicate and a loss are the only choices, and the rule is
+// per kind:
 //
 //	emergency alerts (events emergency.*): sent again (EmergencyKeepUnknown turns it off)
 //	rating requests:                       sent again (Template.ResendUnknown)
