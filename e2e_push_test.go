@@ -100,7 +100,11 @@ func crashMidSend(t *testing.T, dsn string, instances int) {
 			"REDPROP_MYSQL_DSN="+dsn, "REDPROP_REDIS_ADDR=",
 			"REDPROP_WECHAT_APP_ID="+wechattest.AppID, "REDPROP_WECHAT_APP_SECRET="+wechattest.AppSecret,
 			"REDPROP_WECHAT_BASE_URL="+fake.URL(), "REDPROP_JWT_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e",
-			"REDPROP_WECHAT_TOKEN="+cbToken, "REDPROP_MESSAGE_WORKER_INTERVAL=100ms",
+			"REDPROP_WECHAT_TOKEN="+cbToken,
+			// Slow enough for every order to be in the first batch, so that
+			// the killed process holds claimed rows as well as the one
+			// being sent.
+			"REDPROP_MESSAGE_WORKER_INTERVAL=1s",
 			"REDPROP_TEMPLATE_NEW_REPORT="+template, "REDPROP_WECHAT_TIMEOUT=5s",
 			"REDPROP_PUSH_RECONCILE_AFTER="+reconcile.String())
 	}
@@ -234,6 +238,9 @@ func crashMidSend(t *testing.T, dsn string, instances int) {
 			}
 		}
 	}
+	if len(held) < 2 {
+		t.Fatalf("%d rows held at the kill, want the batch's rest claimed and one being sent", len(held))
+	}
 	if err := cmds[victim].Process.Signal(os.Kill); err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +278,11 @@ func crashMidSend(t *testing.T, dsn string, instances int) {
 	for _, r := range rows {
 		if r.State == model.OutboxUnknown {
 			unknown++
+		}
+	}
+	for _, l := range logs[len(logs)-1].Lines() {
+		if strings.Contains(l, "released the outbox rows") {
+			t.Log(l)
 		}
 	}
 	t.Logf("%d rows held by the killed instance %d, %d pushes before the kill, drained %s after the restart, %d unknown", len(held), victim, before, drain.Round(time.Millisecond), unknown)
