@@ -76,6 +76,8 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+
+	unlockInstance func() // releases the outbox worker's instance name
 }
 
 // openStores connects the database (migrating it) and Redis.
@@ -153,6 +155,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	mc.Log = a.log
+	mc.Instance, a.unlockInstance = workerInstance(a.cfg.DataDir, a.log)
 	if a.cfg.WeChatOAEnabled && !a.cfg.Sandbox() {
 		oa, err := wechat.NewOfficialAccount(wechat.OAOptions{AppID: a.cfg.WeChatOAAppID, AppSecret: a.cfg.WeChatOAAppSecret,
 			BaseURL: a.cfg.WeChatBaseURL, Timeout: a.cfg.WeChatTimeout, RedisPrefix: a.cfg.RedisPrefix}, a.rdb)
@@ -229,6 +232,7 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 	mc.Sandbox = cfg.Sandbox()
 	mc.MiniprogramState = cfg.WeChatMiniprogramState
 	mc.SendLanes = cfg.MessageSendLanes
+	mc.Lease, mc.ReconcileAfter = cfg.PushLease, cfg.PushReconcileAfter
 	// kind → its template id and its mapping.
 	mp := map[string][2]string{
 		message.KindNewReport: {cfg.TemplateNewReport, cfg.TemplateNewReportFields},
@@ -251,7 +255,9 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 		t.ResendUnknown = slices.Contains(resend, kind)
 		mc.Templates[kind] = t
 	}
+	mc.EmergencyKeepUnknown = !slices.Contains(resend, "emergency")
 	mc.CallbackToken = cfg.WeChatToken
+	mc.SentEvents = cfg.PushSentEvents && cfg.WeChatToken != ""
 	if !cfg.Sandbox() {
 		mc.AppID, mc.CallbackAESKey = cfg.WeChatAppID, cfg.WeChatEncodingAESKey
 	}
@@ -337,6 +343,9 @@ func (a *app) ready(ctx context.Context) error {
 }
 
 func (a *app) close() {
+	if a.unlockInstance != nil {
+		a.unlockInstance()
+	}
 	if a.stopRedis != nil {
 		a.stopRedis()
 	}

@@ -208,6 +208,7 @@ type outboxResponse struct {
 	LastCode   string  `json:"last_code,omitempty"`
 	LastError  string  `json:"last_error,omitempty"`
 	TemplateID string  `json:"template_id,omitempty"`
+	MsgID      string  `json:"msg_id,omitempty"`
 	SentAt     *string `json:"sent_at"`
 	CreatedAt  string  `json:"created_at"`
 }
@@ -215,7 +216,7 @@ type outboxResponse struct {
 func newOutboxResponse(o model.Outbox) outboxResponse {
 	return outboxResponse{ID: o.ID, UserID: o.UserID, EventKey: o.EventKey, Channel: o.Channel, Kind: o.Kind, Event: o.Event, OrderID: o.OrderID,
 		State: o.State, DueAt: ts(o.DueAt), Attempts: o.Attempts, StaleCount: o.StaleCount, SkipReason: o.SkipReason,
-		LastCode: o.LastCode, LastError: o.LastError, TemplateID: o.TemplateID, SentAt: tsp(o.SentAt), CreatedAt: ts(o.CreatedAt)}
+		LastCode: o.LastCode, LastError: o.LastError, TemplateID: o.TemplateID, MsgID: o.MsgID, SentAt: tsp(o.SentAt), CreatedAt: ts(o.CreatedAt)}
 }
 
 func (h *handlers) adminOutbox(c *gin.Context) {

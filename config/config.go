@@ -77,6 +77,18 @@ type Config struct {
 	MessageWorkerInterval time.Duration `yaml:"message_worker_interval" env:"MESSAGE_WORKER_INTERVAL"`
 	// Pushes of one batch sent side by side (one user's stay in order).
 	MessageSendLanes int `yaml:"message_send_lanes" env:"MESSAGE_SEND_LANES"`
+	// PushLease is how long a push the worker holds is its own; renewed
+	// every third of it while held, so a crashed worker's pushes go to
+	// another after at most this long.
+	PushLease time.Duration `yaml:"push_lease" env:"PUSH_LEASE"`
+	// PushReconcileAfter is how long a push whose outcome was lost waits
+	// for WeChat's delivery event before templates_resend_unknown decides.
+	PushReconcileAfter time.Duration `yaml:"push_reconcile_after" env:"PUSH_RECONCILE_AFTER"`
+	// PushSentEvents: with the push callback configured (wechat_token),
+	// WeChat's delivery event comes for every subscribe message, so a push
+	// still unknown after push_reconcile_after never reached WeChat and is
+	// sent again whatever its kind. Turn off when events may not come.
+	PushSentEvents bool `yaml:"push_sent_events" env:"PUSH_SENT_EVENTS"`
 	// Subscribe-message template ids per kind, from the mini-program
 	// console (我的模板); an empty id leaves that kind in the inbox only.
 	TemplateNewReport string `yaml:"template_new_report" env:"TEMPLATE_NEW_REPORT"`
@@ -92,7 +104,8 @@ type Config struct {
 	TemplateMeetingFields   string `yaml:"template_meeting_fields" env:"TEMPLATE_MEETING_FIELDS"`
 	// Comma-separated kinds whose templates are long-term (no per-push
 	// consent), and kinds whose pushes are sent again when their outcome
-	// was lost (a duplicate is then possible).
+	// was lost and no delivery event came (a duplicate is then possible;
+	// "emergency" stands for emergency alerts, "none" for no kind).
 	TemplatesLongTerm      string `yaml:"templates_long_term" env:"TEMPLATES_LONG_TERM"`
 	TemplatesResendUnknown string `yaml:"templates_resend_unknown" env:"TEMPLATES_RESEND_UNKNOWN"`
 
@@ -192,6 +205,10 @@ func Default() Config {
 		MessageSendLanes:       4,
 		SMSParams:              "1=place,2=number",
 		EmergencyReserve:       1,
+		PushLease:              15 * time.Second,
+		PushReconcileAfter:     10 * time.Minute,
+		PushSentEvents:         true,
+		TemplatesResendUnknown: "rating,emergency",
 		MeetingReminders:       "24h,2h",
 		LogLevel:               "info",
 	}
@@ -304,6 +321,8 @@ func (c Config) Validate() error {
 		{"rating_reminder (REDPROP_RATING_REMINDER)", int64(c.RatingReminder)},
 		{"message_worker_interval (REDPROP_MESSAGE_WORKER_INTERVAL)", int64(c.MessageWorkerInterval)},
 		{"message_send_lanes (REDPROP_MESSAGE_SEND_LANES)", int64(c.MessageSendLanes)},
+		{"push_lease (REDPROP_PUSH_LEASE)", int64(c.PushLease)},
+		{"push_reconcile_after (REDPROP_PUSH_RECONCILE_AFTER)", int64(c.PushReconcileAfter)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -337,6 +356,9 @@ func (c Config) Validate() error {
 		{"templates_resend_unknown (REDPROP_TEMPLATES_RESEND_UNKNOWN)", c.TemplatesResendUnknown},
 	} {
 		for _, k := range KindList(l.v) {
+			if strings.HasPrefix(l.key, "templates_resend_unknown") && (k == "emergency" || k == "none") {
+				continue
+			}
 			if !slices.Contains(templateKinds, k) {
 				return fmt.Errorf("%s: %q is not one of %s", l.key, k, strings.Join(templateKinds, ", "))
 			}

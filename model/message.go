@@ -83,7 +83,10 @@ type Outbox struct {
 	LastError  string `gorm:"size:200"`
 	ToUser     string `gorm:"size:64"` // the openid it went to
 	TemplateID string `gorm:"size:64"`
-	SentAt     *time.Time
+	// MsgID is the msgid WeChat answered the send with; its delivery
+	// event (subscribe_msg_sent_event) names the push by it.
+	MsgID  string `gorm:"size:32"` // indexed by migration step 4
+	SentAt *time.Time
 }
 
 // SubscribeQuota counts the one-time subscribe messages of one template a
@@ -280,6 +283,7 @@ type OutboxOutcome struct {
 	DueAt      time.Time  // zero: unchanged
 	SentAt     *time.Time // nil: unchanged
 	SkipReason string     // "": unchanged
+	MsgID      string     // "": unchanged
 	// LastCode and LastError are always written ("" clears them).
 	LastCode  string
 	LastError string
@@ -295,6 +299,9 @@ func (o OutboxOutcome) columns() map[string]any {
 	}
 	if o.SkipReason != "" {
 		set["skip_reason"] = o.SkipReason
+	}
+	if o.MsgID != "" {
+		set["msg_id"] = o.MsgID
 	}
 	return set
 }
@@ -716,4 +723,125 @@ func CountContentChecks(ctx context.Context, db *gorm.DB, states ...string) (int
 	var n int64
 	err := db.WithContext(ctx).Model(&ContentCheck{}).Where("state IN ?", states).Count(&n).Error
 	return n, Translate(err)
+}
+
+// RenewOutbox extends to leaseUntil the lease of every row owner holds in
+// one of states (the worker's heartbeat), and says how many it renewed.
+func RenewOutbox(ctx context.Context, db *gorm.DB, owner string, states []string, leaseUntil time.Time) (int64, error) {
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("owner = ? AND state IN ?", owner, states).
+		Update("lease_until", leaseUntil)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// heldBy scopes to rows whose owner token starts with prefix: the claims
+// of one worker instance. prefix must not be empty and holds no LIKE
+// wildcard (the service allows letters, digits, '-' and '.' only).
+func heldBy(db *gorm.DB, prefix string) *gorm.DB {
+	return db.Where("owner LIKE ?", prefix+"%")
+}
+
+// ReturnHeldOutbox moves every row in state from that a claim starting
+// with ownerPrefix holds to state to, without an owner, whatever its
+// lease, and says how many moved.
+func ReturnHeldOutbox(ctx context.Context, db *gorm.DB, ownerPrefix, from, to string) (int64, error) {
+	if ownerPrefix == "" {
+		return 0, nil
+	}
+	res := heldBy(db.WithContext(ctx).Model(&Outbox{}), ownerPrefix).Where("state = ?", from).
+		Updates(map[string]any{"state": to, "owner": ""})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// LapseHeldOutbox settles as o every row in state from that a claim
+// starting with ownerPrefix holds, whatever its lease, counting the lost
+// lease in StaleCount, and says how many it settled.
+func LapseHeldOutbox(ctx context.Context, db *gorm.DB, ownerPrefix, from string, o OutboxOutcome) (int64, error) {
+	if ownerPrefix == "" {
+		return 0, nil
+	}
+	set := o.columns()
+	set["stale_count"] = gorm.Expr("stale_count + 1")
+	set["lease_until"] = nil
+	res := heldBy(db.WithContext(ctx).Model(&Outbox{}), ownerPrefix).Where("state = ?", from).Updates(set)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// OutboxResend says which unknown rows are sent again once their
+// reconcile window (DueAt) is over: those of Kinds, except the events
+// starting with EventPrefix, which are sent again only if Events.
+type OutboxResend struct {
+	Now         time.Time
+	Kinds       []string
+	EventPrefix string
+	Events      bool
+}
+
+// ResendUnknownOutbox settles as o (a due state) every unknown row r
+// picks whose DueAt has come, and says how many it settled. EventPrefix
+// holds no LIKE wildcard.
+func ResendUnknownOutbox(ctx context.Context, db *gorm.DB, r OutboxResend, o OutboxOutcome) (int64, error) {
+	pattern := r.EventPrefix + "%" // a plain prefix: no LIKE wildcard in it
+	q := db.WithContext(ctx).Model(&Outbox{}).Where("state = ? AND due_at <= ?", OutboxUnknown, r.Now)
+	var pick *gorm.DB
+	switch {
+	case r.EventPrefix == "" && len(r.Kinds) == 0:
+		return 0, nil
+	case r.EventPrefix == "":
+		pick = db.Where("kind IN ?", r.Kinds)
+	case len(r.Kinds) == 0 && !r.Events:
+		return 0, nil
+	case len(r.Kinds) == 0:
+		pick = db.Where("event LIKE ?", pattern)
+	case r.Events:
+		pick = db.Where("kind IN ? OR event LIKE ?", r.Kinds, pattern)
+	default:
+		pick = db.Where("kind IN ? AND event NOT LIKE ?", r.Kinds, pattern)
+	}
+	res := q.Where(pick).Updates(o.columns())
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// SentEventOutbox finds the subscribe-message row a delivery event of
+// WeChat tells of: the row sent to toUser under msgID, else the oldest
+// unknown or sending row of toUser and templateID that has no msgid (its
+// send timed out, or its worker died, or has yet to record the answer).
+func SentEventOutbox(ctx context.Context, db *gorm.DB, toUser, templateID, msgID string) (Outbox, error) {
+	var rows []Outbox
+	if msgID != "" {
+		if err := db.WithContext(ctx).Where("msg_id = ? AND to_user = ?", msgID, toUser).Limit(1).Find(&rows).Error; err != nil {
+			return Outbox{}, Translate(err)
+		}
+		if len(rows) == 1 {
+			return rows[0], nil
+		}
+	}
+	err := db.WithContext(ctx).Where("state IN ? AND to_user = ? AND template_id = ? AND channel = ? AND msg_id = ?",
+		[]string{OutboxUnknown, OutboxSending}, toUser, templateID, ChannelMP, "").Order("id").Limit(1).Find(&rows).Error
+	if err != nil {
+		return Outbox{}, Translate(err)
+	}
+	if len(rows) == 0 {
+		return Outbox{}, ErrNotFound
+	}
+	return rows[0], nil
+}
+
+// SettleOutbox settles row id as o if it is still in state from, ending
+// its lease and taking it from its owner (a compare-and-set that needs no
+// owner: a worker still at it then records nothing); it says whether it
+// did (0 or 1).
+func SettleOutbox(ctx context.Context, db *gorm.DB, id int64, from string, o OutboxOutcome) (int64, error) {
+	set := o.columns()
+	set["lease_until"], set["owner"] = nil, ""
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("id = ? AND state = ?", id, from).Updates(set)
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// DueUnknownOutbox lists up to limit unknown rows of channel whose
+// reconcile window (DueAt) is over, oldest first.
+func DueUnknownOutbox(ctx context.Context, db *gorm.DB, channel string, now time.Time, limit int) ([]Outbox, error) {
+	var rows []Outbox
+	err := db.WithContext(ctx).Where("state = ? AND due_at <= ? AND channel = ?", OutboxUnknown, now, channel).
+		Order("due_at, id").Limit(limit).Find(&rows).Error
+	return rows, Translate(err)
 }

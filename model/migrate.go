@@ -66,6 +66,13 @@ var steps = []step{
 		// that the struct does not declare, on MySQL at the next start.
 		return createIndex(tx, &Committee{}, "committees", "ux_committee_compound", "compound_id, city_id")
 	}},
+	{4, "outbox rows found by WeChat's msgid", func(tx *gorm.DB) error {
+		// AutoMigrate added the column; the delivery event looks rows up by it.
+		if tx.Migrator().HasIndex(&Outbox{}, "ix_outbox_msg_id") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_outbox_msg_id ON outboxes (msg_id)").Error
+	}},
 }
 
 func createIndex(tx *gorm.DB, model any, table, name, cols string) error {

@@ -190,6 +190,9 @@ func (s *Service) applyPush(ctx context.Context, tx *gorm.DB, userID int64, ev p
 			if it.ErrorStatus == "fail_user_refuse" {
 				err = model.EmptyQuota(ctx, tx, userID, it.TemplateID)
 			}
+			if err == nil {
+				err = s.applySent(ctx, tx, userID, ev.FromUserName, it)
+			}
 		}
 		if err != nil {
 			return err
@@ -213,6 +216,7 @@ type pushItem struct {
 	Status      string     `xml:"SubscribeStatusString" json:"SubscribeStatusString"`
 	ErrorCode   flexString `xml:"ErrorCode" json:"ErrorCode"`
 	ErrorStatus string     `xml:"ErrorStatus" json:"ErrorStatus"`
+	MsgID       flexString `xml:"MsgID" json:"MsgID"` // of subscribe_msg_sent_event
 }
 
 // flexString takes a JSON string or number (WeChat sends both).

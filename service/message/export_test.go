@@ -1,6 +1,7 @@
 package message
 
 import (
+	"context"
 	"time"
 
 	"redprop/model"
@@ -29,3 +30,7 @@ func RenderOA(s *Service, kind string, ev Event, at time.Time) (map[string]strin
 
 // RenderValue fits v to WeChat's rules for the keyword type typ.
 func RenderValue(typ, v string, at time.Time) string { return renderValue(typ, v, at) }
+
+// ReleaseHeld is what Run does first: free the rows an earlier process of
+// this instance held.
+func ReleaseHeld(s *Service) (Stats, error) { return s.releaseHeld(context.Background()) }

@@ -566,7 +566,14 @@ func TestWorkerKilledBetweenSendAndRecord(t *testing.T) {
 				}
 				return
 			}
-			if st.Requeued != 2 || st.Sent != 2 || row.State != model.OutboxSent || row.StaleCount != 1 || e.delivered("oa") != 2 {
+			// It waits for WeChat's delivery event first, then goes again.
+			if st.Unknown != 1 || row.State != model.OutboxUnknown || e.delivered("oa") != 1 {
+				t.Fatalf("resend policy, within the reconcile window: %+v, row %s, %d pushes", st, row.State, e.delivered("oa"))
+			}
+			e.clock.Advance(e.cfg.ReconcileAfter)
+			st = e.deliver(other)
+			row = e.rows("user_id = ?", a)[0]
+			if st.Requeued != 1 || st.Sent != 1 || row.State != model.OutboxSent || row.StaleCount != 1 || e.delivered("oa") != 2 {
 				t.Fatalf("resend policy: %+v, row %s, %d pushes", st, row.State, e.delivered("oa"))
 			}
 		})

@@ -75,10 +75,31 @@ type Config struct {
 
 	BatchSize   int           // outbox rows one claim takes
 	SendLanes   int           // rows of a batch sent side by side (one user's rows share a lane)
-	Lease       time.Duration // how long a claimed or sending row is a worker's
+	Lease       time.Duration // how long a claimed or sending row is a worker's; renewed every third of it while held
 	MaxAttempts int           // failed sends before a row is dead
 	RetryBase   time.Duration // first retry delay; doubles per attempt
 	RetryMax    time.Duration // longest retry delay
+
+	// ReconcileAfter is how long a push whose outcome was lost (timed out,
+	// or its worker died mid-send) waits for WeChat's delivery event
+	// before the per-kind rule applies (Template.ResendUnknown,
+	// EmergencyKeepUnknown).
+	ReconcileAfter time.Duration
+	// EmergencyKeepUnknown: an emergency alert whose outcome was lost and
+	// that no delivery event settled is left unknown instead of being sent
+	// again. Off by default: a duplicate alert is better than none.
+	EmergencyKeepUnknown bool
+	// SentEvents: WeChat's push callback receives subscribe_msg_sent_event
+	// for every subscribe message (消息推送 configured with the event). A
+	// mini-program push still unknown when ReconcileAfter is over then
+	// never reached WeChat, and is sent again whatever its kind, its quota
+	// given back. Needs CallbackToken.
+	SentEvents bool
+	// Instance names this worker's claims (at most 15 characters, unique
+	// among the processes alive at once, stable across restarts). Run
+	// starts by releasing the rows an earlier process of the same name
+	// held, rather than waiting for their leases. Empty: none.
+	Instance string
 
 	// Push callback (消息推送) of the mini-program: the AppID, the token and
 	// the EncodingAESKey configured in its console. An empty token turns
@@ -139,7 +160,8 @@ func DefaultConfig() Config {
 		MiniprogramState: "formal",
 		BatchSize:        20,
 		SendLanes:        4,
-		Lease:            2 * time.Minute,
+		Lease:            15 * time.Second,
+		ReconcileAfter:   10 * time.Minute,
 		MaxAttempts:      8,
 		RetryBase:        30 * time.Second,
 		RetryMax:         time.Hour,
@@ -184,6 +206,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Lease <= 0 {
 		c.Lease = d.Lease
+	}
+	if c.ReconcileAfter <= 0 {
+		c.ReconcileAfter = d.ReconcileAfter
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = d.MaxAttempts
@@ -245,6 +270,12 @@ func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, err
 	}
 	if cfg.CallbackAESKey != "" && cfg.AppID == "" {
 		return nil, fmt.Errorf("message: the callback EncodingAESKey needs the AppID")
+	}
+	if cfg.SentEvents && cfg.CallbackToken == "" {
+		return nil, fmt.Errorf("message: delivery events (SentEvents) need the push callback's token")
+	}
+	if len(cfg.Instance) > maxInstance || !instanceName.MatchString(cfg.Instance) {
+		return nil, fmt.Errorf("message: the worker instance name %q must be at most %d letters, digits or '-'", cfg.Instance, maxInstance)
 	}
 	if err := cfg.validateOA(); err != nil {
 		return nil, err

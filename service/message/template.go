@@ -41,9 +41,11 @@ type Template struct {
 	// LongTerm templates (public-service categories) need no per-push
 	// consent, so no quota is counted for them.
 	LongTerm bool `yaml:"long_term" json:"long_term"`
-	// ResendUnknown sends again a push whose outcome was lost (the worker
-	// stopped between WeChat's answer and recording it). Off by default: a
-	// second push would be a duplicate and cost another unit of quota.
+	// ResendUnknown sends again a push whose outcome was lost (a timeout,
+	// or the worker stopped mid-send) once ReconcileAfter has passed with
+	// no delivery event from WeChat. A duplicate is then possible, and it
+	// costs another unit of quota; without it the push may be lost. On by
+	// default for rating requests only (worker.go's state diagram).
 	ResendUnknown bool `yaml:"resend_unknown" json:"resend_unknown"`
 	// Fields maps the template's keys (thing1, time2 …, whose prefix is the
 	// WeChat field type) to event fields: each a value the kind offers, of
@@ -64,7 +66,7 @@ func DefaultTemplates() map[string]Template {
 			"character_string1": FieldNumber, "phrase2": FieldState, "thing3": FieldCategory,
 			"time4": FieldTime, "thing5": FieldTitle,
 		}},
-		KindRating: {Page: orderPage, Fields: map[string]string{ // 满意度评价提醒
+		KindRating: {Page: orderPage, ResendUnknown: true, Fields: map[string]string{ // 满意度评价提醒
 			"character_string1": FieldNumber, "thing2": FieldCategory, "time3": FieldTime, "thing4": FieldTitle,
 		}},
 		KindMeeting: {Page: "pages/meeting/detail?id={meeting_id}", Fields: map[string]string{ // 会议通知

@@ -23,11 +23,34 @@ import (
 // A row's way through the outbox:
 //
 //	pending/failed --claim--> claimed --just before the call--> sending --> sent | skipped | failed | dead | unknown
+//	unknown/sending --delivery event--> sent | skipped | failed
+//	unknown --ReconcileAfter, resending kind--> failed (due at once)
 //
 // A claimed row has not reached WeChat: when its lease runs out it simply
 // goes back to the queue. A sending row may have: WeChat's send API has no
-// idempotency key, so one whose lease runs out is unknown and is sent again
-// only for kinds configured with ResendUnknown. Every move is a
+// idempotency key, so one whose lease runs out, like a send that timed
+// out, is unknown. Leases are short (Config.Lease) and renewed by a
+// heartbeat while the worker holds the row, so only a worker that is gone
+// (or cut off from the database) loses its rows, and a restarted instance
+// releases at once what its dead predecessor held (Config.Instance).
+//
+// An unknown row waits ReconcileAfter for WeChat's delivery event
+// (subscribe_msg_sent_event, matched by msgid or, for a send whose answer
+// was lost or not yet recorded, by openid and template): success makes it
+// sent, a refusal by the user skipped, a system failure failed and due at
+// once (nothing reached the user, so no duplicate is possible). With
+// SentEvents (the callback gets every event), no event by then means the
+// push never reached WeChat: failed and due at once, for every kind.
+// Otherwise a duplicate and a loss are the only choices, and the rule is
+// per kind:
+//
+//	emergency alerts (events emergency.*): sent again (EmergencyKeepUnknown turns it off)
+//	rating requests:                       sent again (Template.ResendUnknown)
+//	new reports, progress, meetings:       kept unknown: the inbox message, written with
+//	                                       the event, still tells the user; a duplicate
+//	                                       would spend a second unit of their quota
+//
+// A late event still settles a row kept unknown. Every move is a
 // compare-and-set on the row's state (and owner, once claimed): a worker
 // that lost its row changes nothing.
 const outboxClaimed = model.OutboxClaimed
@@ -64,9 +87,13 @@ type Stats struct {
 // errCrashed is how the test hook stops a worker dead.
 var errCrashed = errors.New("message: worker crashed (test hook)")
 
-// Run delivers the outbox every interval until ctx ends. (Queued texts
-// are re-checked by Recheck.Run.)
+// Run delivers the outbox every interval until ctx ends, after releasing
+// what an earlier process of this instance held. (Queued texts are
+// re-checked by Recheck.Run.)
 func (s *Service) Run(ctx context.Context, every time.Duration) {
+	if _, err := s.releaseHeld(ctx); err != nil {
+		s.log.ErrorContext(ctx, "outbox release at start", "err", err)
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -102,6 +129,9 @@ func (s *Service) DeliverOnce(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	st.Claimed = len(rows)
+	if len(rows) > 0 {
+		defer s.heartbeat(ctx, owner)()
+	}
 	lanes := min(s.cfg.SendLanes, len(rows))
 	if lanes <= 1 {
 		return st, s.deliverLane(ctx, owner, rows, &st)
@@ -168,42 +198,32 @@ func (s *Service) expireLeases(ctx context.Context, now time.Time, st *Stats) er
 	}
 	st.Requeued += int(back)
 
-	var resend, keep []string
-	for _, kind := range Kinds() {
-		if s.cfg.Templates[kind].ResendUnknown {
-			resend = append(resend, kind)
-		} else {
-			keep = append(keep, kind)
-		}
-	}
-	n, err := model.LapseOutbox(ctx, s.db, model.OutboxSending, resend, now, model.OutboxOutcome{State: model.OutboxFailed,
-		DueAt: now, LastCode: "lease_expired", LastError: "worker stopped while sending; sent again by policy"})
-	if err != nil {
-		return fmt.Errorf("expire sending leases: %w", err)
-	}
-	st.Requeued += int(n)
-	u, err := model.LapseOutbox(ctx, s.db, model.OutboxSending, keep, now, model.OutboxOutcome{State: model.OutboxUnknown,
-		LastCode: "lease_expired", LastError: "worker stopped while sending; outcome unknown"})
+	// All kinds wait for the delivery event first; resendUnknown then
+	// applies the per-kind rule.
+	u, err := model.LapseOutbox(ctx, s.db, model.OutboxSending, Kinds(), now, s.unknownOutcome(now, "lease_expired",
+		"worker stopped while sending; outcome unknown"))
 	if err != nil {
 		return fmt.Errorf("expire sending leases: %w", err)
 	}
 	st.Unknown += int(u)
-	s.metrics.add(func(c *counters) { c.unknown += u; c.requeued += n })
-	return nil
+	s.metrics.add(func(c *counters) { c.unknown += u })
+	return s.resendUnknown(ctx, now, st)
 }
 
-func newOwner() string {
+// newOwner is a fresh claim token, named after the instance (so that its
+// successor can release it).
+func (s *Service) newOwner() string {
 	var b [12]byte
 	if _, err := crand.Read(b[:]); err != nil {
 		panic(err)
 	}
-	return hex.EncodeToString(b[:])
+	return s.ownerPrefix() + hex.EncodeToString(b[:])
 }
 
 // claim takes one batch of due rows for a new owner token: concurrent
 // workers take disjoint rows without waiting (model.ClaimOutbox).
 func (s *Service) claim(ctx context.Context, now time.Time) (string, []model.Outbox, error) {
-	owner := newOwner()
+	owner := s.newOwner()
 	rows, err := model.ClaimOutbox(ctx, s.db, model.OutboxClaim{Owner: owner, From: []string{model.OutboxPending, model.OutboxFailed},
 		To: outboxClaimed, Now: now, LeaseUntil: now.Add(s.cfg.Lease), Limit: s.cfg.BatchSize})
 	if err != nil {
@@ -237,6 +257,7 @@ type prepared struct {
 	sms      *smsMessage             // set: goes as a text (emergency rows)
 	consumed bool                    // one unit of quota was taken
 	done     bool                    // the row is settled (skipped) or no longer ours
+	msgID    string                  // WeChat's msgid of the push, once sent
 }
 
 // txAttempts bounds the runs of one delivery transaction that MySQL picks
@@ -302,7 +323,7 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 	} else if p.sms != nil {
 		sendErr = s.sendSMS(sendCtx, p.sms)
 	} else {
-		sendErr = s.wx.SendSubscribe(sendCtx, p.msg)
+		p.msgID, sendErr = s.sendSubscribe(sendCtx, p.msg)
 	}
 	if s.afterSend != nil && s.afterSend(row) {
 		return errCrashed
@@ -473,7 +494,7 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 	refund := false
 	switch {
 	case sendErr == nil:
-		out.State, out.SentAt = model.OutboxSent, &now
+		out.State, out.SentAt, out.MsgID = model.OutboxSent, &now, p.msgID
 		t.st.Sent++
 		channel := model.ChannelMP
 		if p.oa != nil {
@@ -507,14 +528,10 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, owner string, row mod
 		t.st.Skipped++
 		t.bump(func(c *counters) { c.skipped[SkipNoQuota]++ })
 	case code == "timeout":
-		// The request may have reached WeChat: as unknown as a lost lease.
-		if s.cfg.Templates[row.Kind].ResendUnknown {
-			out.State, out.DueAt = model.OutboxFailed, now.Add(s.backoff(row.Attempts))
-			t.st.Failed++
-		} else {
-			out.State = model.OutboxUnknown
-			t.st.Unknown++
-		}
+		// The request may have reached WeChat: as unknown as a lost lease,
+		// reconciled the same way (resendUnknown).
+		out.State, out.DueAt = model.OutboxUnknown, now.Add(s.cfg.ReconcileAfter)
+		t.st.Unknown++
 		t.bump(func(c *counters) { c.failed[code]++ })
 	default:
 		refund = true // WeChat refused or was not reached: nothing was sent

@@ -333,10 +333,15 @@ func TestRunStopsCleanlyMidBatch(t *testing.T) {
 type timeoutSender struct{ *wechat.Client }
 
 func (s timeoutSender) SendSubscribe(ctx context.Context, m wechat.SubscribeMessage) error {
+	_, err := s.SendSubscribeID(ctx, m)
+	return err
+}
+
+func (s timeoutSender) SendSubscribeID(ctx context.Context, m wechat.SubscribeMessage) (string, error) {
 	if err := s.Client.SendSubscribe(ctx, m); err != nil {
-		return err
+		return "", err
 	}
-	return fmt.Errorf("read answer: %w", context.DeadlineExceeded)
+	return "", fmt.Errorf("read answer: %w", context.DeadlineExceeded)
 }
 
 func TestTimedOutSendIsUnknownNotResent(t *testing.T) {

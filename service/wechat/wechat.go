@@ -11,6 +11,7 @@ package wechat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptrace"
@@ -210,6 +211,14 @@ const subscribeSendURL = "https://api.weixin.qq.com/cgi-bin/message/subscribe/se
 // accept left for the template and 47003 when a value breaks its type's
 // limits; both come back as an upstream error holding the *APIError.
 func (c *Client) SendSubscribe(ctx context.Context, m SubscribeMessage) error {
+	_, err := c.SendSubscribeID(ctx, m)
+	return err
+}
+
+// SendSubscribeID is SendSubscribe that also returns the msgid WeChat
+// answered with: its delivery event (subscribe_msg_sent_event) names the
+// push by it.
+func (c *Client) SendSubscribeID(ctx context.Context, m SubscribeMessage) (string, error) {
 	msg := &subscribe.Message{
 		ToUser: m.ToUser, TemplateID: m.TemplateID, Page: m.Page,
 		Data:             make(map[string]*subscribe.DataItem, len(m.Data)),
@@ -218,7 +227,8 @@ func (c *Client) SendSubscribe(ctx context.Context, m SubscribeMessage) error {
 	for k, v := range m.Data {
 		msg.Data[k] = &subscribe.DataItem{Value: v}
 	}
-	return c.do(ctx, nil, func(ctx context.Context) error {
+	var msgID string
+	err := c.do(ctx, nil, func(ctx context.Context) error {
 		token, err := c.mp.GetContext().GetAccessTokenContext(ctx)
 		if err != nil {
 			return notSent(err)
@@ -229,8 +239,18 @@ func (c *Client) SendSubscribe(ctx context.Context, m SubscribeMessage) error {
 		if err != nil {
 			return err
 		}
-		return util.DecodeWithCommonError(body, "subscribe.Send")
+		if err := util.DecodeWithCommonError(body, "subscribe.Send"); err != nil {
+			return err
+		}
+		var res struct {
+			MsgID json.Number `json:"msgid"`
+		}
+		if json.Unmarshal(body, &res) == nil {
+			msgID = res.MsgID.String()
+		}
+		return nil
 	})
+	return msgID, err
 }
 
 // ErrNotSent marks a push that certainly never reached WeChat (the token

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The endpoints the fake answers, as paths under URL().
@@ -55,6 +56,7 @@ type Request struct {
 	AccessToken string
 	Status      int // HTTP status: 503 while failing
 	ErrCode     int // WeChat's errcode in the answer; 0 is success
+	MsgID       int // the msgid a subscribe send was answered with
 }
 
 // Server is the fake. Its methods are safe for concurrent use.
@@ -72,6 +74,7 @@ type Server struct {
 	quota    map[[2]string]int  // (openid, template id) → accepts left
 	flags    []flag
 	inject   map[string][]int
+	delay    map[string]time.Duration
 	failing  bool
 	valid    map[string]string // access tokens WeChat still accepts → their AppID
 	stable   map[string]string // AppID → the current stable token
@@ -115,7 +118,7 @@ func Start() *Server {
 	s := &Server{
 		appID: AppID, secret: AppSecret, oaAppID: OAAppID, oaSecret: OAAppSecret,
 		sessions: map[string]session{}, phones: map[string]string{}, used: map[string]bool{},
-		quota: map[[2]string]int{}, inject: map[string][]int{}, valid: map[string]string{},
+		quota: map[[2]string]int{}, inject: map[string][]int{}, delay: map[string]time.Duration{}, valid: map[string]string{},
 		stable: map[string]string{}, plain: map[string]string{},
 		followers: map[string]*follower{}, refused: map[[2]string]bool{}, clientMsg: map[[2]string]int{},
 	}
@@ -207,6 +210,15 @@ func (s *Server) Inject(endpoint string, codes ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inject[endpoint] = append(s.inject[endpoint], codes...)
+}
+
+// Delay makes every call of endpoint wait d after its request arrived
+// and before it is handled (a slow or hanging WeChat): the call is acted
+// on even when the caller gave up or died meanwhile.
+func (s *Server) Delay(endpoint string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay[endpoint] = d
 }
 
 // Fail makes every endpoint answer 503 (as a gateway in front of a WeChat
@@ -331,6 +343,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 
 	s.mu.Lock()
+	d := s.delay[r.Endpoint]
+	s.mu.Unlock()
+	time.Sleep(d)
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failing {
 		r.Status = http.StatusServiceUnavailable
@@ -360,6 +376,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		a = ep.handle(s, &r)
 	}
 	r.ErrCode, _ = a["errcode"].(int)
+	r.MsgID, _ = a["msgid"].(int)
 	s.requests = append(s.requests, r)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(a)
