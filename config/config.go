@@ -158,6 +158,9 @@ func Default() Config {
 		MessageSendLanes:       4,
 		MeetingReminders:       "24h,2h",
 		LogLevel:               "info",
+
+		DBQueryTimeout: 5 * time.Second, DBTxTimeout: 15 * time.Second,
+		WeChatCheckTimeout: 2 * time.Second, WeChatCheckBreakerFailures: 3, WeChatCheckBreakerOpen: 30 * time.Second,
 	}
 }
 

@@ -139,7 +139,7 @@ func OpenWith(dsn, sqlitePath string, log logger.Interface, d Deadlines) (*gorm.
 	if d.Tx <= 0 {
 		d.Tx = DefaultDeadlines.Tx
 	}
-	db, err := open(dsn, sqlitePath, log)
+	db, err := open(dsn, sqlitePath, log, d)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func closeDB(db *gorm.DB) {
 	}
 }
 
-func open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
+func open(dsn, sqlitePath string, log logger.Interface, d Deadlines) (*gorm.DB, error) {
 	if log == nil {
 		log = logger.Discard
 	}
@@ -174,8 +174,18 @@ func open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
 			}
 			dsn += "&" + level
 		}
-		db, err := gorm.Open(mysql.Open(dsn), gcfg)
+		mcfg, err := mysqldriver.ParseDSN(dsn)
 		if err != nil {
+			return nil, fmt.Errorf("open mysql: %w", err)
+		}
+		conn, err := mysqldriver.NewConnector(mcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open mysql: %w", err)
+		}
+		pool := sql.OpenDB(boundedConnector{conn, d.Query})
+		db, err := gorm.Open(mysql.New(mysql.Config{Conn: pool, DSN: dsn}), gcfg)
+		if err != nil {
+			pool.Close()
 			return nil, fmt.Errorf("open mysql: %w", err)
 		}
 		sqlDB, _ := db.DB()
@@ -203,6 +213,22 @@ func open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
 	sqlDB, _ := db.DB()
 	sqlDB.SetMaxOpenConns(1)
 	return db, nil
+}
+
+// boundedConnector bounds each new connection's dial and handshake.
+// database/sql opens some connections in the background, under a context
+// that never ends (to serve requests queued for the pool); against a
+// frozen server each would hang in the handshake for the whole stall,
+// holding a pool slot, a socket and goroutines.
+type boundedConnector struct {
+	driver.Connector
+	within time.Duration
+}
+
+func (c boundedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.within)
+	defer cancel()
+	return c.Connector.Connect(ctx)
 }
 
 // mysqlDSN adds the options every connection needs: parsed UTC times and
