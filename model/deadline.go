@@ -22,33 +22,44 @@ const deadlinePluginName = "redprop:deadline"
 
 func (p *deadlinePlugin) Name() string { return deadlinePluginName }
 
-type cancelKey struct{}
+type deadlineKey struct{}
+
+// bound is what a statement's chain keeps between setting its deadline and
+// releasing it.
+type bound struct {
+	parent context.Context
+	cancel context.CancelFunc
+}
 
 func (p *deadlinePlugin) Initialize(db *gorm.DB) error {
 	set := func(keepRows bool) func(*gorm.DB) {
 		return func(tx *gorm.DB) {
-			ctx := tx.Statement.Context
-			if ctx == nil {
-				ctx = context.Background()
+			parent := tx.Statement.Context
+			if parent == nil {
+				parent = context.Background()
 			}
-			if noDeadline(ctx) {
+			if noDeadline(parent) {
 				return
 			}
-			ctx, cancel := withDeadline(ctx, p.d.Query)
+			ctx, cancel := withDeadline(parent, p.d.Query)
 			tx.Statement.Context = ctx
 			if keepRows {
 				// Row and Rows hand back a cursor that the caller reads
 				// after the chain ends: cancelling here would close it.
 				// The deadline's own timer releases the context.
-				_ = cancel
-				return
+				cancel = func() {}
 			}
-			tx.Statement.Settings.Store(cancelKey{}, cancel)
+			tx.Statement.Settings.Store(deadlineKey{}, bound{parent: parent, cancel: cancel})
 		}
 	}
 	done := func(tx *gorm.DB) {
-		if c, ok := tx.Statement.Settings.LoadAndDelete(cancelKey{}); ok {
-			c.(context.CancelFunc)()
+		if v, ok := tx.Statement.Settings.LoadAndDelete(deadlineKey{}); ok {
+			// The parent goes back: a statement may run its chain again
+			// (CreateInBatches runs one per batch) and must not start
+			// from a context this one has cancelled.
+			b := v.(bound)
+			b.cancel()
+			tx.Statement.Context = b.parent
 		}
 		// Marked here, where every gorm error passes, so that an outage
 		// is told apart from a bug even by a query whose caller does not

@@ -171,3 +171,18 @@ func TestTranslateClassifiesOutages(t *testing.T) {
 		})
 	}
 }
+
+// CreateInBatches runs one callback chain per batch on one statement: a
+// batch must not start from the context the previous one released.
+func TestDeadlineAcrossBatches(t *testing.T) {
+	db := dbtest.Open(t)
+	rows := make([]model.Region, 7)
+	for i := range rows {
+		rows[i] = model.Region{Level: model.LevelCity, Name: fmt.Sprintf("市%d", i), Code: fmt.Sprintf("9%05d", i)}
+	}
+	if err := model.InTx(context.Background(), db, func(tx *gorm.DB) error {
+		return model.CreateInBatches(context.Background(), tx, &rows, 2)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -71,9 +71,9 @@ type Server struct {
 	inject   map[string][]int
 	failing  bool
 	hang     map[string]chan struct{} // endpoint → closed when it answers again
-	valid    map[string]string // access tokens WeChat still accepts → their AppID
-	stable   map[string]string // AppID → the current stable token
-	plain    map[string]string // AppID → the current /cgi-bin/token token
+	valid    map[string]string        // access tokens WeChat still accepts → their AppID
+	stable   map[string]string        // AppID → the current stable token
+	plain    map[string]string        // AppID → the current /cgi-bin/token token
 	seq      int
 	requests []Request
 
