@@ -83,7 +83,8 @@ type app struct {
 // openStores connects the database (migrating it) and Redis.
 func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log, clock: service.SystemClock{}, embedded: cfg.MySQLDSN == ""}
-	db, err := model.Open(cfg.MySQLDSN, sqlitePath(cfg.DataDir), nil)
+	db, err := model.OpenWith(cfg.MySQLDSN, sqlitePath(cfg.DataDir), nil,
+		model.Deadlines{Query: cfg.DBQueryTimeout, Tx: cfg.DBTxTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +233,8 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 	mc.Sandbox = cfg.Sandbox()
 	mc.MiniprogramState = cfg.WeChatMiniprogramState
 	mc.SendLanes = cfg.MessageSendLanes
+	mc.CheckTimeout = cfg.WeChatCheckTimeout
+	mc.CheckBreakerFailures, mc.CheckBreakerOpen = cfg.WeChatCheckBreakerFailures, cfg.WeChatCheckBreakerOpen
 	mc.Lease, mc.ReconcileAfter = cfg.PushLease, cfg.PushReconcileAfter
 	// kind → its template id and its mapping.
 	mp := map[string][2]string{

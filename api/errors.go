@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"redprop/model"
 	"redprop/service"
 )
 
@@ -40,14 +42,36 @@ var statusOf = map[service.Kind]int{
 // error: the cause stays in the server's log.
 var errInternal = &service.Error{Kind: service.KindInternal, Code: "internal", Message: "服务器内部错误，请稍后再试"}
 
+// errDatabaseDown answers any error that the storage layer classified as
+// an outage (model.ErrUnavailable): the client may retry, nothing is
+// wrong with its request.
+var errDatabaseDown = service.Unavailable("database_down", "服务暂时不可用，请稍后再试")
+
+// statusClientClosed is what the log and metrics record for a request
+// whose client went away before the answer (nginx's 499): nobody reads
+// it, and it is neither a fault of ours nor an outage.
+const statusClientClosed = 499
+
+const keyCancelled = "redprop.cancelled"
+
 // fail writes err as the error envelope and aborts. Errors that are not
 // service errors are answered with a generic 500. Both those and service
 // errors wrapping a cause are attached to the request (c.Error), where
 // the request log (logRequests) writes them with the configured logger
 // and the request id.
 func fail(c *gin.Context, err error) {
+	if errors.Is(c.Request.Context().Err(), context.Canceled) {
+		// The client hung up: whatever the error says (a cancelled query,
+		// a connection the driver dropped on cancel) it is not ours.
+		c.Set(keyCancelled, err)
+		c.AbortWithStatus(statusClientClosed)
+		return
+	}
 	var e *service.Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) && errors.Is(err, model.ErrUnavailable) {
+		_ = c.Error(errDatabaseDown.Wrap(err))
+		e = errDatabaseDown
+	} else if e == nil {
 		_ = c.Error(err)
 		e = errInternal
 	} else if e.Err != nil {

@@ -57,6 +57,9 @@ func (h *handlers) metricsRoutes(r *gin.Engine) {
 	})
 }
 
+// scrapeTimeout bounds the database reads of one scrape.
+const scrapeTimeout = 2 * time.Second
+
 type promLog struct{ log *slog.Logger }
 
 func (l promLog) Println(v ...any) { l.log.Error("metrics", "err", fmt.Sprint(v...)) }
@@ -135,8 +138,10 @@ func (m *messageCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (m *messageCollector) Collect(ch chan<- prometheus.Metric) {
-	// The registry gives no request context: a scrape is bounded here.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The registry gives no request context: a scrape is bounded here,
+	// shorter than the query deadline, so that a stalled database costs a
+	// scrape its delivery counts (logged) and never the process series.
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	s, err := m.svc.MetricsSnapshot(ctx)
 	if err != nil {

@@ -75,6 +75,9 @@ func logRequests(log *slog.Logger) gin.HandlerFunc {
 			route = "unmatched"
 		}
 		ctx := c.Request.Context()
+		if err, ok := c.Get(keyCancelled); ok {
+			log.InfoContext(ctx, "request cancelled by the client", "err", err, "route", route, "request_id", requestID(c))
+		}
 		for _, ge := range c.Errors {
 			var e *service.Error
 			if errors.As(ge.Err, &e) {

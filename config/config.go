@@ -26,6 +26,11 @@ type Config struct {
 
 	DataDir  string `yaml:"data_dir" env:"DATA_DIR"`   // embedded SQLite file and local photo storage live here
 	MySQLDSN string `yaml:"mysql_dsn" env:"MYSQL_DSN"` // empty: embedded SQLite under DataDir
+	// Deadlines of one statement (its wait for a pool connection included)
+	// and of one transaction: a database that stops answering gives 503s
+	// after this long instead of requests that hang.
+	DBQueryTimeout time.Duration `yaml:"db_query_timeout" env:"DB_QUERY_TIMEOUT"`
+	DBTxTimeout    time.Duration `yaml:"db_tx_timeout" env:"DB_TX_TIMEOUT"`
 
 	RedisAddr     string `yaml:"redis_addr" env:"REDIS_ADDR"` // empty: in-process Redis
 	RedisPassword string `yaml:"redis_password" env:"REDIS_PASSWORD"`
@@ -49,6 +54,13 @@ type Config struct {
 	WeChatEncodingAESKey string        `yaml:"wechat_encoding_aes_key" env:"WECHAT_ENCODING_AES_KEY"`
 	WeChatBaseURL        string        `yaml:"wechat_base_url" env:"WECHAT_BASE_URL"`
 	WeChatTimeout        time.Duration `yaml:"wechat_timeout" env:"WECHAT_TIMEOUT"`
+	// The text check made while a resident waits (submit, rate) gives up
+	// after WeChatCheckTimeout and stores the text to be checked later;
+	// after WeChatCheckBreakerFailures such failures in a row it stops
+	// asking for WeChatCheckBreakerOpen (then one probe decides).
+	WeChatCheckTimeout         time.Duration `yaml:"wechat_check_timeout" env:"WECHAT_CHECK_TIMEOUT"`
+	WeChatCheckBreakerFailures int           `yaml:"wechat_check_breaker_failures" env:"WECHAT_CHECK_BREAKER_FAILURES"`
+	WeChatCheckBreakerOpen     time.Duration `yaml:"wechat_check_breaker_open" env:"WECHAT_CHECK_BREAKER_OPEN"`
 	// developer | trial | formal, sent with every subscribe message.
 	WeChatMiniprogramState string `yaml:"wechat_miniprogram_state" env:"WECHAT_MINIPROGRAM_STATE"`
 
@@ -211,6 +223,9 @@ func Default() Config {
 		TemplatesResendUnknown: "rating,emergency",
 		MeetingReminders:       "24h,2h",
 		LogLevel:               "info",
+
+		DBQueryTimeout: 5 * time.Second, DBTxTimeout: 15 * time.Second,
+		WeChatCheckTimeout: 2 * time.Second, WeChatCheckBreakerFailures: 3, WeChatCheckBreakerOpen: 30 * time.Second,
 	}
 }
 
@@ -311,6 +326,11 @@ func (c Config) Validate() error {
 		{"login_per_ip_per_minute (REDPROP_LOGIN_PER_IP_PER_MINUTE)", int64(c.LoginPerIPPerMinute)},
 		{"login_per_code_per_minute (REDPROP_LOGIN_PER_CODE_PER_MINUTE)", int64(c.LoginPerCodePerMinute)},
 		{"wechat_timeout (REDPROP_WECHAT_TIMEOUT)", int64(c.WeChatTimeout)},
+		{"wechat_check_timeout (REDPROP_WECHAT_CHECK_TIMEOUT)", int64(c.WeChatCheckTimeout)},
+		{"wechat_check_breaker_failures (REDPROP_WECHAT_CHECK_BREAKER_FAILURES)", int64(c.WeChatCheckBreakerFailures)},
+		{"wechat_check_breaker_open (REDPROP_WECHAT_CHECK_BREAKER_OPEN)", int64(c.WeChatCheckBreakerOpen)},
+		{"db_query_timeout (REDPROP_DB_QUERY_TIMEOUT)", int64(c.DBQueryTimeout)},
+		{"db_tx_timeout (REDPROP_DB_TX_TIMEOUT)", int64(c.DBTxTimeout)},
 		{"max_body_bytes (REDPROP_MAX_BODY_BYTES)", c.MaxBodyBytes},
 		{"max_photo_bytes (REDPROP_MAX_PHOTO_BYTES)", c.MaxPhotoBytes},
 		{"max_photo_pixels (REDPROP_MAX_PHOTO_PIXELS)", c.MaxPhotoPixels},

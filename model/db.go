@@ -6,11 +6,15 @@ package model
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -29,6 +33,12 @@ var (
 	// ErrDeadlock is MySQL's 1213: the transaction was rolled back whole
 	// and may simply run again.
 	ErrDeadlock = errors.New("deadlock")
+	// ErrUnavailable is a database that did not answer: refused or lost
+	// connections, a query or transaction past its deadline, a pool with no
+	// free connection in time, SQLite locked beyond its busy timeout. It is
+	// an outage, never the caller's fault; a caller's own cancellation
+	// (context.Canceled) is not one and is left as it is.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // Translate maps gorm's and the driver's errors onto the package's own,
@@ -39,8 +49,10 @@ func Translate(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrDuplicate), errors.Is(err, ErrDeadlock):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrDuplicate), errors.Is(err, ErrDeadlock), errors.Is(err, ErrUnavailable):
 		return err
+	case unavailable(err):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
@@ -50,6 +62,53 @@ func Translate(err error) error {
 	}
 	return err
 }
+
+// unavailable reports whether err says the database could not be reached
+// or did not answer in time. A cancellation by the caller is not an
+// outage, even when the driver words it as a broken connection.
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var me *mysqldriver.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1040, // too many connections
+			1053, // server shutdown in progress
+			1927: // MariaDB: connection was killed
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, mysqldriver.ErrInvalidConn),
+		errors.Is(err, sql.ErrConnDone), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.As(err, &ne):
+		return true
+	}
+	// SQLite past its busy timeout: another process holds the file.
+	return strings.Contains(err.Error(), "database is locked")
+}
+
+// Deadlines bound the time a query and a transaction may take, so that a
+// database that stops answering (a frozen process, a network partition)
+// gives quick ErrUnavailable answers and a bounded number of goroutines
+// and connections instead of requests that hang for the whole stall.
+// database/sql waits for a free pool connection under the same context,
+// so the query deadline also bounds that wait.
+type Deadlines struct {
+	// Query bounds each statement (and its wait for a connection); a
+	// caller's context with an earlier deadline keeps its own.
+	Query time.Duration
+	// Tx bounds a whole transaction of InTx, from BEGIN to COMMIT.
+	Tx time.Duration
+}
+
+// DefaultDeadlines are what Open uses.
+var DefaultDeadlines = Deadlines{Query: 5 * time.Second, Tx: 15 * time.Second}
 
 // Base is embedded by every table.
 type Base struct {
@@ -65,8 +124,39 @@ func Engine(db *gorm.DB) string { return db.Dialector.Name() }
 func IsMySQL(db *gorm.DB) bool { return Engine(db) == "mysql" }
 
 // Open connects to MySQL when dsn is set, otherwise to the SQLite file at
-// sqlitePath (":memory:"-style URIs are passed through).
+// sqlitePath (":memory:"-style URIs are passed through), with the
+// DefaultDeadlines.
 func Open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
+	return OpenWith(dsn, sqlitePath, log, DefaultDeadlines)
+}
+
+// OpenWith is Open with the given deadlines; a zero field keeps its
+// default.
+func OpenWith(dsn, sqlitePath string, log logger.Interface, d Deadlines) (*gorm.DB, error) {
+	if d.Query <= 0 {
+		d.Query = DefaultDeadlines.Query
+	}
+	if d.Tx <= 0 {
+		d.Tx = DefaultDeadlines.Tx
+	}
+	db, err := open(dsn, sqlitePath, log, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Use(&deadlinePlugin{d: d}); err != nil {
+		closeDB(db)
+		return nil, fmt.Errorf("query deadlines: %w", err)
+	}
+	return db, nil
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+}
+
+func open(dsn, sqlitePath string, log logger.Interface, d Deadlines) (*gorm.DB, error) {
 	if log == nil {
 		log = logger.Discard
 	}
@@ -84,8 +174,18 @@ func Open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
 			}
 			dsn += "&" + level
 		}
-		db, err := gorm.Open(mysql.Open(dsn), gcfg)
+		mcfg, err := mysqldriver.ParseDSN(dsn)
 		if err != nil {
+			return nil, fmt.Errorf("open mysql: %w", err)
+		}
+		conn, err := mysqldriver.NewConnector(mcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open mysql: %w", err)
+		}
+		pool := sql.OpenDB(boundedConnector{conn, d.Query})
+		db, err := gorm.Open(mysql.New(mysql.Config{Conn: pool, DSN: dsn}), gcfg)
+		if err != nil {
+			pool.Close()
 			return nil, fmt.Errorf("open mysql: %w", err)
 		}
 		sqlDB, _ := db.DB()
@@ -115,10 +215,28 @@ func Open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
 	return db, nil
 }
 
+// boundedConnector bounds each new connection's dial and handshake.
+// database/sql opens some connections in the background, under a context
+// that never ends (to serve requests queued for the pool); against a
+// frozen server each would hang in the handshake for the whole stall,
+// holding a pool slot, a socket and goroutines.
+type boundedConnector struct {
+	driver.Connector
+	within time.Duration
+}
+
+func (c boundedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.within)
+	defer cancel()
+	return c.Connector.Connect(ctx)
+}
+
 // mysqlDSN adds the options every connection needs: parsed UTC times and
 // utf8mb4 (Chinese text and emoji in resident comments).
 func mysqlDSN(dsn string) string {
-	need := map[string]string{"parseTime": "true", "loc": "UTC", "charset": "utf8mb4"}
+	// timeout bounds the dial of a new connection: a host that drops
+	// packets would otherwise hold a pool slot for the OS's own minutes.
+	need := map[string]string{"parseTime": "true", "loc": "UTC", "charset": "utf8mb4", "timeout": "5s"}
 	sep := "?"
 	if strings.Contains(dsn, "?") {
 		sep = "&"
@@ -159,9 +277,22 @@ func readCommitted(dsn string) (string, error) {
 }
 
 // InTx runs fn in a transaction; an error or panic rolls back. The error
-// comes back translated (ErrNotFound, ErrDuplicate, ErrDeadlock).
+// comes back translated (ErrNotFound, ErrDuplicate, ErrDeadlock,
+// ErrUnavailable). The transaction has the Tx deadline of db: past it
+// database/sql rolls it back and fn's further statements fail.
 func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
-	return Translate(db.WithContext(ctx).Transaction(fn))
+	txCtx, cancel := ctx, context.CancelFunc(func() {})
+	if d := deadlinesOf(db); d != nil && !noDeadline(ctx) {
+		txCtx, cancel = withDeadline(ctx, d.Tx)
+	}
+	defer cancel()
+	err := Translate(db.WithContext(txCtx).Transaction(fn))
+	if err != nil && ctx.Err() == nil && errors.Is(txCtx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrUnavailable) {
+		// Rolled back for its budget: whatever fn saw (a done
+		// transaction, a service error built on it) the cause is time.
+		return fmt.Errorf("%w: transaction past its deadline: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 // InTxRetry is InTx run again, up to attempts times in all, while MySQL

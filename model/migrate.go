@@ -88,6 +88,9 @@ func LatestVersion() int { return steps[len(steps)-1].version }
 // Migrate brings the schema up to date. It is idempotent: run it on every
 // start and as often as you like.
 func Migrate(ctx context.Context, db *gorm.DB) (int, error) {
+	// A migration may rightly outlast the query deadline (an ALTER of a big
+	// table); it runs before the server takes requests.
+	ctx = WithoutDeadline(ctx)
 	db = db.WithContext(ctx)
 	// The option lives on a statement of its own: a db.Set statement is
 	// shared by what is chained on it, and would carry the version query's

@@ -38,6 +38,9 @@ type Verdict struct {
 // stored. Risky text is refused with ErrRiskyContent. When WeChat cannot
 // be asked the verdict is pending, not an error: the caller stores the
 // text and passes the verdict to RecordCheck in the same transaction.
+// A resident waits for it, so it gives WeChat CheckTimeout (shorter than
+// a push's) and, while the breaker is open after WeChat stopped
+// answering, does not ask at all.
 func (s *Service) CheckText(ctx context.Context, userID int64, scene int, text string) (Verdict, error) {
 	if scene < SceneProfile || scene > SceneLog {
 		return Verdict{}, fmt.Errorf("message: check scene %d is not 1..4", scene)
@@ -45,7 +48,18 @@ func (s *Service) CheckText(ctx context.Context, userID int64, scene int, text s
 	if strings.TrimSpace(text) == "" {
 		return Verdict{State: model.CheckPass}, nil
 	}
-	v, err := s.askWeChat(ctx, userID, scene, text)
+	if !s.check.allow() {
+		return Verdict{State: model.CheckPending}, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
+	v, err := s.askWeChat(cctx, userID, scene, text)
+	cancel()
+	if ctx.Err() == nil {
+		// Only WeChat's silence counts: an answer with an error code
+		// means it is up, and the caller hanging up says nothing of it.
+		var we *wechatSilence
+		s.check.record(ctx, errors.As(err, &we))
+	}
 	if err != nil {
 		s.log.WarnContext(ctx, "text check deferred", "user_id", userID, "err", err)
 		return Verdict{State: model.CheckPending}, nil
@@ -69,6 +83,9 @@ func (s *Service) askWeChat(ctx context.Context, userID int64, scene int, text s
 	}
 	r, err := s.wx.MsgCheck(ctx, openID, scene, text)
 	if err != nil {
+		if service.KindOf(err) == service.KindUnavailable || errors.Is(err, context.DeadlineExceeded) {
+			return Verdict{}, &wechatSilence{err}
+		}
 		return Verdict{}, err
 	}
 	switch r.Suggest {
@@ -77,6 +94,13 @@ func (s *Service) askWeChat(ctx context.Context, userID int64, scene int, text s
 	}
 	return Verdict{State: model.CheckReview, Label: r.Label}, nil
 }
+
+// wechatSilence is a check WeChat did not answer (unreachable, timed
+// out), as opposed to one it refused.
+type wechatSilence struct{ err error }
+
+func (e *wechatSilence) Error() string { return e.err.Error() }
+func (e *wechatSilence) Unwrap() error { return e.err }
 
 // CheckRecord names text that was stored: what it belongs to (e.g.
 // order:12:description), who wrote it, where it is.

@@ -118,6 +118,13 @@ type Config struct {
 	// CheckMaxAttempts bounds the re-checks of text WeChat could not check;
 	// after that the text is flagged for review.
 	CheckMaxAttempts int
+	// CheckTimeout bounds the text check a resident waits for (CheckText);
+	// past it the text is stored pending. After CheckBreakerFailures
+	// checks in a row that WeChat did not answer, CheckText defers every
+	// check at once for CheckBreakerOpen, then lets one probe through.
+	CheckTimeout         time.Duration
+	CheckBreakerFailures int
+	CheckBreakerOpen     time.Duration
 
 	// OAEnabled turns on the service account's template messages: staff
 	// who follow the account and chose it get their pushes there. Off by
@@ -168,6 +175,8 @@ func DefaultConfig() Config {
 		CallbackMaxSkew:  10 * time.Minute,
 		PairWindow:       10 * time.Minute,
 		CheckMaxAttempts: 12,
+
+		CheckTimeout: 2 * time.Second, CheckBreakerFailures: 3, CheckBreakerOpen: 30 * time.Second,
 	}
 }
 
@@ -231,6 +240,15 @@ func (c Config) withDefaults() Config {
 	if c.EmergencyReserve < 0 {
 		c.EmergencyReserve = 0
 	}
+	if c.CheckTimeout <= 0 {
+		c.CheckTimeout = d.CheckTimeout
+	}
+	if c.CheckBreakerFailures <= 0 {
+		c.CheckBreakerFailures = d.CheckBreakerFailures
+	}
+	if c.CheckBreakerOpen <= 0 {
+		c.CheckBreakerOpen = d.CheckBreakerOpen
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -247,6 +265,7 @@ type Service struct {
 	log   *slog.Logger
 
 	metrics counters
+	check   *breaker // of the text check a resident waits for
 
 	// Test hooks (export_test.go): afterSend runs between WeChat's answer
 	// and recording it and may simulate a crash there; onClaim sees every
@@ -286,7 +305,8 @@ func New(db *gorm.DB, clock service.Clock, wx WeChat, cfg Config) (*Service, err
 	if cfg.SMSEnabled && !cfg.Sandbox && cfg.SMS == nil {
 		return nil, fmt.Errorf("message: the SMS channel needs a provider client outside the sandbox")
 	}
-	s := &Service{db: db, clock: clock, wx: wx, oa: cfg.OfficialAccount, cfg: cfg, log: cfg.Log, metrics: newCounters()}
+	s := &Service{db: db, clock: clock, wx: wx, oa: cfg.OfficialAccount, cfg: cfg, log: cfg.Log, metrics: newCounters(),
+		check: &breaker{clock: clock, log: cfg.Log, threshold: cfg.CheckBreakerFailures, openFor: cfg.CheckBreakerOpen}}
 	if oa, ok := wx.(OfficialAccount); ok && s.oa == nil { // the sandbox stands in for both
 		s.oa = oa
 	}

@@ -382,3 +382,70 @@ func TestWarningsGoToTheConfiguredLogger(t *testing.T) {
 		t.Fatalf("logged %q (%v)", buf.String(), err)
 	}
 }
+
+// While WeChat hangs, the check a resident waits for gives up after
+// CheckTimeout; after CheckBreakerFailures such silences in a row the
+// breaker opens and checks are deferred without asking, until one probe
+// after CheckBreakerOpen finds WeChat answering again.
+func TestCheckBreaker(t *testing.T) {
+	e := setup(t, func(c *message.Config) {
+		c.CheckTimeout, c.CheckBreakerFailures, c.CheckBreakerOpen = 200*time.Millisecond, 3, time.Minute
+	})
+	a := e.user("ob")
+	check := func(t *testing.T) (message.Verdict, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		v, err := e.svc.CheckText(e.ctx, a, message.SceneForum, "楼道灯坏了")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, time.Since(start)
+	}
+	// A first check fetches the access token, which is not what hangs.
+	if v, _ := check(t); v.State != model.CheckPass {
+		t.Fatalf("before the hang: %+v", v)
+	}
+	e.fake.Hang(wechattest.MsgSecCheck, true)
+	t.Run("a hung check gives up after CheckTimeout and defers", func(t *testing.T) {
+		for i := 0; i < 3; i++ {
+			v, took := check(t)
+			if v.State != model.CheckPending || took > 2*time.Second {
+				t.Fatalf("check %d: %+v after %s", i, v, took)
+			}
+		}
+	})
+	t.Run("open: checks are deferred at once, WeChat not asked", func(t *testing.T) {
+		calls := e.fake.Calls(wechattest.MsgSecCheck)
+		for i := 0; i < 5; i++ {
+			v, took := check(t)
+			if v.State != model.CheckPending || took > 100*time.Millisecond {
+				t.Fatalf("check %d: %+v after %s", i, v, took)
+			}
+		}
+		if n := e.fake.Calls(wechattest.MsgSecCheck); n != calls {
+			t.Fatalf("WeChat asked %d times while open", n-calls)
+		}
+	})
+	t.Run("half-open: a failed probe opens it again", func(t *testing.T) {
+		e.clock.Advance(time.Minute + time.Second)
+		calls := e.fake.Calls(wechattest.MsgSecCheck)
+		if v, _ := check(t); v.State != model.CheckPending {
+			t.Fatalf("probe: %+v", v)
+		}
+		if v, took := check(t); v.State != model.CheckPending || took > 100*time.Millisecond {
+			t.Fatalf("after the failed probe: %+v after %s", v, took)
+		}
+		if n := e.fake.Calls(wechattest.MsgSecCheck); n != calls+1 {
+			t.Fatalf("%d calls, want the one probe", n-calls)
+		}
+	})
+	t.Run("a probe that WeChat answers closes it", func(t *testing.T) {
+		e.fake.Hang(wechattest.MsgSecCheck, false)
+		e.clock.Advance(time.Minute + time.Second)
+		for i := 0; i < 3; i++ {
+			if v, _ := check(t); v.State != model.CheckPass {
+				t.Fatalf("check %d after the outage: %+v", i, v)
+			}
+		}
+	})
+}

@@ -76,9 +76,10 @@ type Server struct {
 	inject   map[string][]int
 	delay    map[string]time.Duration
 	failing  bool
-	valid    map[string]string // access tokens WeChat still accepts → their AppID
-	stable   map[string]string // AppID → the current stable token
-	plain    map[string]string // AppID → the current /cgi-bin/token token
+	hang     map[string]chan struct{} // endpoint → closed when it answers again
+	valid    map[string]string        // access tokens WeChat still accepts → their AppID
+	stable   map[string]string        // AppID → the current stable token
+	plain    map[string]string        // AppID → the current /cgi-bin/token token
 	seq      int
 	requests []Request
 
@@ -130,7 +131,35 @@ func Start() *Server {
 func (s *Server) URL() string { return s.srv.URL }
 
 // Close stops the server: later calls are refused at the TCP level.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.mu.Lock()
+	for ep, ch := range s.hang { // a hung call would hold Close for ever
+		close(ch)
+		delete(s.hang, ep)
+	}
+	s.mu.Unlock()
+	s.srv.Close()
+}
+
+// Hang makes calls to endpoint (e.g. MsgSecCheck) wait without an answer,
+// as a WeChat that accepted the connection and froze does, until the
+// caller gives up or Hang(endpoint, false). Such calls are recorded with
+// Status 0.
+func (s *Server) Hang(endpoint string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.hang[endpoint]
+	switch {
+	case on && ch == nil:
+		if s.hang == nil {
+			s.hang = map[string]chan struct{}{}
+		}
+		s.hang[endpoint] = make(chan struct{})
+	case !on && ch != nil:
+		close(ch)
+		delete(s.hang, endpoint)
+	}
+}
 
 // SetCredentials changes the mini-program's AppID and secret the fake
 // accepts (40013 and 40125 answer the wrong ones).
@@ -343,6 +372,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 
 	s.mu.Lock()
+	if ch := s.hang[r.Endpoint]; ch != nil {
+		r.Status = 0
+		s.requests = append(s.requests, r)
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-hr.Context().Done():
+		}
+		return
+	}
 	d := s.delay[r.Endpoint]
 	s.mu.Unlock()
 	time.Sleep(d)
