@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"database/sql"
 	"encoding/hex"
@@ -129,14 +128,7 @@ func crashMidSend(t *testing.T, dsn string, instances int) {
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		base := "http://" + addr
-		waitFor(t, 30*time.Second, "readiness", func() bool {
-			resp, err := http.Get(base + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
+		waitReady(t, base, 30*time.Second)
 		return cmd, base
 	}
 	defer func() {
@@ -153,20 +145,7 @@ func crashMidSend(t *testing.T, dsn string, instances int) {
 	}()
 	call := func(base, token, method, path string, in any) (int, map[string]any) {
 		t.Helper()
-		raw, _ := json.Marshal(in)
-		req, _ := http.NewRequest(method, base+"/api/v1"+path, bytes.NewReader(raw))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return apiCall(t, base, token, method, path, in)
 	}
 	login := func(base, code string) string {
 		t.Helper()

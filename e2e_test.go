@@ -47,31 +47,11 @@ func TestBinaryAgainstFakeWeChat(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	base := "http://" + addr
-	waitFor(t, 20*time.Second, "readiness", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base, 20*time.Second)
 
 	call := func(token, method, path string, in any) (int, map[string]any) {
 		t.Helper()
-		raw, _ := json.Marshal(in)
-		req, _ := http.NewRequest(method, base+"/api/v1"+path, bytes.NewReader(raw))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return apiCall(t, base, token, method, path, in)
 	}
 	// The sandbox's made-up codes mean nothing to a real AppID.
 	if st, out := call("", "POST", "/auth/login", map[string]string{"code": "sandbox:resident"}); st/100 != 4 {
@@ -187,14 +167,7 @@ func TestBinaryLogsJSONAtTheConfiguredLevel(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	waitFor(t, 20*time.Second, "readiness", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base, 20*time.Second)
 	get := func(path, requestID string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)
@@ -274,6 +247,39 @@ func TestBinaryLogsJSONAtTheConfiguredLevel(t *testing.T) {
 	if stderr.String() != "" {
 		t.Errorf("stderr is not empty:\n%s", stderr.String())
 	}
+}
+
+// apiCall sends a JSON request to the API of the server at base and
+// returns the status and the decoded answer.
+func apiCall(t *testing.T, base, token, method, path string, in any) (int, map[string]any) {
+	t.Helper()
+	raw, _ := json.Marshal(in)
+	req, _ := http.NewRequest(method, base+"/api/v1"+path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// waitReady waits until the server at base answers /readyz with 200.
+func waitReady(t *testing.T, base string, within time.Duration) {
+	t.Helper()
+	waitFor(t, within, "readiness", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {

@@ -147,7 +147,7 @@ func outageServer(t *testing.T, m *privateMariaDB, queryTimeout string) (string,
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	base := "http://" + addr
-	waitFor(t, 30*time.Second, "readiness", func() bool { return status(base+"/readyz", "") == http.StatusOK })
+	waitReady(t, base, 30*time.Second)
 	resp, err := http.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader([]byte(`{"code":"sandbox:resident"}`)))
 	if err != nil {
 		t.Fatal(err)
@@ -364,7 +364,7 @@ func TestBinaryWeChatCheckHangs(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	waitFor(t, 20*time.Second, "readiness", func() bool { return status(base+"/readyz", "") == http.StatusOK })
+	waitReady(t, base, 20*time.Second)
 	resp, err := http.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader([]byte(`{"code":"code-resident"}`)))
 	if err != nil {
 		t.Fatal(err)

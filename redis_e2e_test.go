@@ -99,14 +99,7 @@ func TestBinaryWithRedisDown(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	waitFor(t, 20*time.Second, "readiness", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base, 20*time.Second)
 
 	type answer struct {
 		status int
