@@ -2,6 +2,8 @@ package wechat
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -9,26 +11,71 @@ import (
 )
 
 // Cache is the SDK's cache (access tokens, tickets) over our go-redis v9
-// client; the SDK's own Redis cache is built on v8.
+// client; the SDK's own Redis cache is built on v8. Redis shares a token
+// between instances; a copy in the process keeps WeChat working while
+// Redis is down (pushes, emergency alerts, text checks): a failed write
+// to Redis is not an error, and a failed read falls back to the copy.
 type Cache struct {
 	rdb    redis.UniversalClient
 	prefix string
+
+	mu    sync.Mutex
+	local map[string]localEntry
 }
+
+type localEntry struct {
+	val     interface{}
+	expires time.Time
+}
+
+// redisBudget bounds each Redis call, so that a frozen Redis costs a
+// WeChat call a fraction of a second, not the client's read timeout while
+// the SDK holds its token lock.
+const redisBudget = 300 * time.Millisecond
 
 var _ cache.ContextCache = (*Cache)(nil)
 
 // NewCache keeps every key under prefix.
 func NewCache(rdb redis.UniversalClient, prefix string) *Cache {
-	return &Cache{rdb: rdb, prefix: prefix}
+	return &Cache{rdb: rdb, prefix: prefix, local: map[string]localEntry{}}
+}
+
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, redisBudget)
+}
+
+func (c *Cache) keep(key string, val interface{}, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ttl <= 0 {
+		delete(c.local, key)
+		return
+	}
+	c.local[key] = localEntry{val: val, expires: time.Now().Add(ttl)}
+}
+
+func (c *Cache) kept(key string) interface{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.local[key]
+	if !ok || !time.Now().Before(e.expires) {
+		return nil
+	}
+	return e.val
 }
 
 // GetContext answers the stored string, or nil when the key is missing or
 // Redis fails: the SDK asserts .(string) on anything non-nil and fetches a
 // new token on nil.
 func (c *Cache) GetContext(ctx context.Context, key string) interface{} {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	v, err := c.rdb.Get(ctx, c.prefix+key).Result()
-	if err != nil {
-		return nil
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil // Redis answers: no instance holds a token
+	case err != nil:
+		return c.kept(key) // Redis is away: this process's own copy
 	}
 	return v
 }
@@ -37,20 +84,35 @@ func (c *Cache) GetContext(ctx context.Context, key string) interface{} {
 // lifetime WeChat announced shorter than the SDK's safety margin) stores
 // nothing: go-redis would keep such a key forever.
 func (c *Cache) SetContext(ctx context.Context, key string, val interface{}, ttl time.Duration) error {
+	c.keep(key, val, ttl)
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	if ttl <= 0 {
-		return c.rdb.Del(ctx, c.prefix+key).Err()
+		c.rdb.Del(ctx, c.prefix+key)
+		return nil
 	}
-	return c.rdb.Set(ctx, c.prefix+key, val, ttl).Err()
+	// A token fetched while Redis is away is still good: the SDK must not
+	// throw it away (and fail the push) because it could not be shared.
+	c.rdb.Set(ctx, c.prefix+key, val, ttl)
+	return nil
 }
 
 // IsExistContext reports whether key is stored.
 func (c *Cache) IsExistContext(ctx context.Context, key string) bool {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	n, err := c.rdb.Exists(ctx, c.prefix+key).Result()
-	return err == nil && n > 0
+	if err != nil {
+		return c.kept(key) != nil
+	}
+	return n > 0
 }
 
 // DeleteContext removes key.
 func (c *Cache) DeleteContext(ctx context.Context, key string) error {
+	c.keep(key, nil, 0)
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	return c.rdb.Del(ctx, c.prefix+key).Err()
 }
 

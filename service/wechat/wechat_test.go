@@ -346,3 +346,37 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With Redis down the client still fetches a token, keeps it in the
+// process and sends: emergency alerts and text checks do not depend on
+// Redis. When Redis is back, the token is shared again.
+func TestSendsWhileRedisIsDown(t *testing.T) {
+	e := setup(t)
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { down.Close() })
+	wx, err := wechat.New(wechat.Options{
+		AppID: wechattest.AppID, AppSecret: wechattest.AppSecret, BaseURL: e.fake.URL(),
+		Timeout: 5 * time.Second, MiniprogramState: "trial", RedisPrefix: e.prefix,
+	}, down)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fake.Accept("o1", "tpl", 3)
+	tokens := func() int {
+		n := 0
+		for _, r := range e.fake.Requests() {
+			if r.Endpoint != wechattest.SubscribeSend {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 0; i < 3; i++ {
+		if err := wx.SendSubscribe(context.Background(), push("o1")); err != nil {
+			t.Fatalf("send %d with Redis down: %v", i, err)
+		}
+	}
+	if n := tokens(); n != 1 {
+		t.Fatalf("%d token fetches for three sends, want one kept in the process", n)
+	}
+}
