@@ -94,6 +94,12 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*app,
 		return nil, err
 	}
 	rdb, stop, err := model.OpenRedis(ctx, cfg.RedisAddr, cfg.RedisPassword, cfg.RedisDB)
+	if errors.Is(err, model.ErrRedisUnreachable) {
+		// A restart during a Redis outage must come up: it serves as the
+		// running instances do (see README, "Redis is down").
+		log.WarnContext(ctx, "starting without redis", "err", err)
+		err = nil
+	}
 	if err != nil {
 		a.close()
 		return nil, err

@@ -278,3 +278,45 @@ func streetID(t *testing.T, data string) int64 {
 	}
 	return id
 }
+
+// A restart during a Redis outage comes up and serves: the binary starts
+// with its configured Redis unreachable, answers ready and lets a
+// resident log in and report.
+func TestBinaryStartsWithRedisDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	addr, dead := freeAddr(t), freeAddr(t) // nothing listens on dead
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+filepath.Join(dir, "data"), "REDPROP_MYSQL_DSN=",
+		"REDPROP_REDIS_ADDR="+dead, "REDPROP_WECHAT_APP_ID=", "REDPROP_JWT_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e",
+		"REDPROP_LOG_LEVEL=warn")
+	var stdout syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	defer func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", stdout.String())
+		}
+	}()
+	base := "http://" + addr
+	waitReady(t, base, 20*time.Second)
+	st, out := apiCall(t, base, "", "POST", "/auth/login", map[string]string{"code": "sandbox:resident"})
+	if st != http.StatusOK {
+		t.Fatalf("login: %d %v", st, out)
+	}
+	token, _ := out["access_token"].(string)
+	body := map[string]any{"category_id": 9, "compound_id": 1, "place": "3号楼", "description": "楼道灯不亮了"}
+	if st, out := apiCall(t, base, token, "POST", "/orders", body); st != http.StatusCreated {
+		t.Fatalf("submit: %d %v", st, out)
+	}
+	if !strings.Contains(stdout.String(), "starting without redis") {
+		t.Errorf("no warning that Redis was away:\n%s", stdout.String())
+	}
+}

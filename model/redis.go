@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,14 +43,6 @@ func OpenRedis(ctx context.Context, addr, password string, db int) (redis.Univer
 	// keys), so that a frozen Redis costs a request a fraction of a second
 	// instead of the 3 s read timeout.
 	client := redis.NewClient(&redis.Options{Addr: addr, Password: password, DB: db, ContextTimeoutEnabled: true})
-	if err := client.Ping(ctx).Err(); err != nil {
-		close(done)
-		client.Close()
-		if embedded != nil {
-			embedded.Close()
-		}
-		return nil, nil, fmt.Errorf("redis %s: %w", addr, err)
-	}
 	stop := func() {
 		close(done)
 		client.Close()
@@ -57,5 +50,19 @@ func OpenRedis(ctx context.Context, addr, password string, db int) (redis.Univer
 			embedded.Close()
 		}
 	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		if embedded != nil {
+			stop()
+			return nil, nil, fmt.Errorf("redis %s: %w", addr, err)
+		}
+		// A configured Redis that is down at start is the degraded mode
+		// the service runs in anyway (sessions and orders need only the
+		// database): the client is kept, and reconnects when Redis is back.
+		return client, stop, fmt.Errorf("%w: redis %s: %v", ErrRedisUnreachable, addr, err)
+	}
 	return client, stop, nil
 }
+
+// ErrRedisUnreachable comes with a working client from OpenRedis when the
+// configured Redis did not answer at start.
+var ErrRedisUnreachable = errors.New("redis unreachable at start")
