@@ -3,6 +3,7 @@ package message
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"gorm.io/gorm"
 
@@ -32,13 +33,37 @@ type smsMessage struct {
 	params      map[string]string
 }
 
+// responderRoles are the roles an emergency call alerts (the order
+// package's chain). Only their holders need allowances kept for alerts.
+var responderRoles = []string{model.RoleGridWorker, model.RoleBuildingSteward, model.RoleCommunityDuty,
+	model.RoleCommunityStaff, model.RoleStreetStaff, model.RoleCityStaff}
+
 // keepFor is how many allowances of tpl a push of row must leave: routine
-// pushes of the template emergency alerts use leave the reserve.
-func (s *Service) keepFor(row model.Outbox, tpl Template) int {
-	if row.Priority > 0 || tpl.LongTerm || tpl.ID != s.cfg.Templates[KindNewReport].ID {
-		return 0
+// pushes of the template emergency alerts use leave the reserve, to a
+// responder; a firm manager or worker is never alerted and keeps nothing
+// back.
+func (s *Service) keepFor(ctx context.Context, tx *gorm.DB, row model.Outbox, tpl Template) (int, error) {
+	if row.Priority > 0 || tpl.LongTerm {
+		return 0, nil
 	}
-	return s.cfg.EmergencyReserve
+	return s.reserveFor(ctx, tx, row.UserID, tpl.ID)
+}
+
+// reserveFor is the reserve a user keeps of template id.
+func (s *Service) reserveFor(ctx context.Context, tx *gorm.DB, userID int64, id string) (int, error) {
+	if s.cfg.EmergencyReserve == 0 || id != s.cfg.Templates[KindNewReport].ID {
+		return 0, nil
+	}
+	gs, err := model.LiveGrants(ctx, tx, userID)
+	if err != nil {
+		return 0, err
+	}
+	for _, g := range gs {
+		if slices.Contains(responderRoles, g.Role) {
+			return s.cfg.EmergencyReserve, nil
+		}
+	}
+	return 0, nil
 }
 
 // prepareUrgent readies an urgent row of the service account or SMS
@@ -109,9 +134,9 @@ func (s *Service) sendSMS(ctx context.Context, m *smsMessage) error {
 // heldBack says whether what the user has left of tpl is all reserve for
 // row (the sandbox's note).
 func (s *Service) heldBack(ctx context.Context, tx *gorm.DB, row model.Outbox, tpl Template) (bool, error) {
-	keep := s.keepFor(row, tpl)
-	if keep == 0 {
-		return false, nil
+	keep, err := s.keepFor(ctx, tx, row, tpl)
+	if err != nil || keep == 0 {
+		return false, err
 	}
 	q, err := model.QuotaOf(ctx, tx, row.UserID, tpl.ID)
 	if err != nil {

@@ -135,11 +135,23 @@ func TestUrgentReachesAResponderWithoutQuota(t *testing.T) {
 	})
 }
 
-// Routine pushes leave the last allowance of the new-report template; the
-// emergency alert takes it.
+// Routine pushes leave a responder the last allowance of the new-report
+// template; the emergency alert takes it. Someone no call alerts (a firm
+// manager) keeps nothing back.
 func TestRoutinePushesLeaveTheEmergencyAllowance(t *testing.T) {
 	e := setup(t, func(c *message.Config) { c.EmergencyReserve = 1 })
+	t.Run("not a responder", func(t *testing.T) {
+		mgr := e.user("o_m")
+		servicetest.Must(t, e.db.Create(&model.Grant{UserID: mgr, Role: model.RoleFirmManager, ScopeKind: model.ScopeFirm, ScopeID: 1}).Error)
+		e.allow(mgr, "o_m", tplNew, 2)
+		e.publish(newReport("order:8:dispatched:v1", mgr))
+		e.publish(newReport("order:9:dispatched:v1", mgr))
+		if st := e.deliver(); st.Sent != 2 || st.Skipped != 0 {
+			t.Fatalf("a firm manager's pushes: %+v, want both sent", st)
+		}
+	})
 	uid := e.user("o_r")
+	servicetest.Must(t, e.db.Create(&model.Grant{UserID: uid, Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: 1}).Error)
 	e.allow(uid, "o_r", tplNew, 2)
 	e.publish(newReport("order:1:submitted:v1", uid))
 	e.publish(newReport("order:2:submitted:v1", uid))

@@ -79,9 +79,9 @@ func (s *Service) subscriptions(ctx context.Context, db *gorm.DB, userID int64) 
 		// that only the settings switch stops them.
 		// The allowances held for emergencies are not there for routine
 		// pushes: ask again before they are all that is left.
-		reserve := 0
-		if out[i].TemplateID == s.cfg.Templates[KindNewReport].ID {
-			reserve = s.cfg.EmergencyReserve
+		reserve, err := s.reserveFor(ctx, db, userID, out[i].TemplateID)
+		if err != nil {
+			return nil, err
 		}
 		out[i].Ask = out[i].Off || !out[i].LongTerm && out[i].Remaining <= reserve || out[i].LongTerm && !accepted
 	}

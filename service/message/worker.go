@@ -438,7 +438,10 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 
 	consumed := false
 	if !tpl.LongTerm {
-		keep := s.keepFor(*row, tpl)
+		keep, err := s.keepFor(ctx, tx, *row, tpl)
+		if err != nil {
+			return prepared{}, err
+		}
 		taken, err := model.TakeQuotaKeeping(ctx, tx, row.UserID, tpl.ID, keep)
 		if err != nil {
 			return prepared{}, err
