@@ -345,7 +345,11 @@ func (a *app) ready(ctx context.Context) error {
 	// and staff actions need the database only. Failing here would take
 	// every instance out of the load balancer for the length of a Redis
 	// outage.
-	if err := a.rdb.Ping(ctx).Err(); err != nil {
+	// Its ping gets a budget of its own: a frozen Redis must not make the
+	// readiness answer slower than a load balancer's probe waits.
+	rctx, rcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer rcancel()
+	if err := a.rdb.Ping(rctx).Err(); err != nil {
 		a.log.WarnContext(ctx, "ready without redis: logins limited per instance, Idempotency-Key creates answer 503", "err", err)
 	}
 	return nil

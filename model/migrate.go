@@ -133,13 +133,14 @@ func Migrate(ctx context.Context, db *gorm.DB) (int, error) {
 // mysqlTableOptions create every table as utf8mb4 (Chinese text and emoji).
 const mysqlTableOptions = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
 
-// checkCharset refuses tables that are not utf8mb4: ones created by an
-// earlier run into a latin1 database keep their charset, and AutoMigrate
-// does not convert them.
+// checkCharset refuses tables whose charset cannot hold Chinese text:
+// ones created by an earlier run into a latin1 database keep their
+// charset, and AutoMigrate does not convert them. utf8 (utf8mb3) tables of
+// earlier installs hold Chinese and pass; only emoji need utf8mb4 there.
 func checkCharset(db *gorm.DB) error {
 	var bad []string
 	err := db.Raw(`SELECT table_name FROM information_schema.tables
-		WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_collation NOT LIKE 'utf8mb4%'
+		WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_collation NOT LIKE 'utf8%'
 		ORDER BY table_name`).Scan(&bad).Error
 	if err != nil {
 		return fmt.Errorf("read table charsets: %w", err)
@@ -147,7 +148,7 @@ func checkCharset(db *gorm.DB) error {
 	if len(bad) == 0 {
 		return nil
 	}
-	return fmt.Errorf("tables %s are not utf8mb4 and cannot hold Chinese text: convert each with "+
+	return fmt.Errorf("tables %s are in a charset that cannot hold Chinese text: convert each with "+
 		"ALTER TABLE <name> CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, or drop the database and "+
 		"create it with CREATE DATABASE <name> CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", strings.Join(bad, ", "))
 }

@@ -121,6 +121,15 @@ func TestMigrateIntoALatin1Database(t *testing.T) {
 			t.Fatalf("read back %q: %v", got.Name, err)
 		}
 	})
+	t.Run("a utf8 (utf8mb3) table of an earlier install", func(t *testing.T) {
+		db := latin1(t, "latin1_utf8")
+		if err := db.Exec("CREATE TABLE firms (id bigint PRIMARY KEY) CHARACTER SET utf8").Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := model.Migrate(ctx, db); err != nil {
+			t.Fatalf("migrate refused a table that holds Chinese: %v", err)
+		}
+	})
 	t.Run("a latin1 table left behind", func(t *testing.T) {
 		db := latin1(t, "latin1_left")
 		if err := db.Exec("CREATE TABLE firms (id bigint PRIMARY KEY) CHARACTER SET latin1").Error; err != nil {
