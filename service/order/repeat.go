@@ -130,6 +130,12 @@ func (s *Service) repeated(ctx context.Context, db *gorm.DB, by doer, o model.Or
 	if !st.unseen && !canSee(by.actor, &o) {
 		return false, nil
 	}
+	// An act that took the order out of sight (退单) is a repeat only for
+	// someone who still holds the role they did it in: a revoked manager
+	// learns nothing of the order from a 200.
+	if st.unseen && (by.actor == nil || !by.actor.Has(last.Role)) {
+		return false, nil
+	}
 	c := &act{action: action, ctx: ctx, db: db, by: by, in: in, prev: o, next: o, now: s.clock.Now().UTC()}
 	for _, t := range st.same {
 		if ok, err := t(c, &last); err != nil || !ok {

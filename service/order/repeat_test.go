@@ -337,3 +337,25 @@ func TestRepeatNeedsSight(t *testing.T) {
 	_, err := e.svc.Act(e.ctx, e.actor("grid"), id, ActVerify, Input{})
 	wantKind(t, err, service.KindForbidden, "out_of_scope")
 }
+
+// A manager whose grant was revoked after returning an order learns
+// nothing from sending the return again: it is no repeat for him.
+func TestRepeatOfAReturnNeedsTheRoleStill(t *testing.T) {
+	e := newLoopEnv(t)
+	id := e.drive(model.StateVerified, 0)
+	e.act("community", id, ActDispatch, Input{HandlerKind: model.HandlerFirm})
+	in := Input{Reason: "不属于物业服务范围"}
+	e.act("manager", id, ActReturn, in)
+	t.Run("still a manager: a repeat", func(t *testing.T) {
+		if _, err := e.svc.Act(e.ctx, e.actor("manager"), id, ActReturn, in); err != nil {
+			t.Fatalf("repeat by the manager: %v", err)
+		}
+	})
+	t.Run("revoked: refused", func(t *testing.T) {
+		revoked := &service.Actor{UserID: e.city.Users["manager"]}
+		v, err := e.svc.Act(e.ctx, revoked, id, ActReturn, in)
+		if err == nil {
+			t.Fatalf("a revoked manager got the order back: state %s", v.State)
+		}
+	})
+}
