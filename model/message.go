@@ -774,6 +774,13 @@ type OutboxResend struct {
 	Kinds       []string
 	EventPrefix string
 	Events      bool
+	// Since keeps rows that became unknown at or after it: rows an
+	// earlier version left unknown may have arrived (it kept no msgid and
+	// read no delivery event), so they are never sent again.
+	Since time.Time
+	// SkipChannel leaves that channel's rows alone (the mini-program's,
+	// when delivery events settle them with their quota given back).
+	SkipChannel string
 }
 
 // ResendUnknownOutbox settles as o (a due state) every unknown row r
@@ -781,7 +788,10 @@ type OutboxResend struct {
 // holds no LIKE wildcard.
 func ResendUnknownOutbox(ctx context.Context, db *gorm.DB, r OutboxResend, o OutboxOutcome) (int64, error) {
 	pattern := r.EventPrefix + "%" // a plain prefix: no LIKE wildcard in it
-	q := db.WithContext(ctx).Model(&Outbox{}).Where("state = ? AND due_at <= ?", OutboxUnknown, r.Now)
+	q := db.WithContext(ctx).Model(&Outbox{}).Where("state = ? AND due_at <= ? AND updated_at >= ?", OutboxUnknown, r.Now, r.Since)
+	if r.SkipChannel != "" {
+		q = q.Where("channel <> ?", r.SkipChannel)
+	}
 	var pick *gorm.DB
 	switch {
 	case r.EventPrefix == "" && len(r.Kinds) == 0:
@@ -839,9 +849,9 @@ func SettleOutbox(ctx context.Context, db *gorm.DB, id int64, from string, o Out
 
 // DueUnknownOutbox lists up to limit unknown rows of channel whose
 // reconcile window (DueAt) is over, oldest first.
-func DueUnknownOutbox(ctx context.Context, db *gorm.DB, channel string, now time.Time, limit int) ([]Outbox, error) {
+func DueUnknownOutbox(ctx context.Context, db *gorm.DB, channel string, now, since time.Time, limit int) ([]Outbox, error) {
 	var rows []Outbox
-	err := db.WithContext(ctx).Where("state = ? AND due_at <= ? AND channel = ?", OutboxUnknown, now, channel).
+	err := db.WithContext(ctx).Where("state = ? AND due_at <= ? AND channel = ? AND updated_at >= ?", OutboxUnknown, now, channel, since).
 		Order("due_at, id").Limit(limit).Find(&rows).Error
 	return rows, Translate(err)
 }

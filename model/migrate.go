@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"strings"
@@ -74,6 +75,21 @@ var steps = []step{
 		return tx.Exec("CREATE INDEX ix_outbox_msg_id ON outboxes (msg_id)").Error
 	}},
 }
+
+// MigratedAt is when step version was applied to db (the zero time when
+// it was not).
+func MigratedAt(ctx context.Context, db *gorm.DB, version int) (time.Time, error) {
+	var v SchemaVersion
+	err := db.WithContext(ctx).Where("version = ?", version).Take(&v).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return time.Time{}, nil
+	}
+	return v.AppliedAt, Translate(err)
+}
+
+// ReconcileVersion is the step from which pushes keep WeChat's msgid and
+// delivery events settle unknown pushes.
+const ReconcileVersion = 4
 
 func createIndex(tx *gorm.DB, model any, table, name, cols string) error {
 	if tx.Migrator().HasIndex(model, name) {

@@ -59,10 +59,18 @@ func (s *Service) unknownOutcome(now time.Time, code, msg string) model.OutboxOu
 // resendUnknown puts back in the queue the unknown rows whose reconcile
 // window is over and whose rule is to send again.
 func (s *Service) resendUnknown(ctx context.Context, now time.Time, st *Stats) error {
+	// Rows left unknown before this version kept no msgid and met no
+	// delivery event: they may have arrived, and stay unknown.
+	since, err := model.MigratedAt(ctx, s.db, model.ReconcileVersion)
+	if err != nil {
+		return fmt.Errorf("read the reconcile step: %w", err)
+	}
+	skip := ""
 	if s.cfg.SentEvents {
-		if err := s.resendUnreached(ctx, now, st); err != nil {
+		if err := s.resendUnreached(ctx, now, since, st); err != nil {
 			return err
 		}
+		skip = model.ChannelMP // settled above, with their quota given back
 	}
 	var kinds []string
 	for _, kind := range Kinds() {
@@ -71,7 +79,8 @@ func (s *Service) resendUnknown(ctx context.Context, now time.Time, st *Stats) e
 		}
 	}
 	n, err := model.ResendUnknownOutbox(ctx, s.db,
-		model.OutboxResend{Now: now, Kinds: kinds, EventPrefix: EmergencyEventPrefix, Events: !s.cfg.EmergencyKeepUnknown},
+		model.OutboxResend{Now: now, Kinds: kinds, EventPrefix: EmergencyEventPrefix, Events: !s.cfg.EmergencyKeepUnknown,
+			Since: since, SkipChannel: skip},
 		model.OutboxOutcome{State: model.OutboxFailed, LastCode: "reconcile_resend",
 			LastError: "no delivery event within the reconcile window; sent again by policy"})
 	if err != nil {
@@ -86,8 +95,8 @@ func (s *Service) resendUnknown(ctx context.Context, now time.Time, st *Stats) e
 // delivery event within the window: with SentEvents, WeChat tells of
 // every push it took, so these never reached it, and no duplicate is
 // possible. The unit of quota each took is given back first.
-func (s *Service) resendUnreached(ctx context.Context, now time.Time, st *Stats) error {
-	rows, err := model.DueUnknownOutbox(ctx, s.db, model.ChannelMP, now, s.cfg.BatchSize)
+func (s *Service) resendUnreached(ctx context.Context, now, since time.Time, st *Stats) error {
+	rows, err := model.DueUnknownOutbox(ctx, s.db, model.ChannelMP, now, since, s.cfg.BatchSize)
 	if err != nil {
 		return fmt.Errorf("list unreached pushes: %w", err)
 	}

@@ -370,6 +370,34 @@ func TestWithDeliveryEventsAnUntoldPushGoesAgain(t *testing.T) {
 			t.Fatalf("row %s msgid %s, %d pushes", row.State, row.MsgID, e.delivered("oa"))
 		}
 	})
+	t.Run("left unknown before the upgrade: never sent again", func(t *testing.T) {
+		e := setup(t, events)
+		a := e.user("oa")
+		e.allow(a, "oa", tplNew, 2)
+		svc, err := message.New(e.db, e.clock, neverSent{e.wx}, e.cfg)
+		servicetest.Must(t, err)
+		e.publish(newReport("order:1:submitted:1", a))
+		e.publish(newReport("order:2:submitted:1", a))
+		if st := e.deliver(svc); st.Unknown != 2 {
+			t.Fatalf("%+v", st)
+		}
+		// As if an earlier version had left them unknown: it kept no
+		// msgid and read no delivery event, so they may have arrived.
+		servicetest.Must(t, e.db.Model(&model.Outbox{}).Where("1 = 1").
+			UpdateColumn("updated_at", time.Now().Add(-48*time.Hour)).Error)
+		servicetest.Must(t, e.db.Model(&model.SchemaVersion{}).Where("version = ?", model.ReconcileVersion).
+			Update("applied_at", time.Now().Add(-24*time.Hour)).Error)
+		e.clock.Advance(e.cfg.ReconcileAfter + time.Hour)
+		e.deliver()
+		for _, row := range e.rows("1 = 1") {
+			if row.State != model.OutboxUnknown {
+				t.Errorf("row %d (%s) of before the upgrade went %s", row.ID, row.Kind, row.State)
+			}
+		}
+		if e.delivered("oa") != 0 {
+			t.Fatalf("%d old pushes sent again", e.delivered("oa"))
+		}
+	})
 	t.Run("needs the callback", func(t *testing.T) {
 		e := setup(t)
 		cfg := e.cfg
