@@ -826,11 +826,15 @@ func SentEventOutbox(ctx context.Context, db *gorm.DB, toUser, templateID, msgID
 		}
 	}
 	err := db.WithContext(ctx).Where("state IN ? AND to_user = ? AND template_id = ? AND channel = ? AND msg_id = ?",
-		[]string{OutboxUnknown, OutboxSending}, toUser, templateID, ChannelMP, "").Order("id").Limit(1).Find(&rows).Error
+		[]string{OutboxUnknown, OutboxSending}, toUser, templateID, ChannelMP, "").Order("id").Limit(2).Find(&rows).Error
 	if err != nil {
 		return Outbox{}, Translate(err)
 	}
-	if len(rows) == 0 {
+	// Without a msgid the event names only the user and the template: with
+	// two such pushes in doubt (two instances sending at once) it cannot
+	// say which arrived, and settling the wrong one could lose the other.
+	// Both are then left to the window's rule.
+	if len(rows) != 1 {
 		return Outbox{}, ErrNotFound
 	}
 	return rows[0], nil

@@ -397,3 +397,27 @@ func TestMarkRead(t *testing.T) {
 		t.Fatalf("marked %d (%v), want the one left", n, err)
 	}
 }
+
+// A delivery event without a msgid names only the user and the template:
+// it settles the one push in doubt, and none when two are.
+func TestSentEventMatchesOnlyAnUnambiguousPush(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.Open(t)
+	doubt := func(key string) model.Outbox {
+		r := outboxRow(1, key, model.OutboxUnknown, 0)
+		r.ToUser, r.TemplateID, r.Channel = "o1", "tpl", model.ChannelMP
+		return r
+	}
+	must(t, model.InsertOutbox(ctx, db, []model.Outbox{doubt("a")}))
+	t.Run("one in doubt", func(t *testing.T) {
+		if _, err := model.SentEventOutbox(ctx, db, "o1", "tpl", ""); err != nil {
+			t.Fatalf("the one push in doubt: %v", err)
+		}
+	})
+	must(t, model.InsertOutbox(ctx, db, []model.Outbox{doubt("b")}))
+	t.Run("two in doubt", func(t *testing.T) {
+		if r, err := model.SentEventOutbox(ctx, db, "o1", "tpl", ""); !errors.Is(err, model.ErrNotFound) {
+			t.Fatalf("picked row %d of two: %v", r.ID, err)
+		}
+	})
+}
