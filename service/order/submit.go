@@ -331,7 +331,7 @@ func (s *Service) create(ctx context.Context, tx *gorm.DB, o *model.Order, cat m
 	if o.Channel == model.ChannelPatrol {
 		event = "patrol"
 	}
-	return s.notify(ctx, tx, o, event)
+	return s.notifyIn(ctx, tx, o, event, &cat)
 }
 
 // autoDispatch hands a fresh order to the handler its category names. It
