@@ -247,7 +247,27 @@ func mysqlDSN(dsn string) string {
 			sep = "&"
 		}
 	}
+	// interpolateParams sends each statement with its parameters in one
+	// round trip instead of prepare + execute + close (three); the driver
+	// escapes them itself, which is safe for utf8mb4 but not for the
+	// multibyte charsets whose second byte may be a backslash (the driver
+	// refuses those).
+	if !strings.Contains(dsn, "interpolateParams=") && !unsafeInterpolation(dsn) {
+		dsn += sep + "interpolateParams=true"
+	}
 	return dsn
+}
+
+// unsafeInterpolation reports whether dsn names a charset the driver will
+// not interpolate parameters for.
+func unsafeInterpolation(dsn string) bool {
+	low := strings.ToLower(dsn)
+	for _, cs := range []string{"big5", "cp932", "gb2312", "gbk", "sjis"} {
+		if strings.Contains(low, "charset="+cs) || strings.Contains(low, ","+cs) {
+			return true
+		}
+	}
+	return false
 }
 
 // readCommitted returns the DSN parameter that makes every session of the

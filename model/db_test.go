@@ -28,3 +28,38 @@ func TestMySQLSessionsReadCommitted(t *testing.T) {
 		}
 	}
 }
+
+// Statements go to MariaDB with their parameters interpolated: no
+// server-side prepare for a parameterised query.
+func TestMySQLStatementsAreNotPrepared(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("prepared statements are a MySQL matter")
+	}
+	db := dbtest.Open(t)
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One connection, so the session counter below is the query's own.
+	conn, err := sqlDB.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	prepared := func() int64 {
+		var name string
+		var n int64
+		if err := conn.QueryRowContext(t.Context(), "SHOW SESSION STATUS LIKE 'Com_stmt_prepare'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := prepared()
+	var one int64
+	if err := conn.QueryRowContext(t.Context(), "SELECT ? + 0", 1).Scan(&one); err != nil || one != 1 {
+		t.Fatalf("select: %d %v", one, err)
+	}
+	if n := prepared() - before; n != 0 {
+		t.Fatalf("%d statements prepared for one parameterised query, want 0", n)
+	}
+}

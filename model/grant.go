@@ -94,6 +94,40 @@ type Seat struct {
 	ScopeID   int64
 }
 
+// AfterCreate moves the holder's GrantsVersion in the grant's own
+// transaction, whoever creates it (a redeemed invitation, the command
+// line, an import, a test): no cache of the user's grants outlives it.
+func (g *Grant) AfterCreate(tx *gorm.DB) error {
+	return bumpGrantsVersion(tx.Session(&gorm.Session{NewDB: true}), "id = ?", g.UserID)
+}
+
+// bumpGrantsVersion moves GrantsVersion of the users matching where.
+func bumpGrantsVersion(tx *gorm.DB, where string, args ...any) error {
+	return tx.Model(&User{}).Where(where, args...).
+		UpdateColumn("grants_version", gorm.Expr("grants_version + 1")).Error
+}
+
+// AuthCheck is what authenticating a request asks of the database.
+type AuthCheck struct {
+	Live          bool  // the session exists, is not revoked and has not expired
+	GrantsVersion int64 // the user's GrantsVersion
+}
+
+// CheckAuth answers, in one statement, whether the session family of
+// userID is live at now and what the user's GrantsVersion is (Live is
+// false when the user does not exist).
+func CheckAuth(ctx context.Context, db *gorm.DB, family string, userID int64, now time.Time) (AuthCheck, error) {
+	var r struct {
+		GrantsVersion int64
+		Live          int64
+	}
+	err := db.WithContext(ctx).Model(&User{}).
+		Select("grants_version, EXISTS (SELECT 1 FROM auth_sessions WHERE family = ? AND revoked_at IS NULL AND expires_at > ?) AS live",
+			family, now).
+		Where("id = ?", userID).Limit(1).Scan(&r).Error
+	return AuthCheck{Live: r.Live != 0, GrantsVersion: r.GrantsVersion}, Translate(err)
+}
+
 // LiveGrants returns the grants in force of one user, oldest first.
 func LiveGrants(ctx context.Context, db *gorm.DB, userID int64) ([]Grant, error) {
 	var gs []Grant
@@ -181,10 +215,20 @@ func InvitationsBy(ctx context.Context, db *gorm.DB, creatorID int64, p Page) (P
 // RevokeGrant marks a grant revoked at now by a user (0 for the command
 // line) unless it already was; it returns the rows changed (0: revoked
 // before).
+//
+// The holder's GrantsVersion moves in the same transaction, so no cached
+// copy of their grants lets the revoked one act again.
 func RevokeGrant(ctx context.Context, db *gorm.DB, id, by int64, now time.Time) (int64, error) {
-	res := db.WithContext(ctx).Model(&Grant{}).Where("id = ? AND "+liveGrant, id).
-		Updates(map[string]any{"revoked_at": now, "revoked_by": by})
-	return res.RowsAffected, Translate(res.Error)
+	var n int64
+	err := InTx(ctx, db, func(tx *gorm.DB) error {
+		res := tx.Model(&Grant{}).Where("id = ? AND "+liveGrant, id).
+			Updates(map[string]any{"revoked_at": now, "revoked_by": by})
+		if n = res.RowsAffected; res.Error != nil || n == 0 {
+			return res.Error
+		}
+		return bumpGrantsVersion(tx, "id = (SELECT user_id FROM grants WHERE id = ?)", id)
+	})
+	return n, err
 }
 
 // GrantView is a grant with the name of its holder.

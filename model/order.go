@@ -236,23 +236,34 @@ func LastOrderStep(ctx context.Context, db *gorm.DB, orderID int64, aside []stri
 	return evs[0], true, nil
 }
 
-// BumpOrderCounter hands out the next number of day (YYYYMMDD) inside the
-// caller's transaction: the counter row is upserted and read back under
-// the transaction's lock, so two instances never get the same number.
-func BumpOrderCounter(ctx context.Context, tx *gorm.DB, day string) (int64, error) {
-	db := tx.WithContext(ctx)
-	err := db.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "day"}},
-		DoUpdates: clause.Assignments(map[string]any{"last": gorm.Expr("? + 1", clause.Column{Name: "last"})}),
-	}).Create(&OrderCounter{Day: day, Last: 1}).Error
-	if err != nil {
-		return 0, fmt.Errorf("bump order counter: %w", Translate(err))
+// ReserveOrderNumbers reserves the next n numbers of day (YYYYMMDD) in a
+// short transaction of its own and returns the last of them: the caller
+// owns last-n+1 … last. The counter row is locked only for that
+// transaction, never across an order's, so submits do not queue on it;
+// a number reserved and then not used is a gap, never a duplicate. It must
+// not be called inside another transaction (SQLite has one connection).
+func ReserveOrderNumbers(ctx context.Context, db *gorm.DB, day string, n int64) (int64, error) {
+	if n < 1 {
+		n = 1
 	}
 	var last int64
-	if err := db.Model(&OrderCounter{}).Where("day = ?", day).Select("last").Scan(&last).Error; err != nil {
-		return 0, fmt.Errorf("read order counter: %w", Translate(err))
-	}
-	return last, nil
+	// The first reservations of a day race to create its row: MySQL may
+	// pick one as a deadlock victim, which simply runs again.
+	err := InTxRetry(ctx, db, 3, func(tx *gorm.DB) error {
+		tx = tx.WithContext(ctx)
+		err := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "day"}},
+			DoUpdates: clause.Assignments(map[string]any{"last": gorm.Expr("? + ?", clause.Column{Name: "last"}, n)}),
+		}).Create(&OrderCounter{Day: day, Last: n}).Error
+		if err != nil {
+			return fmt.Errorf("bump order counter: %w", Translate(err))
+		}
+		if err := tx.Model(&OrderCounter{}).Where("day = ?", day).Select("last").Scan(&last).Error; err != nil {
+			return fmt.Errorf("read order counter: %w", Translate(err))
+		}
+		return nil
+	})
+	return last, err
 }
 
 // OrderScope is one part of the orders a viewer's queue holds; a query

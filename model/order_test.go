@@ -69,21 +69,17 @@ func TestMoveOrderIsACompareAndSetOnTheVersion(t *testing.T) {
 	})
 }
 
-func TestBumpOrderCounterCountsPerDay(t *testing.T) {
+func TestReserveOrderNumbersCountsPerDay(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.Open(t)
 	for i, tc := range []struct {
 		day  string
+		n    int64
 		want int64
-	}{{"20261123", 1}, {"20261123", 2}, {"20261123", 3}, {"20261124", 1}} {
-		var got int64
-		err := model.InTx(ctx, db, func(tx *gorm.DB) error {
-			var err error
-			got, err = model.BumpOrderCounter(ctx, tx, tc.day)
-			return err
-		})
+	}{{"20261123", 1, 1}, {"20261123", 1, 2}, {"20261123", 10, 12}, {"20261124", 5, 5}, {"20261124", 0, 6}} {
+		got, err := model.ReserveOrderNumbers(ctx, db, tc.day, tc.n)
 		if err != nil || got != tc.want {
-			t.Fatalf("bump %d of %s: %d %v, want %d", i, tc.day, got, err, tc.want)
+			t.Fatalf("reserve %d of %s: %d %v, want %d", i, tc.day, got, err, tc.want)
 		}
 	}
 }

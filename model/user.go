@@ -15,6 +15,9 @@ type User struct {
 	UnionID     *string `gorm:"size:64;index"`
 	Phone       string  `gorm:"size:20;index"`
 	DisplayName string  `gorm:"size:32"`
+	// GrantsVersion goes up in the transaction of every change to the
+	// user's grants: a cache of their grants holds while it is unchanged.
+	GrantsVersion int64 `gorm:"not null;default:0"`
 }
 
 // Relations of a resident to a household.

@@ -60,6 +60,8 @@ type Service struct {
 	cfg   Config
 	limit service.Limiter
 	local *localLimits // the login limits while Redis is unreachable
+	// grants caches users' live grants across requests (see grantCache).
+	grants *grantCache
 }
 
 // New builds the service.
@@ -68,7 +70,8 @@ func New(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service.Clock,
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{db: db, rdb: rdb, wx: wx, clock: clock, cfg: cfg,
-		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}, local: &localLimits{}}
+		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}, local: &localLimits{},
+		grants: newGrantCache()}
 }
 
 // Errors of this package.
@@ -494,16 +497,21 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 	if c.Family == "" {
 		return nil, ErrTokenInvalid
 	}
-	live, err := model.SessionLive(ctx, s.db, c.Family, s.clock.Now())
+	// One statement checks the session and reads the user's grants
+	// version; the grants come from the cache while that version holds.
+	chk, err := model.CheckAuth(ctx, s.db, c.Family, userID, s.clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	if !live {
+	if !chk.Live {
 		return nil, ErrTokenInvalid
 	}
-	grants, err := model.LiveGrants(ctx, s.db, userID)
-	if err != nil {
-		return nil, err
+	grants, ok := s.grants.get(userID, chk.GrantsVersion)
+	if !ok {
+		if grants, err = model.LiveGrants(ctx, s.db, userID); err != nil {
+			return nil, err
+		}
+		s.grants.put(userID, chk.GrantsVersion, grants)
 	}
 	return &service.Actor{UserID: userID, Grants: grants}, nil
 }

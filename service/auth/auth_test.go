@@ -29,6 +29,7 @@ type fixture struct {
 	rdb   redis.UniversalClient
 	pre   string
 	clock *service.FakeClock
+	cfg   auth.Config
 	svc   *auth.Service
 }
 
@@ -45,6 +46,7 @@ func newFixture(t *testing.T, rdb redis.UniversalClient, prefix string, mod ...f
 	for _, m := range mod {
 		m(&cfg)
 	}
+	f.cfg = cfg
 	f.svc = auth.New(f.db, rdb, wechat.NewSandbox(), f.clock, cfg)
 	return f
 }
@@ -375,4 +377,90 @@ func TestGraceEntryHoldsNoTokenInClear(t *testing.T) {
 	if again, err := f.svc.Refresh(f.ctx, tok.RefreshToken); err != nil || again != next {
 		t.Fatalf("second use: %v (same pair %v)", err, again == next)
 	}
+}
+
+// Grants are cached across requests, but a grant created or revoked acts
+// (or stops acting) from the very next request, on this instance and on
+// another sharing the database; a cached request costs one statement.
+func TestGrantCacheNeverLetsARevokedGrantAct(t *testing.T) {
+	f := newFixture(t, nil, "")
+	// A second server instance: its own cache, the same database.
+	other := auth.New(f.db, f.rdb, wechat.NewSandbox(), f.clock, f.cfg)
+	tok, user, err := f.svc.Login(f.ctx, "sandbox:grid", "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := func(t *testing.T, s *auth.Service) []string {
+		t.Helper()
+		a, err := s.Authenticate(f.ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatalf("authenticate: %v", err)
+		}
+		out := []string{}
+		for _, g := range a.Grants {
+			out = append(out, g.Role)
+		}
+		return out
+	}
+	both := func(t *testing.T, want string) {
+		t.Helper()
+		for i, s := range []*auth.Service{f.svc, other} {
+			if got := fmt.Sprint(roles(t, s)); got != want {
+				t.Fatalf("instance %d: roles %s, want %s", i+1, got, want)
+			}
+		}
+	}
+	both(t, "[]") // cached empty on both
+	grant := func(t *testing.T, role string) model.Grant {
+		t.Helper()
+		g := model.Grant{UserID: user.ID, Role: role, ScopeKind: model.ScopeGrid, ScopeID: 7}
+		if err := model.Create(f.ctx, f.db, &g); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	var worker model.Grant
+	t.Run("a new grant acts at once", func(t *testing.T) {
+		worker = grant(t, model.RoleGridWorker)
+		both(t, "[grid_worker]")
+		grant(t, model.RoleVolunteer)
+		both(t, "[grid_worker volunteer]")
+	})
+	t.Run("a cached request checks session and grants in one statement", func(t *testing.T) {
+		n := dbtest.CountStatements(t, f.db)
+		n.On.Store(true)
+		roles(t, f.svc)
+		if got, sql := n.Take(); got != 1 {
+			t.Fatalf("%d statements for a cached request, want 1: %q", got, sql)
+		}
+		n.On.Store(false)
+	})
+	t.Run("a revoked grant is refused on the very next request, on both instances", func(t *testing.T) {
+		if n, err := model.RevokeGrant(f.ctx, f.db, worker.ID, 1, f.clock.Now()); err != nil || n != 1 {
+			t.Fatalf("revoke: %d %v", n, err)
+		}
+		both(t, "[volunteer]")
+	})
+	t.Run("a revoke inside a caller's transaction holds once it commits", func(t *testing.T) {
+		v := grant(t, model.RoleBuildingSteward)
+		both(t, "[volunteer building_steward]")
+		err := model.InTx(f.ctx, f.db, func(tx *gorm.DB) error {
+			_, err := model.RevokeGrant(f.ctx, tx, v.ID, 1, f.clock.Now())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		both(t, "[volunteer]")
+	})
+	t.Run("the session is still checked", func(t *testing.T) {
+		if err := f.svc.Logout(f.ctx, tok.AccessToken, tok.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range []*auth.Service{f.svc, other} {
+			if _, err := s.Authenticate(f.ctx, tok.AccessToken); !errors.Is(err, auth.ErrTokenInvalid) {
+				t.Fatalf("instance %d: logged-out token: %v", i+1, err)
+			}
+		}
+	})
 }

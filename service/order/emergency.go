@@ -155,11 +155,13 @@ func (s *Service) Call(ctx context.Context, a *service.Actor, in CallInput) (Cal
 	}
 	now := s.clock.Now().UTC()
 	var call model.EmergencyCall
+	// Numbered before the transaction: the counter row is not locked
+	// while the call is written.
+	num, err := s.numbers.take(ctx, now)
+	if err != nil {
+		return CallView{}, false, err
+	}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		num, err := nextNumber(ctx, tx, now)
-		if err != nil {
-			return err
-		}
 		who := vulnerableLabel[reg.Kind]
 		if vv[0].Name != "" {
 			who += vv[0].Name

@@ -65,6 +65,12 @@ var eventRoute = map[string]struct {
 // not know go to whoever holds the order now (a deadline warning, say).
 // Messages never carry a resident's phone or name.
 func (s *Service) notify(ctx context.Context, tx *gorm.DB, o *model.Order, event string) error {
+	return s.notifyIn(ctx, tx, o, event, nil)
+}
+
+// notifyIn is notify for a caller that holds the order's category
+// already (a submit): it is not read again.
+func (s *Service) notifyIn(ctx context.Context, tx *gorm.DB, o *model.Order, event string, known *model.Category) error {
 	route, ok := eventRoute[event]
 	if !ok {
 		route.to, route.kind, route.title = toHolder, kindNewReport, "工单即将超时，请尽快处理"
@@ -76,8 +82,10 @@ func (s *Service) notify(ctx context.Context, tx *gorm.DB, o *model.Order, event
 	if len(users) == 0 {
 		return nil
 	}
-	cat, err := model.ByID[model.Category](ctx, tx, o.CategoryID)
-	if err != nil {
+	var cat model.Category
+	if known != nil && known.ID == o.CategoryID {
+		cat = *known
+	} else if cat, err = model.ByID[model.Category](ctx, tx, o.CategoryID); err != nil {
 		cat.Name = o.CategoryCode
 	}
 	body := fmt.Sprintf("工单 %s（%s）", o.Number, cat.Name)

@@ -299,24 +299,18 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 		n.households[h.ID] = h
 		blds.add(h.BuildingID)
 	}
-	if n.compounds, err = model.NamesOf(ctx, db, &model.Compound{}, "name", comps.list()); err != nil {
+	// The places' and handlers' names, every kind in one statement.
+	ns, err := model.NamesOfAll(ctx, db,
+		model.NameSet{Table: &model.Compound{}, Col: "name", IDs: comps.list()},
+		model.NameSet{Table: &model.Grid{}, Col: "name", IDs: grids.list()},
+		model.NameSet{Table: &model.Building{}, Col: "name", IDs: blds.list()},
+		model.NameSet{Table: &model.Firm{}, Col: "name", IDs: firms.list()},
+		model.NameSet{Table: &model.Department{}, Col: "name", IDs: depts.list()},
+		model.NameSet{Table: &model.Region{}, Col: "name", IDs: regions.list()})
+	if err != nil {
 		return nil, err
 	}
-	if n.grids, err = model.NamesOf(ctx, db, &model.Grid{}, "name", grids.list()); err != nil {
-		return nil, err
-	}
-	if n.buildings, err = model.NamesOf(ctx, db, &model.Building{}, "name", blds.list()); err != nil {
-		return nil, err
-	}
-	if n.firms, err = model.NamesOf(ctx, db, &model.Firm{}, "name", firms.list()); err != nil {
-		return nil, err
-	}
-	if n.depts, err = model.NamesOf(ctx, db, &model.Department{}, "name", depts.list()); err != nil {
-		return nil, err
-	}
-	if n.regions, err = model.NamesOf(ctx, db, &model.Region{}, "name", regions.list()); err != nil {
-		return nil, err
-	}
+	n.compounds, n.grids, n.buildings, n.firms, n.depts, n.regions = ns[0], ns[1], ns[2], ns[3], ns[4], ns[5]
 	if n.contracted, err = s.firmsContracted(ctx, a, orders); err != nil {
 		return nil, err
 	}

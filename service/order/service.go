@@ -62,6 +62,9 @@ type Options struct {
 	// order's compound ended the handling firm still sees the resident's
 	// name and phone; zero hides them the day after the contract ends.
 	FirmContractGrace time.Duration
+	// NumberBlock is how many order numbers the service reserves from the
+	// database at a time (zero: 10); see numbers.
+	NumberBlock int
 }
 
 // Service is the order capability.
@@ -73,6 +76,8 @@ type Service struct {
 	msgs   Messages
 	opts   Options
 	log    *slog.Logger
+	// numbers hands out order numbers outside the orders' transactions.
+	numbers *numbers
 }
 
 // New builds the service.
@@ -84,5 +89,6 @@ func New(db *gorm.DB, clock service.Clock, cal Calendars, photos Photos, msgs Me
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, clock: clock, cal: cal, photos: photos, msgs: msgs, opts: opts, log: log}
+	return &Service{db: db, clock: clock, cal: cal, photos: photos, msgs: msgs, opts: opts, log: log,
+		numbers: newNumbers(db, opts.NumberBlock)}
 }

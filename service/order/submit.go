@@ -91,9 +91,14 @@ func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) 
 	if err != nil {
 		return View{}, false, err
 	}
+	// The number is taken before the transaction, so the day's counter
+	// row is not locked while the order is written; a submit that fails
+	// below leaves a gap in the day's numbers.
+	if o.Number, err = s.numbers.take(ctx, s.clock.Now().UTC()); err != nil {
+		return View{}, false, err
+	}
 	base := o
-	// MySQL may pick the first submits of a day, racing to create the
-	// day's counter row, as deadlock victims: try again.
+	// A deadlock victim (MySQL) is rolled back whole: try again.
 	err = model.InTxRetry(ctx, s.db, 3, func(tx *gorm.DB) error {
 		o = base
 		if err := s.create(ctx, tx, &o, cat, cal, role, in.PhotoIDs); err != nil {
@@ -299,16 +304,11 @@ func (s *Service) patrolPlace(ctx context.Context, a *service.Actor, in SubmitIn
 	return model.Ancestry{}, errSubmitPatrol
 }
 
-// create numbers, stores and announces a new order inside tx, and
-// dispatches it at once where its category says so.
+// create stores and announces a new order, numbered already, inside tx,
+// and dispatches it at once where its category says so.
 func (s *Service) create(ctx context.Context, tx *gorm.DB, o *model.Order, cat model.Category, cal *calendar.Calendar,
 	role string, photos []int64) error {
 	now := s.clock.Now().UTC()
-	num, err := nextNumber(ctx, tx, now)
-	if err != nil {
-		return err
-	}
-	o.Number = num
 	o.CreatedAt, o.UpdatedAt = now, now
 	armStep(o, cat, now, cal)
 	if err := model.Create(ctx, tx, o); err != nil {
@@ -331,7 +331,7 @@ func (s *Service) create(ctx context.Context, tx *gorm.DB, o *model.Order, cat m
 	if o.Channel == model.ChannelPatrol {
 		event = "patrol"
 	}
-	return s.notify(ctx, tx, o, event)
+	return s.notifyIn(ctx, tx, o, event, &cat)
 }
 
 // autoDispatch hands a fresh order to the handler its category names. It
@@ -410,18 +410,6 @@ func departmentCovers(dep, anc model.Ancestry) bool {
 		(dep.DistrictID == 0 || dep.DistrictID == anc.DistrictID) &&
 		(dep.StreetID == 0 || dep.StreetID == anc.StreetID) &&
 		(dep.CommunityID == 0 || dep.CommunityID == anc.CommunityID)
-}
-
-// nextNumber hands out the next human number of now's Beijing day. The
-// counter row is bumped inside the caller's transaction, so two instances
-// never hand out the same number.
-func nextNumber(ctx context.Context, tx *gorm.DB, now time.Time) (string, error) {
-	day := now.In(calendar.Beijing).Format("20060102")
-	last, err := model.BumpOrderCounter(ctx, tx, day)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("GD%s%04d", day, last), nil
 }
 
 // attach claims uploaded photos for the order inside tx.

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/model/dbtest"
@@ -274,5 +277,60 @@ func TestSubmitNumbersUniqueUnderConcurrency(t *testing.T) {
 	e.db.Model(&model.Order{}).Order("number").Pluck("number", &nums)
 	if len(nums) != n || nums[0] != "GD202611230001" || nums[n-1] != fmt.Sprintf("GD2026112300%02d", n) {
 		t.Fatalf("numbers %v", nums)
+	}
+}
+
+// The day's counter row is not locked while an order's transaction runs:
+// a submit held open inside its transaction (after its order row is
+// written) does not stop another submit from completing (MariaDB).
+func TestSubmitDoesNotHoldCounterAcrossTransaction(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("row locks need MariaDB: SQLite serialises every writer on one connection")
+	}
+	e := newLoopEnv(t)
+	// One number per reservation: every submit goes to the counter row.
+	e.svc.numbers = newNumbers(e.db, 1)
+	a := e.actor("resident")
+	in := SubmitInput{CategoryID: e.cats["environment"].ID, Description: "楼道灯坏了", HouseholdID: e.city.Households[0].ID}
+
+	var held atomic.Bool
+	inside, release := make(chan struct{}), make(chan struct{})
+	err := e.db.Callback().Create().After("gorm:create").Register("test:hold_first_order", func(d *gorm.DB) {
+		if d.Statement.Table == "orders" && held.CompareAndSwap(false, true) {
+			close(inside)
+			<-release
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan View, 1)
+	go func() {
+		v, _, err := e.svc.Submit(e.ctx, a, in)
+		if err != nil {
+			t.Errorf("held submit: %v", err)
+		}
+		first <- v
+	}()
+	<-inside
+	done := make(chan View, 1)
+	go func() {
+		v, _, err := e.svc.Submit(e.ctx, a, in)
+		if err != nil {
+			t.Errorf("second submit: %v", err)
+		}
+		done <- v
+	}()
+	var second View
+	select {
+	case second = <-done:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("a submit waited on another submit's open transaction")
+	}
+	close(release)
+	v := <-first
+	if v.Number == "" || second.Number == "" || v.Number == second.Number {
+		t.Fatalf("numbers %q and %q", v.Number, second.Number)
 	}
 }
