@@ -92,7 +92,8 @@ var steps = []step{
 // orderQueueIndexes are the composite indexes of migration 5, by name and
 // columns: one per part of the tree (with level and state, for the
 // dispatchers' and grid workers' queues), one for the whole city at a
-// level, one per handler, one per firm worker.
+// level, one per handler, one per firm worker, and one for the
+// scheduler's deadline scans.
 var orderQueueIndexes = [][2]string{
 	{"ix_order_city_queue", "city_id, level, state"},
 	{"ix_order_district_queue", "district_id, level, state"},
@@ -104,6 +105,9 @@ var orderQueueIndexes = [][2]string{
 	{"ix_order_level_queue", "level, state"},
 	{"ix_order_handler_queue", "handler_kind, handler_id, state"},
 	{"ix_order_assignee_queue", "assignee_id, state"},
+	// The scheduler's scans of running steps (DueOrders, WarnableOrders):
+	// per open state, the deadlines in range, not the closed history.
+	{"ix_order_deadline", "state, overdue, step_deadline"},
 }
 
 func createIndex(tx *gorm.DB, model any, table, name, cols string) error {

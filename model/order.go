@@ -360,6 +360,10 @@ type orderPart struct {
 	where  string
 	args   []any
 	states []string
+	// index is the one serving the part. MySQL is told to use it: left
+	// to statistics, the optimizer at times intersects single-column
+	// indexes instead and sorts the result.
+	index string
 }
 
 // orderLevels and orderStates are every level and state an order can be
@@ -423,7 +427,7 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 			if col == "" {
 				add(orderPart{where: "1 = 1"})
 			} else {
-				add(orderPart{where: col + " = ?", args: args})
+				add(orderPart{where: col + " = ?", args: args, index: "idx_orders_" + col})
 			}
 			return
 		}
@@ -434,9 +438,13 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 		if states != nil {
 			sts = states
 		}
+		index := "ix_order_level_queue"
+		if col != "" {
+			index = "ix_order_" + strings.TrimSuffix(col, "_id") + "_queue"
+		}
 		for _, l := range levels {
 			for _, st := range sts {
-				add(orderPart{where: eq + "level = ? AND state = ?", args: append(slices.Clip(args), l, st)})
+				add(orderPart{where: eq + "level = ? AND state = ?", args: append(slices.Clip(args), l, st), index: index})
 			}
 		}
 	}
@@ -447,8 +455,8 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 		case sc.Person != 0:
 			// One person's orders are few: their own indexes, states checked
 			// on the rows.
-			add(orderPart{where: "author_id = ?", args: []any{sc.Person}, states: states})
-			add(orderPart{where: "resident_id = ?", args: []any{sc.Person}, states: states})
+			add(orderPart{where: "author_id = ?", args: []any{sc.Person}, states: states, index: "idx_orders_author_id"})
+			add(orderPart{where: "resident_id = ?", args: []any{sc.Person}, states: states, index: "idx_orders_resident_id"})
 		case sc.TreeKind != "":
 			if col := TreeColumn(sc.TreeKind); col != "" {
 				tree(col, sc.TreeID, sc.Level)
@@ -457,11 +465,11 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 			// By assignee (and state) on its index, the firm checked on the rows.
 			if states == nil {
 				add(orderPart{where: "assignee_id = ? AND handler_kind = ? AND handler_id IN ?",
-					args: []any{sc.Assignee, sc.HandlerKind, sc.HandlerIDs}})
+					args: []any{sc.Assignee, sc.HandlerKind, sc.HandlerIDs}, index: "idx_orders_assignee_id"})
 			}
 			for _, st := range states {
 				add(orderPart{where: "assignee_id = ? AND state = ? AND handler_kind = ? AND handler_id IN ?",
-					args: []any{sc.Assignee, st, sc.HandlerKind, sc.HandlerIDs}})
+					args: []any{sc.Assignee, st, sc.HandlerKind, sc.HandlerIDs}, index: "ix_order_assignee_queue"})
 			}
 		case sc.HandlerKind != "":
 			sts := orderStates
@@ -470,7 +478,7 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 			}
 			for _, id := range sc.HandlerIDs {
 				for _, st := range sts {
-					add(orderPart{where: "handler_kind = ? AND handler_id = ? AND state = ?", args: []any{sc.HandlerKind, id, st}})
+					add(orderPart{where: "handler_kind = ? AND handler_id = ? AND state = ?", args: []any{sc.HandlerKind, id, st}, index: "ix_order_handler_queue"})
 				}
 			}
 		}
@@ -480,7 +488,7 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 
 // partQuery is the query of one part with q's filters, newest first.
 func partQuery(db *gorm.DB, q OrderQuery, p orderPart) *gorm.DB {
-	tx := db.Model(&Order{}).Where(p.where, p.args...)
+	tx := withIndex(db.Model(&Order{}), p.index).Where(p.where, p.args...)
 	if p.states != nil {
 		tx = tx.Where("state IN ?", p.states)
 	}
@@ -559,6 +567,15 @@ func listOrdersOr(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, erro
 	return rows, Translate(err)
 }
 
+// withIndex reads orders by the named index on MySQL, where the plan
+// would otherwise flip with statistics; SQLite picks it by itself.
+func withIndex(tx *gorm.DB, index string) *gorm.DB {
+	if index == "" || !IsMySQL(tx) {
+		return tx
+	}
+	return tx.Table("orders FORCE INDEX (" + index + ")")
+}
+
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
@@ -568,7 +585,7 @@ func likeEscape(s string) string {
 // and that are not yet marked overdue.
 func DueOrders(ctx context.Context, db *gorm.DB, states []string, now time.Time, after int64, limit int) ([]Order, error) {
 	var rows []Order
-	err := db.WithContext(ctx).
+	err := withIndex(db.WithContext(ctx).Model(&Order{}), "ix_order_deadline").
 		Where("state IN ? AND overdue = ? AND paused_at IS NULL AND step_deadline IS NOT NULL AND step_deadline <= ?",
 			states, false, now).
 		Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
@@ -580,7 +597,7 @@ func DueOrders(ctx context.Context, db *gorm.DB, states []string, now time.Time,
 // lies in (now, horizon].
 func WarnableOrders(ctx context.Context, db *gorm.DB, states []string, now, horizon time.Time, after int64, limit int) ([]Order, error) {
 	var rows []Order
-	err := db.WithContext(ctx).
+	err := withIndex(db.WithContext(ctx).Model(&Order{}), "ix_order_deadline").
 		Where("state IN ? AND warned_at IS NULL AND overdue = ? AND paused_at IS NULL AND step_deadline > ? AND step_deadline <= ?",
 			states, false, now, horizon).
 		Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
