@@ -73,7 +73,7 @@ var steps = []step{
 		}
 		return tx.Exec("CREATE INDEX ix_outbox_msg_id ON outboxes (msg_id)").Error
 	}},
-	{5, "order queues read by index in id order", func(tx *gorm.DB) error {
+	{5, "queues read by index in id order", func(tx *gorm.DB) error {
 		// ListOrders splits a queue into parts of equalities, each read
 		// newest first: with the id InnoDB appends to every secondary
 		// index, these serve each part in id order without a filesort.
@@ -85,7 +85,12 @@ var steps = []step{
 				return err
 			}
 		}
-		return nil
+		// A user's unread messages, newest first, without reading the
+		// read ones of past years.
+		if tx.Migrator().HasIndex(&Message{}, "ix_message_unread") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_message_unread ON messages (user_id, read_at)").Error
 	}},
 }
 

@@ -192,6 +192,54 @@ func TestSchedulerScansReadTheRunningSteps(t *testing.T) {
 	}
 }
 
+// TestInboxReadsOnePage checks the plans of a user's inbox over years of
+// read messages: all of it and the unread only, one page of rows each.
+func TestInboxReadsOnePage(t *testing.T) {
+	c := servicetest.New(t)
+	if !model.IsMySQL(c.DB) {
+		t.Skip("the plans checked are MariaDB's; SQLite has no ANALYZE of this form (set REDPROP_TEST_MYSQL_DSN)")
+	}
+	read := servicetest.Start.Add(-time.Hour)
+	var msgs []model.Message
+	for i := range 6000 {
+		m := model.Message{UserID: int64(5001 + i%3), Kind: "order", Event: "order.moved", Title: "工单进展"}
+		if i >= 300 { // the unread ones are old, under years of read ones
+			m.ReadAt = &read
+		}
+		msgs = append(msgs, m)
+	}
+	if err := c.DB.CreateInBatches(msgs, 1000).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.DB.Exec("TRUNCATE TABLE messages") })
+	if err := c.DB.Exec("ANALYZE TABLE messages").Error; err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := c.DB.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, unread := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unread only %v", unread), func(t *testing.T) {
+			dry := c.DB.Session(&gorm.Session{DryRun: true})
+			var st *gorm.Statement
+			dry.Callback().Query().After("gorm:query").Register("test:keep", func(tx *gorm.DB) { st = tx.Statement })
+			defer dry.Callback().Query().Remove("test:keep")
+			if _, err := model.Inbox(c.Ctx, dry, 5001, unread, 0, 21); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range analyze(t, sqlDB, st.SQL.String(), st.Vars) {
+				if r["key"] == "" || strings.Contains(r["Extra"], "filesort") {
+					t.Errorf("not an ordered index read: %v", r)
+				}
+				if n, _ := strconv.ParseFloat(r["r_rows"], 64); n > 3*21 {
+					t.Errorf("%v rows read for a page of 21: %v", n, r)
+				}
+			}
+		})
+	}
+}
+
 // analyze runs MariaDB's ANALYZE of a statement: its plan with the rows
 // each step actually read (r_rows).
 func analyze(t *testing.T, db *sql.DB, query string, vars []any) []map[string]string {
