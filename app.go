@@ -84,7 +84,7 @@ type app struct {
 func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log, clock: service.SystemClock{}, embedded: cfg.MySQLDSN == ""}
 	db, err := model.OpenWith(cfg.MySQLDSN, sqlitePath(cfg.DataDir), nil,
-		model.Deadlines{Query: cfg.DBQueryTimeout, Tx: cfg.DBTxTimeout})
+		model.Deadlines{Query: cfg.DBQueryTimeout, Tx: cfg.DBTxTimeout, MaxOpen: cfg.DBMaxOpenConns, MaxIdle: cfg.DBMaxIdleConns})
 	if err != nil {
 		return nil, err
 	}

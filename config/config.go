@@ -31,6 +31,10 @@ type Config struct {
 	// after this long instead of requests that hang.
 	DBQueryTimeout time.Duration `yaml:"db_query_timeout" env:"DB_QUERY_TIMEOUT"`
 	DBTxTimeout    time.Duration `yaml:"db_tx_timeout" env:"DB_TX_TIMEOUT"`
+	// The MySQL pool: connections open at most, and kept idle between
+	// bursts (fewer idle than open means reconnecting under load).
+	DBMaxOpenConns int `yaml:"db_max_open_conns" env:"DB_MAX_OPEN_CONNS"`
+	DBMaxIdleConns int `yaml:"db_max_idle_conns" env:"DB_MAX_IDLE_CONNS"`
 
 	RedisAddr     string `yaml:"redis_addr" env:"REDIS_ADDR"` // empty: in-process Redis
 	RedisPassword string `yaml:"redis_password" env:"REDIS_PASSWORD"`
@@ -225,6 +229,7 @@ func Default() Config {
 		LogLevel:               "info",
 
 		DBQueryTimeout: 5 * time.Second, DBTxTimeout: 15 * time.Second,
+		DBMaxOpenConns: 50, DBMaxIdleConns: 50,
 		WeChatCheckTimeout: 2 * time.Second, WeChatCheckBreakerFailures: 3, WeChatCheckBreakerOpen: 30 * time.Second,
 	}
 }
@@ -331,6 +336,8 @@ func (c Config) Validate() error {
 		{"wechat_check_breaker_open (REDPROP_WECHAT_CHECK_BREAKER_OPEN)", int64(c.WeChatCheckBreakerOpen)},
 		{"db_query_timeout (REDPROP_DB_QUERY_TIMEOUT)", int64(c.DBQueryTimeout)},
 		{"db_tx_timeout (REDPROP_DB_TX_TIMEOUT)", int64(c.DBTxTimeout)},
+		{"db_max_open_conns (REDPROP_DB_MAX_OPEN_CONNS)", int64(c.DBMaxOpenConns)},
+		{"db_max_idle_conns (REDPROP_DB_MAX_IDLE_CONNS)", int64(c.DBMaxIdleConns)},
 		{"max_body_bytes (REDPROP_MAX_BODY_BYTES)", c.MaxBodyBytes},
 		{"max_photo_bytes (REDPROP_MAX_PHOTO_BYTES)", c.MaxPhotoBytes},
 		{"max_photo_pixels (REDPROP_MAX_PHOTO_PIXELS)", c.MaxPhotoPixels},

@@ -36,6 +36,26 @@ func TestFileThenEnvironment(t *testing.T) {
 	}
 }
 
+func TestDatabasePoolSize(t *testing.T) {
+	t.Run("defaults keep as many idle as open", func(t *testing.T) {
+		if c := Default(); c.DBMaxOpenConns != 50 || c.DBMaxIdleConns != 50 {
+			t.Fatalf("pool defaults %d/%d", c.DBMaxOpenConns, c.DBMaxIdleConns)
+		}
+	})
+	t.Run("the environment sets them", func(t *testing.T) {
+		cfg, err := Load("", env(map[string]string{"REDPROP_DB_MAX_OPEN_CONNS": "80", "REDPROP_DB_MAX_IDLE_CONNS": "40"}))
+		if err != nil || cfg.DBMaxOpenConns != 80 || cfg.DBMaxIdleConns != 40 {
+			t.Fatalf("%v %d/%d", err, cfg.DBMaxOpenConns, cfg.DBMaxIdleConns)
+		}
+	})
+	t.Run("zero is refused by name", func(t *testing.T) {
+		_, err := Load("", env(map[string]string{"REDPROP_DB_MAX_IDLE_CONNS": "0"}))
+		if err == nil || !strings.Contains(err.Error(), "db_max_idle_conns") {
+			t.Fatalf("want db_max_idle_conns named: %v", err)
+		}
+	})
+}
+
 func TestValidationNamesTheKey(t *testing.T) {
 	cases := map[string]map[string]string{
 		"REDPROP_ACCESS_TOKEN_TTL":        {"REDPROP_ACCESS_TOKEN_TTL": "soon"},

@@ -105,10 +105,15 @@ type Deadlines struct {
 	Query time.Duration
 	// Tx bounds a whole transaction of InTx, from BEGIN to COMMIT.
 	Tx time.Duration
+	// MaxOpen and MaxIdle size the MySQL pool (SQLite keeps its single
+	// connection); 0 keeps the default of 50 each. An idle size below the
+	// open size closes connections after every burst and reopens them on
+	// the next.
+	MaxOpen, MaxIdle int
 }
 
 // DefaultDeadlines are what Open uses.
-var DefaultDeadlines = Deadlines{Query: 5 * time.Second, Tx: 15 * time.Second}
+var DefaultDeadlines = Deadlines{Query: 5 * time.Second, Tx: 15 * time.Second, MaxOpen: 50, MaxIdle: 50}
 
 // Base is embedded by every table.
 type Base struct {
@@ -138,6 +143,12 @@ func OpenWith(dsn, sqlitePath string, log logger.Interface, d Deadlines) (*gorm.
 	}
 	if d.Tx <= 0 {
 		d.Tx = DefaultDeadlines.Tx
+	}
+	if d.MaxOpen <= 0 {
+		d.MaxOpen = DefaultDeadlines.MaxOpen
+	}
+	if d.MaxIdle <= 0 {
+		d.MaxIdle = DefaultDeadlines.MaxIdle
 	}
 	db, err := open(dsn, sqlitePath, log, d)
 	if err != nil {
@@ -189,8 +200,8 @@ func open(dsn, sqlitePath string, log logger.Interface, d Deadlines) (*gorm.DB, 
 			return nil, fmt.Errorf("open mysql: %w", err)
 		}
 		sqlDB, _ := db.DB()
-		sqlDB.SetMaxOpenConns(50)
-		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetMaxOpenConns(d.MaxOpen)
+		sqlDB.SetMaxIdleConns(d.MaxIdle)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
 		return db, nil
 	}

@@ -1,8 +1,13 @@
 package model_test
 
 import (
+	"database/sql"
+	"os"
 	"testing"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
+
+	"redprop/model"
 	"redprop/model/dbtest"
 )
 
@@ -61,5 +66,40 @@ func TestMySQLStatementsAreNotPrepared(t *testing.T) {
 	}
 	if n := prepared() - before; n != 0 {
 		t.Fatalf("%d statements prepared for one parameterised query, want 0", n)
+	}
+}
+
+// The pool keeps as many idle connections as configured: with the old
+// fixed idle size of 10, a burst past it closed and reopened connections.
+func TestMySQLPoolSizeIsConfigured(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("SQLite keeps one connection whatever the configuration")
+	}
+	// The pool needs a server, not the test database.
+	cfg, err := mysqldriver.ParseDSN(os.Getenv(dbtest.EnvMySQL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = ""
+	db, err := model.OpenWith(cfg.FormatDSN(), "", nil, model.Deadlines{MaxOpen: 14, MaxIdle: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	var conns []*sql.Conn
+	for range 14 {
+		c, err := sqlDB.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	st := sqlDB.Stats()
+	if st.MaxOpenConnections != 14 || st.Idle != 12 {
+		t.Fatalf("max open %d, idle %d after a burst of 14; want 14 and 12", st.MaxOpenConnections, st.Idle)
 	}
 }

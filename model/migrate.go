@@ -74,6 +74,46 @@ var steps = []step{
 		}
 		return tx.Exec("CREATE INDEX ix_outbox_msg_id ON outboxes (msg_id)").Error
 	}},
+	{5, "queues read by index in id order", func(tx *gorm.DB) error {
+		// ListOrders splits a queue into parts of equalities, each read
+		// newest first: with the id InnoDB appends to every secondary
+		// index, these serve each part in id order without a filesort.
+		for _, ix := range orderQueueIndexes {
+			if tx.Migrator().HasIndex(&Order{}, ix[0]) {
+				continue
+			}
+			if err := tx.Exec(fmt.Sprintf("CREATE INDEX %s ON orders (%s)", ix[0], ix[1])).Error; err != nil {
+				return err
+			}
+		}
+		// A user's unread messages, newest first, without reading the
+		// read ones of past years.
+		if tx.Migrator().HasIndex(&Message{}, "ix_message_unread") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_message_unread ON messages (user_id, read_at)").Error
+	}},
+}
+
+// orderQueueIndexes are the composite indexes of migration 5, by name and
+// columns: one per part of the tree (with level and state, for the
+// dispatchers' and grid workers' queues), one for the whole city at a
+// level, one per handler, one per firm worker, and one for the
+// scheduler's deadline scans.
+var orderQueueIndexes = [][2]string{
+	{"ix_order_city_queue", "city_id, level, state"},
+	{"ix_order_district_queue", "district_id, level, state"},
+	{"ix_order_street_queue", "street_id, level, state"},
+	{"ix_order_community_queue", "community_id, level, state"},
+	{"ix_order_compound_queue", "compound_id, level, state"},
+	{"ix_order_grid_queue", "grid_id, level, state"},
+	{"ix_order_building_queue", "building_id, level, state"},
+	{"ix_order_level_queue", "level, state"},
+	{"ix_order_handler_queue", "handler_kind, handler_id, state"},
+	{"ix_order_assignee_queue", "assignee_id, state"},
+	// The scheduler's scans of running steps (DueOrders, WarnableOrders):
+	// per open state, the deadlines in range, not the closed history.
+	{"ix_order_deadline", "state, overdue, step_deadline"},
 }
 
 // MigratedAt is when step version was applied to db (the zero time when

@@ -1,10 +1,12 @@
 package model
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -310,7 +312,232 @@ func TreeColumn(kind string) string {
 
 // ListOrders runs q. Scopes of a kind outside the tree select nothing;
 // no scope at all selects nothing either.
+//
+// An OR over scopes on different columns defeats every index: the
+// database would read each matching row of the history and sort them
+// before the limit. So the query is split into parts of equalities only
+// (a scope, a level, a state), each matching one of the composite indexes
+// of migration 5 and so read newest first straight off the index, at most
+// one page per part; the parts run as one UNION ALL statement and their
+// pages merge here by id. The first Limit ids of the merge are the first
+// Limit ids of the OR: a row of the answer is among the first Limit of
+// every part that holds it.
 func ListOrders(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error) {
+	states, ok := stateSet(q.States)
+	if !ok {
+		return nil, nil // the state sets have nothing in common
+	}
+	parts, split := orderParts(q.Scopes, states)
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	if !split {
+		return listOrdersOr(ctx, db, q)
+	}
+	if len(parts) == 1 {
+		var rows []Order
+		err := partQuery(db.WithContext(ctx), q, parts[0]).Find(&rows).Error
+		return rows, Translate(err)
+	}
+	sel := make([]string, len(parts))
+	subs := make([]any, len(parts))
+	for i, p := range parts {
+		sel[i] = fmt.Sprintf("SELECT * FROM (?) AS p%d", i)
+		subs[i] = partQuery(db, q, p)
+	}
+	var rows []Order
+	if err := db.WithContext(ctx).Raw(strings.Join(sel, " UNION ALL "), subs...).Find(&rows).Error; err != nil {
+		return nil, Translate(err)
+	}
+	seen := make(map[int64]bool, len(rows))
+	out := rows[:0]
+	for _, o := range rows {
+		if !seen[o.ID] {
+			seen[o.ID] = true
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b Order) int { return cmp.Compare(b.ID, a.ID) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// orderPart is one part of a queue: equalities an index serves in id
+// order (a state among them; states holds the part's remaining states,
+// nil for any).
+type orderPart struct {
+	where  string
+	args   []any
+	states []string
+	// index is the one serving the part. MySQL is told to use it: left
+	// to statistics, the optimizer at times intersects single-column
+	// indexes instead and sorts the result.
+	index string
+}
+
+// orderLevels and orderStates are every level and state an order can be
+// in: a part without a level or a state is read once per value, so that
+// its index yields it in id order.
+var (
+	orderLevels = []string{OrderLevelGrid, OrderLevelCommunity, OrderLevelStreet, OrderLevelCity}
+	orderStates = []string{StateSubmitted, StateVerified, StateDispatched, StateAccepted, StateInProgress,
+		StateCompleted, StateConfirmed, StateClosed, StateRejected, StateMerged, StateCancelled}
+)
+
+// maxOrderParts bounds the statement: an actor with very many grants is
+// served by the single OR query instead.
+const maxOrderParts = 96
+
+// stateSet is the intersection of the state sets, nil for no set; false
+// when it is empty.
+func stateSet(sets [][]string) ([]string, bool) {
+	if len(sets) == 0 {
+		return nil, true
+	}
+	var out []string
+	for _, st := range sets[0] {
+		in := !slices.Contains(out, st)
+		for _, other := range sets[1:] {
+			in = in && slices.Contains(other, st)
+		}
+		if in {
+			out = append(out, st)
+		}
+	}
+	return out, len(out) > 0
+}
+
+// orderParts splits scopes into parts; false when there are too many (or
+// a state outside the known ones), for the OR query.
+func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
+	var parts []orderPart
+	seen := map[string]bool{}
+	add := func(p orderPart) {
+		key := fmt.Sprint(p.where, p.args)
+		if !seen[key] {
+			seen[key] = true
+			parts = append(parts, p)
+		}
+	}
+	for _, st := range states {
+		if !slices.Contains(orderStates, st) {
+			return []orderPart{{}}, false
+		}
+	}
+	// tree adds the parts of col = id (the whole city for col ""): by
+	// level and state on the (col, level, state) index, or on col's own
+	// index (col, id) when neither narrows it.
+	tree := func(col string, id int64, level string) {
+		eq, args := "", []any{}
+		if col != "" {
+			eq, args = col+" = ? AND ", []any{id}
+		}
+		if level == "" && states == nil {
+			if col == "" {
+				add(orderPart{where: "1 = 1"})
+			} else {
+				add(orderPart{where: col + " = ?", args: args, index: "idx_orders_" + col})
+			}
+			return
+		}
+		levels, sts := orderLevels, orderStates
+		if level != "" {
+			levels = []string{level}
+		}
+		if states != nil {
+			sts = states
+		}
+		index := "ix_order_level_queue"
+		if col != "" {
+			index = "ix_order_" + strings.TrimSuffix(col, "_id") + "_queue"
+		}
+		for _, l := range levels {
+			for _, st := range sts {
+				add(orderPart{where: eq + "level = ? AND state = ?", args: append(slices.Clip(args), l, st), index: index})
+			}
+		}
+	}
+	for _, sc := range scopes {
+		switch {
+		case sc.All:
+			tree("", 0, sc.Level)
+		case sc.Person != 0:
+			// One person's orders are few: their own indexes, states checked
+			// on the rows.
+			add(orderPart{where: "author_id = ?", args: []any{sc.Person}, states: states, index: "idx_orders_author_id"})
+			add(orderPart{where: "resident_id = ?", args: []any{sc.Person}, states: states, index: "idx_orders_resident_id"})
+		case sc.TreeKind != "":
+			if col := TreeColumn(sc.TreeKind); col != "" {
+				tree(col, sc.TreeID, sc.Level)
+			}
+		case sc.HandlerKind != "" && sc.Assignee != 0:
+			// By assignee (and state) on its index, the firm checked on the rows.
+			if states == nil {
+				add(orderPart{where: "assignee_id = ? AND handler_kind = ? AND handler_id IN ?",
+					args: []any{sc.Assignee, sc.HandlerKind, sc.HandlerIDs}, index: "idx_orders_assignee_id"})
+			}
+			for _, st := range states {
+				add(orderPart{where: "assignee_id = ? AND state = ? AND handler_kind = ? AND handler_id IN ?",
+					args: []any{sc.Assignee, st, sc.HandlerKind, sc.HandlerIDs}, index: "ix_order_assignee_queue"})
+			}
+		case sc.HandlerKind != "":
+			sts := orderStates
+			if states != nil {
+				sts = states
+			}
+			for _, id := range sc.HandlerIDs {
+				for _, st := range sts {
+					add(orderPart{where: "handler_kind = ? AND handler_id = ? AND state = ?", args: []any{sc.HandlerKind, id, st}, index: "ix_order_handler_queue"})
+				}
+			}
+		}
+	}
+	return parts, len(parts) <= maxOrderParts
+}
+
+// partQuery is the query of one part with q's filters, newest first.
+func partQuery(db *gorm.DB, q OrderQuery, p orderPart) *gorm.DB {
+	tx := withIndex(db.Model(&Order{}), p.index).Where(p.where, p.args...)
+	if p.states != nil {
+		tx = tx.Where("state IN ?", p.states)
+	}
+	return orderFilters(tx, q).Order("id DESC").Limit(q.Limit)
+}
+
+// orderFilters adds q's filters other than scopes and states.
+func orderFilters(tx *gorm.DB, q OrderQuery) *gorm.DB {
+	if q.Category != "" {
+		tx = tx.Where("(category_code = ? OR category_code LIKE ?)", q.Category, likeEscape(q.Category)+".%")
+	}
+	if q.CompoundID != 0 {
+		tx = tx.Where("compound_id = ?", q.CompoundID)
+	}
+	if q.Overdue != nil {
+		// Late at any step, also when escalation has started a new one.
+		if *q.Overdue {
+			tx = tx.Where("(overdue = ? OR breaches > 0)", true)
+		} else {
+			tx = tx.Where("overdue = ? AND breaches = 0", false)
+		}
+	}
+	if q.From != nil {
+		tx = tx.Where("created_at >= ?", q.From.UTC())
+	}
+	if q.To != nil {
+		tx = tx.Where("created_at < ?", q.To.UTC())
+	}
+	if q.Before > 0 {
+		tx = tx.Where("id < ?", q.Before)
+	}
+	return tx
+}
+
+// listOrdersOr runs q as one query ORing its scopes: right, but it reads
+// every matching row before the limit. ListOrders falls back to it for an
+// actor whose grants would make too many parts.
+func listOrdersOr(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error) {
 	var parts []string
 	var args []any
 	add := func(sql string, a ...any) {
@@ -346,32 +573,18 @@ func ListOrders(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error)
 	for _, states := range q.States {
 		tx = tx.Where("state IN ?", states)
 	}
-	if q.Category != "" {
-		tx = tx.Where("(category_code = ? OR category_code LIKE ?)", q.Category, likeEscape(q.Category)+".%")
-	}
-	if q.CompoundID != 0 {
-		tx = tx.Where("compound_id = ?", q.CompoundID)
-	}
-	if q.Overdue != nil {
-		// Late at any step, also when escalation has started a new one.
-		if *q.Overdue {
-			tx = tx.Where("(overdue = ? OR breaches > 0)", true)
-		} else {
-			tx = tx.Where("overdue = ? AND breaches = 0", false)
-		}
-	}
-	if q.From != nil {
-		tx = tx.Where("created_at >= ?", q.From.UTC())
-	}
-	if q.To != nil {
-		tx = tx.Where("created_at < ?", q.To.UTC())
-	}
-	if q.Before > 0 {
-		tx = tx.Where("id < ?", q.Before)
-	}
 	var rows []Order
-	err := tx.Order("id DESC").Limit(q.Limit).Find(&rows).Error
+	err := orderFilters(tx, q).Order("id DESC").Limit(q.Limit).Find(&rows).Error
 	return rows, Translate(err)
+}
+
+// withIndex reads orders by the named index on MySQL, where the plan
+// would otherwise flip with statistics; SQLite picks it by itself.
+func withIndex(tx *gorm.DB, index string) *gorm.DB {
+	if index == "" || !IsMySQL(tx) {
+		return tx
+	}
+	return tx.Table("orders FORCE INDEX (" + index + ")")
 }
 
 func likeEscape(s string) string {
@@ -383,7 +596,7 @@ func likeEscape(s string) string {
 // and that are not yet marked overdue.
 func DueOrders(ctx context.Context, db *gorm.DB, states []string, now time.Time, after int64, limit int) ([]Order, error) {
 	var rows []Order
-	err := db.WithContext(ctx).
+	err := withIndex(db.WithContext(ctx).Model(&Order{}), "ix_order_deadline").
 		Where("state IN ? AND overdue = ? AND paused_at IS NULL AND step_deadline IS NOT NULL AND step_deadline <= ?",
 			states, false, now).
 		Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
@@ -395,7 +608,7 @@ func DueOrders(ctx context.Context, db *gorm.DB, states []string, now time.Time,
 // lies in (now, horizon].
 func WarnableOrders(ctx context.Context, db *gorm.DB, states []string, now, horizon time.Time, after int64, limit int) ([]Order, error) {
 	var rows []Order
-	err := db.WithContext(ctx).
+	err := withIndex(db.WithContext(ctx).Model(&Order{}), "ix_order_deadline").
 		Where("state IN ? AND warned_at IS NULL AND overdue = ? AND paused_at IS NULL AND step_deadline > ? AND step_deadline <= ?",
 			states, false, now, horizon).
 		Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
