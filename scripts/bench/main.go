@@ -37,6 +37,9 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 
+	"gorm.io/gorm/logger"
+
+	"redprop/model"
 	"redprop/service/wechat"
 	"redprop/service/wechat/wechattest"
 )
@@ -140,8 +143,18 @@ func run(o options) error {
 		return fmt.Errorf("baseline database: %w", err)
 	}
 	rep.Machine = describe(bdb, o.redisAddr)
-	if err := seed(bdb, o.size, rep); err != nil {
-		return fmt.Errorf("seed: %w", err)
+	if o.size != "none" {
+		sdb, err := model.Open(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), logger.Discard)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		err = seed(sdb, o.size, rep)
+		if d, e := sdb.DB(); e == nil {
+			d.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
 	}
 
 	srv := exec.Command(bin, "serve")
