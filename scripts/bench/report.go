@@ -129,8 +129,9 @@ func (r *Report) markdown() string {
 	if r.Note != "" {
 		fmt.Fprintf(&b, "%s\n\n", r.Note)
 	}
-	b.WriteString("The baseline is a naive gin + gorm server in the bench process on the same database (same pool size as redprop: 50 connections), " +
-		"driven by the same load generator at the same concurrency in alternating phases; ratios are redprop's successful req/s over the baseline's.\n\n")
+	b.WriteString("The baseline is a naive gin + gorm server in the bench process on the same database engine (redprop's pool limits: " +
+		"50 connections on MariaDB, 1 on SQLite; no interpolated parameters, no prepared-statement cache), driven by the same load generator " +
+		"at the same concurrency in alternating phases; ratios are redprop's successful req/s over the baseline's.\n\n")
 	if r.Seed.Orders > 0 {
 		fmt.Fprintf(&b, "History seeded before the load: %d households, %d orders with %d timeline rows, in %.1f s.\n\n",
 			r.Seed.Households, r.Seed.Orders, r.Seed.Events, r.Seed.Seconds)
