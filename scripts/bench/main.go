@@ -315,7 +315,7 @@ func run(o options) error {
 	srv.Wait()
 	rep.Server.ShutdownSeconds = time.Since(stopStart).Seconds()
 	logf.Close()
-	rep.Server.LogErrors, rep.Server.LogSample = logErrors(filepath.Join(dir, "server.log"))
+	rep.Server.LogErrors, rep.Server.LogWarnings, rep.Server.LogSample = logLevels(filepath.Join(dir, "server.log"))
 	rep.Finished = time.Now().UTC()
 	rep.ratios()
 
@@ -450,23 +450,25 @@ func memoryKB(pid int) (rss, peak int64) {
 	return rss, peak
 }
 
-// logErrors counts the server's error lines and keeps the first few.
-func logErrors(path string) (int, []string) {
+// logLevels counts the server's error and warning lines (JSON, as
+// production logs) and keeps the first few errors.
+func logLevels(path string) (errs, warns int, sample []string) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return 0, nil
+		return 0, 0, nil
 	}
-	n := 0
-	var sample []string
 	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.Contains(line, "level=ERROR") || strings.Contains(line, `"level":"ERROR"`) {
-			n++
+		switch {
+		case strings.Contains(line, `"level":"ERROR"`):
+			errs++
 			if len(sample) < 5 {
 				sample = append(sample, line[:min(len(line), 400)])
 			}
+		case strings.Contains(line, `"level":"WARN"`):
+			warns++
 		}
 	}
-	return n, sample
+	return errs, warns, sample
 }
 
 func freeAddr() (string, error) {

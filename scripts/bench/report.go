@@ -81,6 +81,7 @@ type ServerFigures struct {
 	EndGoroutines    int      `json:"-"`
 	ShutdownSeconds  float64  `json:"shutdown_seconds"`
 	LogErrors        int      `json:"log_errors"`
+	LogWarnings      int      `json:"log_warnings"`
 	LogSample        []string `json:"log_error_sample,omitempty"`
 }
 
@@ -160,8 +161,8 @@ func (r *Report) markdown() string {
 	}
 	s := r.Server
 	fmt.Fprintf(&b, "\n## Server\n\n- peak RSS (VmHWM): %.1f MB (target ≤ 200 MB); highest sampled RSS %.1f MB\n- peak goroutines (go_goroutines, sampled each second): %d\n"+
-		"- pushes: %d sent, %d waiting, the fake WeChat received %d; outbox drained %.1f s after the last phase\n- SIGTERM to exit: %.1f s\n- error lines in the server log: %d\n",
-		float64(s.PeakRSSKB)/1024, float64(s.PeakSampledRSSKB)/1024, s.PeakGoroutines, r.Outbox.Sent, r.Outbox.Waiting, r.Outbox.FakeReceived, r.Outbox.DrainSeconds, s.ShutdownSeconds, s.LogErrors)
+		"- pushes: %d sent, %d waiting, the fake WeChat received %d; outbox drained %.1f s after the last phase\n- SIGTERM to exit: %.1f s\n- error lines in the server log: %d, warnings: %d\n",
+		float64(s.PeakRSSKB)/1024, float64(s.PeakSampledRSSKB)/1024, s.PeakGoroutines, r.Outbox.Sent, r.Outbox.Waiting, r.Outbox.FakeReceived, r.Outbox.DrainSeconds, s.ShutdownSeconds, s.LogErrors, s.LogWarnings)
 	for _, l := range s.LogSample {
 		fmt.Fprintf(&b, "  - `%s`\n", strings.ReplaceAll(l, "`", "'"))
 	}
