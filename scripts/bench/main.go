@@ -1,22 +1,25 @@
-// Command bench measures redprop as it runs in production: it builds the
-// real binary, starts it against a fake WeChat server on loopback (login,
-// subscribe messages and text checks answer like WeChat's) and either the
-// embedded engines or MariaDB + Redis, drives orders through the whole
-// loop with concurrent clients, waits for the outbox to deliver every
-// push, and prints latency percentiles per endpoint, throughput, delivery
-// time and the server's memory.
+// Command bench measures redprop as it runs in production against a naive
+// gin + gorm server on the same database, driven by the same load
+// generator at the same concurrency, and reports every redprop figure as
+// a share of the baseline's matching one.
 //
-//	go run ./scripts/bench                       # SQLite + in-process Redis
-//	go run ./scripts/bench -mysql 'root@tcp(127.0.0.1:3306)/redprop_bench' -redis 127.0.0.1:6379
+// It builds the real binary and starts it (env=production when MariaDB
+// and Redis are given) against a fake WeChat server on loopback, seeds a
+// history (-size), then runs phases of -c concurrent clients for -d each:
+// the whole order loop (mixed), then alternately a baseline endpoint and
+// its redprop counterpart. It prints a Markdown report and, with -out,
+// writes <out>.md and <out>.json.
+//
+//	go run ./scripts/bench -d 5s                 # SQLite + in-process Redis, quick
+//	go run ./scripts/bench -mysql 'root@tcp(127.0.0.1:3306)/redprop_bench' -redis 127.0.0.1:6379 \
+//	    -size small -c 64 -d 30s -out scripts/bench/results/small
 //
 // With -mysql the named database is dropped and created afresh.
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,7 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,18 +37,39 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 
+	"gorm.io/gorm/logger"
+
+	"redprop/model"
 	"redprop/service/wechat"
 	"redprop/service/wechat/wechattest"
 )
 
+// options are the command's flags.
+type options struct {
+	conns     int
+	dur       time.Duration
+	size      string
+	mysqlDSN  string
+	redisAddr string
+	out       string
+	note      string
+}
+
 func main() {
-	orders := flag.Int("orders", 200, "orders to drive through the loop")
-	clients := flag.Int("clients", 8, "concurrent clients")
-	reads := flag.Int("reads", 400, "queue and detail reads after the loop")
-	mysqlDSN := flag.String("mysql", "", "MariaDB/MySQL DSN of a database to recreate (empty: embedded SQLite)")
-	redisAddr := flag.String("redis", "", "Redis address (empty: in-process)")
+	var o options
+	flag.IntVar(&o.conns, "c", 64, "concurrent clients in every phase")
+	flag.DurationVar(&o.dur, "d", 30*time.Second, "duration of every phase")
+	flag.StringVar(&o.size, "size", "none", "history seeded before the load: none, small (1 street, 5k households, 20k orders) or city (20 streets, 200k households, 1M orders)")
+	flag.StringVar(&o.mysqlDSN, "mysql", "", "MariaDB/MySQL DSN of a database to recreate (empty: embedded SQLite)")
+	flag.StringVar(&o.redisAddr, "redis", "", "Redis address (empty: in-process)")
+	flag.StringVar(&o.out, "out", "", "write the report to <out>.md and <out>.json")
+	flag.StringVar(&o.note, "note", "", "a line about the run written into the report (e.g. what else ran on the machine)")
 	flag.Parse()
-	if err := run(*orders, *clients, *reads, *mysqlDSN, *redisAddr); err != nil {
+	if _, ok := sizes[o.size]; !ok {
+		fmt.Fprintln(os.Stderr, "bench: -size must be none, small or city")
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -54,7 +78,9 @@ func main() {
 // roles are the demo people the bench acts as.
 var roles = []string{"admin", "resident", "grid", "community", "manager", "worker"}
 
-func run(orders, clients, reads int, mysqlDSN, redisAddr string) error {
+const metricsToken = "bench-metrics-token"
+
+func run(o options) error {
 	dir, err := os.MkdirTemp("", "redprop-bench-")
 	if err != nil {
 		return err
@@ -71,7 +97,7 @@ func run(orders, clients, reads int, mysqlDSN, redisAddr string) error {
 	defer fake.Close()
 	for _, r := range roles {
 		for _, tpl := range []string{"tpl_new_report", "tpl_progress", "tpl_rating"} {
-			fake.Accept(wechat.SandboxOpenID(r), tpl, 10*orders)
+			fake.Accept(wechat.SandboxOpenID(r), tpl, 1<<30)
 		}
 	}
 
@@ -83,41 +109,76 @@ func run(orders, clients, reads int, mysqlDSN, redisAddr string) error {
 		"REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+filepath.Join(dir, "data"),
 		"REDPROP_WECHAT_APP_ID="+wechattest.AppID, "REDPROP_WECHAT_APP_SECRET="+wechattest.AppSecret,
 		"REDPROP_WECHAT_BASE_URL="+fake.URL(), "REDPROP_JWT_SECRET=bench-secret-bench-secret-bench-secret",
+		"REDPROP_METRICS_TOKEN="+metricsToken,
 		"REDPROP_ACCESS_TOKEN_TTL=2h", "REDPROP_LOGIN_PER_IP_PER_MINUTE=100000",
 		"REDPROP_MESSAGE_WORKER_INTERVAL=200ms", "REDPROP_LOG_LEVEL=warn",
 		"REDPROP_TEMPLATE_NEW_REPORT=tpl_new_report", "REDPROP_TEMPLATE_PROGRESS=tpl_progress",
-		"REDPROP_TEMPLATE_RATING=tpl_rating", "REDPROP_REDIS_ADDR="+redisAddr,
+		"REDPROP_TEMPLATE_RATING=tpl_rating", "REDPROP_REDIS_ADDR="+o.redisAddr,
 		// Long-term templates need no consent per push: every push is sent.
 		"REDPROP_TEMPLATES_LONG_TERM=new_report,progress,rating")
-	engine := "SQLite + in-process Redis"
-	if mysqlDSN != "" {
-		if err := recreate(mysqlDSN); err != nil {
+	rep := &Report{Started: time.Now().UTC(), Conns: o.conns, PhaseSeconds: o.dur.Seconds(), Size: o.size, Note: o.note,
+		Mode: "development", Engine: "SQLite + in-process Redis"}
+	if o.mysqlDSN != "" {
+		if err := recreate(o.mysqlDSN); err != nil {
 			return err
 		}
-		env = append(env, "REDPROP_MYSQL_DSN="+mysqlDSN)
-		demo := exec.Command(bin, "demo")
-		demo.Env, demo.Stdout, demo.Stderr = env, io.Discard, os.Stderr
-		if err := demo.Run(); err != nil {
-			return fmt.Errorf("demo city: %w", err)
-		}
-		engine = "MariaDB/MySQL"
-		if redisAddr != "" {
-			engine += " + Redis"
-		} else {
-			engine += " + in-process Redis"
+		env = append(env, "REDPROP_MYSQL_DSN="+o.mysqlDSN)
+		rep.Engine = "MariaDB/MySQL + in-process Redis"
+		if o.redisAddr != "" {
+			// Every production refusal is met: real engines, a WeChat AppID
+			// (the fake), a long JWT secret, a metrics token.
+			env = append(env, "REDPROP_ENV=production")
+			rep.Mode, rep.Engine = "production", "MariaDB/MySQL + Redis"
 		}
 	}
+	// demo migrates the schema and writes the demo city the bench logs
+	// in as.
+	demo := exec.Command(bin, "demo")
+	demo.Env, demo.Stdout, demo.Stderr = env, io.Discard, os.Stderr
+	if err := demo.Run(); err != nil {
+		return fmt.Errorf("demo city: %w", err)
+	}
+	bdb, err := openBaseline(o.mysqlDSN, filepath.Join(dir, "baseline.db"))
+	if err != nil {
+		return fmt.Errorf("baseline database: %w", err)
+	}
+	rep.Machine = describe(bdb, o.redisAddr)
+	if o.size != "none" {
+		sdb, err := model.Open(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), logger.Discard)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		err = seed(sdb, o.size, rep)
+		if d, e := sdb.DB(); e == nil {
+			d.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+	}
+
 	srv := exec.Command(bin, "serve")
-	srv.Env, srv.Stdout, srv.Stderr = env, io.Discard, os.Stderr
+	srv.Env, srv.Stdout = env, io.Discard
+	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		return err
+	}
+	srv.Stderr = logf
 	if err := srv.Start(); err != nil {
 		return err
 	}
 	defer srv.Process.Kill()
-	c := &client{base: "http://" + addr + "/api/v1", http: &http.Client{Timeout: 30 * time.Second}, lat: map[string][]time.Duration{}}
-	if err := waitReady("http://"+addr+"/readyz", 20*time.Second); err != nil {
+	if err := waitReady("http://"+addr+"/readyz", 60*time.Second); err != nil {
 		return err
 	}
+	baseURL, stopBase, err := startBaseline(bdb)
+	if err != nil {
+		return err
+	}
+	defer stopBase()
+	api := "http://" + addr + "/api/v1"
 
+	c := newClient(o.conns)
 	tok := map[string]string{}
 	for i, r := range roles {
 		code := fmt.Sprintf("bench-code-%d", i)
@@ -125,7 +186,7 @@ func run(orders, clients, reads int, mysqlDSN, redisAddr string) error {
 		var out struct {
 			AccessToken string `json:"access_token"`
 		}
-		if err := c.call("login", "", "POST", "/auth/login", map[string]string{"code": code}, &out); err != nil {
+		if err := c.call("login", "", "POST", api+"/auth/login", map[string]string{"code": code}, &out); err != nil {
 			return fmt.Errorf("login %s: %w", r, err)
 		}
 		tok[r] = out.AccessToken
@@ -135,7 +196,7 @@ func run(orders, clients, reads int, mysqlDSN, redisAddr string) error {
 			ID int64 `json:"id"`
 		} `json:"user"`
 	}
-	if err := c.call("me", tok["worker"], "GET", "/me", nil, &me); err != nil {
+	if err := c.call("me", tok["worker"], "GET", api+"/me", nil, &me); err != nil {
 		return err
 	}
 	var cats struct {
@@ -144,7 +205,7 @@ func run(orders, clients, reads int, mysqlDSN, redisAddr string) error {
 			Code string `json:"code"`
 		} `json:"items"`
 	}
-	if err := c.call("categories", tok["resident"], "GET", "/order-categories", nil, &cats); err != nil {
+	if err := c.call("categories", tok["resident"], "GET", api+"/order-categories", nil, &cats); err != nil {
 		return err
 	}
 	var category int64
@@ -154,84 +215,90 @@ func run(orders, clients, reads int, mysqlDSN, redisAddr string) error {
 		}
 	}
 
-	// The loop: each client takes orders from a channel and drives each one
-	// from the report to the rating, as six people would.
-	start := time.Now()
-	jobs := make(chan int)
-	errs := make(chan error, clients)
-	var wg sync.WaitGroup
+	samp := startSampler(srv.Process.Pid, "http://"+addr+"/metrics")
 	var idsMu sync.Mutex
-	var ids []int64
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range jobs {
-				id, err := c.loop(tok, category, me.User.ID, n)
-				if err != nil {
-					errs <- err
-					return
-				}
-				idsMu.Lock()
-				ids = append(ids, id)
-				idsMu.Unlock()
-			}
-		}()
-	}
-	var failed error
-feed:
-	for n := range orders {
-		select {
-		case jobs <- n:
-		case failed = <-errs:
-			break feed
+	var redIDs, baseIDs []int64
+	pick := func(ids []int64, w, i int) int64 {
+		idsMu.Lock()
+		defer idsMu.Unlock()
+		if len(ids) == 0 {
+			return 1
 		}
+		return ids[(w*7919+i*104729)%len(ids)]
 	}
-	close(jobs)
-	wg.Wait()
-	if failed == nil && len(errs) > 0 {
-		failed = <-errs
+	run := func(name, server string, work func(w, i int)) {
+		fmt.Fprintf(os.Stderr, "phase %-28s %s × %d clients … ", name, o.dur, o.conns)
+		figs := c.phase(name, server, o.conns, o.dur, work)
+		for _, f := range figs {
+			fmt.Fprintf(os.Stderr, "%s %.0f req/s p99 %.1f ms errors %d; ", f.Endpoint, f.RPS, f.P99, f.Errors)
+		}
+		fmt.Fprintln(os.Stderr)
+		rep.Figures = append(rep.Figures, figs...)
 	}
-	if failed != nil {
-		return failed
+	seq := 0
+	var seqMu sync.Mutex
+	next := func() int {
+		seqMu.Lock()
+		defer seqMu.Unlock()
+		seq++
+		return seq
 	}
-	loopTime := time.Since(start)
 
-	// Reads: the queues people open most and one order's detail page.
-	queues := []struct{ who, path string }{
-		{"resident", "/orders?queue=mine"}, {"grid", "/orders?queue=to_verify"},
-		{"community", "/orders?queue=to_dispatch"}, {"manager", "/orders?queue=firm"},
-		{"admin", "/orders?queue=all"},
+	// The mixed workload: every client takes orders from the report to the
+	// rating, as six people would, so every queue holds orders in every
+	// state before the read phases.
+	run("mixed: the whole order loop", "redprop", func(w, i int) {
+		if id, err := c.loop(api, tok, category, me.User.ID, next()); err == nil {
+			idsMu.Lock()
+			redIDs = append(redIDs, id)
+			idsMu.Unlock()
+		}
+	})
+	run("insert (2 rows, 1 tx)", "baseline", func(w, i int) {
+		n := next()
+		var out struct {
+			ID int64 `json:"id"`
+		}
+		if c.call("POST /orders (insert)", "", "POST", baseURL+"/orders", map[string]any{"author_id": w + 1,
+			"place": fmt.Sprintf("%d号楼消防通道", n%9+1), "description": fmt.Sprintf("第%d次压测：消防通道堆放杂物，请尽快清理", n)}, &out) == nil {
+			idsMu.Lock()
+			baseIDs = append(baseIDs, out.ID)
+			idsMu.Unlock()
+		}
+	})
+	run("submit", "redprop", func(w, i int) {
+		var out struct {
+			ID int64 `json:"id"`
+		}
+		if c.submit(api, tok["resident"], category, next(), &out) == nil {
+			idsMu.Lock()
+			redIDs = append(redIDs, out.ID)
+			idsMu.Unlock()
+		}
+	})
+	run("indexed list of 20", "baseline", func(w, i int) {
+		c.call("GET /orders (list 20)", "", "GET", fmt.Sprintf("%s/orders?author=%d", baseURL, w+1), nil, nil)
+	})
+	for _, q := range []struct{ who, queue string }{{"resident", "mine"}, {"grid", "to_verify"}, {"community", "to_dispatch"}} {
+		run("queue "+q.queue, "redprop", func(w, i int) {
+			c.call("GET /orders?queue="+q.queue, tok[q.who], "GET", api+"/orders?queue="+q.queue, nil, nil)
+		})
 	}
-	readStart := time.Now()
-	var rwg sync.WaitGroup
-	per := reads / clients
-	for w := range clients {
-		rwg.Add(1)
-		go func() {
-			defer rwg.Done()
-			for i := range per {
-				q := queues[(w+i)%len(queues)]
-				c.call("GET /orders (queue)", tok[q.who], "GET", q.path, nil, nil)
-				id := ids[(w*per+i)%len(ids)]
-				c.call("GET /orders/{id}", tok["resident"], "GET", fmt.Sprintf("/orders/%d", id), nil, nil)
-			}
-		}()
-	}
-	rwg.Wait()
-	readTime := time.Since(readStart)
+	run("get by key", "baseline", func(w, i int) {
+		c.call("GET /orders/{id} (get)", "", "GET", fmt.Sprintf("%s/orders/%d", baseURL, pick(baseIDs, w, i)), nil, nil)
+	})
+	run("order detail", "redprop", func(w, i int) {
+		c.call("GET /orders/{id}", tok["resident"], "GET", fmt.Sprintf("%s/orders/%d", api, pick(redIDs, w, i)), nil, nil)
+	})
 
-	// Delivery: every push reaches the fake WeChat.
+	// Delivery: every push of the run reaches the fake WeChat.
 	deliverStart := time.Now()
 	var m struct {
-		Sent    int64            `json:"sent"`
-		Skipped map[string]int64 `json:"skipped"`
-		Failed  map[string]int64 `json:"failed"`
-		Waiting int64            `json:"waiting"`
-		Lag     float64          `json:"lag_seconds"`
+		Sent    int64 `json:"sent"`
+		Waiting int64 `json:"waiting"`
 	}
 	for {
-		if err := c.call("metrics", tok["admin"], "GET", "/admin/metrics/messages", nil, &m); err != nil {
+		if err := c.call("metrics", tok["admin"], "GET", api+"/admin/metrics/messages", nil, &m); err != nil {
 			return err
 		}
 		if m.Waiting == 0 || time.Since(deliverStart) > 2*time.Minute {
@@ -239,37 +306,42 @@ feed:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	deliverTail := time.Since(deliverStart)
-	rss, hwm := memory(srv.Process.Pid)
+	rep.Outbox = Outbox{Sent: m.Sent, Waiting: m.Waiting, FakeReceived: fake.Calls("/cgi-bin/message/subscribe/send"),
+		DrainSeconds: time.Since(deliverStart).Seconds()}
+	rep.Server = samp.stop()
 
 	stopStart := time.Now()
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
-	stopTime := time.Since(stopStart)
+	rep.Server.ShutdownSeconds = time.Since(stopStart).Seconds()
+	logf.Close()
+	rep.Server.LogErrors, rep.Server.LogWarnings, rep.Server.LogSample = logLevels(filepath.Join(dir, "server.log"))
+	rep.Finished = time.Now().UTC()
+	rep.ratios()
 
-	fmt.Printf("redprop bench — %s, %d orders through the loop by %d clients, %d reads\n\n", engine, orders, clients, reads)
-	fmt.Printf("loop:     %d orders in %s = %.1f orders/s (%d requests, %.0f req/s)\n", orders, loopTime.Round(time.Millisecond),
-		float64(orders)/loopTime.Seconds(), c.count(loopSteps...), float64(c.count(loopSteps...))/loopTime.Seconds())
-	fmt.Printf("reads:    %d in %s = %.0f req/s\n", 2*per*clients, readTime.Round(time.Millisecond), float64(2*per*clients)/readTime.Seconds())
-	fmt.Printf("pushes:   %d sent to WeChat (fake counted %d), skipped %v, failed %v; outbox drained %s after the last request\n",
-		m.Sent, fake.Calls("/cgi-bin/message/subscribe/send"), m.Skipped, m.Failed, deliverTail.Round(time.Millisecond))
-	fmt.Printf("memory:   server RSS %s, peak %s\n", rss, hwm)
-	fmt.Printf("shutdown: SIGTERM to exit in %s\n\n", stopTime.Round(time.Millisecond))
-	c.report(os.Stdout)
+	md := rep.markdown()
+	fmt.Print(md)
+	if o.out != "" {
+		if err := rep.write(o.out, md); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-var loopSteps = []string{"POST /orders", "verify", "dispatch", "accept", "assign", "start", "complete", "confirm", "rate"}
-
-// loop takes one order from report to rating.
-func (c *client) loop(tok map[string]string, category, worker int64, n int) (int64, error) {
-	var o struct {
-		ID    int64  `json:"id"`
-		State string `json:"state"`
-	}
+// submit reports one order as the resident.
+func (c *client) submit(api, token string, category int64, n int, out any) error {
 	body := map[string]any{"category_id": category, "compound_id": 1, "place": fmt.Sprintf("%d号楼消防通道", n%9+1),
 		"description": fmt.Sprintf("第%d次压测：消防通道堆放杂物，请尽快清理", n)}
-	if err := c.call("POST /orders", tok["resident"], "POST", "/orders", body, &o); err != nil {
+	return c.call("POST /orders", token, "POST", api+"/orders", body, out)
+}
+
+// loop takes one order from report to rating.
+func (c *client) loop(api string, tok map[string]string, category, worker int64, n int) (int64, error) {
+	var o struct {
+		ID int64 `json:"id"`
+	}
+	if err := c.submit(api, tok["resident"], category, n, &o); err != nil {
 		return 0, err
 	}
 	steps := []struct {
@@ -286,91 +358,117 @@ func (c *client) loop(tok map[string]string, category, worker int64, n int) (int
 		{"resident", "rate", map[string]any{"overall": 5, "timeliness": 5, "attitude": 5, "comment": "处理及时"}},
 	}
 	for _, st := range steps {
-		if err := c.call(st.action, tok[st.who], "POST", fmt.Sprintf("/orders/%d/%s", o.ID, st.action), st.body, nil); err != nil {
-			return 0, fmt.Errorf("order %d %s: %w", o.ID, st.action, err)
+		if err := c.call("POST /orders/{id}/"+st.action, tok[st.who], "POST", fmt.Sprintf("%s/orders/%d/%s", api, o.ID, st.action), st.body, nil); err != nil {
+			return 0, err
 		}
 	}
 	return o.ID, nil
 }
 
-type client struct {
-	base string
-	http *http.Client
+// sampler reads the server's memory and goroutines once a second.
+type sampler struct {
+	done chan struct{}
+	wg   sync.WaitGroup
 	mu   sync.Mutex
-	lat  map[string][]time.Duration
+	srv  ServerFigures
+	pid  int
 }
 
-// call sends one request, records its latency under name and decodes a
-// 2xx answer into out.
-func (c *client) call(name, token, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		raw, err := json.Marshal(in)
-		if err != nil {
-			return err
+func startSampler(pid int, metricsURL string) *sampler {
+	s := &sampler{done: make(chan struct{}), pid: pid}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			g := goroutines(metricsURL)
+			rss, _ := memoryKB(pid)
+			s.mu.Lock()
+			s.srv.PeakGoroutines = max(s.srv.PeakGoroutines, g)
+			s.srv.PeakSampledRSSKB = max(s.srv.PeakSampledRSSKB, rss)
+			s.mu.Unlock()
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
 		}
-		body = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	t0 := time.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	d := time.Since(t0)
-	c.mu.Lock()
-	c.lat[name] = append(c.lat[name], d)
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
+	}()
+	return s
 }
 
-func (c *client) count(names ...string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, name := range names {
-		n += len(c.lat[name])
-	}
-	return n
+func (s *sampler) stop() ServerFigures {
+	close(s.done)
+	s.wg.Wait()
+	_, s.srv.PeakRSSKB = memoryKB(s.pid)
+	s.srv.EndGoroutines = goroutines("")
+	return s.srv
 }
 
-// report prints p50, p95, p99 and max per endpoint.
-func (c *client) report(w io.Writer) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	names := make([]string, 0, len(c.lat))
-	for name := range c.lat {
-		names = append(names, name)
+// goroutines reads go_goroutines from the server's /metrics.
+func goroutines(url string) int {
+	if url == "" {
+		return 0
 	}
-	slices.Sort(names)
-	fmt.Fprintf(w, "| endpoint | n | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n")
-	for _, name := range names {
-		ds := slices.Clone(c.lat[name])
-		slices.Sort(ds)
-		q := func(p float64) string {
-			i := int(p * float64(len(ds)-1))
-			return ds[i].Round(10 * time.Microsecond).String()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f)
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", name, len(ds), q(0.5), q(0.95), q(0.99), q(1))
 	}
+	return 0
+}
+
+// memoryKB reads the server's resident and peak resident (VmHWM) memory.
+func memoryKB(pid int) (rss, peak int64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = v
+		case "VmHWM:":
+			peak = v
+		}
+	}
+	return rss, peak
+}
+
+// logLevels counts the server's error and warning lines (JSON, as
+// production logs) and keeps the first few errors.
+func logLevels(path string) (errs, warns int, sample []string) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, nil
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		switch {
+		case strings.Contains(line, `"level":"ERROR"`):
+			errs++
+			if len(sample) < 5 {
+				sample = append(sample, line[:min(len(line), 400)])
+			}
+		case strings.Contains(line, `"level":"WARN"`):
+			warns++
+		}
+	}
+	return errs, warns, sample
 }
 
 func freeAddr() (string, error) {
@@ -422,25 +520,4 @@ func recreate(dsn string) error {
 		}
 	}
 	return nil
-}
-
-// memory reads the server's resident and peak resident memory.
-func memory(pid int) (rss, peak string) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "?", "?"
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "VmRSS:":
-			rss = f[1] + " kB"
-		case "VmHWM:":
-			peak = f[1] + " kB"
-		}
-	}
-	return rss, peak
 }

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+)
+
+// Report is everything one run measured; it is written as JSON and
+// Markdown.
+type Report struct {
+	Started      time.Time     `json:"started"`
+	Finished     time.Time     `json:"finished"`
+	Note         string        `json:"note,omitempty"`
+	Machine      Machine       `json:"machine"`
+	Mode         string        `json:"mode"` // the binary's REDPROP_ENV
+	Engine       string        `json:"engine"`
+	Conns        int           `json:"concurrency"`
+	PhaseSeconds float64       `json:"phase_seconds"`
+	Size         string        `json:"size"`
+	Seed         SeedFigures   `json:"seed"`
+	Figures      []Figure      `json:"figures"`
+	Ratios       []Ratio       `json:"ratios"`
+	Outbox       Outbox        `json:"outbox"`
+	Server       ServerFigures `json:"server"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPU      string `json:"cpu"`
+	Cores    int    `json:"cores"`
+	MemoryMB int64  `json:"memory_mb"`
+	Kernel   string `json:"kernel"`
+	Go       string `json:"go"`
+	Database string `json:"database"`
+	Redis    string `json:"redis"`
+}
+
+// SeedFigures is the history written before the load.
+type SeedFigures struct {
+	Households int64   `json:"households"`
+	Orders     int64   `json:"orders"`
+	Events     int64   `json:"events"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// Ratio is one redprop figure as a share of the baseline's matching one.
+type Ratio struct {
+	What        string  `json:"what"`
+	Redprop     string  `json:"redprop_endpoint"`
+	Baseline    string  `json:"baseline_endpoint"`
+	RedpropRPS  float64 `json:"redprop_req_per_s"`
+	BaselineRPS float64 `json:"baseline_req_per_s"`
+	RedpropP99  float64 `json:"redprop_p99_ms"`
+	BaselineP99 float64 `json:"baseline_p99_ms"`
+	Ratio       float64 `json:"ratio"`
+	Target      float64 `json:"target"`
+}
+
+// Outbox is how the pushes of the run were delivered.
+type Outbox struct {
+	Sent         int64   `json:"sent"`
+	Waiting      int64   `json:"waiting"`
+	FakeReceived int     `json:"fake_wechat_received"`
+	DrainSeconds float64 `json:"drain_seconds_after_load"`
+}
+
+// ServerFigures is the binary's own use of the machine.
+type ServerFigures struct {
+	PeakRSSKB        int64    `json:"peak_rss_kb"` // VmHWM at the end of the run
+	PeakSampledRSSKB int64    `json:"peak_sampled_rss_kb"`
+	PeakGoroutines   int      `json:"peak_goroutines"`
+	EndGoroutines    int      `json:"-"`
+	ShutdownSeconds  float64  `json:"shutdown_seconds"`
+	LogErrors        int      `json:"log_errors"`
+	LogWarnings      int      `json:"log_warnings"`
+	LogSample        []string `json:"log_error_sample,omitempty"`
+}
+
+// pairs match each redprop endpoint with the baseline's equivalent and
+// the issue's target share.
+var pairs = []struct {
+	what, red, base string
+	target          float64
+}{
+	{"submit (one transaction) vs insert of 2 rows", "POST /orders", "POST /orders (insert)", 0.6},
+	{"my orders (20) vs indexed list of 20", "GET /orders?queue=mine", "GET /orders (list 20)", 0.6},
+	{"grid worker's queue vs indexed list", "GET /orders?queue=to_verify", "GET /orders (list 20)", 0.6},
+	{"dispatcher's queue vs indexed list", "GET /orders?queue=to_dispatch", "GET /orders (list 20)", 0.6},
+	{"order detail with timeline vs get by key", "GET /orders/{id}", "GET /orders/{id} (get)", 0.5},
+}
+
+func (r *Report) find(server, endpoint string, skipPhase string) (Figure, bool) {
+	for _, f := range r.Figures {
+		if f.Server == server && f.Endpoint == endpoint && f.Phase != skipPhase {
+			return f, true
+		}
+	}
+	return Figure{}, false
+}
+
+func (r *Report) ratios() {
+	const mixed = "mixed: the whole order loop"
+	for _, p := range pairs {
+		red, ok1 := r.find("redprop", p.red, mixed)
+		base, ok2 := r.find("baseline", p.base, "")
+		if !ok1 || !ok2 || base.RPS == 0 {
+			continue
+		}
+		r.Ratios = append(r.Ratios, Ratio{What: p.what, Redprop: p.red, Baseline: p.base, RedpropRPS: red.RPS, BaselineRPS: base.RPS,
+			RedpropP99: red.P99, BaselineP99: base.P99, Ratio: red.RPS / base.RPS, Target: p.target})
+	}
+}
+
+func (r *Report) markdown() string {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "# redprop benchmark — %s, size %s\n\n", r.Engine, r.Size)
+	fmt.Fprintf(&b, "Run %s → %s UTC; %d concurrent clients, %s per phase; binary in %s mode.\n\n",
+		r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04"), r.Conns, time.Duration(r.PhaseSeconds*float64(time.Second)), r.Mode)
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %d MB memory, Linux %s, %s; database %s; Redis %s.\n\n", m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go, m.Database, m.Redis)
+	if r.Note != "" {
+		fmt.Fprintf(&b, "%s\n\n", r.Note)
+	}
+	b.WriteString("The baseline is a naive gin + gorm server in the bench process on the same database engine (redprop's pool limits: " +
+		"50 connections on MariaDB, 1 on SQLite; no interpolated parameters, no prepared-statement cache), driven by the same load generator " +
+		"at the same concurrency in alternating phases; ratios are redprop's successful req/s over the baseline's.\n\n")
+	if r.Seed.Orders > 0 {
+		fmt.Fprintf(&b, "History seeded before the load: %d households, %d orders with %d timeline rows, in %.1f s.\n\n",
+			r.Seed.Households, r.Seed.Orders, r.Seed.Events, r.Seed.Seconds)
+	}
+	b.WriteString("## Ratios to the baseline\n\n| what | baseline req/s | redprop req/s | ratio | target | baseline p99 | redprop p99 |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, x := range r.Ratios {
+		mark := "✗"
+		if x.Ratio >= x.Target {
+			mark = "✓"
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | **%.2f** %s | ≥ %.2f | %.1f ms | %.1f ms |\n", x.What, x.BaselineRPS, x.RedpropRPS, x.Ratio, mark, x.Target, x.BaselineP99, x.RedpropP99)
+	}
+	b.WriteString("\n## Every phase\n\n| phase | server | endpoint | requests | errors | req/s | p50 | p95 | p99 | max |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, f := range r.Figures {
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.1f | %.1f ms | %.1f ms | %.1f ms | %.1f ms |\n",
+			f.Phase, f.Server, f.Endpoint, f.Requests, f.Errors, f.RPS, f.P50, f.P95, f.P99, f.Max)
+	}
+	var errs []string
+	for _, f := range r.Figures {
+		if f.FirstError != "" {
+			errs = append(errs, fmt.Sprintf("- %s / %s: %s", f.Phase, f.Endpoint, f.FirstError))
+		}
+	}
+	if len(errs) > 0 {
+		b.WriteString("\nFirst error of each endpoint that had any:\n\n" + strings.Join(errs, "\n") + "\n")
+	}
+	s := r.Server
+	fmt.Fprintf(&b, "\n## Server\n\n- peak RSS (VmHWM): %.1f MB (target ≤ 200 MB); highest sampled RSS %.1f MB\n- peak goroutines (go_goroutines, sampled each second): %d\n"+
+		"- pushes: %d sent, %d waiting, the fake WeChat received %d; outbox drained %.1f s after the last phase\n- SIGTERM to exit: %.1f s\n- error lines in the server log: %d, warnings: %d\n",
+		float64(s.PeakRSSKB)/1024, float64(s.PeakSampledRSSKB)/1024, s.PeakGoroutines, r.Outbox.Sent, r.Outbox.Waiting, r.Outbox.FakeReceived, r.Outbox.DrainSeconds, s.ShutdownSeconds, s.LogErrors, s.LogWarnings)
+	for _, l := range s.LogSample {
+		fmt.Fprintf(&b, "  - `%s`\n", strings.ReplaceAll(l, "`", "'"))
+	}
+	return b.String()
+}
+
+func (r *Report) write(out, md string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out+".json", append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(out+".md", []byte(md), 0o644)
+}
+
+// describe reads the machine and the engines' versions.
+func describe(db *gorm.DB, redisAddr string) Machine {
+	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Redis: "in-process (miniredis)"}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(raw), "\n", 2)[0], "MemTotal:"), "%d", &kb)
+		m.MemoryMB = kb / 1024
+	}
+	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(raw))
+	}
+	var v string
+	if db.Dialector.Name() == "mysql" {
+		db.Raw("SELECT VERSION()").Scan(&v)
+	} else {
+		db.Raw("SELECT 'SQLite ' || sqlite_version()").Scan(&v)
+	}
+	m.Database = v
+	if redisAddr != "" {
+		rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+		defer rdb.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if info, err := rdb.Info(ctx, "server").Result(); err == nil {
+			for _, line := range strings.Split(info, "\n") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+					m.Redis = v
+				}
+			}
+		}
+	}
+	return m
+}
