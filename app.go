@@ -369,10 +369,10 @@ func (a *app) close() {
 	}
 }
 
-// workers are the background loops; each stops when its context ends.
 // calendarReminderEvery is how often admins' missing calendars are checked.
 const calendarReminderEvery = time.Hour
 
+// workers are the background loops; each stops when its context ends.
 func (a *app) workers() []func(ctx context.Context) {
 	return []func(ctx context.Context){
 		func(ctx context.Context) { a.order.Run(ctx, a.cfg.SchedulerInterval) },
