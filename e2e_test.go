@@ -269,6 +269,31 @@ func apiCall(t *testing.T, base, token, method, path string, in any) (int, map[s
 	return resp.StatusCode, out
 }
 
+// serveBinary runs `bin serve` with env (the whole environment) and its
+// output in one buffer, ends it with the test, logs the output when the
+// test failed, and waits until it is ready. It returns the base URL, the
+// process and its output.
+func serveBinary(t *testing.T, bin, addr string, within time.Duration, env []string) (string, *exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = env
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("server log:\n%s", out.String())
+		}
+	})
+	base := "http://" + addr
+	waitReady(t, base, within)
+	return base, cmd, out
+}
+
 // waitReady waits until the server at base answers /readyz with 200.
 func waitReady(t *testing.T, base string, within time.Duration) {
 	t.Helper()

@@ -138,16 +138,7 @@ func outageServer(t *testing.T, m *privateMariaDB, queryTimeout string) (string,
 	if out, err := demo.CombinedOutput(); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = env
-	var stdout syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := "http://" + addr
-	waitReady(t, base, 30*time.Second)
+	base, cmd, stdout := serveBinary(t, bin, addr, 30*time.Second, env)
 	resp, err := http.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader([]byte(`{"code":"sandbox:resident"}`)))
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +150,7 @@ func outageServer(t *testing.T, m *privateMariaDB, queryTimeout string) (string,
 	if json.NewDecoder(resp.Body).Decode(&out); resp.StatusCode != http.StatusOK || out.AccessToken == "" {
 		t.Fatalf("login: %d\n%s", resp.StatusCode, stdout.String())
 	}
-	return base, out.AccessToken, &stdout, cmd
+	return base, out.AccessToken, stdout, cmd
 }
 
 // client keeps no connection alive: the server's goroutines counted in
@@ -344,27 +335,13 @@ func TestBinaryWeChatCheckHangs(t *testing.T) {
 	fake := wechattest.NewServer(t)
 	fake.AddCode("code-resident", wechat.SandboxOpenID("resident"), "")
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
+	base, _, logs := serveBinary(t, bin, addr, 20*time.Second, append(os.Environ(),
 		"REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+filepath.Join(dir, "data"),
 		"REDPROP_MYSQL_DSN=", "REDPROP_REDIS_ADDR=",
 		"REDPROP_WECHAT_APP_ID="+wechattest.AppID, "REDPROP_WECHAT_APP_SECRET="+wechattest.AppSecret,
 		"REDPROP_WECHAT_BASE_URL="+fake.URL(), "REDPROP_JWT_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e",
 		"REDPROP_WECHAT_CHECK_TIMEOUT=1s", "REDPROP_WECHAT_CHECK_BREAKER_FAILURES=2",
-		"REDPROP_WECHAT_CHECK_BREAKER_OPEN=1m", "REDPROP_MESSAGE_WORKER_INTERVAL=1h")
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	defer func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	}()
-	base := "http://" + addr
-	waitReady(t, base, 20*time.Second)
+		"REDPROP_WECHAT_CHECK_BREAKER_OPEN=1m", "REDPROP_MESSAGE_WORKER_INTERVAL=1h"))
 	resp, err := http.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader([]byte(`{"code":"code-resident"}`)))
 	if err != nil {
 		t.Fatal(err)

@@ -82,24 +82,10 @@ func TestBinaryWithRedisDown(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
 	addr, data := freeAddr(t), filepath.Join(dir, "data")
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
+	base, _, stdout := serveBinary(t, bin, addr, 20*time.Second, append(os.Environ(),
 		"REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+data, "REDPROP_MYSQL_DSN=", "REDPROP_REDIS_ADDR="+rds.addr(),
 		"REDPROP_WECHAT_APP_ID=", "REDPROP_JWT_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e",
-		"REDPROP_LOGIN_PER_CODE_PER_MINUTE=3", "REDPROP_LOG_LEVEL=warn")
-	var stdout syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	defer func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", stdout.String())
-		}
-	}()
-	base := "http://" + addr
-	waitReady(t, base, 20*time.Second)
+		"REDPROP_LOGIN_PER_CODE_PER_MINUTE=3", "REDPROP_LOG_LEVEL=warn"))
 
 	type answer struct {
 		status int
@@ -289,24 +275,10 @@ func TestBinaryStartsWithRedisDown(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
 	addr, dead := freeAddr(t), freeAddr(t) // nothing listens on dead
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
+	base, _, stdout := serveBinary(t, bin, addr, 20*time.Second, append(os.Environ(),
 		"REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+filepath.Join(dir, "data"), "REDPROP_MYSQL_DSN=",
 		"REDPROP_REDIS_ADDR="+dead, "REDPROP_WECHAT_APP_ID=", "REDPROP_JWT_SECRET=e2e-secret-e2e-secret-e2e-secret-e2e",
-		"REDPROP_LOG_LEVEL=warn")
-	var stdout syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	defer func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", stdout.String())
-		}
-	}()
-	base := "http://" + addr
-	waitReady(t, base, 20*time.Second)
+		"REDPROP_LOG_LEVEL=warn"))
 	st, out := apiCall(t, base, "", "POST", "/auth/login", map[string]string{"code": "sandbox:resident"})
 	if st != http.StatusOK {
 		t.Fatalf("login: %d %v", st, out)
