@@ -135,21 +135,21 @@ func Open(dsn, sqlitePath string, log logger.Interface) (*gorm.DB, error) {
 	return OpenWith(dsn, sqlitePath, log, DefaultDeadlines)
 }
 
+// OrDefault puts d in *v when *v is not positive: a setting left unset
+// (zero) or nonsensical takes its default.
+func OrDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
 // OpenWith is Open with the given deadlines; a zero field keeps its
 // default.
 func OpenWith(dsn, sqlitePath string, log logger.Interface, d Deadlines) (*gorm.DB, error) {
-	if d.Query <= 0 {
-		d.Query = DefaultDeadlines.Query
-	}
-	if d.Tx <= 0 {
-		d.Tx = DefaultDeadlines.Tx
-	}
-	if d.MaxOpen <= 0 {
-		d.MaxOpen = DefaultDeadlines.MaxOpen
-	}
-	if d.MaxIdle <= 0 {
-		d.MaxIdle = DefaultDeadlines.MaxIdle
-	}
+	OrDefault(&d.Query, DefaultDeadlines.Query)
+	OrDefault(&d.Tx, DefaultDeadlines.Tx)
+	OrDefault(&d.MaxOpen, DefaultDeadlines.MaxOpen)
+	OrDefault(&d.MaxIdle, DefaultDeadlines.MaxIdle)
 	db, err := open(dsn, sqlitePath, log, d)
 	if err != nil {
 		return nil, err

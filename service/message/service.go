@@ -207,48 +207,24 @@ func (c Config) withDefaults() Config {
 			}
 		}
 	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.SendLanes <= 0 {
-		c.SendLanes = d.SendLanes
-	}
-	if c.Lease <= 0 {
-		c.Lease = d.Lease
-	}
-	if c.ReconcileAfter <= 0 {
-		c.ReconcileAfter = d.ReconcileAfter
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = d.MaxAttempts
-	}
-	if c.RetryBase <= 0 {
-		c.RetryBase = d.RetryBase
-	}
+	model.OrDefault(&c.BatchSize, d.BatchSize)
+	model.OrDefault(&c.SendLanes, d.SendLanes)
+	model.OrDefault(&c.Lease, d.Lease)
+	model.OrDefault(&c.ReconcileAfter, d.ReconcileAfter)
+	model.OrDefault(&c.MaxAttempts, d.MaxAttempts)
+	model.OrDefault(&c.RetryBase, d.RetryBase)
 	if c.RetryMax < c.RetryBase {
 		c.RetryMax = max(d.RetryMax, c.RetryBase)
 	}
-	if c.CallbackMaxSkew <= 0 {
-		c.CallbackMaxSkew = d.CallbackMaxSkew
-	}
-	if c.PairWindow <= 0 {
-		c.PairWindow = d.PairWindow
-	}
-	if c.CheckMaxAttempts <= 0 {
-		c.CheckMaxAttempts = d.CheckMaxAttempts
-	}
+	model.OrDefault(&c.CallbackMaxSkew, d.CallbackMaxSkew)
+	model.OrDefault(&c.PairWindow, d.PairWindow)
+	model.OrDefault(&c.CheckMaxAttempts, d.CheckMaxAttempts)
 	if c.EmergencyReserve < 0 {
 		c.EmergencyReserve = 0
 	}
-	if c.CheckTimeout <= 0 {
-		c.CheckTimeout = d.CheckTimeout
-	}
-	if c.CheckBreakerFailures <= 0 {
-		c.CheckBreakerFailures = d.CheckBreakerFailures
-	}
-	if c.CheckBreakerOpen <= 0 {
-		c.CheckBreakerOpen = d.CheckBreakerOpen
-	}
+	model.OrDefault(&c.CheckTimeout, d.CheckTimeout)
+	model.OrDefault(&c.CheckBreakerFailures, d.CheckBreakerFailures)
+	model.OrDefault(&c.CheckBreakerOpen, d.CheckBreakerOpen)
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
