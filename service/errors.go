@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"redprop/model"
 )
 
 // Kind classifies an error for the caller; api/ maps each to one status.
@@ -116,4 +118,13 @@ func KindOf(err error) Kind {
 		return e.Kind
 	}
 	return KindInternal
+}
+
+// OrNotFound is err, with the storage layer's not-found replaced by
+// notFound (the capability's own 404 or a "hidden" 403).
+func OrNotFound(err, notFound error) error {
+	if errors.Is(err, model.ErrNotFound) {
+		return notFound
+	}
+	return err
 }

@@ -2,7 +2,6 @@ package action
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -139,17 +138,11 @@ func compoundAncestry(a model.Ancestry) model.Ancestry {
 // load reads one item through db (404 when missing).
 func load(ctx context.Context, db *gorm.DB, id int64) (model.ActionItem, error) {
 	it, err := model.ByID[model.ActionItem](ctx, db, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return it, errItemMissing
-	}
-	return it, err
+	return it, service.OrNotFound(err, errItemMissing)
 }
 
 // lock reads one item for update by its primary key (404 when missing).
 func lock(ctx context.Context, tx *gorm.DB, id int64) (model.ActionItem, error) {
 	it, err := model.LockByID[model.ActionItem](ctx, tx, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return it, errItemMissing
-	}
-	return it, err
+	return it, service.OrNotFound(err, errItemMissing)
 }

@@ -36,20 +36,14 @@ func canManage(a *service.Actor, m *model.Meeting) bool {
 // load reads a meeting by id.
 func load(ctx context.Context, db *gorm.DB, id int64) (model.Meeting, error) {
 	m, err := model.ByID[model.Meeting](ctx, db, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return m, errHidden
-	}
-	return m, err
+	return m, service.OrNotFound(err, errHidden)
 }
 
 // lock reads and locks a meeting by primary key inside tx (then its state
 // is checked: locking by id first keeps MariaDB off the state index).
 func lock(ctx context.Context, tx *gorm.DB, id int64) (model.Meeting, error) {
 	m, err := model.LockByID[model.Meeting](ctx, tx, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return m, errHidden
-	}
-	return m, err
+	return m, service.OrNotFound(err, errHidden)
 }
 
 // participant returns the actor's participant row of a meeting, if any.

@@ -234,10 +234,7 @@ func (s *Service) callAfterWrite(ctx context.Context, a *service.Actor, c model.
 // call loads one call (tx may be a transaction).
 func (s *Service) call(ctx context.Context, tx *gorm.DB, id int64) (model.EmergencyCall, error) {
 	c, err := model.ByID[model.EmergencyCall](ctx, tx, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return c, errCallMissing
-	}
-	return c, err
+	return c, service.OrNotFound(err, errCallMissing)
 }
 
 // OpenCalls lists the unresolved calls in the actor's scope, newest first.

@@ -2,7 +2,6 @@ package order
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -96,10 +95,7 @@ func conflict(o model.Order) error {
 // order loads one order (404 when missing).
 func (s *Service) order(ctx context.Context, db *gorm.DB, id int64) (model.Order, error) {
 	o, err := model.ByID[model.Order](ctx, db, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return o, errOrderMissing
-	}
-	return o, err
+	return o, service.OrNotFound(err, errOrderMissing)
 }
 
 // changes lists the columns a move changed. Only those are written, so a

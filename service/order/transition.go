@@ -233,7 +233,14 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 	// is: it comes before the checks of capacity and state, which the
 	// first attempt passed and its own move has changed.
 	if again, err := s.repeated(ctx, s.db, by, o, action, in); err != nil || again {
-		return o, err
+		if err != nil {
+			return o, err
+		}
+		// The order was read before its timeline: a copy of this request
+		// may have committed in between (a move that keeps the state, as a
+		// progress note, looks the same). Read it again so the answer is
+		// the order as it is, at least the act found.
+		return s.order(ctx, s.db, id)
 	}
 	cat, err := s.category(ctx, s.db, o)
 	if err != nil {

@@ -62,10 +62,7 @@ func take[T any](ctx context.Context, db *gorm.DB, id int64, missing error) (T, 
 		return zero, missing
 	}
 	row, err := model.ByID[T](ctx, db, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return row, missing
-	}
-	return row, err
+	return row, service.OrNotFound(err, missing)
 }
 
 // cleanText trims s and checks it has between min and max characters.

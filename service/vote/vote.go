@@ -247,10 +247,7 @@ func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Vote, er
 		read = model.LockByID[model.Vote]
 	}
 	v, err := read(ctx, db, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return v, errVoteNotFound
-	}
-	return v, err
+	return v, service.OrNotFound(err, errVoteNotFound)
 }
 
 // update writes the columns cols of next if the vote is still at prev's

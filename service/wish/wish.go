@@ -267,10 +267,7 @@ func take(ctx context.Context, db *gorm.DB, id int64, lock bool) (model.Wish, er
 		read = model.LockByID[model.Wish]
 	}
 	w, err := read(ctx, db, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return w, errWishNotFound
-	}
-	return w, err
+	return w, service.OrNotFound(err, errWishNotFound)
 }
 
 // ApplyLateVerdict takes, inside tx, a verdict WeChat's text check reached
