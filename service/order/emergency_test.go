@@ -482,47 +482,47 @@ func TestEmergencyConcurrency(t *testing.T) {
 		Relation: model.RelationFamily, Ancestry: h0.Ancestry}).Error; err != nil {
 		t.Fatal(err)
 	}
+	// No subtests: the env's helpers fail through the test that made it,
+	// which would hide the error if they ran inside a subtest.
 	var wg sync.WaitGroup
 	ids := make([]int64, 4)
-	t.Run("four presses raise one call", func(t *testing.T) {
-		for i, name := range []string{"resident", "newcomer", "resident", "newcomer"} {
-			wg.Add(1)
-			go func(i int, a *service.Actor) {
-				defer wg.Done()
-				c, _, err := e.svc.Call(e.ctx, a, CallInput{})
-				if err != nil {
-					t.Errorf("call: %v", err)
-				}
-				ids[i] = c.ID
-			}(i, e.actor(name))
-		}
-		wg.Wait()
-		for _, id := range ids[1:] {
-			if id != ids[0] {
-				t.Fatalf("calls %v", ids)
+	// Four presses raise one call.
+	for i, name := range []string{"resident", "newcomer", "resident", "newcomer"} {
+		wg.Add(1)
+		go func(i int, a *service.Actor) {
+			defer wg.Done()
+			c, _, err := e.svc.Call(e.ctx, a, CallInput{})
+			if err != nil {
+				t.Errorf("call: %v", err)
 			}
+			ids[i] = c.ID
+		}(i, e.actor(name))
+	}
+	wg.Wait()
+	for _, id := range ids[1:] {
+		if id != ids[0] {
+			t.Fatalf("four presses raised calls %v, want one", ids)
 		}
-	})
-	t.Run("two schedulers repeat the alert once", func(t *testing.T) {
-		other := New(e.db, e.clock, nil, nil, e.svc.msgs, e.svc.opts)
-		e.clock.Advance(3 * time.Minute)
-		for _, svc := range []*Service{e.svc, other, e.svc, other} {
-			wg.Add(1)
-			go func(svc *Service) {
-				defer wg.Done()
-				if _, err := svc.Tick(e.ctx); err != nil {
-					t.Errorf("tick: %v", err)
-				}
-			}(svc)
-		}
-		wg.Wait()
-		if got := e.callRow(ids[0]).AlertCount; got != 2 {
-			t.Fatalf("alert count %d, want 2", got)
-		}
-		if got := e.alerted("emergency.repeat", e.callRow(ids[0]).OrderID); len(got) != 3 {
-			t.Fatalf("repeat alerts %v", got)
-		}
-	})
+	}
+	// Two schedulers repeat the alert once.
+	other := New(e.db, e.clock, nil, nil, e.svc.msgs, e.svc.opts)
+	e.clock.Advance(3 * time.Minute)
+	for _, svc := range []*Service{e.svc, other, e.svc, other} {
+		wg.Add(1)
+		go func(svc *Service) {
+			defer wg.Done()
+			if _, err := svc.Tick(e.ctx); err != nil {
+				t.Errorf("tick: %v", err)
+			}
+		}(svc)
+	}
+	wg.Wait()
+	if got := e.callRow(ids[0]).AlertCount; got != 2 {
+		t.Fatalf("two schedulers: alert count %d, want 2", got)
+	}
+	if got := e.alerted("emergency.repeat", e.callRow(ids[0]).OrderID); len(got) != 3 {
+		t.Fatalf("two schedulers: repeat alerts %v, want 3", got)
+	}
 }
 
 // A call whose order ends through the ordinary endpoints — the caller
