@@ -39,6 +39,9 @@ const (
 	ResultNA     = "na" // not applicable: the item counts neither way
 )
 
+// ChannelInspection is the channel of an order an inspection raised.
+const ChannelInspection = "inspection"
+
 // ScopeAll is the scope of the built-in default checklist, in force
 // wherever no city or street has one of its own.
 const ScopeAll = "all"

@@ -48,7 +48,6 @@ type Rectification struct {
 	RevisitedBy  int64 `gorm:"not null;default:0"`
 	RevisitedAt  *time.Time
 	RevisitNote  string `gorm:"size:500"`
-	RevisitVia   string `gorm:"size:16"` // phone, visit, wechat
 	ResidentNote string `gorm:"size:500"`
 	AnsweredAt   *time.Time
 	ClosedAt     *time.Time
@@ -87,15 +86,19 @@ func RectificationsOfOrder(ctx context.Context, db *gorm.DB, orderID int64) ([]R
 }
 
 // RectReach is the part of the rectifications one reader may see: those
-// in any of Places, or owned by any of Owners. All is every one.
+// in any of Places, owned by any of Owners, or opened by the rating of
+// Resident. All is every one.
 type RectReach struct {
-	All    bool
-	Places []Place
-	Owners []ActionOwner
+	All      bool
+	Places   []Place
+	Owners   []ActionOwner
+	Resident int64
 }
 
 // Empty reports whether the reach holds nothing.
-func (r RectReach) Empty() bool { return !r.All && len(r.Places) == 0 && len(r.Owners) == 0 }
+func (r RectReach) Empty() bool {
+	return !r.All && len(r.Places) == 0 && len(r.Owners) == 0 && r.Resident == 0
+}
 
 // RectQuery selects rectifications of Reach, narrowed by every field set.
 // Late keeps the late ones at Now; Queue keeps those that wait on
@@ -103,6 +106,7 @@ func (r RectReach) Empty() bool { return !r.All && len(r.Places) == 0 && len(r.O
 // community's revisit is due).
 type RectQuery struct {
 	Reach       RectReach
+	OrderID     int64
 	States      []string
 	FirmID      int64
 	CommunityID int64
@@ -125,6 +129,9 @@ func (q RectQuery) where(db *gorm.DB) *gorm.DB {
 		for _, o := range q.Reach.Owners {
 			conds, args = append(conds, "(owner_kind = ? AND owner_id = ?)"), append(args, o.Kind, o.ID)
 		}
+		if q.Reach.Resident != 0 {
+			conds, args = append(conds, "resident_id = ?"), append(args, q.Reach.Resident)
+		}
 		if len(conds) == 0 {
 			conds = []string{"1 = 0"}
 		}
@@ -132,6 +139,9 @@ func (q RectQuery) where(db *gorm.DB) *gorm.DB {
 	}
 	if len(q.States) > 0 {
 		db = db.Where("state IN ?", q.States)
+	}
+	if q.OrderID > 0 {
+		db = db.Where("order_id = ?", q.OrderID)
 	}
 	if q.FirmID > 0 {
 		db = db.Where("firm_id = ?", q.FirmID)
