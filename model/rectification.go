@@ -56,9 +56,9 @@ type Rectification struct {
 	Version int64 `gorm:"not null;default:1"`
 }
 
-// RectLate is the condition of a late rectification at an instant: not
-// reported by its due time, or reported after it.
-const rectLate = "((reported_at IS NULL AND due_at <= ?) OR reported_at > due_at)"
+// rectLate is the condition of a late rectification at an instant: its
+// due time has passed and it was not reported by then.
+const rectLate = "(due_at <= ? AND (reported_at IS NULL OR reported_at > due_at))"
 
 // UpdateRectification writes cols on a rectification still at version,
 // bumping the version; it returns the rows affected (0: it moved meanwhile).
