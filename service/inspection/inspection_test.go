@@ -99,9 +99,15 @@ func TestChecklistVersions(t *testing.T) {
 			{func(in *ChecklistInput) { in.Name = "" }, "bad_name"},
 			{func(in *ChecklistInput) { in.ScopeKind = model.ScopeCommunity }, "bad_scope"},
 			{func(in *ChecklistInput) { in.Items = nil }, "bad_items"},
-			{func(in *ChecklistInput) { in.Items = []ItemInput{{Section: "roof", Title: "a", Points: 1, Rule: model.RuleWhole}} }, "bad_section"},
-			{func(in *ChecklistInput) { in.Items = []ItemInput{{Section: model.SectionParty, Title: "a", Points: 0, Rule: model.RuleWhole}} }, "bad_points"},
-			{func(in *ChecklistInput) { in.Items = []ItemInput{{Section: model.SectionParty, Title: "a", Points: 1, Rule: "some"}} }, "bad_rule"},
+			{func(in *ChecklistInput) {
+				in.Items = []ItemInput{{Section: "roof", Title: "a", Points: 1, Rule: model.RuleWhole}}
+			}, "bad_section"},
+			{func(in *ChecklistInput) {
+				in.Items = []ItemInput{{Section: model.SectionParty, Title: "a", Points: 0, Rule: model.RuleWhole}}
+			}, "bad_points"},
+			{func(in *ChecklistInput) {
+				in.Items = []ItemInput{{Section: model.SectionParty, Title: "a", Points: 1, Rule: "some"}}
+			}, "bad_rule"},
 			{func(in *ChecklistInput) { in.Items = append(items[:1:1], items[0]) }, "bad_item_title"},
 		}
 		for _, b := range bad {
@@ -178,8 +184,8 @@ func TestInspectionRaisesAndScores(t *testing.T) {
 	e := newEnv(t)
 	sheet := e.sheet()
 	clean := itemOf(sheet, "楼道及公共区域保洁") // 8 points, partial
-	fire := itemOf(sheet, "消防通道畅通")      // 6 points, whole
-	green := itemOf(sheet, "绿地无侵占")       // 4 points, whole
+	fire := itemOf(sheet, "消防通道畅通")     // 6 points, whole
+	green := itemOf(sheet, "绿地无侵占")     // 4 points, whole
 	photo := e.Photo("community")
 	in := CreateInput{CompoundID: e.Compounds[0].ID, Kind: model.InspectionMonthly, DefaultResult: model.ResultPass,
 		Notes: "11月月考", PhotoIDs: []int64{photo}, IdemKey: "insp-1",
@@ -335,10 +341,16 @@ func TestInspectionScopeAndInput(t *testing.T) {
 			{func(in *CreateInput) {
 				in.Items = []ResultInput{{ItemID: clean.ID, Result: model.ResultPass}, {ItemID: clean.ID, Result: model.ResultPass}}
 			}, service.KindInvalid, "bad_item"},
-			{func(in *CreateInput) { in.Items = []ResultInput{{ItemID: clean.ID, Result: model.ResultDeduct, Deduct: 9}} }, service.KindInvalid, "bad_deduct"},
+			{func(in *CreateInput) {
+				in.Items = []ResultInput{{ItemID: clean.ID, Result: model.ResultDeduct, Deduct: 9}}
+			}, service.KindInvalid, "bad_deduct"},
 			{func(in *CreateInput) { in.Items = []ResultInput{{ItemID: clean.ID, Result: model.ResultDeduct}} }, service.KindInvalid, "bad_deduct"},
-			{func(in *CreateInput) { in.Items = []ResultInput{{ItemID: fire.ID, Result: model.ResultDeduct, Deduct: 2}} }, service.KindInvalid, "bad_deduct"},
-			{func(in *CreateInput) { in.Items = []ResultInput{{ItemID: clean.ID, Result: model.ResultPass, Deduct: 1}} }, service.KindInvalid, "bad_deduct"},
+			{func(in *CreateInput) {
+				in.Items = []ResultInput{{ItemID: fire.ID, Result: model.ResultDeduct, Deduct: 2}}
+			}, service.KindInvalid, "bad_deduct"},
+			{func(in *CreateInput) {
+				in.Items = []ResultInput{{ItemID: clean.ID, Result: model.ResultPass, Deduct: 1}}
+			}, service.KindInvalid, "bad_deduct"},
 			{func(in *CreateInput) { in.Items = []ResultInput{{ItemID: clean.ID, Result: "meh"}} }, service.KindInvalid, "bad_result"},
 			{func(in *CreateInput) {
 				in.Items = []ResultInput{{ItemID: clean.ID, Result: model.ResultPass, Raise: &RaiseInput{Kind: RaiseOrder}}}
