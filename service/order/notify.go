@@ -62,6 +62,7 @@ var eventRoute = map[string]struct {
 	"rectify_open":      {toHandler, kindNewReport, "差评工单待整改"},
 	"rectify_reported":  {toLevel, kindNewReport, "差评整改待回访"},
 	"rectify_revisited": {toResident, kindProgress, "整改结果已回访，请确认"},
+	"rectify_rework":    {toHandler, kindNewReport, "差评整改未解决需返工"},
 }
 
 // notify writes one inbox message per recipient of event about o inside

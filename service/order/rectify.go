@@ -156,7 +156,7 @@ func reopen(o *model.Order) []string {
 		return []string{"reopened"}
 	}
 	o.State = model.StateInProgress
-	return []string{"reopened", "reworked"}
+	return []string{"reopened", "rectify_rework"}
 }
 
 // rectification loads one rectification and its order for the actor.

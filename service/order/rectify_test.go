@@ -162,7 +162,7 @@ func TestRectificationNotFixedReopensAsRework(t *testing.T) {
 		if last.Action != ActRectifyReopen || last.FromState != model.StateClosed || last.ToState != model.StateInProgress {
 			t.Fatalf("timeline %+v", last)
 		}
-		if ms := e.messages("manager", id); ms[len(ms)-1].Event != "order.reworked" {
+		if ms := e.messages("manager", id); ms[len(ms)-1].Event != "order.rectify_rework" {
 			t.Fatalf("firm not told: %+v", ms)
 		}
 	})

@@ -626,7 +626,7 @@ func TestReturnMergeResolveReworkRevisit(t *testing.T) {
 		if ms := e.messages("community", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.reopened" {
 			t.Fatalf("community inbox %+v", ms)
 		}
-		if ms := e.messages("manager", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.reworked" {
+		if ms := e.messages("manager", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.rectify_rework" {
 			t.Fatalf("manager inbox %+v", ms)
 		}
 	})
