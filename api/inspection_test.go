@@ -59,7 +59,8 @@ func TestInspectionThroughTheRouter(t *testing.T) {
 	}
 	t.Run("the failed item's order is the firm's to take up", func(t *testing.T) {
 		o := f.get("manager", fmt.Sprintf("/api/v1/orders/%d", orderID))
-		if o["state"] != model.StateDispatched || o["channel"] != model.ChannelInspection || orderNum(o["handler_id"]) != f.city.Firm.ID {
+		if o["state"] != model.StateDispatched || o["channel"] != model.ChannelInspection || orderNum(o["handler_id"]) != f.city.Firm.ID ||
+			orderNum(o["inspection_id"]) != id || orderNum(o["inspection_item_id"]) != failedItem {
 			t.Fatalf("raised order %v", o)
 		}
 		f.act("manager", orderID, "accept", nil)
