@@ -149,7 +149,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	// transaction, and written inside it.
 	orders := map[int]*order.Raised{}
 	acts := map[int]*action.Prepared{}
-	for i, r := range in.Items {
+	for _, r := range in.Items {
 		if r.Raise == nil {
 			continue
 		}
@@ -168,7 +168,6 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 			}
 			acts[k] = p
 		}
-		_ = i
 	}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := model.Create(ctx, tx, &ins); err != nil {

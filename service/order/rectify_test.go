@@ -247,3 +247,36 @@ func TestRectificationQueueAndCounts(t *testing.T) {
 		}
 	})
 }
+
+// Confirming and saying "not fixed" at once: one answer wins, the other
+// gets 409, and the order moved at most once.
+func TestRectificationAnswersRace(t *testing.T) {
+	e := newLoopEnv(t)
+	e.seedCalendar()
+	id, r := e.rated(1)
+	e.act("community", id, ActRevisit, Input{Note: "电话回访，居民说法不一"})
+	errs := make(chan error, 2)
+	for _, fixed := range []bool{true, false} {
+		go func(fixed bool) {
+			_, err := e.svc.AnswerRectification(e.ctx, e.actor("resident"), r.ID, fixed, "答复")
+			errs <- err
+		}(fixed)
+	}
+	var lost int
+	for range 2 {
+		if err := <-errs; err != nil {
+			wantKind(t, err, service.KindConflict, "")
+			lost++
+		}
+	}
+	got := e.lastRect(id)
+	o := e.load(id)
+	switch {
+	case lost != 1:
+		t.Fatalf("%d answers lost, want 1", lost)
+	case got.State == model.RectConfirmed && o.State != model.StateClosed,
+		got.State == model.RectReopened && o.State != model.StateInProgress,
+		got.State != model.RectConfirmed && got.State != model.RectReopened:
+		t.Fatalf("rectification %s, order %s", got.State, o.State)
+	}
+}
