@@ -346,3 +346,35 @@ func InspectionScores(ctx context.Context, db *gorm.DB, firmID, compoundID int64
 	err := q.Select("id", "firm_id", "compound_id", "inspected_at", "score").Order("id").Scan(&rows).Error
 	return rows, Translate(err)
 }
+
+// InspectionMean is the mean score of a firm's scored inspections in a
+// compound over a period, and how many there were.
+type InspectionMean struct {
+	Count int64
+	Mean  float64
+}
+
+// InspectionMeans averages the scored inspections inspected in [from, to)
+// per firm and compound, in one grouped query (the score job's read). The
+// mean is the database's AVG of two-decimal scores; a figure that must be
+// byte-identical on every engine is better summed from InspectionScores.
+func InspectionMeans(ctx context.Context, db *gorm.DB, from, to time.Time) (map[FirmCompound]InspectionMean, error) {
+	var rows []struct {
+		FirmID     int64
+		CompoundID int64
+		Count      int64
+		Mean       float64
+	}
+	err := db.WithContext(ctx).Model(&Inspection{}).
+		Where("scored = ? AND inspected_at >= ? AND inspected_at < ?", true, from.UTC(), to.UTC()).
+		Select("firm_id, compound_id, COUNT(*) AS count, AVG(score) AS mean").
+		Group("firm_id, compound_id").Scan(&rows).Error
+	if err != nil {
+		return nil, Translate(err)
+	}
+	out := make(map[FirmCompound]InspectionMean, len(rows))
+	for _, r := range rows {
+		out[FirmCompound{FirmID: r.FirmID, CompoundID: r.CompoundID}] = InspectionMean{Count: r.Count, Mean: r.Mean}
+	}
+	return out, nil
+}

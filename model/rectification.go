@@ -210,3 +210,28 @@ func LateRectificationIDs(ctx context.Context, db *gorm.DB, firmID, compoundID i
 	err := q.Order("id").Limit(limit).Pluck("id", &ids).Error
 	return ids, Translate(err)
 }
+
+// RectificationTallies is CountRectifications for every firm and compound
+// at once (one grouped query, for the score job over a whole period):
+// rectifications owned by a firm whose due time falls in [from, to).
+func RectificationTallies(ctx context.Context, db *gorm.DB, from, to, asOf time.Time) (map[FirmCompound]RectTally, error) {
+	var rows []struct {
+		FirmID     int64
+		CompoundID int64
+		RectTally
+	}
+	err := db.WithContext(ctx).Model(&Rectification{}).
+		Where("firm_id > 0 AND due_at >= ? AND due_at < ?", from.UTC(), to.UTC()).
+		Select("firm_id, compound_id, COUNT(*) AS due, "+
+			"COALESCE(SUM(CASE WHEN "+rectLate+" THEN 1 ELSE 0 END), 0) AS late, "+
+			"COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) AS open", asOf.UTC(), RectOpen).
+		Group("firm_id, compound_id").Scan(&rows).Error
+	if err != nil {
+		return nil, Translate(err)
+	}
+	out := make(map[FirmCompound]RectTally, len(rows))
+	for _, r := range rows {
+		out[FirmCompound{FirmID: r.FirmID, CompoundID: r.CompoundID}] = r.RectTally
+	}
+	return out, nil
+}

@@ -418,5 +418,10 @@ func TestInspectionScopeAndInput(t *testing.T) {
 		if err != nil || len(rows) != 2 || rows[0].Score != 100 {
 			t.Fatalf("scores %+v %v", rows, err)
 		}
+		means, err := model.InspectionMeans(e.Ctx, e.DB, servicetest.Start.Add(-time.Hour), servicetest.Start.Add(time.Hour))
+		key := model.FirmCompound{FirmID: e.Firm.ID, CompoundID: e.Compounds[0].ID}
+		if err != nil || len(means) != 1 || means[key] != (model.InspectionMean{Count: 2, Mean: 100}) {
+			t.Fatalf("means %+v %v", means, err)
+		}
 	})
 }

@@ -245,6 +245,11 @@ func TestRectificationQueueAndCounts(t *testing.T) {
 		if got, _ := model.CountRectifications(e.ctx, e.db, e.city.Firm.ID, e.city.Compounds[1].ID, from, to, e.clock.Now()); got.Due != 0 {
 			t.Fatalf("compound 1 %+v", got)
 		}
+		all, err := model.RectificationTallies(e.ctx, e.db, from, to, e.clock.Now())
+		key := model.FirmCompound{FirmID: e.city.Firm.ID, CompoundID: e.city.Compounds[0].ID}
+		if err != nil || len(all) != 1 || all[key] != (model.RectTally{Due: 3, Late: 2, Open: 1}) {
+			t.Fatalf("tallies %+v %v", all, err)
+		}
 	})
 }
 
