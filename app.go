@@ -30,6 +30,7 @@ import (
 	"redprop/service/calendar/remind"
 	"redprop/service/demo"
 	"redprop/service/idem"
+	"redprop/service/inspection"
 	"redprop/service/meeting"
 	"redprop/service/message"
 	"redprop/service/order"
@@ -64,18 +65,19 @@ type app struct {
 	clock     service.Clock
 	embedded  bool // SQLite: the demo city loads itself into an empty database
 
-	auth     *auth.Service
-	org      *org.Service
-	calendar *calendar.Service
-	photo    *photo.Service
-	message  *message.Service
-	recheck  *message.Recheck
-	reminder *remind.Reminder
-	order    *order.Service
-	meeting  *meeting.Service
-	action   *action.Service
-	vote     *vote.Service
-	wish     *wish.Service
+	auth       *auth.Service
+	org        *org.Service
+	calendar   *calendar.Service
+	photo      *photo.Service
+	message    *message.Service
+	recheck    *message.Recheck
+	reminder   *remind.Reminder
+	order      *order.Service
+	meeting    *meeting.Service
+	action     *action.Service
+	vote       *vote.Service
+	wish       *wish.Service
+	inspection *inspection.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
 }
@@ -192,7 +194,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
 		RatingReminder: a.cfg.RatingReminder, Log: a.log,
-		FirmContractGrace: a.cfg.FirmContractGrace,
+		FirmContractGrace: a.cfg.FirmContractGrace, RectifyDays: a.cfg.RectificationDays,
 	})
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {
@@ -210,6 +212,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
+	a.inspection = inspection.New(a.db, a.clock, a.order, a.action, a.photo)
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -227,6 +230,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Inspection:     a.inspection,
 	}), nil
 }
 

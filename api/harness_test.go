@@ -23,6 +23,7 @@ import (
 	"redprop/service/calendar"
 	"redprop/service/demo"
 	"redprop/service/idem"
+	"redprop/service/inspection"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -76,6 +77,7 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
+	deps.Inspection = inspection.New(db, clock, deps.Order, deps.Action, deps.Photo)
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

@@ -189,6 +189,9 @@ type orderResponse struct {
 	ClosedAt        *string                `json:"closed_at,omitempty"`
 	Timeline        []orderEventResponse   `json:"timeline,omitempty"`
 	Handlers        []orderHandlerResponse `json:"handlers,omitempty"`
+	// The inspection item that raised the order (channel inspection).
+	InspectionID     int64 `json:"inspection_id,omitempty"`
+	InspectionItemID int64 `json:"inspection_item_id,omitempty"`
 }
 
 type orderEventResponse struct {
@@ -240,6 +243,7 @@ func newOrderResponse(v order.View) orderResponse {
 		StepStartedAt: tsp(o.StepStartedAt), StepDeadline: tsp(o.StepDeadline), DueAt: tsp(o.DueAt), CalendarMissing: v.CalendarMissing,
 		PausedAt: tsp(o.PausedAt), PauseReason: o.PauseReason, CreatedAt: ts(o.CreatedAt), UpdatedAt: ts(o.UpdatedAt),
 		CompletedAt: tsp(o.CompletedAt), ConfirmedAt: tsp(o.ConfirmedAt), ClosedAt: tsp(o.ClosedAt),
+		InspectionID: v.InspectionID, InspectionItemID: v.InspectionItemID,
 	}
 	if o.RatingOverall > 0 {
 		r.Rating = &orderRatingResponse{Overall: o.RatingOverall, Timeliness: o.RatingTimely,

@@ -18,6 +18,7 @@ import (
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/idem"
+	"redprop/service/inspection"
 	"redprop/service/meeting"
 	"redprop/service/message"
 	"redprop/service/order"
@@ -59,6 +60,9 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	// Inspection holds checklists and inspections (rectifications of bad
+	// ratings are the order capability's).
+	Inspection *inspection.Service
 }
 
 // handlers is the receiver of every endpoint.
@@ -105,6 +109,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.inspectionRoutes(authed)
 	faultRoutes(r)
 	return r
 }

@@ -171,6 +171,9 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		applyRequest{}, rejectRequest{}, invitationRequest{},
 		createVoteRequest{}, castBallotRequest{},
 		postWishRequest{}, wishActionRequest{},
+		checklistItemRequest{}, createChecklistRequest{}, checklistVersionRequest{}, raiseRequest{},
+		inspectionResultRequest{}, createInspectionRequest{}, answerRequest{}, reportRectificationRequest{},
+		answerRectificationRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {

@@ -174,6 +174,10 @@ type Config struct {
 	TrustedProxies string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
 
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
+
+	// RectificationDays is how many working days a handler has to rectify
+	// a rating of 1–2 (差评整改), counted by the working calendar (1–60).
+	RectificationDays int `yaml:"rectification_days" env:"RECTIFICATION_DAYS"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
@@ -231,6 +235,8 @@ func Default() Config {
 		DBQueryTimeout: 5 * time.Second, DBTxTimeout: 15 * time.Second,
 		DBMaxOpenConns: 50, DBMaxIdleConns: 50,
 		WeChatCheckTimeout: 2 * time.Second, WeChatCheckBreakerFailures: 3, WeChatCheckBreakerOpen: 30 * time.Second,
+
+		RectificationDays: 5,
 	}
 }
 
@@ -355,6 +361,9 @@ func (c Config) Validate() error {
 		if p.v <= 0 {
 			return fmt.Errorf("%s: must be positive", p.key)
 		}
+	}
+	if c.RectificationDays < 1 || c.RectificationDays > 60 {
+		return errors.New("rectification_days (REDPROP_RECTIFICATION_DAYS): must be between 1 and 60 working days")
 	}
 	if c.FirmContractGrace < 0 {
 		return errors.New("firm_contract_grace (REDPROP_FIRM_CONTRACT_GRACE): must not be negative")

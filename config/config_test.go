@@ -145,3 +145,19 @@ func TestSMSChannelConfig(t *testing.T) {
 		}
 	})
 }
+
+func TestRectificationDays(t *testing.T) {
+	if d := Default().RectificationDays; d != 5 {
+		t.Fatalf("default rectification days %d, want 5", d)
+	}
+	c, err := Load("", env(map[string]string{"REDPROP_RECTIFICATION_DAYS": "7"}))
+	if err != nil || c.RectificationDays != 7 {
+		t.Fatalf("from the environment: %d, %v", c.RectificationDays, err)
+	}
+	for _, bad := range []string{"0", "61", "five"} {
+		if _, err := Load("", env(map[string]string{"REDPROP_RECTIFICATION_DAYS": bad})); err == nil ||
+			!strings.Contains(err.Error(), "REDPROP_RECTIFICATION_DAYS") {
+			t.Errorf("%q: error %v does not name the key", bad, err)
+		}
+	}
+}

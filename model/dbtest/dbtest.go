@@ -107,8 +107,9 @@ func openMySQL(t testing.TB, dsn string) *gorm.DB {
 }
 
 // Truncate deletes every row but the schema versions, then puts back the
-// data migrations seed (the shipped working-day calendar), so that a test
-// on MariaDB starts where a freshly migrated SQLite database does.
+// data migrations seed (the shipped working-day calendar, the default
+// inspection checklist), so that a test on MariaDB starts where a freshly
+// migrated SQLite database does.
 func Truncate(db *gorm.DB) error {
 	tables, err := db.Migrator().GetTables()
 	if err != nil {
@@ -121,6 +122,9 @@ func Truncate(db *gorm.DB) error {
 		if err := db.Exec("DELETE FROM " + tbl).Error; err != nil {
 			return fmt.Errorf("delete from %s: %w", tbl, err)
 		}
+	}
+	if err := model.SeedDefaultChecklist(context.Background(), db); err != nil {
+		return err
 	}
 	return model.SeedCalendar(context.Background(), db)
 }

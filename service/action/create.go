@@ -79,15 +79,67 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	if a == nil {
 		return View{}, false, service.ErrUnauthenticated
 	}
-	now := s.clock.Now().UTC()
-	due, err := checkCreate(&in, now)
-	if err != nil {
-		return View{}, false, err
-	}
 	if in.IdemKey != "" {
+		if _, err := checkCreate(&in, s.clock.Now().UTC()); err != nil {
+			return View{}, false, err
+		}
 		if it, ok, err := model.ByIdemKey[model.ActionItem](ctx, s.db, "creator_id", a.UserID, in.IdemKey); err != nil || ok {
 			return s.viewAfterWrite(ctx, a, it, false, err)
 		}
+	}
+	p, err := s.prepare(ctx, a, in)
+	if err != nil {
+		return View{}, false, err
+	}
+	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error { return p.insert(ctx, tx) })
+	if errors.Is(err, model.ErrDuplicate) && in.IdemKey != "" {
+		// A concurrent double tap with the same key: the other one won.
+		prev, ok, ferr := model.ByIdemKey[model.ActionItem](ctx, s.db, "creator_id", a.UserID, in.IdemKey)
+		if ferr == nil && ok {
+			return s.viewAfterWrite(ctx, a, prev, false, nil)
+		}
+	}
+	if err != nil {
+		return View{}, false, fmt.Errorf("create action item: %w", err)
+	}
+	return s.viewAfterWrite(ctx, a, p.it, true, nil)
+}
+
+// Prepared is a new item checked outside any transaction; Commit writes
+// it inside the caller's.
+type Prepared struct {
+	s    *Service
+	it   model.ActionItem
+	role string
+}
+
+// PrepareRaise checks an item another capability raises in its own
+// transaction (a failed inspection item): the same checks as Create,
+// read before the caller's transaction (SQLite has one connection).
+func (s *Service) PrepareRaise(ctx context.Context, a *service.Actor, in CreateInput) (*Prepared, error) {
+	if a == nil {
+		return nil, service.ErrUnauthenticated
+	}
+	in.IdemKey = ""
+	return s.prepare(ctx, a, in)
+}
+
+// Commit inserts the prepared item inside tx, its source id set to
+// sourceID when that is not zero (the source row may be written in the
+// same transaction), and returns it as stored.
+func (p *Prepared) Commit(ctx context.Context, tx *gorm.DB, sourceID int64) (model.ActionItem, error) {
+	if sourceID != 0 {
+		p.it.SourceID = sourceID
+	}
+	err := p.insert(ctx, tx)
+	return p.it, err
+}
+
+func (s *Service) prepare(ctx context.Context, a *service.Actor, in CreateInput) (*Prepared, error) {
+	now := s.clock.Now().UTC()
+	due, err := checkCreate(&in, now)
+	if err != nil {
+		return nil, err
 	}
 	it := model.ActionItem{
 		Title: in.Title, Detail: in.Detail, OwnerKind: in.OwnerKind, OwnerID: in.OwnerID, DueAt: due,
@@ -109,35 +161,27 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 		where, err = s.fromInspection(ctx, a, in)
 	}
 	if err != nil {
-		return View{}, false, err
+		return nil, err
 	}
 	it.ScopeKind, it.ScopeID, it.Ancestry = where.kind, where.id, where.anc
 	if err := s.checkOwner(ctx, &it, now); err != nil {
-		return View{}, false, err
+		return nil, err
 	}
-	role := s.creatorRole(a, &it)
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := model.Create(ctx, tx, &it); err != nil {
-			return err
-		}
-		ev := model.ActionItemEvent{Action: ActCreate, ActorID: a.UserID, Role: role, ToState: it.State,
-			Note: it.Title, CreatedAt: now}
-		if err := appendEvent(ctx, tx, &it, ev); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx, &it, ActCreate)
-	})
-	if errors.Is(err, model.ErrDuplicate) && in.IdemKey != "" {
-		// A concurrent double tap with the same key: the other one won.
-		prev, ok, ferr := model.ByIdemKey[model.ActionItem](ctx, s.db, "creator_id", a.UserID, in.IdemKey)
-		if ferr == nil && ok {
-			return s.viewAfterWrite(ctx, a, prev, false, nil)
-		}
+	return &Prepared{s: s, it: it, role: s.creatorRole(a, &it)}, nil
+}
+
+// insert writes the item, its first history row and its notice.
+func (p *Prepared) insert(ctx context.Context, tx *gorm.DB) error {
+	s, it := p.s, &p.it
+	if err := model.Create(ctx, tx, it); err != nil {
+		return err
 	}
-	if err != nil {
-		return View{}, false, fmt.Errorf("create action item: %w", err)
+	ev := model.ActionItemEvent{Action: ActCreate, ActorID: it.CreatorID, Role: p.role, ToState: it.State,
+		Note: it.Title, CreatedAt: it.CreatedAt}
+	if err := appendEvent(ctx, tx, it, ev); err != nil {
+		return err
 	}
-	return s.viewAfterWrite(ctx, a, it, true, nil)
+	return s.notify(ctx, tx, it, ActCreate)
 }
 
 // checkCreate validates and normalises what needs no database, and

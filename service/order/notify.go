@@ -58,6 +58,11 @@ var eventRoute = map[string]struct {
 	"merged":     {toAuthor, kindProgress, "您的工单已合并处理"},
 	"confirmed":  {toResident, kindRating, "请为工单服务评价"},
 	"to_confirm": {toGrid, kindNewReport, "工单待验收"},
+	// The rectification of a rating of 1–2.
+	"rectify_open":      {toHandler, kindNewReport, "差评工单待整改"},
+	"rectify_reported":  {toLevel, kindNewReport, "差评整改待回访"},
+	"rectify_revisited": {toResident, kindProgress, "整改结果已回访，请确认"},
+	"rectify_rework":    {toHandler, kindNewReport, "差评整改未解决需返工"},
 }
 
 // notify writes one inbox message per recipient of event about o inside

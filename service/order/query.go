@@ -40,6 +40,9 @@ type View struct {
 	// year whose calendar is not loaded: they were counted as a plain week,
 	// holidays as worked, and the deadline may come too early.
 	CalendarMissing bool
+	// InspectionID and InspectionItemID name the inspection item that
+	// raised the order (channel inspection), for one order.
+	InspectionID, InspectionItemID int64
 	// Timeline and Handlers are filled for one order, not for lists.
 	Timeline []EventView
 	Handlers []HandlerStep
@@ -333,6 +336,16 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 		out[i] = n.view(a, o, byOrder[o.ID], detail)
 		out[i].Light = light(o, cal, n.categories[o.CategoryID].WorkingTime, now)
 		out[i].CalendarMissing = calendarMissing(o, cal, n.categories[o.CategoryID].WorkingTime)
+		if detail && o.Channel == model.ChannelInspection {
+			// The way back to the inspection item that raised the order.
+			it, found, err := model.InspectionItemOfOrder(ctx, db, o.ID)
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				out[i].InspectionID, out[i].InspectionItemID = it.InspectionID, it.ID
+			}
+		}
 	}
 	return out, nil
 }

@@ -98,8 +98,8 @@ func repeatCases(dup, dup2 int64) []repeatCase {
 		{action: ActRate, state: model.StateConfirmed, by: "resident", in: with(Input{Overall: 2, Comment: "太慢"}), again: wantRepeat,
 			other: "resident2", byOther: wantRefused, changed: with(Input{Overall: 5}), change: wantRefused},
 		// Reopening after a 回访 that did not is a new act; so is another staff member's 回访.
-		{action: ActRevisit, state: model.StateClosed, by: "community", in: with(Input{Note: "已回访"}), again: wantRepeat,
-			other: "duty", byOther: wantOwn, changed: with(Input{Note: "已回访", Reopen: true}), change: wantOwn},
+		{action: ActRevisit, state: model.StateClosed, by: "community", in: with(Input{Note: "已电话回访居民"}), again: wantRepeat,
+			other: "duty", byOther: wantOwn, changed: with(Input{Note: "已电话回访居民", Reopen: true}), change: wantOwn},
 		{action: ActCancel, state: model.StateSubmitted, by: "resident", in: none, again: wantRepeat,
 			other: "resident2", byOther: wantRefused},
 		// 督办 keeps its own rule: none again within 10 minutes, by anyone.

@@ -65,6 +65,9 @@ type Options struct {
 	// NumberBlock is how many order numbers the service reserves from the
 	// database at a time (zero: 10); see numbers.
 	NumberBlock int
+	// RectifyDays is how many working days the handler has to rectify a
+	// rating of 1–2 (zero: DefaultRectifyDays).
+	RectifyDays int
 }
 
 // Service is the order capability.
@@ -84,6 +87,9 @@ type Service struct {
 func New(db *gorm.DB, clock service.Clock, cal Calendars, photos Photos, msgs Messages, opts Options) *Service {
 	if opts.RatingReminder <= 0 {
 		opts.RatingReminder = 24 * time.Hour
+	}
+	if opts.RectifyDays <= 0 {
+		opts.RectifyDays = DefaultRectifyDays
 	}
 	log := opts.Log
 	if log == nil {

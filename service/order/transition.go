@@ -100,12 +100,17 @@ type act struct {
 	// db reads what a step needs to decide: the service's handle before
 	// the transaction, or the transaction itself when the step is taken
 	// inside one (an escalation on a breach).
-	db     *gorm.DB
-	by     doer
-	role   string
-	in     Input
-	cat    model.Category
-	cal    *calendar.Calendar // the working calendar in force, read before the transaction
+	db   *gorm.DB
+	by   doer
+	role string
+	in   Input
+	cat  model.Category
+	cal  *calendar.Calendar // the working calendar in force, read before the transaction
+	// rectCal counts a rectification's working days (a low rating opens
+	// one whatever the category counts); read before the transaction.
+	rectCal *calendar.Calendar
+	// rect is the order's open rectification a 回访 records (nil: none).
+	rect   *model.Rectification
 	prev   model.Order
 	next   model.Order
 	now    time.Time
@@ -256,6 +261,11 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 	if err != nil {
 		return o, err
 	}
+	if action == ActRate && lowRating(c.next.RatingOverall) {
+		if c.rectCal, err = s.rectCalendar(ctx); err != nil {
+			return o, err
+		}
+	}
 	// A resident's comment passes WeChat's text check before it is stored.
 	verdict := message.Verdict{State: model.CheckPass}
 	if action == ActRate && c.next.RatingComment != "" {
@@ -363,6 +373,16 @@ func (s *Service) commit(ctx context.Context, tx *gorm.DB, c *act) error {
 		return err
 	}
 	c.next = m.next
+	if c.action == ActRate && lowRating(c.next.RatingOverall) {
+		if err := s.openRectification(ctx, tx, &c.next, c.rectCal, c.now); err != nil {
+			return err
+		}
+	}
+	if c.action == ActRevisit && c.rect != nil {
+		if err := s.revisitRectification(ctx, tx, c); err != nil {
+			return err
+		}
+	}
 	if c.action == ActRate || c.action == ActAutoClose {
 		// The reminder to rate is withdrawn once the order is rated or closes.
 		if err := s.msgs.CancelScheduled(ctx, tx, ratingKey(c.prev.ID)); err != nil {
@@ -668,25 +688,39 @@ func (s *Service) rate(c *act) error {
 	return s.arm(c, model.StateClosed)
 }
 
-// revisit is the community's 回访 after a low rating; it may reopen the
-// order for dispatch.
+// lowRating is a rating that opens a rectification (非常不满意 / 不满意).
+func lowRating(overall int) bool { return overall >= 1 && overall <= 2 }
+
+// revisit is the community's 回访 after a low rating: the revisit step of
+// the order's rectification, which it records and reports to the
+// resident. Reopening (the revisit found it not fixed) sends the order
+// back to its handler as rework.
 func (s *Service) revisit(c *act) error {
-	if c.prev.RatingOverall < 1 || c.prev.RatingOverall > 2 {
+	if !lowRating(c.prev.RatingOverall) {
 		return errNoRevisit
 	}
 	if c.note == "" {
 		return errNoteRequired
 	}
+	r, found, err := model.LastRectification(c.ctx, c.db, c.prev.ID)
+	if err != nil {
+		return err
+	}
+	if found && slices.Contains([]string{model.RectOpen, model.RectReported, model.RectRevisited}, r.State) {
+		if utf8.RuneCountInString(c.note) < 5 {
+			return errRevisitNote
+		}
+		c.rect = &r
+	}
 	if !c.in.Reopen {
+		if c.rect != nil {
+			c.events = []string{"rectify_revisited"}
+		}
 		return nil
 	}
-	o := &c.next
-	o.HandlerKind, o.HandlerID, o.AssigneeID, o.DueAt = "", 0, 0, nil
-	o.RatingOverall, o.RatingTimely, o.RatingAttitude, o.RatingComment = 0, 0, 0, ""
-	o.CompletedAt, o.ConfirmedAt, o.ClosedAt = nil, nil, nil
-	o.Level = model.OrderLevelCommunity
-	c.events = []string{"reopened"}
-	return s.arm(c, model.StateVerified)
+	c.events = reopen(&c.next)
+	armStep(&c.next, c.cat, c.now, c.cal)
+	return nil
 }
 
 func (s *Service) cancel(c *act) error {

@@ -612,18 +612,22 @@ func TestReturnMergeResolveReworkRevisit(t *testing.T) {
 		_, err = e.svc.Act(e.ctx, e.actor("worker"), id, ActComplete, Input{})
 		wantKind(t, err, service.KindUnprocessable, "photos_required")
 	})
-	t.Run("revisit: only after a low rating; reopening sends it to dispatch", func(t *testing.T) {
+	t.Run("revisit: only after a low rating; reopening sends it back to the handler as rework", func(t *testing.T) {
 		good := e.drive(model.StateConfirmed, 0)
 		e.act("resident", good, ActRate, Input{Overall: 5, Timeliness: 4, Attitude: 5, Comment: "很满意"})
 		_, err := e.svc.Act(e.ctx, e.actor("community"), good, ActRevisit, Input{Note: "回访", Reopen: true})
 		wantKind(t, err, service.KindUnprocessable, "revisit_not_needed")
 		bad := e.drive(model.StateClosed, 0)
 		v := e.act("community", bad, ActRevisit, Input{Note: "居民反映仍未修好", Reopen: true})
-		if v.State != model.StateVerified || v.RatingOverall != 0 || v.HandlerKind != "" || v.ClosedAt != nil {
+		if v.State != model.StateInProgress || v.RatingOverall != 0 || v.HandlerKind != model.HandlerFirm ||
+			v.HandlerID != e.city.Firm.ID || v.ClosedAt != nil || v.StepDeadline == nil {
 			t.Fatalf("reopen: %+v", v.Order)
 		}
 		if ms := e.messages("community", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.reopened" {
 			t.Fatalf("community inbox %+v", ms)
+		}
+		if ms := e.messages("manager", bad); len(ms) == 0 || ms[len(ms)-1].Event != "order.rectify_rework" {
+			t.Fatalf("manager inbox %+v", ms)
 		}
 	})
 	t.Run("rating input", func(t *testing.T) {
@@ -650,10 +654,11 @@ func TestNotificationsAlongTheLoop(t *testing.T) {
 	want := map[string][]string{
 		"grid":      {"new_report:order.submitted", "new_report:order.to_confirm"},
 		"community": {"new_report:order.verified"},
-		"manager":   {"new_report:order.dispatched"},
-		"worker":    {"new_report:order.assigned"},
-		"resident":  {"progress:order.accepted", "progress:order.completed", "rating:order.confirmed"},
-		"grid3":     nil, "community2": nil, "street": nil, "resident2": nil,
+		// The rating of 2 opens a rectification the firm owes.
+		"manager":  {"new_report:order.dispatched", "new_report:order.rectify_open"},
+		"worker":   {"new_report:order.assigned"},
+		"resident": {"progress:order.accepted", "progress:order.completed", "rating:order.confirmed"},
+		"grid3":    nil, "community2": nil, "street": nil, "resident2": nil,
 	}
 	for name, w := range want {
 		if got := events(name); !slices.Equal(got, w) {
