@@ -34,6 +34,7 @@ func Tables() []any {
 		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
+		&Disclosure{}, &DisclosureLine{},
 	}
 	return append(tables, extraTables...)
 }
@@ -93,6 +94,7 @@ var steps = []step{
 		}
 		return tx.Exec("CREATE INDEX ix_message_unread ON messages (user_id, read_at)").Error
 	}},
+	{40, "one number per disclosure version", disclosureIndex},
 }
 
 // orderQueueIndexes are the composite indexes of migration 5, by name and
