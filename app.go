@@ -29,6 +29,7 @@ import (
 	"redprop/service/calendar"
 	"redprop/service/calendar/remind"
 	"redprop/service/demo"
+	"redprop/service/disclosure"
 	"redprop/service/idem"
 	"redprop/service/meeting"
 	"redprop/service/message"
@@ -76,6 +77,8 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+
+	disclosure *disclosure.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
 }
@@ -204,6 +207,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	}
 	a.vote = vote.New(a.db, a.clock, a.message, vote.Options{Log: a.log})
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
+	a.disclosure = disclosure.New(a.db, a.clock, photoStore, nil)
 	// Built after the capabilities whose texts it re-checks.
 	a.recheck = message.NewRecheck(a.message, map[string]message.LateVerdict{
 		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,
@@ -227,6 +231,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Disclosure:     a.disclosure,
 	}), nil
 }
 

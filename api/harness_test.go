@@ -22,6 +22,7 @@ import (
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/demo"
+	"redprop/service/disclosure"
 	"redprop/service/idem"
 	"redprop/service/order"
 	"redprop/service/org"
@@ -76,6 +77,7 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
+	deps.Disclosure = disclosure.New(db, clock, photoStore, nil)
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

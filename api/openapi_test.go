@@ -598,6 +598,16 @@ var servedAs = map[string][]any{
 	"VoteBallot":            {ballotResponse{}},
 	"WishPhoto":             {wishPhotoResponse{}},
 	"WishView":              {wishResponse{}},
+	"DisclosureAttachment":  {disclosureAttachmentResponse{}},
+	"DisclosureLine":        {disclosureLineResponse{}},
+	"DisclosureRevenue":     {disclosureRevenueResponse{}},
+	"DisclosureCountersign": {disclosureSignResponse{}},
+	"DisclosureView":        {disclosureResponse{}},
+	"DisclosurePage":        {pageOf[disclosureResponse]{}},
+	"DisclosureBoard":       {disclosureBoardResponse{}},
+	"DisclosureFieldChange": {disclosureFieldChange{}},
+	"DisclosureLineChange":  {disclosureLineChange{}},
+	"DisclosureDiff":        {disclosureDiffResponse{}},
 }
 
 // sharedWithRequests are schemas that are request bodies too: their

@@ -17,6 +17,7 @@ import (
 	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
+	"redprop/service/disclosure"
 	"redprop/service/idem"
 	"redprop/service/meeting"
 	"redprop/service/message"
@@ -59,6 +60,8 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	// Disclosure runs the disclosure boards (三公开).
+	Disclosure *disclosure.Service
 }
 
 // handlers is the receiver of every endpoint.
@@ -105,6 +108,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.disclosureRoutes(authed)
 	faultRoutes(r)
 	return r
 }
