@@ -34,6 +34,7 @@ func Tables() []any {
 		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
+		&Receipt{}, &ReceiptTally{},
 	}
 	return append(tables, extraTables...)
 }
@@ -92,6 +93,14 @@ var steps = []step{
 			return nil
 		}
 		return tx.Exec("CREATE INDEX ix_message_unread ON messages (user_id, read_at)").Error
+	}},
+	{50, "households not reached by building and unit", func(tx *gorm.DB) error {
+		// One building's (and unit's) receipts not reached, in id order:
+		// the steward's list of doors to knock on.
+		if tx.Migrator().HasIndex(&Receipt{}, "ix_receipt_open_building") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_receipt_open_building ON receipts (subject_kind, subject_id, building_id, unit, reached)").Error
 	}},
 }
 
