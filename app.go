@@ -253,6 +253,7 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 		message.KindProgress:  {cfg.TemplateProgress, cfg.TemplateProgressFields},
 		message.KindRating:    {cfg.TemplateRating, cfg.TemplateRatingFields},
 		message.KindMeeting:   {cfg.TemplateMeeting, cfg.TemplateMeetingFields},
+		message.KindNotice:    {cfg.TemplateNotice, cfg.TemplateNoticeFields},
 	}
 	longTerm, resend := config.KindList(cfg.TemplatesLongTerm), config.KindList(cfg.TemplatesResendUnknown)
 	mc.Templates = message.DefaultTemplates()
@@ -282,6 +283,7 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 		message.KindProgress:  {cfg.OATemplateProgress, cfg.OATemplateProgressFields},
 		message.KindRating:    {cfg.OATemplateRating, cfg.OATemplateRatingFields},
 		message.KindMeeting:   {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
+		message.KindNotice:    {cfg.OATemplateNotice, cfg.OATemplateNoticeFields},
 	}
 	mc.SMSEnabled = cfg.SMSEnabled
 	mc.SMSTemplate.Code = cfg.SMSTemplateID

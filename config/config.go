@@ -174,10 +174,18 @@ type Config struct {
 	TrustedProxies string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
 
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
+
+	// The template of notices and disclosures told to households (公告通知),
+	// in the mini-program and on the service account, with their mappings
+	// as for the other kinds; an empty id leaves them in the inbox only.
+	TemplateNotice         string `yaml:"template_notice" env:"TEMPLATE_NOTICE"`
+	TemplateNoticeFields   string `yaml:"template_notice_fields" env:"TEMPLATE_NOTICE_FIELDS"`
+	OATemplateNotice       string `yaml:"oa_template_notice" env:"OA_TEMPLATE_NOTICE"`
+	OATemplateNoticeFields string `yaml:"oa_template_notice_fields" env:"OA_TEMPLATE_NOTICE_FIELDS"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
-var templateKinds = []string{"new_report", "progress", "rating", "meeting"}
+var templateKinds = []string{"new_report", "progress", "rating", "meeting", "notice"}
 
 // KindList splits a comma-separated list of template kinds.
 func KindList(s string) []string {

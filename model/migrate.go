@@ -35,6 +35,7 @@ func Tables() []any {
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
 		&Disclosure{}, &DisclosureLine{},
+		&Receipt{}, &ReceiptTally{},
 	}
 	return append(tables, extraTables...)
 }
@@ -95,6 +96,14 @@ var steps = []step{
 		return tx.Exec("CREATE INDEX ix_message_unread ON messages (user_id, read_at)").Error
 	}},
 	{40, "one number per disclosure version", disclosureIndex},
+	{50, "households not reached by building and unit", func(tx *gorm.DB) error {
+		// One building's (and unit's) receipts not reached, in id order:
+		// the steward's list of doors to knock on.
+		if tx.Migrator().HasIndex(&Receipt{}, "ix_receipt_open_building") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_receipt_open_building ON receipts (subject_kind, subject_id, building_id, unit, reached)").Error
+	}},
 }
 
 // orderQueueIndexes are the composite indexes of migration 5, by name and
