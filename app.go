@@ -36,6 +36,7 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/receipt"
 	"redprop/service/vote"
 	"redprop/service/wechat"
 	"redprop/service/wish"
@@ -207,7 +208,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	}
 	a.vote = vote.New(a.db, a.clock, a.message, vote.Options{Log: a.log})
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
-	a.disclosure = disclosure.New(a.db, a.clock, photoStore, nil)
+	a.disclosure = disclosure.New(a.db, a.clock, photoStore, receipt.New(a.db, a.clock, a.message))
 	// Built after the capabilities whose texts it re-checks.
 	a.recheck = message.NewRecheck(a.message, map[string]message.LateVerdict{
 		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,

@@ -12,6 +12,7 @@ import (
 	"redprop/model"
 	"redprop/service"
 	"redprop/service/disclosure"
+	"redprop/service/receipt"
 )
 
 // disclosureRoutes registers the disclosure boards (三公开): a compound's
@@ -28,6 +29,8 @@ func (h *handlers) disclosureRoutes(authed *gin.RouterGroup) {
 	authed.POST("/disclosures/:id/countersign", h.countersignDisclosure)
 	authed.GET("/disclosures/:id/quote", h.disclosureQuote)
 	authed.GET("/disclosures/:id/attachments/:photo_id", h.disclosureAttachment)
+	authed.GET("/disclosures/:id/receipts", h.disclosureReceipts)
+	authed.GET("/disclosures/:id/not-reached", h.disclosureNotReached)
 }
 
 var errDisclosureDate = service.Invalid("bad_effective_on", "执行日期格式应为 2026-01-01")
@@ -264,7 +267,7 @@ func (h *handlers) listDisclosures(c *gin.Context) {
 }
 
 func (h *handlers) getDisclosure(c *gin.Context) {
-	byID(c, h.Disclosure.Get, newDisclosureResponse)
+	byID(c, h.Disclosure.Open, newDisclosureResponse)
 }
 
 // editDisclosure answers every edit with 409: a published version is never
@@ -414,4 +417,82 @@ func (h *handlers) disclosureAttachment(c *gin.Context) {
 	}
 	p, rc, err := h.Disclosure.Attachment(c.Request.Context(), actor(c), id, pid)
 	servePhoto(c, p, rc, err)
+}
+
+type reachCountsResponse struct {
+	Households   int64 `json:"households"`
+	Delivered    int64 `json:"delivered"`
+	Unregistered int64 `json:"unregistered"`
+	Pushed       int64 `json:"pushed"`
+	Read         int64 `json:"read"`
+	InPerson     int64 `json:"in_person"`
+	Reached      int64 `json:"reached"`
+	NotReached   int64 `json:"not_reached"`
+}
+
+func newReachCounts(c receipt.Counts) reachCountsResponse {
+	return reachCountsResponse{Households: c.Households, Delivered: c.Delivered, Unregistered: c.Unregistered,
+		Pushed: c.Pushed, Read: c.Read, InPerson: c.InPerson, Reached: c.Reached, NotReached: c.NotReached}
+}
+
+type reachBuildingResponse struct {
+	BuildingID   int64  `json:"building_id"`
+	BuildingName string `json:"building_name"`
+	reachCountsResponse
+}
+
+type disclosureReceiptsResponse struct {
+	reachCountsResponse
+	Buildings []reachBuildingResponse `json:"buildings"`
+}
+
+func (h *handlers) disclosureReceipts(c *gin.Context) {
+	byID(c, h.Disclosure.Reach, func(t receipt.Tally) disclosureReceiptsResponse {
+		r := disclosureReceiptsResponse{reachCountsResponse: newReachCounts(t.Counts), Buildings: make([]reachBuildingResponse, 0, len(t.Buildings))}
+		for _, b := range t.Buildings {
+			r.Buildings = append(r.Buildings, reachBuildingResponse{BuildingID: b.BuildingID, BuildingName: b.Name,
+				reachCountsResponse: newReachCounts(b.Counts)})
+		}
+		return r
+	})
+}
+
+type notReachedDoorResponse struct {
+	HouseholdID  int64  `json:"household_id"`
+	BuildingID   int64  `json:"building_id"`
+	BuildingName string `json:"building_name"`
+	Unit         string `json:"unit"`
+	Room         string `json:"room"`
+	Members      int    `json:"members"`
+	Push         string `json:"push"`
+}
+
+func (h *handlers) disclosureNotReached(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	p, ok := page(c)
+	if !ok {
+		return
+	}
+	b, ok := queryID(c, "building_id")
+	if !ok {
+		return
+	}
+	res, err := h.Disclosure.NotReached(c.Request.Context(), actor(c), id, b, c.Query("unit"), p)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	// The list runs in ascending receipt id: the cursor is the last id.
+	out := pageOf[notReachedDoorResponse]{Items: make([]notReachedDoorResponse, 0, len(res.Items))}
+	for _, d := range res.Items {
+		out.Items = append(out.Items, notReachedDoorResponse{HouseholdID: d.HouseholdID, BuildingID: d.BuildingID,
+			BuildingName: d.BuildingName, Unit: d.Unit, Room: d.Room, Members: d.Members, Push: d.Push})
+	}
+	if n := len(res.Items); n > 0 {
+		out.NextCursor = nextCursor(res.Items[n-1].ID, res.More)
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -27,6 +27,7 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/receipt"
 	"redprop/service/servicetest"
 	"redprop/service/vote"
 	"redprop/service/wechat"
@@ -77,7 +78,7 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
-	deps.Disclosure = disclosure.New(db, clock, photoStore, nil)
+	deps.Disclosure = disclosure.New(db, clock, photoStore, receipt.New(db, clock, deps.Message))
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

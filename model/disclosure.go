@@ -88,10 +88,6 @@ type Disclosure struct {
 	CountersignerRole string `gorm:"size:32"`
 	CountersignNote   string `gorm:"size:200"`
 
-	// NoticeID is the delivery of this version to the compound's
-	// households (its receipts), 0 when none was made.
-	NoticeID int64 `gorm:"not null;default:0"`
-
 	IdemKey *string `gorm:"size:64;uniqueIndex:ux_disclosure_idem,priority:2"`
 	Ancestry
 }
@@ -222,12 +218,6 @@ func Countersign(ctx context.Context, tx *gorm.DB, id, by int64, role, note stri
 	return res.RowsAffected, Translate(res.Error)
 }
 
-// SetDisclosureNotice records the delivery made of a version.
-func SetDisclosureNotice(ctx context.Context, tx *gorm.DB, id, noticeID int64) error {
-	return Translate(tx.WithContext(ctx).Model(&Disclosure{}).Where("id = ? AND notice_id = 0", id).
-		UpdateColumn("notice_id", noticeID).Error)
-}
-
 // LiveContract is the contract under which a firm serves a compound on
 // day, with the firm; found is false when there is none.
 func LiveContract(ctx context.Context, db *gorm.DB, compoundID int64, day time.Time) (k Contract, f Firm, found bool, err error) {
@@ -239,4 +229,24 @@ func LiveContract(ctx context.Context, db *gorm.DB, compoundID int64, day time.T
 	}
 	f, err = ByID[Firm](ctx, db, ks[0].FirmID)
 	return ks[0], f, err == nil, err
+}
+
+// CompoundMeets reports whether a compound has a building in one of grids
+// or among buildings: a grid worker's or a steward's part of it.
+func CompoundMeets(ctx context.Context, db *gorm.DB, compoundID int64, grids, buildings []int64) (bool, error) {
+	if len(grids) == 0 && len(buildings) == 0 {
+		return false, nil
+	}
+	q := db.WithContext(ctx).Model(&Building{}).Where("compound_id = ?", compoundID)
+	switch {
+	case len(grids) > 0 && len(buildings) > 0:
+		q = q.Where("grid_id IN ? OR id IN ?", grids, buildings)
+	case len(grids) > 0:
+		q = q.Where("grid_id IN ?", grids)
+	default:
+		q = q.Where("id IN ?", buildings)
+	}
+	var n int64
+	err := q.Limit(1).Count(&n).Error
+	return n > 0, Translate(err)
 }

@@ -68,6 +68,21 @@ func (s *Service) mayRead(ctx context.Context, a *service.Actor, c model.Compoun
 	if a.Can(compoundTarget(c), staffRoles...) {
 		return nil
 	}
+	// A grid or a building does not contain a compound (a compound may
+	// span grids): their workers and stewards read the boards of the
+	// compounds they have buildings of.
+	var grids, buildings []int64
+	for _, g := range a.Scopes(model.RoleGridWorker, model.RoleBuildingSteward) {
+		switch g.ScopeKind {
+		case model.ScopeGrid:
+			grids = append(grids, g.ScopeID)
+		case model.ScopeBuilding:
+			buildings = append(buildings, g.ScopeID)
+		}
+	}
+	if meets, err := model.CompoundMeets(ctx, s.db, c.ID, grids, buildings); err != nil || meets {
+		return err
+	}
 	lives, err := model.LivesInCompound(ctx, s.db, a.UserID, c.ID)
 	if err != nil || lives {
 		return err

@@ -29,16 +29,16 @@ type PhotoStore interface {
 
 // Service is the disclosure capability.
 type Service struct {
-	db      *gorm.DB
-	clock   service.Clock
-	store   PhotoStore
-	notices Notices
+	db       *gorm.DB
+	clock    service.Clock
+	store    PhotoStore
+	receipts Receipts
 }
 
-// New builds the service; notices tells households of a new version (nil:
-// nobody is told, as in tests of the board alone).
-func New(db *gorm.DB, clock service.Clock, store PhotoStore, notices Notices) *Service {
-	return &Service{db: db, clock: clock, store: store, notices: notices}
+// New builds the service; receipts tells households of a new version and
+// counts who was reached (nil: nobody is told).
+func New(db *gorm.DB, clock service.Clock, store PhotoStore, receipts Receipts) *Service {
+	return &Service{db: db, clock: clock, store: store, receipts: receipts}
 }
 
 // Sections lists the sections of a board in the order it shows them.

@@ -118,6 +118,13 @@ func (s *Service) Board(ctx context.Context, a *service.Actor, compoundID int64)
 	if err != nil {
 		return Board{}, err
 	}
+	ids := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	if err := s.markRead(ctx, a, ids...); err != nil {
+		return Board{}, err
+	}
 	b := Board{Compound: c, Sections: vs, Missing: []string{}}
 	for _, sec := range order {
 		if !slices.ContainsFunc(ds, func(d model.Disclosure) bool { return d.Section == sec }) {
@@ -282,4 +289,14 @@ func (s *Service) Quote(ctx context.Context, a *service.Actor, id int64, area st
 		q.Lines = append(q.Lines, QuoteLine{Label: l.Label, Rate: r, Monthly: MonthlyFee(centi, r), Yearly: YearlyFee(centi, r)})
 	}
 	return q, nil
+}
+
+// Open is Get for a reader of the board: a resident opening a version
+// counts as its read on their household's receipt.
+func (s *Service) Open(ctx context.Context, a *service.Actor, id int64) (View, error) {
+	v, err := s.Get(ctx, a, id)
+	if err != nil {
+		return v, err
+	}
+	return v, s.markRead(ctx, a, id)
 }
