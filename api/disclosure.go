@@ -31,6 +31,17 @@ func (h *handlers) disclosureRoutes(authed *gin.RouterGroup) {
 	authed.GET("/disclosures/:id/attachments/:photo_id", h.disclosureAttachment)
 	authed.GET("/disclosures/:id/receipts", h.disclosureReceipts)
 	authed.GET("/disclosures/:id/not-reached", h.disclosureNotReached)
+	// Receipts as PDF, beside photos (POST /photos): their id goes in a
+	// line's attachment_ids.
+	limit := h.MaxBodyBytes
+	if h.Photo != nil {
+		limit = h.Photo.MaxBytes() + photoEnvelope
+	}
+	h.bodies.handle(authed, http.MethodPost, "/documents", limit, h.idempotentOrPass(h.uploadDocument))
+}
+
+func (h *handlers) uploadDocument(c *gin.Context) {
+	h.uploadFile(c, h.Photo.UploadPDF)
 }
 
 var errDisclosureDate = service.Invalid("bad_effective_on", "执行日期格式应为 2026-01-01")

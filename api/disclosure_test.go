@@ -124,8 +124,19 @@ func TestDisclosureBoardThroughTheRouter(t *testing.T) {
 	fix["corrects_id"], fix["reason"] = v1, "场地租赁系重复记账，予以删除"
 	fix["income"] = fix["income"].([]map[string]any)[:2]
 	fix["income_total"], fix["closing"] = "15000.10", "21800.00"
+	body, ct := multipartBody(t, "file", "门禁发票.pdf", "application/pdf", []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"))
+	doc := voteNum(s.must(http.StatusCreated, "POST", "/api/v1/documents", manager, body, "Content-Type", ct).Body["id"])
+	body, ct = multipartBody(t, "file", "x.pdf", "application/pdf", []byte("%PDF-1.4\n<< /OpenAction << /S /JavaScript >> >>\n%%EOF\n"))
+	if r := s.do("POST", "/api/v1/documents", manager, body, "Content-Type", ct); r.Status != http.StatusUnsupportedMediaType || !chinese(r) {
+		t.Fatalf("a PDF with a script: %s", r.Raw)
+	}
+	fix["expenses"].([]map[string]any)[0]["attachment_ids"] = []int64{doc}
 	r = s.must(http.StatusCreated, "POST", board, manager, fix)
 	v2 := voteNum(r.Body["id"])
+	pdfURL := fmt.Sprintf("/api/v1/disclosures/%d/attachments/%d", v2, doc)
+	if f := s.must(http.StatusOK, "GET", pdfURL, resident, nil); f.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("pdf attachment %v", f.Header)
+	}
 	if r.Body["version"] != 2.0 || r.Body["countersign"].(map[string]any)["state"] != "not_countersigned" || r.Body["current"] != true {
 		t.Fatalf("v2 %s", r.Raw)
 	}
@@ -135,8 +146,9 @@ func TestDisclosureBoardThroughTheRouter(t *testing.T) {
 	}
 	d := s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/disclosures/%d/diff", v2), resident, nil)
 	lines := d.Body["lines"].([]any)
-	if len(lines) != 1 || lines[0].(map[string]any)["change"] != "removed" || lines[0].(map[string]any)["from_amount"] != "600.20" ||
-		d.Body["unchanged_lines"] != 3.0 || d.Body["reason"] != "场地租赁系重复记账，予以删除" {
+	if len(lines) != 2 || lines[0].(map[string]any)["label"] != "公共设施维修" || lines[0].(map[string]any)["fields"].([]any)[0].(map[string]any)["field"] != "attachments" ||
+		lines[1].(map[string]any)["change"] != "removed" || lines[1].(map[string]any)["from_amount"] != "600.20" ||
+		d.Body["unchanged_lines"] != 2.0 || d.Body["reason"] != "场地租赁系重复记账，予以删除" {
 		t.Fatalf("diff %s", d.Raw)
 	}
 	fields := map[string]string{}
