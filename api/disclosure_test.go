@@ -175,3 +175,37 @@ func TestDisclosureBoardThroughTheRouter(t *testing.T) {
 	}
 	s.must(http.StatusOK, "POST", fmt.Sprintf("/api/v1/disclosures/%d/countersign", v2), committee, nil)
 }
+
+// The firm section is read from the org tree, never retyped: the
+// district's change of the project manager on the contract shows in the
+// next version, and the diff names it.
+func TestDisclosureFirmFromTheContract(t *testing.T) {
+	s := newTestServer(t)
+	city := s.loadDemo()
+	manager, city0 := s.login("manager"), s.login("city")
+	k := fmt.Sprintf("/api/v1/contracts/%d", city.Contracts[0].ID)
+	if r := s.do("PATCH", k, city0, map[string]any{"project_manager": strings.Repeat("长", 33)}); r.Status != http.StatusBadRequest || r.ErrCode() != "bad_project_manager" {
+		t.Fatalf("long name %s", r.Raw)
+	}
+	if r := s.do("PATCH", k, manager, map[string]any{"project_manager": "自己改"}); r.Status != http.StatusForbidden {
+		t.Fatalf("the firm edits its contract: %s", r.Raw)
+	}
+	board := fmt.Sprintf("/api/v1/compounds/%d/disclosures", city.Compounds[0].ID)
+	v1 := voteNum(s.must(http.StatusCreated, "POST", board, manager, map[string]any{"section": "firm"}).Body["id"])
+	r := s.must(http.StatusOK, "PATCH", k, city0, map[string]any{"project_manager": "周海燕", "manager_phone": "13905351234"})
+	if r.Body["project_manager"] != "周海燕" || r.Body["hotline_24h"] != "0535-2218899" || r.Body["starts_on"] != "2026-01-01" {
+		t.Fatalf("contract %s", r.Raw)
+	}
+	v2 := voteNum(s.must(http.StatusCreated, "POST", board, manager, map[string]any{"section": "firm", "corrects_id": v1,
+		"reason": "项目经理变更"}).Body["id"])
+	d := s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/disclosures/%d/diff", v2), manager, nil)
+	got := map[string]string{}
+	for _, l := range d.Body["lines"].([]any) {
+		l := l.(map[string]any)
+		f := l["fields"].([]any)[0].(map[string]any)
+		got[l["label"].(string)] = f["from"].(string) + "→" + f["to"].(string)
+	}
+	if len(got) != 2 || got["项目经理"] != "孙立新→周海燕" || got["项目经理电话"] != "13805352218→13905351234" {
+		t.Fatalf("diff %s", d.Raw)
+	}
+}

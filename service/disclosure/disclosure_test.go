@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -408,5 +409,79 @@ func TestCommunityCountersignsWithoutACommittee(t *testing.T) {
 	servicetest.Must(t, err)
 	if signed.CountersignerRole != model.RoleCommunityStaff {
 		t.Fatalf("signed %+v", signed)
+	}
+}
+
+// A new fee standard is a new version; the diff says which rate moved and
+// by how much, to the fen (or the fourth place of a rate).
+func TestFeeVersionsDiff(t *testing.T) {
+	c, s := newCity(t)
+	mgr := c.Actor("manager")
+	in := PublishInput{CompoundID: c.Compounds[0].ID, Section: model.SectionFees,
+		Fees: []LineInput{
+			{Label: "住宅", Amount: "1.35", Basis: "烟价发〔2024〕12号", EffectiveOn: dateOf(t, "2026-01-01")},
+			{Label: "商业", Amount: "3.60", Basis: "物业服务合同第五条", EffectiveOn: dateOf(t, "2026-01-01")},
+		},
+		Charges: []LineInput{{Label: "地上停车位", Amount: "80.00", Unit: "元/个·月"}},
+	}
+	v1, _, err := s.Publish(c.Ctx, mgr, in)
+	servicetest.Must(t, err)
+	in.Corrects, in.Reason = v1.ID, "业主大会表决调整住宅物业费"
+	in.Fees[0].Amount, in.Fees[0].Basis, in.Fees[0].EffectiveOn = "1.4825", "业主大会决议（2026年第1次）", dateOf(t, "2027-01-01")
+	v2, _, err := s.Publish(c.Ctx, mgr, in)
+	servicetest.Must(t, err)
+	d, err := s.Diff(c.Ctx, c.Actor("resident"), v2.ID, v1.ID)
+	servicetest.Must(t, err)
+	if len(d.Lines) != 1 || d.Unchanged != 2 {
+		t.Fatalf("diff %+v", d.Lines)
+	}
+	l := d.Lines[0]
+	if l.Label != "住宅" || l.Delta == nil || Rate(*l.Delta) != "0.1325" || len(l.Fields) != 2 ||
+		l.Fields[0].Field != "basis" || l.Fields[1].Field != "effective_on" || l.Fields[1].To != "2027-01-01" {
+		t.Fatalf("line change %+v %+v", l, l.Fields)
+	}
+	_, err = s.Diff(c.Ctx, mgr, v2.ID, v2.ID)
+	servicetest.WantErr(t, err, service.KindInvalid, "same_version")
+	rev, _, err := s.Publish(c.Ctx, mgr, revenueInput(c))
+	servicetest.Must(t, err)
+	_, err = s.Diff(c.Ctx, mgr, v2.ID, rev.ID)
+	servicetest.WantErr(t, err, service.KindUnprocessable, "not_same_section")
+}
+
+// Two corrections of one version racing: one becomes version 2, the
+// other is refused and nothing of it is written. On MariaDB the two run
+// truly side by side; the unique index of a chain decides.
+func TestRacingCorrectionsOneWins(t *testing.T) {
+	c, s := newCity(t)
+	mgr := c.Actor("manager")
+	v1, _, err := s.Publish(c.Ctx, mgr, revenueInput(c))
+	servicetest.Must(t, err)
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			in := revenueInput(c)
+			in.Corrects, in.Reason = v1.ID, "更正"+strconv.Itoa(i)
+			_, _, err := s.Publish(c.Ctx, mgr, in)
+			errs <- err
+		}()
+	}
+	var won, lost int
+	for range 2 {
+		err := <-errs
+		switch {
+		case err == nil:
+			won++
+		case service.KindOf(err) == service.KindConflict:
+			lost++
+		default:
+			t.Fatalf("unexpected %v", err)
+		}
+	}
+	var n int64
+	c.DB.Model(&model.Disclosure{}).Where("compound_id = ? AND section = ?", c.Compounds[0].ID, model.SectionRevenue).Count(&n)
+	var lines int64
+	c.DB.Model(&model.DisclosureLine{}).Count(&lines)
+	if won != 1 || lost != 1 || n != 2 || lines != 8 {
+		t.Fatalf("won %d lost %d versions %d lines %d", won, lost, n, lines)
 	}
 }

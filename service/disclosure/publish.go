@@ -149,7 +149,13 @@ func (s *Service) Publish(ctx context.Context, a *service.Actor, in PublishInput
 	}
 	now := s.clock.Now().UTC()
 	d.CreatedAt, d.UpdatedAt, d.PublishedAt = now, now, now
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+	// A deadlock between racing publishers is retried: the retry reads the
+	// winner's version and answers stale_version.
+	err = model.InTxRetry(ctx, s.db, 3, func(tx *gorm.DB) error {
+		d.ID = 0
+		for i := range lines {
+			lines[i].ID = 0
+		}
 		prev, found, err := model.LatestDisclosure(ctx, tx, c.ID, d.Section, d.Period)
 		if err != nil {
 			return err
