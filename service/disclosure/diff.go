@@ -99,7 +99,8 @@ func (s *Service) Diff(ctx context.Context, a *service.Actor, id, from int64) (D
 		}
 	}
 	d.Lines, d.Unchanged = diffLines(old.Lines, to.Lines)
-	return d, nil
+	// A resident reading what a correction changed has read the correction.
+	return d, s.markRead(ctx, a, to.ID)
 }
 
 type lineKey struct {

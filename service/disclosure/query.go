@@ -174,7 +174,13 @@ func (s *Service) Versions(ctx context.Context, a *service.Actor, id int64) ([]V
 	if err != nil {
 		return nil, err
 	}
-	return s.views(ctx, s.db, c, chain)
+	vs, err := s.views(ctx, s.db, c, chain)
+	if err != nil || len(chain) == 0 {
+		return vs, err
+	}
+	// The history shows the current version: a resident reading it has
+	// read that version.
+	return vs, s.markRead(ctx, a, chain[len(chain)-1].ID)
 }
 
 var (
