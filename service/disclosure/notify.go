@@ -50,7 +50,7 @@ func (s *Service) tell(ctx context.Context, tx *gorm.DB, d *model.Disclosure, c 
 		body = fmt.Sprintf("%s更正了%s，更正原因：%s", c.Name, v.Title(), d.Reason)
 	}
 	if d.Section == model.SectionRevenue && d.CountersignedAt == nil {
-		body += "（业委会会签后将另行标注）"
+		body += "（尚未会签）"
 	}
 	id := strconv.FormatInt(d.ID, 10)
 	_, err = s.receipts.Deliver(ctx, tx, subject(d.ID), receipt.Scope{Kind: receipt.ScopeCompound, IDs: []int64{c.ID}},
