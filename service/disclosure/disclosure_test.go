@@ -405,6 +405,15 @@ func TestCommunityCountersignsWithoutACommittee(t *testing.T) {
 	servicetest.WantErr(t, err, service.KindForbidden, "out_of_scope")
 	_, err = s.Countersign(c.Ctx, c.Actor("grid"), v.ID, "")
 	servicetest.WantErr(t, err, service.KindForbidden, "")
+	// A correction before anyone signed: the first version can no longer be signed.
+	fix := revenueInput(c)
+	fix.CompoundID, fix.Corrects, fix.Reason = c.Compounds[1].ID, v.ID, "补充说明"
+	fix.Note = "维修支出含材料费"
+	v2, _, err := s.Publish(c.Ctx, c.Actor("manager"), fix)
+	servicetest.Must(t, err)
+	_, err = s.Countersign(c.Ctx, c.Actor("community"), v.ID, "")
+	servicetest.WantErr(t, err, service.KindConflict, "superseded")
+	v = v2
 	signed, err := s.Countersign(c.Ctx, c.Actor("community"), v.ID, "社区已核对")
 	servicetest.Must(t, err)
 	if signed.CountersignerRole != model.RoleCommunityStaff {
