@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"redprop/model"
 	"redprop/service"
+	"redprop/service/calendar"
 	"redprop/service/disclosure"
 	"redprop/service/receipt"
 )
@@ -31,6 +33,8 @@ func (h *handlers) disclosureRoutes(authed *gin.RouterGroup) {
 	authed.GET("/disclosures/:id/attachments/:photo_id", h.disclosureAttachment)
 	authed.GET("/disclosures/:id/receipts", h.disclosureReceipts)
 	authed.GET("/disclosures/:id/not-reached", h.disclosureNotReached)
+	authed.GET("/disclosures/:id/not-reached.xlsx", h.exportDisclosureNotReached)
+	authed.POST("/disclosures/:id/receipts/:household_id/in-person", h.disclosureInPerson)
 	// Receipts as PDF, beside photos (POST /photos): their id goes in a
 	// line's attachment_ids.
 	limit := h.MaxBodyBytes
@@ -506,4 +510,76 @@ func (h *handlers) disclosureNotReached(c *gin.Context) {
 		out.NextCursor = nextCursor(res.Items[n-1].ID, res.More)
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) exportDisclosureNotReached(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	b, ok := queryID(c, "building_id")
+	if !ok {
+		return
+	}
+	wb, v, err := h.Disclosure.ExportNotReached(c.Request.Context(), actor(c), id, b, c.Query("unit"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	defer wb.Close()
+	day := v.PublishedAt.In(calendar.Beijing).Format("20060102")
+	sid := strconv.FormatInt(v.ID, 10)
+	c.Header("Content-Type", xlsxMime)
+	c.Header("Content-Disposition", attachment("未触达住户_公示"+sid+"_"+day+".xlsx", "not-reached-disclosure-"+sid+"-"+day+".xlsx"))
+	c.Header("Cache-Control", "private, no-store")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Status(http.StatusOK)
+	if _, err := wb.WriteTo(c.Writer); err != nil {
+		h.Log.ErrorContext(c.Request.Context(), "write not-reached export", "err", err, "request_id", requestID(c))
+	}
+}
+
+type disclosureInPersonRequest struct {
+	Note   string `json:"note" text:"block"`
+	ToldAt string `json:"told_at"`
+}
+
+var errToldAt = service.Invalid("bad_told_at", "告知时间格式应为 RFC 3339，如 2026-11-23T10:00:00+08:00")
+
+type disclosureInPersonResponse struct {
+	HouseholdID  int64   `json:"household_id"`
+	BuildingID   int64   `json:"building_id"`
+	Unit         string  `json:"unit"`
+	Room         string  `json:"room"`
+	Reached      bool    `json:"reached"`
+	InPersonAt   *string `json:"in_person_at"`
+	InPersonBy   int64   `json:"in_person_by"`
+	InPersonNote string  `json:"in_person_note"`
+}
+
+func (h *handlers) disclosureInPerson(c *gin.Context) {
+	id, hid, ok := pathIDs(c, "id", "household_id")
+	if !ok {
+		return
+	}
+	var req disclosureInPersonRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	var at time.Time
+	if s := strings.TrimSpace(req.ToldAt); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			fail(c, errToldAt)
+			return
+		}
+		at = t
+	}
+	r, err := h.Disclosure.TellInPerson(c.Request.Context(), actor(c), id, hid, req.Note, at)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, disclosureInPersonResponse{HouseholdID: r.HouseholdID, BuildingID: r.BuildingID, Unit: r.Unit,
+		Room: r.Room, Reached: r.Reached, InPersonAt: tsp(r.InPersonAt), InPersonBy: r.InPersonBy, InPersonNote: r.InPersonNote})
 }

@@ -1,10 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 )
 
 func revenueBody(photo int64) map[string]any {
@@ -207,5 +210,46 @@ func TestDisclosureFirmFromTheContract(t *testing.T) {
 	}
 	if len(got) != 2 || got["项目经理"] != "孙立新→周海燕" || got["项目经理电话"] != "13805352218→13905351234" {
 		t.Fatalf("diff %s", d.Raw)
+	}
+}
+
+// The steward knocks: the not-reached list as .xlsx, a door told in
+// person counts as reached; others may not record it.
+func TestDisclosureStewardTellsInPerson(t *testing.T) {
+	s := newTestServer(t)
+	city := s.loadDemo()
+	manager, steward, resident := s.login("manager"), s.login("steward"), s.login("resident")
+	v := voteNum(s.must(http.StatusCreated, "POST", fmt.Sprintf("/api/v1/compounds/%d/disclosures", city.Compounds[0].ID), manager,
+		revenueBody(voteNum(s.uploadPhoto(http.StatusCreated, manager, "r.png", "image/png", photoPNG(t)).Body["id"]))).Body["id"])
+	path := fmt.Sprintf("/api/v1/disclosures/%d", v)
+	x := s.must(http.StatusOK, "GET", path+"/not-reached.xlsx", steward, nil)
+	wb, err := excelize.OpenReader(bytes.NewReader(x.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := wb.GetRows("未触达住户")
+	if err != nil || len(rows) != 5 || rows[1][0] != "1号楼" || rows[1][2] != "101" { // the steward's building: header + 4 doors
+		t.Fatalf("export rows %v %v", rows, err)
+	}
+	door := city.Households[1].ID // 1号楼 1-102, nobody registered
+	in := fmt.Sprintf("%s/receipts/%d/in-person", path, door)
+	if r := s.do("POST", in, resident, map[string]any{"note": "邻居代为转告"}); r.Status != http.StatusForbidden {
+		t.Fatalf("a resident records in person: %s", r.Raw)
+	}
+	r := s.must(http.StatusOK, "POST", in, steward, map[string]any{"note": "已当面告知户主，并张贴于单元门"})
+	if r.Body["reached"] != true || r.Body["in_person_note"] != "已当面告知户主，并张贴于单元门" {
+		t.Fatalf("in person %s", r.Raw)
+	}
+	if r := s.do("POST", in, steward, map[string]any{"note": "again"}); r.Status != http.StatusConflict {
+		t.Fatalf("twice %s", r.Raw)
+	}
+	rc := s.must(http.StatusOK, "GET", path+"/receipts", manager, nil)
+	if rc.Body["in_person"] != 1.0 || rc.Body["reached"] != 1.0 || rc.Body["not_reached"] != 7.0 {
+		t.Fatalf("receipts %s", rc.Raw)
+	}
+	// The steward sees their building only.
+	own := s.must(http.StatusOK, "GET", path+"/receipts", steward, nil)
+	if own.Body["households"] != 4.0 || len(own.Body["buildings"].([]any)) != 1 {
+		t.Fatalf("steward's receipts %s", own.Raw)
 	}
 }

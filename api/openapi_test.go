@@ -611,6 +611,7 @@ var servedAs = map[string][]any{
 	"DisclosureReceipts":      {disclosureReceiptsResponse{}},
 	"DisclosureReachBuilding": {reachBuildingResponse{}},
 	"DisclosureDoor":          {notReachedDoorResponse{}},
+	"DisclosureInPerson":      {disclosureInPersonResponse{}},
 }
 
 // sharedWithRequests are schemas that are request bodies too: their

@@ -171,7 +171,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		applyRequest{}, rejectRequest{}, invitationRequest{},
 		createVoteRequest{}, castBallotRequest{},
 		postWishRequest{}, wishActionRequest{},
-		publishDisclosureRequest{}, disclosureLineRequest{}, countersignRequest{},
+		publishDisclosureRequest{}, disclosureLineRequest{}, countersignRequest{}, disclosureInPersonRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -26,6 +27,8 @@ type Receipts interface {
 	Read(ctx context.Context, tx *gorm.DB, subj receipt.Subject, userID int64) ([]model.Receipt, error)
 	Tally(ctx context.Context, subj receipt.Subject, within []model.Place) (receipt.Tally, error)
 	NotReached(ctx context.Context, subj receipt.Subject, f receipt.Filter, p service.Page) (service.Paged[receipt.Door], error)
+	ExportNotReached(ctx context.Context, subj receipt.Subject, f receipt.Filter) (*receipt.Workbook, error)
+	TellInPerson(ctx context.Context, tx *gorm.DB, a *service.Actor, subj receipt.Subject, in receipt.InPerson) (model.Receipt, error)
 }
 
 func subject(id int64) receipt.Subject { return receipt.Subject{Kind: SubjectDisclosure, ID: id} }
@@ -155,4 +158,43 @@ func (s *Service) NotReached(ctx context.Context, a *service.Actor, id, building
 		return service.Paged[receipt.Door]{}, err
 	}
 	return s.receipts.NotReached(ctx, subject(id), receipt.Filter{BuildingID: buildingID, Unit: unit, Within: w}, p)
+}
+
+var errNoReceipts = service.Unavailable("receipts_unavailable", "送达记录暂不可用")
+
+// ExportNotReached is the list of doors not reached as an .xlsx workbook,
+// for the steward to print; the same readers as NotReached.
+func (s *Service) ExportNotReached(ctx context.Context, a *service.Actor, id, buildingID int64, unit string) (*receipt.Workbook, View, error) {
+	d, c, err := s.take(ctx, a, id)
+	if err != nil {
+		return nil, View{}, err
+	}
+	w, err := s.within(ctx, a, d, c)
+	if err != nil {
+		return nil, View{}, err
+	}
+	if s.receipts == nil {
+		return nil, View{}, errNoReceipts
+	}
+	wb, err := s.receipts.ExportNotReached(ctx, subject(id), receipt.Filter{BuildingID: buildingID, Unit: unit, Within: w})
+	return wb, View{Disclosure: d, CompoundName: c.Name}, err
+}
+
+// TellInPerson records that the building steward (or grid worker) told a
+// household of a version at its door: who, when, note. It counts as
+// reached.
+func (s *Service) TellInPerson(ctx context.Context, a *service.Actor, id, householdID int64, note string, at time.Time) (model.Receipt, error) {
+	if _, _, err := s.take(ctx, a, id); err != nil {
+		return model.Receipt{}, err
+	}
+	if s.receipts == nil {
+		return model.Receipt{}, errNoReceipts
+	}
+	var r model.Receipt
+	err := model.InTxRetry(ctx, s.db, 3, func(tx *gorm.DB) error {
+		var err error
+		r, err = s.receipts.TellInPerson(ctx, tx, a, subject(id), receipt.InPerson{HouseholdID: householdID, Note: note, At: at})
+		return err
+	})
+	return r, err
 }
