@@ -34,7 +34,7 @@ func Tables() []any {
 		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
-		&Receipt{}, &ReceiptTally{},
+		&Receipt{}, &ReceiptTally{}, &Notice{},
 	}
 	return append(tables, extraTables...)
 }
