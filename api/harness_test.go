@@ -23,9 +23,11 @@ import (
 	"redprop/service/calendar"
 	"redprop/service/demo"
 	"redprop/service/idem"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/receipt"
 	"redprop/service/servicetest"
 	"redprop/service/vote"
 	"redprop/service/wechat"
@@ -76,6 +78,7 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
+	deps.Notice = notice.New(db, clock, deps.Message, receipt.New(db, clock, deps.Message), photoStore, nil)
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"redprop/service/idem"
 	"redprop/service/meeting"
 	"redprop/service/message"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -59,6 +60,7 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	Notice   *notice.Service
 }
 
 // handlers is the receiver of every endpoint.
@@ -105,6 +107,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.noticeRoutes(authed)
 	faultRoutes(r)
 	return r
 }

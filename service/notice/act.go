@@ -101,22 +101,23 @@ func (s *Service) Withdraw(ctx context.Context, a *service.Actor, id int64, reas
 
 // TellInPerson records that the building steward (or grid worker) told a
 // household of a published notice at its door: who, when, note. It
-// counts as reached.
-func (s *Service) TellInPerson(ctx context.Context, a *service.Actor, id int64, in receipt.InPerson) (model.Receipt, error) {
+// counts as reached. It answers the household's receipt as it is then.
+func (s *Service) TellInPerson(ctx context.Context, a *service.Actor, id int64, in receipt.InPerson) (receipt.Detail, error) {
 	n, _, err := s.load(ctx, a, id)
 	if err != nil {
-		return model.Receipt{}, err
+		return receipt.Detail{}, err
 	}
 	if n.State != model.NoticePublished {
-		return model.Receipt{}, errNotPublished
+		return receipt.Detail{}, errNotPublished
 	}
-	var r model.Receipt
 	err = s.receipts.InTx(ctx, func(tx *gorm.DB) error {
-		var err error
-		r, err = s.receipts.TellInPerson(ctx, tx, a, subject(id), in)
+		_, err := s.receipts.TellInPerson(ctx, tx, a, subject(id), in)
 		return err
 	})
-	return r, err
+	if err != nil {
+		return receipt.Detail{}, err
+	}
+	return s.receipts.Of(ctx, subject(id), in.HouseholdID)
 }
 
 // tickBatch bounds the notices one pass publishes; the next goes on.
