@@ -2,6 +2,7 @@ package receipt_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,6 +97,7 @@ func TestDeliverToFiveThousandHouseholds(t *testing.T) {
 	e.Step(t, "one delivery, in chunked statements", func(t *testing.T) {
 		stmts := dbtest.CountStatements(t, e.DB)
 		stmts.On.Store(true)
+		start := time.Now()
 		var err error
 		d, err = e.deliver(subj, receipt.Scope{Kind: receipt.ScopeCompound, IDs: []int64{big.Compound.ID}}, true)
 		stmts.On.Store(false)
@@ -104,6 +106,7 @@ func TestDeliverToFiveThousandHouseholds(t *testing.T) {
 		if n > 80 {
 			t.Fatalf("%d statements for 5,000 households: not set-based", n)
 		}
+		t.Logf("5,000 households told in %v, %d statements", time.Since(start), n)
 		want := receipt.Delivery{Households: 5000, Delivered: 4900, Unregistered: 100, Pushed: 4900, Members: 4900}
 		if d != want {
 			t.Fatalf("delivery %+v, want %+v", d, want)
@@ -129,6 +132,25 @@ func TestDeliverToFiveThousandHouseholds(t *testing.T) {
 			t.Fatalf("%d outbox rows, want 4900", n)
 		}
 		e.wantTally(subj, big)
+	})
+	e.Step(t, "counts come from the tallies, never from the receipts", func(t *testing.T) {
+		stmts := dbtest.CountStatements(t, e.DB)
+		stmts.On.Store(true)
+		start := time.Now()
+		tl, err := e.svc.Tally(e.Ctx, subj, nil)
+		took := time.Since(start)
+		stmts.On.Store(false)
+		servicetest.Must(t, err)
+		n, sqls := stmts.Take()
+		for _, q := range sqls {
+			if strings.Contains(q, "receipts") {
+				t.Fatalf("a count read the receipts: %s", q)
+			}
+		}
+		if n > 2 || tl.Households != 5000 || len(tl.Buildings) != 25 {
+			t.Fatalf("%d statements, counts %+v", n, tl.Counts)
+		}
+		t.Logf("counts of 5,000 households and 25 buildings in %v, %d statements", took, n)
 	})
 	e.Step(t, "a second delivery is refused and writes nothing", func(t *testing.T) {
 		_, err := e.deliver(subj, receipt.Scope{Kind: receipt.ScopeCompound, IDs: []int64{big.Compound.ID}}, true)
