@@ -33,6 +33,7 @@ import (
 	"redprop/service/idem"
 	"redprop/service/meeting"
 	"redprop/service/message"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -78,6 +79,8 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+	receipt  *receipt.Service
+	notice   *notice.Service
 
 	disclosure *disclosure.Service
 
@@ -208,7 +211,9 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	}
 	a.vote = vote.New(a.db, a.clock, a.message, vote.Options{Log: a.log})
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
-	a.disclosure = disclosure.New(a.db, a.clock, photoStore, receipt.New(a.db, a.clock, a.message))
+	a.receipt = receipt.New(a.db, a.clock, a.message)
+	a.notice = notice.New(a.db, a.clock, a.message, a.receipt, photoStore, a.log)
+	a.disclosure = disclosure.New(a.db, a.clock, photoStore, a.receipt)
 	// Built after the capabilities whose texts it re-checks.
 	a.recheck = message.NewRecheck(a.message, map[string]message.LateVerdict{
 		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,
@@ -232,6 +237,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Notice:         a.notice,
 		Disclosure:     a.disclosure,
 	}), nil
 }
@@ -388,6 +394,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.notice.Run(ctx, a.cfg.SchedulerInterval) },
 		// A missing calendar is a matter of days: hourly is enough, and its
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },

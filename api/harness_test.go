@@ -24,6 +24,7 @@ import (
 	"redprop/service/demo"
 	"redprop/service/disclosure"
 	"redprop/service/idem"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -78,6 +79,7 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
+	deps.Notice = notice.New(db, clock, deps.Message, receipt.New(db, clock, deps.Message), photoStore, nil)
 	deps.Disclosure = disclosure.New(db, clock, photoStore, receipt.New(db, clock, deps.Message))
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"redprop/service/idem"
 	"redprop/service/meeting"
 	"redprop/service/message"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -60,6 +61,7 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	Notice   *notice.Service
 	// Disclosure runs the disclosure boards (三公开).
 	Disclosure *disclosure.Service
 }
@@ -108,6 +110,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.noticeRoutes(authed)
 	h.disclosureRoutes(authed)
 	faultRoutes(r)
 	return r

@@ -172,6 +172,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		createVoteRequest{}, castBallotRequest{},
 		postWishRequest{}, wishActionRequest{},
 		publishDisclosureRequest{}, disclosureLineRequest{}, countersignRequest{}, disclosureInPersonRequest{},
+		createNoticeRequest{}, withdrawNoticeRequest{}, inPersonRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {

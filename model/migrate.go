@@ -35,7 +35,7 @@ func Tables() []any {
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
 		&Disclosure{}, &DisclosureLine{},
-		&Receipt{}, &ReceiptTally{},
+		&Receipt{}, &ReceiptTally{}, &Notice{},
 	}
 	return append(tables, extraTables...)
 }
