@@ -18,8 +18,8 @@ var (
 	errFuture     = service.Unprocessable("future_period", "该期间尚未开始，不能公示其公共收益")
 )
 
-// publisherRoles and the community's staff may publish channels; the
-// firm's manager publishes every section.
+// channelStaff may publish the complaint channels of the compounds their
+// grant covers; the serving firm's manager publishes every section.
 var channelStaff = []string{model.RoleCommunityStaff}
 
 // staffRoles see every board of their scope.
@@ -151,7 +151,7 @@ func (s *Service) countersigner(ctx context.Context, a *service.Actor, c model.C
 
 var periodForm = regexp.MustCompile(`^(20[0-9]{2})(?:-(0[1-9]|1[0-2])|Q([1-4])|H([12]))?$`)
 
-// periodStart is the first day of a revenue period, and its title.
+// parsePeriod reads a revenue period: its first day and its title.
 func parsePeriod(p string) (time.Time, string, error) {
 	m := periodForm.FindStringSubmatch(p)
 	if m == nil {

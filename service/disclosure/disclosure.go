@@ -69,15 +69,14 @@ var (
 // View is one version with its lines and where it stands in its chain.
 type View struct {
 	model.Disclosure
-	Lines          []model.DisclosureLine
-	CompoundName   string
-	FirmName       string
-	PublisherName  string
-	SignerName     string
-	Current        bool // no later version of its chain exists
-	LatestID       int64
-	LatestVersion  int
-	NeedsSignature bool // a revenue report: countersigned or shown as not
+	Lines         []model.DisclosureLine
+	CompoundName  string
+	FirmName      string
+	PublisherName string
+	SignerName    string
+	Current       bool // no later version of its chain exists
+	LatestID      int64
+	LatestVersion int
 }
 
 // Title is how the board heads a version.

@@ -83,8 +83,7 @@ func (s *Service) views(ctx context.Context, db *gorm.DB, c model.Compound, ds [
 		}
 		out = append(out, View{Disclosure: d, Lines: lines[d.ID], CompoundName: c.Name, FirmName: firmNames[d.FirmID],
 			PublisherName: names[d.PublishedBy], SignerName: names[d.CountersignedBy],
-			Current: l.ID == d.ID, LatestID: l.ID, LatestVersion: l.Version,
-			NeedsSignature: d.Section == model.SectionRevenue})
+			Current: l.ID == d.ID, LatestID: l.ID, LatestVersion: l.Version})
 	}
 	return out, nil
 }
