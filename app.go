@@ -29,13 +29,16 @@ import (
 	"redprop/service/calendar"
 	"redprop/service/calendar/remind"
 	"redprop/service/demo"
+	"redprop/service/disclosure"
 	"redprop/service/idem"
 	"redprop/service/inspection"
 	"redprop/service/meeting"
 	"redprop/service/message"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/receipt"
 	"redprop/service/vote"
 	"redprop/service/wechat"
 	"redprop/service/wish"
@@ -78,6 +81,9 @@ type app struct {
 	vote       *vote.Service
 	wish       *wish.Service
 	inspection *inspection.Service
+	receipt    *receipt.Service
+	notice     *notice.Service
+	disclosure *disclosure.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
 }
@@ -206,6 +212,9 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	}
 	a.vote = vote.New(a.db, a.clock, a.message, vote.Options{Log: a.log})
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
+	a.receipt = receipt.New(a.db, a.clock, a.message)
+	a.notice = notice.New(a.db, a.clock, a.message, a.receipt, photoStore, a.log)
+	a.disclosure = disclosure.New(a.db, a.clock, photoStore, a.receipt)
 	// Built after the capabilities whose texts it re-checks.
 	a.recheck = message.NewRecheck(a.message, map[string]message.LateVerdict{
 		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,
@@ -231,6 +240,8 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Vote:           a.vote,
 		Wish:           a.wish,
 		Inspection:     a.inspection,
+		Notice:         a.notice,
+		Disclosure:     a.disclosure,
 	}), nil
 }
 
@@ -252,6 +263,7 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 		message.KindProgress:  {cfg.TemplateProgress, cfg.TemplateProgressFields},
 		message.KindRating:    {cfg.TemplateRating, cfg.TemplateRatingFields},
 		message.KindMeeting:   {cfg.TemplateMeeting, cfg.TemplateMeetingFields},
+		message.KindNotice:    {cfg.TemplateNotice, cfg.TemplateNoticeFields},
 	}
 	longTerm, resend := config.KindList(cfg.TemplatesLongTerm), config.KindList(cfg.TemplatesResendUnknown)
 	mc.Templates = message.DefaultTemplates()
@@ -281,6 +293,7 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 		message.KindProgress:  {cfg.OATemplateProgress, cfg.OATemplateProgressFields},
 		message.KindRating:    {cfg.OATemplateRating, cfg.OATemplateRatingFields},
 		message.KindMeeting:   {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
+		message.KindNotice:    {cfg.OATemplateNotice, cfg.OATemplateNoticeFields},
 	}
 	mc.SMSEnabled = cfg.SMSEnabled
 	mc.SMSTemplate.Code = cfg.SMSTemplateID
@@ -384,6 +397,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.notice.Run(ctx, a.cfg.SchedulerInterval) },
 		// A missing calendar is a matter of days: hourly is enough, and its
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },

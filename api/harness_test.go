@@ -22,11 +22,14 @@ import (
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/demo"
+	"redprop/service/disclosure"
 	"redprop/service/idem"
 	"redprop/service/inspection"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/receipt"
 	"redprop/service/servicetest"
 	"redprop/service/vote"
 	"redprop/service/wechat"
@@ -78,6 +81,8 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
 	deps.Inspection = inspection.New(db, clock, deps.Order, deps.Action, deps.Photo)
+	deps.Notice = notice.New(db, clock, deps.Message, receipt.New(db, clock, deps.Message), photoStore, nil)
+	deps.Disclosure = disclosure.New(db, clock, photoStore, receipt.New(db, clock, deps.Message))
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

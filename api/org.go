@@ -547,15 +547,21 @@ func (h *handlers) firmContracts(c *gin.Context) {
 var errContractDate = service.Invalid("bad_dates", "日期格式应为 2026-01-01")
 
 type contractRequest struct {
-	FirmID     int64  `json:"firm_id"`
-	CompoundID int64  `json:"compound_id"`
-	StartsOn   string `json:"starts_on"`
-	EndsOn     string `json:"ends_on"`
+	FirmID         int64  `json:"firm_id"`
+	CompoundID     int64  `json:"compound_id"`
+	StartsOn       string `json:"starts_on"`
+	EndsOn         string `json:"ends_on"`
+	ProjectManager string `json:"project_manager"`
+	ManagerPhone   string `json:"manager_phone"`
+	Hotline24      string `json:"hotline_24h"`
 }
 
 type contractPatchRequest struct {
-	StartsOn *string `json:"starts_on"`
-	EndsOn   *string `json:"ends_on"`
+	StartsOn       *string `json:"starts_on"`
+	EndsOn         *string `json:"ends_on"`
+	ProjectManager *string `json:"project_manager"`
+	ManagerPhone   *string `json:"manager_phone"`
+	Hotline24      *string `json:"hotline_24h"`
 }
 
 type contractResponse struct {
@@ -565,6 +571,11 @@ type contractResponse struct {
 	CompoundName string `json:"compound_name"`
 	StartsOn     string `json:"starts_on"` // calendar date, both ends included
 	EndsOn       string `json:"ends_on"`
+	// ProjectManager, ManagerPhone and Hotline24 are shown on the
+	// compound's disclosure board.
+	ProjectManager string `json:"project_manager"`
+	ManagerPhone   string `json:"manager_phone"`
+	Hotline24      string `json:"hotline_24h"`
 	orgAncestry
 	orgTimes
 }
@@ -572,6 +583,7 @@ type contractResponse struct {
 func newContractResponse(k org.ContractView) contractResponse {
 	return contractResponse{ID: k.ID, FirmID: k.FirmID, FirmName: k.FirmName, CompoundName: k.CompoundName,
 		StartsOn: k.StartsOn.UTC().Format(time.DateOnly), EndsOn: k.EndsOn.UTC().Format(time.DateOnly),
+		ProjectManager: k.ProjectManager, ManagerPhone: k.ManagerPhone, Hotline24: k.Hotline24,
 		orgAncestry: newOrgAncestry(k.Ancestry), orgTimes: newOrgTimes(k.Base)}
 }
 
@@ -607,7 +619,8 @@ func (h *handlers) createContract(c *gin.Context) {
 		if err != nil {
 			return org.ContractView{}, err
 		}
-		return h.Org.CreateContract(c.Request.Context(), actor(c), org.ContractInput{FirmID: r.FirmID, CompoundID: r.CompoundID, StartsOn: from, EndsOn: to})
+		return h.Org.CreateContract(c.Request.Context(), actor(c), org.ContractInput{FirmID: r.FirmID, CompoundID: r.CompoundID, StartsOn: from, EndsOn: to,
+			ProjectManager: r.ProjectManager, ManagerPhone: r.ManagerPhone, Hotline24: r.Hotline24})
 	}, newContractResponse)
 }
 
@@ -625,7 +638,8 @@ func (h *handlers) updateContract(c *gin.Context) {
 		if err != nil {
 			return org.ContractView{}, err
 		}
-		return h.Org.UpdateContract(c.Request.Context(), actor(c), id, org.ContractPatch{StartsOn: from, EndsOn: to})
+		return h.Org.UpdateContract(c.Request.Context(), actor(c), id, org.ContractPatch{StartsOn: from, EndsOn: to,
+			ProjectManager: r.ProjectManager, ManagerPhone: r.ManagerPhone, Hotline24: r.Hotline24})
 	}, newContractResponse)
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -53,6 +54,12 @@ var (
 // most one byte over the cap, so an oversized photo is told apart without
 // buffering it whole or spilling it to temporary files.
 func (h *handlers) uploadPhoto(c *gin.Context) {
+	h.uploadFile(c, h.Photo.Upload)
+}
+
+// uploadFile is uploadPhoto with the service call that checks and stores
+// the file (a photo, a PDF).
+func (h *handlers) uploadFile(c *gin.Context, upload func(context.Context, *service.Actor, string, string, []byte) (model.Photo, error)) {
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
 		fail(c, errPhotoForm)
@@ -73,7 +80,7 @@ func (h *handlers) uploadPhoto(c *gin.Context) {
 			fail(c, photoReadError(err, errPhotoForm))
 			return
 		}
-		p, err := h.Photo.Upload(c.Request.Context(), actor(c), part.FileName(), part.Header.Get("Content-Type"), data)
+		p, err := upload(c.Request.Context(), actor(c), part.FileName(), part.Header.Get("Content-Type"), data)
 		if err != nil {
 			fail(c, err)
 			return

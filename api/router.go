@@ -17,10 +17,12 @@ import (
 	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
+	"redprop/service/disclosure"
 	"redprop/service/idem"
 	"redprop/service/inspection"
 	"redprop/service/meeting"
 	"redprop/service/message"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -63,6 +65,9 @@ type Deps struct {
 	// Inspection holds checklists and inspections (rectifications of bad
 	// ratings are the order capability's).
 	Inspection *inspection.Service
+	Notice   *notice.Service
+	// Disclosure runs the disclosure boards (三公开).
+	Disclosure *disclosure.Service
 }
 
 // handlers is the receiver of every endpoint.
@@ -110,6 +115,8 @@ func NewRouter(d Deps) *gin.Engine {
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
 	h.inspectionRoutes(authed)
+	h.noticeRoutes(authed)
+	h.disclosureRoutes(authed)
 	faultRoutes(r)
 	return r
 }

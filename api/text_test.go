@@ -174,6 +174,8 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		checklistItemRequest{}, createChecklistRequest{}, checklistVersionRequest{}, raiseRequest{},
 		inspectionResultRequest{}, createInspectionRequest{}, answerRequest{}, reportRectificationRequest{},
 		answerRectificationRequest{},
+		publishDisclosureRequest{}, disclosureLineRequest{}, countersignRequest{}, disclosureInPersonRequest{},
+		createNoticeRequest{}, withdrawNoticeRequest{}, inPersonRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {

@@ -178,10 +178,18 @@ type Config struct {
 	// RectificationDays is how many working days a handler has to rectify
 	// a rating of 1–2 (差评整改), counted by the working calendar (1–60).
 	RectificationDays int `yaml:"rectification_days" env:"RECTIFICATION_DAYS"`
+
+	// The template of notices and disclosures told to households (公告通知),
+	// in the mini-program and on the service account, with their mappings
+	// as for the other kinds; an empty id leaves them in the inbox only.
+	TemplateNotice         string `yaml:"template_notice" env:"TEMPLATE_NOTICE"`
+	TemplateNoticeFields   string `yaml:"template_notice_fields" env:"TEMPLATE_NOTICE_FIELDS"`
+	OATemplateNotice       string `yaml:"oa_template_notice" env:"OA_TEMPLATE_NOTICE"`
+	OATemplateNoticeFields string `yaml:"oa_template_notice_fields" env:"OA_TEMPLATE_NOTICE_FIELDS"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
-var templateKinds = []string{"new_report", "progress", "rating", "meeting"}
+var templateKinds = []string{"new_report", "progress", "rating", "meeting", "notice"}
 
 // KindList splits a comma-separated list of template kinds.
 func KindList(s string) []string {

@@ -35,6 +35,8 @@ func Tables() []any {
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
 		&Checklist{}, &ChecklistVersion{}, &ChecklistItem{}, &Inspection{}, &InspectionItem{}, &Rectification{},
+		&Disclosure{}, &DisclosureLine{},
+		&Receipt{}, &ReceiptTally{}, &Notice{},
 	}
 	return append(tables, extraTables...)
 }
@@ -96,6 +98,15 @@ var steps = []step{
 	}},
 	{10, "default inspection checklist", func(tx *gorm.DB) error {
 		return SeedDefaultChecklist(tx.Statement.Context, tx)
+	}},
+	{40, "one number per disclosure version", disclosureIndex},
+	{50, "households not reached by building and unit", func(tx *gorm.DB) error {
+		// One building's (and unit's) receipts not reached, in id order:
+		// the steward's list of doors to knock on.
+		if tx.Migrator().HasIndex(&Receipt{}, "ix_receipt_open_building") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_receipt_open_building ON receipts (subject_kind, subject_id, building_id, unit, reached)").Error
 	}},
 }
 

@@ -89,6 +89,11 @@ type Contract struct {
 	FirmID   int64     `gorm:"index;not null"`
 	StartsOn time.Time `gorm:"not null"`
 	EndsOn   time.Time `gorm:"not null"`
+	// The firm's project manager (项目经理) for the compound and the
+	// compound's 24-hour service hotline: the disclosure board shows them.
+	ProjectManager string `gorm:"size:32;not null;default:''"`
+	ManagerPhone   string `gorm:"size:32;not null;default:''"`
+	Hotline24      string `gorm:"column:hotline24;size:32;not null;default:''"`
 	Ancestry
 }
 

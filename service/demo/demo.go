@@ -128,7 +128,8 @@ func (c *City) load(ctx context.Context, tx *gorm.DB, now time.Time) error {
 	}
 	start := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, comp := range c.Compounds[:2] {
-		ct := model.Contract{FirmID: c.Firm.ID, StartsOn: start, EndsOn: start.AddDate(3, 0, -1), Ancestry: comp.Ancestry}
+		ct := model.Contract{FirmID: c.Firm.ID, StartsOn: start, EndsOn: start.AddDate(3, 0, -1), Ancestry: comp.Ancestry,
+			ProjectManager: "孙立新", ManagerPhone: "13805352218", Hotline24: "0535-2218899"}
 		if err := model.Create(ctx, tx, &ct); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -220,13 +221,46 @@ type ContractInput struct {
 	CompoundID int64
 	StartsOn   time.Time
 	EndsOn     time.Time
+	// Optional: the project manager and the 24-hour hotline for the
+	// compound, shown on its disclosure board.
+	ProjectManager string
+	ManagerPhone   string
+	Hotline24      string
 }
 
 // ContractPatch moves a contract's dates; terminating a contract early is
 // setting EndsOn. nil fields stay.
 type ContractPatch struct {
-	StartsOn *time.Time
-	EndsOn   *time.Time
+	StartsOn       *time.Time
+	EndsOn         *time.Time
+	ProjectManager *string
+	ManagerPhone   *string
+	Hotline24      *string
+}
+
+var errContractManager = service.Invalid("bad_project_manager", "项目经理姓名不能超过 32 个字")
+
+// contractPeople checks the project manager's name and the two phone
+// numbers of a contract, written into upd under their columns.
+func contractPeople(upd map[string]any, manager, phone, hot *string) error {
+	if manager != nil {
+		m := strings.TrimSpace(*manager)
+		if utf8.RuneCountInString(m) > 32 {
+			return errContractManager
+		}
+		upd["project_manager"] = m
+	}
+	for col, v := range map[string]*string{"manager_phone": phone, "hotline24": hot} {
+		if v == nil {
+			continue
+		}
+		tel, err := hotline(*v)
+		if err != nil {
+			return err
+		}
+		upd[col] = tel
+	}
+	return nil
 }
 
 // ContractView is a contract with the names people read it by.
@@ -288,7 +322,13 @@ func (s *Service) CreateContract(ctx context.Context, a *service.Actor, in Contr
 	if _, err := take[model.Firm](ctx, s.db, in.FirmID, errFirmGone); err != nil {
 		return ContractView{}, err
 	}
-	k := model.Contract{FirmID: in.FirmID, StartsOn: from, EndsOn: to, Ancestry: c.Ancestry}
+	people := map[string]any{}
+	if err := contractPeople(people, &in.ProjectManager, &in.ManagerPhone, &in.Hotline24); err != nil {
+		return ContractView{}, err
+	}
+	k := model.Contract{FirmID: in.FirmID, StartsOn: from, EndsOn: to, Ancestry: c.Ancestry,
+		ProjectManager: people["project_manager"].(string), ManagerPhone: people["manager_phone"].(string),
+		Hotline24: people["hotline24"].(string)}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		// The overlap check and the write happen under the compound's
 		// row lock: contracts of one compound are decided one at a time.
@@ -340,7 +380,11 @@ func (s *Service) UpdateContract(ctx context.Context, a *service.Actor, id int64
 		}
 		return ContractView{}, err
 	}
-	if p.StartsOn == nil && p.EndsOn == nil {
+	people := map[string]any{}
+	if err := contractPeople(people, p.ProjectManager, p.ManagerPhone, p.Hotline24); err != nil {
+		return ContractView{}, err
+	}
+	if p.StartsOn == nil && p.EndsOn == nil && len(people) == 0 {
 		return ContractView{}, errTreeNoChange
 	}
 	newFrom, err := optionalDay(p.StartsOn)
@@ -372,6 +416,11 @@ func (s *Service) UpdateContract(ctx context.Context, a *service.Actor, id int64
 		}
 		if err := checkOverlap(ctx, tx, cur.CompoundID, cur.ID, from, to); err != nil {
 			return err
+		}
+		if len(people) > 0 {
+			if _, err := model.Patch[model.Contract](ctx, tx, cur.ID, people); err != nil {
+				return err
+			}
 		}
 		return model.SetContractDates(ctx, tx, cur.ID, from, to)
 	})

@@ -186,6 +186,9 @@ func (s *Service) Attach(ctx context.Context, tx *gorm.DB, uploaderID int64, ids
 			// One message for both: a stranger's photo id must not be told apart from a wrong one.
 			return service.Unprocessable("photo_unavailable", fmt.Sprintf("照片 %d 不存在或不是您上传的", id))
 		}
+		if p.Mime == MimePDF {
+			return service.Unprocessable("photo_is_document", fmt.Sprintf("文件 %d 是 PDF，工单只能附照片", id))
+		}
 		switch p.OrderID {
 		case 0:
 			fresh = append(fresh, id)
