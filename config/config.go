@@ -174,6 +174,14 @@ type Config struct {
 	TrustedProxies string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
 
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
+
+	// The PC console (扫码登录): how long a login ticket (the scene of the
+	// mini-program code on screen) may wait to be scanned and confirmed,
+	// how long a console session lasts (never beyond the mini-program
+	// session that confirmed it), and the mini-program page the code opens.
+	ConsoleTicketTTL  time.Duration `yaml:"console_ticket_ttl" env:"CONSOLE_TICKET_TTL"`
+	ConsoleSessionTTL time.Duration `yaml:"console_session_ttl" env:"CONSOLE_SESSION_TTL"`
+	ConsoleWxaPage    string        `yaml:"console_wxa_page" env:"CONSOLE_WXA_PAGE"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
@@ -231,6 +239,8 @@ func Default() Config {
 		DBQueryTimeout: 5 * time.Second, DBTxTimeout: 15 * time.Second,
 		DBMaxOpenConns: 50, DBMaxIdleConns: 50,
 		WeChatCheckTimeout: 2 * time.Second, WeChatCheckBreakerFailures: 3, WeChatCheckBreakerOpen: 30 * time.Second,
+
+		ConsoleTicketTTL: 3 * time.Minute, ConsoleSessionTTL: 12 * time.Hour, ConsoleWxaPage: "pages/console/login",
 	}
 }
 
@@ -396,6 +406,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("log_level (REDPROP_LOG_LEVEL): %q must be debug, info, warn or error", c.LogLevel)
 	}
+	if err := c.validateConsole(); err != nil {
+		return err
+	}
 	if c.Production() {
 		switch {
 		case c.Sandbox():
@@ -409,6 +422,20 @@ func (c Config) Validate() error {
 		case c.MetricsToken == "":
 			return errors.New("metrics_token (REDPROP_METRICS_TOKEN): production does not serve /metrics to anyone; set a token for the scraper")
 		}
+	}
+	return nil
+}
+
+func (c Config) validateConsole() error {
+	if c.ConsoleTicketTTL < 30*time.Second || c.ConsoleTicketTTL > 10*time.Minute {
+		return errors.New("console_ticket_ttl (REDPROP_CONSOLE_TICKET_TTL): must be between 30s and 10m")
+	}
+	if c.ConsoleSessionTTL < time.Minute || c.ConsoleSessionTTL > 7*24*time.Hour {
+		return errors.New("console_session_ttl (REDPROP_CONSOLE_SESSION_TTL): must be between 1m and 168h")
+	}
+	// WeChat's page: no leading slash, no query (the ticket travels as the scene).
+	if p := c.ConsoleWxaPage; p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?# ") || len(p) > 128 {
+		return fmt.Errorf("console_wxa_page (REDPROP_CONSOLE_WXA_PAGE): %q must be a mini-program page path such as pages/console/login", p)
 	}
 	return nil
 }

@@ -145,3 +145,28 @@ func TestSMSChannelConfig(t *testing.T) {
 		}
 	})
 }
+
+func TestConsoleConfig(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		c := Default()
+		if c.ConsoleTicketTTL != 3*time.Minute || c.ConsoleSessionTTL != 12*time.Hour || c.ConsoleWxaPage != "pages/console/login" {
+			t.Fatalf("console defaults %v %v %q", c.ConsoleTicketTTL, c.ConsoleSessionTTL, c.ConsoleWxaPage)
+		}
+	})
+	t.Run("the environment sets them", func(t *testing.T) {
+		cfg, err := Load("", env(map[string]string{"REDPROP_CONSOLE_TICKET_TTL": "5m",
+			"REDPROP_CONSOLE_SESSION_TTL": "8h", "REDPROP_CONSOLE_WXA_PAGE": "pages/pc/scan"}))
+		if err != nil || cfg.ConsoleTicketTTL != 5*time.Minute || cfg.ConsoleSessionTTL != 8*time.Hour || cfg.ConsoleWxaPage != "pages/pc/scan" {
+			t.Fatalf("%v %+v", err, cfg)
+		}
+	})
+	for key, val := range map[string]string{"REDPROP_CONSOLE_TICKET_TTL": "1h", "REDPROP_CONSOLE_SESSION_TTL": "10s",
+		"REDPROP_CONSOLE_WXA_PAGE": "/pages/console/login?x=1"} {
+		t.Run("refused "+key, func(t *testing.T) {
+			_, err := Load("", env(map[string]string{key: val}))
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Fatalf("want %s named: %v", key, err)
+			}
+		})
+	}
+}
