@@ -63,6 +63,8 @@ type app struct {
 	stopRedis func()
 	clock     service.Clock
 	embedded  bool // SQLite: the demo city loads itself into an empty database
+	// demoLoaded: this start loaded the demo city (its console queue is seeded).
+	demoLoaded bool
 
 	auth     *auth.Service
 	org      *org.Service
@@ -125,6 +127,7 @@ func migrate(ctx context.Context, db *gorm.DB) (int, error) {
 type weChat interface {
 	auth.WeChat
 	message.WeChat
+	api.WxaCoder
 }
 
 func (a *app) wire(ctx context.Context) (http.Handler, error) {
@@ -152,6 +155,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		JWTSecret: []byte(secret), AccessTTL: a.cfg.AccessTokenTTL, RefreshTTL: a.cfg.RefreshTokenTTL,
 		PerIPPerMin: a.cfg.LoginPerIPPerMinute, PerCodePerMin: a.cfg.LoginPerCodePerMinute,
 		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(), RefreshGrace: a.cfg.RefreshGrace, Log: a.log,
+		ConsoleTicketTTL: a.cfg.ConsoleTicketTTL, ConsoleSessionTTL: a.cfg.ConsoleSessionTTL,
 	})
 	a.org = org.New(a.db, a.clock)
 	a.calendar = calendar.New(a.db, a.clock)
@@ -210,6 +214,18 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
+	consoleOpts, err := a.consoleOptions(ctx, wx)
+	if err != nil {
+		return nil, err
+	}
+	if a.demoLoaded && consoleOpts.DemoActs != nil {
+		// The dispatcher of the walk-through starts the day with a queue.
+		for range 3 {
+			if _, err := consoleOpts.DemoActs.Report(ctx); err != nil {
+				return nil, fmt.Errorf("demo reports: %w", err)
+			}
+		}
+	}
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -227,6 +243,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Console:        consoleOpts,
 	}), nil
 }
 
@@ -425,7 +442,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "sandbox", cfg.Sandbox(), "embedded_db", a.embedded, "embedded_redis", cfg.RedisAddr == "")
+	log.Info("listening", "addr", ln.Addr().String(), "console", "/console/", "sandbox", cfg.Sandbox(), "embedded_db", a.embedded, "embedded_redis", cfg.RedisAddr == "")
 
 	select {
 	case err := <-errc:
@@ -465,6 +482,7 @@ func (a *app) loadDemoIfEmpty(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.demoLoaded = true
 	a.log.InfoContext(ctx, `demo city loaded: log in with POST /api/v1/auth/login {"code": "..."}`)
 	for _, p := range city.People {
 		a.log.InfoContext(ctx, "demo login", "code", demo.Code(p.Name), "role", p.Role, "about", p.About)

@@ -44,6 +44,9 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	registered := map[string]bool{}
 	var missing []string
 	for _, r := range s.router.Routes() {
+		if strings.HasPrefix(r.Path, "/console/") {
+			continue // the PC console's pages are HTML, not the API
+		}
 		path := param.ReplaceAllString(r.Path, "{$1}")
 		method := strings.ToLower(r.Method)
 		registered[method+" "+path] = true

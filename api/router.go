@@ -59,6 +59,9 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+
+	// Console configures the PC console at /console/.
+	Console ConsoleOptions
 }
 
 // handlers is the receiver of every endpoint.
@@ -105,6 +108,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.consoleRoutes(r, authed)
 	faultRoutes(r)
 	return r
 }

@@ -294,6 +294,8 @@ type OrderQuery struct {
 	States     [][]string
 	Category   string // a code; also matches its sub-kinds (code.…)
 	CompoundID int64
+	GridID     int64
+	Level      string     // the order's current level
 	Overdue    *bool      // late at any step (overdue now, or breached before)
 	From, To   *time.Time // created in [From, To)
 	Before     int64      // ids below this (a cursor); 0 from the newest
@@ -513,6 +515,12 @@ func orderFilters(tx *gorm.DB, q OrderQuery) *gorm.DB {
 	}
 	if q.CompoundID != 0 {
 		tx = tx.Where("compound_id = ?", q.CompoundID)
+	}
+	if q.GridID != 0 {
+		tx = tx.Where("grid_id = ?", q.GridID)
+	}
+	if q.Level != "" {
+		tx = tx.Where("level = ?", q.Level)
 	}
 	if q.Overdue != nil {
 		// Late at any step, also when escalation has started a new one.

@@ -44,12 +44,14 @@ type Ticket struct {
 	Ticket     string
 	PollSecret string
 	ExpiresAt  time.Time
+	TTL        time.Duration // from now to ExpiresAt
 }
 
 // NewTicket draws a one-time login ticket.
 func (s *Service) NewTicket(ctx context.Context) (Ticket, error) {
 	now := s.clock.Now()
-	t := Ticket{Ticket: randomToken(16), PollSecret: randomToken(24), ExpiresAt: now.Add(s.cfg.ConsoleTicketTTL)}
+	t := Ticket{Ticket: randomToken(16), PollSecret: randomToken(24), ExpiresAt: now.Add(s.cfg.ConsoleTicketTTL),
+		TTL: s.cfg.ConsoleTicketTTL}
 	err := model.Create(ctx, s.db, &model.ConsoleTicket{Ticket: t.Ticket, PollHash: digest(t.PollSecret),
 		CreatedAt: now, ExpiresAt: t.ExpiresAt})
 	return t, err
@@ -101,6 +103,7 @@ type Claim struct {
 	State     string
 	Session   string // the console session's cookie value, set when State is confirmed
 	ExpiresAt time.Time
+	TTL       time.Duration // from now to ExpiresAt
 	UserID    int64
 }
 
@@ -126,7 +129,8 @@ func (s *Service) ClaimTicket(ctx context.Context, ticket, pollSecret string) (C
 	case t.ConfirmedAt == nil:
 		return Claim{State: TicketPending}, nil
 	}
-	c := Claim{State: TicketConfirmed, Session: randomToken(32), UserID: t.UserID, ExpiresAt: now.Add(s.cfg.ConsoleSessionTTL)}
+	c := Claim{State: TicketConfirmed, Session: randomToken(32), UserID: t.UserID, ExpiresAt: now.Add(s.cfg.ConsoleSessionTTL),
+		TTL: s.cfg.ConsoleSessionTTL}
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		ok, err := model.ClaimConsoleTicket(ctx, tx, ticket, now)
 		if err != nil {

@@ -138,6 +138,8 @@ type Filter struct {
 	States     []string
 	Category   string // a code; "repair" also matches its sub-kinds
 	CompoundID int64
+	GridID     int64
+	Level      string // grid, community, street or city: who owns it now
 	Overdue    *bool
 	From, To   *time.Time // created in [From, To)
 }
@@ -147,6 +149,7 @@ var (
 	errQueueRole   = service.Forbidden("queue_forbidden", "您没有该队列对应的角色")
 	errFilterState = service.Invalid("bad_state", "工单状态不正确")
 	errFilterCat   = service.Invalid("bad_category", "工单类别编码不正确")
+	errFilterLevel = service.Invalid("bad_level", "层级只能是 grid、community、street 或 city")
 )
 
 // AllStates lists every order state.
@@ -167,11 +170,14 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 	if len(f.Category) > 40 {
 		return service.Paged[View]{}, errFilterCat
 	}
+	if f.Level != "" && !slices.Contains([]string{model.OrderLevelGrid, model.OrderLevelCommunity, model.OrderLevelStreet, model.OrderLevelCity}, f.Level) {
+		return service.Paged[View]{}, errFilterLevel
+	}
 	scopes, states, fixed, err := queueScope(a, f.Queue)
 	if err != nil {
 		return service.Paged[View]{}, err
 	}
-	q := model.OrderQuery{Scopes: scopes, Category: f.Category, CompoundID: f.CompoundID, Overdue: f.Overdue,
+	q := model.OrderQuery{Scopes: scopes, Category: f.Category, CompoundID: f.CompoundID, GridID: f.GridID, Level: f.Level, Overdue: f.Overdue,
 		From: f.From, To: f.To, Before: p.After}
 	switch {
 	case len(f.States) > 0 && fixed:
