@@ -1,0 +1,469 @@
+// Package consoletest drives the PC console in a real headless Chromium
+// against the built binary, as `go run .` serves it: the sandbox, the
+// embedded database and Redis, the demo city. It lives apart so that the
+// rest of the tests run without a browser; under CI=true a missing
+// Chromium is a failure, elsewhere a skip.
+package consoletest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds the browser: REDPROP_CHROMIUM, else Debian's chromium.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("REDPROP_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (apt-get install -y chromium); the console's browser tests must run in CI")
+	}
+	t.Skip("chromium is not installed; set REDPROP_CHROMIUM or apt-get install -y chromium")
+	return ""
+}
+
+// server builds the binary and starts it on a free port in a fresh data
+// directory: the demo city loads and the sandbox is on.
+type server struct {
+	base string
+	log  *bytes.Buffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+func startServer(t *testing.T) *server {
+	t.Helper()
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(strings.TrimSpace(string(root)))
+	bin := filepath.Join(t.TempDir(), "redprop")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"REDPROP_DATA_DIR=" + t.TempDir(), "REDPROP_ADDR=" + addr, "REDPROP_LOG_LEVEL=warn"}
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			out.mu.Lock()
+			t.Logf("server log:\n%s", out.String())
+			out.mu.Unlock()
+		}
+	})
+	s := &server{base: "http://" + addr}
+	for i := 0; ; i++ {
+		res, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if i > 300 {
+			t.Fatalf("the server did not get ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return s
+}
+
+// api calls the JSON API as the mini-program would.
+func (s *server) api(t *testing.T, method, path, token string, body any, out any) int {
+	t.Helper()
+	var rd *bytes.Reader
+	if body == nil {
+		rd = bytes.NewReader(nil)
+	} else {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(res.Body).Decode(out)
+	}
+	return res.StatusCode
+}
+
+// login is a sandbox login of the mini-program.
+func (s *server) login(t *testing.T, name string) (string, int64) {
+	t.Helper()
+	var r struct {
+		AccessToken string `json:"access_token"`
+		User        struct {
+			ID int64 `json:"id"`
+		} `json:"user"`
+	}
+	if st := s.api(t, "POST", "/api/v1/auth/login", "", map[string]string{"code": "sandbox:" + name}, &r); st != http.StatusOK {
+		t.Fatalf("login %s: %d", name, st)
+	}
+	return r.AccessToken, r.User.ID
+}
+
+// browser starts headless Chromium with an empty profile at 1366×768 and
+// records every JavaScript error, console error and failed load of the
+// pages.
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("lang", "zh-CN"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 768),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	var mu sync.Mutex
+	var errs []string
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+				mu.Lock()
+				errs = append(errs, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+				mu.Unlock()
+			}
+		}
+	}()
+	// The capture must be live before any page is judged by it: an
+	// uncaught error thrown on purpose has to arrive, and is then dropped.
+	if err := chromedp.Do(ctx, into[any](nil, chromedp.Evaluate[any](`setTimeout(() => { throw new Error("redprop-probe") }, 0)`))); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		mu.Lock()
+		seen := len(errs) > 0 && strings.Contains(strings.Join(errs, " "), "redprop-probe")
+		if seen {
+			errs = nil
+		}
+		mu.Unlock()
+		if seen {
+			break
+		}
+		if i > 100 {
+			t.Fatal("a thrown error never reached the test: JavaScript errors would go unseen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), errs...)
+	}
+}
+
+// shots is where the screenshots go: REDPROP_SCREENSHOTS, else a
+// directory under the system's temp dir that outlives the test.
+func shots(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("REDPROP_SCREENSHOTS")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "redprop-console-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+func screenshot(t *testing.T, dir, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		buf, err := chromedp.CaptureScreenshot()(ctx, tg)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(dir, name+".png")
+		t.Logf("screenshot %s", path)
+		return os.WriteFile(path, buf, 0o644)
+	})
+}
+
+// into runs an action that returns a value and keeps the value.
+func into[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		v, err := a(ctx, tg)
+		if err == nil && dst != nil {
+			*dst = v
+		}
+		return err
+	})
+}
+
+// until waits for a JavaScript condition.
+func until(expr string) chromedp.Action[chromedp.Void] {
+	return into[bool](nil, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second)))
+}
+
+func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+}
+
+// A dispatcher's day in the sandbox console: log in by the sandbox's
+// scan, dispatch from the queue, act on an order, watch an emergency
+// call arrive without a reload, look at the meetings, log out. No
+// JavaScript error may happen on the way.
+func TestDispatcherDay(t *testing.T) {
+	chromium(t)
+	s := startServer(t)
+	ctx, jsErrors := browser(t)
+	dir := shots(t)
+
+	// Scan login, confirmed by the sandbox's button as the dispatcher.
+	var ticket, me string
+	run(t, ctx, "login page",
+		chromedp.Navigate(s.base+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#ticket-id")),
+		chromedp.WaitVisible(chromedp.CSS("#wxacode")),
+		into(&ticket, chromedp.Text(chromedp.CSS("#ticket-id"))),
+		screenshot(t, dir, "1-login"),
+	)
+	if len(ticket) < 16 {
+		t.Fatalf("ticket %q", ticket)
+	}
+	run(t, ctx, "confirm as the dispatcher",
+		chromedp.SetValue(chromedp.CSS("#person"), "sandbox:community"),
+		chromedp.Click(chromedp.CSS("#confirm-demo")),
+		chromedp.WaitVisible(chromedp.CSS("#orders")),
+		into(&me, chromedp.Text(chromedp.CSS("#me"))),
+	)
+	if me != "社区张书记" {
+		t.Fatalf("logged in as %q", me)
+	}
+	token, _ := s.login(t, "community")
+
+	// The queue starts with the demo's three verified reports.
+	var rows int
+	run(t, ctx, "queue", into(&rows, chromedp.Evaluate[int](`document.querySelectorAll("#orders tr[data-number]").length`)),
+		screenshot(t, dir, "2-queue"))
+	if rows != 3 {
+		t.Fatalf("queue has %d orders, want the demo's 3", rows)
+	}
+
+	// Dispatch the first one to the firm from the queue.
+	var picked string
+	var firstAttr chromedp.AttributeResult
+	run(t, ctx, "bulk dispatch",
+		into(&picked, chromedp.Evaluate[string](`document.querySelector("#orders tr[data-number]").dataset.number`)),
+		into(&firstAttr, chromedp.AttributeValue(chromedp.CSS(`#orders tr[data-number] input[name=ids]`), "value")),
+		chromedp.Click(chromedp.CSS(`#orders tr[data-number] input[name=ids]`)),
+		chromedp.Click(chromedp.CSS("#bulk-dispatch")),
+		chromedp.WaitVisible(chromedp.CSS("#results")),
+	)
+	firstID := firstAttr.Value
+	var results string
+	run(t, ctx, "results", into(&results, chromedp.Text(chromedp.CSS("#results"))), into(&rows, chromedp.Evaluate[int](`document.querySelectorAll("#orders tr[data-number]").length`)))
+	if !strings.Contains(results, picked) || !strings.Contains(results, "已派出") || rows != 2 {
+		t.Fatalf("after dispatch: %q, %d rows left", results, rows)
+	}
+	var o struct {
+		State       string `json:"state"`
+		Level       string `json:"level"`
+		HandlerKind string `json:"handler_kind"`
+		Number      string `json:"number"`
+	}
+	s.api(t, "GET", "/api/v1/orders/"+firstID, token, nil, &o)
+	if o.State != "dispatched" || o.HandlerKind != "firm" || o.Number != picked {
+		t.Fatalf("the API says %+v", o)
+	}
+
+	// Filters: the state filter empties the queue of verified orders.
+	run(t, ctx, "filter",
+		chromedp.SetValue(chromedp.CSS("#f-state"), "dispatched"),
+		into[any](nil, chromedp.Evaluate[any](`document.querySelector("#f-state").dispatchEvent(new Event("change", {bubbles: true}))`)),
+		until(`document.querySelectorAll("#orders tr[data-number]").length === 0 || location.search.includes("state=dispatched")`),
+	)
+
+	// Order detail: urge the dispatched order, escalate it to the street.
+	var flash, timeline string
+	run(t, ctx, "order detail",
+		chromedp.Navigate(s.base+"/console/orders/"+firstID),
+		chromedp.WaitVisible(chromedp.CSS("#act-urge")),
+		chromedp.SendKeys(chromedp.CSS(`#act-urge textarea[name=note]`), "请今天下班前处理"),
+		chromedp.Click(chromedp.CSS(`#act-urge button`)),
+		chromedp.WaitVisible(chromedp.CSS("#order-flash")),
+		into(&flash, chromedp.Text(chromedp.CSS("#order-flash"))),
+		into(&timeline, chromedp.Text(chromedp.CSS("#timeline"))),
+	)
+	if flash != "已督办" || !strings.Contains(timeline, "督办") || !strings.Contains(timeline, "请今天下班前处理") {
+		t.Fatalf("after urge: flash %q timeline %q", flash, timeline)
+	}
+	run(t, ctx, "escalate",
+		chromedp.SendKeys(chromedp.CSS(`#act-escalate textarea[name=reason]`), "涉及公共部位改造，需街道协调"),
+		chromedp.Click(chromedp.CSS(`#act-escalate button`)),
+		until(`document.querySelector("#order-flash") && document.querySelector("#order-flash").textContent === "已升级"`),
+		screenshot(t, dir, "3-order"),
+	)
+	s.api(t, "GET", "/api/v1/orders/"+firstID, token, nil, &o)
+	if o.Level != "street" {
+		t.Fatalf("after escalate the API says level %q", o.Level)
+	}
+
+	// Emergency calls: one raised from a phone appears without a reload.
+	var calls int
+	run(t, ctx, "emergency page",
+		chromedp.Navigate(s.base+"/console/emergency"),
+		chromedp.WaitVisible(chromedp.CSS("#calls")),
+		into(&calls, chromedp.Evaluate[int](`window.__sameDocument = true; document.querySelectorAll("#calls tr[data-call]").length`)),
+	)
+	if calls != 0 {
+		t.Fatalf("%d calls before any was raised", calls)
+	}
+	gridToken, _ := s.login(t, "grid")
+	residentToken, residentID := s.login(t, "resident")
+	var meResp struct {
+		Households []struct {
+			HouseholdID int64 `json:"household_id"`
+		} `json:"households"`
+	}
+	s.api(t, "GET", "/api/v1/me", residentToken, nil, &meResp)
+	if len(meResp.Households) == 0 {
+		t.Fatal("the demo resident has no household")
+	}
+	if st := s.api(t, "POST", "/api/v1/emergency/vulnerable", gridToken, map[string]any{"user_id": residentID,
+		"household_id": meResp.Households[0].HouseholdID, "name": "杨阿姨", "kind": "elderly_alone"}, nil); st != http.StatusCreated {
+		t.Fatalf("register vulnerable: %d", st)
+	}
+	if st := s.api(t, "POST", "/api/v1/emergency/calls", residentToken, map[string]any{"note": "头晕站不起来"}, nil); st != http.StatusCreated {
+		t.Fatalf("raise call: %d", st)
+	}
+	var same bool
+	var newCalls string
+	run(t, ctx, "the call appears",
+		until(`document.querySelectorAll("#calls tr[data-call]").length === 1`),
+		into(&same, chromedp.Evaluate[bool](`window.__sameDocument === true`)),
+		into(&newCalls, chromedp.Text(chromedp.CSS("#new-calls"))),
+		screenshot(t, dir, "4-emergency"),
+	)
+	if !same || newCalls != "1" {
+		t.Fatalf("the page reloaded (%v) or did not count the new call (%q)", !same, newCalls)
+	}
+	run(t, ctx, "acknowledge",
+		chromedp.Click(chromedp.CSS(`#calls tr[data-call] button`)),
+		until(`document.querySelector("#calls tr[data-call] .tag").textContent === "已响应"`),
+	)
+
+	// Meetings and the ledger.
+	run(t, ctx, "meetings",
+		chromedp.Navigate(s.base+"/console/meetings"),
+		chromedp.WaitVisible(chromedp.CSS("#ledger")),
+		screenshot(t, dir, "5-meetings"),
+	)
+
+	// Logging out ends the session: the queue sends the browser back.
+	run(t, ctx, "logout",
+		chromedp.Click(chromedp.CSS("#logout")),
+		chromedp.WaitVisible(chromedp.CSS("#ticket-id")),
+		chromedp.Navigate(s.base+"/console/queue"),
+		chromedp.WaitVisible(chromedp.CSS("#ticket-id")),
+	)
+
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors in the console:\n  %s", strings.Join(errs, "\n  "))
+	}
+}
+
+// The same console refuses what the person may not do: a resident's scan
+// is refused with the service's message, shown in the page.
+func TestResidentIsRefused(t *testing.T) {
+	chromium(t)
+	s := startServer(t)
+	ctx, jsErrors := browser(t)
+	var flash string
+	run(t, ctx, "resident",
+		chromedp.Navigate(s.base+"/console/login"),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-demo")),
+		chromedp.SetValue(chromedp.CSS("#person"), "sandbox:resident"),
+		chromedp.Click(chromedp.CSS("#confirm-demo")),
+		chromedp.WaitVisible(chromedp.CSS("#flash .error")),
+		into(&flash, chromedp.Text(chromedp.CSS("#flash"))),
+	)
+	if !strings.Contains(flash, "仅供工作人员") {
+		t.Fatalf("flash %q", flash)
+	}
+	// A 403 answer is the page's message, not a script error; the
+	// browser logs the failed request, which is all it says.
+	for _, e := range jsErrors() {
+		if !strings.Contains(e, "status of 403") {
+			t.Fatalf("JavaScript error: %s", e)
+		}
+	}
+}
