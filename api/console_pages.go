@@ -67,6 +67,8 @@ var (
 		model.HandlerVolunteer: "志愿者队伍", model.HandlerGrid: "网格"}
 	meetingNames = map[string]string{model.MeetingDraft: "草稿", model.MeetingScheduled: "已安排", model.MeetingHeld: "已召开",
 		model.MeetingMinuted: "已出纪要", model.MeetingClosed: "已结束", model.MeetingCancelled: "已取消"}
+	meetingKinds = map[string]string{model.MeetingJoint: "联席会议", model.MeetingTripartite: "三方议事",
+		model.MeetingTalk: "民情恳谈", model.MeetingAssembly: "业主大会", model.MeetingOther: "其他"}
 	itemNames = map[string]string{"open": "待认领", "claimed": "已认领", "done": "已完成", "verified": "已验收"}
 )
 
@@ -80,15 +82,16 @@ func nameIn(m map[string]string) func(string) string {
 }
 
 var consoleFuncs = template.FuncMap{
-	"state":     nameIn(stateNames),
-	"level":     nameIn(levelNames),
-	"act":       nameIn(actionNames),
-	"light":     nameIn(lightNames),
-	"callState": nameIn(callNames),
-	"callAct":   nameIn(callActs),
-	"handler":   nameIn(handlerNames),
-	"meeting":   nameIn(meetingNames),
-	"item":      nameIn(itemNames),
+	"state":       nameIn(stateNames),
+	"level":       nameIn(levelNames),
+	"act":         nameIn(actionNames),
+	"light":       nameIn(lightNames),
+	"callState":   nameIn(callNames),
+	"callAct":     nameIn(callActs),
+	"handler":     nameIn(handlerNames),
+	"meeting":     nameIn(meetingNames),
+	"item":        nameIn(itemNames),
+	"meetingKind": nameIn(meetingKinds),
 	"when": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:

@@ -102,9 +102,11 @@ func startServer(t *testing.T) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cancel()
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			out.mu.Lock()
 			t.Logf("server log:\n%s", out.String())
@@ -119,6 +121,11 @@ func startServer(t *testing.T) *server {
 			if res.StatusCode == http.StatusOK {
 				break
 			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the server exited before it was ready")
+		default:
 		}
 		if i > 300 {
 			t.Fatalf("the server did not get ready: %v", err)
@@ -179,10 +186,35 @@ func (s *server) api(t *testing.T, method, path, token string, body any, out any
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode >= 400 {
+		var e any
+		_ = json.NewDecoder(res.Body).Decode(&e)
+		t.Logf("%s %s: %d %v", method, path, res.StatusCode, e)
+		return res.StatusCode
+	}
 	if out != nil {
 		_ = json.NewDecoder(res.Body).Decode(out)
 	}
 	return res.StatusCode
+}
+
+// communityOf is the community of the person's first grant.
+func communityOf(t *testing.T, s *server, token string) int64 {
+	t.Helper()
+	var me struct {
+		Grants []struct {
+			ScopeKind string `json:"scope_kind"`
+			ScopeID   int64  `json:"scope_id"`
+		} `json:"grants"`
+	}
+	s.api(t, "GET", "/api/v1/me", token, nil, &me)
+	for _, g := range me.Grants {
+		if g.ScopeKind == "community" {
+			return g.ScopeID
+		}
+	}
+	t.Fatal("no community grant")
+	return 0
 }
 
 // login is a sandbox login of the mini-program.
@@ -380,6 +412,8 @@ func TestDispatcherDay(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#results")),
 	)
 	firstID := firstAttr.Value
+	var secondID string
+	run(t, ctx, "second", into(&secondID, chromedp.Evaluate[string](`document.querySelectorAll("#orders tr[data-number] input[name=ids]")[1].value`)))
 	var results string
 	run(t, ctx, "results", into(&results, chromedp.Text(chromedp.CSS("#results"))), into(&rows, chromedp.Evaluate[int](`document.querySelectorAll("#orders tr[data-number]").length`)))
 	if !strings.Contains(results, picked) || !strings.Contains(results, "已派出") || rows != want-1 {
@@ -472,12 +506,33 @@ func TestDispatcherDay(t *testing.T) {
 		until(`document.querySelector("#calls tr[data-call] .tag").textContent === "已响应"`),
 	)
 
-	// Meetings and the ledger.
+	// Meetings and the ledger: a joint meeting called and an action item
+	// raised from the escalated order, from the mini-program.
+	var firm struct {
+		HandlerID int64 `json:"handler_id"`
+	}
+	s.api(t, "GET", "/api/v1/orders/"+firstID, token, nil, &firm)
+	at := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
+	start, end := at.Format(time.RFC3339), at.Add(2*time.Hour).Format(time.RFC3339)
+	if st := s.api(t, "POST", "/api/v1/meetings", token, map[string]any{"kind": "joint", "title": "十二月联席会议",
+		"scope_kind": "community", "scope_id": communityOf(t, s, token), "starts_at": start, "ends_at": end, "place": "社区党群服务中心"}, nil); st != http.StatusCreated {
+		t.Fatalf("create meeting: %d", st)
+	}
+	if st := s.api(t, "POST", "/api/v1/orders/"+secondID+"/action-items", token, map[string]any{"title": "消防通道清理整改",
+		"owner_kind": "community", "owner_id": communityOf(t, s, token), "due_date": time.Now().AddDate(0, 0, 7).Format("2006-01-02")}, nil); st != http.StatusCreated {
+		t.Fatalf("create action item: %d", st)
+	}
+	var meetings, ledger string
 	run(t, ctx, "meetings",
 		chromedp.Navigate(s.base+"/console/meetings"),
 		chromedp.WaitVisible(chromedp.CSS("#ledger")),
+		into(&meetings, chromedp.Text(chromedp.CSS("#meetings"))),
+		into(&ledger, chromedp.Text(chromedp.CSS("#ledger"))),
 		screenshot(t, dir, "5-meetings"),
 	)
+	if !strings.Contains(meetings, "十二月联席会议") || !strings.Contains(meetings, "联席会议") || !strings.Contains(ledger, "消防通道清理整改") {
+		t.Fatalf("meetings %q ledger %q", meetings, ledger)
+	}
 
 	// Logging out ends the session: the queue sends the browser back.
 	run(t, ctx, "logout",
