@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"gorm.io/gorm"
 
@@ -48,10 +47,10 @@ func ConsolePeople(ctx context.Context, db *gorm.DB) ([]ConsolePerson, error) {
 	return out, nil
 }
 
-// Reports are what the sandbox's demo resident reports, in turn: the
+// reports are what the sandbox's demo resident reports, in turn: the
 // kinds of matter the seeds' residents raise, in categories that need no
 // photo.
-var Reports = []struct{ Category, Description, Place string }{
+var reports = []struct{ Category, Description, Place string }{
 	{"dispute", "楼上装修每天早上七点就开始电钻，和邻居沟通无果，请社区协调。", "1号楼1单元"},
 	{"safety_hazard", "地下车库入口消防通道被电动车堵住，晚上尤其严重。", "地下车库入口"},
 	{"suggestion", "建议在小区东门增加一处快递柜，老人取件太远。", "东门"},
@@ -60,11 +59,6 @@ var Reports = []struct{ Category, Description, Place string }{
 
 // ReportOf picks the n-th demo report.
 func ReportOf(n int) (category, description, place string) {
-	r := Reports[n%len(Reports)]
+	r := reports[n%len(reports)]
 	return r.Category, r.Description, r.Place
-}
-
-// IsConsoleStaff reports whether name is offered by the console's sandbox login.
-func IsConsoleStaff(name string) bool {
-	return slices.ContainsFunc(consoleStaff, func(s struct{ name, about string }) bool { return s.name == name })
 }
