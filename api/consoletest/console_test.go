@@ -493,13 +493,25 @@ func TestDispatcherDay(t *testing.T) {
 	var same bool
 	var newCalls string
 	run(t, ctx, "the call appears",
-		until(`document.querySelectorAll("#calls tr[data-call]").length === 1`),
+		until(`document.querySelectorAll("#calls tr[data-call]").length === 1 && document.querySelector("#new-calls").textContent !== "0"`),
 		into(&same, chromedp.Evaluate[bool](`window.__sameDocument === true`)),
 		into(&newCalls, chromedp.Text(chromedp.CSS("#new-calls"))),
 		screenshot(t, dir, "4-emergency"),
 	)
 	if !same || newCalls != "1" {
 		t.Fatalf("the page reloaded (%v) or did not count the new call (%q)", !same, newCalls)
+	}
+	// The sandbox's button presses the same resident's call: her call is
+	// still open, so it answers that one.
+	var callNumber, demoFlash string
+	run(t, ctx, "sandbox call",
+		into(&callNumber, chromedp.Text(chromedp.CSS(`#calls tr[data-call] a`))),
+		chromedp.Click(chromedp.CSS("#demo-call")),
+		until(`document.querySelector("#flash").textContent.includes("一键呼叫")`),
+		into(&demoFlash, chromedp.Text(chromedp.CSS("#flash"))),
+	)
+	if !strings.Contains(demoFlash, callNumber) {
+		t.Fatalf("sandbox call said %q, the open call is %s", demoFlash, callNumber)
 	}
 	run(t, ctx, "acknowledge",
 		chromedp.Click(chromedp.CSS(`#calls tr[data-call] button`)),

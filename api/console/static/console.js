@@ -32,8 +32,10 @@
       // A browser that refuses sound before a click still shows the call.
     }
   }
-  function checkCalls(root) {
-    var el = root.querySelector ? (root.id === "calls" ? root : root.querySelector("#calls")) : null;
+  // Read from the document, not the event: after an outerHTML swap the
+  // event's element may be the one just replaced.
+  function checkCalls() {
+    var el = document.getElementById("calls");
     if (!el) return;
     var max = parseInt(el.getAttribute("data-max-id") || "0", 10);
     if (lastCall !== null && max > lastCall) {
@@ -45,8 +47,8 @@
     }
     lastCall = Math.max(lastCall || 0, max);
   }
-  document.addEventListener("DOMContentLoaded", function () { checkCalls(document); });
-  document.addEventListener("htmx:afterSettle", function (e) { checkCalls(e.detail.elt); });
+  document.addEventListener("DOMContentLoaded", checkCalls);
+  document.addEventListener("htmx:afterSettle", checkCalls);
 
   document.addEventListener("change", function (e) {
     if (e.target && e.target.id === "pick-all") {
