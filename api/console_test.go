@@ -490,3 +490,28 @@ func (f *orderFixture) actorOf(name string) *service.Actor {
 	}
 	return a
 }
+
+func TestConsolePhotos(t *testing.T) {
+	f := newOrderFixture(t)
+	p1 := f.upload("resident")
+	r := f.must(http.StatusCreated, "POST", "/api/v1/orders", f.token("resident"), map[string]any{
+		"category_id": f.cats["environment"], "description": "垃圾桶满了没人清", "household_id": f.city.Households[0].ID,
+		"photo_ids": []int64{p1},
+	})
+	id := orderNum(r.Body["id"])
+	b := f.console()
+	b.logIn(f, "community")
+	p := b.must(http.StatusOK, b.get(fmt.Sprintf("/console/orders/%d", id)), "detail")
+	if !strings.Contains(p.Body, fmt.Sprintf(`src="/console/photos/%d"`, p1)) {
+		t.Fatal("the order's photo is not shown")
+	}
+	img := b.must(http.StatusOK, b.get(fmt.Sprintf("/console/photos/%d", p1)), "photo")
+	if img.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(img.Body, "\x89PNG") {
+		t.Fatalf("photo answered %v", img.Header)
+	}
+	o := f.console()
+	o.logIn(f, "community2")
+	if p := o.get(fmt.Sprintf("/console/photos/%d", p1)); p.Status != http.StatusNotFound {
+		t.Fatalf("another community's dispatcher got the photo: %d", p.Status)
+	}
+}
