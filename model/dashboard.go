@@ -480,10 +480,11 @@ func AllRollups(ctx context.Context, db *gorm.DB) (map[RollupKey]Counts, error) 
 // handles; By names a column to count them per value of ("" for one
 // total).
 type OverdueScope struct {
-	Column string
-	ID     int64
-	Firm   bool
-	By     string
+	Column     string
+	ID         int64
+	Firm       bool
+	By         string
+	Categories []int64 // of these categories only, when set
 }
 
 // OverdueNow counts the orders in states that are overdue now, per value
@@ -508,6 +509,9 @@ func OverdueNow(ctx context.Context, db *gorm.DB, s OverdueScope, states []strin
 		}
 		tx = tx.Where(s.Column+" = ?", s.ID)
 	}
+	if len(s.Categories) > 0 {
+		tx = tx.Where("category_id IN ?", s.Categories)
+	}
 	if key != "0" {
 		tx = tx.Group(key)
 	}
@@ -520,4 +524,51 @@ func OverdueNow(ctx context.Context, db *gorm.DB, s OverdueScope, states []strin
 		out[r.K] += r.N
 	}
 	return out, nil
+}
+
+// ScopeNode is a scope of the dashboards with its name.
+type ScopeNode struct {
+	ID   int64
+	Name string
+}
+
+// ChildScopes lists the scopes of kind (district, street, community,
+// grid) directly under parent, by id.
+func ChildScopes(ctx context.Context, db *gorm.DB, kind string, parent int64) ([]ScopeNode, error) {
+	var out []ScopeNode
+	q := db.WithContext(ctx)
+	switch kind {
+	case ScopeDistrict, ScopeStreet, ScopeCommunity:
+		q = q.Model(&Region{}).Where("level = ? AND parent_id = ?", kind, parent)
+	case ScopeGrid:
+		q = q.Model(&Grid{}).Where("community_id = ?", parent)
+	default:
+		return nil, fmt.Errorf("child scopes: bad kind %q", kind)
+	}
+	err := q.Select("id", "name").Order("id").Scan(&out).Error
+	return out, Translate(err)
+}
+
+// ScopeName is the name of a dashboard scope (a region, grid or firm);
+// ErrNotFound when there is none.
+func ScopeName(ctx context.Context, db *gorm.DB, kind string, id int64) (string, error) {
+	var names []string
+	q := db.WithContext(ctx)
+	switch kind {
+	case ScopeCity, ScopeDistrict, ScopeStreet, ScopeCommunity:
+		q = q.Model(&Region{}).Where("level = ? AND id = ?", kind, id)
+	case ScopeGrid:
+		q = q.Model(&Grid{}).Where("id = ?", id)
+	case ScopeFirm:
+		q = q.Model(&Firm{}).Where("id = ?", id)
+	default:
+		return "", fmt.Errorf("scope name: bad kind %q", kind)
+	}
+	if err := q.Limit(1).Pluck("name", &names).Error; err != nil {
+		return "", Translate(err)
+	}
+	if len(names) == 0 {
+		return "", ErrNotFound
+	}
+	return names[0], nil
 }
