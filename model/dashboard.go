@@ -572,3 +572,20 @@ func ScopeName(ctx context.Context, db *gorm.DB, kind string, id int64) (string,
 	}
 	return names[0], nil
 }
+
+// CountOrders counts the orders q selects (its Before and Limit aside),
+// for an export's progress: one query ORing the scopes, which reads every
+// matching row's index entry.
+func CountOrders(ctx context.Context, db *gorm.DB, q OrderQuery) (int64, error) {
+	if _, ok := stateSet(q.States); !ok {
+		return 0, nil
+	}
+	q.Before, q.Limit = 0, 0
+	tx, ok := orderOrQuery(ctx, db, q)
+	if !ok {
+		return 0, nil
+	}
+	var n int64
+	err := tx.Count(&n).Error
+	return n, Translate(err)
+}
