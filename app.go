@@ -38,6 +38,8 @@ import (
 	"redprop/service/vote"
 	"redprop/service/wechat"
 	"redprop/service/wish"
+	"redprop/service/dashboard"
+	"redprop/service/export"
 )
 
 func loadConfig(path string, getenv func(string) string) (config.Config, error) {
@@ -78,6 +80,8 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+	dash     *dashboard.Service
+	export   *export.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
 }
@@ -214,6 +218,14 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
+	a.dash = dashboard.New(a.db, a.clock, dashboard.Options{Lag: a.cfg.DashboardLag, Log: a.log})
+	exportDir := a.cfg.ExportDir
+	if exportDir == "" {
+		exportDir = filepath.Join(a.cfg.DataDir, "exports")
+	}
+	a.export = export.New(a.db, a.clock, a.order, a.dash, a.vote, a.meeting, export.Options{Dir: exportDir,
+		SyncRows: int64(a.cfg.ExportSyncRows), MaxRows: int64(a.cfg.ExportMaxRows), Workers: a.cfg.ExportWorkers,
+		TTL: a.cfg.ExportTTL, Instance: mc.Instance, Log: a.log})
 	consoleOpts, err := a.consoleOptions(ctx, wx)
 	if err != nil {
 		return nil, err
@@ -243,6 +255,8 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Dashboard:      a.dash,
+		Export:         a.export,
 		Console:        consoleOpts,
 	}), nil
 }
@@ -386,6 +400,10 @@ func (a *app) close() {
 	}
 }
 
+// exportPoll is how often an instance looks for queued export jobs
+// (a job started on this instance is picked up at once).
+const exportPoll = 2 * time.Second
+
 // calendarReminderEvery is how often admins' missing calendars are checked.
 const calendarReminderEvery = time.Hour
 
@@ -401,6 +419,8 @@ func (a *app) workers() []func(ctx context.Context) {
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },
 		func(ctx context.Context) { a.auth.Run(ctx, time.Hour) },
+		func(ctx context.Context) { a.dash.Run(ctx, a.cfg.DashboardRefresh) },
+		func(ctx context.Context) { a.export.Run(ctx, exportPoll) },
 	}
 }
 

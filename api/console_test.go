@@ -80,7 +80,10 @@ func (b *browser) send(method, path string, form url.Values, headers ...string) 
 	return p
 }
 
-func (b *browser) get(path string) consoleResp { b.t.Helper(); return b.send(http.MethodGet, path, nil) }
+func (b *browser) get(path string) consoleResp {
+	b.t.Helper()
+	return b.send(http.MethodGet, path, nil)
+}
 
 func (b *browser) post(path string, form url.Values) consoleResp {
 	b.t.Helper()

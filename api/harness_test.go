@@ -21,7 +21,9 @@ import (
 	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
+	"redprop/service/dashboard"
 	"redprop/service/demo"
+	"redprop/service/export"
 	"redprop/service/idem"
 	"redprop/service/order"
 	"redprop/service/org"
@@ -76,6 +78,8 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
+	deps.Dashboard = dashboard.New(db, clock, dashboard.Options{})
+	deps.Export = export.New(db, clock, deps.Order, deps.Dashboard, deps.Vote, deps.Meeting, export.Options{Dir: t.TempDir(), SyncRows: 5})
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

@@ -601,6 +601,16 @@ var servedAs = map[string][]any{
 	"VoteBallot":            {ballotResponse{}},
 	"WishPhoto":             {wishPhotoResponse{}},
 	"WishView":              {wishResponse{}},
+	"DashboardScope":        {scopeResponse{}},
+	"DashboardCategory":     {categoryRef{}},
+	"DashboardRate":         {rateResponse{}},
+	"DashboardQuantile":     {quantileResponse{}},
+	"DashboardDurations":    {durationsResponse{}},
+	"DashboardFigures":      {figuresResponse{}},
+	"Dashboard":             {dashboardResponse{}},
+	"DashboardChild":        {childResponse{}},
+	"DashboardPoint":        {pointResponse{}},
+	"ExportJob":             {exportJobResponse{}},
 }
 
 // sharedWithRequests are schemas that are request bodies too: their

@@ -25,6 +25,8 @@ import (
 	"redprop/service/photo"
 	"redprop/service/vote"
 	"redprop/service/wish"
+	"redprop/service/dashboard"
+	"redprop/service/export"
 )
 
 // Deps are the services the router serves.
@@ -59,6 +61,9 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	// Dashboard answers the officials' figures; Export builds .xlsx files.
+	Dashboard *dashboard.Service
+	Export    *export.Service
 
 	// Console configures the PC console at /console/.
 	Console ConsoleOptions
@@ -108,6 +113,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.dashboardRoutes(authed)
 	h.consoleRoutes(r, authed)
 	faultRoutes(r)
 	return r

@@ -171,6 +171,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		applyRequest{}, rejectRequest{}, invitationRequest{},
 		createVoteRequest{}, castBallotRequest{},
 		postWishRequest{}, wishActionRequest{},
+		exportRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {

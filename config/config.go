@@ -175,6 +175,23 @@ type Config struct {
 
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
 
+	// DashboardRefresh is how often each instance counts new timeline
+	// rows into the dashboards' rollups; DashboardLag how old a row after
+	// a hole in the timeline's ids must be before the refresh passes it
+	// (longer than db_tx_timeout: the hole may be a transaction still
+	// running).
+	DashboardRefresh time.Duration `yaml:"dashboard_refresh" env:"DASHBOARD_REFRESH"`
+	DashboardLag     time.Duration `yaml:"dashboard_lag" env:"DASHBOARD_LAG"`
+	// Exports: where job files are kept (empty: data_dir/exports; shared
+	// by the instances of one database), the most rows built within a
+	// request, the most rows of any export, the exports one instance
+	// builds at once, and how long a job's file stays downloadable.
+	ExportDir      string        `yaml:"export_dir" env:"EXPORT_DIR"`
+	ExportSyncRows int           `yaml:"export_sync_rows" env:"EXPORT_SYNC_ROWS"`
+	ExportMaxRows  int           `yaml:"export_max_rows" env:"EXPORT_MAX_ROWS"`
+	ExportWorkers  int           `yaml:"export_workers" env:"EXPORT_WORKERS"`
+	ExportTTL      time.Duration `yaml:"export_ttl" env:"EXPORT_TTL"`
+
 	// The PC console (扫码登录): how long a login ticket (the scene of the
 	// mini-program code on screen) may wait to be scanned and confirmed,
 	// how long a console session lasts (never beyond the mini-program
@@ -239,6 +256,9 @@ func Default() Config {
 		DBQueryTimeout: 5 * time.Second, DBTxTimeout: 15 * time.Second,
 		DBMaxOpenConns: 50, DBMaxIdleConns: 50,
 		WeChatCheckTimeout: 2 * time.Second, WeChatCheckBreakerFailures: 3, WeChatCheckBreakerOpen: 30 * time.Second,
+
+		DashboardRefresh: 10 * time.Second, DashboardLag: time.Minute,
+		ExportSyncRows: 2000, ExportMaxRows: 200_000, ExportWorkers: 2, ExportTTL: 24 * time.Hour,
 
 		ConsoleTicketTTL: 3 * time.Minute, ConsoleSessionTTL: 12 * time.Hour, ConsoleWxaPage: "pages/console/login",
 	}
@@ -378,6 +398,9 @@ func (c Config) Validate() error {
 	if err := c.validateSMS(); err != nil {
 		return err
 	}
+	if err := c.validateDashboard(); err != nil {
+		return err
+	}
 	if c.WeChatOAEncodingAESKey != "" && len(c.WeChatOAEncodingAESKey) != 43 {
 		return errors.New("wechat_oa_encoding_aes_key (REDPROP_WECHAT_OA_ENCODING_AES_KEY): must be 43 characters")
 	}
@@ -475,4 +498,28 @@ func SMSParamMap(s string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+func (c Config) validateDashboard() error {
+	for _, p := range []struct {
+		key string
+		v   int64
+	}{
+		{"dashboard_refresh (REDPROP_DASHBOARD_REFRESH)", int64(c.DashboardRefresh)},
+		{"export_sync_rows (REDPROP_EXPORT_SYNC_ROWS)", int64(c.ExportSyncRows)},
+		{"export_max_rows (REDPROP_EXPORT_MAX_ROWS)", int64(c.ExportMaxRows)},
+		{"export_workers (REDPROP_EXPORT_WORKERS)", int64(c.ExportWorkers)},
+		{"export_ttl (REDPROP_EXPORT_TTL)", int64(c.ExportTTL)},
+	} {
+		if p.v <= 0 {
+			return fmt.Errorf("%s: must be positive", p.key)
+		}
+	}
+	if c.DashboardLag <= c.DBTxTimeout {
+		return errors.New("dashboard_lag (REDPROP_DASHBOARD_LAG): must be longer than db_tx_timeout, or rows of a slow transaction would be missed")
+	}
+	if c.ExportSyncRows > c.ExportMaxRows {
+		return errors.New("export_sync_rows (REDPROP_EXPORT_SYNC_ROWS): must not exceed export_max_rows")
+	}
+	return nil
 }

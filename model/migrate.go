@@ -34,6 +34,7 @@ func Tables() []any {
 		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
+		&DashRollup{}, &DashWatermark{}, &ExportJob{},
 		&ConsoleTicket{}, &ConsoleSession{},
 	}
 	return append(tables, extraTables...)

@@ -546,6 +546,18 @@ func orderFilters(tx *gorm.DB, q OrderQuery) *gorm.DB {
 // every matching row before the limit. ListOrders falls back to it for an
 // actor whose grants would make too many parts.
 func listOrdersOr(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error) {
+	tx, ok := orderOrQuery(ctx, db, q)
+	if !ok {
+		return nil, nil
+	}
+	var rows []Order
+	err := tx.Order("id DESC").Limit(q.Limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// orderOrQuery is q as one query ORing its scopes, with its states and
+// filters; false when no scope selects anything.
+func orderOrQuery(ctx context.Context, db *gorm.DB, q OrderQuery) (*gorm.DB, bool) {
 	var parts []string
 	var args []any
 	add := func(sql string, a ...any) {
@@ -575,15 +587,13 @@ func listOrdersOr(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, erro
 		}
 	}
 	if len(parts) == 0 {
-		return nil, nil
+		return nil, false
 	}
 	tx := db.WithContext(ctx).Model(&Order{}).Where("("+strings.Join(parts, ") OR (")+")", args...)
 	for _, states := range q.States {
 		tx = tx.Where("state IN ?", states)
 	}
-	var rows []Order
-	err := orderFilters(tx, q).Order("id DESC").Limit(q.Limit).Find(&rows).Error
-	return rows, Translate(err)
+	return orderFilters(tx, q), true
 }
 
 // withIndex reads orders by the named index on MySQL, where the plan
