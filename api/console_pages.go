@@ -37,6 +37,7 @@ func (cs *console) pageRoutes(in *gin.RouterGroup) {
 	in.GET("/actions/export", cs.actionsExport)
 	in.POST("/sandbox/report", cs.sandboxReport)
 	in.POST("/sandbox/call", cs.sandboxCall)
+	cs.dashRoutes(in)
 }
 
 var beijing = time.FixedZone("CST", 8*3600)
@@ -107,8 +108,19 @@ var consoleFuncs = template.FuncMap{
 		}
 		return ""
 	},
-	"has":  func(list []string, s string) bool { return slices.Contains(list, s) },
-	"eq64": func(a, b int64) bool { return a == b },
+	"has":         func(list []string, s string) bool { return slices.Contains(list, s) },
+	"eq64":        func(a, b int64) bool { return a == b },
+	"rankName":    nameIn(rankNames),
+	"exportKind":  nameIn(exportKinds),
+	"exportState": nameIn(exportStates),
+	"dashLink":    dashURL,
+	"rateLabels": func(rs []rateView) []string {
+		out := make([]string, len(rs))
+		for i, r := range rs {
+			out[i] = r.Label
+		}
+		return out
+	},
 }
 
 func (cs *console) id(c *gin.Context, name string) (int64, bool) {
