@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/go-sql-driver/mysql"
+	"github.com/xuri/excelize/v2"
 )
 
 // chromium finds the browser: REDPROP_CHROMIUM, else Debian's chromium.
@@ -585,3 +587,113 @@ func TestResidentIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A street official's look at the figures: the dashboard's chart holds
+// the numbers the API answers, a child's name drills down, and an export
+// runs as a job whose progress the page shows and whose file opens.
+func TestStreetOfficial(t *testing.T) {
+	chromium(t)
+	s := startServer(t)
+	ctx, jsErrors := browser(t)
+	dir := shots(t)
+	run(t, ctx, "login as the street",
+		chromedp.Navigate(s.base+"/console/login"),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-demo")),
+		chromedp.SetValue(chromedp.CSS("#person"), "sandbox:street"),
+		chromedp.Click(chromedp.CSS("#confirm-demo")),
+		chromedp.WaitVisible(chromedp.CSS("#orders")),
+	)
+	token, _ := s.login(t, "street")
+	var scopes struct {
+		Items []struct {
+			Kind string `json:"kind"`
+			ID   int64  `json:"id"`
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	s.api(t, "GET", "/api/v1/dashboard/scopes", token, nil, &scopes)
+	if len(scopes.Items) == 0 || scopes.Items[0].Kind != "street" {
+		t.Fatalf("scopes %+v", scopes)
+	}
+	street := scopes.Items[0]
+	q := fmt.Sprintf("scope_kind=%s&scope_id=%d", street.Kind, street.ID)
+	var names []string
+	var received []int64
+	var kpi, scopeName string
+	run(t, ctx, "dashboard",
+		chromedp.Navigate(s.base+"/console/dashboard?"+q),
+		until(`window.echarts && echarts.getInstanceByDom(document.getElementById("children-chart")) !== undefined`),
+		into(&names, chromedp.Evaluate[[]string](`echarts.getInstanceByDom(document.getElementById("children-chart")).getOption().xAxis[0].data`)),
+		into(&received, chromedp.Evaluate[[]int64](`echarts.getInstanceByDom(document.getElementById("children-chart")).getOption().series[0].data`)),
+		into(&kpi, chromedp.Text(chromedp.CSS("#kpi-received"))),
+		into(&scopeName, chromedp.Text(chromedp.CSS("#scope-name"))),
+		screenshot(t, dir, "6-dashboard"),
+	)
+	var api struct {
+		Figures struct {
+			Received int64 `json:"received"`
+		} `json:"figures"`
+	}
+	s.api(t, "GET", "/api/v1/dashboard?"+q, token, nil, &api)
+	var kids struct {
+		Children []struct {
+			Scope struct {
+				Name string `json:"name"`
+			} `json:"scope"`
+			Figures struct {
+				Received int64 `json:"received"`
+			} `json:"figures"`
+		} `json:"children"`
+	}
+	s.api(t, "GET", "/api/v1/dashboard/children?"+q, token, nil, &kids)
+	if scopeName != street.Name || kpi != fmt.Sprint(api.Figures.Received) || len(names) != len(kids.Children) || len(names) == 0 {
+		t.Fatalf("page %q %s, chart %v %v; API %d %+v", scopeName, kpi, names, received, api.Figures.Received, kids)
+	}
+	for i, ch := range kids.Children {
+		if names[i] != ch.Scope.Name || received[i] != ch.Figures.Received {
+			t.Fatalf("chart bar %d is %s=%d, the API says %s=%d", i, names[i], received[i], ch.Scope.Name, ch.Figures.Received)
+		}
+	}
+	var child string
+	run(t, ctx, "drill down",
+		chromedp.Click(chromedp.CSS("#children a.drill")),
+		chromedp.WaitVisible(chromedp.CSS("#dash-up")),
+		into(&child, chromedp.Text(chromedp.CSS("#scope-name"))),
+	)
+	if child != names[0] {
+		t.Fatalf("drilled down to %q, want %q", child, names[0])
+	}
+
+	// An export as a job: progress, then the file, opened with excelize.
+	var href string
+	run(t, ctx, "export",
+		chromedp.Navigate(s.base+"/console/exports"),
+		chromedp.WaitVisible(chromedp.CSS("#export-start")),
+		chromedp.Click(chromedp.CSS("#export-start")),
+		until(`document.querySelector("#jobs tr[data-job]") !== null`),
+		until(`document.querySelector("#jobs tr[data-job]").dataset.state === "done"`),
+		into(&href, chromedp.Evaluate[string](`document.querySelector("#jobs a.download").getAttribute("href")`)),
+		screenshot(t, dir, "7-exports"),
+	)
+	var b64 string
+	run(t, ctx, "download", into(&b64, chromedp.Evaluate[string](`fetch(`+strconvQuote(href)+`).then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status)).then(b => {
+		let s = ""; new Uint8Array(b).forEach(x => s += String.fromCharCode(x)); return btoa(s);
+	})`, chromedp.EvalAwaitPromise)))
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("the downloaded export is not a workbook: %v", err)
+	}
+	defer f.Close()
+	if sheets := f.GetSheetList(); len(sheets) == 0 {
+		t.Fatal("the export has no sheet")
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors in the console:\n  %s", strings.Join(errs, "\n  "))
+	}
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
