@@ -518,3 +518,63 @@ func TestConsolePhotos(t *testing.T) {
 		t.Fatalf("another community's dispatcher got the photo: %d", p.Status)
 	}
 }
+
+func TestConsoleDashboardAndExports(t *testing.T) {
+	f := newOrderFixture(t)
+	f.submitted("楼道堆物")
+	street := f.console()
+	street.logIn(f, "street")
+	p := street.must(http.StatusOK, street.get("/console/dashboard"), "street dashboard")
+	if !strings.Contains(p.Body, `id="scope-name">文昌路街道`) || !strings.Contains(p.Body, `class="drill">双语社区`) {
+		t.Fatalf("street dashboard: %.300s", p.Body)
+	}
+	t.Run("a dispatcher cannot open the street's figures", func(t *testing.T) {
+		com := f.console()
+		com.logIn(f, "community")
+		p := com.get(fmt.Sprintf("/console/dashboard?scope_kind=street&scope_id=%d", f.city.StreetID))
+		if p.Status != http.StatusForbidden && p.Status != http.StatusNotFound {
+			t.Fatalf("community on the street dashboard: %d", p.Status)
+		}
+		own := com.must(http.StatusOK, com.get("/console/dashboard"), "own dashboard")
+		if !strings.Contains(own.Body, `id="scope-name">双语社区`) {
+			t.Fatalf("the community's own dashboard: %.300s", own.Body)
+		}
+	})
+	t.Run("bad input is a 400 page", func(t *testing.T) {
+		for _, q := range []string{"?scope_kind=street&scope_id=x", "?from=2026-13-01", "?rank=height"} {
+			if p := street.get("/console/dashboard" + q); p.Status != http.StatusBadRequest {
+				t.Errorf("%s: %d", q, p.Status)
+			}
+		}
+	})
+	t.Run("an export is a job of the person, downloadable when done", func(t *testing.T) {
+		p := street.must(http.StatusOK, street.post("/console/exports", url.Values{"kind": {"dashboard"},
+			"scope": {fmt.Sprintf("street:%d", f.city.StreetID)}}), "start")
+		if !strings.Contains(p.Body, `data-state="queued"`) || !strings.Contains(p.Body, `hx-trigger="every 1s"`) {
+			t.Fatalf("started: %s", p.Body)
+		}
+		if err := f.deps.Export.Pass(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		p = street.must(http.StatusOK, street.get("/console/exports/list"), "list")
+		if !strings.Contains(p.Body, `data-state="done"`) || strings.Contains(p.Body, "hx-trigger") {
+			t.Fatalf("after the pass: %s", p.Body)
+		}
+		m := regexp.MustCompile(`href="(/console/exports/\d+/file)"`).FindStringSubmatch(p.Body)
+		if m == nil {
+			t.Fatal("no download link")
+		}
+		file := street.must(http.StatusOK, street.get(m[1]), "download")
+		if !strings.HasPrefix(file.Body, "PK") {
+			t.Fatal("not an xlsx")
+		}
+		other := f.console()
+		other.logIn(f, "community")
+		if p := other.get(m[1]); p.Status != http.StatusNotFound && p.Status != http.StatusForbidden {
+			t.Fatalf("someone else's export: %d", p.Status)
+		}
+		if p := street.post("/console/exports", url.Values{"kind": {"lottery"}}); p.Status != http.StatusBadRequest {
+			t.Fatalf("bad kind: %d", p.Status)
+		}
+	})
+}
