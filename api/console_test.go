@@ -578,3 +578,19 @@ func TestConsoleDashboardAndExports(t *testing.T) {
 		}
 	})
 }
+
+func TestConsoleCookiesSecureInProduction(t *testing.T) {
+	f := newOrderFixture(t)
+	b := f.console()
+	f.deps.Console.SecureCookies = true
+	f.router = NewRouter(f.deps)
+	b.logIn(f, "community")
+	for name, c := range b.cookies {
+		if !c.Secure || !c.HttpOnly {
+			t.Errorf("cookie %s: Secure %v HttpOnly %v", name, c.Secure, c.HttpOnly)
+		}
+	}
+	if b.cookies[cookieSession] == nil {
+		t.Fatal("no session cookie")
+	}
+}
