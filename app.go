@@ -28,8 +28,10 @@ import (
 	"redprop/service/auth"
 	"redprop/service/calendar"
 	"redprop/service/calendar/remind"
+	"redprop/service/dashboard"
 	"redprop/service/demo"
 	"redprop/service/disclosure"
+	"redprop/service/export"
 	"redprop/service/idem"
 	"redprop/service/inspection"
 	"redprop/service/meeting"
@@ -67,6 +69,8 @@ type app struct {
 	stopRedis func()
 	clock     service.Clock
 	embedded  bool // SQLite: the demo city loads itself into an empty database
+	// demoLoaded: this start loaded the demo city (its console queue is seeded).
+	demoLoaded bool
 
 	auth       *auth.Service
 	org        *org.Service
@@ -84,6 +88,8 @@ type app struct {
 	receipt    *receipt.Service
 	notice     *notice.Service
 	disclosure *disclosure.Service
+	dash       *dashboard.Service
+	export     *export.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
 }
@@ -133,6 +139,7 @@ func migrate(ctx context.Context, db *gorm.DB) (int, error) {
 type weChat interface {
 	auth.WeChat
 	message.WeChat
+	api.WxaCoder
 }
 
 func (a *app) wire(ctx context.Context) (http.Handler, error) {
@@ -160,6 +167,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		JWTSecret: []byte(secret), AccessTTL: a.cfg.AccessTokenTTL, RefreshTTL: a.cfg.RefreshTokenTTL,
 		PerIPPerMin: a.cfg.LoginPerIPPerMinute, PerCodePerMin: a.cfg.LoginPerCodePerMinute,
 		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(), RefreshGrace: a.cfg.RefreshGrace, Log: a.log,
+		ConsoleTicketTTL: a.cfg.ConsoleTicketTTL, ConsoleSessionTTL: a.cfg.ConsoleSessionTTL,
 	})
 	a.org = org.New(a.db, a.clock)
 	a.calendar = calendar.New(a.db, a.clock)
@@ -222,6 +230,26 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
 	a.inspection = inspection.New(a.db, a.clock, a.order, a.action, a.photo)
+	a.dash = dashboard.New(a.db, a.clock, dashboard.Options{Lag: a.cfg.DashboardLag, Log: a.log})
+	exportDir := a.cfg.ExportDir
+	if exportDir == "" {
+		exportDir = filepath.Join(a.cfg.DataDir, "exports")
+	}
+	a.export = export.New(a.db, a.clock, a.order, a.dash, a.vote, a.meeting, export.Options{Dir: exportDir,
+		SyncRows: int64(a.cfg.ExportSyncRows), MaxRows: int64(a.cfg.ExportMaxRows), Workers: a.cfg.ExportWorkers,
+		TTL: a.cfg.ExportTTL, Instance: mc.Instance, Log: a.log})
+	consoleOpts, err := a.consoleOptions(ctx, wx)
+	if err != nil {
+		return nil, err
+	}
+	if a.demoLoaded && consoleOpts.DemoActs != nil {
+		// The dispatcher of the walk-through starts the day with a queue.
+		for range 3 {
+			if _, err := consoleOpts.DemoActs.Report(ctx); err != nil {
+				return nil, fmt.Errorf("demo reports: %w", err)
+			}
+		}
+	}
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -242,6 +270,9 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Inspection:     a.inspection,
 		Notice:         a.notice,
 		Disclosure:     a.disclosure,
+		Dashboard:      a.dash,
+		Export:         a.export,
+		Console:        consoleOpts,
 	}), nil
 }
 
@@ -386,6 +417,10 @@ func (a *app) close() {
 	}
 }
 
+// exportPoll is how often an instance looks for queued export jobs
+// (a job started on this instance is picked up at once).
+const exportPoll = 2 * time.Second
+
 // calendarReminderEvery is how often admins' missing calendars are checked.
 const calendarReminderEvery = time.Hour
 
@@ -402,6 +437,8 @@ func (a *app) workers() []func(ctx context.Context) {
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },
 		func(ctx context.Context) { a.auth.Run(ctx, time.Hour) },
+		func(ctx context.Context) { a.dash.Run(ctx, a.cfg.DashboardRefresh) },
+		func(ctx context.Context) { a.export.Run(ctx, exportPoll) },
 	}
 }
 
@@ -443,7 +480,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "sandbox", cfg.Sandbox(), "embedded_db", a.embedded, "embedded_redis", cfg.RedisAddr == "")
+	log.Info("listening", "addr", ln.Addr().String(), "console", "/console/", "sandbox", cfg.Sandbox(), "embedded_db", a.embedded, "embedded_redis", cfg.RedisAddr == "")
 
 	select {
 	case err := <-errc:
@@ -483,6 +520,7 @@ func (a *app) loadDemoIfEmpty(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.demoLoaded = true
 	a.log.InfoContext(ctx, `demo city loaded: log in with POST /api/v1/auth/login {"code": "..."}`)
 	for _, p := range city.People {
 		a.log.InfoContext(ctx, "demo login", "code", demo.Code(p.Name), "role", p.Role, "about", p.About)

@@ -21,8 +21,10 @@ import (
 	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
+	"redprop/service/dashboard"
 	"redprop/service/demo"
 	"redprop/service/disclosure"
+	"redprop/service/export"
 	"redprop/service/idem"
 	"redprop/service/inspection"
 	"redprop/service/notice"
@@ -83,6 +85,8 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Inspection = inspection.New(db, clock, deps.Order, deps.Action, deps.Photo)
 	deps.Notice = notice.New(db, clock, deps.Message, receipt.New(db, clock, deps.Message), photoStore, nil)
 	deps.Disclosure = disclosure.New(db, clock, photoStore, receipt.New(db, clock, deps.Message))
+	deps.Dashboard = dashboard.New(db, clock, dashboard.Options{})
+	deps.Export = export.New(db, clock, deps.Order, deps.Dashboard, deps.Vote, deps.Meeting, export.Options{Dir: t.TempDir(), SyncRows: 5})
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

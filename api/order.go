@@ -305,6 +305,10 @@ func (h *handlers) listOrders(c *gin.Context) {
 	if f.CompoundID, ok = queryID(c, "compound_id"); !ok {
 		return
 	}
+	if f.GridID, ok = queryID(c, "grid_id"); !ok {
+		return
+	}
+	f.Level = c.Query("level")
 	if f.Overdue, ok = queryBool(c, "overdue"); !ok {
 		return
 	}

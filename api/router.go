@@ -17,7 +17,9 @@ import (
 	"redprop/service/action"
 	"redprop/service/auth"
 	"redprop/service/calendar"
+	"redprop/service/dashboard"
 	"redprop/service/disclosure"
+	"redprop/service/export"
 	"redprop/service/idem"
 	"redprop/service/inspection"
 	"redprop/service/meeting"
@@ -65,9 +67,15 @@ type Deps struct {
 	// Inspection holds checklists and inspections (rectifications of bad
 	// ratings are the order capability's).
 	Inspection *inspection.Service
-	Notice   *notice.Service
+	Notice     *notice.Service
 	// Disclosure runs the disclosure boards (三公开).
 	Disclosure *disclosure.Service
+	// Dashboard answers the officials' figures; Export builds .xlsx files.
+	Dashboard *dashboard.Service
+	Export    *export.Service
+
+	// Console configures the PC console at /console/.
+	Console ConsoleOptions
 }
 
 // handlers is the receiver of every endpoint.
@@ -117,6 +125,8 @@ func NewRouter(d Deps) *gin.Engine {
 	h.inspectionRoutes(authed)
 	h.noticeRoutes(authed)
 	h.disclosureRoutes(authed)
+	h.dashboardRoutes(authed)
+	h.consoleRoutes(r, authed)
 	faultRoutes(r)
 	return r
 }

@@ -46,7 +46,8 @@ func TestEveryRouteRefusesOddInputWithoutA500(t *testing.T) {
 						if r.Status >= 500 {
 							t.Errorf("%s %s%s body %v: %d %s", rt.Method, path, q, b, r.Status, r.Raw)
 						}
-						if r.Status >= 400 && r.ErrCode() == "" && r.Status != http.StatusNotModified {
+						// The console's pages answer in HTML: below 500 is all they owe.
+						if r.Status >= 400 && r.ErrCode() == "" && r.Status != http.StatusNotModified && !strings.HasPrefix(rt.Path, "/console/") {
 							t.Errorf("%s %s%s body %v: %d without the error envelope: %s", rt.Method, path, q, b, r.Status, r.Raw)
 						}
 					}

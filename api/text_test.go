@@ -176,6 +176,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		answerRectificationRequest{},
 		publishDisclosureRequest{}, disclosureLineRequest{}, countersignRequest{}, disclosureInPersonRequest{},
 		createNoticeRequest{}, withdrawNoticeRequest{}, inPersonRequest{},
+		exportRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {

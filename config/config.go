@@ -186,6 +186,31 @@ type Config struct {
 	TemplateNoticeFields   string `yaml:"template_notice_fields" env:"TEMPLATE_NOTICE_FIELDS"`
 	OATemplateNotice       string `yaml:"oa_template_notice" env:"OA_TEMPLATE_NOTICE"`
 	OATemplateNoticeFields string `yaml:"oa_template_notice_fields" env:"OA_TEMPLATE_NOTICE_FIELDS"`
+
+	// DashboardRefresh is how often each instance counts new timeline
+	// rows into the dashboards' rollups; DashboardLag how old a row after
+	// a hole in the timeline's ids must be before the refresh passes it
+	// (longer than db_tx_timeout: the hole may be a transaction still
+	// running).
+	DashboardRefresh time.Duration `yaml:"dashboard_refresh" env:"DASHBOARD_REFRESH"`
+	DashboardLag     time.Duration `yaml:"dashboard_lag" env:"DASHBOARD_LAG"`
+	// Exports: where job files are kept (empty: data_dir/exports; shared
+	// by the instances of one database), the most rows built within a
+	// request, the most rows of any export, the exports one instance
+	// builds at once, and how long a job's file stays downloadable.
+	ExportDir      string        `yaml:"export_dir" env:"EXPORT_DIR"`
+	ExportSyncRows int           `yaml:"export_sync_rows" env:"EXPORT_SYNC_ROWS"`
+	ExportMaxRows  int           `yaml:"export_max_rows" env:"EXPORT_MAX_ROWS"`
+	ExportWorkers  int           `yaml:"export_workers" env:"EXPORT_WORKERS"`
+	ExportTTL      time.Duration `yaml:"export_ttl" env:"EXPORT_TTL"`
+
+	// The PC console (扫码登录): how long a login ticket (the scene of the
+	// mini-program code on screen) may wait to be scanned and confirmed,
+	// how long a console session lasts (never beyond the mini-program
+	// session that confirmed it), and the mini-program page the code opens.
+	ConsoleTicketTTL  time.Duration `yaml:"console_ticket_ttl" env:"CONSOLE_TICKET_TTL"`
+	ConsoleSessionTTL time.Duration `yaml:"console_session_ttl" env:"CONSOLE_SESSION_TTL"`
+	ConsoleWxaPage    string        `yaml:"console_wxa_page" env:"CONSOLE_WXA_PAGE"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
@@ -245,6 +270,11 @@ func Default() Config {
 		WeChatCheckTimeout: 2 * time.Second, WeChatCheckBreakerFailures: 3, WeChatCheckBreakerOpen: 30 * time.Second,
 
 		RectificationDays: 5,
+
+		DashboardRefresh: 10 * time.Second, DashboardLag: time.Minute,
+		ExportSyncRows: 2000, ExportMaxRows: 200_000, ExportWorkers: 2, ExportTTL: 24 * time.Hour,
+
+		ConsoleTicketTTL: 3 * time.Minute, ConsoleSessionTTL: 12 * time.Hour, ConsoleWxaPage: "pages/console/login",
 	}
 }
 
@@ -385,6 +415,9 @@ func (c Config) Validate() error {
 	if err := c.validateSMS(); err != nil {
 		return err
 	}
+	if err := c.validateDashboard(); err != nil {
+		return err
+	}
 	if c.WeChatOAEncodingAESKey != "" && len(c.WeChatOAEncodingAESKey) != 43 {
 		return errors.New("wechat_oa_encoding_aes_key (REDPROP_WECHAT_OA_ENCODING_AES_KEY): must be 43 characters")
 	}
@@ -413,6 +446,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("log_level (REDPROP_LOG_LEVEL): %q must be debug, info, warn or error", c.LogLevel)
 	}
+	if err := c.validateConsole(); err != nil {
+		return err
+	}
 	if c.Production() {
 		switch {
 		case c.Sandbox():
@@ -426,6 +462,20 @@ func (c Config) Validate() error {
 		case c.MetricsToken == "":
 			return errors.New("metrics_token (REDPROP_METRICS_TOKEN): production does not serve /metrics to anyone; set a token for the scraper")
 		}
+	}
+	return nil
+}
+
+func (c Config) validateConsole() error {
+	if c.ConsoleTicketTTL < 30*time.Second || c.ConsoleTicketTTL > 10*time.Minute {
+		return errors.New("console_ticket_ttl (REDPROP_CONSOLE_TICKET_TTL): must be between 30s and 10m")
+	}
+	if c.ConsoleSessionTTL < time.Minute || c.ConsoleSessionTTL > 7*24*time.Hour {
+		return errors.New("console_session_ttl (REDPROP_CONSOLE_SESSION_TTL): must be between 1m and 168h")
+	}
+	// WeChat's page: no leading slash, no query (the ticket travels as the scene).
+	if p := c.ConsoleWxaPage; p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?# ") || len(p) > 128 {
+		return fmt.Errorf("console_wxa_page (REDPROP_CONSOLE_WXA_PAGE): %q must be a mini-program page path such as pages/console/login", p)
 	}
 	return nil
 }
@@ -465,4 +515,28 @@ func SMSParamMap(s string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+func (c Config) validateDashboard() error {
+	for _, p := range []struct {
+		key string
+		v   int64
+	}{
+		{"dashboard_refresh (REDPROP_DASHBOARD_REFRESH)", int64(c.DashboardRefresh)},
+		{"export_sync_rows (REDPROP_EXPORT_SYNC_ROWS)", int64(c.ExportSyncRows)},
+		{"export_max_rows (REDPROP_EXPORT_MAX_ROWS)", int64(c.ExportMaxRows)},
+		{"export_workers (REDPROP_EXPORT_WORKERS)", int64(c.ExportWorkers)},
+		{"export_ttl (REDPROP_EXPORT_TTL)", int64(c.ExportTTL)},
+	} {
+		if p.v <= 0 {
+			return fmt.Errorf("%s: must be positive", p.key)
+		}
+	}
+	if c.DashboardLag <= c.DBTxTimeout {
+		return errors.New("dashboard_lag (REDPROP_DASHBOARD_LAG): must be longer than db_tx_timeout, or rows of a slow transaction would be missed")
+	}
+	if c.ExportSyncRows > c.ExportMaxRows {
+		return errors.New("export_sync_rows (REDPROP_EXPORT_SYNC_ROWS): must not exceed export_max_rows")
+	}
+	return nil
 }

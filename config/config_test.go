@@ -161,3 +161,57 @@ func TestRectificationDays(t *testing.T) {
 		}
 	}
 }
+
+func TestDashboardAndExportSettings(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		c := Default()
+		if c.DashboardRefresh != 10*time.Second || c.DashboardLag != time.Minute || c.ExportSyncRows != 2000 ||
+			c.ExportMaxRows != 200_000 || c.ExportWorkers != 2 || c.ExportTTL != 24*time.Hour || c.ExportDir != "" {
+			t.Fatalf("defaults %+v", c)
+		}
+	})
+	t.Run("the environment sets them", func(t *testing.T) {
+		cfg, err := Load("", env(map[string]string{"REDPROP_DASHBOARD_REFRESH": "3s", "REDPROP_DASHBOARD_LAG": "2m",
+			"REDPROP_EXPORT_DIR": "/srv/exports", "REDPROP_EXPORT_SYNC_ROWS": "500", "REDPROP_EXPORT_MAX_ROWS": "9000",
+			"REDPROP_EXPORT_WORKERS": "4", "REDPROP_EXPORT_TTL": "2h"}))
+		if err != nil || cfg.DashboardRefresh != 3*time.Second || cfg.DashboardLag != 2*time.Minute || cfg.ExportDir != "/srv/exports" ||
+			cfg.ExportSyncRows != 500 || cfg.ExportMaxRows != 9000 || cfg.ExportWorkers != 4 || cfg.ExportTTL != 2*time.Hour {
+			t.Fatalf("%v %+v", err, cfg)
+		}
+	})
+	for key, vars := range map[string]map[string]string{
+		"dashboard_lag":    {"REDPROP_DASHBOARD_LAG": "10s"}, // not longer than db_tx_timeout (15s)
+		"export_workers":   {"REDPROP_EXPORT_WORKERS": "0"},
+		"export_sync_rows": {"REDPROP_EXPORT_SYNC_ROWS": "300000"},
+		"export_ttl":       {"REDPROP_EXPORT_TTL": "0s"},
+	} {
+		if _, err := Load("", env(vars)); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: error %v does not name the key", key, err)
+		}
+	}
+}
+
+func TestConsoleConfig(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		c := Default()
+		if c.ConsoleTicketTTL != 3*time.Minute || c.ConsoleSessionTTL != 12*time.Hour || c.ConsoleWxaPage != "pages/console/login" {
+			t.Fatalf("console defaults %v %v %q", c.ConsoleTicketTTL, c.ConsoleSessionTTL, c.ConsoleWxaPage)
+		}
+	})
+	t.Run("the environment sets them", func(t *testing.T) {
+		cfg, err := Load("", env(map[string]string{"REDPROP_CONSOLE_TICKET_TTL": "5m",
+			"REDPROP_CONSOLE_SESSION_TTL": "8h", "REDPROP_CONSOLE_WXA_PAGE": "pages/pc/scan"}))
+		if err != nil || cfg.ConsoleTicketTTL != 5*time.Minute || cfg.ConsoleSessionTTL != 8*time.Hour || cfg.ConsoleWxaPage != "pages/pc/scan" {
+			t.Fatalf("%v %+v", err, cfg)
+		}
+	})
+	for key, val := range map[string]string{"REDPROP_CONSOLE_TICKET_TTL": "1h", "REDPROP_CONSOLE_SESSION_TTL": "10s",
+		"REDPROP_CONSOLE_WXA_PAGE": "/pages/console/login?x=1"} {
+		t.Run("refused "+key, func(t *testing.T) {
+			_, err := Load("", env(map[string]string{key: val}))
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Fatalf("want %s named: %v", key, err)
+			}
+		})
+	}
+}

@@ -37,6 +37,8 @@ func Tables() []any {
 		&Checklist{}, &ChecklistVersion{}, &ChecklistItem{}, &Inspection{}, &InspectionItem{}, &Rectification{},
 		&Disclosure{}, &DisclosureLine{},
 		&Receipt{}, &ReceiptTally{}, &Notice{},
+		&DashRollup{}, &DashWatermark{}, &ExportJob{},
+		&ConsoleTicket{}, &ConsoleSession{},
 	}
 	return append(tables, extraTables...)
 }

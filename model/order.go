@@ -294,6 +294,8 @@ type OrderQuery struct {
 	States     [][]string
 	Category   string // a code; also matches its sub-kinds (code.…)
 	CompoundID int64
+	GridID     int64
+	Level      string     // the order's current level
 	Overdue    *bool      // late at any step (overdue now, or breached before)
 	From, To   *time.Time // created in [From, To)
 	Before     int64      // ids below this (a cursor); 0 from the newest
@@ -514,6 +516,12 @@ func orderFilters(tx *gorm.DB, q OrderQuery) *gorm.DB {
 	if q.CompoundID != 0 {
 		tx = tx.Where("compound_id = ?", q.CompoundID)
 	}
+	if q.GridID != 0 {
+		tx = tx.Where("grid_id = ?", q.GridID)
+	}
+	if q.Level != "" {
+		tx = tx.Where("level = ?", q.Level)
+	}
 	if q.Overdue != nil {
 		// Late at any step, also when escalation has started a new one.
 		if *q.Overdue {
@@ -538,6 +546,18 @@ func orderFilters(tx *gorm.DB, q OrderQuery) *gorm.DB {
 // every matching row before the limit. ListOrders falls back to it for an
 // actor whose grants would make too many parts.
 func listOrdersOr(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error) {
+	tx, ok := orderOrQuery(ctx, db, q)
+	if !ok {
+		return nil, nil
+	}
+	var rows []Order
+	err := tx.Order("id DESC").Limit(q.Limit).Find(&rows).Error
+	return rows, Translate(err)
+}
+
+// orderOrQuery is q as one query ORing its scopes, with its states and
+// filters; false when no scope selects anything.
+func orderOrQuery(ctx context.Context, db *gorm.DB, q OrderQuery) (*gorm.DB, bool) {
 	var parts []string
 	var args []any
 	add := func(sql string, a ...any) {
@@ -567,15 +587,13 @@ func listOrdersOr(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, erro
 		}
 	}
 	if len(parts) == 0 {
-		return nil, nil
+		return nil, false
 	}
 	tx := db.WithContext(ctx).Model(&Order{}).Where("("+strings.Join(parts, ") OR (")+")", args...)
 	for _, states := range q.States {
 		tx = tx.Where("state IN ?", states)
 	}
-	var rows []Order
-	err := orderFilters(tx, q).Order("id DESC").Limit(q.Limit).Find(&rows).Error
-	return rows, Translate(err)
+	return orderFilters(tx, q), true
 }
 
 // withIndex reads orders by the named index on MySQL, where the plan

@@ -12,6 +12,10 @@ import (
 type Actor struct {
 	UserID int64
 	Grants []model.Grant
+	// Family is the mini-program login session the request's token
+	// belongs to; empty for a PC console session, which cannot vouch for
+	// another login (扫码登录 is confirmed from the mini-program only).
+	Family string
 }
 
 // Target is something a scope may cover: a node of the tree or an

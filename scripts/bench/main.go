@@ -76,7 +76,7 @@ func main() {
 }
 
 // roles are the demo people the bench acts as.
-var roles = []string{"admin", "resident", "grid", "community", "manager", "worker"}
+var roles = []string{"admin", "resident", "grid", "community", "manager", "worker", "street", "city"}
 
 const metricsToken = "bench-metrics-token"
 
@@ -155,6 +155,10 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
+	}
+
+	if err := buildRollups(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), rep); err != nil {
+		return fmt.Errorf("rollups: %w", err)
 	}
 
 	srv := exec.Command(bin, "serve")
@@ -290,6 +294,10 @@ func run(o options) error {
 	run("order detail", "redprop", func(w, i int) {
 		c.call("GET /orders/{id}", tok["resident"], "GET", fmt.Sprintf("%s/orders/%d", api, pick(redIDs, w, i)), nil, nil)
 	})
+
+	if err := dashboardPhases(c, api, tok, run); err != nil {
+		return err
+	}
 
 	// Delivery: every push of the run reaches the fake WeChat.
 	deliverStart := time.Now()

@@ -31,6 +31,15 @@ type Report struct {
 	Ratios       []Ratio       `json:"ratios"`
 	Outbox       Outbox        `json:"outbox"`
 	Server       ServerFigures `json:"server"`
+	Rollup       RollupFigures `json:"rollup"`
+}
+
+// RollupFigures say how long the dashboards' first refresh took to count
+// the seeded timeline.
+type RollupFigures struct {
+	Events  int     `json:"events"`
+	Rows    int     `json:"rows"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Machine describes where the run happened.
@@ -136,6 +145,10 @@ func (r *Report) markdown() string {
 	if r.Seed.Orders > 0 {
 		fmt.Fprintf(&b, "History seeded before the load: %d households, %d orders with %d timeline rows, in %.1f s.\n\n",
 			r.Seed.Households, r.Seed.Orders, r.Seed.Events, r.Seed.Seconds)
+	}
+	if r.Rollup.Events > 0 {
+		fmt.Fprintf(&b, "Dashboard rollups counted from the whole timeline before the load: %d timeline rows in %.1f s (%d row writes).\n\n",
+			r.Rollup.Events, r.Rollup.Seconds, r.Rollup.Rows)
 	}
 	b.WriteString("## Ratios to the baseline\n\n| what | baseline req/s | redprop req/s | ratio | target | baseline p99 | redprop p99 |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.Ratios {

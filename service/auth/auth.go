@@ -49,6 +49,9 @@ type Config struct {
 	// every second use a replay.
 	RefreshGrace time.Duration
 	Log          *slog.Logger
+	// ConsoleTicketTTL and ConsoleSessionTTL bound the PC console's scan
+	// login (scan.go); defaults 3 minutes and 12 hours.
+	ConsoleTicketTTL, ConsoleSessionTTL time.Duration
 }
 
 // Service is the auth capability.
@@ -69,6 +72,8 @@ func New(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service.Clock,
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	model.OrDefault(&cfg.ConsoleTicketTTL, 3*time.Minute)
+	model.OrDefault(&cfg.ConsoleSessionTTL, 12*time.Hour)
 	return &Service{db: db, rdb: rdb, wx: wx, clock: clock, cfg: cfg,
 		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}, local: &localLimits{},
 		grants: newGrantCache()}
@@ -449,7 +454,12 @@ func (s *Service) Logout(ctx context.Context, accessToken, refresh string) error
 
 // Purge deletes sessions and refresh tokens that have expired.
 func (s *Service) Purge(ctx context.Context) (int64, error) {
-	return model.PurgeSessions(ctx, s.db, s.clock.Now())
+	n, err := model.PurgeSessions(ctx, s.db, s.clock.Now())
+	if err != nil {
+		return n, err
+	}
+	m, err := model.PurgeConsole(ctx, s.db, s.clock.Now())
+	return n + m, err
 }
 
 // Run purges expired sessions every interval until ctx ends.
@@ -513,7 +523,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 		}
 		s.grants.put(userID, chk.GrantsVersion, grants)
 	}
-	return &service.Actor{UserID: userID, Grants: grants}, nil
+	return &service.Actor{UserID: userID, Grants: grants, Family: c.Family}, nil
 }
 
 // BindPhone asks WeChat for the phone number behind a getPhoneNumber code.

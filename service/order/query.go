@@ -141,6 +141,8 @@ type Filter struct {
 	States     []string
 	Category   string // a code; "repair" also matches its sub-kinds
 	CompoundID int64
+	GridID     int64
+	Level      string // grid, community, street or city: who owns it now
 	Overdue    *bool
 	From, To   *time.Time // created in [From, To)
 }
@@ -150,6 +152,7 @@ var (
 	errQueueRole   = service.Forbidden("queue_forbidden", "您没有该队列对应的角色")
 	errFilterState = service.Invalid("bad_state", "工单状态不正确")
 	errFilterCat   = service.Invalid("bad_category", "工单类别编码不正确")
+	errFilterLevel = service.Invalid("bad_level", "层级只能是 grid、community、street 或 city")
 )
 
 // AllStates lists every order state.
@@ -159,31 +162,11 @@ var AllStates = []string{model.StateSubmitted, model.StateVerified, model.StateD
 
 // List returns one page of a queue, newest first.
 func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p service.Page) (service.Paged[View], error) {
-	if a == nil {
-		return service.Paged[View]{}, service.ErrUnauthenticated
-	}
-	for _, st := range f.States {
-		if !slices.Contains(AllStates, st) {
-			return service.Paged[View]{}, errFilterState
-		}
-	}
-	if len(f.Category) > 40 {
-		return service.Paged[View]{}, errFilterCat
-	}
-	scopes, states, fixed, err := queueScope(a, f.Queue)
+	q, err := listQuery(a, f)
 	if err != nil {
 		return service.Paged[View]{}, err
 	}
-	q := model.OrderQuery{Scopes: scopes, Category: f.Category, CompoundID: f.CompoundID, Overdue: f.Overdue,
-		From: f.From, To: f.To, Before: p.After}
-	switch {
-	case len(f.States) > 0 && fixed:
-		q.States = [][]string{states, f.States}
-	case len(f.States) > 0:
-		q.States = [][]string{f.States}
-	case len(states) > 0:
-		q.States = [][]string{states}
-	}
+	q.Before = p.After
 	if p.Limit <= 0 {
 		p.Limit = 20
 	}
@@ -198,6 +181,39 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 		return service.Paged[View]{}, err
 	}
 	return service.Paged[View]{Items: vs, More: page.More}, nil
+}
+
+// listQuery is the query of a queue and filter for the actor.
+func listQuery(a *service.Actor, f Filter) (model.OrderQuery, error) {
+	if a == nil {
+		return model.OrderQuery{}, service.ErrUnauthenticated
+	}
+	for _, st := range f.States {
+		if !slices.Contains(AllStates, st) {
+			return model.OrderQuery{}, errFilterState
+		}
+	}
+	if len(f.Category) > 40 {
+		return model.OrderQuery{}, errFilterCat
+	}
+	if f.Level != "" && !slices.Contains([]string{model.OrderLevelGrid, model.OrderLevelCommunity, model.OrderLevelStreet, model.OrderLevelCity}, f.Level) {
+		return model.OrderQuery{}, errFilterLevel
+	}
+	scopes, states, fixed, err := queueScope(a, f.Queue)
+	if err != nil {
+		return model.OrderQuery{}, err
+	}
+	q := model.OrderQuery{Scopes: scopes, Category: f.Category, CompoundID: f.CompoundID, GridID: f.GridID, Level: f.Level,
+		Overdue: f.Overdue, From: f.From, To: f.To}
+	switch {
+	case len(f.States) > 0 && fixed:
+		q.States = [][]string{states, f.States}
+	case len(f.States) > 0:
+		q.States = [][]string{f.States}
+	case len(states) > 0:
+		q.States = [][]string{states}
+	}
+	return q, nil
 }
 
 // names batch-loads the display names views need: one query per table,

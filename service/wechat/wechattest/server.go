@@ -36,6 +36,8 @@ const (
 	// The accounts' own template lists.
 	SubscribeTemplates = "/wxaapi/newtmpl/gettemplate"
 	OATemplates        = "/cgi-bin/template/get_all_private_template"
+	// Mini-program codes (the PC console's scan login).
+	WxaCodeUnlimit = "/wxa/getwxacodeunlimit"
 )
 
 // Default credentials the fake accepts: the mini-program's and the
@@ -91,6 +93,8 @@ type Server struct {
 	// The accounts' own templates (SetTemplates, SetOATemplates); nil
 	// until a test sets them.
 	mpList, oaList []Template
+
+	pages map[string]bool // the released build's pages (Publish)
 }
 
 type follower struct {
@@ -122,6 +126,7 @@ func Start() *Server {
 		quota: map[[2]string]int{}, inject: map[string][]int{}, delay: map[string]time.Duration{}, valid: map[string]string{},
 		stable: map[string]string{}, plain: map[string]string{},
 		followers: map[string]*follower{}, refused: map[[2]string]bool{}, clientMsg: map[[2]string]int{},
+		pages: map[string]bool{"pages/index/index": true},
 	}
 	s.srv = httptest.NewServer(s)
 	return s
@@ -314,6 +319,10 @@ var errmsgs = map[int]string{
 	47003: "argument invalid!",
 	48001: "api unauthorized",
 	87014: "risky content",
+	40097: "invalid args",
+	40129: "invalid scene",
+	41030: "invalid page",
+	45009: "reach max api daily quota limit",
 }
 
 func refuse(code int, detail ...string) answer {
@@ -356,6 +365,7 @@ var endpoints = map[string]endpoint{
 	OATemplateSend:     {http.MethodPost, oaToken, (*Server).oaTemplateSend},
 	SubscribeTemplates: {http.MethodGet, mpToken, (*Server).subscribeTemplates},
 	OATemplates:        {http.MethodGet, oaToken, (*Server).oaTemplates},
+	WxaCodeUnlimit:     {http.MethodPost, mpToken, (*Server).wxaCodeUnlimit},
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
@@ -417,6 +427,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	r.ErrCode, _ = a["errcode"].(int)
 	r.MsgID, _ = a["msgid"].(int)
 	s.requests = append(s.requests, r)
+	if img, isImage := a[imageAnswer].([]byte); isImage {
+		// WeChat answers a code as the image itself, errors as JSON.
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(img)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(a)
 }

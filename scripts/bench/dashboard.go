@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"gorm.io/gorm/logger"
+
+	"redprop/model"
+	"redprop/service"
+	"redprop/service/calendar"
+	"redprop/service/dashboard"
+)
+
+// buildRollups counts the seeded timeline into the dashboards' rollups
+// before the server starts, as the first refresh of an instance over an
+// existing history would, and records how long it took.
+func buildRollups(dsn, sqlitePath string, rep *Report) error {
+	db, err := model.Open(dsn, sqlitePath, logger.Discard)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if d, err := db.DB(); err == nil {
+			d.Close()
+		}
+	}()
+	t0 := time.Now()
+	ctx := context.Background()
+	svc := dashboard.New(db, service.SystemClock{}, dashboard.Options{Batch: 5000})
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if w, err := model.Watermark(ctx, db, "order_events"); err == nil {
+					fmt.Fprintf(os.Stderr, "\rrollups: %d timeline rows counted, %s", w.LastID, time.Since(t0).Round(time.Second))
+				}
+			}
+		}
+	}()
+	st, err := svc.Refresh(ctx)
+	close(done)
+	fmt.Fprintf(os.Stderr, "\rrollups: %d timeline rows counted in %s\n", st.Events, time.Since(t0).Round(100*time.Millisecond))
+	rep.Rollup = RollupFigures{Events: st.Events, Rows: st.Rows, Seconds: time.Since(t0).Seconds()}
+	return err
+}
+
+// dashboardPhases read the street's and the city's dashboards over the
+// last year (the whole seeded history): figures, the street's
+// communities side by side, its weekly trend.
+func dashboardPhases(c *client, api string, tok map[string]string, run func(name, server string, work func(w, i int))) error {
+	scope := func(who string) (int64, error) {
+		var out struct {
+			Items []struct {
+				Kind string `json:"kind"`
+				ID   int64  `json:"id"`
+			} `json:"items"`
+		}
+		if err := c.call("GET /dashboard/scopes", tok[who], "GET", api+"/dashboard/scopes", nil, &out); err != nil {
+			return 0, err
+		}
+		if len(out.Items) == 0 {
+			return 0, fmt.Errorf("%s has no dashboard scope", who)
+		}
+		return out.Items[0].ID, nil
+	}
+	street, err := scope("street")
+	if err != nil {
+		return err
+	}
+	city, err := scope("city")
+	if err != nil {
+		return err
+	}
+	now := time.Now().In(calendar.Beijing)
+	period := fmt.Sprintf("&from=%s&to=%s", now.AddDate(0, 0, -364).Format(time.DateOnly), now.Format(time.DateOnly))
+	for _, p := range []struct{ name, who, endpoint, url string }{
+		{"dashboard street (a year)", "street", "GET /dashboard (street)", fmt.Sprintf("%s/dashboard?scope_kind=street&scope_id=%d%s", api, street, period)},
+		{"dashboard city (a year)", "city", "GET /dashboard (city)", fmt.Sprintf("%s/dashboard?scope_kind=city&scope_id=%d%s", api, city, period)},
+		{"drill-down street → communities", "street", "GET /dashboard/children (street)", fmt.Sprintf("%s/dashboard/children?scope_kind=street&scope_id=%d%s", api, street, period)},
+		{"trend street by week", "street", "GET /dashboard/trend (street, weeks)", fmt.Sprintf("%s/dashboard/trend?scope_kind=street&scope_id=%d&interval=week%s", api, street, period)},
+	} {
+		run(p.name, "redprop", func(w, i int) {
+			c.call(p.endpoint, tok[p.who], "GET", p.url, nil, nil)
+		})
+	}
+	return nil
+}

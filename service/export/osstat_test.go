@@ -1,0 +1,5 @@
+package export
+
+import "os"
+
+var osStat = os.Stat
