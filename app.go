@@ -244,10 +244,11 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 	mc.Lease, mc.ReconcileAfter = cfg.PushLease, cfg.PushReconcileAfter
 	// kind → its template id and its mapping.
 	mp := map[string][2]string{
-		message.KindNewReport: {cfg.TemplateNewReport, cfg.TemplateNewReportFields},
-		message.KindProgress:  {cfg.TemplateProgress, cfg.TemplateProgressFields},
-		message.KindRating:    {cfg.TemplateRating, cfg.TemplateRatingFields},
-		message.KindMeeting:   {cfg.TemplateMeeting, cfg.TemplateMeetingFields},
+		message.KindNewReport:  {cfg.TemplateNewReport, cfg.TemplateNewReportFields},
+		message.KindProgress:   {cfg.TemplateProgress, cfg.TemplateProgressFields},
+		message.KindRating:     {cfg.TemplateRating, cfg.TemplateRatingFields},
+		message.KindMeeting:    {cfg.TemplateMeeting, cfg.TemplateMeetingFields},
+		message.KindEvaluation: {cfg.TemplateEvaluation, cfg.TemplateEvaluationFields},
 	}
 	longTerm, resend := config.KindList(cfg.TemplatesLongTerm), config.KindList(cfg.TemplatesResendUnknown)
 	mc.Templates = message.DefaultTemplates()
@@ -273,10 +274,11 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 	mc.OAEnabled = cfg.WeChatOAEnabled
 	mc.OAAppID, mc.OAToken, mc.OAAESKey = cfg.WeChatOAAppID, cfg.WeChatOAToken, cfg.WeChatOAEncodingAESKey
 	oa := map[string][2]string{
-		message.KindNewReport: {cfg.OATemplateNewReport, cfg.OATemplateNewReportFields},
-		message.KindProgress:  {cfg.OATemplateProgress, cfg.OATemplateProgressFields},
-		message.KindRating:    {cfg.OATemplateRating, cfg.OATemplateRatingFields},
-		message.KindMeeting:   {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
+		message.KindNewReport:  {cfg.OATemplateNewReport, cfg.OATemplateNewReportFields},
+		message.KindProgress:   {cfg.OATemplateProgress, cfg.OATemplateProgressFields},
+		message.KindRating:     {cfg.OATemplateRating, cfg.OATemplateRatingFields},
+		message.KindMeeting:    {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
+		message.KindEvaluation: {cfg.OATemplateEvaluation, cfg.OATemplateEvaluationFields},
 	}
 	mc.SMSEnabled = cfg.SMSEnabled
 	mc.SMSTemplate.Code = cfg.SMSTemplateID

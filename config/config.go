@@ -174,10 +174,22 @@ type Config struct {
 	TrustedProxies string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
 
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
+
+	// The evaluation kind (考核结果通知: 红黑榜, stars, appeals, flags):
+	// its subscribe-message and service-account template ids and mappings.
+	TemplateEvaluation         string `yaml:"template_evaluation" env:"TEMPLATE_EVALUATION"`
+	TemplateEvaluationFields   string `yaml:"template_evaluation_fields" env:"TEMPLATE_EVALUATION_FIELDS"`
+	OATemplateEvaluation       string `yaml:"oa_template_evaluation" env:"OA_TEMPLATE_EVALUATION"`
+	OATemplateEvaluationFields string `yaml:"oa_template_evaluation_fields" env:"OA_TEMPLATE_EVALUATION_FIELDS"`
+	// AppealWindowDays: a firm may appeal a published ranking within this
+	// many working days; AppealDecisionDays: the reviewer decides within
+	// this many working days of the filing.
+	AppealWindowDays   int `yaml:"appeal_window_days" env:"APPEAL_WINDOW_DAYS"`
+	AppealDecisionDays int `yaml:"appeal_decision_days" env:"APPEAL_DECISION_DAYS"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
-var templateKinds = []string{"new_report", "progress", "rating", "meeting"}
+var templateKinds = []string{"new_report", "progress", "rating", "meeting", "evaluation"}
 
 // KindList splits a comma-separated list of template kinds.
 func KindList(s string) []string {
@@ -231,6 +243,7 @@ func Default() Config {
 		DBQueryTimeout: 5 * time.Second, DBTxTimeout: 15 * time.Second,
 		DBMaxOpenConns: 50, DBMaxIdleConns: 50,
 		WeChatCheckTimeout: 2 * time.Second, WeChatCheckBreakerFailures: 3, WeChatCheckBreakerOpen: 30 * time.Second,
+		AppealWindowDays: 5, AppealDecisionDays: 10,
 	}
 }
 
@@ -355,6 +368,12 @@ func (c Config) Validate() error {
 		if p.v <= 0 {
 			return fmt.Errorf("%s: must be positive", p.key)
 		}
+	}
+	if c.AppealWindowDays < 1 || c.AppealWindowDays > 60 {
+		return errors.New("appeal_window_days (REDPROP_APPEAL_WINDOW_DAYS): must be 1 to 60 working days")
+	}
+	if c.AppealDecisionDays < 1 || c.AppealDecisionDays > 60 {
+		return errors.New("appeal_decision_days (REDPROP_APPEAL_DECISION_DAYS): must be 1 to 60 working days")
 	}
 	if c.FirmContractGrace < 0 {
 		return errors.New("firm_contract_grace (REDPROP_FIRM_CONTRACT_GRACE): must not be negative")

@@ -22,10 +22,11 @@ var orderValues = []string{FieldNumber, FieldCategory, FieldPlace, FieldTime, Fi
 
 // kindValues are the values a template of each kind may map.
 var kindValues = map[string][]string{
-	KindNewReport: orderValues,
-	KindProgress:  orderValues,
-	KindRating:    orderValues,
-	KindMeeting:   {FieldMeetingTitle, FieldMeetingTime, FieldMeetingPlace, FieldTitle, FieldBody, FieldTime},
+	KindNewReport:  orderValues,
+	KindProgress:   orderValues,
+	KindRating:     orderValues,
+	KindMeeting:    {FieldMeetingTitle, FieldMeetingTime, FieldMeetingPlace, FieldTitle, FieldBody, FieldTime},
+	KindEvaluation: {FieldTitle, FieldState, FieldTime, FieldBody},
 }
 
 // valueTypes are the keyword types able to hold each value. Order numbers

@@ -63,6 +63,9 @@ func DefaultOATemplates() map[string]OATemplate {
 		KindMeeting: {Fields: map[string]string{ // 会议通知
 			"thing1": FieldMeetingTitle, "time2": FieldMeetingTime, "thing3": FieldMeetingPlace,
 		}},
+		KindEvaluation: {Fields: map[string]string{ // 考核结果通知
+			"thing1": FieldTitle, "phrase2": FieldState, "time3": FieldTime,
+		}},
 	}
 }
 

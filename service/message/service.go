@@ -38,10 +38,15 @@ const (
 	KindProgress  = "progress"   // 工单进度通知
 	KindRating    = "rating"     // 满意度评价
 	KindMeeting   = "meeting"    // 会议通知
+	// KindEvaluation tells firms, staff and committees of 红黑榜, star
+	// ratings, appeals and their consequences.
+	KindEvaluation = "evaluation" // 考核结果通知
 )
 
 // Kinds lists the template kinds in display order.
-func Kinds() []string { return []string{KindNewReport, KindProgress, KindRating, KindMeeting} }
+func Kinds() []string {
+	return []string{KindNewReport, KindProgress, KindRating, KindMeeting, KindEvaluation}
+}
 
 // Sender pushes one subscribe message. *wechat.Client and *wechat.Sandbox
 // implement it; errors of the real client hold a *wechat.APIError.

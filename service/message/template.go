@@ -72,6 +72,9 @@ func DefaultTemplates() map[string]Template {
 		KindMeeting: {Page: "pages/meeting/detail?id={meeting_id}", Fields: map[string]string{ // 会议通知
 			"thing1": FieldMeetingTitle, "time2": FieldMeetingTime, "thing3": FieldMeetingPlace, "thing4": FieldTitle,
 		}},
+		KindEvaluation: {Page: "pages/evaluation/index", Fields: map[string]string{ // 考核结果通知
+			"thing1": FieldTitle, "phrase2": FieldState, "time3": FieldTime, "thing4": FieldBody,
+		}},
 	}
 }
 
