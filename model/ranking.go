@@ -322,14 +322,6 @@ func RemoveLine(ctx context.Context, tx *gorm.DB, lineID int64, by int64, reason
 	return res.RowsAffected, Translate(res.Error)
 }
 
-// TouchRanking moves a draft's updated_at, in the transaction of a change
-// to its lines, if it is still a draft: 0 rows when it was published
-// meanwhile (the change must then roll back).
-func TouchRanking(ctx context.Context, tx *gorm.DB, id int64, now time.Time) (int64, error) {
-	res := tx.WithContext(ctx).Model(&Ranking{}).Where("id = ? AND state = ?", id, RankingDraft).Update("updated_at", now)
-	return res.RowsAffected, Translate(res.Error)
-}
-
 // BlackLinesOf returns the black lines of a version.
 func BlackLinesOf(ctx context.Context, db *gorm.DB, rankingID int64) ([]RankingLine, error) {
 	var ls []RankingLine

@@ -144,7 +144,7 @@ func (s *Service) Appeal(ctx context.Context, a *service.Actor, in AppealInput) 
 		if err != nil {
 			return err
 		}
-		names, err := s.lines(ctx, []model.RankingLine{line})
+		names, err := s.lines(ctx, tx, []model.RankingLine{line})
 		if err != nil {
 			return err
 		}
@@ -300,7 +300,7 @@ func (s *Service) appealViews(ctx context.Context, aps []model.Appeal, events bo
 	if err != nil {
 		return nil, err
 	}
-	named, err := s.lines(ctx, rows)
+	named, err := s.lines(ctx, s.db, rows)
 	if err != nil {
 		return nil, err
 	}
@@ -477,9 +477,6 @@ func (s *Service) Decide(ctx context.Context, a *service.Actor, id int64, in Dec
 		}
 		return AppealView{}, errNotPublisher
 	}
-	if ap.State != model.AppealPending {
-		return AppealView{}, errAppealDone
-	}
 	var centi int64 = -1
 	if in.Outcome == model.AppealCorrected {
 		switch {
@@ -492,6 +489,9 @@ func (s *Service) Decide(ctx context.Context, a *service.Actor, id int64, in Dec
 				return AppealView{}, err
 			}
 		}
+	}
+	if ap.State != model.AppealPending {
+		return AppealView{}, errAppealDone
 	}
 	cal, err := s.cal.Current(ctx)
 	if err != nil {

@@ -253,11 +253,13 @@ func (s *Service) RemoveLine(ctx context.Context, a *service.Actor, rankingID, l
 	}
 	now := s.clock.Now().UTC()
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		// The draft first: a publication that came first leaves it 0.
-		if n, err := model.TouchRanking(ctx, tx, r.ID, now); err != nil || n == 0 {
-			if err != nil {
-				return err
-			}
+		// The draft is locked first: a publication that came first has
+		// made it immutable, one that comes later waits for this removal.
+		cur, err := model.LockByID[model.Ranking](ctx, tx, r.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != model.RankingDraft {
 			return errNotDraft
 		}
 		n, err := model.RemoveLine(ctx, tx, line.ID, a.UserID, reason, now)

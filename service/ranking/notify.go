@@ -74,7 +74,7 @@ func (s *Service) notifyPublished(ctx context.Context, tx *gorm.DB, r model.Rank
 	if len(told) == 0 {
 		return nil
 	}
-	named, err := s.lines(ctx, told)
+	named, err := s.lines(ctx, tx, told)
 	if err != nil {
 		return err
 	}

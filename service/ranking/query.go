@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 
+	"gorm.io/gorm"
+
 	"redprop/model"
 	"redprop/service"
 )
@@ -50,7 +52,7 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 		lines = slices.DeleteFunc(lines, func(l model.RankingLine) bool { return !slices.Contains(vw.firms, l.FirmID) })
 	}
 	v := View{Ranking: r, Rule: ruleOfRanking(r), Title: title(r), FirmView: !vw.staff}
-	if v.Lines, err = s.lines(ctx, lines); err != nil {
+	if v.Lines, err = s.lines(ctx, s.db, lines); err != nil {
 		return View{}, err
 	}
 	names, err := model.NamesOf(ctx, s.db, &model.Region{}, "name", []int64{r.ScopeID})
@@ -61,12 +63,12 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 	return v, nil
 }
 
-func (s *Service) lines(ctx context.Context, ls []model.RankingLine) ([]Line, error) {
+func (s *Service) lines(ctx context.Context, db *gorm.DB, ls []model.RankingLine) ([]Line, error) {
 	var firms, compounds []int64
 	for _, l := range ls {
 		firms, compounds = append(firms, l.FirmID), append(compounds, l.CompoundID)
 	}
-	names, err := model.NamesOfAll(ctx, s.db, model.NameSet{Table: &model.Firm{}, Col: "name", IDs: firms},
+	names, err := model.NamesOfAll(ctx, db, model.NameSet{Table: &model.Firm{}, Col: "name", IDs: firms},
 		model.NameSet{Table: &model.Compound{}, Col: "name", IDs: compounds})
 	if err != nil {
 		return nil, err
