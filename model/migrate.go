@@ -103,7 +103,7 @@ var steps = []step{
 				return err
 			}
 		}
-		return seedFormulas(tx.Statement.Context, tx)
+		return SeedFormulas(tx.Statement.Context, tx)
 	}},
 }
 

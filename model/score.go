@@ -104,11 +104,11 @@ type ScoreFormula struct {
 // has no timestamps: re-running a period writes the same bytes, and the
 // runs table says when.
 type Score struct {
-	ID             int64  `gorm:"primaryKey"`
-	Kind           string `gorm:"size:16;not null;index:ix_score_period,priority:1"`
-	Period         string `gorm:"size:8;not null;index:ix_score_period,priority:2;uniqueIndex:ux_score_key,priority:2"`
-	FormulaID      int64  `gorm:"not null;uniqueIndex:ux_score_key,priority:1"`
-	FormulaVersion int    `gorm:"not null;index:ix_score_period,priority:3"`
+	ID             int64     `gorm:"primaryKey"`
+	Kind           string    `gorm:"size:16;not null;index:ix_score_period,priority:1"`
+	Period         string    `gorm:"size:8;not null;index:ix_score_period,priority:2;uniqueIndex:ux_score_key,priority:2"`
+	FormulaID      int64     `gorm:"not null;uniqueIndex:ux_score_key,priority:1"`
+	FormulaVersion int       `gorm:"not null;index:ix_score_period,priority:3"`
 	PeriodStart    time.Time `gorm:"not null"`
 	PeriodEnd      time.Time `gorm:"not null"`
 	// ScopeKind is compound, street or city for a firm, grid for a grid

@@ -22,13 +22,13 @@ const (
 
 // Components of a grid worker's monthly score.
 const (
-	CompVerifyTime   = "verify_time"   // median seconds from submission to verification
-	CompPatrol       = "patrol"        // patrol reports filed (a count)
+	CompVerifyTime   = "verify_time"    // median seconds from submission to verification
+	CompPatrol       = "patrol"         // patrol reports filed (a count)
 	CompConfirmTime  = "confirm_ontime" // confirmations within the deadline / confirmations
-	CompCallAck      = "call_ack"      // emergency calls acknowledged / calls in the grid
-	CompCallAckTime  = "call_ack_time" // median seconds to acknowledge
-	CompRatings      = "ratings"       // ratings of 4–5 / ratings of the orders confirmed
-	CompRectFollowed = "rect_followed" // rectifications revisited in time / due
+	CompCallAck      = "call_ack"       // emergency calls acknowledged / calls in the grid
+	CompCallAckTime  = "call_ack_time"  // median seconds to acknowledge
+	CompRatings      = "ratings"        // ratings of 4–5 / ratings of the orders confirmed
+	CompRectFollowed = "rect_followed"  // rectifications revisited in time / due
 )
 
 // formulaEpoch is the effective date of the default versions: every
@@ -73,8 +73,9 @@ func DefaultFormulas() []ScoreFormula {
 	}
 }
 
-// seedFormulas inserts the default versions that are missing.
-func seedFormulas(ctx context.Context, db *gorm.DB) error {
+// SeedFormulas inserts the default versions that are missing (migration
+// 20, and tests that empty the tables).
+func SeedFormulas(ctx context.Context, db *gorm.DB) error {
 	fs := DefaultFormulas()
 	now := time.Now().UTC()
 	for i := range fs {
