@@ -34,6 +34,7 @@ func Tables() []any {
 		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
+		&ScoreFormula{}, &Score{}, &ScoreComponent{}, &ScoreRun{},
 		&Ranking{}, &RankingLine{}, &Appeal{}, &AppealEvent{}, &RankingFlag{},
 	}
 	return append(tables, extraTables...)
@@ -93,6 +94,17 @@ var steps = []step{
 			return nil
 		}
 		return tx.Exec("CREATE INDEX ix_message_unread ON messages (user_id, read_at)").Error
+	}},
+	{20, "default score formulas and the scoring job's indexes", func(tx *gorm.DB) error {
+		for _, ix := range scoreIndexes {
+			if tx.Migrator().HasIndex(ix.table, ix.name) {
+				continue
+			}
+			if err := tx.Exec(fmt.Sprintf("CREATE INDEX %s ON %s (%s)", ix.name, ix.table, ix.cols)).Error; err != nil {
+				return err
+			}
+		}
+		return SeedFormulas(tx.Statement.Context, tx)
 	}},
 }
 

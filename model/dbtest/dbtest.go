@@ -122,7 +122,10 @@ func Truncate(db *gorm.DB) error {
 			return fmt.Errorf("delete from %s: %w", tbl, err)
 		}
 	}
-	return model.SeedCalendar(context.Background(), db)
+	if err := model.SeedCalendar(context.Background(), db); err != nil {
+		return err
+	}
+	return model.SeedFormulas(context.Background(), db)
 }
 
 func sanitize(s string) string {
