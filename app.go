@@ -248,6 +248,7 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 		message.KindProgress:   {cfg.TemplateProgress, cfg.TemplateProgressFields},
 		message.KindRating:     {cfg.TemplateRating, cfg.TemplateRatingFields},
 		message.KindMeeting:    {cfg.TemplateMeeting, cfg.TemplateMeetingFields},
+		message.KindNotice:     {cfg.TemplateNotice, cfg.TemplateNoticeFields},
 		message.KindEvaluation: {cfg.TemplateEvaluation, cfg.TemplateEvaluationFields},
 	}
 	longTerm, resend := config.KindList(cfg.TemplatesLongTerm), config.KindList(cfg.TemplatesResendUnknown)
@@ -278,6 +279,7 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 		message.KindProgress:   {cfg.OATemplateProgress, cfg.OATemplateProgressFields},
 		message.KindRating:     {cfg.OATemplateRating, cfg.OATemplateRatingFields},
 		message.KindMeeting:    {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
+		message.KindNotice:     {cfg.OATemplateNotice, cfg.OATemplateNoticeFields},
 		message.KindEvaluation: {cfg.OATemplateEvaluation, cfg.OATemplateEvaluationFields},
 	}
 	mc.SMSEnabled = cfg.SMSEnabled

@@ -175,6 +175,14 @@ type Config struct {
 
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
 
+	// The template of notices and disclosures told to households (公告通知),
+	// in the mini-program and on the service account, with their mappings
+	// as for the other kinds; an empty id leaves them in the inbox only.
+	TemplateNotice         string `yaml:"template_notice" env:"TEMPLATE_NOTICE"`
+	TemplateNoticeFields   string `yaml:"template_notice_fields" env:"TEMPLATE_NOTICE_FIELDS"`
+	OATemplateNotice       string `yaml:"oa_template_notice" env:"OA_TEMPLATE_NOTICE"`
+	OATemplateNoticeFields string `yaml:"oa_template_notice_fields" env:"OA_TEMPLATE_NOTICE_FIELDS"`
+
 	// The evaluation kind (考核结果通知: 红黑榜, stars, appeals, flags):
 	// its subscribe-message and service-account template ids and mappings.
 	TemplateEvaluation         string `yaml:"template_evaluation" env:"TEMPLATE_EVALUATION"`
@@ -189,7 +197,7 @@ type Config struct {
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
-var templateKinds = []string{"new_report", "progress", "rating", "meeting", "evaluation"}
+var templateKinds = []string{"new_report", "progress", "rating", "meeting", "notice", "evaluation"}
 
 // KindList splits a comma-separated list of template kinds.
 func KindList(s string) []string {

@@ -36,6 +36,7 @@ func Tables() []any {
 		&AuthSession{}, &RefreshToken{},
 		&ScoreFormula{}, &Score{}, &ScoreComponent{}, &ScoreRun{},
 		&Ranking{}, &RankingLine{}, &Appeal{}, &AppealEvent{}, &RankingFlag{},
+		&Receipt{}, &ReceiptTally{},
 	}
 	return append(tables, extraTables...)
 }
@@ -105,6 +106,14 @@ var steps = []step{
 			}
 		}
 		return SeedFormulas(tx.Statement.Context, tx)
+	}},
+	{50, "households not reached by building and unit", func(tx *gorm.DB) error {
+		// One building's (and unit's) receipts not reached, in id order:
+		// the steward's list of doors to knock on.
+		if tx.Migrator().HasIndex(&Receipt{}, "ix_receipt_open_building") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_receipt_open_building ON receipts (subject_kind, subject_id, building_id, unit, reached)").Error
 	}},
 }
 

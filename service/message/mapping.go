@@ -26,6 +26,7 @@ var kindValues = map[string][]string{
 	KindProgress:   orderValues,
 	KindRating:     orderValues,
 	KindMeeting:    {FieldMeetingTitle, FieldMeetingTime, FieldMeetingPlace, FieldTitle, FieldBody, FieldTime},
+	KindNotice:     {FieldTitle, FieldBody, FieldTime, FieldPublisher, FieldPlace},
 	KindEvaluation: {FieldTitle, FieldState, FieldTime, FieldBody},
 }
 
@@ -44,6 +45,7 @@ var valueTypes = map[string][]string{
 	FieldMeetingTitle: {"thing"},
 	FieldMeetingTime:  {"time", "date"},
 	FieldMeetingPlace: {"thing"},
+	FieldPublisher:    {"thing", "name"},
 }
 
 // keywordTypes are WeChat's keyword types (WECHAT.md) and what each holds;

@@ -31,11 +31,14 @@ const (
 	tplProgress = "tpl_progress"
 	tplRating   = "tpl_rating"
 	tplMeeting  = "tpl_meeting"
+	tplNotice   = "tpl_notice"
+	tplEval     = "tpl_evaluation"
 )
 
 var tplOf = map[string]string{
 	message.KindNewReport: tplNew, message.KindProgress: tplProgress,
 	message.KindRating: tplRating, message.KindMeeting: tplMeeting,
+	message.KindNotice: tplNotice, message.KindEvaluation: tplEval,
 }
 
 // env is the service over a clean database, a fake clock and the fake
@@ -273,7 +276,7 @@ func TestQuotaAcceptSendThenSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(subs) != 4 || !subs[0].Ask || subs[0].TemplateID != tplNew {
+	if len(subs) != len(message.Kinds()) || !subs[0].Ask || subs[0].TemplateID != tplNew {
 		t.Fatalf("subscriptions before any accept: %+v", subs)
 	}
 	e.allow(a, "oa", tplNew, 1)

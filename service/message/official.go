@@ -47,7 +47,7 @@ type OATemplate struct {
 	Fields map[string]string `yaml:"fields" json:"fields"`
 }
 
-// DefaultOATemplates are the field mappings of the four kinds for the
+// DefaultOATemplates are the field mappings of the kinds for the
 // service account, without template ids.
 func DefaultOATemplates() map[string]OATemplate {
 	return map[string]OATemplate{
@@ -62,6 +62,9 @@ func DefaultOATemplates() map[string]OATemplate {
 		}},
 		KindMeeting: {Fields: map[string]string{ // 会议通知
 			"thing1": FieldMeetingTitle, "time2": FieldMeetingTime, "thing3": FieldMeetingPlace,
+		}},
+		KindNotice: {Fields: map[string]string{ // 公告通知
+			"thing1": FieldTitle, "thing2": FieldPublisher, "time3": FieldTime,
 		}},
 		KindEvaluation: {Fields: map[string]string{ // 考核结果通知
 			"thing1": FieldTitle, "phrase2": FieldState, "time3": FieldTime,

@@ -38,6 +38,7 @@ const (
 	KindProgress  = "progress"   // 工单进度通知
 	KindRating    = "rating"     // 满意度评价
 	KindMeeting   = "meeting"    // 会议通知
+	KindNotice    = "notice"     // 公告通知: notices and disclosures told to households
 	// KindEvaluation tells firms, staff and committees of 红黑榜, star
 	// ratings, appeals and their consequences.
 	KindEvaluation = "evaluation" // 考核结果通知
@@ -45,7 +46,7 @@ const (
 
 // Kinds lists the template kinds in display order.
 func Kinds() []string {
-	return []string{KindNewReport, KindProgress, KindRating, KindMeeting, KindEvaluation}
+	return []string{KindNewReport, KindProgress, KindRating, KindMeeting, KindNotice, KindEvaluation}
 }
 
 // Sender pushes one subscribe message. *wechat.Client and *wechat.Sandbox
@@ -323,6 +324,9 @@ type Event struct {
 	// the channel is appended), claimed ahead of any backlog; a recipient
 	// reachable on none gets the inbox message alone.
 	Urgent bool
+	// InboxOnly writes the inbox messages and queues no push (a notice
+	// its publisher did not ask to push).
+	InboxOnly bool
 }
 
 // payload is what an outbox row keeps of its event for rendering.
@@ -344,6 +348,8 @@ func (ev Event) validate() error {
 		return fmt.Errorf("message: event key %q must be 1 to 100 bytes (96 when urgent)", ev.Key)
 	case ev.Urgent && !ev.NotBefore.IsZero():
 		return fmt.Errorf("message: an urgent event cannot be scheduled")
+	case ev.InboxOnly && (ev.Urgent || !ev.NotBefore.IsZero()):
+		return fmt.Errorf("message: an inbox-only event is neither urgent nor scheduled")
 	case len(ev.CancelKey) > 64:
 		return fmt.Errorf("message: cancel key %q is longer than 64 bytes", ev.CancelKey)
 	case ev.Title == "":
@@ -387,6 +393,9 @@ func (s *Service) Publish(ctx context.Context, tx *gorm.DB, ev Event) error {
 		if err := model.InsertMessages(ctx, tx, msgs); err != nil {
 			return fmt.Errorf("message: write inbox: %w", err)
 		}
+	}
+	if ev.InboxOnly {
+		return nil
 	}
 	if ev.Urgent {
 		return s.publishUrgent(ctx, tx, ev, users, string(raw), due)

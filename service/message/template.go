@@ -28,6 +28,7 @@ const (
 	FieldMeetingTime  = "meeting_time" // RFC 3339, or two joined by "~"
 	FieldMeetingPlace = "meeting_place"
 	FieldMeetingID    = "meeting_id" // used in the meeting page
+	FieldPublisher    = "publisher"  // who published a notice or disclosure
 )
 
 // Template is the WeChat subscribe-message template one kind is pushed as.
@@ -53,7 +54,7 @@ type Template struct {
 	Fields map[string]string `yaml:"fields" json:"fields"`
 }
 
-// DefaultTemplates are the field mappings of the four kinds, without
+// DefaultTemplates are the field mappings of the kinds, without
 // template ids (set them from the console's 我的模板).
 func DefaultTemplates() map[string]Template {
 	orderPage := "pages/order/detail?id={order_id}"
@@ -71,6 +72,9 @@ func DefaultTemplates() map[string]Template {
 		}},
 		KindMeeting: {Page: "pages/meeting/detail?id={meeting_id}", Fields: map[string]string{ // 会议通知
 			"thing1": FieldMeetingTitle, "time2": FieldMeetingTime, "thing3": FieldMeetingPlace, "thing4": FieldTitle,
+		}},
+		KindNotice: {Page: "pages/notice/detail?id={notice_id}", Fields: map[string]string{ // 公告通知
+			"thing1": FieldTitle, "thing2": FieldPublisher, "time3": FieldTime, "thing4": FieldBody,
 		}},
 		KindEvaluation: {Page: "pages/evaluation/index", Fields: map[string]string{ // 考核结果通知
 			"thing1": FieldTitle, "phrase2": FieldState, "time3": FieldTime, "thing4": FieldBody,
