@@ -112,7 +112,7 @@ func TestSubscriptionsAPI(t *testing.T) {
 	s.loadDemo()
 	tok := s.login("resident")
 	r := s.must(200, "GET", "/api/v1/me/subscriptions", tok, nil)
-	if n := len(r.Body["ask"].([]any)); n != 4 {
+	if n := len(r.Body["ask"].([]any)); n != len(message.Kinds()) {
 		t.Fatalf("before any accept %s", r.Raw)
 	}
 	r = s.must(200, "POST", "/api/v1/me/subscriptions", tok, map[string]any{
