@@ -2,6 +2,7 @@ package ranking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,8 +12,10 @@ import (
 	"gorm.io/gorm"
 
 	"redprop/model"
+	"redprop/service"
 	"redprop/service/calendar"
 	"redprop/service/message"
+	"redprop/service/receipt"
 )
 
 // placementWords are what people read for a placement.
@@ -133,7 +136,7 @@ func (s *Service) notifyPublished(ctx context.Context, tx *gorm.DB, r model.Rank
 		}
 		body := fmt.Sprintf("%s%s：%s为本小区提供物业服务，%s。", names[r.ScopeID], head, l.FirmName, lineResult(l))
 		n := Notice{Key: "ranking:" + id + ":compound:" + strconv.FormatInt(l.CompoundID, 10), Title: head, Body: body,
-			CompoundIDs: []int64{l.CompoundID}, RankingID: r.ID, Ancestry: r.Ancestry}
+			CompoundIDs: []int64{l.CompoundID}, RankingID: r.ID, LineID: l.ID, Publisher: names[r.ScopeID], Ancestry: r.Ancestry}
 		if err := s.notices.PostToCompounds(ctx, tx, n); err != nil {
 			return err
 		}
@@ -207,4 +210,31 @@ func uniq(ids []int64) []int64 {
 		}
 	}
 	return out
+}
+
+// ReceiptNotices delivers a notice to the households of the compounds
+// through the receipts capability: one receipt per household (delivered,
+// read, not reached), the members' inboxes and pushes of the notice kind.
+type ReceiptNotices struct {
+	Receipts *receipt.Service
+}
+
+// SubjectLine is the receipts' subject kind of a ranking line's notice.
+const SubjectLine = "ranking_line"
+
+// PostToCompounds delivers the notice in tx; compounds without households
+// are nobody to tell.
+func (n ReceiptNotices) PostToCompounds(ctx context.Context, tx *gorm.DB, nt Notice) error {
+	_, err := n.Receipts.Deliver(ctx, tx, receipt.Subject{Kind: SubjectLine, ID: nt.LineID},
+		receipt.Scope{Kind: receipt.ScopeCompound, IDs: nt.CompoundIDs}, receipt.Options{
+			Event: "ranking.notice", Title: nt.Title, Body: nt.Body, Push: true, Kind: message.KindNotice,
+			Fields: map[string]string{message.FieldTitle: nt.Title, message.FieldBody: nt.Body, message.FieldPublisher: nt.Publisher,
+				"notice_id": strconv.FormatInt(nt.LineID, 10)},
+			Page: "pages/evaluation/ranking?id=" + strconv.FormatInt(nt.RankingID, 10),
+		})
+	var se *service.Error
+	if errors.As(err, &se) && se.Code == "empty_scope" {
+		return nil
+	}
+	return err
 }

@@ -12,6 +12,8 @@ import (
 	"redprop/service"
 	"redprop/service/calendar"
 	"redprop/service/message"
+	"redprop/service/receipt"
+	"redprop/service/score"
 	"redprop/service/servicetest"
 	"redprop/service/vote"
 	"redprop/service/wechat"
@@ -87,7 +89,7 @@ func newEnv(t *testing.T) *env {
 		e.compounds[i].CompoundID = e.compounds[i].ID
 	}
 	e.svc = New(c.DB, c.Clock, e.scores, msgs, calendar.New(c.DB, c.Clock), vote.New(c.DB, c.Clock, msgs, vote.Options{}),
-		Options{})
+		Options{Notices: ReceiptNotices{Receipts: receipt.New(c.DB, c.Clock, msgs)}})
 	return e
 }
 
@@ -385,6 +387,14 @@ func TestDraftReviewPublish(t *testing.T) {
 		}
 		if ms := inbox(t, e, "resident2"); len(ms) != 0 {
 			t.Fatalf("resident of a removed line told: %+v", ms)
+		}
+		// One receipt per household of C0 (two buildings of four), for
+		// the steward's list of those not reached.
+		var receipts int64
+		c0 := lineOf(t, v, e.firms[0], e.compounds[0].ID)
+		servicetest.Must(t, e.DB.Model(&model.Receipt{}).Where("subject_kind = ? AND subject_id = ?", SubjectLine, c0.ID).Count(&receipts).Error)
+		if receipts != 8 {
+			t.Fatalf("%d receipts for C0", receipts)
 		}
 	})
 
@@ -750,5 +760,40 @@ func TestStarsPublishedAsVersions(t *testing.T) {
 	}
 	if l := lineOf(t, v2, e.firms[1], 0); l.Stars != 4 {
 		t.Fatalf("others changed %+v", l)
+	}
+}
+
+// The score cards as the ranking reads them: the demo firm's compounds,
+// scored with no orders, are there and none is ranked.
+func TestScoreCardsAdapter(t *testing.T) {
+	e := newEnv(t)
+	e.Clock.Set(beijingAt(2026, 10, 9, 10, 0))
+	cards := score.New(e.DB, e.Clock, score.Options{})
+	scope := Scope{Kind: model.LevelStreet, ID: e.StreetID}
+	set, err := ScoreCards{Cards: cards}.QuarterScores(e.Ctx, "2026Q3", scope)
+	servicetest.Must(t, err)
+	if len(set.Rows) != 0 {
+		t.Fatalf("an unscored quarter has %d rows", len(set.Rows))
+	}
+	_, err = cards.Compute(e.Ctx, model.ScoreKindFirm, "2026Q3", 0, 0)
+	servicetest.Must(t, err)
+	set, err = ScoreCards{Cards: cards}.QuarterScores(e.Ctx, "2026Q3", scope)
+	servicetest.Must(t, err)
+	if len(set.Rows) == 0 || set.FormulaVersion != 1 || set.Rule.Mode != ModeRank || set.Rule.Top != 3 || set.Rule.StarBands[0] != 9000 {
+		t.Fatalf("set %+v", set)
+	}
+	for _, r := range set.Rows {
+		if r.FirmID != e.Firm.ID || !r.Insufficient || !strings.Contains(r.Reason, "不参加排名") || len(r.Components) == 0 {
+			t.Fatalf("row %+v", r)
+		}
+	}
+	// A draft from them lists every line as excluded, with why.
+	e.svc.scores = ScoreCards{Cards: cards}
+	v, err := e.svc.Draft(e.Ctx, e.Actor("street"), DraftInput{Kind: kindList, ScopeKind: model.LevelStreet, ScopeID: e.StreetID, Period: "2026Q3"})
+	servicetest.Must(t, err)
+	for _, l := range v.Lines {
+		if l.Placement != model.PlacementExcluded || l.Reason == "" || l.Components[0].Name == "" {
+			t.Fatalf("line %+v", l)
+		}
 	}
 }
