@@ -58,8 +58,8 @@ type Notice struct {
 	Title, Body string
 	CompoundIDs []int64
 	RankingID   int64
-	LineID      int64  // the line the notice tells of: the subject households receive
-	Publisher   string // the scope's name, e.g. 文昌路街道
+	LineID      int64          // the line the notice tells of: the subject households receive
+	Publisher   string         // the scope's name, e.g. 文昌路街道
 	Ancestry    model.Ancestry // the ranking's scope
 }
 
