@@ -35,6 +35,9 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/ranking"
+	"redprop/service/receipt"
+	"redprop/service/score"
 	"redprop/service/vote"
 	"redprop/service/wechat"
 	"redprop/service/wish"
@@ -76,6 +79,7 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+	ranking  *ranking.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
 }
@@ -210,6 +214,11 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
+	// 红黑榜 and stars read the score cards and tell residents through
+	// receipts.
+	a.ranking = ranking.New(a.db, a.clock, ranking.ScoreCards{Cards: score.New(a.db, a.clock, score.Options{Log: a.log})},
+		a.message, a.calendar, a.vote, ranking.Options{AppealDays: a.cfg.AppealWindowDays, DecideDays: a.cfg.AppealDecisionDays,
+			Notices: ranking.ReceiptNotices{Receipts: receipt.New(a.db, a.clock, a.message)}, Log: a.log})
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -227,6 +236,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Ranking:        a.ranking,
 	}), nil
 }
 

@@ -598,6 +598,14 @@ var servedAs = map[string][]any{
 	"VoteBallot":            {ballotResponse{}},
 	"WishPhoto":             {wishPhotoResponse{}},
 	"WishView":              {wishResponse{}},
+	"RankingComponent":      {componentResponse{}},
+	"RankingLine":           {rankingLineResponse{}},
+	"RankingRule":           {rankingRuleResponse{}},
+	"Ranking":               {rankingResponse{}},
+	"AppealEvent":           {appealEventResponse{}},
+	"Appeal":                {appealResponse{}},
+	"RankingFlag":           {rankingFlagResponse{}},
+	"RankingFlagVote":       {flagVoteResponse{}},
 }
 
 // sharedWithRequests are schemas that are request bodies too: their

@@ -23,6 +23,7 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/ranking"
 	"redprop/service/vote"
 	"redprop/service/wish"
 )
@@ -59,6 +60,8 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	// Ranking publishes 红黑榜 and stars and takes their appeals.
+	Ranking *ranking.Service
 }
 
 // handlers is the receiver of every endpoint.
@@ -105,6 +108,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.rankingRoutes(authed)
 	faultRoutes(r)
 	return r
 }

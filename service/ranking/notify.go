@@ -24,8 +24,8 @@ var placementWords = map[string]string{
 	model.PlacementExcluded: "不参加排名", model.PlacementRemoved: "已移出榜单", model.PlacementRated: "已评星",
 }
 
-// points formats a score × 100 as 78.50.
-func points(centi int64) string { return fmt.Sprintf("%d.%02d", centi/100, centi%100) }
+// Points formats a score × 100 as 78.50.
+func Points(centi int64) string { return fmt.Sprintf("%d.%02d", centi/100, centi%100) }
 
 // day formats an instant as a Beijing date and time, 2026年10月12日 24:00
 // for a deadline that ends a day.
@@ -147,7 +147,7 @@ func (s *Service) notifyPublished(ctx context.Context, tx *gorm.DB, r model.Rank
 func lineResult(l Line) string {
 	switch l.Placement {
 	case model.PlacementRed, model.PlacementBlack:
-		return fmt.Sprintf("列入%s（得分 %s）", placementWords[l.Placement], points(l.ScoreCenti))
+		return fmt.Sprintf("列入%s（得分 %s）", placementWords[l.Placement], Points(l.ScoreCenti))
 	case model.PlacementRemoved:
 		return "已移出榜单：" + l.Reason
 	}
@@ -166,9 +166,9 @@ func lineWords(r model.Ranking, l Line) string {
 	case model.PlacementRemoved:
 		return where + "：已移出榜单（" + l.Reason + "）"
 	case model.PlacementRated:
-		return fmt.Sprintf("%s：%d 星（年度得分 %s）", where, l.Stars, points(l.ScoreCenti))
+		return fmt.Sprintf("%s：%d 星（年度得分 %s）", where, l.Stars, Points(l.ScoreCenti))
 	}
-	return fmt.Sprintf("%s：%s，第 %d 名/共 %d 个，%s 分", where, placementWords[l.Placement], l.RankNo, l.GroupSize, points(l.ScoreCenti))
+	return fmt.Sprintf("%s：%s，第 %d 名/共 %d 个，%s 分", where, placementWords[l.Placement], l.RankNo, l.GroupSize, Points(l.ScoreCenti))
 }
 
 // InboxNotices delivers a notice to the inbox (and push) of every
