@@ -218,7 +218,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	// receipts.
 	a.ranking = ranking.New(a.db, a.clock, ranking.ScoreCards{Cards: score.New(a.db, a.clock, score.Options{Log: a.log})},
 		a.message, a.calendar, a.vote, ranking.Options{AppealDays: a.cfg.AppealWindowDays, DecideDays: a.cfg.AppealDecisionDays,
-			Notices: ranking.ReceiptNotices{Receipts: receipt.New(a.db, a.clock, a.message)}, Log: a.log})
+			Notices: ranking.ReceiptNotices{Receipts: receipt.New(a.db, a.clock, a.message)}, Photos: photoStore, Log: a.log})
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,

@@ -25,6 +25,7 @@ func (h *handlers) rankingRoutes(authed *gin.RouterGroup) {
 	authed.GET("/appeals/:id", h.getAppeal)
 	authed.POST("/appeals/:id/notes", h.noteAppeal)
 	authed.POST("/appeals/:id/decide", h.decideAppeal)
+	authed.GET("/appeals/:id/photos/:photo_id", h.getAppealPhoto)
 	authed.GET("/ranking-flags", h.listRankingFlags)
 	authed.GET("/ranking-flags/:id", h.getRankingFlag)
 	authed.POST("/ranking-flags/:id/talk", h.talkRankingFlag)
@@ -456,4 +457,13 @@ func (h *handlers) voteRankingFlag(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, flagVoteResponse{Flag: newRankingFlag(f), Vote: newVoteResponse(v)})
+}
+
+func (h *handlers) getAppealPhoto(c *gin.Context) {
+	id, pid, ok := pathIDs(c, "id", "photo_id")
+	if !ok {
+		return
+	}
+	p, rc, err := h.Ranking.Photo(c.Request.Context(), actor(c), id, pid)
+	servePhoto(c, p, rc, err)
 }

@@ -225,7 +225,8 @@ func TestRankingThroughTheRouter(t *testing.T) {
 	// An appeal of the black entry, its exchange, its correction.
 	black := findLine(t, mine, rc.firms[0], rc.compounds[0].ID)
 	body := map[string]any{"ranking_id": voteNum(r.Body["id"]), "line_id": voteNum(black["id"]), "target": "entry",
-		"text": "本季度投诉中有 6 件为同一事项的重复投诉"}
+		"text": "本季度投诉中有 6 件为同一事项的重复投诉",
+		"photo_ids": []int64{voteNum(s.uploadPhoto(http.StatusCreated, manager, "ledger.png", "image/png", photoPNG(t)).Body["id"])}}
 	a := s.must(http.StatusCreated, "POST", "/api/v1/appeals", manager, body, "Idempotency-Key", "appeal-c0")
 	if again := s.must(http.StatusOK, "POST", "/api/v1/appeals", manager, body, "Idempotency-Key", "appeal-c0"); again.Body["id"] != a.Body["id"] {
 		t.Fatalf("double tap %s", again.Raw)
@@ -236,6 +237,16 @@ func TestRankingThroughTheRouter(t *testing.T) {
 	appealPath := fmt.Sprintf("/api/v1/appeals/%d", voteNum(a.Body["id"]))
 	if e := s.do("GET", appealPath, community, nil); e.Status != 403 || !chinese(e) {
 		t.Fatalf("community reads the appeal %s", e.Raw)
+	}
+	photoPath := fmt.Sprintf("%s/photos/%d", appealPath, voteNum(a.Body["photo_ids"].([]any)[0]))
+	if img := s.must(http.StatusOK, "GET", photoPath, street, nil); !strings.HasPrefix(img.Header.Get("Content-Type"), "image/png") {
+		t.Fatalf("the reviewer reads the photo: %v", img.Header)
+	}
+	if e := s.do("GET", photoPath, community, nil); e.Status != 403 {
+		t.Fatalf("community reads the photo: %d", e.Status)
+	}
+	if e := s.do("GET", appealPath+"/photos/999999", street, nil); e.Status != 404 || e.ErrCode() != "photo_not_found" {
+		t.Fatalf("a photo of no appeal: %s", e.Raw)
 	}
 	s.must(http.StatusOK, "POST", appealPath+"/notes", street, map[string]any{"text": "请提供重复投诉的工单号"})
 	s.must(http.StatusOK, "POST", appealPath+"/notes", manager, map[string]any{"text": "GD202605010001 至 GD202605010006"})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"slices"
 	"strconv"
@@ -621,4 +622,35 @@ func parseScore(s string) (int64, error) {
 		return 0, errCorrectScore
 	}
 	return r.Num().Int64(), nil
+}
+
+var errPhotoNotFound = service.NotFound("photo_not_found", "照片不存在")
+
+// Photo returns one photo of an appeal's exchange to whoever may read the
+// appeal. Anything else is 404: photo ids are sequential and must not be
+// probed.
+func (s *Service) Photo(ctx context.Context, a *service.Actor, appealID, photoID int64) (model.Photo, io.ReadCloser, error) {
+	if a == nil {
+		return model.Photo{}, nil, service.ErrUnauthenticated
+	}
+	v, err := s.GetAppeal(ctx, a, appealID)
+	if err != nil {
+		return model.Photo{}, nil, err
+	}
+	found := slices.Contains(v.Appeal.Photos, photoID)
+	for _, e := range v.Events {
+		found = found || slices.Contains(e.Photos, photoID)
+	}
+	if !found || s.opt.Photos == nil {
+		return model.Photo{}, nil, errPhotoNotFound
+	}
+	p, err := model.ByID[model.Photo](ctx, s.db, photoID)
+	if err != nil {
+		return model.Photo{}, nil, service.OrNotFound(err, errPhotoNotFound)
+	}
+	rc, err := s.opt.Photos.Open(ctx, p.Key)
+	if err != nil {
+		return model.Photo{}, nil, fmt.Errorf("appeal %d photo %d: %w", appealID, p.ID, err)
+	}
+	return p, rc, nil
 }

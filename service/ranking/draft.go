@@ -143,7 +143,9 @@ func (s *Service) createVersion(ctx context.Context, r *model.Ranking, lines []m
 	key := model.RankingKey(r.Kind, r.ScopeKind, r.ScopeID, r.Period)
 	r.DraftKey, r.Reason = &key, reason
 	r.CreatedAt, r.UpdatedAt = now, now
-	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+	// Two drafts at once meet on the draft key: one wins, the other is
+	// told a draft exists (a deadlock victim tries again first).
+	err := model.InTxRetry(ctx, s.db, 3, func(tx *gorm.DB) error {
 		latest, err := model.LatestRanking(ctx, tx, r.Kind, r.ScopeKind, r.ScopeID, r.Period)
 		switch {
 		case errors.Is(err, model.ErrNotFound):

@@ -12,6 +12,7 @@ package ranking
 
 import (
 	"context"
+	"io"
 	"log/slog"
 
 	"gorm.io/gorm"
@@ -72,7 +73,15 @@ type Options struct {
 	// Notices posts to residents; nil delivers to their inboxes through
 	// Messages (InboxNotices).
 	Notices Notices
-	Log     *slog.Logger
+	// Photos opens the stored bytes of appeal photos; photo.Storage
+	// implements it. Nil serves none.
+	Photos PhotoStore
+	Log    *slog.Logger
+}
+
+// PhotoStore reads stored photo bytes.
+type PhotoStore interface {
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
 // Service is the ranking capability.

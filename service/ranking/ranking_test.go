@@ -797,3 +797,104 @@ func TestScoreCardsAdapter(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent moves of one thing: one wins, the others are told why, and
+// nothing is written twice. (On MariaDB; SQLite serialises them anyway.)
+func TestConcurrentMoves(t *testing.T) {
+	e := newEnv(t)
+	e.scores.sets["2026Q2"] = e.quarter2()
+	e.Clock.Set(beijingAt(2026, 9, 29, 10, 0))
+	street, manager := e.Actor("street"), e.Actor("manager")
+	in := DraftInput{Kind: kindList, ScopeKind: model.LevelStreet, ScopeID: e.StreetID, Period: "2026Q2"}
+	race := func(n int, f func(i int) error) (ok int, errs []error) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := f(i)
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					ok++
+				} else {
+					errs = append(errs, err)
+				}
+			}()
+		}
+		wg.Wait()
+		return ok, errs
+	}
+	var draftID int64
+	ok, errs := race(3, func(int) error {
+		v, err := e.svc.Draft(e.Ctx, street, in)
+		if err == nil {
+			draftID = v.Ranking.ID
+		}
+		return err
+	})
+	if ok != 1 {
+		t.Fatalf("%d drafts, errors %v", ok, errs)
+	}
+	for _, err := range errs {
+		servicetest.WantErr(t, err, service.KindConflict, "draft_exists")
+	}
+	ok, errs = race(3, func(int) error { _, err := e.svc.Publish(e.Ctx, street, draftID); return err })
+	if ok != 1 {
+		t.Fatalf("%d publications, errors %v", ok, errs)
+	}
+	for _, err := range errs {
+		servicetest.WantErr(t, err, service.KindConflict, "ranking_published")
+	}
+	if ms := inbox(t, e, "manager"); len(ms) != 1 {
+		t.Fatalf("manager told %d times", len(ms))
+	}
+	v, err := e.svc.Get(e.Ctx, street, draftID)
+	servicetest.Must(t, err)
+	black := lineOf(t, v, e.firms[0], e.compounds[0].ID)
+	var appealID int64
+	ok, errs = race(3, func(i int) error {
+		ap, _, err := e.svc.Appeal(e.Ctx, manager, AppealInput{RankingID: draftID, LineID: black.ID, Target: model.AppealEntry,
+			Text: "重复投诉应合并计算", IdemKey: fmt.Sprintf("race-%d", i)})
+		if err == nil {
+			appealID = ap.Appeal.ID
+		}
+		return err
+	})
+	if ok != 1 {
+		t.Fatalf("%d appeals, errors %v", ok, errs)
+	}
+	for _, err := range errs {
+		servicetest.WantErr(t, err, service.KindConflict, "appeal_pending")
+	}
+	ok, errs = race(3, func(int) error {
+		_, err := e.svc.Decide(e.Ctx, street, appealID, DecideInput{Outcome: model.AppealCorrected, Text: "移出黑榜"})
+		return err
+	})
+	if ok != 1 {
+		t.Fatalf("%d decisions, errors %v", ok, errs)
+	}
+	for _, err := range errs {
+		servicetest.WantErr(t, err, service.KindConflict, "")
+	}
+	var versions int64
+	servicetest.Must(t, e.DB.Model(&model.Ranking{}).Where("period = ?", "2026Q2").Count(&versions).Error)
+	if versions != 2 {
+		t.Fatalf("%d versions after one correction", versions)
+	}
+}
+
+// Without a notices capability the residents' notice goes to their
+// inboxes through the messages capability.
+func TestInboxNoticesFallback(t *testing.T) {
+	e := newEnv(t)
+	e.svc.notices = InboxNotices{Msgs: e.svc.msgs, DB: e.DB}
+	e.scores.sets["2026Q2"] = e.quarter2()
+	e.Clock.Set(beijingAt(2026, 9, 29, 10, 0))
+	e.publishQuarter(t, "2026Q2")
+	ms := inbox(t, e, "resident")
+	if len(ms) != 1 || ms[0].Kind != message.KindEvaluation || !strings.Contains(ms[0].Body, "列入黑榜") {
+		t.Fatalf("resident's inbox %+v", ms)
+	}
+}
