@@ -479,6 +479,9 @@ func (a *app) loadDemoIfEmpty(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := demo.LoadEvaluation(ctx, a.db, city, a.clock.Now()); err != nil {
+		return err
+	}
 	a.log.InfoContext(ctx, `demo city loaded: log in with POST /api/v1/auth/login {"code": "..."}`)
 	for _, p := range city.People {
 		a.log.InfoContext(ctx, "demo login", "code", demo.Code(p.Name), "role", p.Role, "about", p.About)
@@ -519,6 +522,9 @@ func demoCmd(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Wr
 	defer a.close()
 	city, err := demo.Load(ctx, a.db, a.clock.Now())
 	if err != nil {
+		return err
+	}
+	if _, err := demo.LoadEvaluation(ctx, a.db, city, a.clock.Now()); err != nil {
 		return err
 	}
 	printDemo(out, city)
