@@ -149,7 +149,7 @@ func (s *Service) Appeal(ctx context.Context, a *service.Actor, in AppealInput) 
 		if err != nil {
 			return err
 		}
-		body := fmt.Sprintf("%s对%s提出申诉：%s。请于 %s 前复核。", names[0].FirmName, lineWords(r, names[0]),
+		body := fmt.Sprintf("%s对「%s」提出申诉：%s。请于 %s 前复核。", names[0].FirmName, lineWords(r, names[0]),
 			service.CutRunes(in.Text, 100), deadlineWords(ap.DueAt))
 		return s.event(ctx, tx, "appeal.filed", fmt.Sprintf("appeal:%d:filed", ap.ID), users, title(r)+"收到申诉", "待复核", body,
 			"pages/evaluation/appeal?id="+strconv.FormatInt(ap.ID, 10))

@@ -898,3 +898,29 @@ func TestInboxNoticesFallback(t *testing.T) {
 		t.Fatalf("resident's inbox %+v", ms)
 	}
 }
+
+// A district's list is the district staff's: street staff may not draft
+// it, and its versions do not show in a street's lists.
+func TestDistrictScope(t *testing.T) {
+	e := newEnv(t)
+	e.scores.sets["2026Q2"] = e.quarter2()
+	e.Clock.Set(beijingAt(2026, 9, 29, 10, 0))
+	e.Grant("community2", model.RoleDistrictStaff, model.ScopeDistrict, e.DistrictID, model.Ancestry{CityID: e.CityID, DistrictID: e.DistrictID})
+	district := e.Actor("community2")
+	in := DraftInput{Kind: kindList, ScopeKind: model.LevelDistrict, ScopeID: e.DistrictID, Period: "2026Q2"}
+	_, err := e.svc.Draft(e.Ctx, e.Actor("street"), in)
+	servicetest.WantErr(t, err, service.KindForbidden, "out_of_scope")
+	v, err := e.svc.Draft(e.Ctx, district, in)
+	servicetest.Must(t, err)
+	if v.Ranking.DistrictID != e.DistrictID || v.Ranking.StreetID != 0 || len(v.Lines) != 7 {
+		t.Fatalf("district draft %+v", v.Ranking)
+	}
+	page, err := e.svc.List(e.Ctx, e.Actor("street"), Filter{}, service.Page{})
+	servicetest.Must(t, err)
+	if len(page.Items) != 0 {
+		t.Fatalf("street lists the district's draft")
+	}
+	if page, err := e.svc.List(e.Ctx, e.Actor("city"), Filter{}, service.Page{}); err != nil || len(page.Items) != 1 {
+		t.Fatalf("city lists %v %v", page.Items, err)
+	}
+}
