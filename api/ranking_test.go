@@ -225,7 +225,7 @@ func TestRankingThroughTheRouter(t *testing.T) {
 	// An appeal of the black entry, its exchange, its correction.
 	black := findLine(t, mine, rc.firms[0], rc.compounds[0].ID)
 	body := map[string]any{"ranking_id": voteNum(r.Body["id"]), "line_id": voteNum(black["id"]), "target": "entry",
-		"text": "本季度投诉中有 6 件为同一事项的重复投诉",
+		"text":      "本季度投诉中有 6 件为同一事项的重复投诉",
 		"photo_ids": []int64{voteNum(s.uploadPhoto(http.StatusCreated, manager, "ledger.png", "image/png", photoPNG(t)).Body["id"])}}
 	a := s.must(http.StatusCreated, "POST", "/api/v1/appeals", manager, body, "Idempotency-Key", "appeal-c0")
 	if again := s.must(http.StatusOK, "POST", "/api/v1/appeals", manager, body, "Idempotency-Key", "appeal-c0"); again.Body["id"] != a.Body["id"] {

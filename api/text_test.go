@@ -171,6 +171,8 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		applyRequest{}, rejectRequest{}, invitationRequest{},
 		createVoteRequest{}, castBallotRequest{},
 		postWishRequest{}, wishActionRequest{},
+		draftRankingRequest{}, reasonRequest{}, fileAppealRequest{}, appealNoteRequest{}, decideAppealRequest{},
+		talkRequest{}, flagVoteRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {
