@@ -132,7 +132,7 @@ func TestFirmScoreCard(t *testing.T) {
 		ids := func(comp string, limit int) (all []int64, counted []int64) {
 			p := service.Page{Limit: limit}
 			for {
-				ev, err := svc.Explain(c.Ctx, admin, v.ID, comp, p)
+				ev, err := svc.Explain(c.Ctx, admin, v.ID, comp, "", p)
 				servicetest.Must(t, err)
 				for _, e := range ev.Page.Items {
 					all = append(all, e.ID)
@@ -158,7 +158,7 @@ func TestFirmScoreCard(t *testing.T) {
 		wantIDs(t, "good ratings", counted, o["o3"], o["o1"])
 		all, _ = ids(model.CompComplaints, 10)
 		wantIDs(t, "complaints", all, o["o8"])
-		_, err := svc.Explain(c.Ctx, admin, v.ID, "nonsense", service.Page{})
+		_, err := svc.Explain(c.Ctx, admin, v.ID, "nonsense", "", service.Page{})
 		servicetest.WantErr(t, err, service.KindNotFound, "component_not_found")
 	})
 
@@ -185,9 +185,28 @@ func TestFirmScoreCard(t *testing.T) {
 			t.Errorf("version 1 row %+v: the default formula needs 10 due orders to rank", v1.Score)
 		}
 		g := componentsByName(v1.Components)
-		if g[model.CompInspections].Status != model.ComponentInsufficient || g[model.CompRectification].Numerator != 1 ||
-			g[model.CompRectification].Denominator != 2 {
-			t.Errorf("version 1 components %+v", g)
+		// n1 90/100 and n2 40/50 (n0 is of Q2): 9000 + 8000 hundredths.
+		if i := g[model.CompInspections]; i.Status != model.ComponentOK || i.Numerator != 17000 || i.Denominator != 2 || i.Raw != 8500 {
+			t.Errorf("version 1 inspections %+v", i)
+		}
+		// i2 and r1 late, of the items i1, i2 and the rectifications r1, r2.
+		if r := g[model.CompRectification]; r.Numerator != 2 || r.Denominator != 4 || r.Raw != 5000 {
+			t.Errorf("version 1 rectification %+v", r)
+		}
+		ev, err := svc.Explain(c.Ctx, admin, v1.ID, model.CompInspections, "", service.Page{})
+		servicetest.Must(t, err)
+		wantIDs(t, "inspections", evidenceIDs(ev), f.ids["n2"], f.ids["n1"])
+		ev, err = svc.Explain(c.Ctx, admin, v1.ID, model.CompRectification, "", service.Page{})
+		servicetest.Must(t, err)
+		wantIDs(t, "action items", evidenceIDs(ev), f.ids["i2"], f.ids["i1"])
+		if ev.Source != "action_item" || !ev.Page.Items[0].Counted || ev.Page.Items[1].Counted {
+			t.Errorf("action item evidence %+v", ev)
+		}
+		ev, err = svc.Explain(c.Ctx, admin, v1.ID, model.CompRectification, "rectification", service.Page{})
+		servicetest.Must(t, err)
+		wantIDs(t, "rectifications", evidenceIDs(ev), f.ids["r2"], f.ids["r1"])
+		if ev.Source != "rectification" || ev.Page.Items[0].Counted || !ev.Page.Items[1].Counted {
+			t.Errorf("rectification evidence %+v", ev)
 		}
 		// The newest run decides the default version of a read.
 		rows, f, err := svc.PeriodScores(c.Ctx, score.Query{Kind: model.ScoreKindFirm, Period: "2026Q3"})
@@ -196,6 +215,14 @@ func TestFirmScoreCard(t *testing.T) {
 			t.Errorf("default read: version %d, %d rows", f.Version, len(rows))
 		}
 	})
+}
+
+func evidenceIDs(ev score.Evidence) []int64 {
+	var out []int64
+	for _, e := range ev.Page.Items {
+		out = append(out, e.ID)
+	}
+	return out
 }
 
 func wantIDs(t *testing.T, what string, got []int64, want ...int64) {
