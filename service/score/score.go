@@ -184,7 +184,7 @@ func (s *Service) List(ctx context.Context, a *service.Actor, q Query, p service
 	if err != nil {
 		return service.Paged[View]{}, f, err
 	}
-	vs, err := s.views(ctx, page.Items, false)
+	vs, err := s.views(ctx, page.Items, true)
 	return service.Paged[View]{Items: vs, More: page.More}, f, err
 }
 
