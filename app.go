@@ -35,6 +35,7 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/score"
 	"redprop/service/vote"
 	"redprop/service/wechat"
 	"redprop/service/wish"
@@ -76,6 +77,7 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+	score    *score.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
 }
@@ -210,6 +212,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
+	a.score = score.New(a.db, a.clock, score.Options{Log: a.log})
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -227,6 +230,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Score:          a.score,
 	}), nil
 }
 
@@ -380,6 +384,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.score.Run(ctx, a.cfg.SchedulerInterval) },
 		// A missing calendar is a matter of days: hourly is enough, and its
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },

@@ -23,6 +23,7 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/score"
 	"redprop/service/vote"
 	"redprop/service/wish"
 )
@@ -59,6 +60,7 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	Score    *score.Service
 }
 
 // handlers is the receiver of every endpoint.
@@ -105,6 +107,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.scoreRoutes(authed)
 	faultRoutes(r)
 	return r
 }

@@ -88,7 +88,7 @@ func TestGridWorkerMonth(t *testing.T) {
 	c := f.c
 	f.month10()
 	svc := score.New(c.DB, c.Clock, score.Options{})
-	res, err := svc.Run(c.Ctx, c.Actor("street"), model.ScoreKindGridWorker, "2026-10", 0)
+	res, err := svc.RunPeriod(c.Ctx, c.Actor("street"), model.ScoreKindGridWorker, "2026-10", 0)
 	servicetest.Must(t, err)
 	if res.Run.Rows != 2 {
 		t.Fatalf("%d rows, want the two grid workers of the demo", res.Run.Rows)

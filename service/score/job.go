@@ -21,10 +21,10 @@ type RunResult struct {
 
 var errRunBusy = service.Conflict("score_run_busy", "该周期正在计算，请稍后再试")
 
-// Run scores a closed period of a kind for an actor who may run the job
+// RunPeriod scores a closed period of a kind for an actor who may run the job
 // (platform admin, city or street staff); version 0 uses the formula in
 // effect at the period's start.
-func (s *Service) Run(ctx context.Context, a *service.Actor, kind, period string, version int) (RunResult, error) {
+func (s *Service) RunPeriod(ctx context.Context, a *service.Actor, kind, period string, version int) (RunResult, error) {
 	if a == nil {
 		return RunResult{}, service.ErrUnauthenticated
 	}

@@ -74,14 +74,14 @@ func TestFirmScoreCard(t *testing.T) {
 	}
 
 	c.Step(t, "an open period is refused", func(t *testing.T) {
-		_, err := svc.Run(c.Ctx, admin, model.ScoreKindFirm, "2026Q4", 0)
+		_, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q4", 0)
 		servicetest.WantErr(t, err, service.KindUnprocessable, "period_not_closed")
 	})
 
 	var first []model.Score
 	var firstComps []model.ScoreComponent
 	c.Step(t, "each component's numerator and denominator", func(t *testing.T) {
-		res, err := svc.Run(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 0)
+		res, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 0)
 		servicetest.Must(t, err)
 		if res.Formula.Version != 2 || res.Run.Rows != 4 || res.Run.Written != 4 {
 			t.Fatalf("run %+v formula v%d, want v2 with 4 rows (2 compounds, street, city)", res.Run, res.Formula.Version)
@@ -163,7 +163,7 @@ func TestFirmScoreCard(t *testing.T) {
 	})
 
 	c.Step(t, "re-running the period leaves the rows byte for byte", func(t *testing.T) {
-		res, err := svc.Run(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 0)
+		res, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 0)
 		servicetest.Must(t, err)
 		if res.Run.Written != 0 {
 			t.Fatalf("a re-run wrote %d rows, want 0", res.Run.Written)
@@ -173,7 +173,7 @@ func TestFirmScoreCard(t *testing.T) {
 	})
 
 	c.Step(t, "another formula version is a new set; the old stays", func(t *testing.T) {
-		res, err := svc.Run(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 1)
+		res, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 1)
 		servicetest.Must(t, err)
 		if res.Formula.Version != 1 || res.Run.Written != 4 {
 			t.Fatalf("run %+v, want 4 rows written under version 1", res.Run)
