@@ -84,8 +84,24 @@ func firmSteps(db *gorm.DB, start, end time.Time, ff ScoreFilter) *gorm.DB {
 		Joins("JOIN (?) AS c ON c.order_id = e.order_id", cand).
 		Where("e.handler_kind = ? AND e.created_at < ?", HandlerFirm, end).
 		Where("e.action IN ?", []string{"accept", "overdue", "complete", "confirm", "rework"})
-	if ff.FirmID != 0 {
+	if col := AncestryColumn(ff.Place.Kind); col != "" {
+		// One place's facts (an explanation): its orders first, by the
+		// orders' ancestry index, then their timelines.
+		cand = db.Table("orders AS o").Select("DISTINCT e.order_id").Joins("JOIN order_events e ON e.order_id = o.id").
+			Where("o."+col+" = ?", ff.Place.ID).
+			Where("e.created_at >= ? AND e.created_at < ? AND e.action IN ? AND e.handler_kind = ?",
+				start, end, []string{"accept", "complete", "overdue"}, HandlerFirm)
+		if ff.FirmID != 0 {
+			cand = cand.Where("e.handler_id = ?", ff.FirmID)
+		}
+		facts = db.Table("order_events AS e").Select(firmFactCols).
+			Joins("JOIN (?) AS c ON c.order_id = e.order_id", cand).
+			Where("e.handler_kind = ? AND e.created_at < ?", HandlerFirm, end).
+			Where("e.action IN ?", []string{"accept", "overdue", "complete", "confirm", "rework"})
+	} else if ff.FirmID != 0 {
 		cand = cand.Where("handler_id = ?", ff.FirmID)
+	}
+	if ff.FirmID != 0 {
 		facts = facts.Where("e.handler_id = ?", ff.FirmID)
 	}
 	facts = facts.Group("e.order_id, e.handler_id")
