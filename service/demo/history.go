@@ -87,8 +87,8 @@ func LoadHistory(ctx context.Context, db *gorm.DB, now time.Time) (History, erro
 				o.CreatedAt, o.UpdatedAt = at, at
 				type step struct {
 					action, from, to, role string
-					by                 int64
-					after              time.Duration
+					by                     int64
+					after                  time.Duration
 				}
 				steps := []step{{"submit", "", model.StateSubmitted, "resident", person("resident"), 0},
 					{"verify", model.StateSubmitted, model.StateVerified, model.RoleGridWorker, person("grid"), 40 * time.Minute},
