@@ -196,12 +196,14 @@ type ServedPair struct {
 	FirmID, CompoundID int64
 }
 
-// ServedPairs lists the firms' contracts overlapping [start, end)
-// (contracts hold Beijing dates as midnight UTC).
+// ServedPairs lists the firms' contracts overlapping [start, end), two
+// Beijing midnights. Contracts hold Beijing dates as midnight UTC (ends_on
+// inclusive): the period's first date is its start plus eight hours.
 func ServedPairs(ctx context.Context, db *gorm.DB, start, end time.Time) ([]ServedPair, error) {
 	var rows []ServedPair
+	first, after := start.UTC().Add(8*time.Hour), end.UTC().Add(8*time.Hour)
 	err := db.WithContext(ctx).Model(&Contract{}).Select("DISTINCT firm_id, compound_id").
-		Where("starts_on < ? AND ends_on >= ?", end.UTC(), start.UTC().Add(-24*time.Hour)).
+		Where("starts_on < ? AND ends_on >= ?", after, first).
 		Order("firm_id, compound_id").Scan(&rows).Error
 	return rows, Translate(err)
 }

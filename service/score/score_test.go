@@ -215,6 +215,25 @@ func TestFirmScoreCard(t *testing.T) {
 			t.Errorf("default read: version %d, %d rows", f.Version, len(rows))
 		}
 	})
+	c.Step(t, "a late fact changes in place only the rows it touches", func(t *testing.T) {
+		before := rowOf(t, svc, c, 2, model.ScopeCompound, c.Compounds[0].ID)
+		f.order("o11", 1, f.repair, bj(9, 1, 8, 0), 3, bj(9, 3, 9, 0),
+			ev{"dispatch", "verified", bj(9, 1, 8, 10)}, ev{"accept", "dispatched", bj(9, 1, 8, 20)},
+			ev{"complete", "in_progress", bj(9, 2, 8, 0)}, ev{"confirm", "completed", bj(9, 2, 10, 0)})
+		res, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 2)
+		servicetest.Must(t, err)
+		if res.Run.Written != 3 {
+			t.Fatalf("wrote %d rows, want compound 1, the street and the city", res.Run.Written)
+		}
+		after := rowOf(t, svc, c, 2, model.ScopeCompound, c.Compounds[0].ID)
+		if after.ID != before.ID || after.Points != before.Points {
+			t.Errorf("compound 0 changed: %+v then %+v", before.Score, after.Score)
+		}
+		small := rowOf(t, svc, c, 2, model.ScopeCompound, c.Compounds[1].ID)
+		if g := componentsByName(small.Components)[model.CompSatisfaction]; g.Numerator != 2 || g.Denominator != 3 {
+			t.Errorf("compound 1 satisfaction %d/%d, want 2/3", g.Numerator, g.Denominator)
+		}
+	})
 }
 
 func evidenceIDs(ev score.Evidence) []int64 {
