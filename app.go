@@ -79,6 +79,7 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+	score    *score.Service
 	ranking  *ranking.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
@@ -214,9 +215,10 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	})
 	a.action = action.New(a.db, a.clock, a.message, a.photo, action.Options{Log: a.log})
 	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
+	a.score = score.New(a.db, a.clock, score.Options{Log: a.log})
 	// 红黑榜 and stars read the score cards and tell residents through
 	// receipts.
-	a.ranking = ranking.New(a.db, a.clock, ranking.ScoreCards{Cards: score.New(a.db, a.clock, score.Options{Log: a.log})},
+	a.ranking = ranking.New(a.db, a.clock, ranking.ScoreCards{Cards: a.score},
 		a.message, a.calendar, a.vote, ranking.Options{AppealDays: a.cfg.AppealWindowDays, DecideDays: a.cfg.AppealDecisionDays,
 			Notices: ranking.ReceiptNotices{Receipts: receipt.New(a.db, a.clock, a.message)}, Photos: photoStore, Log: a.log})
 	return api.NewRouter(api.Deps{
@@ -236,6 +238,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Score:          a.score,
 		Ranking:        a.ranking,
 	}), nil
 }
@@ -394,6 +397,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.score.Run(ctx, a.cfg.SchedulerInterval) },
 		// A missing calendar is a matter of days: hourly is enough, and its
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },

@@ -79,7 +79,8 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
-	deps.Ranking = ranking.New(db, clock, ranking.ScoreCards{Cards: score.New(db, clock, score.Options{})}, deps.Message, deps.Calendar,
+	deps.Score = score.New(db, clock, score.Options{})
+	deps.Ranking = ranking.New(db, clock, ranking.ScoreCards{Cards: deps.Score}, deps.Message, deps.Calendar,
 		deps.Vote, ranking.Options{Notices: ranking.ReceiptNotices{Receipts: receipt.New(db, clock, deps.Message)}, Photos: photoStore})
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)

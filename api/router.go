@@ -24,6 +24,7 @@ import (
 	"redprop/service/org"
 	"redprop/service/photo"
 	"redprop/service/ranking"
+	"redprop/service/score"
 	"redprop/service/vote"
 	"redprop/service/wish"
 )
@@ -60,6 +61,7 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	Score    *score.Service
 	// Ranking publishes 红黑榜 and stars and takes their appeals.
 	Ranking *ranking.Service
 }
@@ -108,6 +110,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.scoreRoutes(authed)
 	h.rankingRoutes(authed)
 	faultRoutes(r)
 	return r

@@ -34,6 +34,7 @@ func Tables() []any {
 		&Meeting{}, &MeetingGroup{}, &MeetingParticipant{}, &MeetingMinutes{},
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
+		&Checklist{}, &ChecklistVersion{}, &ChecklistItem{}, &Inspection{}, &InspectionItem{}, &Rectification{},
 		&ScoreFormula{}, &Score{}, &ScoreComponent{}, &ScoreRun{},
 		&Ranking{}, &RankingLine{}, &Appeal{}, &AppealEvent{}, &RankingFlag{},
 		&Receipt{}, &ReceiptTally{},
@@ -95,6 +96,9 @@ var steps = []step{
 			return nil
 		}
 		return tx.Exec("CREATE INDEX ix_message_unread ON messages (user_id, read_at)").Error
+	}},
+	{10, "default inspection checklist", func(tx *gorm.DB) error {
+		return SeedDefaultChecklist(tx.Statement.Context, tx)
 	}},
 	{20, "default score formulas and the scoring job's indexes", func(tx *gorm.DB) error {
 		for _, ix := range scoreIndexes {
@@ -162,6 +166,10 @@ func createIndex(tx *gorm.DB, model any, table, name, cols string) error {
 
 // LatestVersion is the version a fully migrated database records.
 func LatestVersion() int { return steps[len(steps)-1].version }
+
+// StepCount is how many steps a fully migrated database records (the
+// versions of capabilities leave gaps between their ranges).
+func StepCount() int { return len(steps) }
 
 // Migrate brings the schema up to date. It is idempotent: run it on every
 // start and as often as you like.

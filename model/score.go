@@ -210,7 +210,10 @@ type ScoreQuery struct {
 	ScopeKind string // compound, street, city, grid; "" for every kind
 	// Under narrows to rows in the subtree of these places (none: no
 	// narrowing); a place of kind firm keeps that firm's rows.
-	Under  []Place
+	Under []Place
+	// Within narrows further to the subtree of one place (an AND with
+	// Under).
+	Within *Place
 	FirmID int64
 	UserID int64
 }
@@ -225,6 +228,9 @@ func (q ScoreQuery) where(db *gorm.DB) *gorm.DB {
 	}
 	if q.UserID != 0 {
 		tx = tx.Where("user_id = ?", q.UserID)
+	}
+	if q.Within != nil {
+		tx = whereInTree(tx, []Place{*q.Within})
 	}
 	if len(q.Under) > 0 {
 		var tree []Place

@@ -84,8 +84,24 @@ func firmSteps(db *gorm.DB, start, end time.Time, ff ScoreFilter) *gorm.DB {
 		Joins("JOIN (?) AS c ON c.order_id = e.order_id", cand).
 		Where("e.handler_kind = ? AND e.created_at < ?", HandlerFirm, end).
 		Where("e.action IN ?", []string{"accept", "overdue", "complete", "confirm", "rework"})
-	if ff.FirmID != 0 {
+	if col := AncestryColumn(ff.Place.Kind); col != "" {
+		// One place's facts (an explanation): its orders first, by the
+		// orders' ancestry index, then their timelines.
+		cand = db.Table("orders AS o").Select("DISTINCT e.order_id").Joins("JOIN order_events e ON e.order_id = o.id").
+			Where("o."+col+" = ?", ff.Place.ID).
+			Where("e.created_at >= ? AND e.created_at < ? AND e.action IN ? AND e.handler_kind = ?",
+				start, end, []string{"accept", "complete", "overdue"}, HandlerFirm)
+		if ff.FirmID != 0 {
+			cand = cand.Where("e.handler_id = ?", ff.FirmID)
+		}
+		facts = db.Table("order_events AS e").Select(firmFactCols).
+			Joins("JOIN (?) AS c ON c.order_id = e.order_id", cand).
+			Where("e.handler_kind = ? AND e.created_at < ?", HandlerFirm, end).
+			Where("e.action IN ?", []string{"accept", "overdue", "complete", "confirm", "rework"})
+	} else if ff.FirmID != 0 {
 		cand = cand.Where("handler_id = ?", ff.FirmID)
+	}
+	if ff.FirmID != 0 {
 		facts = facts.Where("e.handler_id = ?", ff.FirmID)
 	}
 	facts = facts.Group("e.order_id, e.handler_id")
@@ -180,12 +196,14 @@ type ServedPair struct {
 	FirmID, CompoundID int64
 }
 
-// ServedPairs lists the firms' contracts overlapping [start, end)
-// (contracts hold Beijing dates as midnight UTC).
+// ServedPairs lists the firms' contracts overlapping [start, end), two
+// Beijing midnights. Contracts hold Beijing dates as midnight UTC (ends_on
+// inclusive): the period's first date is its start plus eight hours.
 func ServedPairs(ctx context.Context, db *gorm.DB, start, end time.Time) ([]ServedPair, error) {
 	var rows []ServedPair
+	first, after := start.UTC().Add(8*time.Hour), end.UTC().Add(8*time.Hour)
 	err := db.WithContext(ctx).Model(&Contract{}).Select("DISTINCT firm_id, compound_id").
-		Where("starts_on < ? AND ends_on >= ?", end.UTC(), start.UTC().Add(-24*time.Hour)).
+		Where("starts_on < ? AND ends_on >= ?", after, first).
 		Order("firm_id, compound_id").Scan(&rows).Error
 	return rows, Translate(err)
 }
@@ -281,4 +299,79 @@ func FirmEvidence(ctx context.Context, db *gorm.DB, start, end time.Time, ff Sco
 	}
 	page, err := KeysetPage[Evidence](ctx, q, idCol, p)
 	return page, true, err
+}
+
+// intDiv is integer division in the engine's SQL (MySQL's / is exact).
+func intDiv(db *gorm.DB, a, b string) string {
+	if IsMySQL(db) {
+		return "(" + a + ") DIV (" + b + ")"
+	}
+	return "(" + a + ") / (" + b + ")"
+}
+
+// inspected are the scored inspections of firms in the period.
+func inspected(db *gorm.DB, start, end time.Time) *gorm.DB {
+	return db.Table("inspections").Where("inspected_at >= ? AND inspected_at < ? AND scored = ? AND possible > 0 AND firm_id > 0",
+		start.UTC(), end.UTC(), true)
+}
+
+// FirmInspectionFigure is a firm's inspections in one compound: how many,
+// and the sum of their points out of 100 in hundredths (each rounded
+// down), whose mean is the component.
+type FirmInspectionFigure struct {
+	FirmID, CompoundID int64
+	N, Sum             int64
+}
+
+// FirmInspectionFigures counts the inspections per firm and compound.
+func FirmInspectionFigures(ctx context.Context, db *gorm.DB, start, end time.Time) ([]FirmInspectionFigure, error) {
+	var rows []FirmInspectionFigure
+	err := inspected(db.WithContext(ctx), start, end).
+		Select("firm_id, compound_id, COUNT(*) AS n, SUM(" + intDiv(db, "earned * 10000", "possible") + ") AS sum").
+		Group("firm_id, compound_id").Order("firm_id, compound_id").Scan(&rows).Error
+	return rows, Translate(err)
+}
+
+// rectsDue are the rating rectifications owned by firms due in the
+// period; one is late when it was not reported by its due time.
+func rectsDue(db *gorm.DB, start, end time.Time) *gorm.DB {
+	return db.Table("rectifications").Where("firm_id > 0 AND due_at >= ? AND due_at < ?", start.UTC(), end.UTC())
+}
+
+const rectLateCol = "(reported_at IS NULL OR reported_at > due_at)"
+
+// FirmRectFigure is a firm's rating rectifications due in one compound.
+type FirmRectFigure struct {
+	FirmID, CompoundID int64
+	Due, Late          int64
+}
+
+// FirmRectFigures counts the rating rectifications per firm and compound.
+func FirmRectFigures(ctx context.Context, db *gorm.DB, start, end time.Time) ([]FirmRectFigure, error) {
+	var rows []FirmRectFigure
+	err := rectsDue(db.WithContext(ctx), start, end).
+		Select("firm_id, compound_id, COUNT(*) AS due, SUM(CASE WHEN " + rectLateCol + " THEN 1 ELSE 0 END) AS late").
+		Group("firm_id, compound_id").Order("firm_id, compound_id").Scan(&rows).Error
+	return rows, Translate(err)
+}
+
+// FirmInspectionEvidence pages a firm's inspections behind the component
+// (all counted: each is a sample of the mean).
+func FirmInspectionEvidence(ctx context.Context, db *gorm.DB, start, end time.Time, ff ScoreFilter, p Page) (Paged[Evidence], error) {
+	q := inspected(db, start, end).Where("firm_id = ?", ff.FirmID).Select("id, 1 AS counted")
+	if col := AncestryColumn(ff.Place.Kind); col != "" {
+		q = q.Where(col+" = ?", ff.Place.ID)
+	}
+	return KeysetPage[Evidence](ctx, q, "id", p)
+}
+
+// FirmRectEvidence pages a firm's rating rectifications due in the
+// period, late ones counted.
+func FirmRectEvidence(ctx context.Context, db *gorm.DB, start, end time.Time, ff ScoreFilter, p Page) (Paged[Evidence], error) {
+	q := rectsDue(db, start, end).Where("firm_id = ?", ff.FirmID).
+		Select("id, CASE WHEN " + rectLateCol + " THEN 1 ELSE 0 END AS counted")
+	if col := AncestryColumn(ff.Place.Kind); col != "" {
+		q = q.Where(col+" = ?", ff.Place.ID)
+	}
+	return KeysetPage[Evidence](ctx, q, "id", p)
 }

@@ -99,8 +99,6 @@ func quarterStart(t time.Time) time.Time {
 	return time.Date(bj.Year(), time.Month(3*((int(bj.Month())-1)/3)+1), 1, 0, 0, 0, 0, beijing)
 }
 
-var beijing = time.FixedZone("CST", 8*3600)
-
 // sampleScore is one firm × compound row with two components whose
 // figures agree with its points.
 func sampleScore(f model.ScoreFormula, period string, from time.Time, cp model.Compound, firmID, points int64) model.ScoredRow {

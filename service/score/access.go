@@ -63,13 +63,3 @@ func canSee(a *service.Actor, s model.Score) bool {
 	}
 	return s.UserID == a.UserID
 }
-
-// coveredBy reports whether the place p lies within one of places.
-func coveredBy(places []model.Place, p model.Place) bool {
-	for _, q := range places {
-		if q.Kind == p.Kind && q.ID == p.ID {
-			return true
-		}
-	}
-	return false
-}

@@ -43,7 +43,7 @@ func scoreRow(spec model.FormulaSpec, figs map[string]figure, samples int64) (mo
 		f := figs[fc.Name]
 		c := model.ScoreComponent{Name: fc.Name, Numerator: f.num, Denominator: f.den, Extra: f.extra, Raw: f.raw,
 			MinSamples: fc.MinSamples, Weight: fc.Weight, Status: model.ComponentOK}
-		if f.missing || f.samples < fc.MinSamples || (fc.MinSamples == 0 && f.missing) {
+		if f.missing || f.samples < fc.MinSamples {
 			c.Status = model.ComponentInsufficient
 		}
 		if c.Status == model.ComponentOK {

@@ -141,4 +141,38 @@ func (f *fixture) quarter3() {
 	done := bj(8, 14, 10, 0)
 	f.item("i1", 0, bj(8, 15, 23, 59), &done)
 	f.item("i2", 0, bj(9, 1, 23, 59), nil)
+	f.inspection("n1", 0, bj(8, 5, 10, 0), 90, 100)
+	f.inspection("n2", 0, bj(9, 5, 10, 0), 40, 50)
+	f.inspection("n0", 0, bj(6, 5, 10, 0), 10, 100) // in Q2
+	late, early := bj(8, 12, 10, 0), bj(8, 19, 10, 0)
+	f.rectification("r1", "o2", 1, bj(8, 10, 23, 59), &late)
+	f.rectification("r2", "o2", 2, bj(8, 20, 23, 59), &early)
+}
+
+// inspection stores a scored inspection of the firm in compound i.
+func (f *fixture) inspection(name string, compound int, at time.Time, earned, possible int) {
+	f.c.T.Helper()
+	comp := f.c.Compounds[compound]
+	anc := comp.Ancestry
+	anc.CompoundID = comp.ID
+	in := model.Inspection{Kind: model.InspectionMonthly, ChecklistID: 1, ChecklistVersionID: 1, ChecklistNumber: 1,
+		FirmID: f.c.Firm.ID, Ancestry: anc, InspectorID: f.c.UserID("community"), InspectorRole: model.RoleCommunityStaff,
+		InspectedAt: at, Earned: earned, Possible: possible, Score: float64(earned) * 100 / float64(possible), Scored: true}
+	servicetest.Must(f.c.T, f.c.DB.Create(&in).Error)
+	f.ids[name] = in.ID
+}
+
+// rectification stores a rating rectification of an order of the firm.
+func (f *fixture) rectification(name, order string, round int, due time.Time, reported *time.Time) {
+	f.c.T.Helper()
+	o, err := model.ByID[model.Order](f.c.Ctx, f.c.DB, f.ids[order])
+	servicetest.Must(f.c.T, err)
+	r := model.Rectification{OrderID: o.ID, Round: round, OrderNumber: o.Number, Rating: 2, OwnerKind: model.OwnerFirm,
+		OwnerID: f.c.Firm.ID, FirmID: f.c.Firm.ID, Ancestry: o.Ancestry, State: model.RectOpen, OpenedAt: due.AddDate(0, 0, -7),
+		DueAt: due, ReportedAt: reported}
+	if reported != nil {
+		r.State = model.RectReported
+	}
+	servicetest.Must(f.c.T, f.c.DB.Create(&r).Error)
+	f.ids[name] = r.ID
 }

@@ -21,10 +21,10 @@ type RunResult struct {
 
 var errRunBusy = service.Conflict("score_run_busy", "该周期正在计算，请稍后再试")
 
-// Run scores a closed period of a kind for an actor who may run the job
+// RunPeriod scores a closed period of a kind for an actor who may run the job
 // (platform admin, city or street staff); version 0 uses the formula in
 // effect at the period's start.
-func (s *Service) Run(ctx context.Context, a *service.Actor, kind, period string, version int) (RunResult, error) {
+func (s *Service) RunPeriod(ctx context.Context, a *service.Actor, kind, period string, version int) (RunResult, error) {
 	if a == nil {
 		return RunResult{}, service.ErrUnauthenticated
 	}
@@ -119,11 +119,16 @@ var sources = map[string]string{
 	model.CompRectFollowed: "rectification",
 }
 
-var errComponent = service.NotFound("component_not_found", "该考核结果没有此项指标")
+var (
+	errComponent = service.NotFound("component_not_found", "该考核结果没有此项指标")
+	errSource    = service.Invalid("bad_source", "该指标没有这种明细来源")
+)
 
 // Explain lists the facts behind one component of a score row, newest
-// id first, for an actor who may see the row.
-func (s *Service) Explain(ctx context.Context, a *service.Actor, id int64, comp string, p service.Page) (Evidence, error) {
+// id first, for an actor who may see the row. The rectification
+// component has two sources: action items (source "" or action_item) and
+// rating rectifications (source rectification).
+func (s *Service) Explain(ctx context.Context, a *service.Actor, id int64, comp, source string, p service.Page) (Evidence, error) {
 	sc, err := s.visibleScore(ctx, a, id)
 	if err != nil {
 		return Evidence{}, err
@@ -139,12 +144,24 @@ func (s *Service) Explain(ctx context.Context, a *service.Actor, id int64, comp 
 	if !known {
 		return Evidence{}, errComponent
 	}
+	src := sources[comp]
+	switch {
+	case source == "" || source == src:
+	case comp == model.CompRectification && source == "rectification":
+		src = source
+	default:
+		return Evidence{}, errSource
+	}
 	ctx = model.WithoutDeadline(ctx)
 	var page service.Paged[model.Evidence]
 	var ok bool
 	if sc.Kind == model.ScoreKindFirm {
 		ff := model.ScoreFilter{FirmID: sc.FirmID, Place: model.Place{Kind: sc.ScopeKind, ID: sc.ScopeID}}
-		page, ok, err = s.firmEvidence(ctx, sc, ff, comp, p)
+		if comp == model.CompInspections || src == "rectification" {
+			page, ok, err = s.extraEvidence(ctx, sc, ff, comp, p)
+		} else {
+			page, ok, err = s.firmEvidence(ctx, sc, ff, comp, p)
+		}
 	} else {
 		page, ok, err = s.gridEvidence(ctx, sc, comp, p)
 	}
@@ -153,7 +170,7 @@ func (s *Service) Explain(ctx context.Context, a *service.Actor, id int64, comp 
 	}
 	ev := Evidence{Component: comp, Page: page}
 	if ok {
-		ev.Source = sources[comp]
+		ev.Source = src
 	}
 	if ev.Page.Items == nil {
 		ev.Page.Items = []model.Evidence{}

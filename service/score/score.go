@@ -123,7 +123,7 @@ func (s *Service) modelQuery(ctx context.Context, q Query) (model.ScoreQuery, mo
 		if model.AncestryColumn(q.UnderKind) == "" || q.UnderKind == model.ScopeGrid || q.UnderKind == model.ScopeBuilding {
 			return mq, f, errUnderKind
 		}
-		mq.Under = []model.Place{{Kind: q.UnderKind, ID: q.UnderID}}
+		mq.Within = &model.Place{Kind: q.UnderKind, ID: q.UnderID}
 	}
 	return mq, f, nil
 }
@@ -168,14 +168,9 @@ func (s *Service) List(ctx context.Context, a *service.Actor, q Query, p service
 		if len(sees) == 0 {
 			return service.Paged[View]{}, f, errScoreAuth
 		}
-		// The actor's places and the filter's: a row must lie in both.
-		if len(mq.Under) > 0 {
-			if !coveredBy(sees, mq.Under[0]) {
-				return service.Paged[View]{}, f, errScoreAuth
-			}
-		} else {
-			mq.Under = sees
-		}
+		// A row must lie in one of the actor's places (and within the
+		// filter's place, when one is given).
+		mq.Under = sees
 	}
 	if q.Kind == model.ScoreKindGridWorker && !all && onlySelf(a) {
 		mq.UserID = a.UserID
@@ -184,7 +179,7 @@ func (s *Service) List(ctx context.Context, a *service.Actor, q Query, p service
 	if err != nil {
 		return service.Paged[View]{}, f, err
 	}
-	vs, err := s.views(ctx, page.Items, false)
+	vs, err := s.views(ctx, page.Items, true)
 	return service.Paged[View]{Items: vs, More: page.More}, f, err
 }
 

@@ -74,14 +74,14 @@ func TestFirmScoreCard(t *testing.T) {
 	}
 
 	c.Step(t, "an open period is refused", func(t *testing.T) {
-		_, err := svc.Run(c.Ctx, admin, model.ScoreKindFirm, "2026Q4", 0)
+		_, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q4", 0)
 		servicetest.WantErr(t, err, service.KindUnprocessable, "period_not_closed")
 	})
 
 	var first []model.Score
 	var firstComps []model.ScoreComponent
 	c.Step(t, "each component's numerator and denominator", func(t *testing.T) {
-		res, err := svc.Run(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 0)
+		res, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 0)
 		servicetest.Must(t, err)
 		if res.Formula.Version != 2 || res.Run.Rows != 4 || res.Run.Written != 4 {
 			t.Fatalf("run %+v formula v%d, want v2 with 4 rows (2 compounds, street, city)", res.Run, res.Formula.Version)
@@ -132,7 +132,7 @@ func TestFirmScoreCard(t *testing.T) {
 		ids := func(comp string, limit int) (all []int64, counted []int64) {
 			p := service.Page{Limit: limit}
 			for {
-				ev, err := svc.Explain(c.Ctx, admin, v.ID, comp, p)
+				ev, err := svc.Explain(c.Ctx, admin, v.ID, comp, "", p)
 				servicetest.Must(t, err)
 				for _, e := range ev.Page.Items {
 					all = append(all, e.ID)
@@ -158,12 +158,12 @@ func TestFirmScoreCard(t *testing.T) {
 		wantIDs(t, "good ratings", counted, o["o3"], o["o1"])
 		all, _ = ids(model.CompComplaints, 10)
 		wantIDs(t, "complaints", all, o["o8"])
-		_, err := svc.Explain(c.Ctx, admin, v.ID, "nonsense", service.Page{})
+		_, err := svc.Explain(c.Ctx, admin, v.ID, "nonsense", "", service.Page{})
 		servicetest.WantErr(t, err, service.KindNotFound, "component_not_found")
 	})
 
 	c.Step(t, "re-running the period leaves the rows byte for byte", func(t *testing.T) {
-		res, err := svc.Run(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 0)
+		res, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 0)
 		servicetest.Must(t, err)
 		if res.Run.Written != 0 {
 			t.Fatalf("a re-run wrote %d rows, want 0", res.Run.Written)
@@ -173,7 +173,7 @@ func TestFirmScoreCard(t *testing.T) {
 	})
 
 	c.Step(t, "another formula version is a new set; the old stays", func(t *testing.T) {
-		res, err := svc.Run(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 1)
+		res, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 1)
 		servicetest.Must(t, err)
 		if res.Formula.Version != 1 || res.Run.Written != 4 {
 			t.Fatalf("run %+v, want 4 rows written under version 1", res.Run)
@@ -185,9 +185,28 @@ func TestFirmScoreCard(t *testing.T) {
 			t.Errorf("version 1 row %+v: the default formula needs 10 due orders to rank", v1.Score)
 		}
 		g := componentsByName(v1.Components)
-		if g[model.CompInspections].Status != model.ComponentInsufficient || g[model.CompRectification].Numerator != 1 ||
-			g[model.CompRectification].Denominator != 2 {
-			t.Errorf("version 1 components %+v", g)
+		// n1 90/100 and n2 40/50 (n0 is of Q2): 9000 + 8000 hundredths.
+		if i := g[model.CompInspections]; i.Status != model.ComponentOK || i.Numerator != 17000 || i.Denominator != 2 || i.Raw != 8500 {
+			t.Errorf("version 1 inspections %+v", i)
+		}
+		// i2 and r1 late, of the items i1, i2 and the rectifications r1, r2.
+		if r := g[model.CompRectification]; r.Numerator != 2 || r.Denominator != 4 || r.Raw != 5000 {
+			t.Errorf("version 1 rectification %+v", r)
+		}
+		ev, err := svc.Explain(c.Ctx, admin, v1.ID, model.CompInspections, "", service.Page{})
+		servicetest.Must(t, err)
+		wantIDs(t, "inspections", evidenceIDs(ev), f.ids["n2"], f.ids["n1"])
+		ev, err = svc.Explain(c.Ctx, admin, v1.ID, model.CompRectification, "", service.Page{})
+		servicetest.Must(t, err)
+		wantIDs(t, "action items", evidenceIDs(ev), f.ids["i2"], f.ids["i1"])
+		if ev.Source != "action_item" || !ev.Page.Items[0].Counted || ev.Page.Items[1].Counted {
+			t.Errorf("action item evidence %+v", ev)
+		}
+		ev, err = svc.Explain(c.Ctx, admin, v1.ID, model.CompRectification, "rectification", service.Page{})
+		servicetest.Must(t, err)
+		wantIDs(t, "rectifications", evidenceIDs(ev), f.ids["r2"], f.ids["r1"])
+		if ev.Source != "rectification" || ev.Page.Items[0].Counted || !ev.Page.Items[1].Counted {
+			t.Errorf("rectification evidence %+v", ev)
 		}
 		// The newest run decides the default version of a read.
 		rows, f, err := svc.PeriodScores(c.Ctx, score.Query{Kind: model.ScoreKindFirm, Period: "2026Q3"})
@@ -196,6 +215,33 @@ func TestFirmScoreCard(t *testing.T) {
 			t.Errorf("default read: version %d, %d rows", f.Version, len(rows))
 		}
 	})
+	c.Step(t, "a late fact changes in place only the rows it touches", func(t *testing.T) {
+		before := rowOf(t, svc, c, 2, model.ScopeCompound, c.Compounds[0].ID)
+		f.order("o11", 1, f.repair, bj(9, 1, 8, 0), 3, bj(9, 3, 9, 0),
+			ev{"dispatch", "verified", bj(9, 1, 8, 10)}, ev{"accept", "dispatched", bj(9, 1, 8, 20)},
+			ev{"complete", "in_progress", bj(9, 2, 8, 0)}, ev{"confirm", "completed", bj(9, 2, 10, 0)})
+		res, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q3", 2)
+		servicetest.Must(t, err)
+		if res.Run.Written != 3 {
+			t.Fatalf("wrote %d rows, want compound 1, the street and the city", res.Run.Written)
+		}
+		after := rowOf(t, svc, c, 2, model.ScopeCompound, c.Compounds[0].ID)
+		if after.ID != before.ID || after.Points != before.Points {
+			t.Errorf("compound 0 changed: %+v then %+v", before.Score, after.Score)
+		}
+		small := rowOf(t, svc, c, 2, model.ScopeCompound, c.Compounds[1].ID)
+		if g := componentsByName(small.Components)[model.CompSatisfaction]; g.Numerator != 2 || g.Denominator != 3 {
+			t.Errorf("compound 1 satisfaction %d/%d, want 2/3", g.Numerator, g.Denominator)
+		}
+	})
+}
+
+func evidenceIDs(ev score.Evidence) []int64 {
+	var out []int64
+	for _, e := range ev.Page.Items {
+		out = append(out, e.ID)
+	}
+	return out
 }
 
 func wantIDs(t *testing.T, what string, got []int64, want ...int64) {
