@@ -32,6 +32,7 @@ import (
 	"redprop/service/idem"
 	"redprop/service/meeting"
 	"redprop/service/message"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -79,6 +80,8 @@ type app struct {
 	action   *action.Service
 	vote     *vote.Service
 	wish     *wish.Service
+	receipt  *receipt.Service
+	notice   *notice.Service
 	score    *score.Service
 	ranking  *ranking.Service
 
@@ -209,6 +212,8 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	}
 	a.vote = vote.New(a.db, a.clock, a.message, vote.Options{Log: a.log})
 	a.wish = wish.New(a.db, a.clock, a.message, photoStore)
+	a.receipt = receipt.New(a.db, a.clock, a.message)
+	a.notice = notice.New(a.db, a.clock, a.message, a.receipt, photoStore, a.log)
 	// Built after the capabilities whose texts it re-checks.
 	a.recheck = message.NewRecheck(a.message, map[string]message.LateVerdict{
 		"order": a.order.ApplyLateVerdict, "meeting": a.meeting.ApplyLateVerdict, "wish": a.wish.ApplyLateVerdict,
@@ -220,7 +225,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	// receipts.
 	a.ranking = ranking.New(a.db, a.clock, ranking.ScoreCards{Cards: a.score},
 		a.message, a.calendar, a.vote, ranking.Options{AppealDays: a.cfg.AppealWindowDays, DecideDays: a.cfg.AppealDecisionDays,
-			Notices: ranking.ReceiptNotices{Receipts: receipt.New(a.db, a.clock, a.message)}, Photos: photoStore, Log: a.log})
+			Notices: ranking.ReceiptNotices{Receipts: a.receipt}, Photos: photoStore, Log: a.log})
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -238,6 +243,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Notice:         a.notice,
 		Score:          a.score,
 		Ranking:        a.ranking,
 	}), nil
@@ -397,6 +403,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.recheck.Run(ctx, a.cfg.MessageWorkerInterval) },
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.notice.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.score.Run(ctx, a.cfg.SchedulerInterval) },
 		// A missing calendar is a matter of days: hourly is enough, and its
 		// warning line is not repeated every scheduler pass.

@@ -23,6 +23,7 @@ import (
 	"redprop/service/calendar"
 	"redprop/service/demo"
 	"redprop/service/idem"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -79,6 +80,7 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
 	deps.Wish = wish.New(db, clock, deps.Message, photoStore)
+	deps.Notice = notice.New(db, clock, deps.Message, receipt.New(db, clock, deps.Message), photoStore, nil)
 	deps.Score = score.New(db, clock, score.Options{})
 	deps.Ranking = ranking.New(db, clock, ranking.ScoreCards{Cards: deps.Score}, deps.Message, deps.Calendar,
 		deps.Vote, ranking.Options{Notices: ranking.ReceiptNotices{Receipts: receipt.New(db, clock, deps.Message)}, Photos: photoStore})

@@ -547,6 +547,11 @@ func TestAcceptedRequestCheckNamesWhatBroke(t *testing.T) {
 // view), the schema's properties are their union and its required list
 // their intersection.
 var servedAs = map[string][]any{
+	"Notice":                {noticeResponse{}},
+	"ReceiptBuildingCounts": {buildingCountsResponse{}},
+	"ReceiptTally":          {receiptTallyResponse{}},
+	"ReceiptDoor":           {doorResponse{}},
+	"ReceiptDetail":         {receiptDetailResponse{}},
 	"Error":                 {errorBody{}},
 	"AuthUser":              {userResponse{}},
 	"AuthTokens":            {tokensResponse{}},

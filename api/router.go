@@ -20,6 +20,7 @@ import (
 	"redprop/service/idem"
 	"redprop/service/meeting"
 	"redprop/service/message"
+	"redprop/service/notice"
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
@@ -61,6 +62,7 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+	Notice   *notice.Service
 	Score    *score.Service
 	// Ranking publishes 红黑榜 and stars and takes their appeals.
 	Ranking *ranking.Service
@@ -110,6 +112,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.noticeRoutes(authed)
 	h.scoreRoutes(authed)
 	h.rankingRoutes(authed)
 	faultRoutes(r)

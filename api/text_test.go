@@ -171,6 +171,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		applyRequest{}, rejectRequest{}, invitationRequest{},
 		createVoteRequest{}, castBallotRequest{},
 		postWishRequest{}, wishActionRequest{},
+		createNoticeRequest{}, withdrawNoticeRequest{}, inPersonRequest{},
 		draftRankingRequest{}, reasonRequest{}, fileAppealRequest{}, appealNoteRequest{}, decideAppealRequest{},
 		talkRequest{}, flagVoteRequest{},
 	}

@@ -1,8 +1,8 @@
 package model
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,7 +37,7 @@ func Tables() []any {
 		&Checklist{}, &ChecklistVersion{}, &ChecklistItem{}, &Inspection{}, &InspectionItem{}, &Rectification{},
 		&ScoreFormula{}, &Score{}, &ScoreComponent{}, &ScoreRun{},
 		&Ranking{}, &RankingLine{}, &Appeal{}, &AppealEvent{}, &RankingFlag{},
-		&Receipt{}, &ReceiptTally{},
+		&Receipt{}, &ReceiptTally{}, &Notice{},
 	}
 	return append(tables, extraTables...)
 }

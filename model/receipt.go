@@ -299,3 +299,15 @@ func CountReceipts(ctx context.Context, db *gorm.DB, kind string, id int64, wher
 	err := q.Count(&n).Error
 	return n, Translate(err)
 }
+
+// ReceiptsOf reads the receipts of a subject of the households given, by
+// id.
+func ReceiptsOf(ctx context.Context, db *gorm.DB, kind string, id int64, households []int64) ([]Receipt, error) {
+	var out []Receipt
+	if len(households) == 0 {
+		return out, nil
+	}
+	err := db.WithContext(ctx).Where("subject_kind = ? AND subject_id = ? AND household_id IN ?", kind, id, households).
+		Order("id").Find(&out).Error
+	return out, Translate(err)
+}

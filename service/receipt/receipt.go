@@ -96,6 +96,9 @@ type Options struct {
 	// the push is tapped.
 	Fields map[string]string
 	Page   string
+	// CancelKey lets the publisher withdraw the pushes not yet sent
+	// (message.Service.CancelScheduled).
+	CancelKey string
 }
 
 // Delivery is what a delivery did.
@@ -200,7 +203,7 @@ func (s *Service) Deliver(ctx context.Context, tx *gorm.DB, subj Subject, scope 
 		}
 		for part := range slices.Chunk(users, memberChunk) {
 			ev := message.Event{Kind: opt.Kind, Event: opt.Event, Key: key, UserIDs: part, Title: opt.Title, Body: opt.Body,
-				Fields: opt.Fields, Page: opt.Page, InboxOnly: !opt.Push}
+				Fields: opt.Fields, Page: opt.Page, CancelKey: opt.CancelKey, InboxOnly: !opt.Push}
 			if err := s.msgs.Publish(ctx, tx, ev); err != nil {
 				return d, fmt.Errorf("receipt: tell members: %w", err)
 			}
