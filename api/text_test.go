@@ -174,6 +174,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		createNoticeRequest{}, withdrawNoticeRequest{}, inPersonRequest{},
 		draftRankingRequest{}, reasonRequest{}, fileAppealRequest{}, appealNoteRequest{}, decideAppealRequest{},
 		talkRequest{}, flagVoteRequest{},
+		addFormulaRequest{}, runScoresRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {
