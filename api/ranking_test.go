@@ -190,6 +190,10 @@ func TestRankingThroughTheRouter(t *testing.T) {
 	if len(inbox) != 2 || inbox[0].(map[string]any)["title"] != "2026年第2季度物业服务红黑榜已公布" {
 		t.Fatalf("manager's inbox %v", inbox)
 	}
+	// The resident reads the public result of 金日天玺 only.
+	if pub := s.must(http.StatusOK, "GET", path, resident, nil); len(pub.Body["lines"].([]any)) != 1 || pub.Body["firm_view"] != true {
+		t.Fatalf("resident's view %s", pub.Raw)
+	}
 	told := s.must(http.StatusOK, "GET", "/api/v1/me/messages", resident, nil).Body["items"].([]any)
 	if len(told) != 2 || !strings.Contains(told[0].(map[string]any)["body"].(string), "列入黑榜（得分 60.00）") {
 		t.Fatalf("resident's inbox %v", told)

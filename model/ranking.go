@@ -446,3 +446,11 @@ func CompoundResidentIDs(ctx context.Context, db *gorm.DB, compoundIDs []int64) 
 		Order("user_id").Pluck("user_id", &ids).Error
 	return ids, Translate(err)
 }
+
+// ResidentCompoundIDs returns the compounds a user lives in, ascending.
+func ResidentCompoundIDs(ctx context.Context, db *gorm.DB, userID int64) ([]int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Residency{}).Distinct("compound_id").Where("user_id = ?", userID).
+		Order("compound_id").Pluck("compound_id", &ids).Error
+	return ids, Translate(err)
+}

@@ -58,23 +58,38 @@ func firmIDs(a *service.Actor) []int64 {
 }
 
 // view is what one actor may see of a ranking: all of it (staff of its
-// scope), or the lines of the firms they manage (published versions only).
+// scope), or, of a published version, the lines of the firms they manage
+// and those of the compounds they live in or hold a grant over (the
+// public result, 公示, for the residents, committee and community told of
+// it).
 type view struct {
 	staff bool
 	firms []int64
+	local bool // the lines of compounds the actor lives in or serves
 }
 
 func (s *Service) viewOf(a *service.Actor, r model.Ranking) (view, error) {
 	if a.Can(rankingTarget(r), staffRoles...) {
 		return view{staff: true}, nil
 	}
-	if firms := firmIDs(a); len(firms) > 0 {
-		if r.State == model.RankingDraft {
+	if r.State == model.RankingDraft {
+		if len(firmIDs(a)) > 0 {
 			return view{}, errRankingNotFound
 		}
-		return view{firms: firms}, nil
+		return view{}, service.ErrOutOfScope
 	}
-	return view{}, service.ErrOutOfScope
+	return view{firms: firmIDs(a), local: true}, nil
+}
+
+// sees reports whether a view that is not the staff's shows line l.
+func (s *Service) sees(a *service.Actor, vw view, homes []int64, l model.RankingLine) bool {
+	if slices.Contains(vw.firms, l.FirmID) {
+		return true
+	}
+	if !vw.local || l.CompoundID == 0 {
+		return false
+	}
+	return slices.Contains(homes, l.CompoundID) || a.Can(service.TargetOf(model.ScopeCompound, l.CompoundID, l.Ancestry))
 }
 
 // loadRanking reads a ranking (404 when there is none).

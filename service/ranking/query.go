@@ -20,14 +20,16 @@ type Line struct {
 }
 
 // View is one ranking version as an actor may see it: every line for the
-// staff of its scope, the lines of their own firms for firm managers.
+// staff of its scope, of a published version the lines that concern the
+// others (their firms', the compounds they live in or serve).
 type View struct {
 	Ranking   model.Ranking
 	Rule      Rule
 	ScopeName string
 	Title     string
 	Lines     []Line
-	// FirmView: only the caller's firms' lines are shown.
+	// FirmView: only the lines that concern the caller are shown (their
+	// firms', their compounds').
 	FirmView bool
 }
 
@@ -49,7 +51,14 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 		return View{}, err
 	}
 	if !vw.staff {
-		lines = slices.DeleteFunc(lines, func(l model.RankingLine) bool { return !slices.Contains(vw.firms, l.FirmID) })
+		homes, err := model.ResidentCompoundIDs(ctx, s.db, a.UserID)
+		if err != nil {
+			return View{}, err
+		}
+		lines = slices.DeleteFunc(lines, func(l model.RankingLine) bool { return !s.sees(a, vw, homes, l) })
+		if len(lines) == 0 && len(vw.firms) == 0 {
+			return View{}, service.ErrOutOfScope
+		}
 	}
 	v := View{Ranking: r, Rule: ruleOfRanking(r), Title: title(r), FirmView: !vw.staff}
 	if v.Lines, err = s.lines(ctx, s.db, lines); err != nil {

@@ -414,7 +414,14 @@ func TestDraftReviewPublish(t *testing.T) {
 		if len(page.Items) != 1 {
 			t.Fatalf("manager lists %d rankings", len(page.Items))
 		}
-		_, err = e.svc.Get(e.Ctx, e.Actor("resident"), draft.Ranking.ID)
+		// A resident reads the public result of their own compound only;
+		// someone with nothing there, nothing.
+		mine, err := e.svc.Get(e.Ctx, e.Actor("resident"), draft.Ranking.ID)
+		servicetest.Must(t, err)
+		if len(mine.Lines) != 1 || mine.Lines[0].CompoundID != e.compounds[0].ID || mine.Lines[0].Placement != model.PlacementBlack {
+			t.Fatalf("resident sees %+v", mine.Lines)
+		}
+		_, err = e.svc.Get(e.Ctx, e.Actor("department"), draft.Ranking.ID)
 		servicetest.WantErr(t, err, service.KindForbidden, "out_of_scope")
 	})
 
