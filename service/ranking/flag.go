@@ -1,9 +1,12 @@
 package ranking
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,7 +99,10 @@ func (s *Service) syncFlagsOf(ctx context.Context, tx *gorm.DB, r model.Ranking,
 			}
 		}
 	}
-	for k, l := range cur {
+	// In line order, so that the same lists give the same flags.
+	keys := slices.SortedFunc(maps.Keys(cur), func(a, b lineKey) int { return cmp.Compare(cur[a].ID, cur[b].ID) })
+	for _, k := range keys {
+		l := cur[k]
 		if _, before := prev[k]; !before {
 			continue
 		}
