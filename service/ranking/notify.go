@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -199,17 +198,6 @@ func (n InboxNotices) PostToCompounds(ctx context.Context, tx *gorm.DB, nt Notic
 		}
 	}
 	return nil
-}
-
-// uniq keeps the first of each id.
-func uniq(ids []int64) []int64 {
-	out := ids[:0:0]
-	for _, id := range ids {
-		if id > 0 && !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // ReceiptNotices delivers a notice to the households of the compounds
