@@ -40,7 +40,9 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/ranking"
 	"redprop/service/receipt"
+	"redprop/service/score"
 	"redprop/service/vote"
 	"redprop/service/wechat"
 	"redprop/service/wish"
@@ -90,6 +92,8 @@ type app struct {
 	disclosure *disclosure.Service
 	dash       *dashboard.Service
 	export     *export.Service
+	score      *score.Service
+	ranking    *ranking.Service
 
 	unlockInstance func() // releases the outbox worker's instance name
 }
@@ -250,6 +254,12 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 			}
 		}
 	}
+	a.score = score.New(a.db, a.clock, score.Options{Log: a.log})
+	// 红黑榜 and stars read the score cards and tell residents through
+	// receipts.
+	a.ranking = ranking.New(a.db, a.clock, ranking.ScoreCards{Cards: a.score},
+		a.message, a.calendar, a.vote, ranking.Options{AppealDays: a.cfg.AppealWindowDays, DecideDays: a.cfg.AppealDecisionDays,
+			Notices: ranking.ReceiptNotices{Receipts: a.receipt}, Photos: photoStore, Log: a.log})
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
@@ -273,6 +283,8 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Dashboard:      a.dash,
 		Export:         a.export,
 		Console:        consoleOpts,
+		Score:          a.score,
+		Ranking:        a.ranking,
 	}), nil
 }
 
@@ -290,11 +302,12 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 	mc.Lease, mc.ReconcileAfter = cfg.PushLease, cfg.PushReconcileAfter
 	// kind → its template id and its mapping.
 	mp := map[string][2]string{
-		message.KindNewReport: {cfg.TemplateNewReport, cfg.TemplateNewReportFields},
-		message.KindProgress:  {cfg.TemplateProgress, cfg.TemplateProgressFields},
-		message.KindRating:    {cfg.TemplateRating, cfg.TemplateRatingFields},
-		message.KindMeeting:   {cfg.TemplateMeeting, cfg.TemplateMeetingFields},
-		message.KindNotice:    {cfg.TemplateNotice, cfg.TemplateNoticeFields},
+		message.KindNewReport:  {cfg.TemplateNewReport, cfg.TemplateNewReportFields},
+		message.KindProgress:   {cfg.TemplateProgress, cfg.TemplateProgressFields},
+		message.KindRating:     {cfg.TemplateRating, cfg.TemplateRatingFields},
+		message.KindMeeting:    {cfg.TemplateMeeting, cfg.TemplateMeetingFields},
+		message.KindNotice:     {cfg.TemplateNotice, cfg.TemplateNoticeFields},
+		message.KindEvaluation: {cfg.TemplateEvaluation, cfg.TemplateEvaluationFields},
 	}
 	longTerm, resend := config.KindList(cfg.TemplatesLongTerm), config.KindList(cfg.TemplatesResendUnknown)
 	mc.Templates = message.DefaultTemplates()
@@ -320,11 +333,12 @@ func messageConfig(cfg config.Config) (message.Config, error) {
 	mc.OAEnabled = cfg.WeChatOAEnabled
 	mc.OAAppID, mc.OAToken, mc.OAAESKey = cfg.WeChatOAAppID, cfg.WeChatOAToken, cfg.WeChatOAEncodingAESKey
 	oa := map[string][2]string{
-		message.KindNewReport: {cfg.OATemplateNewReport, cfg.OATemplateNewReportFields},
-		message.KindProgress:  {cfg.OATemplateProgress, cfg.OATemplateProgressFields},
-		message.KindRating:    {cfg.OATemplateRating, cfg.OATemplateRatingFields},
-		message.KindMeeting:   {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
-		message.KindNotice:    {cfg.OATemplateNotice, cfg.OATemplateNoticeFields},
+		message.KindNewReport:  {cfg.OATemplateNewReport, cfg.OATemplateNewReportFields},
+		message.KindProgress:   {cfg.OATemplateProgress, cfg.OATemplateProgressFields},
+		message.KindRating:     {cfg.OATemplateRating, cfg.OATemplateRatingFields},
+		message.KindMeeting:    {cfg.OATemplateMeeting, cfg.OATemplateMeetingFields},
+		message.KindNotice:     {cfg.OATemplateNotice, cfg.OATemplateNoticeFields},
+		message.KindEvaluation: {cfg.OATemplateEvaluation, cfg.OATemplateEvaluationFields},
 	}
 	mc.SMSEnabled = cfg.SMSEnabled
 	mc.SMSTemplate.Code = cfg.SMSTemplateID
@@ -433,6 +447,7 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.vote.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.action.Run(ctx, a.cfg.SchedulerInterval) },
 		func(ctx context.Context) { a.notice.Run(ctx, a.cfg.SchedulerInterval) },
+		func(ctx context.Context) { a.score.Run(ctx, a.cfg.SchedulerInterval) },
 		// A missing calendar is a matter of days: hourly is enough, and its
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },
@@ -521,6 +536,9 @@ func (a *app) loadDemoIfEmpty(ctx context.Context) error {
 		return err
 	}
 	a.demoLoaded = true
+	if _, err := demo.LoadEvaluation(ctx, a.db, city, a.clock.Now()); err != nil {
+		return err
+	}
 	a.log.InfoContext(ctx, `demo city loaded: log in with POST /api/v1/auth/login {"code": "..."}`)
 	for _, p := range city.People {
 		a.log.InfoContext(ctx, "demo login", "code", demo.Code(p.Name), "role", p.Role, "about", p.About)
@@ -561,6 +579,9 @@ func demoCmd(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Wr
 	defer a.close()
 	city, err := demo.Load(ctx, a.db, a.clock.Now())
 	if err != nil {
+		return err
+	}
+	if _, err := demo.LoadEvaluation(ctx, a.db, city, a.clock.Now()); err != nil {
 		return err
 	}
 	printDemo(out, city)

@@ -3,6 +3,7 @@
 //	redprop [-config file] [serve]   start the API (the default)
 //	redprop [-config file] migrate   bring the schema up to date
 //	redprop [-config file] demo      load the demo city into an empty database
+//	redprop [-config file] demo-history  write a closed past quarter and month of the demo city (to score)
 //	redprop [-config file] admin ... first admin invitation, list/revoke grants
 package main
 
@@ -32,7 +33,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs := flag.NewFlagSet("redprop", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML configuration file (REDPROP_* variables override it)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: redprop [-config file] [serve | migrate | demo | admin <invite|grants|revoke>]")
+		fmt.Fprintln(fs.Output(), "usage: redprop [-config file] [serve | migrate | demo | demo-history | admin <invite|grants|revoke>]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return migrateCmd(ctx, cfg, log, out)
 	case "demo":
 		return demoCmd(ctx, cfg, log, out)
+	case "demo-history":
+		return demoHistoryCmd(ctx, cfg, log, out)
 	case "admin":
 		return adminCmd(ctx, cfg, log, rest, out)
 	default:

@@ -31,7 +31,9 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/ranking"
 	"redprop/service/receipt"
+	"redprop/service/score"
 	"redprop/service/servicetest"
 	"redprop/service/vote"
 	"redprop/service/wechat"
@@ -87,6 +89,9 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Disclosure = disclosure.New(db, clock, photoStore, receipt.New(db, clock, deps.Message))
 	deps.Dashboard = dashboard.New(db, clock, dashboard.Options{})
 	deps.Export = export.New(db, clock, deps.Order, deps.Dashboard, deps.Vote, deps.Meeting, export.Options{Dir: t.TempDir(), SyncRows: 5})
+	deps.Score = score.New(db, clock, score.Options{})
+	deps.Ranking = ranking.New(db, clock, ranking.ScoreCards{Cards: deps.Score}, deps.Message, deps.Calendar,
+		deps.Vote, ranking.Options{Notices: ranking.ReceiptNotices{Receipts: receipt.New(db, clock, deps.Message)}, Photos: photoStore})
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

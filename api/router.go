@@ -28,6 +28,8 @@ import (
 	"redprop/service/order"
 	"redprop/service/org"
 	"redprop/service/photo"
+	"redprop/service/ranking"
+	"redprop/service/score"
 	"redprop/service/vote"
 	"redprop/service/wish"
 )
@@ -76,6 +78,9 @@ type Deps struct {
 
 	// Console configures the PC console at /console/.
 	Console ConsoleOptions
+	Score   *score.Service
+	// Ranking publishes 红黑榜 and stars and takes their appeals.
+	Ranking *ranking.Service
 }
 
 // handlers is the receiver of every endpoint.
@@ -127,6 +132,8 @@ func NewRouter(d Deps) *gin.Engine {
 	h.disclosureRoutes(authed)
 	h.dashboardRoutes(authed)
 	h.consoleRoutes(r, authed)
+	h.scoreRoutes(authed)
+	h.rankingRoutes(authed)
 	faultRoutes(r)
 	return r
 }

@@ -177,6 +177,9 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		publishDisclosureRequest{}, disclosureLineRequest{}, countersignRequest{}, disclosureInPersonRequest{},
 		createNoticeRequest{}, withdrawNoticeRequest{}, inPersonRequest{},
 		exportRequest{},
+		draftRankingRequest{}, reasonRequest{}, fileAppealRequest{}, appealNoteRequest{}, decideAppealRequest{},
+		talkRequest{}, flagVoteRequest{},
+		addFormulaRequest{}, runScoresRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {

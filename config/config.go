@@ -211,10 +211,22 @@ type Config struct {
 	ConsoleTicketTTL  time.Duration `yaml:"console_ticket_ttl" env:"CONSOLE_TICKET_TTL"`
 	ConsoleSessionTTL time.Duration `yaml:"console_session_ttl" env:"CONSOLE_SESSION_TTL"`
 	ConsoleWxaPage    string        `yaml:"console_wxa_page" env:"CONSOLE_WXA_PAGE"`
+
+	// The evaluation kind (考核结果通知: 红黑榜, stars, appeals, flags):
+	// its subscribe-message and service-account template ids and mappings.
+	TemplateEvaluation         string `yaml:"template_evaluation" env:"TEMPLATE_EVALUATION"`
+	TemplateEvaluationFields   string `yaml:"template_evaluation_fields" env:"TEMPLATE_EVALUATION_FIELDS"`
+	OATemplateEvaluation       string `yaml:"oa_template_evaluation" env:"OA_TEMPLATE_EVALUATION"`
+	OATemplateEvaluationFields string `yaml:"oa_template_evaluation_fields" env:"OA_TEMPLATE_EVALUATION_FIELDS"`
+	// AppealWindowDays: a firm may appeal a published ranking within this
+	// many working days; AppealDecisionDays: the reviewer decides within
+	// this many working days of the filing.
+	AppealWindowDays   int `yaml:"appeal_window_days" env:"APPEAL_WINDOW_DAYS"`
+	AppealDecisionDays int `yaml:"appeal_decision_days" env:"APPEAL_DECISION_DAYS"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
-var templateKinds = []string{"new_report", "progress", "rating", "meeting", "notice"}
+var templateKinds = []string{"new_report", "progress", "rating", "meeting", "notice", "evaluation"}
 
 // KindList splits a comma-separated list of template kinds.
 func KindList(s string) []string {
@@ -275,6 +287,7 @@ func Default() Config {
 		ExportSyncRows: 2000, ExportMaxRows: 200_000, ExportWorkers: 2, ExportTTL: 24 * time.Hour,
 
 		ConsoleTicketTTL: 3 * time.Minute, ConsoleSessionTTL: 12 * time.Hour, ConsoleWxaPage: "pages/console/login",
+		AppealWindowDays: 5, AppealDecisionDays: 10,
 	}
 }
 
@@ -402,6 +415,12 @@ func (c Config) Validate() error {
 	}
 	if c.RectificationDays < 1 || c.RectificationDays > 60 {
 		return errors.New("rectification_days (REDPROP_RECTIFICATION_DAYS): must be between 1 and 60 working days")
+	}
+	if c.AppealWindowDays < 1 || c.AppealWindowDays > 60 {
+		return errors.New("appeal_window_days (REDPROP_APPEAL_WINDOW_DAYS): must be 1 to 60 working days")
+	}
+	if c.AppealDecisionDays < 1 || c.AppealDecisionDays > 60 {
+		return errors.New("appeal_decision_days (REDPROP_APPEAL_DECISION_DAYS): must be 1 to 60 working days")
 	}
 	if c.FirmContractGrace < 0 {
 		return errors.New("firm_contract_grace (REDPROP_FIRM_CONTRACT_GRACE): must not be negative")

@@ -215,3 +215,32 @@ func TestConsoleConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestAppealDays(t *testing.T) {
+	t.Run("defaults are 5 and 10 working days", func(t *testing.T) {
+		if c := Default(); c.AppealWindowDays != 5 || c.AppealDecisionDays != 10 {
+			t.Fatalf("appeal days %d/%d", c.AppealWindowDays, c.AppealDecisionDays)
+		}
+	})
+	t.Run("the environment sets them", func(t *testing.T) {
+		cfg, err := Load("", env(map[string]string{"REDPROP_APPEAL_WINDOW_DAYS": "7", "REDPROP_APPEAL_DECISION_DAYS": "15"}))
+		if err != nil || cfg.AppealWindowDays != 7 || cfg.AppealDecisionDays != 15 {
+			t.Fatalf("%v %d/%d", err, cfg.AppealWindowDays, cfg.AppealDecisionDays)
+		}
+	})
+	for key, v := range map[string]string{"REDPROP_APPEAL_WINDOW_DAYS": "0", "REDPROP_APPEAL_DECISION_DAYS": "61"} {
+		t.Run(key+" out of range is refused by name", func(t *testing.T) {
+			_, err := Load("", env(map[string]string{key: v}))
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Fatalf("want %s named: %v", key, err)
+			}
+		})
+	}
+}
+
+func TestEvaluationTemplateKind(t *testing.T) {
+	cfg, err := Load("", env(map[string]string{"REDPROP_TEMPLATES_LONG_TERM": "evaluation"}))
+	if err != nil || cfg.TemplatesLongTerm != "evaluation" {
+		t.Fatalf("evaluation is a template kind: %v", err)
+	}
+}

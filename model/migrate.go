@@ -35,6 +35,8 @@ func Tables() []any {
 		&Vote{}, &VoteRoll{}, &Ballot{}, &Wish{},
 		&AuthSession{}, &RefreshToken{},
 		&Checklist{}, &ChecklistVersion{}, &ChecklistItem{}, &Inspection{}, &InspectionItem{}, &Rectification{},
+		&ScoreFormula{}, &Score{}, &ScoreComponent{}, &ScoreRun{},
+		&Ranking{}, &RankingLine{}, &Appeal{}, &AppealEvent{}, &RankingFlag{},
 		&Disclosure{}, &DisclosureLine{},
 		&Receipt{}, &ReceiptTally{}, &Notice{},
 		&DashRollup{}, &DashWatermark{}, &ExportJob{},
@@ -100,6 +102,17 @@ var steps = []step{
 	}},
 	{10, "default inspection checklist", func(tx *gorm.DB) error {
 		return SeedDefaultChecklist(tx.Statement.Context, tx)
+	}},
+	{20, "default score formulas and the scoring job's indexes", func(tx *gorm.DB) error {
+		for _, ix := range scoreIndexes {
+			if tx.Migrator().HasIndex(ix.table, ix.name) {
+				continue
+			}
+			if err := tx.Exec(fmt.Sprintf("CREATE INDEX %s ON %s (%s)", ix.name, ix.table, ix.cols)).Error; err != nil {
+				return err
+			}
+		}
+		return SeedFormulas(tx.Statement.Context, tx)
 	}},
 	{40, "one number per disclosure version", disclosureIndex},
 	{50, "households not reached by building and unit", func(tx *gorm.DB) error {

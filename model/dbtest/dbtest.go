@@ -126,7 +126,10 @@ func Truncate(db *gorm.DB) error {
 	if err := model.SeedDefaultChecklist(context.Background(), db); err != nil {
 		return err
 	}
-	return model.SeedCalendar(context.Background(), db)
+	if err := model.SeedCalendar(context.Background(), db); err != nil {
+		return err
+	}
+	return model.SeedFormulas(context.Background(), db)
 }
 
 func sanitize(s string) string {

@@ -13,6 +13,7 @@
 //	go run ./scripts/bench -d 5s                 # SQLite + in-process Redis, quick
 //	go run ./scripts/bench -mysql 'root@tcp(127.0.0.1:3306)/redprop_bench' -redis 127.0.0.1:6379 \
 //	    -size small -c 64 -d 30s -out scripts/bench/results/small
+//	go run ./scripts/bench -mysql '…' -size city -score -out scripts/bench/results/score-city
 //
 // With -mysql the named database is dropped and created afresh.
 package main
@@ -53,6 +54,7 @@ type options struct {
 	redisAddr string
 	out       string
 	note      string
+	score     bool
 }
 
 func main() {
@@ -64,6 +66,7 @@ func main() {
 	flag.StringVar(&o.redisAddr, "redis", "", "Redis address (empty: in-process)")
 	flag.StringVar(&o.out, "out", "", "write the report to <out>.md and <out>.json")
 	flag.StringVar(&o.note, "note", "", "a line about the run written into the report (e.g. what else ran on the machine)")
+	flag.BoolVar(&o.score, "score", false, "time the scoring job (a quarter of firms, a month of grid workers) on the seeded history instead of the load phases")
 	flag.Parse()
 	if _, ok := sizes[o.size]; !ok {
 		fmt.Fprintln(os.Stderr, "bench: -size must be none, small or city")
@@ -149,6 +152,13 @@ func run(o options) error {
 			return fmt.Errorf("seed: %w", err)
 		}
 		err = seed(sdb, o.size, rep)
+		if err == nil && o.score {
+			err = benchScore(sdb, o, rep)
+			if d, e := sdb.DB(); e == nil {
+				d.Close()
+			}
+			return err
+		}
 		if d, e := sdb.DB(); e == nil {
 			d.Close()
 		}

@@ -188,7 +188,7 @@ func seed(gdb *gorm.DB, size string, rep *Report) error {
 		for k := range n {
 			i := start + k
 			// Spread evenly over the year, oldest first, so ids grow with time.
-			at := end.Add(-time.Duration(yearSpan - yearSpan*int64(i)/int64(sh.orders)))
+			at := end.Add(-time.Duration(yearSpan - yearSpan/int64(sh.orders)*int64(i))) // (a product first would overflow)
 			anc, household := places[i%len(places)].Ancestry, int64(0)
 			if i%demoEvery == 0 {
 				anc = demoPlace

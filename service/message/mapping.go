@@ -22,11 +22,12 @@ var orderValues = []string{FieldNumber, FieldCategory, FieldPlace, FieldTime, Fi
 
 // kindValues are the values a template of each kind may map.
 var kindValues = map[string][]string{
-	KindNewReport: orderValues,
-	KindProgress:  orderValues,
-	KindRating:    orderValues,
-	KindMeeting:   {FieldMeetingTitle, FieldMeetingTime, FieldMeetingPlace, FieldTitle, FieldBody, FieldTime},
-	KindNotice:    {FieldTitle, FieldBody, FieldTime, FieldPublisher, FieldPlace},
+	KindNewReport:  orderValues,
+	KindProgress:   orderValues,
+	KindRating:     orderValues,
+	KindMeeting:    {FieldMeetingTitle, FieldMeetingTime, FieldMeetingPlace, FieldTitle, FieldBody, FieldTime},
+	KindNotice:     {FieldTitle, FieldBody, FieldTime, FieldPublisher, FieldPlace},
+	KindEvaluation: {FieldTitle, FieldState, FieldTime, FieldBody},
 }
 
 // valueTypes are the keyword types able to hold each value. Order numbers

@@ -32,12 +32,13 @@ const (
 	tplRating   = "tpl_rating"
 	tplMeeting  = "tpl_meeting"
 	tplNotice   = "tpl_notice"
+	tplEval     = "tpl_evaluation"
 )
 
 var tplOf = map[string]string{
 	message.KindNewReport: tplNew, message.KindProgress: tplProgress,
 	message.KindRating: tplRating, message.KindMeeting: tplMeeting,
-	message.KindNotice: tplNotice,
+	message.KindNotice: tplNotice, message.KindEvaluation: tplEval,
 }
 
 // env is the service over a clean database, a fake clock and the fake

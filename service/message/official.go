@@ -66,6 +66,9 @@ func DefaultOATemplates() map[string]OATemplate {
 		KindNotice: {Fields: map[string]string{ // 公告通知
 			"thing1": FieldTitle, "thing2": FieldPublisher, "time3": FieldTime,
 		}},
+		KindEvaluation: {Fields: map[string]string{ // 考核结果通知
+			"thing1": FieldTitle, "phrase2": FieldState, "time3": FieldTime,
+		}},
 	}
 }
 

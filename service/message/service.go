@@ -39,11 +39,14 @@ const (
 	KindRating    = "rating"     // 满意度评价
 	KindMeeting   = "meeting"    // 会议通知
 	KindNotice    = "notice"     // 公告通知: notices and disclosures told to households
+	// KindEvaluation tells firms, staff and committees of 红黑榜, star
+	// ratings, appeals and their consequences.
+	KindEvaluation = "evaluation" // 考核结果通知
 )
 
 // Kinds lists the template kinds in display order.
 func Kinds() []string {
-	return []string{KindNewReport, KindProgress, KindRating, KindMeeting, KindNotice}
+	return []string{KindNewReport, KindProgress, KindRating, KindMeeting, KindNotice, KindEvaluation}
 }
 
 // Sender pushes one subscribe message. *wechat.Client and *wechat.Sandbox

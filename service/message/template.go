@@ -76,6 +76,9 @@ func DefaultTemplates() map[string]Template {
 		KindNotice: {Page: "pages/notice/detail?id={notice_id}", Fields: map[string]string{ // 公告通知
 			"thing1": FieldTitle, "thing2": FieldPublisher, "time3": FieldTime, "thing4": FieldBody,
 		}},
+		KindEvaluation: {Page: "pages/evaluation/index", Fields: map[string]string{ // 考核结果通知
+			"thing1": FieldTitle, "phrase2": FieldState, "time3": FieldTime, "thing4": FieldBody,
+		}},
 	}
 }
 

@@ -1,0 +1,93 @@
+package ranking
+
+import (
+	"context"
+	"errors"
+
+	"redprop/model"
+	"redprop/service"
+	"redprop/service/score"
+)
+
+// ScoreCards reads the firm score cards of service/score as Scores.
+type ScoreCards struct {
+	Cards *score.Service
+}
+
+// componentNames are what people read for the firm components.
+var componentNames = map[string]string{
+	model.CompSatisfaction: "满意率", model.CompOnTime: "按期结案率", model.CompCompletion: "结案率",
+	model.CompResponse: "响应率", model.CompRework: "返工率", model.CompComplaints: "投诉率",
+	model.CompInspections: "检查得分", model.CompRectification: "整改逾期率",
+}
+
+// QuarterScores returns the firm × compound scores of a quarter under the
+// scope, computed by the formula of the quarter's newest run; none when
+// the quarter has not been scored.
+func (c ScoreCards) QuarterScores(ctx context.Context, period string, scope Scope) (ScoreSet, error) {
+	rows, f, err := c.Cards.PeriodScores(ctx, score.Query{Kind: model.ScoreKindFirm, Period: period,
+		ScopeKind: model.ScopeCompound, UnderKind: scope.Kind, UnderID: scope.ID})
+	var se *service.Error
+	if errors.As(err, &se) && se.Code == "period_not_scored" {
+		return ScoreSet{}, nil
+	}
+	if err != nil {
+		return ScoreSet{}, err
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	comps, err := c.Cards.Components(ctx, ids)
+	if err != nil {
+		return ScoreSet{}, err
+	}
+	set := ScoreSet{FormulaVersion: int64(f.Version), Rule: ruleOfSpec(f.Spec, scope)}
+	for _, r := range rows {
+		row := ScoreRow{ScoreID: r.ID, FirmID: r.FirmID, CompoundID: r.ScopeID, Ancestry: r.Ancestry, Centi: r.Points,
+			Insufficient: !r.RankEligible}
+		if !r.RankEligible && r.Ineligible != "" {
+			row.Reason = r.Ineligible + "，不参加排名"
+		}
+		for _, cp := range comps[r.ID] {
+			name := componentNames[cp.Name]
+			if name == "" {
+				name = cp.Name
+			}
+			row.Components = append(row.Components, Component{Key: cp.Name, Name: name, Numerator: cp.Numerator,
+				Denominator: cp.Denominator, PointsCenti: cp.Points, Insufficient: cp.Status == model.ComponentInsufficient})
+		}
+		set.Rows = append(set.Rows, row)
+	}
+	return set, nil
+}
+
+// ruleOfSpec reads the list rule and star bands of a formula; a formula
+// without them gives the zero rule (the service's default applies).
+func ruleOfSpec(spec model.FormulaSpec, scope Scope) Rule {
+	if spec.List == nil {
+		return Rule{}
+	}
+	r := DefaultRule()
+	switch spec.List.Kind {
+	case "threshold":
+		r.Mode, r.RedMin, r.BlackBelow = ModeThreshold, spec.List.RedMin, spec.List.BlackMax
+	default:
+		r.Mode, r.Top, r.Bottom = ModeRank, spec.List.N, spec.List.N
+	}
+	// Firms are compared within each street or district of a wider scope.
+	switch {
+	case spec.List.Group == model.LevelStreet && scope.Kind != model.LevelStreet:
+		r.GroupBy = model.LevelStreet
+	case spec.List.Group == model.LevelDistrict && scope.Kind == model.LevelCity:
+		r.GroupBy = model.LevelDistrict
+	}
+	bands := map[int]int64{}
+	for _, b := range spec.Stars {
+		bands[b.Stars] = b.Min
+	}
+	if len(bands) > 0 {
+		r.StarBands = []int64{bands[5], bands[4], bands[3], bands[2]}
+	}
+	return r
+}
