@@ -107,7 +107,9 @@ type Delivery struct {
 	Delivered    int64 // households whose inbox reached at least one member
 	Unregistered int64 // households with nobody registered
 	Pushed       int64 // households whose members' pushes were queued
-	Members      int64 // inbox messages written (members told, each once)
+	// Members counts the registered members told, per household: someone
+	// registered in two households told counts twice, with one message.
+	Members int64
 }
 
 // Batch sizes: households read per chunk, receipt rows per INSERT, and
@@ -130,7 +132,9 @@ var (
 // tallies. Every write is a multi-row INSERT in chunks: some 50 statements
 // for 5,000 households. A subject is delivered once (a second delivery is
 // a conflict, the tallies' unique key deciding under concurrency); a
-// scope without households is refused.
+// scope without households is refused. Thousands of households take
+// longer than the ordinary transaction budget on a loaded database: run
+// tx with model.InLongTx.
 func (s *Service) Deliver(ctx context.Context, tx *gorm.DB, subj Subject, scope Scope, opt Options) (Delivery, error) {
 	var d Delivery
 	if err := subj.valid(); err != nil {

@@ -40,7 +40,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) deliver(subj receipt.Subject, scope receipt.Scope, push bool) (receipt.Delivery, error) {
 	var d receipt.Delivery
-	err := model.InTx(e.Ctx, e.DB, func(tx *gorm.DB) error {
+	err := model.InLongTx(e.Ctx, e.DB, 2*time.Minute, func(tx *gorm.DB) error {
 		var err error
 		d, err = e.svc.Deliver(e.Ctx, tx, subj, scope, receipt.Options{Event: "test.published", Title: "停水通知",
 			Body: "明日 9:00–17:00 停水", Push: push, Fields: map[string]string{"title": "停水通知", "publisher": "物业"}})
