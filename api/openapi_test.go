@@ -549,6 +549,7 @@ func TestAcceptedRequestCheckNamesWhatBroke(t *testing.T) {
 var servedAs = map[string][]any{
 	"Notice":                {noticeResponse{}},
 	"ReceiptBuildingCounts": {buildingCountsResponse{}},
+	"ReceiptUnitCounts":     {unitCountsResponse{}},
 	"ReceiptTally":          {receiptTallyResponse{}},
 	"ReceiptDoor":           {doorResponse{}},
 	"ReceiptDetail":         {receiptDetailResponse{}},

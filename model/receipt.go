@@ -59,8 +59,9 @@ type Receipt struct {
 }
 
 // ReceiptTally keeps the counts of one subject's receipts, for the whole
-// subject (BuildingID 0, no other place) and per building (the building's
-// ancestry, so that a grid worker's buildings are an indexed equality),
+// subject (BuildingID 0, no other place), per building (Unit empty) and
+// per unit of a building (the building's ancestry, so that a grid
+// worker's buildings are an indexed equality),
 // moved in the transaction of every change to a receipt: a count never
 // scans the receipts. The ancestry columns are spelt out rather than
 // embedded so that building_id can close the unique key.
@@ -69,6 +70,7 @@ type ReceiptTally struct {
 	SubjectKind string `gorm:"size:16;not null;uniqueIndex:ux_receipt_tally,priority:1"`
 	SubjectID   int64  `gorm:"not null;uniqueIndex:ux_receipt_tally,priority:2"`
 	BuildingID  int64  `gorm:"not null;uniqueIndex:ux_receipt_tally,priority:3"`
+	Unit        string `gorm:"size:16;not null;default:'';uniqueIndex:ux_receipt_tally,priority:4"`
 	CityID      int64  `gorm:"not null;default:0"`
 	DistrictID  int64  `gorm:"not null;default:0"`
 	StreetID    int64  `gorm:"not null;default:0"`
@@ -143,8 +145,9 @@ func InsertTallies(ctx context.Context, db *gorm.DB, rows []ReceiptTally) error 
 }
 
 // Tallies reads a subject's tallies: the whole subject first, then its
-// buildings by id. within, when not nil, keeps the buildings under one of
-// the places (the whole subject's row stays).
+// buildings by id, each followed by its units. within, when not nil,
+// keeps the buildings under one of the places (the whole subject's row
+// stays).
 func Tallies(ctx context.Context, db *gorm.DB, kind string, id int64, within []Place) ([]ReceiptTally, error) {
 	var out []ReceiptTally
 	q := db.WithContext(ctx).Where("subject_kind = ? AND subject_id = ?", kind, id)
@@ -152,7 +155,7 @@ func Tallies(ctx context.Context, db *gorm.DB, kind string, id int64, within []P
 		cond, args := placesCond(within)
 		q = q.Where("(building_id = 0 OR "+cond+")", args...)
 	}
-	err := q.Order("building_id").Find(&out).Error
+	err := q.Order("building_id, unit").Find(&out).Error
 	return out, Translate(err)
 }
 
@@ -180,8 +183,11 @@ type TallyDelta struct {
 
 func (d TallyDelta) zero() bool { return d == TallyDelta{} }
 
-// BumpTallies adds d to the whole subject's tally and to its building's.
-func BumpTallies(ctx context.Context, tx *gorm.DB, kind string, id, buildingID int64, d TallyDelta) error {
+// BumpTallies adds d to the whole subject's tally, to its building's and
+// to its unit's. One UPDATE takes the rows in the unique key's order
+// (the whole subject's first), so concurrent changes never deadlock on
+// them.
+func BumpTallies(ctx context.Context, tx *gorm.DB, kind string, id, buildingID int64, unit string, d TallyDelta) error {
 	if d.zero() {
 		return nil
 	}
@@ -192,7 +198,8 @@ func BumpTallies(ctx context.Context, tx *gorm.DB, kind string, id, buildingID i
 		}
 	}
 	res := tx.WithContext(ctx).Model(&ReceiptTally{}).
-		Where("subject_kind = ? AND subject_id = ? AND building_id IN ?", kind, id, []int64{0, buildingID}).
+		Where("subject_kind = ? AND subject_id = ? AND ((building_id = 0 AND unit = '') OR (building_id = ? AND unit IN ?))",
+			kind, id, buildingID, []string{"", unit}).
 		UpdateColumns(set)
 	return Translate(res.Error)
 }

@@ -90,6 +90,15 @@ func (e *env) wantTallyOf(subj receipt.Subject, buildings int) receipt.Tally {
 	}
 	for _, b := range tl.Buildings {
 		check("building "+b.Name, b.Counts, "building_id = ?", b.BuildingID)
+		var units int64
+		servicetest.Must(e.T, e.DB.Model(&model.Receipt{}).Where("subject_kind = ? AND subject_id = ? AND building_id = ?",
+			subj.Kind, subj.ID, b.BuildingID).Distinct("unit").Count(&units).Error)
+		if int64(len(b.Units)) != units {
+			e.T.Fatalf("building %s: %d unit tallies, %d units", b.Name, len(b.Units), units)
+		}
+		for _, u := range b.Units {
+			check("building "+b.Name+" unit "+u.Unit, u.Counts, "building_id = ? AND unit = ?", b.BuildingID, u.Unit)
+		}
 	}
 	return tl
 }
