@@ -67,10 +67,10 @@ type Receipt struct {
 // embedded so that building_id can close the unique key.
 type ReceiptTally struct {
 	Base
-	SubjectKind string `gorm:"size:16;not null;uniqueIndex:ux_receipt_tally,priority:1"`
-	SubjectID   int64  `gorm:"not null;uniqueIndex:ux_receipt_tally,priority:2"`
-	BuildingID  int64  `gorm:"not null;uniqueIndex:ux_receipt_tally,priority:3"`
-	Unit        string `gorm:"size:16;not null;default:'';uniqueIndex:ux_receipt_tally,priority:4"`
+	SubjectKind string `gorm:"size:16;not null;uniqueIndex:ux_receipt_tally_unit,priority:1"`
+	SubjectID   int64  `gorm:"not null;uniqueIndex:ux_receipt_tally_unit,priority:2"`
+	BuildingID  int64  `gorm:"not null;uniqueIndex:ux_receipt_tally_unit,priority:3"`
+	Unit        string `gorm:"size:16;not null;default:'';uniqueIndex:ux_receipt_tally_unit,priority:4"`
 	CityID      int64  `gorm:"not null;default:0"`
 	DistrictID  int64  `gorm:"not null;default:0"`
 	StreetID    int64  `gorm:"not null;default:0"`
