@@ -247,12 +247,18 @@ func newReceiptCounts(c receipt.Counts) receiptCountsResponse {
 		Pushed: c.Pushed, Read: c.Read, Confirmed: c.Confirmed, InPerson: c.InPerson, Reached: c.Reached, NotReached: c.NotReached}
 }
 
+type unitCountsResponse struct {
+	Unit string `json:"unit"`
+	receiptCountsResponse
+}
+
 type buildingCountsResponse struct {
 	BuildingID int64  `json:"building_id"`
 	Name       string `json:"name"`
 	CompoundID int64  `json:"compound_id"`
 	GridID     int64  `json:"grid_id"`
 	receiptCountsResponse
+	Units []unitCountsResponse `json:"units"`
 }
 
 type receiptTallyResponse struct {
@@ -265,8 +271,12 @@ type receiptTallyResponse struct {
 func newReceiptTally(t receipt.Tally) receiptTallyResponse {
 	out := receiptTallyResponse{receiptCountsResponse: newReceiptCounts(t.Counts), Buildings: []buildingCountsResponse{}}
 	for _, b := range t.Buildings {
-		out.Buildings = append(out.Buildings, buildingCountsResponse{BuildingID: b.BuildingID, Name: b.Name,
-			CompoundID: b.CompoundID, GridID: b.GridID, receiptCountsResponse: newReceiptCounts(b.Counts)})
+		bc := buildingCountsResponse{BuildingID: b.BuildingID, Name: b.Name, CompoundID: b.CompoundID, GridID: b.GridID,
+			receiptCountsResponse: newReceiptCounts(b.Counts), Units: []unitCountsResponse{}}
+		for _, u := range b.Units {
+			bc.Units = append(bc.Units, unitCountsResponse{Unit: u.Unit, receiptCountsResponse: newReceiptCounts(u.Counts)})
+		}
+		out.Buildings = append(out.Buildings, bc)
 	}
 	return out
 }

@@ -196,5 +196,13 @@ func TestNoticeThroughTheRouter(t *testing.T) {
 		if len(mine) != 1 {
 			t.Fatalf("author's list %v", mine)
 		}
+		grid := s.login("grid")
+		if staff := s.must(http.StatusOK, "GET", "/api/v1/notices?list=staff", grid, nil).Body["items"].([]any); len(staff) != 1 ||
+			staff[0].(map[string]any)["state"] != "withdrawn" {
+			t.Fatalf("grid worker's list %v", staff)
+		}
+		if r := s.do("GET", "/api/v1/notices?list=all", grid, nil); r.Status != 400 || r.ErrCode() != "bad_list" {
+			t.Fatalf("unknown list: %s", r.Raw)
+		}
 	})
 }

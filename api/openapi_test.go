@@ -630,14 +630,15 @@ var servedAs = map[string][]any{
 	"DashboardChild":          {childResponse{}},
 	"DashboardPoint":          {pointResponse{}},
 	"ExportJob":               {exportJobResponse{}},
-	"RankingComponent":      {componentResponse{}},
-	"RankingLine":           {rankingLineResponse{}},
-	"RankingRule":           {rankingRuleResponse{}},
-	"Ranking":               {rankingResponse{}},
-	"AppealEvent":           {appealEventResponse{}},
-	"Appeal":                {appealResponse{}},
-	"RankingFlag":           {rankingFlagResponse{}},
-	"RankingFlagVote":       {flagVoteResponse{}},
+	"RankingComponent":        {componentResponse{}},
+	"RankingLine":             {rankingLineResponse{}},
+	"RankingRule":             {rankingRuleResponse{}},
+	"Ranking":                 {rankingResponse{}},
+	"AppealEvent":             {appealEventResponse{}},
+	"Appeal":                  {appealResponse{}},
+	"RankingFlag":             {rankingFlagResponse{}},
+	"RankingFlagVote":         {flagVoteResponse{}},
+	"ReceiptUnitCounts":       {unitCountsResponse{}},
 }
 
 // sharedWithRequests are schemas that are request bodies too: their

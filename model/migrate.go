@@ -123,6 +123,15 @@ var steps = []step{
 		}
 		return tx.Exec("CREATE INDEX ix_receipt_open_building ON receipts (subject_kind, subject_id, building_id, unit, reached)").Error
 	}},
+	{51, "receipt counters per unit", func(tx *gorm.DB) error {
+		// The counters' key gained the unit (ux_receipt_tally_unit, made by
+		// AutoMigrate); a database made before keeps the key without it,
+		// which would refuse a building's second unit.
+		if !tx.Migrator().HasIndex(&ReceiptTally{}, "ux_receipt_tally") {
+			return nil
+		}
+		return tx.Migrator().DropIndex(&ReceiptTally{}, "ux_receipt_tally")
+	}},
 }
 
 // orderQueueIndexes are the composite indexes of migration 5, by name and

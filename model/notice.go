@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -102,4 +103,51 @@ func CommitteeOf(ctx context.Context, db *gorm.DB, compoundID int64) (Committee,
 	var c Committee
 	err := db.WithContext(ctx).Where("compound_id = ?", compoundID).Take(&c).Error
 	return c, Translate(err)
+}
+
+// NoticeReach is who asks for the notices of their part of the tree: each
+// field adds notices to the list (an OR of indexed equalities).
+type NoticeReach struct {
+	All      bool    // a platform admin: every notice
+	AuthorID int64   // the notices they wrote
+	Under    []Place // every notice under one of these places (staff of the tree)
+	// Around are places inside a community: for a compound or a building,
+	// the notices of its compound and those of its community and street as
+	// a whole; for a grid or the community itself, every notice of the
+	// community and those of its street as a whole.
+	Around []Ancestry
+	Firms  []int64 // notices published by these firms
+}
+
+// NoticesReaching reads one keyset page, newest first, of the notices r
+// reaches.
+func NoticesReaching(ctx context.Context, db *gorm.DB, r NoticeReach, p Page) (Paged[Notice], error) {
+	q := db.Model(&Notice{})
+	if !r.All {
+		conds := []string{"author_id = ?"}
+		args := []any{r.AuthorID}
+		for _, pl := range r.Under {
+			if col := AncestryColumn(pl.Kind); col != "" {
+				conds = append(conds, col+" = ?")
+				args = append(args, pl.ID)
+			}
+		}
+		for _, a := range r.Around {
+			if a.CompoundID != 0 {
+				conds = append(conds, "compound_id = ?", "(community_id = ? AND compound_id = 0)")
+				args = append(args, a.CompoundID, a.CommunityID)
+			} else {
+				conds = append(conds, "community_id = ?")
+				args = append(args, a.CommunityID)
+			}
+			conds = append(conds, "(street_id = ? AND community_id = 0)")
+			args = append(args, a.StreetID)
+		}
+		if len(r.Firms) > 0 {
+			conds = append(conds, "(publisher_kind = 'firm' AND publisher_id IN ?)")
+			args = append(args, r.Firms)
+		}
+		q = q.Where("("+strings.Join(conds, " OR ")+")", args...)
+	}
+	return KeysetPage[Notice](ctx, q, "id", p)
 }

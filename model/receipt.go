@@ -2,6 +2,8 @@ package model
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -57,16 +59,18 @@ type Receipt struct {
 }
 
 // ReceiptTally keeps the counts of one subject's receipts, for the whole
-// subject (BuildingID 0, no other place) and per building (the building's
-// ancestry, so that a grid worker's buildings are an indexed equality),
+// subject (BuildingID 0, no other place), per building (Unit empty) and
+// per unit of a building (the building's ancestry, so that a grid
+// worker's buildings are an indexed equality),
 // moved in the transaction of every change to a receipt: a count never
 // scans the receipts. The ancestry columns are spelt out rather than
 // embedded so that building_id can close the unique key.
 type ReceiptTally struct {
 	Base
-	SubjectKind string `gorm:"size:16;not null;uniqueIndex:ux_receipt_tally,priority:1"`
-	SubjectID   int64  `gorm:"not null;uniqueIndex:ux_receipt_tally,priority:2"`
-	BuildingID  int64  `gorm:"not null;uniqueIndex:ux_receipt_tally,priority:3"`
+	SubjectKind string `gorm:"size:16;not null;uniqueIndex:ux_receipt_tally_unit,priority:1"`
+	SubjectID   int64  `gorm:"not null;uniqueIndex:ux_receipt_tally_unit,priority:2"`
+	BuildingID  int64  `gorm:"not null;uniqueIndex:ux_receipt_tally_unit,priority:3"`
+	Unit        string `gorm:"size:16;not null;default:'';uniqueIndex:ux_receipt_tally_unit,priority:4"`
 	CityID      int64  `gorm:"not null;default:0"`
 	DistrictID  int64  `gorm:"not null;default:0"`
 	StreetID    int64  `gorm:"not null;default:0"`
@@ -106,10 +110,10 @@ func MembersOf(ctx context.Context, db *gorm.DB, ids []int64) ([]ReceiptMember, 
 	return out, Translate(err)
 }
 
-// HouseholdsUnder lists up to limit households under one node of the tree
-// (col is an ancestry column: street_id, community_id, compound_id,
-// building_id) with ids above after, by id; ids, when not empty, keeps
-// only those households.
+// HouseholdsUnder lists up to limit households under the nodes of the
+// tree given (col is an ancestry column: street_id, community_id,
+// compound_id, building_id; or id for households named one by one) with
+// ids above after, by id.
 func HouseholdsUnder(ctx context.Context, db *gorm.DB, col string, nodes []int64, after int64, limit int) ([]Household, error) {
 	var out []Household
 	err := db.WithContext(ctx).Where(col+" IN ? AND id > ?", nodes, after).Order("id").Limit(limit).Find(&out).Error
@@ -141,8 +145,9 @@ func InsertTallies(ctx context.Context, db *gorm.DB, rows []ReceiptTally) error 
 }
 
 // Tallies reads a subject's tallies: the whole subject first, then its
-// buildings by id. within, when not nil, keeps the buildings under one of
-// the places (the whole subject's row stays).
+// buildings by id, each followed by its units. within, when not nil,
+// keeps the buildings under one of the places (the whole subject's row
+// stays).
 func Tallies(ctx context.Context, db *gorm.DB, kind string, id int64, within []Place) ([]ReceiptTally, error) {
 	var out []ReceiptTally
 	q := db.WithContext(ctx).Where("subject_kind = ? AND subject_id = ?", kind, id)
@@ -150,7 +155,7 @@ func Tallies(ctx context.Context, db *gorm.DB, kind string, id int64, within []P
 		cond, args := placesCond(within)
 		q = q.Where("(building_id = 0 OR "+cond+")", args...)
 	}
-	err := q.Order("building_id").Find(&out).Error
+	err := q.Order("building_id, unit").Find(&out).Error
 	return out, Translate(err)
 }
 
@@ -178,8 +183,11 @@ type TallyDelta struct {
 
 func (d TallyDelta) zero() bool { return d == TallyDelta{} }
 
-// BumpTallies adds d to the whole subject's tally and to its building's.
-func BumpTallies(ctx context.Context, tx *gorm.DB, kind string, id, buildingID int64, d TallyDelta) error {
+// BumpTallies adds d to the whole subject's tally, to its building's and
+// to its unit's. One UPDATE takes the rows in the unique key's order
+// (the whole subject's first), so concurrent changes never deadlock on
+// them.
+func BumpTallies(ctx context.Context, tx *gorm.DB, kind string, id, buildingID int64, unit string, d TallyDelta) error {
 	if d.zero() {
 		return nil
 	}
@@ -190,7 +198,8 @@ func BumpTallies(ctx context.Context, tx *gorm.DB, kind string, id, buildingID i
 		}
 	}
 	res := tx.WithContext(ctx).Model(&ReceiptTally{}).
-		Where("subject_kind = ? AND subject_id = ? AND building_id IN ?", kind, id, []int64{0, buildingID}).
+		Where("subject_kind = ? AND subject_id = ? AND ((building_id = 0 AND unit = '') OR (building_id = ? AND unit IN ?))",
+			kind, id, buildingID, []string{"", unit}).
 		UpdateColumns(set)
 	return Translate(res.Error)
 }
@@ -310,4 +319,22 @@ func ReceiptsOf(ctx context.Context, db *gorm.DB, kind string, id int64, househo
 	err := db.WithContext(ctx).Where("subject_kind = ? AND subject_id = ? AND household_id IN ?", kind, id, households).
 		Order("id").Find(&out).Error
 	return out, Translate(err)
+}
+
+// InLongTx is InTx with a transaction budget of within (or db's own Tx
+// deadline, if longer) instead: for the few writes that rightly take
+// long, such as telling every household of a street of a notice in one
+// transaction. Each statement keeps its own query deadline, so a database
+// that stops answering still fails fast.
+func InLongTx(ctx context.Context, db *gorm.DB, within time.Duration, fn func(tx *gorm.DB) error) error {
+	txCtx, cancel := ctx, context.CancelFunc(func() {})
+	if d := deadlinesOf(db); d != nil && !noDeadline(ctx) {
+		txCtx, cancel = withDeadline(ctx, max(within, d.Tx))
+	}
+	defer cancel()
+	err := Translate(db.WithContext(txCtx).Transaction(fn))
+	if err != nil && ctx.Err() == nil && errors.Is(txCtx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: transaction past its deadline: %w", ErrUnavailable, err)
+	}
+	return err
 }

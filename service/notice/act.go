@@ -152,7 +152,7 @@ func (s *Service) PublishDue(ctx context.Context) (int, error) {
 	published := 0
 	for _, d := range due {
 		done := false
-		err := model.InTxRetry(ctx, s.db, 3, func(tx *gorm.DB) error {
+		err := model.InLongTx(ctx, s.db, publishBudget, func(tx *gorm.DB) error {
 			done = false
 			n, err := model.LockByID[model.Notice](ctx, tx, d.ID)
 			if err != nil || n.State != model.NoticeScheduled {

@@ -91,6 +91,9 @@ const (
 	maxAhead      = 90 * 24 * time.Hour  // the furthest a notice can be scheduled
 	maxLife       = 366 * 24 * time.Hour // the longest a notice stays up
 	idemKeyMaxLen = 64
+	// publishBudget bounds the transaction that tells every household of
+	// the scope: a street's thousands take longer than an ordinary write.
+	publishBudget = 2 * time.Minute
 )
 
 var (
@@ -181,7 +184,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	if in.IdemKey != "" {
 		n.IdemKey = &in.IdemKey
 	}
-	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+	err = model.InLongTx(ctx, s.db, publishBudget, func(tx *gorm.DB) error {
 		if err := model.Create(ctx, tx, &n); err != nil {
 			return err
 		}

@@ -297,6 +297,30 @@ func TestNoticeScopeRules(t *testing.T) {
 		if len(got.Receipts) != 1 || got.Manage {
 			t.Fatalf("resident2's view %+v", got)
 		}
+		// Staff lists: the grid worker of 金日天玺 follows the notices of
+		// its community and its street's, never 光安社区's; 光安社区's staff
+		// their community's; the street every one.
+		staffList := func(name string) map[int64]bool {
+			page, err := e.svc.List(e.Ctx, e.Actor(name), notice.Filter{List: notice.ListStaff}, service.Page{Limit: 100})
+			servicetest.Must(t, err)
+			out := map[int64]bool{}
+			for _, it := range page.Items {
+				out[it.ID] = true
+			}
+			return out
+		}
+		if l := staffList("grid"); l[b.ID] || len(l) != 4 {
+			t.Fatalf("grid worker's list %v (community 2's notice %d)", l, b.ID)
+		}
+		if l := staffList("community2"); !l[b.ID] || len(l) != 1 {
+			t.Fatalf("光安社区's list %v", l)
+		}
+		if l := staffList("street"); len(l) != 5 {
+			t.Fatalf("street's list %v", l)
+		}
+		if l := staffList("resident"); len(l) != 0 {
+			t.Fatalf("a resident's staff list %v", l)
+		}
 	})
 }
 

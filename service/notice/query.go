@@ -50,10 +50,11 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, id int64) (View, er
 const (
 	ListHousehold = "household" // the notices the actor's households were told (residents)
 	ListMine      = "mine"      // the notices the actor wrote
+	ListStaff     = "staff"     // the notices of the actor's part of the tree (staff, grid workers, stewards …)
 )
 
 var (
-	errList      = service.Invalid("bad_list", "list 须为 household 或 mine")
+	errList      = service.Invalid("bad_list", "list 须为 household、mine 或 staff")
 	errHousehold = service.Forbidden("not_resident", "您不是该房屋的住户")
 )
 
@@ -108,8 +109,14 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 				cursor: r.ReceiptID}
 		}
 		return out, nil
-	case ListMine:
-		res, err := model.NoticesByAuthor(ctx, s.db, a.UserID, p)
+	case ListMine, ListStaff:
+		var res service.Paged[model.Notice]
+		var err error
+		if f.List == ListMine {
+			res, err = model.NoticesByAuthor(ctx, s.db, a.UserID, p)
+		} else {
+			res, err = model.NoticesReaching(ctx, s.db, reachOf(a), p)
+		}
 		if err != nil {
 			return service.Paged[Item]{}, err
 		}
@@ -120,6 +127,30 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 		return out, nil
 	}
 	return service.Paged[Item]{}, errList
+}
+
+// reachOf is the part of the tree whose notices the actor follows: the
+// tree staff's scopes, the places of grid workers, stewards, committees
+// and party branches (their compound's, community's and street's
+// notices), the firm managers' firms, and their own.
+func reachOf(a *service.Actor) model.NoticeReach {
+	r := model.NoticeReach{AuthorID: a.UserID, All: a.IsAdmin()}
+	for _, g := range a.Scopes(overseerRoles...) {
+		if p, ok := model.PlaceOf(g); ok {
+			r.Under = append(r.Under, p)
+		}
+	}
+	for _, g := range a.Scopes(append(doorRoles, model.RoleCommittee, model.RolePartyBranch)...) {
+		if g.CommunityID != 0 {
+			r.Around = append(r.Around, g.Ancestry)
+		}
+	}
+	for _, g := range a.Scopes(model.RoleFirmManager) {
+		if g.ScopeKind == model.ScopeFirm {
+			r.Firms = append(r.Firms, g.ScopeID)
+		}
+	}
+	return r
 }
 
 func contains(ids []int64, id int64) bool {

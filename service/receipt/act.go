@@ -101,7 +101,7 @@ func (s *Service) write(ctx context.Context, tx *gorm.DB, r model.Receipt, set m
 	if err := model.UpdateReceipt(ctx, tx, r.ID, set); err != nil {
 		return err
 	}
-	return model.BumpTallies(ctx, tx, r.SubjectKind, r.SubjectID, r.BuildingID, d)
+	return model.BumpTallies(ctx, tx, r.SubjectKind, r.SubjectID, r.BuildingID, r.Unit, d)
 }
 
 // InPerson is a steward's record that a household was told at their door.

@@ -2,6 +2,7 @@ package receipt
 
 import (
 	"context"
+	"slices"
 
 	"redprop/model"
 	"redprop/service"
@@ -25,12 +26,19 @@ func countsOf(t model.ReceiptTally) Counts {
 		Read: t.Read, Confirmed: t.Confirmed, InPerson: t.InPerson, Reached: t.Reached, NotReached: t.Households - t.Reached}
 }
 
-// BuildingCounts are one building's counts.
+// BuildingCounts are one building's counts, and its units'.
 type BuildingCounts struct {
 	BuildingID int64
 	Name       string
 	CompoundID int64
 	GridID     int64
+	Counts
+	Units []UnitCounts
+}
+
+// UnitCounts are one unit's counts.
+type UnitCounts struct {
+	Unit string
 	Counts
 }
 
@@ -52,20 +60,27 @@ func (s *Service) Tally(ctx context.Context, subj Subject, within []model.Place)
 	var out Tally
 	var ids []int64
 	for _, r := range rows {
-		if r.BuildingID == 0 {
+		switch {
+		case r.BuildingID == 0:
 			out.Counts = countsOf(r)
-			continue
+		case r.Unit == "":
+			ids = append(ids, r.BuildingID)
+			out.Buildings = append(out.Buildings, BuildingCounts{BuildingID: r.BuildingID, CompoundID: r.CompoundID,
+				GridID: r.GridID, Counts: countsOf(r), Units: []UnitCounts{}})
+		case len(out.Buildings) > 0 && out.Buildings[len(out.Buildings)-1].BuildingID == r.BuildingID:
+			// Rows come by building and unit: a unit follows its building.
+			b := &out.Buildings[len(out.Buildings)-1]
+			b.Units = append(b.Units, UnitCounts{Unit: r.Unit, Counts: countsOf(r)})
 		}
-		ids = append(ids, r.BuildingID)
-		out.Buildings = append(out.Buildings, BuildingCounts{BuildingID: r.BuildingID, CompoundID: r.CompoundID,
-			GridID: r.GridID, Counts: countsOf(r)})
 	}
 	names, err := model.NamesOf(ctx, s.db, &model.Building{}, "name", ids)
 	if err != nil {
 		return Tally{}, err
 	}
 	for i := range out.Buildings {
-		out.Buildings[i].Name = names[out.Buildings[i].BuildingID]
+		b := &out.Buildings[i]
+		b.Name = names[b.BuildingID]
+		slices.SortFunc(b.Units, func(x, y UnitCounts) int { return compareRoom(x.Unit, y.Unit) })
 	}
 	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,7 +108,9 @@ type Delivery struct {
 	Delivered    int64 // households whose inbox reached at least one member
 	Unregistered int64 // households with nobody registered
 	Pushed       int64 // households whose members' pushes were queued
-	Members      int64 // inbox messages written (members told, each once)
+	// Members counts the registered members told, per household: someone
+	// registered in two households told counts twice, with one message.
+	Members int64
 }
 
 // Batch sizes: households read per chunk, receipt rows per INSERT, and
@@ -130,7 +133,9 @@ var (
 // tallies. Every write is a multi-row INSERT in chunks: some 50 statements
 // for 5,000 households. A subject is delivered once (a second delivery is
 // a conflict, the tallies' unique key deciding under concurrency); a
-// scope without households is refused.
+// scope without households is refused. Thousands of households take
+// longer than the ordinary transaction budget on a loaded database: run
+// tx with model.InLongTx.
 func (s *Service) Deliver(ctx context.Context, tx *gorm.DB, subj Subject, scope Scope, opt Options) (Delivery, error) {
 	var d Delivery
 	if err := subj.valid(); err != nil {
@@ -210,7 +215,7 @@ func (s *Service) Deliver(ctx context.Context, tx *gorm.DB, subj Subject, scope 
 		}
 		d.Members += int64(len(users))
 	}
-	err = model.InsertTallies(ctx, tx, tallies.rows())
+	err = model.InsertTallies(ctx, tx, tallies.list())
 	if errors.Is(err, model.ErrDuplicate) {
 		return Delivery{}, errAlreadyDelivered
 	}
@@ -267,32 +272,42 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// tallies adds up a delivery's receipts for the whole subject and per
-// building.
+// tallies adds up a delivery's receipts for the whole subject, per
+// building and per unit of a building.
 type tallies struct {
-	total     *model.ReceiptTally
-	buildings map[int64]*model.ReceiptTally
-	order     []int64
+	total *model.ReceiptTally
+	rows  map[[2]string]*model.ReceiptTally // by building id and unit
+	order [][2]string
 }
 
 func newTallies(subj Subject) *tallies {
-	return &tallies{total: &model.ReceiptTally{SubjectKind: subj.Kind, SubjectID: subj.ID}, buildings: map[int64]*model.ReceiptTally{}}
+	return &tallies{total: &model.ReceiptTally{SubjectKind: subj.Kind, SubjectID: subj.ID}, rows: map[[2]string]*model.ReceiptTally{}}
+}
+
+// row is the tally of building b's unit (a building's own with unit "").
+func (t *tallies) row(r model.Receipt, unit string) *model.ReceiptTally {
+	key := [2]string{strconv.FormatInt(r.BuildingID, 10), unit}
+	x := t.rows[key]
+	if x == nil {
+		a := r.Ancestry
+		x = &model.ReceiptTally{SubjectKind: r.SubjectKind, SubjectID: r.SubjectID, BuildingID: r.BuildingID, Unit: unit,
+			CityID: a.CityID, DistrictID: a.DistrictID, StreetID: a.StreetID, CommunityID: a.CommunityID,
+			CompoundID: a.CompoundID, GridID: a.GridID}
+		t.rows[key] = x
+		t.order = append(t.order, key)
+	}
+	return x
 }
 
 func (t *tallies) add(r model.Receipt) {
-	b := t.buildings[r.BuildingID]
-	if b == nil && r.BuildingID != 0 {
-		a := r.Ancestry
-		b = &model.ReceiptTally{SubjectKind: r.SubjectKind, SubjectID: r.SubjectID, BuildingID: r.BuildingID,
-			CityID: a.CityID, DistrictID: a.DistrictID, StreetID: a.StreetID, CommunityID: a.CommunityID,
-			CompoundID: a.CompoundID, GridID: a.GridID}
-		t.buildings[r.BuildingID] = b
-		t.order = append(t.order, r.BuildingID)
-	}
-	for _, x := range []*model.ReceiptTally{t.total, b} {
-		if x == nil {
-			continue
+	rows := []*model.ReceiptTally{t.total}
+	if r.BuildingID != 0 {
+		rows = append(rows, t.row(r, ""))
+		if r.Unit != "" {
+			rows = append(rows, t.row(r, r.Unit))
 		}
+	}
+	for _, x := range rows {
 		x.Households++
 		if r.Members > 0 {
 			x.Delivered++
@@ -305,10 +320,10 @@ func (t *tallies) add(r model.Receipt) {
 	}
 }
 
-func (t *tallies) rows() []model.ReceiptTally {
+func (t *tallies) list() []model.ReceiptTally {
 	out := []model.ReceiptTally{*t.total}
-	for _, id := range t.order {
-		out = append(out, *t.buildings[id])
+	for _, key := range t.order {
+		out = append(out, *t.rows[key])
 	}
 	return out
 }

@@ -40,7 +40,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) deliver(subj receipt.Subject, scope receipt.Scope, push bool) (receipt.Delivery, error) {
 	var d receipt.Delivery
-	err := model.InTx(e.Ctx, e.DB, func(tx *gorm.DB) error {
+	err := model.InLongTx(e.Ctx, e.DB, 2*time.Minute, func(tx *gorm.DB) error {
 		var err error
 		d, err = e.svc.Deliver(e.Ctx, tx, subj, scope, receipt.Options{Event: "test.published", Title: "停水通知",
 			Body: "明日 9:00–17:00 停水", Push: push, Fields: map[string]string{"title": "停水通知", "publisher": "物业"}})
@@ -90,6 +90,15 @@ func (e *env) wantTallyOf(subj receipt.Subject, buildings int) receipt.Tally {
 	}
 	for _, b := range tl.Buildings {
 		check("building "+b.Name, b.Counts, "building_id = ?", b.BuildingID)
+		var units int64
+		servicetest.Must(e.T, e.DB.Model(&model.Receipt{}).Where("subject_kind = ? AND subject_id = ? AND building_id = ?",
+			subj.Kind, subj.ID, b.BuildingID).Distinct("unit").Count(&units).Error)
+		if int64(len(b.Units)) != units {
+			e.T.Fatalf("building %s: %d unit tallies, %d units", b.Name, len(b.Units), units)
+		}
+		for _, u := range b.Units {
+			check("building "+b.Name+" unit "+u.Unit, u.Counts, "building_id = ? AND unit = ?", b.BuildingID, u.Unit)
+		}
 	}
 	return tl
 }
