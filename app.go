@@ -227,6 +227,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Action:         a.action,
 		Vote:           a.vote,
 		Wish:           a.wish,
+		Pprof:          a.cfg.Pprof,
 	}), nil
 }
 

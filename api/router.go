@@ -59,6 +59,9 @@ type Deps struct {
 	Meeting  *meeting.Service
 	Vote     *vote.Service
 	Wish     *wish.Service
+
+	// Pprof serves Go's profiles to platform admins (off: 404).
+	Pprof bool
 }
 
 // handlers is the receiver of every endpoint.
@@ -105,6 +108,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.meetingRoutes(authed)
 	h.voteRoutes(authed)
 	h.wishRoutes(authed)
+	h.pprofRoutes(authed)
 	faultRoutes(r)
 	return r
 }

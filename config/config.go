@@ -174,6 +174,10 @@ type Config struct {
 	TrustedProxies string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
 
 	LogLevel string `yaml:"log_level" env:"LOG_LEVEL"` // debug | info | warn | error
+
+	// Pprof serves Go's profiles at /api/v1/admin/debug/pprof/{name} to
+	// platform admins; off by default (404).
+	Pprof bool `yaml:"pprof" env:"PPROF"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).

@@ -145,3 +145,13 @@ func TestSMSChannelConfig(t *testing.T) {
 		}
 	})
 }
+
+func TestPprofOffUnlessTurnedOn(t *testing.T) {
+	if Default().Pprof {
+		t.Fatal("pprof must be off by default")
+	}
+	cfg, err := Load("", env(map[string]string{"REDPROP_PPROF": "true"}))
+	if err != nil || !cfg.Pprof {
+		t.Fatalf("REDPROP_PPROF=true: %v %v", err, cfg.Pprof)
+	}
+}
