@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"testing"
-
 )
 
 func TestPprofIsOffByDefaultAndForAdminsOnly(t *testing.T) {
