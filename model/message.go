@@ -235,7 +235,9 @@ type OutboxClaim struct {
 // atomic there.
 func ClaimOutbox(ctx context.Context, db *gorm.DB, c OutboxClaim) ([]Outbox, error) {
 	set := map[string]any{"state": c.To, "owner": c.Owner, "lease_until": c.LeaseUntil}
-	err := InTx(ctx, db, func(tx *gorm.DB) error {
+	// Two workers' claims (or a claim and a sweep) may still deadlock
+	// on the due index: the victim was rolled back whole and runs again.
+	err := InTxRetry(ctx, db, 3, func(tx *gorm.DB) error {
 		pick := tx.Model(&Outbox{}).Select("id").Where("state IN ? AND due_at <= ?", c.From, c.Now).
 			Order("priority DESC, due_at, id").Limit(c.Limit)
 		if !IsMySQL(tx) {

@@ -92,7 +92,7 @@ var errCrashed = errors.New("message: worker crashed (test hook)")
 // re-checked by Recheck.Run.)
 func (s *Service) Run(ctx context.Context, every time.Duration) {
 	if _, err := s.releaseHeld(ctx); err != nil {
-		s.log.ErrorContext(ctx, "outbox release at start", "err", err)
+		service.LogPass(ctx, s.log, "outbox release at start", err)
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -100,7 +100,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		for ctx.Err() == nil {
 			st, err := s.DeliverOnce(ctx)
 			if err != nil {
-				s.log.ErrorContext(ctx, "outbox delivery", "err", err)
+				service.LogPass(ctx, s.log, "outbox delivery", err)
 				break
 			}
 			if st.Claimed < s.cfg.BatchSize {
