@@ -93,6 +93,14 @@ var steps = []step{
 		}
 		return tx.Exec("CREATE INDEX ix_message_unread ON messages (user_id, read_at)").Error
 	}},
+	{60, "the outbox claimed by priority and due time", func(tx *gorm.DB) error {
+		// ClaimOutbox reads each state's urgent rows, then its routine
+		// ones in due order, as ranges of this index that stop at a batch.
+		if tx.Migrator().HasIndex(&Outbox{}, "ix_outbox_claim") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_outbox_claim ON outboxes (state, priority DESC, due_at)").Error
+	}},
 }
 
 // orderQueueIndexes are the composite indexes of migration 5, by name and
