@@ -222,7 +222,7 @@ func Default() Config {
 		EmergencyEscalateAfter: 10 * time.Minute,
 		RatingReminder:         24 * time.Hour,
 		MessageWorkerInterval:  5 * time.Second,
-		MessageSendLanes:       4,
+		MessageSendLanes:       16,
 		SMSParams:              "1=place,2=number",
 		EmergencyReserve:       1,
 		PushLease:              15 * time.Second,
