@@ -371,6 +371,15 @@ func StartOutbox(ctx context.Context, db *gorm.DB, id int64, owner, from, to str
 	return res.RowsAffected, Translate(res.Error)
 }
 
+// StartRoutedOutbox is StartOutbox that also records where the row goes
+// (the channel, the openid and the template), in the same statement.
+func StartRoutedOutbox(ctx context.Context, db *gorm.DB, id int64, owner, from, to string, leaseUntil time.Time, channel, toUser, templateID string) (int64, error) {
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("id = ? AND owner = ? AND state = ?", id, owner, from).
+		Updates(map[string]any{"state": to, "lease_until": leaseUntil, "attempts": gorm.Expr("attempts + 1"), "inbox_pending": false,
+			"channel": channel, "to_user": toUser, "template_id": templateID})
+	return res.RowsAffected, Translate(res.Error)
+}
+
 // RouteOutbox records where row id goes: the channel, the openid and the
 // template.
 func RouteOutbox(ctx context.Context, db *gorm.DB, id int64, channel, toUser, templateID string) error {

@@ -329,11 +329,24 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 		return errCrashed
 	}
 	// The answer must be recorded even when the worker is being stopped.
+	// A success is one statement, atomic without a transaction of its own
+	// (a deadlock victim runs again); the other outcomes write more.
 	rec := context.WithoutCancel(ctx)
-	if err := model.InTxRetry(rec, s.db, txAttempts, func(tx *gorm.DB) error {
-		t = tally{}
-		return s.record(rec, tx, owner, row, p, sendErr, &t)
-	}); err != nil {
+	var err2 error
+	if sendErr == nil {
+		for i := 0; i < txAttempts; i++ {
+			t = tally{}
+			if err2 = s.record(rec, s.db, owner, row, p, nil, &t); !model.IsDeadlock(err2) {
+				break
+			}
+		}
+	} else {
+		err2 = model.InTxRetry(rec, s.db, txAttempts, func(tx *gorm.DB) error {
+			t = tally{}
+			return s.record(rec, tx, owner, row, p, sendErr, &t)
+		})
+	}
+	if err := err2; err != nil {
 		return fmt.Errorf("record outbox row %d: %w", row.ID, err)
 	}
 	s.count(t, st)
@@ -345,7 +358,26 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 // inbox message, and settles the row as skipped when it cannot be sent.
 func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *model.Outbox, t *tally) (prepared, error) {
 	now := s.clock.Now().UTC()
-	moved, err := model.StartOutbox(ctx, tx, row.ID, owner, outboxClaimed, model.OutboxSending, now.Add(s.cfg.Lease))
+	// The common way, a routine push to the mini-program, is routed by the
+	// openid alone: read first, and recorded by the compare-and-set itself.
+	var early *wechat.SubscribeMessage
+	if s.routedByOpenID(row) {
+		openID, err := model.OpenIDOf(ctx, tx, row.UserID)
+		if err != nil && !errors.Is(err, model.ErrNotFound) {
+			return prepared{}, err
+		}
+		if tpl := s.cfg.Templates[row.Kind]; openID != "" && tpl.ID != "" {
+			early = &wechat.SubscribeMessage{ToUser: openID, TemplateID: tpl.ID}
+		}
+	}
+	var moved int64
+	var err error
+	if early != nil {
+		moved, err = model.StartRoutedOutbox(ctx, tx, row.ID, owner, outboxClaimed, model.OutboxSending, now.Add(s.cfg.Lease),
+			model.ChannelMP, early.ToUser, early.TemplateID)
+	} else {
+		moved, err = model.StartOutbox(ctx, tx, row.ID, owner, outboxClaimed, model.OutboxSending, now.Add(s.cfg.Lease))
+	}
 	if err != nil {
 		return prepared{}, err
 	}
@@ -397,21 +429,27 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		return prepared{oa: oa}, nil
 	}
 
-	openID, err := model.OpenIDOf(ctx, tx, row.UserID)
-	if err != nil && !errors.Is(err, model.ErrNotFound) {
-		return prepared{}, err
+	tpl := s.cfg.Templates[row.Kind]
+	openID := ""
+	if early != nil {
+		openID = early.ToUser
+	} else {
+		if openID, err = model.OpenIDOf(ctx, tx, row.UserID); err != nil && !errors.Is(err, model.ErrNotFound) {
+			return prepared{}, err
+		}
 	}
 	if openID == "" {
 		return skip(SkipNoOpenID)
 	}
-	tpl := s.cfg.Templates[row.Kind]
 	if tpl.ID == "" {
 		return skip(SkipNotConfigured)
 	}
 	data, page := tpl.render(pl, row.OrderID)
 	msg := wechat.SubscribeMessage{ToUser: openID, TemplateID: tpl.ID, Page: page, Data: data}
-	if err := model.RouteOutbox(ctx, tx, row.ID, model.ChannelMP, msg.ToUser, msg.TemplateID); err != nil {
-		return prepared{}, err
+	if early == nil {
+		if err := model.RouteOutbox(ctx, tx, row.ID, model.ChannelMP, msg.ToUser, msg.TemplateID); err != nil {
+			return prepared{}, err
+		}
 	}
 
 	if s.cfg.Sandbox {
@@ -462,6 +500,17 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		consumed = true
 	}
 	return prepared{msg: msg, consumed: consumed}, nil
+}
+
+// routedByOpenID reports whether row goes to the mini-program whatever
+// the user's channel: a routine push, in production, of a kind without a
+// service-account template (oaMessage would not look further).
+func (s *Service) routedByOpenID(row *model.Outbox) bool {
+	if s.cfg.Sandbox || row.Priority > 0 {
+		return false
+	}
+	tpl := s.cfg.OATemplates[row.Kind]
+	return !s.cfg.OAEnabled || tpl.ID == "" || s.oa == nil
 }
 
 var skipWords = map[string]string{
