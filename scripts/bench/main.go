@@ -127,6 +127,12 @@ func run(o options) error {
 		"REDPROP_TEMPLATES_LONG_TERM=new_report,progress,rating,meeting",
 		// The breached orders are found within seconds of their deadline.
 		"REDPROP_SCHEDULER_INTERVAL=2s")
+	if o.instances > 1 && os.Getenv("REDPROP_DB_MAX_OPEN_CONNS") == "" {
+		// The instances share the pool the baseline has alone (and the
+		// database's max_connections).
+		n := strconv.Itoa(max(5, 50/o.instances))
+		env = append(env, "REDPROP_DB_MAX_OPEN_CONNS="+n, "REDPROP_DB_MAX_IDLE_CONNS="+n)
+	}
 	if o.profile != "" {
 		env = append(env, "REDPROP_PPROF=true")
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {
