@@ -299,13 +299,18 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 		t    tally
 		sent model.Outbox // the row as prepare leaves it (one more attempt)
 	)
-	err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
+	quick, err := s.prepareQuick(ctx, owner, &row)
+	if err != nil {
+		return fmt.Errorf("prepare outbox row %d: %w", row.ID, err)
+	}
+	if quick != nil {
+		p, sent = *quick, row
+	} else if err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
 		sent, t = row, tally{}
 		var err error
 		p, err = s.prepare(ctx, tx, owner, &sent, &t)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("prepare outbox row %d: %w", row.ID, err)
 	}
 	s.count(t, st)
@@ -500,6 +505,47 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		consumed = true
 	}
 	return prepared{msg: msg, consumed: consumed}, nil
+}
+
+// prepareQuick prepares the plainest push without a transaction: a
+// routine one to the mini-program on a long-term template (no quota to
+// take), whose inbox message is already written and whose user has an
+// openid. One statement then moves it from claimed to sending with its
+// route, as prepare would. It answers nil when row needs prepare, and
+// prepared{done: true} when the row is no longer this worker's.
+func (s *Service) prepareQuick(ctx context.Context, owner string, row *model.Outbox) (*prepared, error) {
+	tpl := s.cfg.Templates[row.Kind]
+	if !s.routedByOpenID(row) || row.InboxPending || !tpl.LongTerm || tpl.ID == "" {
+		return nil, nil
+	}
+	openID, err := model.OpenIDOf(ctx, s.db, row.UserID)
+	if errors.Is(err, model.ErrNotFound) || err == nil && openID == "" {
+		return nil, nil // prepare skips it, in its transaction
+	}
+	if err != nil {
+		return nil, err
+	}
+	var pl payload
+	if err := json.Unmarshal([]byte(row.Payload), &pl); err != nil {
+		return nil, fmt.Errorf("decode payload: %w", err)
+	}
+	var moved int64
+	for i := 0; i < txAttempts; i++ {
+		moved, err = model.StartRoutedOutbox(ctx, s.db, row.ID, owner, outboxClaimed, model.OutboxSending,
+			s.clock.Now().UTC().Add(s.cfg.Lease), model.ChannelMP, openID, tpl.ID)
+		if !model.IsDeadlock(err) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if moved == 0 { // the lease ran out and another worker has it
+		return &prepared{done: true}, nil
+	}
+	row.Attempts++
+	data, page := tpl.render(pl, row.OrderID)
+	return &prepared{msg: wechat.SubscribeMessage{ToUser: openID, TemplateID: tpl.ID, Page: page, Data: data}}, nil
 }
 
 // routedByOpenID reports whether row goes to the mini-program whatever
