@@ -285,6 +285,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		Console:        consoleOpts,
 		Score:          a.score,
 		Ranking:        a.ranking,
+		Pprof:          a.cfg.Pprof,
 	}), nil
 }
 

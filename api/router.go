@@ -81,6 +81,9 @@ type Deps struct {
 	Score   *score.Service
 	// Ranking publishes 红黑榜 and stars and takes their appeals.
 	Ranking *ranking.Service
+
+	// Pprof serves Go's profiles to platform admins (off: 404).
+	Pprof bool
 }
 
 // handlers is the receiver of every endpoint.
@@ -134,6 +137,7 @@ func NewRouter(d Deps) *gin.Engine {
 	h.consoleRoutes(r, authed)
 	h.scoreRoutes(authed)
 	h.rankingRoutes(authed)
+	h.pprofRoutes(authed)
 	faultRoutes(r)
 	return r
 }

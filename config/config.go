@@ -223,6 +223,10 @@ type Config struct {
 	// this many working days of the filing.
 	AppealWindowDays   int `yaml:"appeal_window_days" env:"APPEAL_WINDOW_DAYS"`
 	AppealDecisionDays int `yaml:"appeal_decision_days" env:"APPEAL_DECISION_DAYS"`
+
+	// Pprof serves Go's profiles at /api/v1/admin/debug/pprof/{name} to
+	// platform admins; off by default (404).
+	Pprof bool `yaml:"pprof" env:"PPROF"`
 }
 
 // templateKinds are the kinds of subscribe message (DESIGN.md §5).
@@ -267,7 +271,7 @@ func Default() Config {
 		EmergencyEscalateAfter: 10 * time.Minute,
 		RatingReminder:         24 * time.Hour,
 		MessageWorkerInterval:  5 * time.Second,
-		MessageSendLanes:       4,
+		MessageSendLanes:       16,
 		SMSParams:              "1=place,2=number",
 		EmergencyReserve:       1,
 		PushLease:              15 * time.Second,

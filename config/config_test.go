@@ -244,3 +244,13 @@ func TestEvaluationTemplateKind(t *testing.T) {
 		t.Fatalf("evaluation is a template kind: %v", err)
 	}
 }
+
+func TestPprofOffUnlessTurnedOn(t *testing.T) {
+	if Default().Pprof {
+		t.Fatal("pprof must be off by default")
+	}
+	cfg, err := Load("", env(map[string]string{"REDPROP_PPROF": "true"}))
+	if err != nil || !cfg.Pprof {
+		t.Fatalf("REDPROP_PPROF=true: %v %v", err, cfg.Pprof)
+	}
+}

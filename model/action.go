@@ -1,8 +1,10 @@
 package model
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -271,9 +273,152 @@ func (q ActionItemQuery) where(db *gorm.DB) *gorm.DB {
 	return db
 }
 
+// actionStates are every state an item can be in: a part without a state
+// filter is read once per state, so that its index yields it in id order.
+var actionStates = []string{ActionOpen, ActionClaimed, ActionDone, ActionVerified}
+
+// maxActionCommittees is the most committees whose items a page reads as
+// parts of their own; a reach over more (committee grants of a whole
+// street) is read by the OR query.
+const maxActionCommittees = 8
+
+// actionPart is one part of a page: an equality and a state that one of
+// the indexes of migration 61 serves in id order.
+type actionPart struct {
+	where string
+	args  []any
+	index string
+}
+
+// actionParts splits q's reach into parts (each reach condition × each
+// state asked for). ok is false when the reach cannot be split.
+func actionParts(ctx context.Context, db *gorm.DB, q ActionItemQuery) (parts []actionPart, ok bool, err error) {
+	states := q.States
+	if len(states) == 0 {
+		states = actionStates
+	}
+	type cond struct {
+		where string
+		args  []any
+		index string
+	}
+	var conds []cond
+	if q.Reach.All {
+		conds = append(conds, cond{"1 = 1", nil, "idx_action_items_state"})
+	}
+	for _, p := range q.Reach.Places {
+		switch p.Kind {
+		case LevelCity, LevelDistrict, LevelStreet, LevelCommunity, ScopeCompound:
+			col := AncestryColumn(p.Kind)
+			conds = append(conds, cond{col + " = ?", []any{p.ID}, "ix_action_" + p.Kind + "_state"})
+		default:
+			return nil, false, nil
+		}
+	}
+	for _, o := range q.Reach.Owners {
+		conds = append(conds, cond{"owner_kind = ? AND owner_id = ?", []any{o.Kind, o.ID}, "ix_action_owner_state"})
+	}
+	if len(q.Reach.CommitteesIn) > 0 {
+		ids, err := committeesIn(ctx, db, q.Reach.CommitteesIn, maxActionCommittees+1)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(ids) > maxActionCommittees {
+			return nil, false, nil
+		}
+		for _, id := range ids {
+			conds = append(conds, cond{"owner_kind = ? AND owner_id = ?", []any{OwnerCommittee, id}, "ix_action_owner_state"})
+		}
+	}
+	for _, c := range conds {
+		for _, st := range states {
+			parts = append(parts, actionPart{where: c.where + " AND state = ?", args: append(slices.Clone(c.args), st), index: c.index})
+		}
+	}
+	return parts, true, nil
+}
+
+// committeesIn are the ids of up to limit committees of compounds in any
+// of places.
+func committeesIn(ctx context.Context, db *gorm.DB, places []Place, limit int) ([]int64, error) {
+	var conds []string
+	var args []any
+	for _, p := range places {
+		if col := AncestryColumn(p.Kind); col != "" {
+			conds, args = append(conds, col+" = ?"), append(args, p.ID)
+		}
+	}
+	if len(conds) == 0 {
+		return nil, nil
+	}
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Committee{}).Where(strings.Join(conds, " OR "), args...).Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, Translate(err)
+}
+
 // ActionItemPage is a page of the items q selects, newest first: up to
 // limit items with an id below before (0: from the newest).
+//
+// The reach is split into parts (a place, an owner or a committee, each
+// with one state), each served in id order by an index of migration 61
+// and read newest first up to one page; the parts run as one UNION ALL
+// and merge here by id, as the order queues do (ListOrders). Filters
+// other than the state are applied within each part.
 func ActionItemPage(ctx context.Context, db *gorm.DB, q ActionItemQuery, before int64, limit int) ([]ActionItem, error) {
+	parts, ok, err := actionParts(ctx, db, q)
+	if err != nil {
+		return nil, fmt.Errorf("list action items: %w", err)
+	}
+	if !ok || len(parts) == 0 || len(parts) > 64 {
+		return actionItemPageOr(ctx, db, q, before, limit)
+	}
+	// The state is in every part; the rest of the filters apply as they are.
+	rest := q
+	rest.Reach, rest.States = ActionReach{All: true}, nil
+	sub := func(p actionPart) *gorm.DB {
+		tx := db
+		if IsMySQL(db) {
+			tx = tx.Table("action_items FORCE INDEX (" + p.index + ")")
+		}
+		tx = rest.where(tx).Where(p.where, p.args...)
+		if before > 0 {
+			tx = tx.Where("id < ?", before)
+		}
+		return tx.Order("id DESC").Limit(limit)
+	}
+	var rows []ActionItem
+	if len(parts) == 1 {
+		err = sub(parts[0]).WithContext(ctx).Find(&rows).Error
+	} else {
+		sel := make([]string, len(parts))
+		subs := make([]any, len(parts))
+		for i, p := range parts {
+			sel[i] = fmt.Sprintf("SELECT * FROM (?) AS p%d", i)
+			subs[i] = sub(p)
+		}
+		err = db.WithContext(ctx).Raw(strings.Join(sel, " UNION ALL "), subs...).Find(&rows).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list action items: %w", Translate(err))
+	}
+	seen := make(map[int64]bool, len(rows))
+	out := rows[:0]
+	for _, it := range rows {
+		if !seen[it.ID] {
+			seen[it.ID] = true
+			out = append(out, it)
+		}
+	}
+	slices.SortFunc(out, func(a, b ActionItem) int { return cmp.Compare(b.ID, a.ID) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// actionItemPageOr is the page read as one OR over the reach: for reaches
+// the parts do not cover.
+func actionItemPageOr(ctx context.Context, db *gorm.DB, q ActionItemQuery, before int64, limit int) ([]ActionItem, error) {
 	tx := q.where(db.WithContext(ctx))
 	if before > 0 {
 		tx = tx.Where("id < ?", before)

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -228,25 +230,66 @@ type OutboxClaim struct {
 }
 
 // ClaimOutbox hands up to c.Limit rows in one of c.From whose DueAt has
-// come, oldest due first, to c.Owner in state c.To until c.LeaseUntil, and
-// returns them. On MySQL the rows are picked with SELECT … FOR UPDATE SKIP
-// LOCKED, so concurrent claims take disjoint rows without waiting; SQLite
-// has one writer, and a single UPDATE whose subquery picks the rows is
-// atomic there.
+// come, highest priority first and then oldest due first, to c.Owner in
+// state c.To until c.LeaseUntil, and returns them. On MySQL the rows are
+// picked with SELECT … FOR UPDATE SKIP LOCKED, so concurrent claims take
+// disjoint rows without waiting; SQLite has one writer, and a single
+// UPDATE whose subquery picks the rows is atomic there.
+//
+// On MySQL each state is read in two parts off ix_outbox_claim (state,
+// priority DESC, due_at): the urgent rows (priority > 0, a handful), then
+// the routine ones (priority 0) in due order. Each part is a range that
+// stops at its page, so a claim reads about one batch of rows however
+// many pushes wait for a later time (reminders days ahead) or were sent
+// long ago.
 func ClaimOutbox(ctx context.Context, db *gorm.DB, c OutboxClaim) ([]Outbox, error) {
 	set := map[string]any{"state": c.To, "owner": c.Owner, "lease_until": c.LeaseUntil}
-	err := InTx(ctx, db, func(tx *gorm.DB) error {
-		pick := tx.Model(&Outbox{}).Select("id").Where("state IN ? AND due_at <= ?", c.From, c.Now).
-			Order("priority DESC, due_at, id").Limit(c.Limit)
+	// Two workers' claims (or a claim and a sweep) may still deadlock
+	// on the due index: the victim was rolled back whole and runs again.
+	err := InTxRetry(ctx, db, 3, func(tx *gorm.DB) error {
 		if !IsMySQL(tx) {
+			pick := tx.Model(&Outbox{}).Select("id").Where("state IN ? AND due_at <= ?", c.From, c.Now).
+				Order("priority DESC, due_at, id").Limit(c.Limit)
 			return tx.Model(&Outbox{}).Where("id IN (?) AND state IN ?", pick, c.From).Updates(set).Error
 		}
-		var ids []int64
-		if err := pick.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Pluck("id", &ids).Error; err != nil {
-			return err
+		var picked []Outbox
+		for _, urgent := range []bool{true, false} {
+			var part []Outbox
+			for _, st := range c.From {
+				q := tx.Table("outboxes FORCE INDEX (ix_outbox_claim)").Select("id", "priority", "due_at").Where("state = ?", st)
+				if urgent {
+					q = q.Where("priority > 0")
+				} else {
+					q = q.Where("priority = 0")
+				}
+				var rows []Outbox
+				err := q.Where("due_at <= ?", c.Now).Order("priority DESC, due_at, id").
+					Limit(c.Limit - len(picked)).Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Find(&rows).Error
+				if err != nil {
+					return err
+				}
+				part = append(part, rows...)
+			}
+			slices.SortFunc(part, func(a, b Outbox) int {
+				if a.Priority != b.Priority {
+					return cmp.Compare(b.Priority, a.Priority)
+				}
+				if c := a.DueAt.Compare(b.DueAt); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.ID, b.ID)
+			})
+			picked = append(picked, part[:min(len(part), c.Limit-len(picked))]...)
+			if len(picked) >= c.Limit {
+				break
+			}
 		}
-		if len(ids) == 0 {
+		if len(picked) == 0 {
 			return nil
+		}
+		ids := make([]int64, len(picked))
+		for i, r := range picked {
+			ids[i] = r.ID
 		}
 		return tx.Model(&Outbox{}).Where("id IN ?", ids).Updates(set).Error
 	})
@@ -325,6 +368,15 @@ func LapseOutbox(ctx context.Context, db *gorm.DB, from string, kinds []string, 
 func StartOutbox(ctx context.Context, db *gorm.DB, id int64, owner, from, to string, leaseUntil time.Time) (int64, error) {
 	res := db.WithContext(ctx).Model(&Outbox{}).Where("id = ? AND owner = ? AND state = ?", id, owner, from).
 		Updates(map[string]any{"state": to, "lease_until": leaseUntil, "attempts": gorm.Expr("attempts + 1"), "inbox_pending": false})
+	return res.RowsAffected, Translate(res.Error)
+}
+
+// StartRoutedOutbox is StartOutbox that also records where the row goes
+// (the channel, the openid and the template), in the same statement.
+func StartRoutedOutbox(ctx context.Context, db *gorm.DB, id int64, owner, from, to string, leaseUntil time.Time, channel, toUser, templateID string) (int64, error) {
+	res := db.WithContext(ctx).Model(&Outbox{}).Where("id = ? AND owner = ? AND state = ?", id, owner, from).
+		Updates(map[string]any{"state": to, "lease_until": leaseUntil, "attempts": gorm.Expr("attempts + 1"), "inbox_pending": false,
+			"channel": channel, "to_user": toUser, "template_id": templateID})
 	return res.RowsAffected, Translate(res.Error)
 }
 

@@ -132,6 +132,37 @@ var steps = []step{
 		}
 		return tx.Migrator().DropIndex(&ReceiptTally{}, "ux_receipt_tally")
 	}},
+	{60, "the outbox claimed by priority and due time", func(tx *gorm.DB) error {
+		// ClaimOutbox reads each state's urgent rows, then its routine
+		// ones in due order, as ranges of this index that stop at a batch.
+		if tx.Migrator().HasIndex(&Outbox{}, "ix_outbox_claim") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_outbox_claim ON outboxes (state, priority DESC, due_at)").Error
+	}},
+	{61, "action items read by index in id order", func(tx *gorm.DB) error {
+		// ActionItemPage splits a reader's reach into parts of a place or
+		// an owner with one state, each served newest first by one of these.
+		for _, ix := range actionIndexes {
+			if tx.Migrator().HasIndex(&ActionItem{}, ix[0]) {
+				continue
+			}
+			if err := tx.Exec(fmt.Sprintf("CREATE INDEX %s ON action_items (%s)", ix[0], ix[1])).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
+}
+
+// actionIndexes are the indexes of migration 61 by name and columns.
+var actionIndexes = [][2]string{
+	{"ix_action_city_state", "city_id, state"},
+	{"ix_action_district_state", "district_id, state"},
+	{"ix_action_street_state", "street_id, state"},
+	{"ix_action_community_state", "community_id, state"},
+	{"ix_action_compound_state", "compound_id, state"},
+	{"ix_action_owner_state", "owner_kind, owner_id, state"},
 }
 
 // orderQueueIndexes are the composite indexes of migration 5, by name and

@@ -343,13 +343,28 @@ func ListOrders(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error)
 	}
 	sel := make([]string, len(parts))
 	subs := make([]any, len(parts))
-	for i, p := range parts {
-		sel[i] = fmt.Sprintf("SELECT * FROM (?) AS p%d", i)
-		subs[i] = partQuery(db, q, p)
-	}
 	var rows []Order
-	if err := db.WithContext(ctx).Raw(strings.Join(sel, " UNION ALL "), subs...).Find(&rows).Error; err != nil {
-		return nil, Translate(err)
+	if q.Limit > 0 {
+		// The parts yield ids off their indexes alone; the first Limit
+		// of their merge are joined to their rows, so that one page of
+		// rows is read and sent, not a page per part.
+		for i, p := range parts {
+			sel[i] = fmt.Sprintf("SELECT id FROM (?) AS p%d", i)
+			subs[i] = partQuery(db, q, p).Select("id")
+		}
+		stmt := "SELECT o.* FROM (SELECT DISTINCT id FROM (" + strings.Join(sel, " UNION ALL ") +
+			") AS u ORDER BY id DESC LIMIT ?) AS t JOIN orders o ON o.id = t.id"
+		if err := db.WithContext(ctx).Raw(stmt, append(subs, q.Limit)...).Find(&rows).Error; err != nil {
+			return nil, Translate(err)
+		}
+	} else {
+		for i, p := range parts {
+			sel[i] = fmt.Sprintf("SELECT * FROM (?) AS p%d", i)
+			subs[i] = partQuery(db, q, p)
+		}
+		if err := db.WithContext(ctx).Raw(strings.Join(sel, " UNION ALL "), subs...).Find(&rows).Error; err != nil {
+			return nil, Translate(err)
+		}
 	}
 	seen := make(map[int64]bool, len(rows))
 	out := rows[:0]

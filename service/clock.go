@@ -2,8 +2,11 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
+
+	"redprop/model"
 )
 
 // FakeClock is a settable clock for tests and the benchmark.
@@ -52,4 +55,30 @@ func Every(ctx context.Context, every time.Duration, pass func(ctx context.Conte
 		case <-t.C:
 		}
 	}
+}
+
+// LogPass logs what failed in one pass of a background loop. Instances
+// sharing a MySQL database sometimes deadlock on each other's rows; the
+// victim (1213) was rolled back whole and the next pass takes it up again,
+// so a failure made only of deadlocks is an info line, not an error.
+func LogPass(ctx context.Context, log *slog.Logger, msg string, err error) {
+	if onlyDeadlocks(err) {
+		log.InfoContext(ctx, msg+": deadlock victim, taken up again by the next pass", "err", err)
+		return
+	}
+	log.ErrorContext(ctx, msg, "err", err)
+}
+
+// onlyDeadlocks reports whether every error joined in err is a deadlock.
+func onlyDeadlocks(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := j.Unwrap()
+		for _, e := range errs {
+			if !onlyDeadlocks(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
+	return model.IsDeadlock(err)
 }

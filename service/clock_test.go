@@ -1,9 +1,16 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"redprop/model"
 )
 
 // With an hour between passes, the first pass must come at once, and
@@ -21,5 +28,26 @@ func TestEveryRunsAtOnceAndStopsWhenCancelled(t *testing.T) {
 	<-done
 	if n := len(passes); n != 0 {
 		t.Fatalf("%d more passes after the first", n)
+	}
+}
+
+func TestLogPassTellsDeadlockVictimsFromErrors(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	victim := fmt.Errorf("claim outbox rows: %w", fmt.Errorf("%w: Error 1213", model.ErrDeadlock))
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{victim, `"level":"INFO"`},
+		{errors.Join(victim, victim), `"level":"INFO"`},
+		{errors.Join(victim, errors.New("disk full")), `"level":"ERROR"`},
+		{errors.New("disk full"), `"level":"ERROR"`},
+	} {
+		buf.Reset()
+		LogPass(context.Background(), log, "pass", c.err)
+		if !strings.Contains(buf.String(), c.want) {
+			t.Errorf("%v: logged %s, want %s", c.err, buf.String(), c.want)
+		}
 	}
 }

@@ -138,3 +138,48 @@ func startBaseline(db *gorm.DB) (base string, stop func(), err error) {
 		srv.Shutdown(ctx)
 	}, nil
 }
+
+// baselineAuthors are the authors the baseline's load writes and lists as
+// (client w is author w mod baselineAuthors + 1).
+const baselineAuthors = 64
+
+// seedBaseline writes n past orders into the baseline's tables (with one
+// timeline row each), spread over baselineAuthors authors and a year, so
+// that its list pages through a table of redprop's history size.
+func seedBaseline(db *gorm.DB, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	db = db.Session(&gorm.Session{SkipHooks: true, SkipDefaultTransaction: true, Logger: logger.Discard})
+	end := time.Now().Add(-24 * time.Hour)
+	span := int64(365 * 24 * time.Hour)
+	p := newProgress("baseline", int(n))
+	per := int64(batch)
+	if db.Dialector.Name() != "mysql" {
+		per = 500
+	}
+	for start := int64(0); start < n; start += per {
+		k := min(per, n-start)
+		orders := make([]benchOrder, 0, k)
+		for i := start; i < start+k; i++ {
+			at := end.Add(-time.Duration(span - span*i/n))
+			orders = append(orders, benchOrder{ID: i + 1, AuthorID: i%baselineAuthors + 1, State: "closed",
+				Place: fmt.Sprintf("%d号楼", i%9+1), Description: fmt.Sprintf("历史工单%d：楼道灯不亮，请尽快维修", i), CreatedAt: at})
+		}
+		if err := db.Create(&orders).Error; err != nil {
+			return err
+		}
+		evs := make([]benchEvent, 0, k)
+		for _, o := range orders {
+			evs = append(evs, benchEvent{ID: o.ID, OrderID: o.ID, Action: "submit", ActorID: o.AuthorID, CreatedAt: o.CreatedAt})
+		}
+		if err := db.Create(&evs).Error; err != nil {
+			return err
+		}
+		p.set(int(start + k))
+	}
+	if db.Dialector.Name() == "mysql" {
+		db.Exec("ANALYZE TABLE bench_orders, bench_events")
+	}
+	return nil
+}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +18,36 @@ type client struct {
 	http *http.Client
 	mu   sync.Mutex
 	rec  map[string]*series
+	// apis are the instances' API roots; requests take them in turn.
+	apis []string
+	next atomic.Uint64
+}
+
+// api is the API root of the next request's instance.
+func (c *client) api() string {
+	return c.apis[(c.next.Add(1)-1)%uint64(len(c.apis))]
+}
+
+// fetch saves what url answers (with a long wait allowed) to path.
+func (c *client) fetch(url, token, path string) error {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %d %.200s", url, resp.StatusCode, raw)
+	}
+	return os.WriteFile(path, raw, 0o644)
 }
 
 // series is what one endpoint did in one phase.

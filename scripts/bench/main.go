@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,10 @@ type options struct {
 	out       string
 	note      string
 	score     bool
+	instances int
+	fanout    int
+	breaches  int
+	profile   string
 }
 
 func main() {
@@ -67,9 +72,17 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "write the report to <out>.md and <out>.json")
 	flag.StringVar(&o.note, "note", "", "a line about the run written into the report (e.g. what else ran on the machine)")
 	flag.BoolVar(&o.score, "score", false, "time the scoring job (a quarter of firms, a month of grid workers) on the seeded history instead of the load phases")
+	flag.IntVar(&o.instances, "instances", 1, "instances of the binary behind the bench (more than one needs -mysql): requests spread over all, every one runs its workers")
+	flag.IntVar(&o.fanout, "fanout", 5000, "households of the compound a meeting is called for after the load (0: no fan-out)")
+	flag.IntVar(&o.breaches, "breaches", 200, "orders seeded to breach their deadline during the run, each to be escalated once")
+	flag.StringVar(&o.profile, "profile", "", "a directory for a CPU profile of the first instance per phase (turns pprof on)")
 	flag.Parse()
 	if _, ok := sizes[o.size]; !ok {
 		fmt.Fprintln(os.Stderr, "bench: -size must be none, small or city")
+		os.Exit(2)
+	}
+	if o.instances < 1 || (o.instances > 1 && o.mysqlDSN == "") {
+		fmt.Fprintln(os.Stderr, "bench: -instances must be 1, or more with -mysql (instances share the database)")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -104,23 +117,33 @@ func run(o options) error {
 		}
 	}
 
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
 	env := append(os.Environ(),
-		"REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+filepath.Join(dir, "data"),
+		"REDPROP_DATA_DIR="+filepath.Join(dir, "data"),
 		"REDPROP_WECHAT_APP_ID="+wechattest.AppID, "REDPROP_WECHAT_APP_SECRET="+wechattest.AppSecret,
 		"REDPROP_WECHAT_BASE_URL="+fake.URL(), "REDPROP_JWT_SECRET=bench-secret-bench-secret-bench-secret",
 		"REDPROP_METRICS_TOKEN="+metricsToken,
 		"REDPROP_ACCESS_TOKEN_TTL=2h", "REDPROP_LOGIN_PER_IP_PER_MINUTE=100000",
 		"REDPROP_MESSAGE_WORKER_INTERVAL=200ms", "REDPROP_LOG_LEVEL=warn",
 		"REDPROP_TEMPLATE_NEW_REPORT=tpl_new_report", "REDPROP_TEMPLATE_PROGRESS=tpl_progress",
-		"REDPROP_TEMPLATE_RATING=tpl_rating", "REDPROP_REDIS_ADDR="+o.redisAddr,
+		"REDPROP_TEMPLATE_RATING=tpl_rating", "REDPROP_TEMPLATE_MEETING="+tplMeeting, "REDPROP_REDIS_ADDR="+o.redisAddr,
 		// Long-term templates need no consent per push: every push is sent.
-		"REDPROP_TEMPLATES_LONG_TERM=new_report,progress,rating")
+		"REDPROP_TEMPLATES_LONG_TERM=new_report,progress,rating,meeting",
+		// The breached orders are found within seconds of their deadline.
+		"REDPROP_SCHEDULER_INTERVAL=2s")
+	if o.instances > 1 && os.Getenv("REDPROP_DB_MAX_OPEN_CONNS") == "" {
+		// The instances share the pool the baseline has alone (and the
+		// database's max_connections).
+		n := strconv.Itoa(max(5, 50/o.instances))
+		env = append(env, "REDPROP_DB_MAX_OPEN_CONNS="+n, "REDPROP_DB_MAX_IDLE_CONNS="+n)
+	}
+	if o.profile != "" {
+		env = append(env, "REDPROP_PPROF=true")
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
+		}
+	}
 	rep := &Report{Started: time.Now().UTC(), Conns: o.conns, PhaseSeconds: o.dur.Seconds(), Size: o.size, Note: o.note,
-		Mode: "development", Engine: "SQLite + in-process Redis"}
+		Mode: "development", Engine: "SQLite + in-process Redis", Instances: o.instances}
 	if o.mysqlDSN != "" {
 		if err := recreate(o.mysqlDSN); err != nil {
 			return err
@@ -146,24 +169,40 @@ func run(o options) error {
 		return fmt.Errorf("baseline database: %w", err)
 	}
 	rep.Machine = describe(bdb, o.redisAddr)
-	if o.size != "none" {
-		sdb, err := model.Open(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), logger.Discard)
-		if err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-		err = seed(sdb, o.size, rep)
-		if err == nil && o.score {
-			err = benchScore(sdb, o, rep)
-			if d, e := sdb.DB(); e == nil {
-				d.Close()
-			}
-			return err
-		}
+	sdb, err := model.Open(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), logger.Discard)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	defer func() {
 		if d, e := sdb.DB(); e == nil {
 			d.Close()
 		}
-		if err != nil {
-			return fmt.Errorf("seed: %w", err)
+	}()
+	if err := seed(sdb, o.size, rep); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	if o.score {
+		// The scoring job alone, on the seeded history: no server, no load.
+		return benchScore(sdb, o, rep)
+	}
+	// The baseline's list reads a table of the same history size.
+	if err := seedBaseline(bdb, rep.Seed.Orders); err != nil {
+		return fmt.Errorf("seed the baseline: %w", err)
+	}
+	var fan fanPlace
+	if o.fanout > 0 {
+		if fan, err = seedFanout(sdb, o.fanout); err != nil {
+			return fmt.Errorf("seed the fan-out: %w", err)
+		}
+		for _, id := range fan.OpenIDs {
+			fake.Accept(id, tplMeeting, 10)
+		}
+	}
+	var breachFirst, breachLast int64
+	if o.breaches > 0 {
+		// Due during the mixed phase, once every instance runs.
+		if breachFirst, breachLast, err = seedBreaches(sdb, o.breaches, time.Now().Add(15*time.Second)); err != nil {
+			return fmt.Errorf("seed the breaches: %w", err)
 		}
 	}
 
@@ -171,28 +210,35 @@ func run(o options) error {
 		return fmt.Errorf("rollups: %w", err)
 	}
 
-	srv := exec.Command(bin, "serve")
-	srv.Env, srv.Stdout = env, io.Discard
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		return err
+	var srvs []*server
+	defer func() {
+		for _, s := range srvs {
+			s.cmd.Process.Kill()
+		}
+	}()
+	var apis []string
+	for i := range o.instances {
+		s, err := startServer(bin, env, dir, i)
+		if err != nil {
+			return err
+		}
+		srvs = append(srvs, s)
+		apis = append(apis, "http://"+s.addr+"/api/v1")
 	}
-	srv.Stderr = logf
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	defer srv.Process.Kill()
-	if err := waitReady("http://"+addr+"/readyz", 60*time.Second); err != nil {
-		return err
+	for _, s := range srvs {
+		if err := waitReady("http://"+s.addr+"/readyz", 60*time.Second); err != nil {
+			return err
+		}
 	}
 	baseURL, stopBase, err := startBaseline(bdb)
 	if err != nil {
 		return err
 	}
 	defer stopBase()
-	api := "http://" + addr + "/api/v1"
+	api := apis[0]
 
 	c := newClient(o.conns)
+	c.apis = apis
 	tok := map[string]string{}
 	for i, r := range roles {
 		code := fmt.Sprintf("bench-code-%d", i)
@@ -229,7 +275,10 @@ func run(o options) error {
 		}
 	}
 
-	samp := startSampler(srv.Process.Pid, "http://"+addr+"/metrics")
+	var samps []*sampler
+	for _, s := range srvs {
+		samps = append(samps, startSampler(s.cmd.Process.Pid, "http://"+s.addr+"/metrics"))
+	}
 	var idsMu sync.Mutex
 	var redIDs, baseIDs []int64
 	pick := func(ids []int64, w, i int) int64 {
@@ -242,7 +291,20 @@ func run(o options) error {
 	}
 	run := func(name, server string, work func(w, i int)) {
 		fmt.Fprintf(os.Stderr, "phase %-28s %s × %d clients … ", name, o.dur, o.conns)
+		var prof sync.WaitGroup
+		if o.profile != "" && server == "redprop" {
+			prof.Add(1)
+			go func() {
+				defer prof.Done()
+				path := filepath.Join(o.profile, strings.NewReplacer(" ", "-", ":", "", "/", "-").Replace(name)+".pprof")
+				secs := max(1, int(o.dur.Seconds())-1)
+				if err := c.fetch(fmt.Sprintf("%s/admin/debug/pprof/profile?seconds=%d", api, secs), tok["admin"], path); err != nil {
+					fmt.Fprintln(os.Stderr, "profile:", err)
+				}
+			}()
+		}
 		figs := c.phase(name, server, o.conns, o.dur, work)
+		prof.Wait()
 		for _, f := range figs {
 			fmt.Fprintf(os.Stderr, "%s %.0f req/s p99 %.1f ms errors %d; ", f.Endpoint, f.RPS, f.P99, f.Errors)
 		}
@@ -262,7 +324,7 @@ func run(o options) error {
 	// rating, as six people would, so every queue holds orders in every
 	// state before the read phases.
 	run("mixed: the whole order loop", "redprop", func(w, i int) {
-		if id, err := c.loop(api, tok, category, me.User.ID, next()); err == nil {
+		if id, err := c.loop(tok, category, me.User.ID, next()); err == nil {
 			idsMu.Lock()
 			redIDs = append(redIDs, id)
 			idsMu.Unlock()
@@ -273,7 +335,7 @@ func run(o options) error {
 		var out struct {
 			ID int64 `json:"id"`
 		}
-		if c.call("POST /orders (insert)", "", "POST", baseURL+"/orders", map[string]any{"author_id": w + 1,
+		if c.call("POST /orders (insert)", "", "POST", baseURL+"/orders", map[string]any{"author_id": w%baselineAuthors + 1,
 			"place": fmt.Sprintf("%d号楼消防通道", n%9+1), "description": fmt.Sprintf("第%d次压测：消防通道堆放杂物，请尽快清理", n)}, &out) == nil {
 			idsMu.Lock()
 			baseIDs = append(baseIDs, out.ID)
@@ -284,25 +346,25 @@ func run(o options) error {
 		var out struct {
 			ID int64 `json:"id"`
 		}
-		if c.submit(api, tok["resident"], category, next(), &out) == nil {
+		if c.submit(c.api(), tok["resident"], category, next(), &out) == nil {
 			idsMu.Lock()
 			redIDs = append(redIDs, out.ID)
 			idsMu.Unlock()
 		}
 	})
 	run("indexed list of 20", "baseline", func(w, i int) {
-		c.call("GET /orders (list 20)", "", "GET", fmt.Sprintf("%s/orders?author=%d", baseURL, w+1), nil, nil)
+		c.call("GET /orders (list 20)", "", "GET", fmt.Sprintf("%s/orders?author=%d", baseURL, w%baselineAuthors+1), nil, nil)
 	})
 	for _, q := range []struct{ who, queue string }{{"resident", "mine"}, {"grid", "to_verify"}, {"community", "to_dispatch"}} {
 		run("queue "+q.queue, "redprop", func(w, i int) {
-			c.call("GET /orders?queue="+q.queue, tok[q.who], "GET", api+"/orders?queue="+q.queue, nil, nil)
+			c.call("GET /orders?queue="+q.queue, tok[q.who], "GET", c.api()+"/orders?queue="+q.queue, nil, nil)
 		})
 	}
 	run("get by key", "baseline", func(w, i int) {
 		c.call("GET /orders/{id} (get)", "", "GET", fmt.Sprintf("%s/orders/%d", baseURL, pick(baseIDs, w, i)), nil, nil)
 	})
 	run("order detail", "redprop", func(w, i int) {
-		c.call("GET /orders/{id}", tok["resident"], "GET", fmt.Sprintf("%s/orders/%d", api, pick(redIDs, w, i)), nil, nil)
+		c.call("GET /orders/{id}", tok["resident"], "GET", fmt.Sprintf("%s/orders/%d", c.api(), pick(redIDs, w, i)), nil, nil)
 	})
 
 	if err := dashboardPhases(c, api, tok, run); err != nil {
@@ -326,14 +388,44 @@ func run(o options) error {
 	}
 	rep.Outbox = Outbox{Sent: m.Sent, Waiting: m.Waiting, FakeReceived: fake.Calls("/cgi-bin/message/subscribe/send"),
 		DrainSeconds: time.Since(deliverStart).Seconds()}
-	rep.Server = samp.stop()
 
+	if o.fanout > 0 {
+		f, err := c.fanout(api, tok["community"], fan, fake)
+		if err != nil {
+			return fmt.Errorf("fan-out: %w", err)
+		}
+		rep.Fanout = &f
+	}
+	if o.breaches > 0 {
+		b := countBreaches(sdb, breachFirst, breachLast)
+		rep.Breaches = &b
+	}
+	p := countPushes(sdb, fake)
+	rep.Pushes = &p
+
+	for i, s := range samps {
+		f := s.stop()
+		if i == 0 {
+			rep.Server = f
+		}
+		rep.Server.PeakRSSKB = max(rep.Server.PeakRSSKB, f.PeakRSSKB)
+		rep.Server.PeakSampledRSSKB = max(rep.Server.PeakSampledRSSKB, f.PeakSampledRSSKB)
+		rep.Server.PeakGoroutines = max(rep.Server.PeakGoroutines, f.PeakGoroutines)
+	}
 	stopStart := time.Now()
-	srv.Process.Signal(syscall.SIGTERM)
-	srv.Wait()
+	for _, s := range srvs {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, s := range srvs {
+		s.cmd.Wait()
+		s.log.Close()
+		e, w, d, sample := logLevels(s.log.Name())
+		rep.Server.LogErrors += e
+		rep.Server.LogWarnings += w
+		rep.Server.Deadlocks += d
+		rep.Server.LogSample = append(rep.Server.LogSample, sample...)
+	}
 	rep.Server.ShutdownSeconds = time.Since(stopStart).Seconds()
-	logf.Close()
-	rep.Server.LogErrors, rep.Server.LogWarnings, rep.Server.LogSample = logLevels(filepath.Join(dir, "server.log"))
 	rep.Finished = time.Now().UTC()
 	rep.ratios()
 
@@ -355,11 +447,11 @@ func (c *client) submit(api, token string, category int64, n int, out any) error
 }
 
 // loop takes one order from report to rating.
-func (c *client) loop(api string, tok map[string]string, category, worker int64, n int) (int64, error) {
+func (c *client) loop(tok map[string]string, category, worker int64, n int) (int64, error) {
 	var o struct {
 		ID int64 `json:"id"`
 	}
-	if err := c.submit(api, tok["resident"], category, n, &o); err != nil {
+	if err := c.submit(c.api(), tok["resident"], category, n, &o); err != nil {
 		return 0, err
 	}
 	steps := []struct {
@@ -376,7 +468,7 @@ func (c *client) loop(api string, tok map[string]string, category, worker int64,
 		{"resident", "rate", map[string]any{"overall": 5, "timeliness": 5, "attitude": 5, "comment": "处理及时"}},
 	}
 	for _, st := range steps {
-		if err := c.call("POST /orders/{id}/"+st.action, tok[st.who], "POST", fmt.Sprintf("%s/orders/%d/%s", api, o.ID, st.action), st.body, nil); err != nil {
+		if err := c.call("POST /orders/{id}/"+st.action, tok[st.who], "POST", fmt.Sprintf("%s/orders/%d/%s", c.api(), o.ID, st.action), st.body, nil); err != nil {
 			return 0, err
 		}
 	}
@@ -469,13 +561,17 @@ func memoryKB(pid int) (rss, peak int64) {
 }
 
 // logLevels counts the server's error and warning lines (JSON, as
-// production logs) and keeps the first few errors.
-func logLevels(path string) (errs, warns int, sample []string) {
+// production logs) and the deadlock victims taken up again (info lines,
+// seen only with -log-level info), and keeps the first few errors.
+func logLevels(path string) (errs, warns, deadlocks int, sample []string) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.Contains(line, "1213") || strings.Contains(line, "deadlock") {
+			deadlocks++
+		}
 		switch {
 		case strings.Contains(line, `"level":"ERROR"`):
 			errs++
@@ -486,7 +582,38 @@ func logLevels(path string) (errs, warns int, sample []string) {
 			warns++
 		}
 	}
-	return errs, warns, sample
+	return errs, warns, deadlocks, sample
+}
+
+// server is one instance of the binary.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *os.File
+}
+
+// startServer starts instance i on a free port with a data directory of
+// its own (its outbox worker's instance name comes from it).
+func startServer(bin string, env []string, dir string, i int) (*server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	if i > 0 {
+		data = filepath.Join(dir, fmt.Sprintf("data%d", i))
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env, cmd.Stdout = append(slices.Clone(env), "REDPROP_ADDR="+addr, "REDPROP_DATA_DIR="+data), io.Discard
+	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("server%d.log", i)))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &server{cmd: cmd, addr: addr, log: logf}, nil
 }
 
 func freeAddr() (string, error) {

@@ -32,6 +32,10 @@ type Report struct {
 	Outbox       Outbox        `json:"outbox"`
 	Server       ServerFigures `json:"server"`
 	Rollup       RollupFigures `json:"rollup"`
+	Instances    int           `json:"instances"`
+	Fanout       *Fanout       `json:"fanout,omitempty"`
+	Breaches     *Breaches     `json:"breaches,omitempty"`
+	Pushes       *Pushes       `json:"pushes,omitempty"`
 }
 
 // RollupFigures say how long the dashboards' first refresh took to count
@@ -91,6 +95,7 @@ type ServerFigures struct {
 	ShutdownSeconds  float64  `json:"shutdown_seconds"`
 	LogErrors        int      `json:"log_errors"`
 	LogWarnings      int      `json:"log_warnings"`
+	Deadlocks        int      `json:"log_deadlock_lines"`
 	LogSample        []string `json:"log_error_sample,omitempty"`
 }
 
@@ -133,8 +138,8 @@ func (r *Report) markdown() string {
 	var b strings.Builder
 	m := r.Machine
 	fmt.Fprintf(&b, "# redprop benchmark — %s, size %s\n\n", r.Engine, r.Size)
-	fmt.Fprintf(&b, "Run %s → %s UTC; %d concurrent clients, %s per phase; binary in %s mode.\n\n",
-		r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04"), r.Conns, time.Duration(r.PhaseSeconds*float64(time.Second)), r.Mode)
+	fmt.Fprintf(&b, "Run %s → %s UTC; %d concurrent clients, %s per phase; binary in %s mode, %d instance(s) (requests spread over all, each running its workers).\n\n",
+		r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04"), r.Conns, time.Duration(r.PhaseSeconds*float64(time.Second)), r.Mode, max(r.Instances, 1))
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %d MB memory, Linux %s, %s; database %s; Redis %s.\n\n", m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go, m.Database, m.Redis)
 	if r.Note != "" {
 		fmt.Fprintf(&b, "%s\n\n", r.Note)
@@ -178,6 +183,27 @@ func (r *Report) markdown() string {
 		float64(s.PeakRSSKB)/1024, float64(s.PeakSampledRSSKB)/1024, s.PeakGoroutines, r.Outbox.Sent, r.Outbox.Waiting, r.Outbox.FakeReceived, r.Outbox.DrainSeconds, s.ShutdownSeconds, s.LogErrors, s.LogWarnings)
 	for _, l := range s.LogSample {
 		fmt.Fprintf(&b, "  - `%s`\n", strings.ReplaceAll(l, "`", "'"))
+	}
+	fmt.Fprintf(&b, "- log lines naming a deadlock (1213): %d\n", s.Deadlocks)
+	if p := r.Pushes; p != nil {
+		fmt.Fprintf(&b, "\n## Exactly once\n\n- pushes: %d outbox rows sent, the fake WeChat accepted %d: %d duplicates; %d rows left unknown or sending\n",
+			p.OutboxSent, p.FakeAccepted, p.Duplicates, p.Unsettled)
+	}
+	if x := r.Breaches; x != nil {
+		fmt.Fprintf(&b, "- escalations: %d orders seeded to breach during the run: %d escalated once, %d duplicates, %d missing\n",
+			x.Orders, x.Escalated, x.Duplicates, x.Missing)
+	}
+	if f := r.Fanout; f != nil {
+		mark := "✗"
+		if f.Notices.Missing == 0 && f.Notices.Duplicates == 0 && f.DeliveredSeconds <= 10 {
+			mark = "✓"
+		}
+		fmt.Fprintf(&b, "\n## Fan-out\n\nA meeting for every resident of a %d-household compound (target: all delivered ≤ 10 s, 0 duplicates, 0 missing):\n\n"+
+			"- schedule request (participants, inbox and outbox rows in one transaction): %.0f ms\n"+
+			"- notices: all delivered %.1f s after the schedule request %s; %d delivered, %d duplicates, %d missing\n"+
+			"- 2-hour reminders: delivered %.1f s after falling due; %d delivered, %d duplicates, %d missing\n",
+			f.Households, f.ScheduleMS, f.DeliveredSeconds, mark, f.Notices.Delivered, f.Notices.Duplicates, f.Notices.Missing,
+			f.ReminderSeconds, f.Reminders.Delivered, f.Reminders.Duplicates, f.Reminders.Missing)
 	}
 	return b.String()
 }

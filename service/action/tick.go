@@ -28,7 +28,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		n, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.log.ErrorContext(ctx, "action item tick failed", "err", err)
+			service.LogPass(ctx, s.log, "action item tick failed", err)
 		case n > 0:
 			s.log.InfoContext(ctx, "action item tick", "overdue", n)
 		}

@@ -472,7 +472,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			if _, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
-				s.log().ErrorContext(ctx, "purge expired sessions", "err", err)
+				service.LogPass(ctx, s.log(), "purge expired sessions", err)
 			}
 		}
 	}

@@ -166,7 +166,7 @@ func (r *Recheck) Run(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	for {
 		if _, err := r.RecheckOnce(ctx); err != nil && ctx.Err() == nil {
-			r.msgs.log.ErrorContext(ctx, "content re-check", "err", err)
+			service.LogPass(ctx, r.msgs.log, "content re-check", err)
 		}
 		select {
 		case <-ctx.Done():

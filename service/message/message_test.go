@@ -869,3 +869,50 @@ func TestLongTermTemplateIsAskedForUntilAllowed(t *testing.T) {
 		t.Fatal("after 43101 the template is not asked for again")
 	}
 }
+
+// TestStatementsPerPush is the statement budget of delivering a batch of
+// routine pushes, the claim included, BEGIN and COMMIT not counted: on a
+// long-term template each push is read (openid), started with its route
+// and recorded, with no transaction around either; with a quota to take it
+// goes through prepare's transaction (the quota taken too). The claim and
+// the sweeps before it cost the same whatever the batch's size.
+func TestStatementsPerPush(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		longTerm bool
+		perPush  int64
+	}{{"long-term template", true, 3}, {"one-time template", false, 4}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := setup(t, func(cfg *message.Config) {
+				tpl := cfg.Templates[message.KindNewReport]
+				tpl.LongTerm = c.longTerm
+				cfg.Templates[message.KindNewReport] = tpl
+			})
+			const n = 8
+			for i := range n {
+				open := fmt.Sprintf("push-%d", i)
+				u := e.user(open)
+				if c.longTerm {
+					e.fake.Accept(open, tplNew, 1)
+				} else {
+					e.allow(u, open, tplNew, 1)
+				}
+				e.publish(newReport(fmt.Sprintf("order:%d:submitted:1", i+1), u))
+			}
+			count := dbtest.CountStatements(t, e.db)
+			count.On.Store(true)
+			st := e.deliver()
+			count.On.Store(false)
+			got, sql := count.Take()
+			if st.Sent != n {
+				t.Fatalf("stats %+v, want %d sent", st, n)
+			}
+			// The claim (on MySQL a read per state and urgency) and the
+			// sweeps before it: ten at most per batch.
+			if max := c.perPush*n + 10; got > max {
+				t.Fatalf("%d statements for %d pushes, at most %d:\n%q", got, n, max, sql)
+			}
+			t.Logf("%d statements for %d pushes", got, n)
+		})
+	}
+}

@@ -171,8 +171,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MiniprogramState: "formal",
-		BatchSize:        20,
-		SendLanes:        4,
+		BatchSize:        64,
+		SendLanes:        16,
 		Lease:            15 * time.Second,
 		ReconcileAfter:   10 * time.Minute,
 		MaxAttempts:      8,

@@ -92,7 +92,7 @@ var errCrashed = errors.New("message: worker crashed (test hook)")
 // re-checked by Recheck.Run.)
 func (s *Service) Run(ctx context.Context, every time.Duration) {
 	if _, err := s.releaseHeld(ctx); err != nil {
-		s.log.ErrorContext(ctx, "outbox release at start", "err", err)
+		service.LogPass(ctx, s.log, "outbox release at start", err)
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -100,7 +100,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		for ctx.Err() == nil {
 			st, err := s.DeliverOnce(ctx)
 			if err != nil {
-				s.log.ErrorContext(ctx, "outbox delivery", "err", err)
+				service.LogPass(ctx, s.log, "outbox delivery", err)
 				break
 			}
 			if st.Claimed < s.cfg.BatchSize {
@@ -299,13 +299,18 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 		t    tally
 		sent model.Outbox // the row as prepare leaves it (one more attempt)
 	)
-	err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
+	quick, err := s.prepareQuick(ctx, owner, &row)
+	if err != nil {
+		return fmt.Errorf("prepare outbox row %d: %w", row.ID, err)
+	}
+	if quick != nil {
+		p, sent = *quick, row
+	} else if err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
 		sent, t = row, tally{}
 		var err error
 		p, err = s.prepare(ctx, tx, owner, &sent, &t)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("prepare outbox row %d: %w", row.ID, err)
 	}
 	s.count(t, st)
@@ -329,11 +334,24 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 		return errCrashed
 	}
 	// The answer must be recorded even when the worker is being stopped.
+	// A success is one statement, atomic without a transaction of its own
+	// (a deadlock victim runs again); the other outcomes write more.
 	rec := context.WithoutCancel(ctx)
-	if err := model.InTxRetry(rec, s.db, txAttempts, func(tx *gorm.DB) error {
-		t = tally{}
-		return s.record(rec, tx, owner, row, p, sendErr, &t)
-	}); err != nil {
+	var err2 error
+	if sendErr == nil {
+		for i := 0; i < txAttempts; i++ {
+			t = tally{}
+			if err2 = s.record(rec, s.db, owner, row, p, nil, &t); !model.IsDeadlock(err2) {
+				break
+			}
+		}
+	} else {
+		err2 = model.InTxRetry(rec, s.db, txAttempts, func(tx *gorm.DB) error {
+			t = tally{}
+			return s.record(rec, tx, owner, row, p, sendErr, &t)
+		})
+	}
+	if err := err2; err != nil {
 		return fmt.Errorf("record outbox row %d: %w", row.ID, err)
 	}
 	s.count(t, st)
@@ -345,7 +363,26 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 // inbox message, and settles the row as skipped when it cannot be sent.
 func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *model.Outbox, t *tally) (prepared, error) {
 	now := s.clock.Now().UTC()
-	moved, err := model.StartOutbox(ctx, tx, row.ID, owner, outboxClaimed, model.OutboxSending, now.Add(s.cfg.Lease))
+	// The common way, a routine push to the mini-program, is routed by the
+	// openid alone: read first, and recorded by the compare-and-set itself.
+	var early *wechat.SubscribeMessage
+	if s.routedByOpenID(row) {
+		openID, err := model.OpenIDOf(ctx, tx, row.UserID)
+		if err != nil && !errors.Is(err, model.ErrNotFound) {
+			return prepared{}, err
+		}
+		if tpl := s.cfg.Templates[row.Kind]; openID != "" && tpl.ID != "" {
+			early = &wechat.SubscribeMessage{ToUser: openID, TemplateID: tpl.ID}
+		}
+	}
+	var moved int64
+	var err error
+	if early != nil {
+		moved, err = model.StartRoutedOutbox(ctx, tx, row.ID, owner, outboxClaimed, model.OutboxSending, now.Add(s.cfg.Lease),
+			model.ChannelMP, early.ToUser, early.TemplateID)
+	} else {
+		moved, err = model.StartOutbox(ctx, tx, row.ID, owner, outboxClaimed, model.OutboxSending, now.Add(s.cfg.Lease))
+	}
 	if err != nil {
 		return prepared{}, err
 	}
@@ -397,21 +434,27 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		return prepared{oa: oa}, nil
 	}
 
-	openID, err := model.OpenIDOf(ctx, tx, row.UserID)
-	if err != nil && !errors.Is(err, model.ErrNotFound) {
-		return prepared{}, err
+	tpl := s.cfg.Templates[row.Kind]
+	openID := ""
+	if early != nil {
+		openID = early.ToUser
+	} else {
+		if openID, err = model.OpenIDOf(ctx, tx, row.UserID); err != nil && !errors.Is(err, model.ErrNotFound) {
+			return prepared{}, err
+		}
 	}
 	if openID == "" {
 		return skip(SkipNoOpenID)
 	}
-	tpl := s.cfg.Templates[row.Kind]
 	if tpl.ID == "" {
 		return skip(SkipNotConfigured)
 	}
 	data, page := tpl.render(pl, row.OrderID)
 	msg := wechat.SubscribeMessage{ToUser: openID, TemplateID: tpl.ID, Page: page, Data: data}
-	if err := model.RouteOutbox(ctx, tx, row.ID, model.ChannelMP, msg.ToUser, msg.TemplateID); err != nil {
-		return prepared{}, err
+	if early == nil {
+		if err := model.RouteOutbox(ctx, tx, row.ID, model.ChannelMP, msg.ToUser, msg.TemplateID); err != nil {
+			return prepared{}, err
+		}
 	}
 
 	if s.cfg.Sandbox {
@@ -462,6 +505,58 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		consumed = true
 	}
 	return prepared{msg: msg, consumed: consumed}, nil
+}
+
+// prepareQuick prepares the plainest push without a transaction: a
+// routine one to the mini-program on a long-term template (no quota to
+// take), whose inbox message is already written and whose user has an
+// openid. One statement then moves it from claimed to sending with its
+// route, as prepare would. It answers nil when row needs prepare, and
+// prepared{done: true} when the row is no longer this worker's.
+func (s *Service) prepareQuick(ctx context.Context, owner string, row *model.Outbox) (*prepared, error) {
+	tpl := s.cfg.Templates[row.Kind]
+	if !s.routedByOpenID(row) || row.InboxPending || !tpl.LongTerm || tpl.ID == "" {
+		return nil, nil
+	}
+	openID, err := model.OpenIDOf(ctx, s.db, row.UserID)
+	if errors.Is(err, model.ErrNotFound) || err == nil && openID == "" {
+		return nil, nil // prepare skips it, in its transaction
+	}
+	if err != nil {
+		return nil, err
+	}
+	var pl payload
+	if err := json.Unmarshal([]byte(row.Payload), &pl); err != nil {
+		return nil, fmt.Errorf("decode payload: %w", err)
+	}
+	var moved int64
+	for i := 0; i < txAttempts; i++ {
+		moved, err = model.StartRoutedOutbox(ctx, s.db, row.ID, owner, outboxClaimed, model.OutboxSending,
+			s.clock.Now().UTC().Add(s.cfg.Lease), model.ChannelMP, openID, tpl.ID)
+		if !model.IsDeadlock(err) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if moved == 0 { // the lease ran out and another worker has it
+		return &prepared{done: true}, nil
+	}
+	row.Attempts++
+	data, page := tpl.render(pl, row.OrderID)
+	return &prepared{msg: wechat.SubscribeMessage{ToUser: openID, TemplateID: tpl.ID, Page: page, Data: data}}, nil
+}
+
+// routedByOpenID reports whether row goes to the mini-program whatever
+// the user's channel: a routine push, in production, of a kind without a
+// service-account template (oaMessage would not look further).
+func (s *Service) routedByOpenID(row *model.Outbox) bool {
+	if s.cfg.Sandbox || row.Priority > 0 {
+		return false
+	}
+	tpl := s.cfg.OATemplates[row.Kind]
+	return !s.cfg.OAEnabled || tpl.ID == "" || s.oa == nil
 }
 
 var skipWords = map[string]string{

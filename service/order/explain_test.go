@@ -109,8 +109,13 @@ func TestQueuesReadOnePagePerPart(t *testing.T) {
 			plan := analyze(t, sqlDB, seen[0].sql, seen[0].vars)
 			parts := 0
 			for _, r := range plan {
+				// The merge of the parts' ids (a derived table of at most
+				// a page per part) is sorted; a read of orders never is.
 				if strings.Contains(r["Extra"], "filesort") {
-					t.Errorf("filesort in %v\nsql: %s", r, seen[0].sql)
+					n, _ := strconv.ParseFloat(r["r_rows"], 64)
+					if !strings.HasPrefix(r["table"], "<derived") || n > float64(len(plan)*(limit+1)) {
+						t.Errorf("filesort in %v\nsql: %s", r, seen[0].sql)
+					}
 				}
 				if r["table"] != "orders" {
 					continue

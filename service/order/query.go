@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -296,40 +297,58 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 		handler(e.HandlerKind, e.HandlerID)
 	}
 	n := names{users: map[int64]model.User{}, categories: map[int64]model.Category{}, households: map[int64]model.Household{}}
-	us, err := model.AllByID[model.User](ctx, db, users.list())
+	// Every name of the page in one statement: people, categories,
+	// households, places and handlers. A household's building is the
+	// order's own (its ancestry comes from the household); another one is
+	// read after.
+	fs, err := model.FieldsOfAll(ctx, db,
+		model.FieldSet{Table: &model.User{}, Cols: []string{"display_name", "phone"}, IDs: users.list()},
+		model.FieldSet{Table: &model.Category{}, Cols: []string{"name", "working_time", "complaint_against_firm"}, IDs: cats.list()},
+		model.FieldSet{Table: &model.Household{}, Cols: []string{"unit", "room", "building_id"}, IDs: hhs.list()},
+		model.FieldSet{Table: &model.Compound{}, Cols: []string{"name"}, IDs: comps.list()},
+		model.FieldSet{Table: &model.Grid{}, Cols: []string{"name"}, IDs: grids.list()},
+		model.FieldSet{Table: &model.Building{}, Cols: []string{"name"}, IDs: blds.list()},
+		model.FieldSet{Table: &model.Firm{}, Cols: []string{"name"}, IDs: firms.list()},
+		model.FieldSet{Table: &model.Department{}, Cols: []string{"name"}, IDs: depts.list()},
+		model.FieldSet{Table: &model.Region{}, Cols: []string{"name"}, IDs: regions.list()})
 	if err != nil {
 		return nil, err
 	}
-	cs, err := model.AllByID[model.Category](ctx, db, cats.list())
-	if err != nil {
-		return nil, err
+	truth := func(v string) bool { return v == "1" || v == "true" }
+	for id, v := range fs[0] {
+		n.users[id] = model.User{Base: model.Base{ID: id}, DisplayName: v[0], Phone: v[1]}
 	}
-	hs, err := model.AllByID[model.Household](ctx, db, hhs.list())
-	if err != nil {
-		return nil, err
+	var cs []model.Category
+	for id, v := range fs[1] {
+		c := model.Category{Name: v[0], WorkingTime: truth(v[1]), ComplaintAgainstFirm: truth(v[2])}
+		c.ID = id
+		n.categories[id] = c
+		cs = append(cs, c)
 	}
-	for _, u := range us {
-		n.users[u.ID] = u
+	plain := func(m map[int64][]string) map[int64]string {
+		out := make(map[int64]string, len(m))
+		for id, v := range m {
+			out[id] = v[0]
+		}
+		return out
 	}
-	for _, c := range cs {
-		n.categories[c.ID] = c
+	n.compounds, n.grids, n.buildings = plain(fs[3]), plain(fs[4]), plain(fs[5])
+	n.firms, n.depts, n.regions = plain(fs[6]), plain(fs[7]), plain(fs[8])
+	more := idSet{}
+	for id, v := range fs[2] {
+		b, _ := strconv.ParseInt(v[2], 10, 64)
+		n.households[id] = model.Household{Base: model.Base{ID: id}, Unit: v[0], Room: v[1], Ancestry: model.Ancestry{BuildingID: b}}
+		if _, ok := n.buildings[b]; !ok && b > 0 {
+			more.add(b)
+		}
 	}
-	for _, h := range hs {
-		n.households[h.ID] = h
-		blds.add(h.BuildingID)
+	if len(more) > 0 {
+		bs, err := model.NamesOf(ctx, db, &model.Building{}, "name", more.list())
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(n.buildings, bs)
 	}
-	// The places' and handlers' names, every kind in one statement.
-	ns, err := model.NamesOfAll(ctx, db,
-		model.NameSet{Table: &model.Compound{}, Col: "name", IDs: comps.list()},
-		model.NameSet{Table: &model.Grid{}, Col: "name", IDs: grids.list()},
-		model.NameSet{Table: &model.Building{}, Col: "name", IDs: blds.list()},
-		model.NameSet{Table: &model.Firm{}, Col: "name", IDs: firms.list()},
-		model.NameSet{Table: &model.Department{}, Col: "name", IDs: depts.list()},
-		model.NameSet{Table: &model.Region{}, Col: "name", IDs: regions.list()})
-	if err != nil {
-		return nil, err
-	}
-	n.compounds, n.grids, n.buildings, n.firms, n.depts, n.regions = ns[0], ns[1], ns[2], ns[3], ns[4], ns[5]
 	if n.contracted, err = s.firmsContracted(ctx, a, orders); err != nil {
 		return nil, err
 	}

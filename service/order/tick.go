@@ -39,7 +39,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		st, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.log.ErrorContext(ctx, "order scheduler tick failed", "err", err)
+			service.LogPass(ctx, s.log, "order scheduler tick failed", err)
 		case st != (TickStats{}):
 			s.log.InfoContext(ctx, "order scheduler tick", "warned", st.Warned, "overdue", st.Overdue,
 				"escalated", st.Escalated, "auto_closed", st.AutoClosed,

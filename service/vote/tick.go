@@ -29,7 +29,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		st, err := s.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.log.ErrorContext(ctx, "vote scheduler tick failed", "err", err)
+			service.LogPass(ctx, s.log, "vote scheduler tick failed", err)
 		case st != (TickStats{}):
 			s.log.InfoContext(ctx, "vote scheduler tick", "opened", st.Opened, "expired", st.Expired,
 				"told", st.Told, "closed", st.Closed)

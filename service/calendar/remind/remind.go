@@ -49,7 +49,7 @@ func New(db *gorm.DB, cal *calendar.Service, msgs Publisher, clock service.Clock
 func (r *Reminder) Run(ctx context.Context, every time.Duration) {
 	service.Every(ctx, every, func(ctx context.Context) {
 		if _, err := r.Once(ctx); err != nil {
-			r.log.ErrorContext(ctx, "calendar reminder", "err", err)
+			service.LogPass(ctx, r.log, "calendar reminder", err)
 		}
 	})
 }
