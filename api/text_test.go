@@ -171,6 +171,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		applyRequest{}, rejectRequest{}, invitationRequest{},
 		createVoteRequest{}, castBallotRequest{},
 		postWishRequest{}, wishActionRequest{},
+		addFormulaRequest{}, formulaSpecRequest{}, formulaComponentRequest{}, listRuleRequest{}, starBandRequest{}, runScoresRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {
