@@ -64,6 +64,16 @@ const (
 		CASE WHEN f.cmp IS NOT NULL AND f.rwk IS NOT NULL THEN 1 ELSE 0 END AS reworked`
 )
 
+// eventsByTime reads the timeline by its time index: on MySQL by name,
+// since for a quarter of the history the optimizer would rather scan the
+// whole table by another index.
+func eventsByTime(db *gorm.DB) *gorm.DB {
+	if IsMySQL(db) {
+		return db.Table("order_events FORCE INDEX (ix_order_event_time)")
+	}
+	return db.Table("order_events")
+}
+
 // ScoreFilter narrows the facts to one firm and one place (for the
 // explanation of one score row); zero values narrow nothing.
 type ScoreFilter struct {
@@ -77,7 +87,7 @@ func firmSteps(db *gorm.DB, start, end time.Time, ff ScoreFilter) *gorm.DB {
 	start, end = start.UTC(), end.UTC()
 	// The orders with a row ending or marking a firm's step in the
 	// period, read by the timeline's time index.
-	cand := db.Table("order_events").Select("DISTINCT order_id").
+	cand := eventsByTime(db).Select("DISTINCT order_id").
 		Where("created_at >= ? AND created_at < ? AND action IN ? AND handler_kind = ?",
 			start, end, []string{"accept", "complete", "overdue"}, HandlerFirm)
 	facts := db.Table("order_events AS e").Select(firmFactCols).
