@@ -42,7 +42,8 @@ import (
 //     period) with 4–5 stars / rated; the mean is their sum / rated;
 //   - complaints: orders of a category marked complaint_against_firm
 //     submitted in the period in the compound (not rejected, merged or
-//     cancelled) per 100 households of the compound;
+//     cancelled) per 100 households of the compound, for the firms whose
+//     contract covered the compound in the period;
 //   - rectification: action items owned by the firm due in the period not
 //     done by their due time / due.
 const (
@@ -296,7 +297,10 @@ func FirmEvidence(ctx context.Context, db *gorm.DB, start, end time.Time, ff Sco
 		q = place(ratedOrders(db, start, end).Where("handler_id = ?", ff.FirmID)).
 			Select("id, CASE WHEN rating_overall >= 4 THEN 1 ELSE 0 END AS counted")
 	case CompComplaints:
-		q = place(complaintOrders(db, start, end)).Select("id, 1 AS counted")
+		first, after := start.Add(8*time.Hour), end.Add(8*time.Hour)
+		served := db.Model(&Contract{}).Select("compound_id").
+			Where("firm_id = ? AND starts_on < ? AND ends_on >= ?", ff.FirmID, after, first)
+		q = place(complaintOrders(db, start, end)).Where("compound_id IN (?)", served).Select("id, 1 AS counted")
 	case CompRectification:
 		q = place(firmItems(db, start, end).Where("owner_id = ?", ff.FirmID)).
 			Select("id, CASE WHEN " + firmItemLate + " THEN 1 ELSE 0 END AS counted")
