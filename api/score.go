@@ -58,16 +58,62 @@ func (h *handlers) listScoreFormulas(c *gin.Context) {
 }
 
 type addFormulaRequest struct {
-	Kind          string            `json:"kind"`
-	EffectiveFrom string            `json:"effective_from"`
-	Note          string            `json:"note"`
-	Spec          model.FormulaSpec `json:"spec"`
+	Kind          string             `json:"kind"`
+	EffectiveFrom string             `json:"effective_from"`
+	Note          string             `json:"note"`
+	Spec          formulaSpecRequest `json:"spec"`
+}
+
+type formulaSpecRequest struct {
+	Components     []formulaComponentRequest `json:"components"`
+	Redistribute   string                    `json:"redistribute"`
+	RankMinSamples int64                     `json:"rank_min_samples"`
+	MinComponents  int                       `json:"min_components"`
+	List           *listRuleRequest          `json:"list"`
+	Stars          []starBandRequest         `json:"stars"`
+}
+
+type formulaComponentRequest struct {
+	Name       string `json:"name"`
+	Weight     int64  `json:"weight"`
+	MinSamples int64  `json:"min_samples"`
+	Better     string `json:"better"`
+	Full       int64  `json:"full"`
+	Zero       int64  `json:"zero"`
+}
+
+type listRuleRequest struct {
+	Kind     string `json:"kind"`
+	Group    string `json:"group"`
+	N        int    `json:"n"`
+	RedMin   int64  `json:"red_min"`
+	BlackMax int64  `json:"black_max"`
+}
+
+type starBandRequest struct {
+	Stars int   `json:"stars"`
+	Min   int64 `json:"min"`
+}
+
+func (r formulaSpecRequest) spec() model.FormulaSpec {
+	s := model.FormulaSpec{Redistribute: r.Redistribute, RankMinSamples: r.RankMinSamples, MinComponents: r.MinComponents}
+	for _, c := range r.Components {
+		s.Components = append(s.Components, model.FormulaComponent{Name: c.Name, Weight: c.Weight, MinSamples: c.MinSamples,
+			Better: c.Better, Full: c.Full, Zero: c.Zero})
+	}
+	if l := r.List; l != nil {
+		s.List = &model.ListRule{Kind: l.Kind, Group: l.Group, N: l.N, RedMin: l.RedMin, BlackMax: l.BlackMax}
+	}
+	for _, b := range r.Stars {
+		s.Stars = append(s.Stars, model.StarBand{Stars: b.Stars, Min: b.Min})
+	}
+	return s
 }
 
 func (h *handlers) addScoreFormula(c *gin.Context) {
 	createJSON(c, func(r addFormulaRequest) (model.ScoreFormula, error) {
 		return h.Score.AddFormula(c.Request.Context(), actor(c), score.NewFormula{Kind: r.Kind, EffectiveFrom: r.EffectiveFrom,
-			Note: r.Note, Spec: r.Spec})
+			Note: r.Note, Spec: r.Spec.spec()})
 	}, newFormulaResponse)
 }
 

@@ -179,7 +179,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		exportRequest{},
 		draftRankingRequest{}, reasonRequest{}, fileAppealRequest{}, appealNoteRequest{}, decideAppealRequest{},
 		talkRequest{}, flagVoteRequest{},
-		addFormulaRequest{}, runScoresRequest{},
+		addFormulaRequest{}, formulaSpecRequest{}, formulaComponentRequest{}, listRuleRequest{}, starBandRequest{}, runScoresRequest{},
 	}
 	listed := map[string]bool{}
 	for _, v := range types {

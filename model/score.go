@@ -156,8 +156,8 @@ type ScoreRun struct {
 	FormulaID      int64     `gorm:"not null"`
 	FormulaVersion int       `gorm:"not null"`
 	RequestedBy    int64     `gorm:"not null;default:0"`
-	Rows           int       `gorm:"not null"`
-	Written        int       `gorm:"not null"` // rows new or changed
+	Rows           int       `gorm:"column:row_count;not null"` // ROWS is reserved in MySQL 8
+	Written        int       `gorm:"not null"`                  // rows new or changed
 	StartedAt      time.Time `gorm:"not null"`
 	FinishedAt     time.Time `gorm:"not null"`
 }

@@ -86,10 +86,12 @@ func SeedFormulas(ctx context.Context, db *gorm.DB) error {
 }
 
 // scoreIndexes serve the scoring job's scans of a period: the timeline
-// by time, ratings by when they closed the order, complaints by when they
-// were made.
+// by time (covering what the firms' candidate orders are picked by, so a
+// quarter is one range of the index, not a read of years of rows),
+// ratings by when they closed the order, complaints by when they were
+// made.
 var scoreIndexes = []struct{ table, name, cols string }{
-	{"order_events", "ix_order_event_time", "created_at, action"},
+	{"order_events", "ix_order_event_time", "created_at, action, handler_kind, handler_id, order_id"},
 	{"orders", "ix_order_closed", "closed_at"},
 	{"orders", "ix_order_created", "created_at"},
 }

@@ -42,7 +42,8 @@ import (
 //     period) with 4–5 stars / rated; the mean is their sum / rated;
 //   - complaints: orders of a category marked complaint_against_firm
 //     submitted in the period in the compound (not rejected, merged or
-//     cancelled) per 100 households of the compound;
+//     cancelled) per 100 households of the compound, for the firms whose
+//     contract covered the compound in the period;
 //   - rectification: action items owned by the firm due in the period not
 //     done by their due time / due.
 const (
@@ -64,6 +65,16 @@ const (
 		CASE WHEN f.cmp IS NOT NULL AND f.rwk IS NOT NULL THEN 1 ELSE 0 END AS reworked`
 )
 
+// eventsByTime reads the timeline by its time index: on MySQL by name,
+// since for a quarter of the history the optimizer would rather scan the
+// whole table by another index.
+func eventsByTime(db *gorm.DB) *gorm.DB {
+	if IsMySQL(db) {
+		return db.Table("order_events FORCE INDEX (ix_order_event_time)")
+	}
+	return db.Table("order_events")
+}
+
 // ScoreFilter narrows the facts to one firm and one place (for the
 // explanation of one score row); zero values narrow nothing.
 type ScoreFilter struct {
@@ -77,7 +88,7 @@ func firmSteps(db *gorm.DB, start, end time.Time, ff ScoreFilter) *gorm.DB {
 	start, end = start.UTC(), end.UTC()
 	// The orders with a row ending or marking a firm's step in the
 	// period, read by the timeline's time index.
-	cand := db.Table("order_events").Select("DISTINCT order_id").
+	cand := eventsByTime(db).Select("DISTINCT order_id").
 		Where("created_at >= ? AND created_at < ? AND action IN ? AND handler_kind = ?",
 			start, end, []string{"accept", "complete", "overdue"}, HandlerFirm)
 	facts := db.Table("order_events AS e").Select(firmFactCols).
@@ -286,7 +297,10 @@ func FirmEvidence(ctx context.Context, db *gorm.DB, start, end time.Time, ff Sco
 		q = place(ratedOrders(db, start, end).Where("handler_id = ?", ff.FirmID)).
 			Select("id, CASE WHEN rating_overall >= 4 THEN 1 ELSE 0 END AS counted")
 	case CompComplaints:
-		q = place(complaintOrders(db, start, end)).Select("id, 1 AS counted")
+		first, after := start.Add(8*time.Hour), end.Add(8*time.Hour)
+		served := db.Model(&Contract{}).Select("compound_id").
+			Where("firm_id = ? AND starts_on < ? AND ends_on >= ?", ff.FirmID, after, first)
+		q = place(complaintOrders(db, start, end)).Where("compound_id IN (?)", served).Select("id, 1 AS counted")
 	case CompRectification:
 		q = place(firmItems(db, start, end).Where("owner_id = ?", ff.FirmID)).
 			Select("id, CASE WHEN " + firmItemLate + " THEN 1 ELSE 0 END AS counted")

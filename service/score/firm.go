@@ -110,8 +110,10 @@ func (s *Service) firmRows(ctx context.Context, f model.ScoreFormula, p Period) 
 		}
 		return figs[k]
 	}
+	servedPair := map[pair]bool{}
 	for _, sp := range served {
 		at(sp.FirmID, sp.CompoundID)
+		servedPair[pair{sp.FirmID, sp.CompoundID}] = true
 	}
 	for _, o := range orders {
 		at(o.FirmID, o.CompoundID).orders = o
@@ -175,7 +177,11 @@ func (s *Service) firmRows(ctx context.Context, f model.ScoreFormula, p Period) 
 		if !ok {
 			continue // orders of no compound (public places of a community) have no card
 		}
-		g.complaints, g.households = complaintsOf[k.compound], householdsOf[k.compound]
+		// Complaints and households are a compound's: they count for the
+		// firms that served it in the period under a contract.
+		if servedPair[k] {
+			g.complaints, g.households = complaintsOf[k.compound], householdsOf[k.compound]
+		}
 		anc := c.Ancestry
 		anc.CompoundID = c.ID
 		into(firmPlace{firm: k.firm, kind: model.ScopeCompound, id: c.ID, place: anc}, *g)

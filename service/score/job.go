@@ -152,7 +152,10 @@ func (s *Service) Explain(ctx context.Context, a *service.Actor, id int64, comp,
 	default:
 		return Evidence{}, errSource
 	}
-	ctx = model.WithoutDeadline(ctx)
+	// An explanation is a request: it keeps the query deadline. A
+	// compound's facts are read by its orders' index; a city row's are
+	// the city's, and at city size may exceed it (503, never a stuck
+	// connection).
 	var page service.Paged[model.Evidence]
 	var ok bool
 	if sc.Kind == model.ScoreKindFirm {
