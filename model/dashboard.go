@@ -132,10 +132,16 @@ func RollupColumns() []string { return slices.Clone(rollupColumns) }
 // the Beijing date as yyyymmdd; ParentID is the scope's parent in the
 // tree (0 for the city and for firms), so that a drill-down reads the
 // children of one scope by one index range.
+//
+// Every count is kept twice: in its day's row (Grain "d") and in its
+// month's (Grain "m", Day the month's first day), so that a long period
+// sums its whole months from one row each and only its ragged ends from
+// day rows: a year of a city is some 70 rows per category, not 365.
 type DashRollup struct {
 	ScopeKind     string `gorm:"primaryKey;size:16;index:ix_dash_rollup_parent,priority:1"`
 	ScopeID       int64  `gorm:"primaryKey;autoIncrement:false"`
-	Day           int    `gorm:"primaryKey;autoIncrement:false;index:ix_dash_rollup_parent,priority:3"`
+	Grain         string `gorm:"primaryKey;size:1;index:ix_dash_rollup_parent,priority:3"`
+	Day           int    `gorm:"primaryKey;autoIncrement:false;index:ix_dash_rollup_parent,priority:4"`
 	CategoryID    int64  `gorm:"primaryKey;autoIncrement:false"`
 	ParentID      int64  `gorm:"not null;default:0;index:ix_dash_rollup_parent,priority:2"`
 	Received      int64  `gorm:"column:received;not null;default:0"`
@@ -229,10 +235,20 @@ type DashWatermark struct {
 	UpdatedAt time.Time
 }
 
+// Grains of rollup rows.
+const (
+	GrainDay   = "d"
+	GrainMonth = "m"
+)
+
+// MonthOf is the month row's day of a day (yyyymm01).
+func MonthOf(day int) int { return day/100*100 + 1 }
+
 // RollupKey names one rollup row.
 type RollupKey struct {
 	ScopeKind  string
 	ScopeID    int64
+	Grain      string
 	Day        int
 	CategoryID int64
 	ParentID   int64
@@ -311,7 +327,7 @@ func RollupOrders(ctx context.Context, db *gorm.DB, ids []int64) ([]Order, error
 	return os, Translate(err)
 }
 
-// rollupBatch is the rows per multi-row upsert (86 placeholders a row;
+// rollupBatch is the rows per multi-row upsert (87 placeholders a row;
 // SQLite takes 32,766).
 const rollupBatch = 200
 
@@ -330,13 +346,16 @@ func AddRollups(ctx context.Context, tx *gorm.DB, rows map[RollupKey]*Counts) er
 		if a.ScopeID != b.ScopeID {
 			return cmpInt(a.ScopeID, b.ScopeID)
 		}
+		if c := strings.Compare(a.Grain, b.Grain); c != 0 {
+			return c
+		}
 		if a.Day != b.Day {
 			return cmpInt(int64(a.Day), int64(b.Day))
 		}
 		return cmpInt(a.CategoryID, b.CategoryID)
 	})
-	head := "INSERT INTO dash_rollups (scope_kind, scope_id, day, category_id, parent_id, " + strings.Join(rollupColumns, ", ") + ") VALUES "
-	one := "(?, ?, ?, ?, ?" + strings.Repeat(", ?", RollupWidth) + ")"
+	head := "INSERT INTO dash_rollups (scope_kind, scope_id, grain, day, category_id, parent_id, " + strings.Join(rollupColumns, ", ") + ") VALUES "
+	one := "(?, ?, ?, ?, ?, ?" + strings.Repeat(", ?", RollupWidth) + ")"
 	sets := make([]string, len(rollupColumns))
 	for i, c := range rollupColumns {
 		if IsMySQL(tx) {
@@ -345,17 +364,17 @@ func AddRollups(ctx context.Context, tx *gorm.DB, rows map[RollupKey]*Counts) er
 			sets[i] = fmt.Sprintf("%s = %s + excluded.%s", c, c, c)
 		}
 	}
-	tail := " ON CONFLICT (scope_kind, scope_id, day, category_id) DO UPDATE SET " + strings.Join(sets, ", ")
+	tail := " ON CONFLICT (scope_kind, scope_id, grain, day, category_id) DO UPDATE SET " + strings.Join(sets, ", ")
 	if IsMySQL(tx) {
 		tail = " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
 	}
 	for start := 0; start < len(keys); start += rollupBatch {
 		part := keys[start:min(start+rollupBatch, len(keys))]
 		vals := make([]string, len(part))
-		args := make([]any, 0, len(part)*(RollupWidth+5))
+		args := make([]any, 0, len(part)*(RollupWidth+6))
 		for i, k := range part {
 			vals[i] = one
-			args = append(args, k.ScopeKind, k.ScopeID, k.Day, k.CategoryID, k.ParentID)
+			args = append(args, k.ScopeKind, k.ScopeID, k.Grain, k.Day, k.CategoryID, k.ParentID)
 			for _, n := range rows[k] {
 				args = append(args, n)
 			}
@@ -422,12 +441,20 @@ func SumRollups(ctx context.Context, db *gorm.DB, q RollupQuery) ([]RollupSum, e
 	} else {
 		tx = tx.Where("scope_id = ?", q.ScopeID)
 	}
-	tx = tx.Where("day BETWEEN ? AND ?", q.FromDay, q.ToDay)
+	if q.GroupBy == "day" {
+		tx = tx.Where("grain = ? AND day BETWEEN ? AND ?", GrainDay, q.FromDay, q.ToDay)
+	} else {
+		where, args := dayRanges(q.FromDay, q.ToDay)
+		tx = tx.Where(where, args...)
+	}
 	if len(q.Categories) > 0 {
 		tx = tx.Where("category_id IN ?", q.Categories)
 	}
 	if key != "0" {
-		tx = tx.Group(key).Order(key)
+		tx = tx.Group(key)
+		if IsMySQL(tx) {
+			tx = tx.Order(clause.Expr{SQL: "NULL"}) // the groups in any order: no sort
+		}
 	}
 	rows, err := tx.Rows()
 	if err != nil {
@@ -450,11 +477,47 @@ func SumRollups(ctx context.Context, db *gorm.DB, q RollupQuery) ([]RollupSum, e
 	return out, Translate(rows.Err())
 }
 
+// dayRanges selects the days from–to (yyyymmdd, both included): the
+// months wholly inside from their month rows, the days before and after
+// them from day rows.
+func dayRanges(from, to int) (string, []any) {
+	date := func(d int) time.Time { return time.Date(d/10000, time.Month(d/100%100), d%100, 0, 0, 0, 0, time.UTC) }
+	day := func(t time.Time) int { return t.Year()*10000 + int(t.Month())*100 + t.Day() }
+	f, t := date(from), date(to)
+	// The whole months run from m1 (from itself when it is a 1st, else
+	// the next 1st) to just before mEnd (the 1st after to when to is the
+	// last day of its month, else the 1st of to's month).
+	m1 := time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if f.Day() != 1 {
+		m1 = m1.AddDate(0, 1, 0)
+	}
+	mEnd := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if t.AddDate(0, 0, 1).Day() == 1 {
+		mEnd = mEnd.AddDate(0, 1, 0)
+	}
+	if !m1.Before(mEnd) {
+		return "grain = ? AND day BETWEEN ? AND ?", []any{GrainDay, from, to}
+	}
+	var parts []string
+	var args []any
+	if f.Before(m1) {
+		parts = append(parts, "(grain = ? AND day BETWEEN ? AND ?)")
+		args = append(args, GrainDay, from, day(m1.AddDate(0, 0, -1)))
+	}
+	parts = append(parts, "(grain = ? AND day BETWEEN ? AND ?)")
+	args = append(args, GrainMonth, day(m1), day(mEnd.AddDate(0, -1, 0)))
+	if !t.Before(mEnd) {
+		parts = append(parts, "(grain = ? AND day BETWEEN ? AND ?)")
+		args = append(args, GrainDay, day(mEnd), to)
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args
+}
+
 // AllRollups returns every rollup row (tests compare them with a count
 // of their own).
 func AllRollups(ctx context.Context, db *gorm.DB) (map[RollupKey]Counts, error) {
 	rows, err := db.WithContext(ctx).Table("dash_rollups").
-		Select("scope_kind, scope_id, day, category_id, parent_id, " + strings.Join(rollupColumns, ", ")).Rows()
+		Select("scope_kind, scope_id, grain, day, category_id, parent_id, " + strings.Join(rollupColumns, ", ")).Rows()
 	if err != nil {
 		return nil, Translate(err)
 	}
@@ -463,7 +526,7 @@ func AllRollups(ctx context.Context, db *gorm.DB) (map[RollupKey]Counts, error) 
 	for rows.Next() {
 		var k RollupKey
 		var c Counts
-		dest := []any{&k.ScopeKind, &k.ScopeID, &k.Day, &k.CategoryID, &k.ParentID}
+		dest := []any{&k.ScopeKind, &k.ScopeID, &k.Grain, &k.Day, &k.CategoryID, &k.ParentID}
 		for i := range c {
 			dest = append(dest, &c[i])
 		}

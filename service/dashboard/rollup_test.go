@@ -33,7 +33,7 @@ func bruteForce(t *testing.T, e *env) map[model.RollupKey]model.Counts {
 	}
 	out := map[model.RollupKey]model.Counts{}
 	put := func(kind string, id, parent int64, day int, cat int64, col int) {
-		k := model.RollupKey{ScopeKind: kind, ScopeID: id, Day: day, CategoryID: cat, ParentID: parent}
+		k := model.RollupKey{ScopeKind: kind, ScopeID: id, Grain: model.GrainDay, Day: day, CategoryID: cat, ParentID: parent}
 		c := out[k]
 		c[col]++
 		out[k] = c
@@ -146,6 +146,30 @@ func stored(t *testing.T, e *env) map[model.RollupKey]model.Counts {
 	rows, err := model.AllRollups(e.Ctx, e.DB)
 	if err != nil {
 		t.Fatal(err)
+	}
+	months := map[model.RollupKey]model.Counts{}
+	for k, c := range rows {
+		if k.Grain == model.GrainMonth {
+			months[k] = c
+			delete(rows, k)
+		}
+	}
+	// Every month row is the sum of its days.
+	sums := map[model.RollupKey]model.Counts{}
+	for k, c := range rows {
+		m := k
+		m.Grain, m.Day = model.GrainMonth, model.MonthOf(k.Day)
+		s := sums[m]
+		s.Add(&c)
+		sums[m] = s
+	}
+	for k, c := range months {
+		if sums[k] != c {
+			t.Fatalf("month row %+v is not the sum of its days", k)
+		}
+	}
+	if len(months) != len(sums) {
+		t.Fatalf("%d month rows for %d months with days", len(months), len(sums))
 	}
 	for k, c := range rows {
 		if c.IsZero() {
