@@ -652,3 +652,23 @@ func CountOrders(ctx context.Context, db *gorm.DB, q OrderQuery) (int64, error) 
 	err := tx.Count(&n).Error
 	return n, Translate(err)
 }
+
+// ScopeOf loads a dashboard scope (a region of that level, a grid or a
+// firm) in one read: its name and place in the tree; ErrNotFound when
+// there is none.
+func ScopeOf(ctx context.Context, db *gorm.DB, kind string, id int64) (string, Ancestry, error) {
+	q := db.WithContext(ctx)
+	switch kind {
+	case ScopeCity, ScopeDistrict, ScopeStreet, ScopeCommunity:
+		var r Region
+		err := q.Where("level = ?", kind).Take(&r, id).Error
+		return r.Name, r.Ancestry, Translate(err)
+	case ScopeGrid:
+		g, err := ByID[Grid](ctx, db, id)
+		return g.Name, g.Ancestry, err
+	case ScopeFirm:
+		f, err := ByID[Firm](ctx, db, id)
+		return f.Name, Ancestry{CityID: f.CityID, DistrictID: f.DistrictID}, err
+	}
+	return "", Ancestry{}, fmt.Errorf("scope of: bad kind %q", kind)
+}

@@ -192,7 +192,7 @@ func (s *Service) prepare(ctx context.Context, a *service.Actor, q Query) (prepa
 	if p.scope, err = s.scope(ctx, a, q.ScopeKind, q.ScopeID); err != nil {
 		return p, err
 	}
-	cats, err := model.Categories(ctx, s.db, true)
+	cats, err := s.categories(ctx)
 	if err != nil {
 		return p, err
 	}

@@ -152,7 +152,7 @@ func (s *Service) refreshBatch(ctx context.Context) (n, rows int, last int64, fu
 			return nil
 		}
 		to := evs[len(evs)-1].ID
-		counts, err := s.count(ctx, tx, from, to, evs)
+		counts, err := s.count(ctx, tx, from, evs)
 		if err != nil {
 			return err
 		}
@@ -175,11 +175,12 @@ func (s *Service) refreshBatch(ctx context.Context) (n, rows int, last int64, fu
 	return n, rows, last, full, nil
 }
 
-// count works out what the timeline rows in (from, to] add to the
+// count works out what the timeline rows evs (all after from) add to the
 // rollups. Each row is read in the light of its order's earlier rows (is
 // it the first acceptance, the first completion, was the order overdue
-// before it settled), so the orders' timelines up to to are read whole.
-func (s *Service) count(ctx context.Context, tx *gorm.DB, from, to int64, evs []model.OrderEvent) (map[model.RollupKey]*model.Counts, error) {
+// before it settled), so the rows up to from of the orders begun before
+// are read too.
+func (s *Service) count(ctx context.Context, tx *gorm.DB, from int64, evs []model.OrderEvent) (map[model.RollupKey]*model.Counts, error) {
 	var ids, older []int64
 	byOrder := map[int64][]model.OrderEvent{}
 	for _, ev := range evs {
