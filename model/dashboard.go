@@ -255,19 +255,45 @@ type RollupKey struct {
 }
 
 // LockWatermark reads the watermark name inside tx, creating it at 0, and
-// holds its row until tx ends: a second refresh (another instance) waits
-// for the first to commit and then starts from where it stopped.
-func LockWatermark(ctx context.Context, tx *gorm.DB, name string) (int64, error) {
+// holds its row until tx ends; locked is false, and nothing is held, when
+// another transaction holds it (another instance is refreshing: this one
+// skips its turn rather than wait on the lock).
+func LockWatermark(ctx context.Context, tx *gorm.DB, name string) (last int64, locked bool, err error) {
 	tx = tx.WithContext(ctx)
-	err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&DashWatermark{Name: name, UpdatedAt: time.Now().UTC()}).Error
+	take := func(skip bool) ([]DashWatermark, error) {
+		q := tx
+		if skip && IsMySQL(tx) {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		} else {
+			q = ForUpdate(q)
+		}
+		var ws []DashWatermark
+		err := q.Where("name = ?", name).Limit(1).Find(&ws).Error
+		return ws, Translate(err)
+	}
+	ws, err := take(true)
+	if err != nil || len(ws) == 1 {
+		if err != nil {
+			return 0, false, fmt.Errorf("lock watermark: %w", err)
+		}
+		return ws[0].LastID, true, nil
+	}
+	// Not read: either held by another transaction, or not there yet.
+	var n int64
+	if err := tx.Model(&DashWatermark{}).Where("name = ?", name).Count(&n).Error; err != nil {
+		return 0, false, fmt.Errorf("read watermark: %w", Translate(err))
+	}
+	if n > 0 {
+		return 0, false, nil
+	}
+	err = tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&DashWatermark{Name: name, UpdatedAt: time.Now().UTC()}).Error
 	if err != nil {
-		return 0, fmt.Errorf("create watermark: %w", Translate(err))
+		return 0, false, fmt.Errorf("create watermark: %w", Translate(err))
 	}
-	var w DashWatermark
-	if err := ForUpdate(tx).Where("name = ?", name).Take(&w).Error; err != nil {
-		return 0, fmt.Errorf("lock watermark: %w", Translate(err))
+	if ws, err = take(false); err != nil || len(ws) == 0 {
+		return 0, false, fmt.Errorf("lock watermark: %w", err)
 	}
-	return w.LastID, nil
+	return ws[0].LastID, true, nil
 }
 
 // Watermark reads the watermark name (0 when there is none yet).

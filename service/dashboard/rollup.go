@@ -107,7 +107,8 @@ var errRaced = errors.New("dashboard refresh: the watermark moved meanwhile")
 // the rollups, a batch per transaction, until it has caught up. Any number
 // of instances may run it at once: each batch locks the watermark row,
 // counts the rows after it and moves it in the same transaction (by
-// compare-and-set too), so a row is counted exactly once.
+// compare-and-set too), so a row is counted exactly once; a refresh that
+// finds the row locked by another returns at once, counting nothing.
 func (s *Service) Refresh(ctx context.Context) (RefreshStats, error) {
 	var st RefreshStats
 	for {
@@ -127,9 +128,9 @@ func (s *Service) Refresh(ctx context.Context) (RefreshStats, error) {
 func (s *Service) refreshBatch(ctx context.Context) (n, rows int, last int64, full bool, err error) {
 	now := s.clock.Now().UTC()
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		from, err := model.LockWatermark(ctx, tx, watermark)
-		if err != nil {
-			return err
+		from, locked, err := model.LockWatermark(ctx, tx, watermark)
+		if err != nil || !locked {
+			return err // not locked: another instance is counting
 		}
 		last = from
 		evs, err := model.EventsAfter(ctx, tx, from, s.opts.Batch)

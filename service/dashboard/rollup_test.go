@@ -309,3 +309,29 @@ func TestRefreshWaitsForHoles(t *testing.T) {
 	}
 	sameRollups(t, e)
 }
+
+// TestRefreshSkipsALockedWatermark: while another instance holds the
+// watermark, a refresh counts nothing and returns at once instead of
+// waiting on the lock (MariaDB: SQLite has one connection).
+func TestRefreshSkipsALockedWatermark(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("needs two connections")
+	}
+	e := newEnv(t)
+	e.refresh() // the watermark row exists, as after any first refresh
+	e.walk(9, 30, false)
+	e.Clock.Advance(2 * testLag)
+	tx := e.DB.Begin()
+	defer tx.Rollback()
+	if _, locked, err := model.LockWatermark(e.Ctx, tx, "order_events"); err != nil || !locked {
+		t.Fatalf("lock: %v %v", locked, err)
+	}
+	if st := e.refresh(); st.Events != 0 {
+		t.Fatalf("counted %d rows under another's lock", st.Events)
+	}
+	tx.Rollback()
+	if st := e.refresh(); st.Events == 0 {
+		t.Fatal("nothing counted once the lock was released")
+	}
+	sameRollups(t, e)
+}
