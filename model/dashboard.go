@@ -132,10 +132,16 @@ func RollupColumns() []string { return slices.Clone(rollupColumns) }
 // the Beijing date as yyyymmdd; ParentID is the scope's parent in the
 // tree (0 for the city and for firms), so that a drill-down reads the
 // children of one scope by one index range.
+//
+// Every count is kept twice: in its day's row (Grain "d") and in its
+// month's (Grain "m", Day the month's first day), so that a long period
+// sums its whole months from one row each and only its ragged ends from
+// day rows: a year of a city is some 70 rows per category, not 365.
 type DashRollup struct {
 	ScopeKind     string `gorm:"primaryKey;size:16;index:ix_dash_rollup_parent,priority:1"`
 	ScopeID       int64  `gorm:"primaryKey;autoIncrement:false"`
-	Day           int    `gorm:"primaryKey;autoIncrement:false;index:ix_dash_rollup_parent,priority:3"`
+	Grain         string `gorm:"primaryKey;size:1;index:ix_dash_rollup_parent,priority:3"`
+	Day           int    `gorm:"primaryKey;autoIncrement:false;index:ix_dash_rollup_parent,priority:4"`
 	CategoryID    int64  `gorm:"primaryKey;autoIncrement:false"`
 	ParentID      int64  `gorm:"not null;default:0;index:ix_dash_rollup_parent,priority:2"`
 	Received      int64  `gorm:"column:received;not null;default:0"`
@@ -229,29 +235,65 @@ type DashWatermark struct {
 	UpdatedAt time.Time
 }
 
+// Grains of rollup rows.
+const (
+	GrainDay   = "d"
+	GrainMonth = "m"
+)
+
+// MonthOf is the month row's day of a day (yyyymm01).
+func MonthOf(day int) int { return day/100*100 + 1 }
+
 // RollupKey names one rollup row.
 type RollupKey struct {
 	ScopeKind  string
 	ScopeID    int64
+	Grain      string
 	Day        int
 	CategoryID int64
 	ParentID   int64
 }
 
 // LockWatermark reads the watermark name inside tx, creating it at 0, and
-// holds its row until tx ends: a second refresh (another instance) waits
-// for the first to commit and then starts from where it stopped.
-func LockWatermark(ctx context.Context, tx *gorm.DB, name string) (int64, error) {
+// holds its row until tx ends; locked is false, and nothing is held, when
+// another transaction holds it (another instance is refreshing: this one
+// skips its turn rather than wait on the lock).
+func LockWatermark(ctx context.Context, tx *gorm.DB, name string) (last int64, locked bool, err error) {
 	tx = tx.WithContext(ctx)
-	err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&DashWatermark{Name: name, UpdatedAt: time.Now().UTC()}).Error
+	take := func(skip bool) ([]DashWatermark, error) {
+		q := tx
+		if skip && IsMySQL(tx) {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		} else {
+			q = ForUpdate(q)
+		}
+		var ws []DashWatermark
+		err := q.Where("name = ?", name).Limit(1).Find(&ws).Error
+		return ws, Translate(err)
+	}
+	ws, err := take(true)
+	if err != nil || len(ws) == 1 {
+		if err != nil {
+			return 0, false, fmt.Errorf("lock watermark: %w", err)
+		}
+		return ws[0].LastID, true, nil
+	}
+	// Not read: either held by another transaction, or not there yet.
+	var n int64
+	if err := tx.Model(&DashWatermark{}).Where("name = ?", name).Count(&n).Error; err != nil {
+		return 0, false, fmt.Errorf("read watermark: %w", Translate(err))
+	}
+	if n > 0 {
+		return 0, false, nil
+	}
+	err = tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&DashWatermark{Name: name, UpdatedAt: time.Now().UTC()}).Error
 	if err != nil {
-		return 0, fmt.Errorf("create watermark: %w", Translate(err))
+		return 0, false, fmt.Errorf("create watermark: %w", Translate(err))
 	}
-	var w DashWatermark
-	if err := ForUpdate(tx).Where("name = ?", name).Take(&w).Error; err != nil {
-		return 0, fmt.Errorf("lock watermark: %w", Translate(err))
+	if ws, err = take(false); err != nil || len(ws) == 0 {
+		return 0, false, fmt.Errorf("lock watermark: %w", err)
 	}
-	return w.LastID, nil
+	return ws[0].LastID, true, nil
 }
 
 // Watermark reads the watermark name (0 when there is none yet).
@@ -311,7 +353,7 @@ func RollupOrders(ctx context.Context, db *gorm.DB, ids []int64) ([]Order, error
 	return os, Translate(err)
 }
 
-// rollupBatch is the rows per multi-row upsert (86 placeholders a row;
+// rollupBatch is the rows per multi-row upsert (87 placeholders a row;
 // SQLite takes 32,766).
 const rollupBatch = 200
 
@@ -330,13 +372,16 @@ func AddRollups(ctx context.Context, tx *gorm.DB, rows map[RollupKey]*Counts) er
 		if a.ScopeID != b.ScopeID {
 			return cmpInt(a.ScopeID, b.ScopeID)
 		}
+		if c := strings.Compare(a.Grain, b.Grain); c != 0 {
+			return c
+		}
 		if a.Day != b.Day {
 			return cmpInt(int64(a.Day), int64(b.Day))
 		}
 		return cmpInt(a.CategoryID, b.CategoryID)
 	})
-	head := "INSERT INTO dash_rollups (scope_kind, scope_id, day, category_id, parent_id, " + strings.Join(rollupColumns, ", ") + ") VALUES "
-	one := "(?, ?, ?, ?, ?" + strings.Repeat(", ?", RollupWidth) + ")"
+	head := "INSERT INTO dash_rollups (scope_kind, scope_id, grain, day, category_id, parent_id, " + strings.Join(rollupColumns, ", ") + ") VALUES "
+	one := "(?, ?, ?, ?, ?, ?" + strings.Repeat(", ?", RollupWidth) + ")"
 	sets := make([]string, len(rollupColumns))
 	for i, c := range rollupColumns {
 		if IsMySQL(tx) {
@@ -345,17 +390,17 @@ func AddRollups(ctx context.Context, tx *gorm.DB, rows map[RollupKey]*Counts) er
 			sets[i] = fmt.Sprintf("%s = %s + excluded.%s", c, c, c)
 		}
 	}
-	tail := " ON CONFLICT (scope_kind, scope_id, day, category_id) DO UPDATE SET " + strings.Join(sets, ", ")
+	tail := " ON CONFLICT (scope_kind, scope_id, grain, day, category_id) DO UPDATE SET " + strings.Join(sets, ", ")
 	if IsMySQL(tx) {
 		tail = " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
 	}
 	for start := 0; start < len(keys); start += rollupBatch {
 		part := keys[start:min(start+rollupBatch, len(keys))]
 		vals := make([]string, len(part))
-		args := make([]any, 0, len(part)*(RollupWidth+5))
+		args := make([]any, 0, len(part)*(RollupWidth+6))
 		for i, k := range part {
 			vals[i] = one
-			args = append(args, k.ScopeKind, k.ScopeID, k.Day, k.CategoryID, k.ParentID)
+			args = append(args, k.ScopeKind, k.ScopeID, k.Grain, k.Day, k.CategoryID, k.ParentID)
 			for _, n := range rows[k] {
 				args = append(args, n)
 			}
@@ -422,12 +467,20 @@ func SumRollups(ctx context.Context, db *gorm.DB, q RollupQuery) ([]RollupSum, e
 	} else {
 		tx = tx.Where("scope_id = ?", q.ScopeID)
 	}
-	tx = tx.Where("day BETWEEN ? AND ?", q.FromDay, q.ToDay)
+	if q.GroupBy == "day" {
+		tx = tx.Where("grain = ? AND day BETWEEN ? AND ?", GrainDay, q.FromDay, q.ToDay)
+	} else {
+		where, args := dayRanges(q.FromDay, q.ToDay)
+		tx = tx.Where(where, args...)
+	}
 	if len(q.Categories) > 0 {
 		tx = tx.Where("category_id IN ?", q.Categories)
 	}
 	if key != "0" {
-		tx = tx.Group(key).Order(key)
+		tx = tx.Group(key)
+		if IsMySQL(tx) {
+			tx = tx.Order(clause.Expr{SQL: "NULL"}) // the groups in any order: no sort
+		}
 	}
 	rows, err := tx.Rows()
 	if err != nil {
@@ -450,11 +503,47 @@ func SumRollups(ctx context.Context, db *gorm.DB, q RollupQuery) ([]RollupSum, e
 	return out, Translate(rows.Err())
 }
 
+// dayRanges selects the days from–to (yyyymmdd, both included): the
+// months wholly inside from their month rows, the days before and after
+// them from day rows.
+func dayRanges(from, to int) (string, []any) {
+	date := func(d int) time.Time { return time.Date(d/10000, time.Month(d/100%100), d%100, 0, 0, 0, 0, time.UTC) }
+	day := func(t time.Time) int { return t.Year()*10000 + int(t.Month())*100 + t.Day() }
+	f, t := date(from), date(to)
+	// The whole months run from m1 (from itself when it is a 1st, else
+	// the next 1st) to just before mEnd (the 1st after to when to is the
+	// last day of its month, else the 1st of to's month).
+	m1 := time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if f.Day() != 1 {
+		m1 = m1.AddDate(0, 1, 0)
+	}
+	mEnd := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if t.AddDate(0, 0, 1).Day() == 1 {
+		mEnd = mEnd.AddDate(0, 1, 0)
+	}
+	if !m1.Before(mEnd) {
+		return "grain = ? AND day BETWEEN ? AND ?", []any{GrainDay, from, to}
+	}
+	var parts []string
+	var args []any
+	if f.Before(m1) {
+		parts = append(parts, "(grain = ? AND day BETWEEN ? AND ?)")
+		args = append(args, GrainDay, from, day(m1.AddDate(0, 0, -1)))
+	}
+	parts = append(parts, "(grain = ? AND day BETWEEN ? AND ?)")
+	args = append(args, GrainMonth, day(m1), day(mEnd.AddDate(0, -1, 0)))
+	if !t.Before(mEnd) {
+		parts = append(parts, "(grain = ? AND day BETWEEN ? AND ?)")
+		args = append(args, GrainDay, day(mEnd), to)
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args
+}
+
 // AllRollups returns every rollup row (tests compare them with a count
 // of their own).
 func AllRollups(ctx context.Context, db *gorm.DB) (map[RollupKey]Counts, error) {
 	rows, err := db.WithContext(ctx).Table("dash_rollups").
-		Select("scope_kind, scope_id, day, category_id, parent_id, " + strings.Join(rollupColumns, ", ")).Rows()
+		Select("scope_kind, scope_id, grain, day, category_id, parent_id, " + strings.Join(rollupColumns, ", ")).Rows()
 	if err != nil {
 		return nil, Translate(err)
 	}
@@ -463,7 +552,7 @@ func AllRollups(ctx context.Context, db *gorm.DB) (map[RollupKey]Counts, error) 
 	for rows.Next() {
 		var k RollupKey
 		var c Counts
-		dest := []any{&k.ScopeKind, &k.ScopeID, &k.Day, &k.CategoryID, &k.ParentID}
+		dest := []any{&k.ScopeKind, &k.ScopeID, &k.Grain, &k.Day, &k.CategoryID, &k.ParentID}
 		for i := range c {
 			dest = append(dest, &c[i])
 		}
@@ -588,4 +677,24 @@ func CountOrders(ctx context.Context, db *gorm.DB, q OrderQuery) (int64, error) 
 	var n int64
 	err := tx.Count(&n).Error
 	return n, Translate(err)
+}
+
+// ScopeOf loads a dashboard scope (a region of that level, a grid or a
+// firm) in one read: its name and place in the tree; ErrNotFound when
+// there is none.
+func ScopeOf(ctx context.Context, db *gorm.DB, kind string, id int64) (string, Ancestry, error) {
+	q := db.WithContext(ctx)
+	switch kind {
+	case ScopeCity, ScopeDistrict, ScopeStreet, ScopeCommunity:
+		var r Region
+		err := q.Where("level = ?", kind).Take(&r, id).Error
+		return r.Name, r.Ancestry, Translate(err)
+	case ScopeGrid:
+		g, err := ByID[Grid](ctx, db, id)
+		return g.Name, g.Ancestry, err
+	case ScopeFirm:
+		f, err := ByID[Firm](ctx, db, id)
+		return f.Name, Ancestry{CityID: f.CityID, DistrictID: f.DistrictID}, err
+	}
+	return "", Ancestry{}, fmt.Errorf("scope of: bad kind %q", kind)
 }

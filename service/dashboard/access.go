@@ -58,20 +58,17 @@ func (s *Service) scope(ctx context.Context, a *service.Actor, kind string, id i
 	if id <= 0 {
 		return Scope{}, errScopeID
 	}
-	anc, err := model.ScopeAncestry(ctx, s.db, kind, id)
+	name, anc, err := model.ScopeOf(ctx, s.db, kind, id)
 	if err != nil {
 		return Scope{}, service.OrNotFound(err, errScopeGone)
 	}
-	sc := Scope{Kind: kind, ID: id, Ancestry: anc}
+	sc := Scope{Kind: kind, ID: id, Name: name, Ancestry: anc}
 	roles := viewers
 	if kind == model.ScopeFirm {
 		roles = append(slices.Clip(viewers), model.RoleFirmManager)
 	}
 	if !a.Can(service.TargetOf(kind, id, anc), roles...) {
 		return Scope{}, errScopeAway
-	}
-	if sc.Name, err = model.ScopeName(ctx, s.db, kind, id); err != nil {
-		return Scope{}, service.OrNotFound(err, errScopeGone)
 	}
 	return sc, nil
 }

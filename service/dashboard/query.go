@@ -61,7 +61,7 @@ type Durations struct {
 // Figures are the dashboard's numbers over a period.
 type Figures struct {
 	Received, Dispatched, Accepted, Returned, Completed, Confirmed, Reworked, Rated, Satisfied, Closed int64
-	OverdueMarks                                                                                   int64 // steps that ran past their deadline
+	OverdueMarks                                                                                       int64 // steps that ran past their deadline
 	// ByState and ByLevel are where the orders received in the period
 	// stand now (nil for a firm: its orders are counted in the tree).
 	ByState, ByLevel map[string]int64
@@ -192,7 +192,7 @@ func (s *Service) prepare(ctx context.Context, a *service.Actor, q Query) (prepa
 	if p.scope, err = s.scope(ctx, a, q.ScopeKind, q.ScopeID); err != nil {
 		return p, err
 	}
-	cats, err := model.Categories(ctx, s.db, true)
+	cats, err := s.categories(ctx)
 	if err != nil {
 		return p, err
 	}
@@ -273,19 +273,16 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, q Query) (Dashboard
 	}
 	firm := p.scope.Kind == model.ScopeFirm
 	d := Dashboard{Scope: p.scope, Period: p.period, Category: p.category}
-	sums, err := model.SumRollups(ctx, s.db, p.rollupQuery(""))
-	if err != nil {
-		return d, err
-	}
-	var total model.Counts
-	for _, r := range sums {
-		total.Add(&r.Counts)
-	}
-	d.Figures = figures(&total, firm)
+	// One read per category; the scope's figures are their sum.
 	byCat, err := model.SumRollups(ctx, s.db, p.rollupQuery("category_id"))
 	if err != nil {
 		return d, err
 	}
+	var total model.Counts
+	for _, r := range byCat {
+		total.Add(&r.Counts)
+	}
+	d.Figures = figures(&total, firm)
 	for _, r := range byCat {
 		if r.Counts.IsZero() {
 			continue

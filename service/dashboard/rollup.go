@@ -107,7 +107,8 @@ var errRaced = errors.New("dashboard refresh: the watermark moved meanwhile")
 // the rollups, a batch per transaction, until it has caught up. Any number
 // of instances may run it at once: each batch locks the watermark row,
 // counts the rows after it and moves it in the same transaction (by
-// compare-and-set too), so a row is counted exactly once.
+// compare-and-set too), so a row is counted exactly once; a refresh that
+// finds the row locked by another returns at once, counting nothing.
 func (s *Service) Refresh(ctx context.Context) (RefreshStats, error) {
 	var st RefreshStats
 	for {
@@ -127,9 +128,9 @@ func (s *Service) Refresh(ctx context.Context) (RefreshStats, error) {
 func (s *Service) refreshBatch(ctx context.Context) (n, rows int, last int64, full bool, err error) {
 	now := s.clock.Now().UTC()
 	err = model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		from, err := model.LockWatermark(ctx, tx, watermark)
-		if err != nil {
-			return err
+		from, locked, err := model.LockWatermark(ctx, tx, watermark)
+		if err != nil || !locked {
+			return err // not locked: another instance is counting
 		}
 		last = from
 		evs, err := model.EventsAfter(ctx, tx, from, s.opts.Batch)
@@ -152,7 +153,7 @@ func (s *Service) refreshBatch(ctx context.Context) (n, rows int, last int64, fu
 			return nil
 		}
 		to := evs[len(evs)-1].ID
-		counts, err := s.count(ctx, tx, from, to, evs)
+		counts, err := s.count(ctx, tx, from, evs)
 		if err != nil {
 			return err
 		}
@@ -175,18 +176,24 @@ func (s *Service) refreshBatch(ctx context.Context) (n, rows int, last int64, fu
 	return n, rows, last, full, nil
 }
 
-// count works out what the timeline rows in (from, to] add to the
+// count works out what the timeline rows evs (all after from) add to the
 // rollups. Each row is read in the light of its order's earlier rows (is
 // it the first acceptance, the first completion, was the order overdue
-// before it settled), so the orders' timelines up to to are read whole.
-func (s *Service) count(ctx context.Context, tx *gorm.DB, from, to int64, evs []model.OrderEvent) (map[model.RollupKey]*model.Counts, error) {
-	ids := make([]int64, 0, len(evs))
-	seen := map[int64]bool{}
+// before it settled), so the rows up to from of the orders begun before
+// are read too.
+func (s *Service) count(ctx context.Context, tx *gorm.DB, from int64, evs []model.OrderEvent) (map[model.RollupKey]*model.Counts, error) {
+	var ids, older []int64
+	byOrder := map[int64][]model.OrderEvent{}
 	for _, ev := range evs {
-		if !seen[ev.OrderID] {
-			seen[ev.OrderID] = true
+		if _, ok := byOrder[ev.OrderID]; !ok {
 			ids = append(ids, ev.OrderID)
+			// An order whose first row here is not its creation has rows
+			// before the batch: its history is read too.
+			if ev.Action != evSubmit && ev.Action != evCall {
+				older = append(older, ev.OrderID)
+			}
 		}
+		byOrder[ev.OrderID] = append(byOrder[ev.OrderID], ev)
 	}
 	orders, err := model.RollupOrders(ctx, tx, ids)
 	if err != nil {
@@ -196,21 +203,27 @@ func (s *Service) count(ctx context.Context, tx *gorm.DB, from, to int64, evs []
 	for i := range orders {
 		byID[orders[i].ID] = &orders[i]
 	}
-	timelines, err := model.TimelinesUpTo(ctx, tx, ids, to)
+	history, err := model.TimelinesUpTo(ctx, tx, older, from)
 	if err != nil {
 		return nil, err
 	}
+	before := map[int64][]model.OrderEvent{}
+	for _, ev := range history {
+		before[ev.OrderID] = append(before[ev.OrderID], ev)
+	}
 	out := map[model.RollupKey]*model.Counts{}
-	var walk *Walk
-	for _, ev := range timelines {
-		o := byID[ev.OrderID]
+	for _, id := range ids {
+		o := byID[id]
 		if o == nil {
 			continue // not possible: timeline rows are never written without their order
 		}
-		if walk == nil || walk.order.ID != o.ID {
-			walk = NewWalk(*o)
+		w := NewWalk(*o)
+		for _, ev := range before[id] {
+			w.Step(ev, false, out)
 		}
-		walk.Step(ev, ev.ID > from, out)
+		for _, ev := range byOrder[id] {
+			w.Step(ev, true, out)
+		}
 	}
 	return out, nil
 }
@@ -346,13 +359,19 @@ func (w *Walk) Step(ev model.OrderEvent, count bool, out map[model.RollupKey]*mo
 	}
 }
 
+// add adds c to the day row of k and to its month's row.
 func add(out map[model.RollupKey]*model.Counts, k model.RollupKey, c *model.Counts) {
-	row := out[k]
-	if row == nil {
-		row = new(model.Counts)
-		out[k] = row
+	k.Grain = model.GrainDay
+	m := k
+	m.Grain, m.Day = model.GrainMonth, model.MonthOf(k.Day)
+	for _, key := range []model.RollupKey{k, m} {
+		row := out[key]
+		if row == nil {
+			row = new(model.Counts)
+			out[key] = row
+		}
+		row.Add(c)
 	}
-	row.Add(c)
 }
 
 // treeScope is one scope an order counts in, with its parent.

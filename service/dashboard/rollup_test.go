@@ -33,7 +33,7 @@ func bruteForce(t *testing.T, e *env) map[model.RollupKey]model.Counts {
 	}
 	out := map[model.RollupKey]model.Counts{}
 	put := func(kind string, id, parent int64, day int, cat int64, col int) {
-		k := model.RollupKey{ScopeKind: kind, ScopeID: id, Day: day, CategoryID: cat, ParentID: parent}
+		k := model.RollupKey{ScopeKind: kind, ScopeID: id, Grain: model.GrainDay, Day: day, CategoryID: cat, ParentID: parent}
 		c := out[k]
 		c[col]++
 		out[k] = c
@@ -146,6 +146,30 @@ func stored(t *testing.T, e *env) map[model.RollupKey]model.Counts {
 	rows, err := model.AllRollups(e.Ctx, e.DB)
 	if err != nil {
 		t.Fatal(err)
+	}
+	months := map[model.RollupKey]model.Counts{}
+	for k, c := range rows {
+		if k.Grain == model.GrainMonth {
+			months[k] = c
+			delete(rows, k)
+		}
+	}
+	// Every month row is the sum of its days.
+	sums := map[model.RollupKey]model.Counts{}
+	for k, c := range rows {
+		m := k
+		m.Grain, m.Day = model.GrainMonth, model.MonthOf(k.Day)
+		s := sums[m]
+		s.Add(&c)
+		sums[m] = s
+	}
+	for k, c := range months {
+		if sums[k] != c {
+			t.Fatalf("month row %+v is not the sum of its days", k)
+		}
+	}
+	if len(months) != len(sums) {
+		t.Fatalf("%d month rows for %d months with days", len(months), len(sums))
 	}
 	for k, c := range rows {
 		if c.IsZero() {
@@ -282,6 +306,32 @@ func TestRefreshWaitsForHoles(t *testing.T) {
 	e.Clock.Advance(testLag + 1)
 	if st := e.refresh(); st.Events != 1 || st.Watermark != late.ID {
 		t.Fatalf("refresh after the lag: %+v", st)
+	}
+	sameRollups(t, e)
+}
+
+// TestRefreshSkipsALockedWatermark: while another instance holds the
+// watermark, a refresh counts nothing and returns at once instead of
+// waiting on the lock (MariaDB: SQLite has one connection).
+func TestRefreshSkipsALockedWatermark(t *testing.T) {
+	if !dbtest.MySQL() {
+		t.Skip("needs two connections")
+	}
+	e := newEnv(t)
+	e.refresh() // the watermark row exists, as after any first refresh
+	e.walk(9, 30, false)
+	e.Clock.Advance(2 * testLag)
+	tx := e.DB.Begin()
+	defer tx.Rollback()
+	if _, locked, err := model.LockWatermark(e.Ctx, tx, "order_events"); err != nil || !locked {
+		t.Fatalf("lock: %v %v", locked, err)
+	}
+	if st := e.refresh(); st.Events != 0 {
+		t.Fatalf("counted %d rows under another's lock", st.Events)
+	}
+	tx.Rollback()
+	if st := e.refresh(); st.Events == 0 {
+		t.Fatal("nothing counted once the lock was released")
 	}
 	sameRollups(t, e)
 }

@@ -9,12 +9,15 @@
 package dashboard
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
 
+	"redprop/model"
 	"redprop/service"
 )
 
@@ -27,7 +30,7 @@ type Options struct {
 	// database's transaction deadline). Default one minute.
 	Lag time.Duration
 	// Batch is how many timeline rows one refresh transaction counts
-	// (default 2,000).
+	// (default 5,000).
 	Batch int
 	Log   *slog.Logger
 }
@@ -38,6 +41,33 @@ type Service struct {
 	clock service.Clock
 	opts  Options
 	log   *slog.Logger
+
+	// The categories, read at most every categoriesTTL: every dashboard
+	// names them, and admins change them seldom.
+	catMu  sync.Mutex
+	cats   []model.Category
+	catsAt time.Time
+}
+
+// categoriesTTL is how long the dashboards use a reading of the
+// categories.
+const categoriesTTL = 30 * time.Second
+
+// categories returns every category, from a reading at most
+// categoriesTTL old.
+func (s *Service) categories(ctx context.Context) ([]model.Category, error) {
+	s.catMu.Lock()
+	defer s.catMu.Unlock()
+	now := s.clock.Now()
+	if s.cats != nil && now.Sub(s.catsAt) < categoriesTTL && !now.Before(s.catsAt) {
+		return s.cats, nil
+	}
+	cats, err := model.Categories(ctx, s.db, true)
+	if err != nil {
+		return nil, err
+	}
+	s.cats, s.catsAt = cats, now
+	return cats, nil
 }
 
 // New returns the service.
@@ -46,7 +76,7 @@ func New(db *gorm.DB, clock service.Clock, opts Options) *Service {
 		opts.Lag = time.Minute
 	}
 	if opts.Batch <= 0 {
-		opts.Batch = 2000
+		opts.Batch = 5000
 	}
 	log := opts.Log
 	if log == nil {
