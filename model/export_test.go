@@ -3,3 +3,12 @@ package model
 // ListOrdersOr is the single OR query ListOrders splits, for tests that
 // compare the two.
 var ListOrdersOr = listOrdersOr
+
+// StepVersions are the versions of the migration steps, in their order.
+func StepVersions() []int {
+	vs := make([]int, len(steps))
+	for i, s := range steps {
+		vs[i] = s.version
+	}
+	return vs
+}

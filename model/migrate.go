@@ -241,12 +241,21 @@ func Migrate(ctx context.Context, db *gorm.DB) (int, error) {
 			return 0, err
 		}
 	}
-	var current int
-	if err := db.Model(&SchemaVersion{}).Select("COALESCE(MAX(version), 0)").Scan(&current).Error; err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
+	// Each step is applied once, by its own version: capabilities number
+	// their steps in ranges, so a database that has a later range may
+	// still lack a step of an earlier one.
+	var applied []int
+	if err := db.Model(&SchemaVersion{}).Pluck("version", &applied).Error; err != nil {
+		return 0, fmt.Errorf("read schema versions: %w", err)
+	}
+	done := map[int]bool{}
+	current := 0
+	for _, v := range applied {
+		done[v] = true
+		current = max(current, v)
 	}
 	for _, s := range steps {
-		if s.version <= current {
+		if done[s.version] {
 			continue
 		}
 		if err := s.run(db); err != nil {
@@ -255,7 +264,7 @@ func Migrate(ctx context.Context, db *gorm.DB) (int, error) {
 		if err := db.Create(&SchemaVersion{Version: s.version, Name: s.name, AppliedAt: time.Now().UTC()}).Error; err != nil {
 			return current, fmt.Errorf("record migration %d: %w", s.version, err)
 		}
-		current = s.version
+		current = max(current, s.version)
 	}
 	return current, nil
 }
