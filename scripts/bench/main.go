@@ -169,7 +169,10 @@ func run(o options) error {
 		return fmt.Errorf("baseline database: %w", err)
 	}
 	rep.Machine = describe(bdb, o.redisAddr)
-	sdb, err := model.Open(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), logger.Discard)
+	// Batches of a thousand orders may outlast a request's query deadline
+	// on a loaded machine.
+	sdb, err := model.OpenWith(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), logger.Discard,
+		model.Deadlines{Query: 10 * time.Minute, Tx: 20 * time.Minute})
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
