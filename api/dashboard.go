@@ -371,4 +371,3 @@ func (h *handlers) downloadExport(c *gin.Context) {
 	ascii := strings.ReplaceAll(j.Kind, "_", "-") + "-" + strconv.FormatInt(j.ID, 10) + ".xlsx"
 	h.sendXLSX(c, j.Filename, ascii, readerTo{rc})
 }
-

@@ -13,10 +13,10 @@ func TestDayRangesCoverThePeriodOnce(t *testing.T) {
 	start := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
 	r := rand.New(rand.NewPCG(1, 2))
 	cases := [][2]time.Time{
-		{start, start.AddDate(0, 1, -1)},                   // one whole month
+		{start, start.AddDate(0, 1, -1)},                  // one whole month
 		{start.AddDate(0, 0, 5), start.AddDate(0, 0, 20)}, // inside a month
 		{start.AddDate(0, 0, 30), start.AddDate(0, 2, 0)}, // a whole January between ragged ends
-		{start, start.AddDate(1, 0, -1)},                   // a year of whole months
+		{start, start.AddDate(1, 0, -1)},                  // a year of whole months
 	}
 	for range 300 {
 		f := start.AddDate(0, 0, r.IntN(400))
