@@ -312,9 +312,18 @@ func readCommitted(dsn string) (string, error) {
 // ErrUnavailable). The transaction has the Tx deadline of db: past it
 // database/sql rolls it back and fn's further statements fail.
 func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	return InLongTx(ctx, db, 0, fn)
+}
+
+// InLongTx is InTx with a transaction budget of within (or db's own Tx
+// deadline, if longer) instead: for the few writes that rightly take
+// long, such as telling every household of a street, or every resident
+// of a big compound, in one transaction. Each statement keeps its own
+// query deadline, so a database that stops answering still fails fast.
+func InLongTx(ctx context.Context, db *gorm.DB, within time.Duration, fn func(tx *gorm.DB) error) error {
 	txCtx, cancel := ctx, context.CancelFunc(func() {})
 	if d := deadlinesOf(db); d != nil && !noDeadline(ctx) {
-		txCtx, cancel = withDeadline(ctx, d.Tx)
+		txCtx, cancel = withDeadline(ctx, max(within, d.Tx))
 	}
 	defer cancel()
 	err := Translate(db.WithContext(txCtx).Transaction(fn))

@@ -2,8 +2,6 @@ package model
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -319,22 +317,4 @@ func ReceiptsOf(ctx context.Context, db *gorm.DB, kind string, id int64, househo
 	err := db.WithContext(ctx).Where("subject_kind = ? AND subject_id = ? AND household_id IN ?", kind, id, households).
 		Order("id").Find(&out).Error
 	return out, Translate(err)
-}
-
-// InLongTx is InTx with a transaction budget of within (or db's own Tx
-// deadline, if longer) instead: for the few writes that rightly take
-// long, such as telling every household of a street of a notice in one
-// transaction. Each statement keeps its own query deadline, so a database
-// that stops answering still fails fast.
-func InLongTx(ctx context.Context, db *gorm.DB, within time.Duration, fn func(tx *gorm.DB) error) error {
-	txCtx, cancel := ctx, context.CancelFunc(func() {})
-	if d := deadlinesOf(db); d != nil && !noDeadline(ctx) {
-		txCtx, cancel = withDeadline(ctx, max(within, d.Tx))
-	}
-	defer cancel()
-	err := Translate(db.WithContext(txCtx).Transaction(fn))
-	if err != nil && ctx.Err() == nil && errors.Is(txCtx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrUnavailable) {
-		return fmt.Errorf("%w: transaction past its deadline: %w", ErrUnavailable, err)
-	}
-	return err
 }

@@ -42,13 +42,18 @@ func transition(ctx context.Context, tx *gorm.DB, m *model.Meeting, to string, n
 	return nil
 }
 
+// fanOutBudget bounds the transaction of a manager's act: scheduling,
+// moving or cancelling a meeting of a big compound writes a notice for
+// every participant (thousands) in it.
+const fanOutBudget = 2 * time.Minute
+
 // act runs fn on the meeting locked inside one transaction, for a manager,
 // and returns the meeting's view afterwards.
 func (s *Service) act(ctx context.Context, a *service.Actor, id int64, fn func(tx *gorm.DB, m *model.Meeting, now time.Time) error) (View, error) {
 	if _, err := s.manage(ctx, a, id); err != nil {
 		return View{}, err
 	}
-	err := model.InTx(ctx, s.db, func(tx *gorm.DB) error {
+	err := model.InLongTx(ctx, s.db, fanOutBudget, func(tx *gorm.DB) error {
 		m, err := lock(ctx, tx, id)
 		if err != nil {
 			return err
