@@ -335,8 +335,12 @@ func (cs *console) newTicket(c *gin.Context) {
 func (cs *console) ticketCode(c *gin.Context) {
 	poll, _ := c.Cookie(cookiePoll)
 	ticket := c.Query("ticket")
-	if poll == "" || cs.opts.Codes == nil {
+	if cs.opts.Codes == nil {
 		cs.fail(c, auth.ErrTicketMissing)
+		return
+	}
+	if err := cs.h.Auth.CheckTicket(c.Request.Context(), ticket, poll); err != nil {
+		cs.fail(c, err)
 		return
 	}
 	img, err := cs.opts.Codes.WxaCode(c.Request.Context(), ticket, cs.opts.WxaPage)

@@ -188,6 +188,26 @@ func TestConsoleScanLogin(t *testing.T) {
 			t.Fatal("a ticket served twice")
 		}
 	})
+	t.Run("a browser draws the code of its own ticket only", func(t *testing.T) {
+		f := newOrderFixture(t)
+		b := f.console()
+		tk := b.ticket()
+		other := f.console()
+		mine := other.ticket()
+		if p := other.get("/console/login/code?ticket=" + mine); p.Status != http.StatusOK {
+			t.Fatalf("own code: %d", p.Status)
+		}
+		for _, scene := range []string{tk, "pages-of-my-choosing-0001", ""} {
+			if p := other.get("/console/login/code?ticket=" + url.QueryEscape(scene)); p.Status != http.StatusNotFound ||
+				p.Header.Get("Content-Type") == "image/png" || !strings.Contains(p.Body, "登录二维码无效") {
+				t.Fatalf("code of ticket %q drawn for another browser: %d %v", scene, p.Status, p.Header)
+			}
+		}
+		f.clock.Advance(10 * 60 * 1e9)
+		if p := b.get("/console/login/code?ticket=" + tk); p.Status != http.StatusConflict {
+			t.Fatalf("code of an expired ticket: %d", p.Status)
+		}
+	})
 	t.Run("the mini-program's refusals", func(t *testing.T) {
 		f := newOrderFixture(t)
 		b := f.console()

@@ -151,6 +151,28 @@ func (s *Service) ClaimTicket(ctx context.Context, ticket, pollSecret string) (C
 	return c, nil
 }
 
+// CheckTicket tells whether ticket is a live, unclaimed ticket drawn for
+// the browser holding pollSecret: the console draws the mini-program code
+// of that browser's own ticket only, so nobody spends the account's daily
+// quota of codes on scenes of their choosing.
+func (s *Service) CheckTicket(ctx context.Context, ticket, pollSecret string) error {
+	if !ticketShape.MatchString(ticket) || pollSecret == "" || len(pollSecret) > 64 {
+		return ErrTicketMissing
+	}
+	t, err := model.ConsoleTicketByID(ctx, s.db, ticket)
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		return ErrTicketMissing
+	case err != nil:
+		return err
+	case t.PollHash != digest(pollSecret):
+		return ErrTicketMissing
+	case t.ClaimedAt != nil || !s.clock.Now().Before(t.ExpiresAt):
+		return ErrTicketExpired
+	}
+	return nil
+}
+
 // errTicketSpent: a concurrent poll claimed the ticket first.
 var errTicketSpent = errors.New("console ticket claimed by a concurrent poll")
 

@@ -2,6 +2,7 @@ package disclosure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -97,8 +98,8 @@ func (s *Service) mayRead(ctx context.Context, a *service.Actor, c model.Compoun
 }
 
 // publisher is who publishes a section for a compound: a manager of the
-// firm serving it under a contract in force today, or (channels only)
-// the community's staff. It returns the contract and firm the board
+// firm serving it under a contract in force today, (channels only) the
+// community's staff, or (revenue only) whoever countersigns its reports. It returns the contract and firm the board
 // speaks of (zero when the compound has none).
 type publisher struct {
 	firmID   int64
@@ -124,6 +125,17 @@ func (s *Service) publisher(ctx context.Context, a *service.Actor, c model.Compo
 	}
 	if section == model.DisclosureChannels && a.Can(compoundTarget(c), channelStaff...) {
 		return p, nil
+	}
+	// The committee (the community where there is none) publishes revenue
+	// reports as well as countersigning them.
+	if section == model.DisclosureRevenue {
+		_, err := s.countersigner(ctx, a, c)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, errNotSigner) {
+			return publisher{}, err
+		}
 	}
 	if len(managedFirms(a)) > 0 {
 		return publisher{}, errNoContract

@@ -421,6 +421,35 @@ func TestCommunityCountersignsWithoutACommittee(t *testing.T) {
 	}
 }
 
+// The committee publishes a revenue report too, and the community where
+// the compound has none; neither publishes another section, nor the
+// community where there is a committee.
+func TestCommitteeOrCommunityPublishesRevenue(t *testing.T) {
+	c, s := newCity(t)
+	v, created, err := s.Publish(c.Ctx, c.Actor("committee"), revenueInput(c))
+	servicetest.Must(t, err)
+	if !created || v.FirmID != 0 || v.PublishedBy != c.Actor("committee").UserID || v.CountersignedAt != nil {
+		t.Fatalf("committee's report %+v", v.Disclosure)
+	}
+	_, _, err = s.Publish(c.Ctx, c.Actor("community"), PublishInput{CompoundID: c.Compounds[0].ID, Section: model.DisclosureRevenue,
+		Period: "2026Q2", Opening: "0", IncomeTotal: "1.00", ExpenseTotal: "0", Closing: "1.00", Income: []LineInput{{Label: "广告", Amount: "1.00"}}})
+	servicetest.WantErr(t, err, service.KindForbidden, "")
+	in := revenueInput(c)
+	in.CompoundID = c.Compounds[1].ID
+	v, _, err = s.Publish(c.Ctx, c.Actor("community"), in)
+	servicetest.Must(t, err)
+	if v.CompoundID != c.Compounds[1].ID || v.FirmID != 0 {
+		t.Fatalf("community's report %+v", v.Disclosure)
+	}
+	_, _, err = s.Publish(c.Ctx, c.Actor("committee"), PublishInput{CompoundID: c.Compounds[0].ID, Section: model.DisclosureService,
+		ServiceLevel: "一级", Items: []LineInput{{Label: "保洁", Detail: "每日两次"}}})
+	servicetest.WantErr(t, err, service.KindForbidden, "")
+	in = revenueInput(c)
+	in.Period = "2026-07"
+	_, _, err = s.Publish(c.Ctx, c.Actor("resident"), in)
+	servicetest.WantErr(t, err, service.KindForbidden, "")
+}
+
 // A new fee standard is a new version; the diff says which rate moved and
 // by how much, to the fen (or the fourth place of a rate).
 func TestFeeVersionsDiff(t *testing.T) {
