@@ -3,6 +3,7 @@ package ranking
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -929,5 +930,31 @@ func TestDistrictScope(t *testing.T) {
 	}
 	if page, err := e.svc.List(e.Ctx, e.Actor("city"), Filter{}, service.Page{}); err != nil || len(page.Items) != 1 {
 		t.Fatalf("city lists %v %v", page.Items, err)
+	}
+}
+
+// A formula's own bands and list rule are kept whatever it leaves out: a
+// formula with bands and no list keeps its bands; one that skips a grade
+// never gives it, and its list rule is not lost for it.
+func TestRuleOfSpecKeepsWhatTheFormulaStates(t *testing.T) {
+	street := Scope{Kind: model.LevelStreet, ID: 1}
+	onlyStars := ruleOfSpec(model.FormulaSpec{Stars: []model.StarBand{{Stars: 5, Min: 9500}, {Stars: 4, Min: 8500},
+		{Stars: 3, Min: 7500}, {Stars: 2, Min: 6500}}}, street)
+	if onlyStars.Valid() != "" || !slices.Equal(onlyStars.StarBands, []int64{9500, 8500, 7500, 6500}) || onlyStars.Mode != ModeRank {
+		t.Fatalf("bands without a list rule: %+v (%s)", onlyStars, onlyStars.Valid())
+	}
+	gaps := ruleOfSpec(model.FormulaSpec{List: &model.ListRule{Kind: "threshold", Group: model.LevelStreet, RedMin: 9000, BlackMax: 6000},
+		Stars: []model.StarBand{{Stars: 5, Min: 9000}, {Stars: 3, Min: 7000}}}, street)
+	if gaps.Valid() != "" || gaps.Mode != ModeThreshold || gaps.RedMin != 9000 || gaps.BlackBelow != 6000 {
+		t.Fatalf("a formula skipping grades lost its list rule: %+v (%s)", gaps, gaps.Valid())
+	}
+	for centi, stars := range map[int64]int{10000: 5, 9000: 5, 8999: 3, 7000: 3, 6999: 1, 0: 1} {
+		if s := gaps.stars(centi); s != stars {
+			t.Errorf("%d → %d stars, want %d", centi, s, stars)
+		}
+	}
+	noFive := ruleOfSpec(model.FormulaSpec{Stars: []model.StarBand{{Stars: 4, Min: 8000}}}, street)
+	if noFive.stars(10000) != 4 || noFive.stars(7999) != 1 {
+		t.Errorf("only a 4-star band: 100 → %d, 79.99 → %d", noFive.stars(10000), noFive.stars(7999))
 	}
 }
