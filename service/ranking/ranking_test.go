@@ -718,6 +718,22 @@ func TestAppealsAndFlags(t *testing.T) {
 			t.Fatalf("upheld made a version: %d", live.ID)
 		}
 	})
+
+	e.Step(t, "a manager of two firms sees the flags of both", func(t *testing.T) {
+		// worker already manages firms[1] (no flag); now firms[0] as well.
+		e.Grant("worker", model.RoleFirmManager, model.ScopeFirm, e.firms[0], model.Ancestry{})
+		e.Forget("worker")
+		page, err := e.svc.Flags(e.Ctx, e.Actor("worker"), "", service.Page{})
+		servicetest.Must(t, err)
+		if len(page.Items) == 0 {
+			t.Fatal("the second firm's flags are missing")
+		}
+		for _, f := range page.Items {
+			if f.Flag.FirmID != e.firms[0] {
+				t.Fatalf("flag of firm %d, want only firm %d's", f.Flag.FirmID, e.firms[0])
+			}
+		}
+	})
 }
 
 func TestStarsPublishedAsVersions(t *testing.T) {
