@@ -947,6 +947,28 @@ func TestDistrictScope(t *testing.T) {
 	if page, err := e.svc.List(e.Ctx, e.Actor("city"), Filter{}, service.Page{}); err != nil || len(page.Items) != 1 {
 		t.Fatalf("city lists %v %v", page.Items, err)
 	}
+	// An appeal of a street's line of the district's list: the street's
+	// staff list it and may read it, but only the district decides.
+	v, err = e.svc.Publish(e.Ctx, district, v.Ranking.ID)
+	servicetest.Must(t, err)
+	black := lineOf(t, v, e.firms[0], e.compounds[0].ID)
+	if black.Placement != model.PlacementBlack {
+		t.Fatalf("line %+v, want black", black.RankingLine)
+	}
+	ap, _, err := e.svc.Appeal(e.Ctx, e.Actor("manager"), AppealInput{RankingID: v.Ranking.ID, LineID: black.ID,
+		Target: model.AppealEntry, Text: "重复投诉应合并计算"})
+	servicetest.Must(t, err)
+	listed, err := e.svc.Appeals(e.Ctx, e.Actor("street"), AppealFilter{}, service.Page{})
+	servicetest.Must(t, err)
+	if len(listed.Items) != 1 || listed.Items[0].Appeal.ID != ap.Appeal.ID {
+		t.Fatalf("street's appeals %+v", listed.Items)
+	}
+	_, err = e.svc.GetAppeal(e.Ctx, e.Actor("street"), ap.Appeal.ID)
+	servicetest.Must(t, err)
+	_, err = e.svc.Decide(e.Ctx, e.Actor("street"), ap.Appeal.ID, DecideInput{Outcome: model.AppealUpheld, Text: "维持原结果"})
+	servicetest.WantErr(t, err, service.KindForbidden, "not_publisher")
+	_, err = e.svc.GetAppeal(e.Ctx, e.Actor("community"), ap.Appeal.ID)
+	servicetest.WantErr(t, err, service.KindForbidden, "out_of_scope")
 }
 
 // A formula's own bands and list rule are kept whatever it leaves out: a
