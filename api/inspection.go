@@ -18,9 +18,9 @@ import (
 // bad ratings (差评整改) with the community's queue.
 func (h *handlers) inspectionRoutes(authed *gin.RouterGroup) {
 	authed.GET("/checklists", h.listChecklists)
-	authed.POST("/checklists", h.createChecklist)
+	authed.POST("/checklists", h.idempotent(h.createChecklist))
 	authed.GET("/checklists/:id", h.getChecklist)
-	authed.POST("/checklists/:id/versions", h.addChecklistVersion)
+	authed.POST("/checklists/:id/versions", h.idempotent(h.addChecklistVersion))
 	// The Idempotency-Key is also kept on the inspection itself.
 	authed.POST("/inspections", h.idempotentOrPass(h.createInspection))
 	authed.GET("/inspections", h.listInspections)

@@ -152,10 +152,18 @@ func TestInspectionThroughTheRouter(t *testing.T) {
 			{"section": "fire_safety", "title": "消防通道", "points": 50, "rule": "whole"}}
 		req := map[string]any{"name": "文昌路街道检查表", "scope_kind": "street", "scope_id": f.city.StreetID, "items": items}
 		f.must(http.StatusForbidden, "POST", "/api/v1/checklists", f.token("community"), req)
-		cl := f.must(http.StatusCreated, "POST", "/api/v1/checklists", f.token("street"), req).Body
+		cl := f.must(http.StatusCreated, "POST", "/api/v1/checklists", f.token("street"), req, "Idempotency-Key", "sheet-1").Body
 		cid := orderNum(cl["id"])
-		v2 := f.must(http.StatusCreated, "POST", fmt.Sprintf("/api/v1/checklists/%d/versions", cid), f.token("street"),
-			map[string]any{"note": "分值调整", "items": items[:1]}).Body
+		// A retry with the same key is the first checklist, not a second one.
+		again := f.must(http.StatusCreated, "POST", "/api/v1/checklists", f.token("street"), req, "Idempotency-Key", "sheet-1")
+		if orderNum(again.Body["id"]) != cid || again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("a retried checklist: %s", again.Raw)
+		}
+		vpath := fmt.Sprintf("/api/v1/checklists/%d/versions", cid)
+		vbody := map[string]any{"note": "分值调整", "items": items[:1]}
+		v2 := f.must(http.StatusCreated, "POST", vpath, f.token("street"), vbody, "Idempotency-Key", "sheet-1-v2").Body
+		// A retried version is replayed; the later checks see two versions.
+		f.must(http.StatusCreated, "POST", vpath, f.token("street"), vbody, "Idempotency-Key", "sheet-1-v2")
 		if v2["latest"] != 2.0 || len(v2["items"].([]any)) != 1 || len(v2["versions"].([]any)) != 2 {
 			t.Fatalf("version 2 %v", v2)
 		}

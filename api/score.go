@@ -67,19 +67,19 @@ type addFormulaRequest struct {
 type formulaSpecRequest struct {
 	Components     []formulaComponentRequest `json:"components"`
 	Redistribute   string                    `json:"redistribute"`
-	RankMinSamples int64                     `json:"rank_min_samples"`
-	MinComponents  int                       `json:"min_components"`
+	RankMinSamples *int64                    `json:"rank_min_samples"`
+	MinComponents  *int                      `json:"min_components"`
 	List           *listRuleRequest          `json:"list"`
 	Stars          []starBandRequest         `json:"stars"`
 }
 
 type formulaComponentRequest struct {
 	Name       string `json:"name"`
-	Weight     int64  `json:"weight"`
-	MinSamples int64  `json:"min_samples"`
+	Weight     *int64 `json:"weight"`
+	MinSamples *int64 `json:"min_samples"`
 	Better     string `json:"better"`
-	Full       int64  `json:"full"`
-	Zero       int64  `json:"zero"`
+	Full       *int64 `json:"full"`
+	Zero       *int64 `json:"zero"`
 }
 
 type listRuleRequest struct {
@@ -95,11 +95,24 @@ type starBandRequest struct {
 	Min   int64 `json:"min"`
 }
 
-func (r formulaSpecRequest) spec() model.FormulaSpec {
-	s := model.FormulaSpec{Redistribute: r.Redistribute, RankMinSamples: r.RankMinSamples, MinComponents: r.MinComponents}
+var (
+	errFormulaSpecMissing = service.Invalid("bad_formula", "计分公式须给出 rank_min_samples（参与排名的最少样本数）与 min_components（最少有效指标数）")
+	errFormulaCompMissing = service.Invalid("bad_formula", "每项指标须给出 weight、min_samples、full 与 zero，不能省略")
+)
+
+// spec converts the request, refusing a formula that leaves out a figure
+// the document requires (a missing one is never read as 0).
+func (r formulaSpecRequest) spec() (model.FormulaSpec, error) {
+	if r.RankMinSamples == nil || r.MinComponents == nil {
+		return model.FormulaSpec{}, errFormulaSpecMissing
+	}
+	s := model.FormulaSpec{Redistribute: r.Redistribute, RankMinSamples: *r.RankMinSamples, MinComponents: *r.MinComponents}
 	for _, c := range r.Components {
-		s.Components = append(s.Components, model.FormulaComponent{Name: c.Name, Weight: c.Weight, MinSamples: c.MinSamples,
-			Better: c.Better, Full: c.Full, Zero: c.Zero})
+		if c.Weight == nil || c.MinSamples == nil || c.Full == nil || c.Zero == nil {
+			return model.FormulaSpec{}, errFormulaCompMissing
+		}
+		s.Components = append(s.Components, model.FormulaComponent{Name: c.Name, Weight: *c.Weight, MinSamples: *c.MinSamples,
+			Better: c.Better, Full: *c.Full, Zero: *c.Zero})
 	}
 	if l := r.List; l != nil {
 		s.List = &model.ListRule{Kind: l.Kind, Group: l.Group, N: l.N, RedMin: l.RedMin, BlackMax: l.BlackMax}
@@ -107,13 +120,17 @@ func (r formulaSpecRequest) spec() model.FormulaSpec {
 	for _, b := range r.Stars {
 		s.Stars = append(s.Stars, model.StarBand{Stars: b.Stars, Min: b.Min})
 	}
-	return s
+	return s, nil
 }
 
 func (h *handlers) addScoreFormula(c *gin.Context) {
 	createJSON(c, func(r addFormulaRequest) (model.ScoreFormula, error) {
+		spec, err := r.Spec.spec()
+		if err != nil {
+			return model.ScoreFormula{}, err
+		}
 		return h.Score.AddFormula(c.Request.Context(), actor(c), score.NewFormula{Kind: r.Kind, EffectiveFrom: r.EffectiveFrom,
-			Note: r.Note, Spec: r.Spec.spec()})
+			Note: r.Note, Spec: spec})
 	}, newFormulaResponse)
 }
 

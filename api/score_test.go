@@ -62,6 +62,9 @@ func TestScoresThroughTheRouter(t *testing.T) {
 			t.Fatalf("month for firms: %s", r.Raw)
 		}
 		post("street", http.StatusBadRequest, "/api/v1/score-runs", map[string]any{"kind": "shop", "period": "2026Q3"})
+		if r := post("street", http.StatusBadRequest, "/api/v1/score-runs", map[string]any{"kind": "firm", "period": "2026Q3", "formula_version": -1}); r.ErrCode() != "bad_formula_version" {
+			t.Fatalf("negative formula version: %s", r.Raw)
+		}
 		post("community", http.StatusForbidden, "/api/v1/score-runs", map[string]any{"kind": "firm", "period": "2026Q3"})
 		post("manager", http.StatusForbidden, "/api/v1/score-runs", map[string]any{"kind": "firm", "period": "2026Q3"})
 		f.must(http.StatusNotFound, "GET", "/api/v1/scores?kind=firm&period=2026Q4", f.token("street"), nil)
@@ -147,6 +150,17 @@ func TestScoresThroughTheRouter(t *testing.T) {
 			"better": "higher", "full": 10000, "zero": 0}}, "redistribute": "proportional", "rank_min_samples": 3, "min_components": 1}
 		if r := f.do("POST", "/api/v1/score-formulas", f.token("city"), map[string]any{"kind": "firm", "effective_from": "2026-10-01", "spec": bad}); r.Status != http.StatusBadRequest || r.ErrCode() != "bad_formula" {
 			t.Fatalf("weights of 50: %d %s", r.Status, r.Raw)
+		}
+		// A figure left out is refused, never read as 0.
+		for _, missing := range []map[string]any{
+			{"components": []map[string]any{{"name": "satisfaction", "weight": 100, "better": "higher", "full": 10000, "zero": 0}},
+				"redistribute": "proportional", "rank_min_samples": 3, "min_components": 1},
+			{"components": []map[string]any{{"name": "satisfaction", "weight": 100, "min_samples": 3, "better": "higher", "full": 10000, "zero": 0}},
+				"redistribute": "proportional", "rank_min_samples": 3},
+		} {
+			if r := f.do("POST", "/api/v1/score-formulas", f.token("city"), map[string]any{"kind": "firm", "effective_from": "2026-10-01", "spec": missing}); r.Status != http.StatusBadRequest || r.ErrCode() != "bad_formula" || !chinese(r) {
+				t.Fatalf("a formula without a required figure: %d %s", r.Status, r.Raw)
+			}
 		}
 		fm := post("city", http.StatusCreated, "/api/v1/score-formulas", map[string]any{"kind": "firm", "effective_from": "2026-10-01",
 			"note": "试行", "spec": spec}).Body

@@ -352,26 +352,26 @@ func SetFlagVote(ctx context.Context, db *gorm.DB, id, voteID int64, now time.Ti
 }
 
 // FlagFilter picks flags: in the subtree of one of Under's scopes (or
-// All), of FirmID and State when set.
+// All), or else of one of FirmIDs; of State when set.
 type FlagFilter struct {
-	Under  []Grant
-	All    bool
-	FirmID int64
-	State  string
+	Under   []Grant
+	All     bool
+	FirmIDs []int64
+	State   string
 }
 
 // FlagsPage lists flags newest first.
 func FlagsPage(ctx context.Context, db *gorm.DB, f FlagFilter, p Page) (Paged[RankingFlag], error) {
 	q := db.Model(&RankingFlag{})
-	if !f.All && f.FirmID == 0 {
+	if !f.All && len(f.FirmIDs) == 0 {
 		cond, args := underAny(f.Under)
 		if cond == "" {
 			return Paged[RankingFlag]{Items: []RankingFlag{}}, nil
 		}
 		q = q.Where(cond, args...)
 	}
-	if f.FirmID != 0 {
-		q = q.Where("firm_id = ?", f.FirmID)
+	if len(f.FirmIDs) > 0 {
+		q = q.Where("firm_id IN ?", f.FirmIDs)
 	}
 	if f.State != "" {
 		q = q.Where("state = ?", f.State)

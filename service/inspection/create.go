@@ -111,7 +111,13 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	if !ok {
 		return View{}, false, errInspector
 	}
-	firm, err := model.ContractedFirm(ctx, s.db, comp.ID, beijingDate(now))
+	when := now
+	if in.InspectedAt != nil {
+		when = in.InspectedAt.UTC()
+	}
+	// The firm inspected is the one serving the compound on the day of the
+	// inspection, which may be before a change of contract.
+	firm, err := model.ContractedFirm(ctx, s.db, comp.ID, beijingDate(when))
 	if err != nil {
 		return View{}, false, err
 	}
@@ -128,10 +134,6 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	}
 	if err := s.checkPhotos(ctx, a.UserID, in); err != nil {
 		return View{}, false, err
-	}
-	when := now
-	if in.InspectedAt != nil {
-		when = in.InspectedAt.UTC()
 	}
 	ins := model.Inspection{Kind: in.Kind, ChecklistID: cl.ID, ChecklistVersionID: cl.LatestID, ChecklistNumber: cl.Latest,
 		FirmID: firm, Ancestry: comp.Ancestry, InspectorID: a.UserID, InspectorRole: g.Role, InspectedAt: when,

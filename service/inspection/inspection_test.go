@@ -425,3 +425,31 @@ func TestInspectionScopeAndInput(t *testing.T) {
 		}
 	})
 }
+
+// A late record of a day when a firm served, under a contract since
+// ended, is that firm's inspection, not the next one's (nor refused).
+func TestInspectionGoesToTheFirmOfItsDay(t *testing.T) {
+	e := newEnv(t)
+	e.sheet()
+	gone := model.Firm{Name: "前任物业公司", CityID: e.CityID}
+	servicetest.Must(t, e.DB.Create(&gone).Error)
+	day := func(d int) time.Time {
+		y, m, dd := e.Clock.Now().AddDate(0, 0, d).In(calendar.Beijing).Date()
+		return time.Date(y, m, dd, 0, 0, 0, 0, time.UTC)
+	}
+	comp := e.Compounds[2]
+	anc := comp.Ancestry
+	anc.CompoundID = comp.ID
+	servicetest.Must(t, e.DB.Create(&model.Contract{FirmID: gone.ID, StartsOn: day(-60), EndsOn: day(-5), Ancestry: anc}).Error)
+	at := e.Clock.Now().AddDate(0, 0, -10)
+	in := CreateInput{CompoundID: comp.ID, Kind: model.InspectionDaily, DefaultResult: model.ResultPass, InspectedAt: &at}
+	v, _, err := e.svc.Create(e.Ctx, e.Actor("community2"), in)
+	servicetest.Must(t, err)
+	if v.FirmID != gone.ID {
+		t.Fatalf("inspection of a day the ended contract covered went to firm %d, want %d", v.FirmID, gone.ID)
+	}
+	// Today nobody serves the compound.
+	in.InspectedAt = nil
+	_, _, err = e.svc.Create(e.Ctx, e.Actor("community2"), in)
+	servicetest.WantErr(t, err, service.KindUnprocessable, "no_firm")
+}

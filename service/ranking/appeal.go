@@ -251,12 +251,16 @@ func checkTarget(r model.Ranking, l model.RankingLine, in *AppealInput) error {
 	return nil
 }
 
-// mayReadAppeal: the firm's managers, the staff over the ranking's scope.
+// mayReadAppeal: the firm's managers, the staff over the ranking's scope
+// and, as the list of appeals shows them, the staff over the line's place
+// (a street's staff read the appeals of their street's lines of a
+// district's or city's list).
 func (s *Service) mayReadAppeal(a *service.Actor, ap model.Appeal, r model.Ranking) (reviewer bool, err error) {
 	if a.Can(rankingTarget(r), publisherRole(r.ScopeKind)) {
 		return true, nil
 	}
-	if a.Can(rankingTarget(r), staffRoles...) || slices.Contains(firmIDs(a), ap.FirmID) {
+	if a.Can(rankingTarget(r), staffRoles...) || a.Can(service.TargetOf("appeal", ap.ID, ap.Ancestry), staffRoles...) ||
+		slices.Contains(firmIDs(a), ap.FirmID) {
 		return false, nil
 	}
 	return false, service.ErrOutOfScope

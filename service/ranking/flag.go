@@ -223,7 +223,7 @@ func (s *Service) Flags(ctx context.Context, a *service.Actor, state string, p s
 		if len(firms) == 0 {
 			return service.Paged[FlagView]{}, service.ErrForbidden
 		}
-		f.FirmID = firms[0]
+		f.FirmIDs = firms
 	}
 	page, err := model.FlagsPage(ctx, s.db, f, p)
 	if err != nil {

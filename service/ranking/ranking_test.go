@@ -3,6 +3,7 @@ package ranking
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -717,6 +718,22 @@ func TestAppealsAndFlags(t *testing.T) {
 			t.Fatalf("upheld made a version: %d", live.ID)
 		}
 	})
+
+	e.Step(t, "a manager of two firms sees the flags of both", func(t *testing.T) {
+		// worker already manages firms[1] (no flag); now firms[0] as well.
+		e.Grant("worker", model.RoleFirmManager, model.ScopeFirm, e.firms[0], model.Ancestry{})
+		e.Forget("worker")
+		page, err := e.svc.Flags(e.Ctx, e.Actor("worker"), "", service.Page{})
+		servicetest.Must(t, err)
+		if len(page.Items) == 0 {
+			t.Fatal("the second firm's flags are missing")
+		}
+		for _, f := range page.Items {
+			if f.Flag.FirmID != e.firms[0] {
+				t.Fatalf("flag of firm %d, want only firm %d's", f.Flag.FirmID, e.firms[0])
+			}
+		}
+	})
 }
 
 func TestStarsPublishedAsVersions(t *testing.T) {
@@ -929,5 +946,53 @@ func TestDistrictScope(t *testing.T) {
 	}
 	if page, err := e.svc.List(e.Ctx, e.Actor("city"), Filter{}, service.Page{}); err != nil || len(page.Items) != 1 {
 		t.Fatalf("city lists %v %v", page.Items, err)
+	}
+	// An appeal of a street's line of the district's list: the street's
+	// staff list it and may read it, but only the district decides.
+	v, err = e.svc.Publish(e.Ctx, district, v.Ranking.ID)
+	servicetest.Must(t, err)
+	black := lineOf(t, v, e.firms[0], e.compounds[0].ID)
+	if black.Placement != model.PlacementBlack {
+		t.Fatalf("line %+v, want black", black.RankingLine)
+	}
+	ap, _, err := e.svc.Appeal(e.Ctx, e.Actor("manager"), AppealInput{RankingID: v.Ranking.ID, LineID: black.ID,
+		Target: model.AppealEntry, Text: "重复投诉应合并计算"})
+	servicetest.Must(t, err)
+	listed, err := e.svc.Appeals(e.Ctx, e.Actor("street"), AppealFilter{}, service.Page{})
+	servicetest.Must(t, err)
+	if len(listed.Items) != 1 || listed.Items[0].Appeal.ID != ap.Appeal.ID {
+		t.Fatalf("street's appeals %+v", listed.Items)
+	}
+	_, err = e.svc.GetAppeal(e.Ctx, e.Actor("street"), ap.Appeal.ID)
+	servicetest.Must(t, err)
+	_, err = e.svc.Decide(e.Ctx, e.Actor("street"), ap.Appeal.ID, DecideInput{Outcome: model.AppealUpheld, Text: "维持原结果"})
+	servicetest.WantErr(t, err, service.KindForbidden, "not_publisher")
+	_, err = e.svc.GetAppeal(e.Ctx, e.Actor("community"), ap.Appeal.ID)
+	servicetest.WantErr(t, err, service.KindForbidden, "out_of_scope")
+}
+
+// A formula's own bands and list rule are kept whatever it leaves out: a
+// formula with bands and no list keeps its bands; one that skips a grade
+// never gives it, and its list rule is not lost for it.
+func TestRuleOfSpecKeepsWhatTheFormulaStates(t *testing.T) {
+	street := Scope{Kind: model.LevelStreet, ID: 1}
+	onlyStars := ruleOfSpec(model.FormulaSpec{Stars: []model.StarBand{{Stars: 5, Min: 9500}, {Stars: 4, Min: 8500},
+		{Stars: 3, Min: 7500}, {Stars: 2, Min: 6500}}}, street)
+	if onlyStars.Valid() != "" || !slices.Equal(onlyStars.StarBands, []int64{9500, 8500, 7500, 6500}) || onlyStars.Mode != ModeRank {
+		t.Fatalf("bands without a list rule: %+v (%s)", onlyStars, onlyStars.Valid())
+	}
+	gaps := ruleOfSpec(model.FormulaSpec{List: &model.ListRule{Kind: "threshold", Group: model.LevelStreet, RedMin: 9000, BlackMax: 6000},
+		Stars: []model.StarBand{{Stars: 5, Min: 9000}, {Stars: 3, Min: 7000}}}, street)
+	if gaps.Valid() != "" || gaps.Mode != ModeThreshold || gaps.RedMin != 9000 || gaps.BlackBelow != 6000 {
+		t.Fatalf("a formula skipping grades lost its list rule: %+v (%s)", gaps, gaps.Valid())
+	}
+	for centi, stars := range map[int64]int{10000: 5, 9000: 5, 8999: 3, 7000: 3, 6999: 1, 0: 1} {
+		if s := gaps.stars(centi); s != stars {
+			t.Errorf("%d → %d stars, want %d", centi, s, stars)
+		}
+	}
+	noFive := ruleOfSpec(model.FormulaSpec{Stars: []model.StarBand{{Stars: 4, Min: 8000}}}, street)
+	if noFive.stars(10000) != 4 || noFive.stars(7999) != 1 {
+		t.Errorf("only a 4-star band: 100 → %d, 79.99 → %d", noFive.stars(10000), noFive.stars(7999))
 	}
 }

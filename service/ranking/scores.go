@@ -63,31 +63,50 @@ func (c ScoreCards) QuarterScores(ctx context.Context, period string, scope Scop
 }
 
 // ruleOfSpec reads the list rule and star bands of a formula; a formula
-// without them gives the zero rule (the service's default applies).
+// with neither gives the zero rule (the service's default applies). A
+// formula that states only one of them keeps the default for the other.
 func ruleOfSpec(spec model.FormulaSpec, scope Scope) Rule {
-	if spec.List == nil {
+	if spec.List == nil && len(spec.Stars) == 0 {
 		return Rule{}
 	}
 	r := DefaultRule()
-	switch spec.List.Kind {
-	case "threshold":
-		r.Mode, r.RedMin, r.BlackBelow = ModeThreshold, spec.List.RedMin, spec.List.BlackMax
-	default:
-		r.Mode, r.Top, r.Bottom = ModeRank, spec.List.N, spec.List.N
+	if spec.List != nil {
+		switch spec.List.Kind {
+		case "threshold":
+			r.Mode, r.RedMin, r.BlackBelow = ModeThreshold, spec.List.RedMin, spec.List.BlackMax
+		default:
+			r.Mode, r.Top, r.Bottom = ModeRank, spec.List.N, spec.List.N
+		}
+		// Firms are compared within each street or district of a wider scope.
+		switch {
+		case spec.List.Group == model.LevelStreet && scope.Kind != model.LevelStreet:
+			r.GroupBy = model.LevelStreet
+		case spec.List.Group == model.LevelDistrict && scope.Kind == model.LevelCity:
+			r.GroupBy = model.LevelDistrict
+		}
 	}
-	// Firms are compared within each street or district of a wider scope.
-	switch {
-	case spec.List.Group == model.LevelStreet && scope.Kind != model.LevelStreet:
-		r.GroupBy = model.LevelStreet
-	case spec.List.Group == model.LevelDistrict && scope.Kind == model.LevelCity:
-		r.GroupBy = model.LevelDistrict
-	}
-	bands := map[int]int64{}
-	for _, b := range spec.Stars {
-		bands[b.Stars] = b.Min
-	}
-	if len(bands) > 0 {
-		r.StarBands = []int64{bands[5], bands[4], bands[3], bands[2]}
+	if len(spec.Stars) > 0 {
+		r.StarBands = starBands(spec.Stars)
 	}
 	return r
+}
+
+// starBands turns a formula's bands into the least scores of 5, 4, 3 and
+// 2 stars. A grade the formula leaves out is never given: its least score
+// is that of the next grade up (unreachable above 100), so a score below
+// the lowest band stated is 1 star.
+func starBands(stated []model.StarBand) []int64 {
+	least := map[int]int64{}
+	for _, b := range stated {
+		least[b.Stars] = b.Min
+	}
+	out := make([]int64, 0, 4)
+	next := int64(10001)
+	for stars := 5; stars >= 2; stars-- {
+		if m, ok := least[stars]; ok {
+			next = m
+		}
+		out = append(out, next)
+	}
+	return out
 }

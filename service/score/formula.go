@@ -81,7 +81,7 @@ func validate(kind string, spec model.FormulaSpec) error {
 			return errFormula("红黑榜分组只能是 street、district 或 city")
 		}
 		if (l.Kind == "top_bottom" && (l.N < 1 || l.N > 100)) ||
-			(l.Kind == "threshold" && (l.RedMin < l.BlackMax || l.RedMin > 10000 || l.BlackMax < 0)) {
+			(l.Kind == "threshold" && (l.RedMin <= l.BlackMax || l.RedMin > 10000 || l.BlackMax < 0)) {
 			return errFormula("红黑榜的名额或分数线不正确")
 		}
 	}

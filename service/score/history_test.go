@@ -31,12 +31,17 @@ func TestDemoHistoryScoredByTheScheduler(t *testing.T) {
 	}
 	rows, _, err := svc.PeriodScores(c.Ctx, score.Query{Kind: model.ScoreKindFirm, Period: "2026Q3", ScopeKind: model.ScopeCompound})
 	servicetest.Must(t, err)
+	seen := map[int64]bool{}
 	for _, r := range rows {
+		seen[r.CompoundID] = true
 		if r.CompoundID == c.Compounds[0].ID && (r.Samples != 24 || !r.RankEligible) {
 			t.Errorf("compound 0: %+v, want 24 orders due and ranked", r)
 		}
 		if r.CompoundID == c.Compounds[1].ID && r.RankEligible {
 			t.Errorf("compound 1 with 4 orders ranked: %+v", r)
 		}
+	}
+	if !seen[c.Compounds[0].ID] || !seen[c.Compounds[1].ID] {
+		t.Fatalf("compound rows %v: want rows of compounds 0 and 1", seen)
 	}
 }

@@ -19,7 +19,10 @@ type RunResult struct {
 	Elapsed time.Duration
 }
 
-var errRunBusy = service.Conflict("score_run_busy", "该周期正在计算，请稍后再试")
+var (
+	errRunBusy    = service.Conflict("score_run_busy", "该周期正在计算，请稍后再试")
+	errRunVersion = service.Invalid("bad_formula_version", "计分公式版本须为正整数（不填则用该周期生效的版本）")
+)
 
 // RunPeriod scores a closed period of a kind for an actor who may run the job
 // (platform admin, city or street staff); version 0 uses the formula in
@@ -43,6 +46,9 @@ func (s *Service) RunPeriod(ctx context.Context, a *service.Actor, kind, period 
 func (s *Service) Compute(ctx context.Context, kind, period string, version int, by int64) (RunResult, error) {
 	if err := checkKind(kind); err != nil {
 		return RunResult{}, err
+	}
+	if version < 0 {
+		return RunResult{}, errRunVersion
 	}
 	p, err := ParsePeriod(kind, period)
 	if err != nil {

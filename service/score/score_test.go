@@ -73,6 +73,15 @@ func TestFirmScoreCard(t *testing.T) {
 		t.Fatalf("new formula version %d, want 2", v2.Version)
 	}
 
+	c.Step(t, "a list rule the lists cannot apply is refused", func(t *testing.T) {
+		// Red at or above 80 and black below 80 at once: no line could be
+		// placed by it, so it is refused rather than replaced unseen.
+		spec := testSpec()
+		spec.List = &model.ListRule{Kind: "threshold", Group: model.LevelStreet, RedMin: 8000, BlackMax: 8000}
+		_, err := svc.AddFormula(c.Ctx, c.Actor("city"), score.NewFormula{Kind: model.ScoreKindFirm, EffectiveFrom: "2026-07-01", Spec: spec})
+		servicetest.WantErr(t, err, service.KindInvalid, "bad_formula")
+	})
+
 	c.Step(t, "an open period is refused", func(t *testing.T) {
 		_, err := svc.RunPeriod(c.Ctx, admin, model.ScoreKindFirm, "2026Q4", 0)
 		servicetest.WantErr(t, err, service.KindUnprocessable, "period_not_closed")
