@@ -18,6 +18,7 @@ import (
 	"redprop/service/action"
 	"redprop/service/calendar"
 	"redprop/service/order"
+	"redprop/service/photo"
 )
 
 // Raise kinds: what a failed item raises in the inspection's own step.
@@ -61,7 +62,7 @@ type CreateInput struct {
 }
 
 // MaxPhotos bounds the photos of an inspection and of one item.
-const MaxPhotos = 9
+const MaxPhotos = photo.MaxAttached
 
 var (
 	errKind           = service.Invalid("bad_kind", "检查类型只能是 daily（日查）、monthly（月考）或 quarterly（季评）")
@@ -74,7 +75,7 @@ var (
 	errChecklistUse   = service.Unprocessable("checklist_not_in_force", "该检查表不适用于此小区或已停用")
 	errWhen           = service.Invalid("bad_inspected_at", "检查时间不能晚于现在，也不能早于 31 天前")
 	errNotes          = service.Invalid("bad_notes", "检查说明不能超过 1000 个字")
-	errPhotos         = service.Invalid("bad_photos", "照片最多 9 张，且不能重复")
+	errPhotos         = photo.ErrBadPhotos
 	errPhotoOwn       = service.Unprocessable("photo_unavailable", "照片不存在或不是您上传的")
 	errItemUnknown    = service.Invalid("bad_item", "检查结果中有不属于该检查表版本的检查项，或同一项填写了两次")
 	errItemMissing    = service.Invalid("items_incomplete", "请为检查表的每一项填写结果（或指定 default_result）")
@@ -232,7 +233,7 @@ func checkCreate(in *CreateInput, now time.Time) error {
 	if utf8.RuneCountInString(in.Notes) > 1000 {
 		return errNotes
 	}
-	if err := checkPhotoIDs(in.PhotoIDs); err != nil {
+	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return err
 	}
 	if in.DefaultResult != "" && in.DefaultResult != model.ResultPass && in.DefaultResult != model.ResultNA {
@@ -244,7 +245,7 @@ func checkCreate(in *CreateInput, now time.Time) error {
 		if utf8.RuneCountInString(r.Note) > 500 {
 			return errItemNote
 		}
-		if err := checkPhotoIDs(r.PhotoIDs); err != nil {
+		if err := photo.CheckIDs(r.PhotoIDs, 0); err != nil {
 			return err
 		}
 		if r.Raise != nil {
@@ -277,18 +278,6 @@ func checkCreate(in *CreateInput, now time.Time) error {
 			if r < 0x21 || r > 0x7e {
 				return errIdemKey
 			}
-		}
-	}
-	return nil
-}
-
-func checkPhotoIDs(ids []int64) error {
-	if len(ids) > MaxPhotos {
-		return errPhotos
-	}
-	for i, id := range ids {
-		if id <= 0 || slices.Contains(ids[:i], id) {
-			return errPhotos
 		}
 	}
 	return nil

@@ -30,6 +30,7 @@ import (
 	"redprop/service"
 	"redprop/service/calendar"
 	"redprop/service/message"
+	"redprop/service/photo"
 	"redprop/service/receipt"
 )
 
@@ -83,7 +84,7 @@ const (
 
 // Limits of what a notice holds.
 const (
-	MaxPhotos     = 9
+	MaxPhotos     = photo.MaxAttached
 	maxTitle      = 60
 	maxBody       = 5000
 	maxBuildings  = 100
@@ -105,8 +106,8 @@ var (
 	errScopeSpread    = service.Unprocessable("buildings_spread", "多栋楼须属于同一小区")
 	errTitle          = service.Invalid("bad_title", "标题须为 1 到 60 个字")
 	errBody           = service.Invalid("bad_body", "正文须为 1 到 5000 个字")
-	errPhotos         = service.Invalid("bad_photos", "照片最多 9 张，且不能重复")
-	errPhotoGone      = service.Unprocessable("photo_unavailable", "照片不存在、不是您上传的或已用于工单")
+	errPhotos         = photo.ErrBadPhotos
+	errPhotoGone      = photo.ErrPhotoGone
 	errPhotoNotFound  = service.NotFound("photo_not_found", "照片不存在")
 	errPublishAt      = service.Invalid("bad_publish_at", "定时发布时间不能早于现在，也不能晚于 90 天后")
 	errExpiresAt      = service.Invalid("bad_expires_at", "截止时间须晚于发布时间，且不超过发布后一年")
@@ -168,7 +169,7 @@ func (s *Service) Create(ctx context.Context, a *service.Actor, in CreateInput) 
 	if err != nil {
 		return View{}, false, err
 	}
-	if err := s.checkPhotos(ctx, a.UserID, in.PhotoIDs); err != nil {
+	if err := photo.CheckFree(ctx, s.db, a.UserID, in.PhotoIDs); err != nil {
 		return View{}, false, err
 	}
 	n := model.Notice{
@@ -325,22 +326,6 @@ func validIdemKey(k string) bool {
 		}
 	}
 	return true
-}
-
-// checkPhotos makes sure every photo exists, was uploaded by the author
-// and belongs to no order.
-func (s *Service) checkPhotos(ctx context.Context, userID int64, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	n, err := model.CountFreePhotos(ctx, s.db, userID, ids)
-	if err != nil {
-		return err
-	}
-	if n != int64(len(ids)) {
-		return errPhotoGone
-	}
-	return nil
 }
 
 // Photo opens one photo of a notice for someone who may see it.

@@ -13,6 +13,7 @@ import (
 	"redprop/model"
 	"redprop/service"
 	"redprop/service/calendar"
+	"redprop/service/photo"
 )
 
 // The rectification (差评整改) of a rating of 1–2:
@@ -327,7 +328,7 @@ func (s *Service) ReportRectification(ctx context.Context, a *service.Actor, id 
 	if n := utf8.RuneCountInString(report); n == 0 || n > 1000 {
 		return RectView{}, errRectReport
 	}
-	if err := checkPhotoIDs(photos); err != nil {
+	if err := photo.CheckIDs(photos, 0); err != nil {
 		return RectView{}, err
 	}
 	r, err := s.rectification(ctx, id)

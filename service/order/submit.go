@@ -15,10 +15,11 @@ import (
 	"redprop/service"
 	"redprop/service/calendar"
 	"redprop/service/message"
+	"redprop/service/photo"
 )
 
 // MaxPhotos is how many photos one report or step may carry.
-const MaxPhotos = 9
+const MaxPhotos = photo.MaxAttached
 
 // SubmitInput is a new order. A resident gives a household of theirs or a
 // compound they live in (a public place); staff submitting for a resident
@@ -43,7 +44,7 @@ var (
 	errSubmitPlace       = service.Invalid("bad_place", "位置说明不能超过 100 个字")
 	errSubmitWhere       = service.Invalid("place_required", "请选择自己的房屋，或所在小区的公共区域（只选其一）")
 	errSubmitChannel     = service.Invalid("bad_channel", "提交渠道只能是 self、on_behalf、phone 或 patrol")
-	errSubmitPhotos      = service.Invalid("bad_photos", "照片最多 9 张，且不能重复")
+	errSubmitPhotos      = photo.ErrBadPhotos
 	errSubmitIdemKey     = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errSubmitNotResident = service.Forbidden("not_resident", "您不是该房屋或小区的住户")
 	errSubmitResident    = service.Invalid("resident_required", "代报须指明居民；本人提交和巡查上报不能指定居民")
@@ -154,7 +155,7 @@ func checkSubmitInput(in *SubmitInput) error {
 	if !slices.Contains([]string{model.ChannelSelf, model.ChannelOnBehalf, model.ChannelPhone, model.ChannelPatrol}, in.Channel) {
 		return errSubmitChannel
 	}
-	if err := checkPhotoIDs(in.PhotoIDs); err != nil {
+	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return err
 	}
 	if in.IdemKey != "" {
@@ -165,18 +166,6 @@ func checkSubmitInput(in *SubmitInput) error {
 			if r < 0x21 || r > 0x7e {
 				return errSubmitIdemKey
 			}
-		}
-	}
-	return nil
-}
-
-func checkPhotoIDs(ids []int64) error {
-	if len(ids) > MaxPhotos {
-		return errSubmitPhotos
-	}
-	for i, id := range ids {
-		if id <= 0 || slices.Contains(ids[:i], id) {
-			return errSubmitPhotos
 		}
 	}
 	return nil

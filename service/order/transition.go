@@ -16,6 +16,7 @@ import (
 	"redprop/service"
 	"redprop/service/calendar"
 	"redprop/service/message"
+	"redprop/service/photo"
 )
 
 // Actions on an order (DESIGN.md §4). Submit and auto_dispatch only appear
@@ -346,7 +347,7 @@ func (s *Service) prepare(ctx context.Context, db *gorm.DB, by doer, o model.Ord
 	if utf8.RuneCountInString(in.Note) > 500 {
 		return nil, errNote
 	}
-	if err := checkPhotoIDs(in.PhotoIDs); err != nil {
+	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return nil, err
 	}
 	c := &act{action: action, ctx: ctx, db: db, by: by, role: role, in: in, cat: cat, cal: cal, prev: o, next: o,

@@ -18,18 +18,19 @@ import (
 	"redprop/model"
 	"redprop/service"
 	"redprop/service/calendar"
+	"redprop/service/photo"
 )
 
 // MaxPhotos is the most photos one step of an appeal carries.
-const MaxPhotos = 9
+const MaxPhotos = photo.MaxAttached
 
 var (
 	errTarget       = service.Invalid("bad_target", "申诉对象只能是 entry（榜单条目）或 component（评分项）")
 	errComponent    = service.Invalid("bad_component", "该评分中没有这个评分项")
 	errAppealText   = service.Invalid("bad_text", "申诉理由须为 5 到 2000 个字")
 	errNoteText     = service.Invalid("bad_text", "内容须为 1 到 2000 个字")
-	errPhotos       = service.Invalid("bad_photos", "照片最多 9 张，且不能重复")
-	errPhotoGone    = service.Unprocessable("photo_unavailable", "照片不存在、不是您上传的或已用于工单")
+	errPhotos       = photo.ErrBadPhotos
+	errPhotoGone    = photo.ErrPhotoGone
 	errNotAppealer  = service.Forbidden("not_firm_manager", "只有该物业企业的经理可以对其榜单条目提出申诉")
 	errEntryTarget  = service.Unprocessable("not_appealable", "只能对黑榜条目、星级结果或评分项提出申诉")
 	errStarsPart    = service.Unprocessable("not_appealable", "星级评定只能对星级结果提出申诉")
@@ -113,7 +114,7 @@ func (s *Service) Appeal(ctx context.Context, a *service.Actor, in AppealInput) 
 			"申诉期已过：榜单于 %s 公布，须在 %d 个工作日内（%s 前）提出申诉",
 			r.PublishedAt.In(calendar.Beijing).Format("2006年1月2日"), s.opt.AppealDays, deadlineWords(*r.AppealsUntil)))
 	}
-	if err := s.checkPhotos(ctx, a.UserID, in.PhotoIDs); err != nil {
+	if err := photo.CheckFree(ctx, s.db, a.UserID, in.PhotoIDs); err != nil {
 		return AppealView{}, false, err
 	}
 	cal, err := s.cal.Current(ctx)
@@ -186,7 +187,7 @@ func checkAppeal(in *AppealInput) error {
 	if n := utf8.RuneCountInString(in.Text); n < 5 || n > 2000 {
 		return errAppealText
 	}
-	if err := checkPhotoIDs(in.PhotoIDs); err != nil {
+	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return err
 	}
 	if in.IdemKey != "" {
@@ -198,32 +199,6 @@ func checkAppeal(in *AppealInput) error {
 				return errIdemKey
 			}
 		}
-	}
-	return nil
-}
-
-func checkPhotoIDs(ids []int64) error {
-	if len(ids) > MaxPhotos {
-		return errPhotos
-	}
-	for i, id := range ids {
-		if id <= 0 || slices.Contains(ids[:i], id) {
-			return errPhotos
-		}
-	}
-	return nil
-}
-
-func (s *Service) checkPhotos(ctx context.Context, userID int64, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	n, err := model.CountFreePhotos(ctx, s.db, userID, ids)
-	if err != nil {
-		return err
-	}
-	if n != int64(len(ids)) {
-		return errPhotoGone
 	}
 	return nil
 }
@@ -381,7 +356,7 @@ func (s *Service) Note(ctx context.Context, a *service.Actor, id int64, in NoteI
 	if n := utf8.RuneCountInString(in.Text); n < 1 || n > 2000 {
 		return AppealView{}, errNoteText
 	}
-	if err := checkPhotoIDs(in.PhotoIDs); err != nil {
+	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return AppealView{}, err
 	}
 	ap, err := model.ByID[model.Appeal](ctx, s.db, id)
@@ -403,7 +378,7 @@ func (s *Service) Note(ctx context.Context, a *service.Actor, id int64, in NoteI
 	if ap.State != model.AppealPending {
 		return AppealView{}, errAppealDone
 	}
-	if err := s.checkPhotos(ctx, a.UserID, in.PhotoIDs); err != nil {
+	if err := photo.CheckFree(ctx, s.db, a.UserID, in.PhotoIDs); err != nil {
 		return AppealView{}, err
 	}
 	now := s.clock.Now().UTC()

@@ -14,6 +14,7 @@ import (
 	"redprop/model"
 	"redprop/service"
 	"redprop/service/message"
+	"redprop/service/photo"
 )
 
 // Actions on a wish.
@@ -137,7 +138,7 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 	var hours int64
 	switch action {
 	case ActFulfil:
-		if err := checkPhotoIDs(in.PhotoIDs, 1); err != nil {
+		if err := photo.CheckIDs(in.PhotoIDs, 1); err != nil {
 			return View{}, errFulfilPhotos
 		}
 		var err error
@@ -175,7 +176,7 @@ func (s *Service) Act(ctx context.Context, a *service.Actor, id int64, action st
 		return View{}, err
 	}
 	if action == ActFulfil {
-		if err := s.checkPhotos(ctx, a.UserID, in.PhotoIDs); err != nil {
+		if err := photo.CheckFree(ctx, s.db, a.UserID, in.PhotoIDs); err != nil {
 			return View{}, err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"redprop/model"
 	"redprop/service"
 	"redprop/service/message"
+	"redprop/service/photo"
 )
 
 // Messages is what wishes need of the messages capability: progress
@@ -52,7 +53,7 @@ func New(db *gorm.DB, clock service.Clock, msgs Messages, store PhotoStore) *Ser
 
 // Limits of what a wish holds.
 const (
-	MaxPhotos      = 9
+	MaxPhotos      = photo.MaxAttached
 	maxTitle       = 30
 	maxDetail      = 500
 	maxNote        = 500
@@ -67,13 +68,13 @@ var (
 	errWishNotFound  = service.NotFound("wish_not_found", "心愿不存在")
 	errTitle         = service.Invalid("bad_title", "心愿标题须为 1 到 30 个字")
 	errDetail        = service.Invalid("bad_detail", "心愿描述不能超过 500 个字")
-	errPhotos        = service.Invalid("bad_photos", "照片最多 9 张，且不能重复")
+	errPhotos        = photo.ErrBadPhotos
 	errHousehold     = service.Invalid("bad_household", "请选择心愿所属的房屋")
 	errIdemKey       = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errNotResident   = service.Forbidden("not_resident", "您不是该房屋的住户")
 	errNotThere      = service.Unprocessable("not_resident_there", "该居民不住在所选房屋")
 	errNotOnBehalf   = service.Forbidden("not_on_behalf", "只有该楼栋的楼栋长或网格员可以代居民发布心愿")
-	errPhotoGone     = service.Unprocessable("photo_unavailable", "照片不存在、不是您上传的或已用于工单")
+	errPhotoGone     = photo.ErrPhotoGone
 	errPhotoNotFound = service.NotFound("photo_not_found", "照片不存在")
 )
 
@@ -130,7 +131,7 @@ func (s *Service) Post(ctx context.Context, a *service.Actor, in PostInput) (Vie
 	case !lives:
 		return View{}, false, errNotThere
 	}
-	if err := s.checkPhotos(ctx, a.UserID, in.PhotoIDs); err != nil {
+	if err := photo.CheckFree(ctx, s.db, a.UserID, in.PhotoIDs); err != nil {
 		return View{}, false, err
 	}
 	text := w.Title
@@ -182,7 +183,7 @@ func checkPost(in *PostInput) error {
 	if utf8.RuneCountInString(in.Detail) > maxDetail {
 		return errDetail
 	}
-	if err := checkPhotoIDs(in.PhotoIDs, 0); err != nil {
+	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return err
 	}
 	if in.IdemKey != "" {
@@ -194,34 +195,6 @@ func checkPost(in *PostInput) error {
 				return errIdemKey
 			}
 		}
-	}
-	return nil
-}
-
-func checkPhotoIDs(ids []int64, least int) error {
-	if len(ids) < least || len(ids) > MaxPhotos {
-		return errPhotos
-	}
-	for i, id := range ids {
-		if id <= 0 || slices.Contains(ids[:i], id) {
-			return errPhotos
-		}
-	}
-	return nil
-}
-
-// checkPhotos makes sure every photo exists, was uploaded by userID and
-// belongs to no order.
-func (s *Service) checkPhotos(ctx context.Context, userID int64, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	n, err := model.CountFreePhotos(ctx, s.db, userID, ids)
-	if err != nil {
-		return err
-	}
-	if n != int64(len(ids)) {
-		return errPhotoGone
 	}
 	return nil
 }
