@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -248,14 +249,20 @@ func (h *handlers) exportActionItems(c *gin.Context) {
 		return
 	}
 	defer wb.Close()
+	h.sendXLSX(c, wb.Filename, wb.ASCIIName, wb)
+}
+
+// sendXLSX answers 200 with a workbook named name (ascii for old
+// browsers), not to be cached or sniffed; a failure once the status is
+// out can only be logged.
+func (h *handlers) sendXLSX(c *gin.Context, name, ascii string, w io.WriterTo) {
 	c.Header("Content-Type", xlsxMime)
-	c.Header("Content-Disposition", attachment(wb.Filename, wb.ASCIIName))
+	c.Header("Content-Disposition", attachment(name, ascii))
 	c.Header("Cache-Control", "private, no-store")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Status(http.StatusOK)
-	if _, err := wb.WriteTo(c.Writer); err != nil {
-		// The status is out; all that is left is to log it.
-		h.Log.ErrorContext(c.Request.Context(), "write action item export", "err", err, "request_id", requestID(c))
+	if _, err := w.WriteTo(c.Writer); err != nil {
+		h.Log.ErrorContext(c.Request.Context(), "write export", "err", err, "request_id", requestID(c))
 	}
 }
 

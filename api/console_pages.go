@@ -647,13 +647,7 @@ func (cs *console) actionsExport(c *gin.Context) {
 		return
 	}
 	defer wb.Close()
-	c.Header("Content-Type", xlsxMime)
-	c.Header("Content-Disposition", attachment(wb.Filename, wb.ASCIIName))
-	c.Header("Cache-Control", "private, no-store")
-	c.Status(http.StatusOK)
-	if _, err := wb.WriteTo(c.Writer); err != nil {
-		cs.h.Log.ErrorContext(c.Request.Context(), "write action item export", "err", err, "request_id", requestID(c))
-	}
+	cs.h.sendXLSX(c, wb.Filename, wb.ASCIIName, wb)
 }
 
 // ---- the sandbox's residents

@@ -323,18 +323,6 @@ func (h *handlers) startExport(c *gin.Context) {
 	h.sendXLSX(c, res.File.Filename, res.File.ASCIIName, res.File)
 }
 
-// sendXLSX answers 200 with a workbook.
-func (h *handlers) sendXLSX(c *gin.Context, name, ascii string, w io.WriterTo) {
-	c.Header("Content-Type", xlsxMime)
-	c.Header("Content-Disposition", attachment(name, ascii))
-	c.Header("Cache-Control", "private, no-store")
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.Status(http.StatusOK)
-	if _, err := w.WriteTo(c.Writer); err != nil {
-		h.Log.ErrorContext(c.Request.Context(), "write export", "err", err, "request_id", requestID(c))
-	}
-}
-
 func (h *handlers) listExports(c *gin.Context) {
 	p, ok := page(c)
 	if !ok {

@@ -529,14 +529,7 @@ func (h *handlers) exportDisclosureNotReached(c *gin.Context) {
 	defer wb.Close()
 	day := v.PublishedAt.In(calendar.Beijing).Format("20060102")
 	sid := strconv.FormatInt(v.ID, 10)
-	c.Header("Content-Type", xlsxMime)
-	c.Header("Content-Disposition", attachment("未触达住户_公示"+sid+"_"+day+".xlsx", "not-reached-disclosure-"+sid+"-"+day+".xlsx"))
-	c.Header("Cache-Control", "private, no-store")
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.Status(http.StatusOK)
-	if _, err := wb.WriteTo(c.Writer); err != nil {
-		h.Log.ErrorContext(c.Request.Context(), "write not-reached export", "err", err, "request_id", requestID(c))
-	}
+	h.sendXLSX(c, "未触达住户_公示"+sid+"_"+day+".xlsx", "not-reached-disclosure-"+sid+"-"+day+".xlsx", wb)
 }
 
 type disclosureInPersonRequest struct {

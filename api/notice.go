@@ -386,14 +386,7 @@ func (h *handlers) exportNoticeNotReached(c *gin.Context) {
 	defer wb.Close()
 	day := n.PublishAt.In(calendar.Beijing).Format("20060102")
 	sid := strconv.FormatInt(n.ID, 10)
-	c.Header("Content-Type", xlsxMime)
-	c.Header("Content-Disposition", attachment("未触达住户_公告"+sid+"_"+day+".xlsx", "not-reached-notice-"+sid+"-"+day+".xlsx"))
-	c.Header("Cache-Control", "private, no-store")
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.Status(http.StatusOK)
-	if _, err := wb.WriteTo(c.Writer); err != nil {
-		h.Log.ErrorContext(c.Request.Context(), "write not-reached export", "err", err, "request_id", requestID(c))
-	}
+	h.sendXLSX(c, "未触达住户_公告"+sid+"_"+day+".xlsx", "not-reached-notice-"+sid+"-"+day+".xlsx", wb)
 }
 
 func (h *handlers) noticeReceipt(c *gin.Context) {

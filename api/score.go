@@ -323,12 +323,5 @@ func (h *handlers) exportGridScores(c *gin.Context) {
 		return
 	}
 	defer wb.Close()
-	c.Header("Content-Type", xlsxMime)
-	c.Header("Content-Disposition", attachment(wb.Filename, wb.ASCIIName))
-	c.Header("Cache-Control", "private, no-store")
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.Status(http.StatusOK)
-	if _, err := wb.WriteTo(c.Writer); err != nil {
-		h.Log.ErrorContext(c.Request.Context(), "write grid score export", "err", err, "request_id", requestID(c))
-	}
+	h.sendXLSX(c, wb.Filename, wb.ASCIIName, wb)
 }
