@@ -1,7 +1,6 @@
 package order
 
 import (
-	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -106,7 +105,7 @@ func TestQueuesReadOnePagePerPart(t *testing.T) {
 			if len(seen) != 1 {
 				t.Fatalf("want one statement on orders, got %d: %v", len(seen), seen)
 			}
-			plan := analyze(t, sqlDB, seen[0].sql, seen[0].vars)
+			plan := servicetest.Analyze(t, sqlDB, seen[0].sql, seen[0].vars)
 			parts := 0
 			for _, r := range plan {
 				// The merge of the parts' ids (a derived table of at most
@@ -180,7 +179,7 @@ func TestSchedulerScansReadTheRunningSteps(t *testing.T) {
 			if err := tc.run(dry); err != nil {
 				t.Fatal(err)
 			}
-			for _, r := range analyze(t, sqlDB, st.SQL.String(), st.Vars) {
+			for _, r := range servicetest.Analyze(t, sqlDB, st.SQL.String(), st.Vars) {
 				if r["table"] != "orders" {
 					continue
 				}
@@ -233,7 +232,7 @@ func TestInboxReadsOnePage(t *testing.T) {
 			if _, err := model.Inbox(c.Ctx, dry, 5001, unread, 0, 21); err != nil {
 				t.Fatal(err)
 			}
-			for _, r := range analyze(t, sqlDB, st.SQL.String(), st.Vars) {
+			for _, r := range servicetest.Analyze(t, sqlDB, st.SQL.String(), st.Vars) {
 				if r["key"] == "" || strings.Contains(r["Extra"], "filesort") {
 					t.Errorf("not an ordered index read: %v", r)
 				}
@@ -243,38 +242,6 @@ func TestInboxReadsOnePage(t *testing.T) {
 			}
 		})
 	}
-}
-
-// analyze runs MariaDB's ANALYZE of a statement: its plan with the rows
-// each step actually read (r_rows).
-func analyze(t *testing.T, db *sql.DB, query string, vars []any) []map[string]string {
-	t.Helper()
-	rows, err := db.QueryContext(t.Context(), "ANALYZE "+query, vars...)
-	if err != nil {
-		t.Fatalf("analyze: %v\nsql: %s", err, query)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []map[string]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		r := map[string]string{}
-		for i, col := range cols {
-			r[col] = vals[i].String
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // seedHistory bulk-inserts n orders of a year over one city, two streets,
