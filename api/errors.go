@@ -47,6 +47,12 @@ var errInternal = &service.Error{Kind: service.KindInternal, Code: "internal", M
 // wrong with its request.
 var errDatabaseDown = service.Unavailable("database_down", "服务暂时不可用，请稍后再试")
 
+// errBusy answers a write that lost to others on the same rows as a
+// deadlock victim more often than its service retried it (many people
+// opening one notice at once): nothing is wrong with the request, and
+// the client may send it again.
+var errBusy = service.Unavailable("busy", "操作繁忙，请稍后重试")
+
 // statusClientClosed is what the log and metrics record for a request
 // whose client went away before the answer (nginx's 499): nobody reads
 // it, and it is neither a fault of ours nor an outage.
@@ -71,6 +77,9 @@ func fail(c *gin.Context, err error) {
 	if !errors.As(err, &e) && errors.Is(err, model.ErrUnavailable) {
 		_ = c.Error(errDatabaseDown.Wrap(err))
 		e = errDatabaseDown
+	} else if e == nil && errors.Is(err, model.ErrDeadlock) {
+		_ = c.Error(errBusy.Wrap(err))
+		e = errBusy
 	} else if e == nil {
 		_ = c.Error(err)
 		e = errInternal

@@ -28,6 +28,9 @@ func TestFailOnOutageAndCancellation(t *testing.T) {
 	r.GET("/down", func(c *gin.Context) {
 		fail(c, fmt.Errorf("load order: %w", model.Translate(context.DeadlineExceeded)))
 	})
+	r.GET("/contended", func(c *gin.Context) {
+		fail(c, fmt.Errorf("read notice: %w", model.ErrDeadlock))
+	})
 	r.GET("/gone", func(c *gin.Context) {
 		fail(c, fmt.Errorf("load order: %w", model.Translate(c.Request.Context().Err())))
 	})
@@ -46,6 +49,15 @@ func TestFailOnOutageAndCancellation(t *testing.T) {
 		}
 		if strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "database_down") {
 			t.Fatalf("log:\n%s", logs.String())
+		}
+	})
+	t.Run("a deadlock left after the retries is 503 busy, not a 500", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest("GET", "/contended", nil))
+		var body errorBody
+		json.Unmarshal(w.Body.Bytes(), &body)
+		if w.Code != http.StatusServiceUnavailable || body.Error.Code != "busy" || body.Error.Message == "" {
+			t.Fatalf("%d %s", w.Code, w.Body)
 		}
 	})
 	t.Run("a client that hung up is logged as cancelled at info", func(t *testing.T) {
