@@ -231,10 +231,21 @@ type consolePage struct {
 	CSRF    string
 	Sandbox bool
 	Me      *service.Actor
-	MeName  string
 	Flash   string
 	Error   string
 	Data    any
+
+	// name reads the person's display name; only a whole page's header
+	// asks for it, not the fragments htmx polls every few seconds.
+	name func() string
+}
+
+// MeName is the display name the page's header shows.
+func (p consolePage) MeName() string {
+	if p.name == nil {
+		return ""
+	}
+	return p.name()
 }
 
 func (cs *console) page(c *gin.Context, title, nav string, data any) consolePage {
@@ -243,9 +254,13 @@ func (cs *console) page(c *gin.Context, title, nav string, data any) consolePage
 	if s, ok := st.(*consoleState); ok {
 		p.CSRF = s.csrf
 	}
-	if p.Me != nil {
-		if m, err := cs.h.Auth.Me(c.Request.Context(), p.Me); err == nil {
-			p.MeName = m.User.DisplayName
+	if a := p.Me; a != nil {
+		ctx := c.Request.Context()
+		p.name = func() string {
+			if m, err := cs.h.Auth.Me(ctx, a); err == nil {
+				return m.User.DisplayName
+			}
+			return ""
 		}
 	}
 	return p
