@@ -18,8 +18,6 @@ import (
 	"redprop/service/idem"
 )
 
-var errIdemKey = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
-
 // idempotent wraps a create endpoint: a request with an Idempotency-Key
 // header runs once per user and key; a repeat of it gets the first answer
 // again (with Idempotent-Replayed: true), a repeat while the first still
@@ -112,14 +110,11 @@ func (h *handlers) idempotency(next gin.HandlerFunc, pass bool) gin.HandlerFunc 
 // characters. Every endpoint that takes the header reads it here.
 func idemKey(c *gin.Context) (string, bool) {
 	k := c.GetHeader("Idempotency-Key")
-	ok := len(k) <= 64
-	for i := 0; ok && i < len(k); i++ {
-		ok = k[i] >= 0x21 && k[i] <= 0x7e
+	if err := service.CheckIdemKey(k); err != nil {
+		fail(c, err)
+		return k, false
 	}
-	if !ok {
-		fail(c, errIdemKey)
-	}
-	return k, ok
+	return k, true
 }
 
 // fingerprint names the request: method, path and a hash of a JSON body

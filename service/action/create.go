@@ -44,7 +44,6 @@ var (
 	errDueFar      = service.Invalid("due_date_far", "截止日期须在两年以内")
 	errScopeBoth   = service.Invalid("bad_scope", "小区和社区只能指定一个")
 	errScopeNeeded = service.Invalid("scope_required", "请指定事项所属的小区或社区")
-	errIdemKey     = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errScopeGone   = service.Unprocessable("scope_not_found", "所指定的小区或社区不存在")
 	errScopeOut    = service.Unprocessable("scope_outside_source", "所指定的小区或社区不在来源会议或工单的范围内")
 	errOwnerGone   = service.Unprocessable("owner_not_found", "责任单位不存在")
@@ -221,15 +220,8 @@ func checkCreate(in *CreateInput, now time.Time) (time.Time, error) {
 	if day.After(today.AddDate(2, 0, 0)) {
 		return time.Time{}, errDueFar
 	}
-	if in.IdemKey != "" {
-		if len(in.IdemKey) > 64 {
-			return time.Time{}, errIdemKey
-		}
-		for _, r := range in.IdemKey {
-			if r < 0x21 || r > 0x7e {
-				return time.Time{}, errIdemKey
-			}
-		}
+	if err := service.CheckIdemKey(in.IdemKey); err != nil {
+		return time.Time{}, err
 	}
 	return day.AddDate(0, 0, 1).UTC(), nil
 }

@@ -76,7 +76,6 @@ var (
 	errNote         = service.Invalid("bad_note", "说明不能超过 500 个字")
 	errCorrects     = service.Unprocessable("correction_required", "本栏目已有公示版本，请指明被更正的版本（corrects_id）并说明更正原因")
 	errNothingToFix = service.Unprocessable("nothing_to_correct", "本栏目尚无公示版本，无需更正")
-	errIdemKey      = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errTooMany      = service.Invalid("too_many_lines", fmt.Sprintf("每个公示最多 %d 行", maxLines))
 	errRaced        = service.Conflict("version_taken", "另一版本刚刚发布，请刷新后基于最新版本更正")
 	errLevel        = service.Invalid("bad_service_level", "请填写服务等级（不超过 32 个字）")
@@ -96,8 +95,8 @@ func (s *Service) Publish(ctx context.Context, a *service.Actor, in PublishInput
 		return View{}, false, service.ErrUnauthenticated
 	}
 	if in.IdemKey != "" {
-		if len(in.IdemKey) > 64 || strings.IndexFunc(in.IdemKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-			return View{}, false, errIdemKey
+		if err := service.CheckIdemKey(in.IdemKey); err != nil {
+			return View{}, false, err
 		}
 		d, ok, err := model.ByIdemKey[model.Disclosure](ctx, s.db, "published_by", a.UserID, in.IdemKey)
 		if err != nil {

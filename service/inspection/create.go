@@ -85,7 +85,6 @@ var (
 	errRaiseKind      = service.Invalid("bad_raise", "只有扣分的检查项可以生成整改，类型只能是 order（工单）或 action（整改事项）")
 	errRaiseText      = service.Invalid("bad_raise_text", "整改说明不能超过 100 个字")
 	errRaiseDue       = service.Invalid("bad_due_date", "截止日期须为今天以后一年以内的 YYYY-MM-DD 日期")
-	errIdemKey        = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 )
 
 // Create records an inspection; failed items that ask for it raise an
@@ -270,15 +269,8 @@ func checkCreate(in *CreateInput, now time.Time) error {
 			r.Raise.DueDate = due
 		}
 	}
-	if in.IdemKey != "" {
-		if len(in.IdemKey) > 64 {
-			return errIdemKey
-		}
-		for _, r := range in.IdemKey {
-			if r < 0x21 || r > 0x7e {
-				return errIdemKey
-			}
-		}
+	if err := service.CheckIdemKey(in.IdemKey); err != nil {
+		return err
 	}
 	return nil
 }

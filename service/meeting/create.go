@@ -82,7 +82,6 @@ var (
 	errPersons     = service.Invalid("bad_participants", "一次最多邀请 200 位参会人，编号须为正数且不能重复")
 	errGroups      = service.Invalid("bad_groups", "一次最多添加 20 个参会群体，群体不能重复")
 	errGroupKind   = service.Invalid("bad_group_kind", "参会群体类型只能是 compound_committee、compound_party_branch、community_staff、firm_managers、grid_stewards 或 compound_residents")
-	errIdemKey     = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errEmptyPatch  = service.Invalid("empty_patch", "请至少修改一项内容")
 	errNotInDraft  = service.Conflict("not_draft", "会议通知已发出，不能再移除参会人或参会群体")
 )
@@ -215,15 +214,8 @@ func checkCreate(in *CreateInput) error {
 	if err := checkInvitees(in.UserIDs, in.Groups); err != nil {
 		return err
 	}
-	if in.IdemKey != "" {
-		if len(in.IdemKey) > 64 {
-			return errIdemKey
-		}
-		for _, r := range in.IdemKey {
-			if r < 0x21 || r > 0x7e {
-				return errIdemKey
-			}
-		}
+	if err := service.CheckIdemKey(in.IdemKey); err != nil {
+		return err
 	}
 	return nil
 }

@@ -84,14 +84,13 @@ const (
 
 // Limits of what a notice holds.
 const (
-	MaxPhotos     = photo.MaxAttached
-	maxTitle      = 60
-	maxBody       = 5000
-	maxBuildings  = 100
-	maxReason     = 200
-	maxAhead      = 90 * 24 * time.Hour  // the furthest a notice can be scheduled
-	maxLife       = 366 * 24 * time.Hour // the longest a notice stays up
-	idemKeyMaxLen = 64
+	MaxPhotos    = photo.MaxAttached
+	maxTitle     = 60
+	maxBody      = 5000
+	maxBuildings = 100
+	maxReason    = 200
+	maxAhead     = 90 * 24 * time.Hour  // the furthest a notice can be scheduled
+	maxLife      = 366 * 24 * time.Hour // the longest a notice stays up
 	// publishBudget bounds the transaction that tells every household of
 	// the scope: a street's thousands take longer than an ordinary write.
 	publishBudget = 2 * time.Minute
@@ -111,7 +110,6 @@ var (
 	errPhotoNotFound  = service.NotFound("photo_not_found", "照片不存在")
 	errPublishAt      = service.Invalid("bad_publish_at", "定时发布时间不能早于现在，也不能晚于 90 天后")
 	errExpiresAt      = service.Invalid("bad_expires_at", "截止时间须晚于发布时间，且不超过发布后一年")
-	errIdemKey        = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errReason         = service.Invalid("bad_reason", "撤回原因须为 1 到 200 个字")
 	errNoConfirm      = service.Unprocessable("confirm_not_asked", "该公告无需确认")
 	errNotPublished   = service.Conflict("notice_not_published", "公告未发布或已撤回")
@@ -310,22 +308,7 @@ func check(in *CreateInput, now time.Time) error {
 		}
 		in.ExpiresAt = &at
 	}
-	if in.IdemKey != "" && !validIdemKey(in.IdemKey) {
-		return errIdemKey
-	}
-	return nil
-}
-
-func validIdemKey(k string) bool {
-	if len(k) > idemKeyMaxLen {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
+	return service.CheckIdemKey(in.IdemKey)
 }
 
 // Photo opens one photo of a notice for someone who may see it.

@@ -45,7 +45,6 @@ var (
 	errSubmitWhere       = service.Invalid("place_required", "请选择自己的房屋，或所在小区的公共区域（只选其一）")
 	errSubmitChannel     = service.Invalid("bad_channel", "提交渠道只能是 self、on_behalf、phone 或 patrol")
 	errSubmitPhotos      = photo.ErrBadPhotos
-	errSubmitIdemKey     = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errSubmitNotResident = service.Forbidden("not_resident", "您不是该房屋或小区的住户")
 	errSubmitResident    = service.Invalid("resident_required", "代报须指明居民；本人提交和巡查上报不能指定居民")
 	errSubmitOnBehalf    = service.Forbidden("not_on_behalf", "只有该楼栋的楼栋长或该网格的网格员可以代居民上报")
@@ -158,15 +157,8 @@ func checkSubmitInput(in *SubmitInput) error {
 	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return err
 	}
-	if in.IdemKey != "" {
-		if len(in.IdemKey) > 64 {
-			return errSubmitIdemKey
-		}
-		for _, r := range in.IdemKey {
-			if r < 0x21 || r > 0x7e {
-				return errSubmitIdemKey
-			}
-		}
+	if err := service.CheckIdemKey(in.IdemKey); err != nil {
+		return err
 	}
 	return nil
 }

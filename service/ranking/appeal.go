@@ -41,7 +41,6 @@ var (
 	errCorrectScore = service.Invalid("bad_score", "更正后的得分须为 0 到 100 之间、最多两位小数的数字，如 82.5")
 	errCorrectStars = service.Invalid("bad_stars", "更正后的星级须为 1 到 5")
 	errLineGone     = service.Conflict("line_gone", "当前版本的榜单中已没有该条目，无法更正")
-	errIdemKey      = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 )
 
 // AppealInput is a firm manager's appeal of one line.
@@ -190,15 +189,8 @@ func checkAppeal(in *AppealInput) error {
 	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return err
 	}
-	if in.IdemKey != "" {
-		if len(in.IdemKey) > 64 {
-			return errIdemKey
-		}
-		for _, r := range in.IdemKey {
-			if r < 0x21 || r > 0x7e {
-				return errIdemKey
-			}
-		}
+	if err := service.CheckIdemKey(in.IdemKey); err != nil {
+		return err
 	}
 	return nil
 }

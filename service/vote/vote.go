@@ -77,7 +77,6 @@ var (
 	errMatter         = service.Invalid("bad_matter", "表决事项类别只能是 ordinary、change_firm、fund_use、fund_raise、rebuild 或 common_use")
 	errChoices        = service.Invalid("bad_choices", "选项须为 2 到 10 个互不相同的选项，每项 1 到 50 个字；不填则为同意/反对/弃权")
 	errTimes          = service.Invalid("bad_times", "请填写开始和截止时间：截止须晚于开始至少 1 小时、晚于现在，且在一年以内")
-	errIdemKey        = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errNoHouseholds   = service.Unprocessable("no_households", "该小区还没有录入房屋，无法发起表决")
 	errCommitteeOnly  = service.Forbidden("not_organiser", "只有本小区业委会成员可以发起和管理表决")
 	errCommunityOnly  = service.Forbidden("not_organiser", "本小区尚无业委会，由所在社区的工作人员发起和管理表决")
@@ -215,15 +214,8 @@ func checkCreate(in *CreateInput, now time.Time) (bool, error) {
 		!in.ClosesAt.After(now) || in.ClosesAt.Sub(now) > maxAhead {
 		return false, errTimes
 	}
-	if in.IdemKey != "" {
-		if len(in.IdemKey) > 64 {
-			return false, errIdemKey
-		}
-		for _, r := range in.IdemKey {
-			if r < 0x21 || r > 0x7e {
-				return false, errIdemKey
-			}
-		}
+	if err := service.CheckIdemKey(in.IdemKey); err != nil {
+		return false, err
 	}
 	return yesNo, nil
 }

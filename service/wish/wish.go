@@ -70,7 +70,6 @@ var (
 	errDetail        = service.Invalid("bad_detail", "心愿描述不能超过 500 个字")
 	errPhotos        = photo.ErrBadPhotos
 	errHousehold     = service.Invalid("bad_household", "请选择心愿所属的房屋")
-	errIdemKey       = service.Invalid("bad_idempotency_key", "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符")
 	errNotResident   = service.Forbidden("not_resident", "您不是该房屋的住户")
 	errNotThere      = service.Unprocessable("not_resident_there", "该居民不住在所选房屋")
 	errNotOnBehalf   = service.Forbidden("not_on_behalf", "只有该楼栋的楼栋长或网格员可以代居民发布心愿")
@@ -186,15 +185,8 @@ func checkPost(in *PostInput) error {
 	if err := photo.CheckIDs(in.PhotoIDs, 0); err != nil {
 		return err
 	}
-	if in.IdemKey != "" {
-		if len(in.IdemKey) > 64 {
-			return errIdemKey
-		}
-		for _, r := range in.IdemKey {
-			if r < 0x21 || r > 0x7e {
-				return errIdemKey
-			}
-		}
+	if err := service.CheckIdemKey(in.IdemKey); err != nil {
+		return err
 	}
 	return nil
 }
