@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -155,7 +156,8 @@ func (cs *console) dashboardPage(c *gin.Context) {
 		cs.fail(c, err)
 		return
 	}
-	if d.Drill, err = cs.h.Dashboard.Children(ctx, a, q, d.Rank); err != nil {
+	// A grid or a firm has nothing under it: its page has no drill-down.
+	if d.Drill, err = cs.h.Dashboard.Children(ctx, a, q, d.Rank); err != nil && !errors.Is(err, dashboard.ErrNoChildren) {
 		cs.fail(c, err)
 		return
 	}

@@ -560,6 +560,14 @@ func TestConsoleDashboardAndExports(t *testing.T) {
 			t.Fatalf("the community's own dashboard: %.300s", own.Body)
 		}
 	})
+	t.Run("a grid worker's own dashboard, which has nothing under it", func(t *testing.T) {
+		grid := f.console()
+		grid.logIn(f, "grid")
+		p := grid.must(http.StatusOK, grid.get("/console/dashboard"), "grid dashboard")
+		if !strings.Contains(p.Body, `id="scope-name">`) || strings.Contains(p.Body, `class="drill">`) {
+			t.Fatalf("grid dashboard: %.300s", p.Body)
+		}
+	})
 	t.Run("bad input is a 400 page", func(t *testing.T) {
 		for _, q := range []string{"?scope_kind=street&scope_id=x", "?from=2026-13-01", "?rank=height"} {
 			if p := street.get("/console/dashboard" + q); p.Status != http.StatusBadRequest {

@@ -43,7 +43,7 @@ var (
 	errScopeID    = service.Invalid("bad_scope_id", "请指定统计范围的编号")
 	errScopeGone  = service.NotFound("scope_not_found", "统计范围不存在")
 	errScopeAway  = service.Forbidden("out_of_scope", "该统计范围不在您的管辖范围内")
-	errNoChildren = service.Unprocessable("no_children", "该统计范围没有下级可以下钻")
+	errNoChildren = ErrNoChildren
 )
 
 // scope resolves and checks the scope kind/id for the actor: 404 when it
@@ -107,3 +107,8 @@ func (s *Service) Scopes(ctx context.Context, a *service.Actor) ([]Scope, error)
 	})
 	return out, nil
 }
+
+// ErrNoChildren is Children's answer for a scope with nothing under it
+// (a grid, a firm): pages and exports that show a drill-down leave it
+// empty there.
+var ErrNoChildren = service.Unprocessable("no_children", "该统计范围没有下级可以下钻")

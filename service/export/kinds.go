@@ -174,7 +174,6 @@ func buildDashboard(s *Service, ctx context.Context, a *service.Actor, r Request
 		}
 	}
 	dr, err := s.dash.Children(ctx, a, q, r.Rank)
-	var se *service.Error
 	switch {
 	case err == nil:
 		t, err := b.table("下级排名", append([]column{{"排名", 6, colNumber}, {"名称", 20, colText}}, figureColumns...), int64(len(dr.Children)))
@@ -189,7 +188,7 @@ func buildDashboard(s *Service, ctx context.Context, a *service.Actor, r Request
 		if err := t.close(); err != nil {
 			return 0, err
 		}
-	case !errors.As(err, &se) || se.Code != "no_children":
+	case !errors.Is(err, dashboard.ErrNoChildren):
 		return 0, err
 	}
 	tr, err := s.dash.Trend(ctx, a, q, "day")
