@@ -25,7 +25,7 @@ type ExportJob struct {
 	Base
 	UserID    int64  `gorm:"not null;index"`
 	Kind      string `gorm:"size:24;not null"`
-	Params    string `gorm:"size:2000;not null"`
+	Params    string `gorm:"size:2000;not null"` // at most ExportParamsMax bytes
 	State     string `gorm:"size:12;not null;index:ix_export_job_state,priority:1"`
 	RowsDone  int64  `gorm:"not null;default:0"`
 	RowsTotal int64  `gorm:"not null;default:0"`
@@ -107,3 +107,7 @@ func FailStaleExports(ctx context.Context, db *gorm.DB, before, now time.Time, r
 func ExportsOf(ctx context.Context, db *gorm.DB, userID int64, p Page) (Paged[ExportJob], error) {
 	return KeysetPage[ExportJob](ctx, db.Model(&ExportJob{}).Where("user_id = ?", userID), "id", p)
 }
+
+// ExportParamsMax is the longest request an export job keeps (its
+// Params column).
+const ExportParamsMax = 2000

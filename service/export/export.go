@@ -165,6 +165,7 @@ var (
 	errExpired  = service.NotFound("export_expired", "导出文件已过期，请重新导出")
 	errFailed   = service.Unprocessable("export_failed", "导出失败，请重新导出")
 	errNoFile   = service.NotFound("export_file_missing", "导出文件不在本服务器上，请重新导出")
+	errTooLong  = service.Invalid("bad_export_request", "导出条件过长，请减少筛选条件")
 )
 
 func errTooBig(limit int64) error {
@@ -236,6 +237,9 @@ func (s *Service) Start(ctx context.Context, a *service.Actor, r Request) (Resul
 	params, err := json.Marshal(r)
 	if err != nil {
 		return Result{}, err
+	}
+	if len(params) > model.ExportParamsMax {
+		return Result{}, errTooLong
 	}
 	now := s.clock.Now().UTC()
 	name, _ := k.name(r, now)

@@ -3,6 +3,7 @@ package export
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -192,6 +193,22 @@ func TestOrderListExport(t *testing.T) {
 		checkSheet(t, x, raw, "工单清单", "R4", *o.CompletedAt) // 办结时间
 	})
 
+	e.Step(t, "a state named twice is refused, not kept as a job too long for its row", func(t *testing.T) {
+		many := make([]string, 200)
+		for i := range many {
+			many[i] = model.StateSubmitted
+		}
+		for _, kind := range []string{KindOrders} {
+			_, err := e.svc.Start(e.Ctx, community, Request{Kind: kind, States: many, Async: true})
+			if err == nil {
+				t.Fatalf("%s with 200 states: accepted", kind)
+			}
+			if se := new(service.Error); !errors.As(err, &se) || se.Kind != service.KindInvalid {
+				t.Fatalf("%s with 200 states: %v, want a 400", kind, err)
+			}
+		}
+	})
+
 	e.Step(t, "a filter narrows it; another community sees none of it", func(t *testing.T) {
 		res, err := e.svc.Start(e.Ctx, community, Request{Kind: KindOrders, States: []string{model.StateCompleted}})
 		servicetest.Must(t, err)
@@ -367,6 +384,13 @@ func TestVoteAndSignInExports(t *testing.T) {
 	}
 	checkSheet(t, x, raw, "表决结果", "", time.Time{})
 	checkSheet(t, x, raw, "记名表决", "E2", v.Vote.OpensAt)
+	// A request too long to keep as a job is refused, whatever its kind.
+	many := make([]string, 200)
+	for i := range many {
+		many[i] = model.StateSubmitted
+	}
+	_, err = e.svc.Start(e.Ctx, committee, Request{Kind: KindVote, VoteID: v.Vote.ID, States: many, Async: true})
+	servicetest.WantErr(t, err, service.KindInvalid, "bad_export_request")
 	// A resident of another compound may not export it.
 	_, err = e.svc.Start(e.Ctx, e.Actor("resident2"), Request{Kind: KindVote, VoteID: v.Vote.ID})
 	servicetest.WantCode(t, err, "out_of_scope")

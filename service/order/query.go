@@ -151,7 +151,7 @@ type Filter struct {
 var (
 	errQueue       = service.Invalid("bad_queue", "队列只能是 mine、to_verify、to_dispatch、firm、assigned、to_confirm 或 all")
 	errQueueRole   = service.Forbidden("queue_forbidden", "您没有该队列对应的角色")
-	errFilterState = service.Invalid("bad_state", "工单状态不正确")
+	errFilterState = service.Invalid("bad_state", "工单状态不正确或重复")
 	errFilterCat   = service.Invalid("bad_category", "工单类别编码不正确")
 	errFilterLevel = service.Invalid("bad_level", "层级只能是 grid、community、street 或 city")
 )
@@ -189,8 +189,10 @@ func listQuery(a *service.Actor, f Filter) (model.OrderQuery, error) {
 	if a == nil {
 		return model.OrderQuery{}, service.ErrUnauthenticated
 	}
-	for _, st := range f.States {
-		if !slices.Contains(AllStates, st) {
+	for i, st := range f.States {
+		// Each state once: a list names at most every state, and what is
+		// kept of it (an export job's request) stays bounded.
+		if !slices.Contains(AllStates, st) || slices.Contains(f.States[:i], st) {
 			return model.OrderQuery{}, errFilterState
 		}
 	}
