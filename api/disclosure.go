@@ -487,15 +487,15 @@ func (h *handlers) disclosureNotReached(c *gin.Context) {
 	if !ok {
 		return
 	}
+	f, ok := receiptFilter(c)
+	if !ok {
+		return
+	}
 	p, ok := page(c)
 	if !ok {
 		return
 	}
-	b, ok := queryID(c, "building_id")
-	if !ok {
-		return
-	}
-	res, err := h.Disclosure.NotReached(c.Request.Context(), actor(c), id, b, c.Query("unit"), p)
+	res, err := h.Disclosure.NotReached(c.Request.Context(), actor(c), id, f.BuildingID, f.Unit, p)
 	if err != nil {
 		fail(c, err)
 		return
@@ -517,11 +517,11 @@ func (h *handlers) exportDisclosureNotReached(c *gin.Context) {
 	if !ok {
 		return
 	}
-	b, ok := queryID(c, "building_id")
+	f, ok := receiptFilter(c)
 	if !ok {
 		return
 	}
-	wb, v, err := h.Disclosure.ExportNotReached(c.Request.Context(), actor(c), id, b, c.Query("unit"))
+	wb, v, err := h.Disclosure.ExportNotReached(c.Request.Context(), actor(c), id, f.BuildingID, f.Unit)
 	if err != nil {
 		fail(c, err)
 		return
@@ -531,13 +531,6 @@ func (h *handlers) exportDisclosureNotReached(c *gin.Context) {
 	sid := strconv.FormatInt(v.ID, 10)
 	h.sendXLSX(c, "未触达住户_公示"+sid+"_"+day+".xlsx", "not-reached-disclosure-"+sid+"-"+day+".xlsx", wb)
 }
-
-type disclosureInPersonRequest struct {
-	Note   string `json:"note" text:"block"`
-	ToldAt string `json:"told_at"`
-}
-
-var errToldAt = service.Invalid("bad_told_at", "告知时间格式应为 RFC 3339，如 2026-11-23T10:00:00+08:00")
 
 type disclosureInPersonResponse struct {
 	HouseholdID  int64   `json:"household_id"`
@@ -555,18 +548,17 @@ func (h *handlers) disclosureInPerson(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var req disclosureInPersonRequest
+	var req inPersonRequest
 	if !bindJSON(c, &req) {
 		return
 	}
+	told, ok := noticeTime(c, strings.TrimSpace(req.ToldAt))
+	if !ok {
+		return
+	}
 	var at time.Time
-	if s := strings.TrimSpace(req.ToldAt); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			fail(c, errToldAt)
-			return
-		}
-		at = t
+	if told != nil {
+		at = *told
 	}
 	r, err := h.Disclosure.TellInPerson(c.Request.Context(), actor(c), id, hid, req.Note, at)
 	if err != nil {

@@ -236,6 +236,13 @@ func TestDisclosureStewardTellsInPerson(t *testing.T) {
 	if r := s.do("POST", in, resident, map[string]any{"note": "邻居代为转告"}); r.Status != http.StatusForbidden {
 		t.Fatalf("a resident records in person: %s", r.Raw)
 	}
+	// Bad input is the notices' 400s: a unit too long, a time out of any sane range.
+	if r := s.do("GET", path+"/not-reached?building_id=1&unit="+strings.Repeat("9", 17), manager, nil); r.Status != 400 || r.ErrCode() != "bad_unit" {
+		t.Fatalf("a unit of 17 characters: %d %s", r.Status, r.Raw)
+	}
+	if r := s.do("POST", in, steward, map[string]any{"note": "已当面告知", "told_at": "1850-01-01T00:00:00+08:00"}); r.Status != 400 || r.ErrCode() != "bad_time" {
+		t.Fatalf("told in 1850: %d %s", r.Status, r.Raw)
+	}
 	r := s.must(http.StatusOK, "POST", in, steward, map[string]any{"note": "已当面告知户主，并张贴于单元门"})
 	if r.Body["reached"] != true || r.Body["in_person_note"] != "已当面告知户主，并张贴于单元门" {
 		t.Fatalf("in person %s", r.Raw)

@@ -174,7 +174,7 @@ func TestTextRulesCoverEveryRequestType(t *testing.T) {
 		checklistItemRequest{}, createChecklistRequest{}, checklistVersionRequest{}, raiseRequest{},
 		inspectionResultRequest{}, createInspectionRequest{}, answerRequest{}, reportRectificationRequest{},
 		answerRectificationRequest{},
-		publishDisclosureRequest{}, disclosureLineRequest{}, countersignRequest{}, disclosureInPersonRequest{},
+		publishDisclosureRequest{}, disclosureLineRequest{}, countersignRequest{},
 		createNoticeRequest{}, withdrawNoticeRequest{}, inPersonRequest{},
 		exportRequest{},
 		draftRankingRequest{}, reasonRequest{}, fileAppealRequest{}, appealNoteRequest{}, decideAppealRequest{},

@@ -198,7 +198,7 @@ func (s *Service) Publish(ctx context.Context, a *service.Actor, in PublishInput
 // Edit is refused for every version: what was published stays as it was.
 // The caller still learns first whether it may see the version at all.
 func (s *Service) Edit(ctx context.Context, a *service.Actor, id int64) error {
-	if _, err := s.Get(ctx, a, id); err != nil {
+	if _, _, err := s.take(ctx, a, id); err != nil {
 		return err
 	}
 	return errImmutable

@@ -234,11 +234,14 @@ func (s *Service) Countersign(ctx context.Context, a *service.Actor, id int64, n
 // Attachment returns an attachment of a line of a version to those who
 // may read the version; anything else is 404.
 func (s *Service) Attachment(ctx context.Context, a *service.Actor, id, photoID int64) (model.Photo, io.ReadCloser, error) {
-	v, err := s.Get(ctx, a, id)
+	if _, _, err := s.take(ctx, a, id); err != nil {
+		return model.Photo{}, nil, err
+	}
+	lines, err := model.DisclosureLinesOf(ctx, s.db, []int64{id})
 	if err != nil {
 		return model.Photo{}, nil, err
 	}
-	if !slices.ContainsFunc(v.Lines, func(l model.DisclosureLine) bool { return slices.Contains(l.Attachments, photoID) }) {
+	if !slices.ContainsFunc(lines[id], func(l model.DisclosureLine) bool { return slices.Contains(l.Attachments, photoID) }) {
 		return model.Photo{}, nil, errAttachmentGone
 	}
 	p, err := model.ByID[model.Photo](ctx, s.db, photoID)
