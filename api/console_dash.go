@@ -228,14 +228,15 @@ func (cs *console) exportsData(c *gin.Context) (exportsData, error) {
 	for _, j := range d.Jobs {
 		d.Busy = d.Busy || j.State == model.ExportQueued || j.State == model.ExportRunning
 	}
-	if d.Scopes, err = cs.h.Dashboard.Scopes(ctx, a); err != nil {
-		return d, err
-	}
 	return d, nil
 }
 
 func (cs *console) exportsPage(c *gin.Context) {
 	d, err := cs.exportsData(c)
+	if err == nil {
+		// The form's scopes: the page only, not the list it polls.
+		d.Scopes, err = cs.h.Dashboard.Scopes(c.Request.Context(), actor(c))
+	}
 	if err != nil {
 		cs.fail(c, err)
 		return

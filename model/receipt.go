@@ -257,18 +257,6 @@ func NotReached(ctx context.Context, db *gorm.DB, f ReceiptFilter, after int64, 
 	return out, Translate(err)
 }
 
-// HouseholdReceipts lists up to limit receipts of kind of the households
-// given, with ids below before (0: from the newest), newest first.
-func HouseholdReceipts(ctx context.Context, db *gorm.DB, kind string, households []int64, before int64, limit int) ([]Receipt, error) {
-	var out []Receipt
-	if len(households) == 0 {
-		return out, nil
-	}
-	q := db.WithContext(ctx).Where("household_id IN ? AND subject_kind = ?", households, kind)
-	err := beforeID(q, before).Order("id DESC").Limit(limit).Find(&out).Error
-	return out, Translate(err)
-}
-
 // HouseholdsOfUser lists the ids of the households a user is registered
 // in.
 func HouseholdsOfUser(ctx context.Context, db *gorm.DB, userID int64) ([]int64, error) {

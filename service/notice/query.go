@@ -2,6 +2,7 @@ package notice
 
 import (
 	"context"
+	"slices"
 
 	"redprop/model"
 	"redprop/service"
@@ -94,7 +95,7 @@ func (s *Service) List(ctx context.Context, a *service.Actor, f Filter, p servic
 			return service.Paged[Item]{}, err
 		}
 		if f.HouseholdID != 0 {
-			if !contains(households, f.HouseholdID) {
+			if !slices.Contains(households, f.HouseholdID) {
 				return service.Paged[Item]{}, errHousehold
 			}
 			households = []int64{f.HouseholdID}
@@ -151,15 +152,6 @@ func reachOf(a *service.Actor) model.NoticeReach {
 		}
 	}
 	return r
-}
-
-func contains(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // staffOf loads a notice and checks the actor sees its counts: the

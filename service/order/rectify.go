@@ -110,12 +110,6 @@ func (s *Service) openRectification(ctx context.Context, tx *gorm.DB, o *model.O
 	return s.notify(ctx, tx, o, "rectify_open")
 }
 
-// rectCalendar is the calendar rectification deadlines count in: always
-// working days, whatever the order's category counts.
-func (s *Service) rectCalendar(ctx context.Context) (*calendar.Calendar, error) {
-	return s.calendar(ctx)
-}
-
 // revisitRectification is the rectification side of a 回访, inside the
 // revisit's transaction: the revisit's note is recorded and the resident
 // is asked (by the order's "rectify_revisited" event); with reopen the
@@ -285,7 +279,7 @@ func (s *Service) rectViews(ctx context.Context, rs []model.Rectification) ([]Re
 	now := s.clock.Now()
 	out := make([]RectView, len(rs))
 	for i, r := range rs {
-		v := RectView{Rectification: r, CompoundName: names[3][r.CompoundID], PhotoIDs: splitPhotoIDs(r.ReportPhotos)}
+		v := RectView{Rectification: r, CompoundName: names[3][r.CompoundID], PhotoIDs: splitIDs(r.ReportPhotos)}
 		switch r.OwnerKind {
 		case model.HandlerFirm:
 			v.OwnerName = names[0][r.OwnerID]
@@ -298,24 +292,6 @@ func (s *Service) rectViews(ctx context.Context, rs []model.Rectification) ([]Re
 		out[i] = v
 	}
 	return out, nil
-}
-
-func splitPhotoIDs(s string) []int64 {
-	out := []int64{}
-	for _, p := range strings.Split(s, ",") {
-		var id int64
-		for _, ch := range strings.TrimSpace(p) {
-			if ch < '0' || ch > '9' {
-				id = 0
-				break
-			}
-			id = id*10 + int64(ch-'0')
-		}
-		if id > 0 {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // ReportRectification records the handler's account of what it put right

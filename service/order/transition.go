@@ -263,7 +263,7 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 		return o, err
 	}
 	if action == ActRate && lowRating(c.next.RatingOverall) {
-		if c.rectCal, err = s.rectCalendar(ctx); err != nil {
+		if c.rectCal, err = s.calendar(ctx); err != nil {
 			return o, err
 		}
 	}

@@ -14,13 +14,6 @@ type ScoreCards struct {
 	Cards *score.Service
 }
 
-// componentNames are what people read for the firm components.
-var componentNames = map[string]string{
-	model.CompSatisfaction: "满意率", model.CompOnTime: "按期结案率", model.CompCompletion: "结案率",
-	model.CompResponse: "响应率", model.CompRework: "返工率", model.CompComplaints: "投诉率",
-	model.CompInspections: "检查得分", model.CompRectification: "整改逾期率",
-}
-
 // QuarterScores returns the firm × compound scores of a quarter under the
 // scope, computed by the formula of the quarter's newest run; none when
 // the quarter has not been scored.
@@ -50,7 +43,7 @@ func (c ScoreCards) QuarterScores(ctx context.Context, period string, scope Scop
 			row.Reason = r.Ineligible + "，不参加排名"
 		}
 		for _, cp := range comps[r.ID] {
-			name := componentNames[cp.Name]
+			name := score.Labels[cp.Name]
 			if name == "" {
 				name = cp.Name
 			}

@@ -191,18 +191,3 @@ func (s *Service) Of(ctx context.Context, subj Subject, householdID int64) (Deta
 	}
 	return d, nil
 }
-
-// OfHouseholds reads the receipts of kind of the households given, newest
-// first, one keyset page (Page.After: below that receipt id): what a
-// household was told.
-func (s *Service) OfHouseholds(ctx context.Context, kind string, households []int64, p service.Page) (service.Paged[model.Receipt], error) {
-	limit := p.Limit
-	if limit <= 0 || limit > 100 {
-		limit = 20
-	}
-	rows, err := model.HouseholdReceipts(ctx, s.db, kind, households, p.After, limit+1)
-	if err != nil {
-		return service.Paged[model.Receipt]{}, err
-	}
-	return service.Cut(rows, limit), nil
-}
