@@ -49,6 +49,9 @@ type ConsoleOptions struct {
 	// DemoActs makes demo residents report and call (sandbox only; nil
 	// hides the buttons).
 	DemoActs ConsoleDemo
+	// Clock names the current quarter and month the evaluation pages
+	// open on; nil is the system clock.
+	Clock service.Clock
 }
 
 // WxaCoder draws a mini-program code.
@@ -92,7 +95,7 @@ var (
 func (h *handlers) consoleRoutes(r *gin.Engine, authed *gin.RouterGroup) {
 	authed.POST("/console/tickets/:ticket/confirm", h.confirmConsoleTicket)
 
-	tpl := template.Must(template.New("").Funcs(consoleFuncs).ParseFS(consoleFiles, "console/templates/*.html"))
+	tpl := template.Must(template.New("").Funcs(consoleFuncs).Funcs(evalFuncs).ParseFS(consoleFiles, "console/templates/*.html"))
 	static, _ := fs.Sub(consoleFiles, "console/static")
 	cs := &console{h: h, tpl: tpl, opts: h.Console}
 	g := r.Group("/console", cs.guardCSRF)
@@ -231,6 +234,7 @@ type consolePage struct {
 	CSRF    string
 	Sandbox bool
 	Me      *service.Actor
+	Navs    []navLink // the header's entries the person's grants make useful
 	Flash   string
 	Error   string
 	Data    any
@@ -255,6 +259,7 @@ func (cs *console) page(c *gin.Context, title, nav string, data any) consolePage
 		p.CSRF = s.csrf
 	}
 	if a := p.Me; a != nil {
+		p.Navs = navOf(a)
 		ctx := c.Request.Context()
 		p.name = func() string {
 			if m, err := cs.h.Auth.Me(ctx, a); err == nil {
