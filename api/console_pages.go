@@ -38,6 +38,7 @@ func (cs *console) pageRoutes(in *gin.RouterGroup) {
 	in.POST("/sandbox/report", cs.sandboxReport)
 	in.POST("/sandbox/call", cs.sandboxCall)
 	cs.dashRoutes(in)
+	cs.discloseRoutes(in)
 }
 
 var beijing = time.FixedZone("CST", 8*3600)
