@@ -31,6 +31,8 @@ func consoleNav() []navEntry {
 		{"rankings", "红黑榜", "/console/rankings", canRankings},
 		{"assess", "考核", "/console/assess", canAssess},
 		{"inspections", "检查", "/console/inspections", canInspections},
+		{"notices", "公告", "/console/notices", canNotices},
+		{"disclosure", "三公开", "/console/disclosure", canDisclosure},
 		{"dashboard", "统计看板", "/console/dashboard", canDashboard},
 		{"exports", "导出", "/console/exports", canExports},
 	}

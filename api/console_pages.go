@@ -39,6 +39,7 @@ func (cs *console) pageRoutes(in *gin.RouterGroup) {
 	in.POST("/sandbox/call", cs.sandboxCall)
 	cs.dashRoutes(in)
 	cs.evalRoutes(in)
+	cs.discloseRoutes(in)
 }
 
 var beijing = time.FixedZone("CST", 8*3600)
