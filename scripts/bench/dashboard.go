@@ -52,10 +52,15 @@ func buildRollups(dsn, sqlitePath string, rep *Report) error {
 	return err
 }
 
+// officeClients is how many officials open dashboards at the same
+// moment in a city: a few, not the load phases' dozens.
+const officeClients = 8
+
 // dashboardPhases read the street's and the city's dashboards over the
 // last year (the whole seeded history): figures, the street's
-// communities side by side, its weekly trend.
-func dashboardPhases(c *client, api string, tok map[string]string, run func(name, server string, work func(w, i int))) error {
+// communities side by side, its weekly trend; each at conns clients and
+// again at officeClients, as many as open a dashboard at once.
+func dashboardPhases(c *client, api string, tok map[string]string, conns int, run func(name, server string, conns int, work func(w, i int))) error {
 	scope := func(who string) (int64, error) {
 		var out struct {
 			Items []struct {
@@ -87,9 +92,18 @@ func dashboardPhases(c *client, api string, tok map[string]string, run func(name
 		{"drill-down street → communities", "street", "GET /dashboard/children (street)", fmt.Sprintf("%s/dashboard/children?scope_kind=street&scope_id=%d%s", api, street, period)},
 		{"trend street by week", "street", "GET /dashboard/trend (street, weeks)", fmt.Sprintf("%s/dashboard/trend?scope_kind=street&scope_id=%d&interval=week%s", api, street, period)},
 	} {
-		run(p.name, "redprop", func(w, i int) {
-			c.call(p.endpoint, tok[p.who], "GET", p.url, nil, nil)
-		})
+		for _, n := range []int{conns, officeClients} {
+			name, endpoint := p.name, p.endpoint
+			if n != conns {
+				name, endpoint = fmt.Sprintf("%s, %d clients", p.name, n), fmt.Sprintf("%s ×%d", p.endpoint, n)
+			}
+			run(name, "redprop", n, func(w, i int) {
+				c.call(endpoint, tok[p.who], "GET", p.url, nil, nil)
+			})
+			if n == officeClients {
+				break
+			}
+		}
 	}
 	return nil
 }

@@ -60,6 +60,7 @@ type options struct {
 	fanout    int
 	breaches  int
 	profile   string
+	only      string
 }
 
 func main() {
@@ -76,7 +77,12 @@ func main() {
 	flag.IntVar(&o.fanout, "fanout", 5000, "households of the compound a meeting is called for after the load (0: no fan-out)")
 	flag.IntVar(&o.breaches, "breaches", 200, "orders seeded to breach their deadline during the run, each to be escalated once")
 	flag.StringVar(&o.profile, "profile", "", "a directory for a CPU profile of the first instance per phase (turns pprof on)")
+	flag.StringVar(&o.only, "only", "", "run only these load phases: dashboard (the dashboard reads, at -c clients and at 8)")
 	flag.Parse()
+	if o.only != "" && o.only != "dashboard" {
+		fmt.Fprintln(os.Stderr, "bench: -only takes dashboard")
+		os.Exit(2)
+	}
 	if _, ok := sizes[o.size]; !ok {
 		fmt.Fprintln(os.Stderr, "bench: -size must be none, small or city")
 		os.Exit(2)
@@ -292,8 +298,8 @@ func run(o options) error {
 		}
 		return ids[(w*7919+i*104729)%len(ids)]
 	}
-	run := func(name, server string, work func(w, i int)) {
-		fmt.Fprintf(os.Stderr, "phase %-28s %s × %d clients … ", name, o.dur, o.conns)
+	runAt := func(name, server string, conns int, work func(w, i int)) {
+		fmt.Fprintf(os.Stderr, "phase %-28s %s × %d clients … ", name, o.dur, conns)
 		var prof sync.WaitGroup
 		if o.profile != "" && server == "redprop" {
 			prof.Add(1)
@@ -306,13 +312,19 @@ func run(o options) error {
 				}
 			}()
 		}
-		figs := c.phase(name, server, o.conns, o.dur, work)
+		figs := c.phase(name, server, conns, o.dur, work)
 		prof.Wait()
 		for _, f := range figs {
 			fmt.Fprintf(os.Stderr, "%s %.0f req/s p99 %.1f ms errors %d; ", f.Endpoint, f.RPS, f.P99, f.Errors)
 		}
 		fmt.Fprintln(os.Stderr)
 		rep.Figures = append(rep.Figures, figs...)
+	}
+	// run runs a phase of the order loop at -c clients (none with -only).
+	run := func(name, server string, work func(w, i int)) {
+		if o.only == "" {
+			runAt(name, server, o.conns, work)
+		}
 	}
 	seq := 0
 	var seqMu sync.Mutex
@@ -370,7 +382,7 @@ func run(o options) error {
 		c.call("GET /orders/{id}", tok["resident"], "GET", fmt.Sprintf("%s/orders/%d", c.api(), pick(redIDs, w, i)), nil, nil)
 	})
 
-	if err := dashboardPhases(c, api, tok, run); err != nil {
+	if err := dashboardPhases(c, api, tok, o.conns, runAt); err != nil {
 		return err
 	}
 

@@ -273,8 +273,13 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, q Query) (Dashboard
 	}
 	firm := p.scope.Kind == model.ScopeFirm
 	d := Dashboard{Scope: p.scope, Period: p.period, Category: p.category}
+	w, err := model.Watermark(ctx, s.db, watermark)
+	if err != nil {
+		return d, err
+	}
+	d.AsOf = w.UpdatedAt
 	// One read per category; the scope's figures are their sum.
-	byCat, err := model.SumRollups(ctx, s.db, p.rollupQuery("category_id"))
+	byCat, err := s.sums(ctx, w.LastID, p.rollupQuery("category_id"))
 	if err != nil {
 		return d, err
 	}
@@ -295,11 +300,6 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, q Query) (Dashboard
 		return d, err
 	}
 	d.OverdueNow = over[0]
-	w, err := model.Watermark(ctx, s.db, watermark)
-	if err != nil {
-		return d, err
-	}
-	d.AsOf = w.UpdatedAt
 	return d, nil
 }
 
@@ -365,8 +365,13 @@ func (s *Service) Children(ctx context.Context, a *service.Actor, q Query, rank 
 	if err != nil {
 		return d, err
 	}
+	w, err := model.Watermark(ctx, s.db, watermark)
+	if err != nil {
+		return d, err
+	}
+	d.AsOf = w.UpdatedAt
 	from, to := p.period.Days()
-	sums, err := model.SumRollups(ctx, s.db, model.RollupQuery{ScopeKind: kind, ParentID: p.scope.ID, Children: true,
+	sums, err := s.sums(ctx, w.LastID, model.RollupQuery{ScopeKind: kind, ParentID: p.scope.ID, Children: true,
 		FromDay: from, ToDay: to, Categories: p.cats, GroupBy: "scope_id"})
 	if err != nil {
 		return d, err
@@ -404,11 +409,6 @@ func (s *Service) Children(ctx context.Context, a *service.Actor, q Query, rank 
 	for i := range d.Children {
 		d.Children[i].Rank = i + 1
 	}
-	w, err := model.Watermark(ctx, s.db, watermark)
-	if err != nil {
-		return d, err
-	}
-	d.AsOf = w.UpdatedAt
 	return d, nil
 }
 
@@ -444,7 +444,12 @@ func (s *Service) Trend(ctx context.Context, a *service.Actor, q Query, interval
 	}
 	firm := p.scope.Kind == model.ScopeFirm
 	tr := Trend{Scope: p.scope, Period: p.period, Category: p.category, Interval: interval}
-	sums, err := model.SumRollups(ctx, s.db, p.rollupQuery("day"))
+	w, err := model.Watermark(ctx, s.db, watermark)
+	if err != nil {
+		return tr, err
+	}
+	tr.AsOf = w.UpdatedAt
+	sums, err := s.sums(ctx, w.LastID, p.rollupQuery("day"))
 	if err != nil {
 		return tr, err
 	}
@@ -474,11 +479,6 @@ func (s *Service) Trend(ctx context.Context, a *service.Actor, q Query, interval
 		}
 	}
 	flush()
-	w, err := model.Watermark(ctx, s.db, watermark)
-	if err != nil {
-		return tr, err
-	}
-	tr.AsOf = w.UpdatedAt
 	return tr, nil
 }
 

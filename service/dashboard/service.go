@@ -47,6 +47,9 @@ type Service struct {
 	catMu  sync.Mutex
 	cats   []model.Category
 	catsAt time.Time
+
+	// cache keeps the sums answered since the last refresh.
+	cache sumCache
 }
 
 // categoriesTTL is how long the dashboards use a reading of the
