@@ -61,6 +61,8 @@ type options struct {
 	breaches  int
 	profile   string
 	only      string
+	warmup    time.Duration
+	pool      string
 }
 
 func main() {
@@ -78,6 +80,8 @@ func main() {
 	flag.IntVar(&o.breaches, "breaches", 200, "orders seeded to breach their deadline during the run, each to be escalated once")
 	flag.StringVar(&o.profile, "profile", "", "a directory for a CPU profile of the first instance per phase (turns pprof on)")
 	flag.StringVar(&o.only, "only", "", "run only these load phases: dashboard (the dashboard reads, at -c clients and at 8)")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "the mixed load, unmeasured, before the measured phases (0: none): the first phase after seeding does not pay for a cold buffer pool")
+	flag.StringVar(&o.pool, "buffer-pool", "", "innodb_buffer_pool_size for the run (e.g. 2G; MariaDB resizes it online), restored at the end (empty: as the server has it)")
 	flag.Parse()
 	if o.only != "" && o.only != "dashboard" {
 		fmt.Fprintln(os.Stderr, "bench: -only takes dashboard")
@@ -173,6 +177,20 @@ func run(o options) error {
 	bdb, err := openBaseline(o.mysqlDSN, filepath.Join(dir, "baseline.db"))
 	if err != nil {
 		return fmt.Errorf("baseline database: %w", err)
+	}
+	watch := openWatch(o.mysqlDSN)
+	defer watch.close()
+	if o.pool != "" {
+		size, err := parseSize(o.pool)
+		if err != nil {
+			return err
+		}
+		if watch == nil {
+			return errors.New("-buffer-pool needs -mysql on MariaDB")
+		}
+		if err := watch.setPool(size); err != nil {
+			return err
+		}
 	}
 	rep.Machine = describe(bdb, o.redisAddr)
 	// Batches of a thousand orders may outlast a request's query deadline
@@ -312,7 +330,15 @@ func run(o options) error {
 				}
 			}()
 		}
+		if server == "redprop" {
+			watch.begin(name)
+		}
 		figs := c.phase(name, server, conns, o.dur, work)
+		if server == "redprop" {
+			if f := watch.end(); f != nil {
+				rep.DB = append(rep.DB, *f)
+			}
+		}
 		prof.Wait()
 		for _, f := range figs {
 			fmt.Fprintf(os.Stderr, "%s %.0f req/s p99 %.1f ms errors %d; ", f.Endpoint, f.RPS, f.P99, f.Errors)
@@ -337,14 +363,24 @@ func run(o options) error {
 
 	// The mixed workload: every client takes orders from the report to the
 	// rating, as six people would, so every queue holds orders in every
-	// state before the read phases.
-	run("mixed: the whole order loop", "redprop", func(w, i int) {
+	// state before the read phases. Each client walks one order at a time
+	// through its nine requests, so every step's req/s is the loops' rate.
+	mixed := func(w, i int) {
 		if id, err := c.loop(tok, category, me.User.ID, next()); err == nil {
 			idsMu.Lock()
 			redIDs = append(redIDs, id)
 			idsMu.Unlock()
 		}
-	})
+	}
+	if o.warmup > 0 {
+		// Unmeasured: the pages the load touches are read into the buffer
+		// pool, the pools and caches of the server fill.
+		fmt.Fprintf(os.Stderr, "warm-up (the mixed load, not measured) %s × %d clients … ", o.warmup, o.conns)
+		c.phase("warm-up", "redprop", o.conns, o.warmup, mixed)
+		rep.WarmupSeconds = o.warmup.Seconds()
+		fmt.Fprintln(os.Stderr, "done")
+	}
+	run("mixed: the whole order loop", "redprop", mixed)
 	run("insert (2 rows, 1 tx)", "baseline", func(w, i int) {
 		n := next()
 		var out struct {

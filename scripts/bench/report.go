@@ -36,6 +36,9 @@ type Report struct {
 	Fanout       *Fanout       `json:"fanout,omitempty"`
 	Breaches     *Breaches     `json:"breaches,omitempty"`
 	Pushes       *Pushes       `json:"pushes,omitempty"`
+	// WarmupSeconds of the mixed load ran unmeasured before the phases.
+	WarmupSeconds float64     `json:"warmup_seconds"`
+	DB            []DBFigures `json:"database,omitempty"`
 }
 
 // RollupFigures say how long the dashboards' first refresh took to count
@@ -55,6 +58,8 @@ type Machine struct {
 	Go       string `json:"go"`
 	Database string `json:"database"`
 	Redis    string `json:"redis"`
+	// BufferPoolMB is innodb_buffer_pool_size during the run (0: not MariaDB/MySQL).
+	BufferPoolMB int64 `json:"innodb_buffer_pool_mb,omitempty"`
 }
 
 // SeedFigures is the history written before the load.
@@ -140,7 +145,14 @@ func (r *Report) markdown() string {
 	fmt.Fprintf(&b, "# redprop benchmark — %s, size %s\n\n", r.Engine, r.Size)
 	fmt.Fprintf(&b, "Run %s → %s UTC; %d concurrent clients, %s per phase; binary in %s mode, %d instance(s) (requests spread over all, each running its workers).\n\n",
 		r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04"), r.Conns, time.Duration(r.PhaseSeconds*float64(time.Second)), r.Mode, max(r.Instances, 1))
-	fmt.Fprintf(&b, "Machine: %s, %d cores, %d MB memory, Linux %s, %s; database %s; Redis %s.\n\n", m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go, m.Database, m.Redis)
+	db := m.Database
+	if m.BufferPoolMB > 0 {
+		db += fmt.Sprintf(" (innodb_buffer_pool_size %d MB)", m.BufferPoolMB)
+	}
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %d MB memory, Linux %s, %s; database %s; Redis %s.\n\n", m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go, db, m.Redis)
+	if r.WarmupSeconds > 0 {
+		fmt.Fprintf(&b, "Before the measured phases, %.0f s of the mixed load ran unmeasured (warm-up).\n\n", r.WarmupSeconds)
+	}
 	if r.Note != "" {
 		fmt.Fprintf(&b, "%s\n\n", r.Note)
 	}
@@ -177,6 +189,7 @@ func (r *Report) markdown() string {
 	if len(errs) > 0 {
 		b.WriteString("\nFirst error of each endpoint that had any:\n\n" + strings.Join(errs, "\n") + "\n")
 	}
+	b.WriteString(dbMarkdown(r.DB, r.Figures))
 	s := r.Server
 	fmt.Fprintf(&b, "\n## Server\n\n- peak RSS (VmHWM): %.1f MB (target ≤ 200 MB); highest sampled RSS %.1f MB\n- peak goroutines (go_goroutines, sampled each second): %d\n"+
 		"- pushes: %d sent, %d waiting, the fake WeChat received %d; outbox drained %.1f s after the last phase\n- SIGTERM to exit: %.1f s\n- error lines in the server log: %d, warnings: %d\n",
@@ -244,6 +257,9 @@ func describe(db *gorm.DB, redisAddr string) Machine {
 	var v string
 	if db.Dialector.Name() == "mysql" {
 		db.Raw("SELECT VERSION()").Scan(&v)
+		var pool int64
+		db.Raw("SELECT @@innodb_buffer_pool_size").Scan(&pool)
+		m.BufferPoolMB = pool >> 20
 	} else {
 		db.Raw("SELECT 'SQLite ' || sqlite_version()").Scan(&v)
 	}

@@ -29,6 +29,10 @@ type move struct {
 	// note on an emergency order already past that step); the timeline row
 	// is still written.
 	keepIfSame bool
+	// cat is the order's category when the caller has read it already
+	// (an action of the steps table): the notices name it without
+	// reading it again inside the transaction.
+	cat *model.Category
 }
 
 // move is the one path by which an order changes, whoever changes it: a
@@ -78,7 +82,7 @@ func (s *Service) move(ctx context.Context, tx *gorm.DB, m *move) error {
 		return err
 	}
 	for _, e := range m.events {
-		if err := s.notify(ctx, tx, &m.next, e); err != nil {
+		if err := s.notifyIn(ctx, tx, &m.next, e, m.cat); err != nil {
 			return err
 		}
 	}

@@ -369,7 +369,7 @@ func (s *Service) commit(ctx context.Context, tx *gorm.DB, c *act) error {
 		}
 	}
 	m := &move{prev: c.prev, next: c.next, now: c.now, action: c.action, actorID: c.by.userID(), role: c.role,
-		note: c.note, photos: c.photos, events: c.events}
+		note: c.note, photos: c.photos, events: c.events, cat: &c.cat}
 	if err := s.move(ctx, tx, m); err != nil {
 		return err
 	}
