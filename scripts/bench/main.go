@@ -14,6 +14,7 @@
 //	go run ./scripts/bench -mysql 'root@tcp(127.0.0.1:3306)/redprop_bench' -redis 127.0.0.1:6379 \
 //	    -size small -c 64 -d 30s -out scripts/bench/results/small
 //	go run ./scripts/bench -mysql '…' -size city -score -out scripts/bench/results/score-city
+//	go run ./scripts/bench -mysql '…' -redis … -phases none -breaches 0   # the fan-out alone
 //
 // With -mysql the named database is dropped and created afresh.
 package main
@@ -60,6 +61,7 @@ type options struct {
 	fanout    int
 	breaches  int
 	profile   string
+	phases    string
 }
 
 func main() {
@@ -76,9 +78,14 @@ func main() {
 	flag.IntVar(&o.fanout, "fanout", 5000, "households of the compound a meeting is called for after the load (0: no fan-out)")
 	flag.IntVar(&o.breaches, "breaches", 200, "orders seeded to breach their deadline during the run, each to be escalated once")
 	flag.StringVar(&o.profile, "profile", "", "a directory for a CPU profile of the first instance per phase (turns pprof on)")
+	flag.StringVar(&o.phases, "phases", "all", "load phases to run: all, or none (the fan-out and the breaches alone)")
 	flag.Parse()
 	if _, ok := sizes[o.size]; !ok {
 		fmt.Fprintln(os.Stderr, "bench: -size must be none, small or city")
+		os.Exit(2)
+	}
+	if o.phases != "all" && o.phases != "none" {
+		fmt.Fprintln(os.Stderr, "bench: -phases must be all or none")
 		os.Exit(2)
 	}
 	if o.instances < 1 || (o.instances > 1 && o.mysqlDSN == "") {
@@ -293,6 +300,9 @@ func run(o options) error {
 		return ids[(w*7919+i*104729)%len(ids)]
 	}
 	run := func(name, server string, work func(w, i int)) {
+		if o.phases == "none" {
+			return
+		}
 		fmt.Fprintf(os.Stderr, "phase %-28s %s × %d clients … ", name, o.dur, o.conns)
 		var prof sync.WaitGroup
 		if o.profile != "" && server == "redprop" {
