@@ -14,6 +14,7 @@
 //	go run ./scripts/bench -mysql 'root@tcp(127.0.0.1:3306)/redprop_bench' -redis 127.0.0.1:6379 \
 //	    -size small -c 64 -d 30s -out scripts/bench/results/small
 //	go run ./scripts/bench -mysql '…' -size city -score -out scripts/bench/results/score-city
+//	go run ./scripts/bench -mysql '…' -redis … -phases none -breaches 0   # the fan-out alone
 //
 // With -mysql the named database is dropped and created afresh.
 package main
@@ -63,6 +64,7 @@ type options struct {
 	only      string
 	warmup    time.Duration
 	pool      string
+	phases    string
 }
 
 func main() {
@@ -82,6 +84,7 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "run only these load phases: dashboard (the dashboard reads, at -c clients and at 8)")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "the mixed load, unmeasured, before the measured phases (0: none): the first phase after seeding does not pay for a cold buffer pool")
 	flag.StringVar(&o.pool, "buffer-pool", "", "innodb_buffer_pool_size for the run (e.g. 2G; MariaDB resizes it online), restored at the end (empty: as the server has it)")
+	flag.StringVar(&o.phases, "phases", "all", "load phases to run: all, or none (the fan-out and the breaches alone)")
 	flag.Parse()
 	if o.only != "" && o.only != "dashboard" {
 		fmt.Fprintln(os.Stderr, "bench: -only takes dashboard")
@@ -89,6 +92,10 @@ func main() {
 	}
 	if _, ok := sizes[o.size]; !ok {
 		fmt.Fprintln(os.Stderr, "bench: -size must be none, small or city")
+		os.Exit(2)
+	}
+	if o.phases != "all" && o.phases != "none" {
+		fmt.Fprintln(os.Stderr, "bench: -phases must be all or none")
 		os.Exit(2)
 	}
 	if o.instances < 1 || (o.instances > 1 && o.mysqlDSN == "") {
@@ -317,6 +324,9 @@ func run(o options) error {
 		return ids[(w*7919+i*104729)%len(ids)]
 	}
 	runAt := func(name, server string, conns int, work func(w, i int)) {
+		if o.phases == "none" {
+			return
+		}
 		fmt.Fprintf(os.Stderr, "phase %-28s %s × %d clients … ", name, o.dur, conns)
 		var prof sync.WaitGroup
 		if o.profile != "" && server == "redprop" {
@@ -372,7 +382,7 @@ func run(o options) error {
 			idsMu.Unlock()
 		}
 	}
-	if o.warmup > 0 {
+	if o.warmup > 0 && o.phases != "none" {
 		// Unmeasured: the pages the load touches are read into the buffer
 		// pool, the pools and caches of the server fill.
 		fmt.Fprintf(os.Stderr, "warm-up (the mixed load, not measured) %s × %d clients … ", o.warmup, o.conns)

@@ -872,47 +872,61 @@ func TestLongTermTemplateIsAskedForUntilAllowed(t *testing.T) {
 
 // TestStatementsPerPush is the statement budget of delivering a batch of
 // routine pushes, the claim included, BEGIN and COMMIT not counted: on a
-// long-term template each push is read (openid), started with its route
-// and recorded, with no transaction around either; with a quota to take it
-// goes through prepare's transaction (the quota taken too). The claim and
-// the sweeps before it cost the same whatever the batch's size.
+// long-term template the whole batch is read (openids), started with its
+// routes and recorded in one statement each, so a batch of 32 costs what
+// one of 8 does; with a quota to take each push goes through prepare's
+// transaction (the quota taken too). The claim and the sweeps before it
+// cost the same whatever the batch's size.
 func TestStatementsPerPush(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		longTerm bool
-		perPush  int64
-	}{{"long-term template", true, 3}, {"one-time template", false, 4}} {
-		t.Run(c.name, func(t *testing.T) {
-			e := setup(t, func(cfg *message.Config) {
-				tpl := cfg.Templates[message.KindNewReport]
-				tpl.LongTerm = c.longTerm
-				cfg.Templates[message.KindNewReport] = tpl
-			})
-			const n = 8
-			for i := range n {
-				open := fmt.Sprintf("push-%d", i)
-				u := e.user(open)
-				if c.longTerm {
-					e.fake.Accept(open, tplNew, 1)
-				} else {
-					e.allow(u, open, tplNew, 1)
-				}
-				e.publish(newReport(fmt.Sprintf("order:%d:submitted:1", i+1), u))
-			}
-			count := dbtest.CountStatements(t, e.db)
-			count.On.Store(true)
-			st := e.deliver()
-			count.On.Store(false)
-			got, sql := count.Take()
-			if st.Sent != n {
-				t.Fatalf("stats %+v, want %d sent", st, n)
-			}
-			// The claim (on MySQL a read per state and urgency) and the
-			// sweeps before it: ten at most per batch.
-			if max := c.perPush*n + 10; got > max {
-				t.Fatalf("%d statements for %d pushes, at most %d:\n%q", got, n, max, sql)
-			}
-			t.Logf("%d statements for %d pushes", got, n)
+	deliver := func(t *testing.T, longTerm bool, n int) int64 {
+		e := setup(t, func(cfg *message.Config) {
+			tpl := cfg.Templates[message.KindNewReport]
+			tpl.LongTerm = longTerm
+			cfg.Templates[message.KindNewReport] = tpl
+			cfg.BatchSize = 32
 		})
+		for i := range n {
+			open := fmt.Sprintf("push-%d", i)
+			u := e.user(open)
+			if longTerm {
+				e.fake.Accept(open, tplNew, 1)
+			} else {
+				e.allow(u, open, tplNew, 1)
+			}
+			e.publish(newReport(fmt.Sprintf("order:%d:submitted:1", i+1), u))
+		}
+		count := dbtest.CountStatements(t, e.db)
+		count.On.Store(true)
+		st := e.deliver()
+		count.On.Store(false)
+		got, sql := count.Take()
+		if st.Sent != n || e.fake.Calls(wechattest.SubscribeSend) != n {
+			t.Fatalf("stats %+v, %d calls, want %d sent", st, e.fake.Calls(wechattest.SubscribeSend), n)
+		}
+		rows := e.rows("state = ?", model.OutboxSent)
+		if len(rows) != n {
+			t.Fatalf("%d rows recorded sent, want %d", len(rows), n)
+		}
+		for _, r := range rows {
+			if r.MsgID == "" || r.ToUser == "" || r.TemplateID != tplNew || r.Attempts != 1 || r.SentAt == nil || r.LeaseUntil != nil {
+				t.Fatalf("row %+v not recorded as one sent push with its msgid and route", r)
+			}
+		}
+		t.Logf("%d statements for %d pushes", got, n)
+		if longTerm && got > 13 {
+			t.Fatalf("%d statements for a batch of %d, at most 13:\n%q", got, n, sql)
+		}
+		// The claim (on MySQL a read per state and urgency) and the
+		// sweeps before it: ten at most per batch.
+		if !longTerm && got > 4*int64(n)+10 {
+			t.Fatalf("%d statements for %d pushes, at most %d:\n%q", got, n, 4*n+10, sql)
+		}
+		return got
 	}
+	t.Run("long-term template", func(t *testing.T) {
+		if small, big := deliver(t, true, 8), deliver(t, true, 32); big != small {
+			t.Fatalf("%d statements for 32 pushes, %d for 8: want the same", big, small)
+		}
+	})
+	t.Run("one-time template", func(t *testing.T) { deliver(t, false, 8) })
 }

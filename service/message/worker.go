@@ -129,12 +129,18 @@ func (s *Service) DeliverOnce(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	st.Claimed = len(rows)
-	if len(rows) > 0 {
-		defer s.heartbeat(ctx, owner)()
+	if len(rows) == 0 {
+		return st, nil
+	}
+	defer s.heartbeat(ctx, owner)()
+	b, err := s.startBatch(ctx, owner, rows)
+	if err != nil {
+		return st, errors.Join(err, s.release(ctx, owner, rows, nil))
 	}
 	lanes := min(s.cfg.SendLanes, len(rows))
 	if lanes <= 1 {
-		return st, s.deliverLane(ctx, owner, rows, &st)
+		err := s.deliverLane(ctx, owner, rows, b, &st)
+		return st, errors.Join(err, s.recordSent(ctx, owner, b, &st))
 	}
 	// WeChat answers in tens of milliseconds: lanes send side by side.
 	// All rows of one user stay in one lane, in order.
@@ -156,7 +162,7 @@ func (s *Service) DeliverOnce(ctx context.Context) (Stats, error) {
 		go func() {
 			defer wg.Done()
 			var ls Stats
-			err := s.deliverLane(ctx, owner, part, &ls)
+			err := s.deliverLane(ctx, owner, part, b, &ls)
 			mu.Lock()
 			defer mu.Unlock()
 			st.add(ls)
@@ -166,23 +172,34 @@ func (s *Service) DeliverOnce(ctx context.Context) (Stats, error) {
 		}()
 	}
 	wg.Wait()
+	errs = append(errs, s.recordSent(ctx, owner, b, &st))
 	return st, errors.Join(errs...)
 }
 
-// deliverLane delivers rows one after the other; on an error (or when ctx
-// ends) the rest go back to the queue.
-func (s *Service) deliverLane(ctx context.Context, owner string, rows []model.Outbox, st *Stats) error {
+// deliverLane delivers rows one after the other (those the batch started
+// are only sent); on an error (or when ctx ends) the rest go back to the
+// queue.
+func (s *Service) deliverLane(ctx context.Context, owner string, rows []model.Outbox, b *batch, st *Stats) error {
 	for i, row := range rows {
+		if b.crashed.Load() {
+			return errCrashed // another lane's crash stops every lane
+		}
 		if ctx.Err() != nil {
 			// Rows not yet at WeChat go back to the queue at once rather
 			// than waiting out their lease.
-			return s.release(ctx, owner, rows[i:])
+			return s.release(ctx, owner, rows[i:], b)
 		}
-		if err := s.deliver(ctx, owner, row, st); err != nil {
+		var err error
+		if p, ok := b.started[row.ID]; ok {
+			err = s.sendStarted(ctx, owner, row, p, b, st)
+		} else {
+			err = s.deliver(ctx, owner, row, st)
+		}
+		if err != nil {
 			if errors.Is(err, errCrashed) {
 				return err
 			}
-			return errors.Join(err, s.release(ctx, owner, rows[i+1:]))
+			return errors.Join(err, s.release(ctx, owner, rows[i+1:], b))
 		}
 	}
 	return nil
@@ -239,15 +256,22 @@ func (s *Service) claim(ctx context.Context, now time.Time) (string, []model.Out
 	return owner, rows, nil
 }
 
-// release gives claimed rows this worker will not send back to the queue,
-// even when ctx has ended (which is when it is called).
-func (s *Service) release(ctx context.Context, owner string, rows []model.Outbox) error {
-	ids := make([]int64, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
+// release gives rows this worker will not send back to the queue, even
+// when ctx has ended (which is when it is called): claimed ones, and those
+// the batch b (nil: none) started but did not send.
+func (s *Service) release(ctx context.Context, owner string, rows []model.Outbox, b *batch) error {
+	var claimed, started []int64
+	for _, r := range rows {
+		if p, ok := b.startedRow(r.ID); !ok {
+			claimed = append(claimed, r.ID)
+		} else if !p.done {
+			started = append(started, r.ID)
+		}
 	}
-	_, err := model.ReturnOutbox(context.WithoutCancel(ctx), s.db, ids, owner, outboxClaimed, model.OutboxPending)
-	return err
+	ctx = context.WithoutCancel(ctx)
+	_, err := model.ReturnOutbox(ctx, s.db, claimed, owner, outboxClaimed, model.OutboxPending)
+	_, err2 := model.ReturnOutbox(ctx, s.db, started, owner, model.OutboxSending, model.OutboxPending)
+	return errors.Join(err, err2)
 }
 
 // outcome of the step before the call.
@@ -299,13 +323,7 @@ func (s *Service) deliver(ctx context.Context, owner string, row model.Outbox, s
 		t    tally
 		sent model.Outbox // the row as prepare leaves it (one more attempt)
 	)
-	quick, err := s.prepareQuick(ctx, owner, &row)
-	if err != nil {
-		return fmt.Errorf("prepare outbox row %d: %w", row.ID, err)
-	}
-	if quick != nil {
-		p, sent = *quick, row
-	} else if err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
+	if err := model.InTxRetry(ctx, s.db, txAttempts, func(tx *gorm.DB) error {
 		sent, t = row, tally{}
 		var err error
 		p, err = s.prepare(ctx, tx, owner, &sent, &t)
@@ -505,47 +523,6 @@ func (s *Service) prepare(ctx context.Context, tx *gorm.DB, owner string, row *m
 		consumed = true
 	}
 	return prepared{msg: msg, consumed: consumed}, nil
-}
-
-// prepareQuick prepares the plainest push without a transaction: a
-// routine one to the mini-program on a long-term template (no quota to
-// take), whose inbox message is already written and whose user has an
-// openid. One statement then moves it from claimed to sending with its
-// route, as prepare would. It answers nil when row needs prepare, and
-// prepared{done: true} when the row is no longer this worker's.
-func (s *Service) prepareQuick(ctx context.Context, owner string, row *model.Outbox) (*prepared, error) {
-	tpl := s.cfg.Templates[row.Kind]
-	if !s.routedByOpenID(row) || row.InboxPending || !tpl.LongTerm || tpl.ID == "" {
-		return nil, nil
-	}
-	openID, err := model.OpenIDOf(ctx, s.db, row.UserID)
-	if errors.Is(err, model.ErrNotFound) || err == nil && openID == "" {
-		return nil, nil // prepare skips it, in its transaction
-	}
-	if err != nil {
-		return nil, err
-	}
-	var pl payload
-	if err := json.Unmarshal([]byte(row.Payload), &pl); err != nil {
-		return nil, fmt.Errorf("decode payload: %w", err)
-	}
-	var moved int64
-	for i := 0; i < txAttempts; i++ {
-		moved, err = model.StartRoutedOutbox(ctx, s.db, row.ID, owner, outboxClaimed, model.OutboxSending,
-			s.clock.Now().UTC().Add(s.cfg.Lease), model.ChannelMP, openID, tpl.ID)
-		if !model.IsDeadlock(err) {
-			break
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if moved == 0 { // the lease ran out and another worker has it
-		return &prepared{done: true}, nil
-	}
-	row.Attempts++
-	data, page := tpl.render(pl, row.OrderID)
-	return &prepared{msg: wechat.SubscribeMessage{ToUser: openID, TemplateID: tpl.ID, Page: page, Data: data}}, nil
 }
 
 // routedByOpenID reports whether row goes to the mini-program whatever
