@@ -73,6 +73,9 @@ type app struct {
 	embedded  bool // SQLite: the demo city loads itself into an empty database
 	// demoLoaded: this start loaded the demo city (its console queue is seeded).
 	demoLoaded bool
+	// names caches the display names of order views; the tree's, the
+	// categories' and the users' edits forget them.
+	names *model.NameCache
 
 	auth       *auth.Service
 	org        *org.Service
@@ -167,13 +170,14 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		a.log.Warn("jwt_secret is not set: using a random one, tokens end with this process")
 		secret = devSecret()
 	}
+	a.names = model.NewNameCache(a.db, a.rdb, model.NameCacheOptions{Prefix: a.cfg.RedisPrefix, Log: a.log})
 	a.auth = auth.New(a.db, a.rdb, wx, a.clock, auth.Config{
 		JWTSecret: []byte(secret), AccessTTL: a.cfg.AccessTokenTTL, RefreshTTL: a.cfg.RefreshTokenTTL,
 		PerIPPerMin: a.cfg.LoginPerIPPerMinute, PerCodePerMin: a.cfg.LoginPerCodePerMinute,
 		RedisPrefix: a.cfg.RedisPrefix, Sandbox: a.cfg.Sandbox(), RefreshGrace: a.cfg.RefreshGrace, Log: a.log,
-		ConsoleTicketTTL: a.cfg.ConsoleTicketTTL, ConsoleSessionTTL: a.cfg.ConsoleSessionTTL,
+		ConsoleTicketTTL: a.cfg.ConsoleTicketTTL, ConsoleSessionTTL: a.cfg.ConsoleSessionTTL, Names: a.names,
 	})
-	a.org = org.New(a.db, a.clock)
+	a.org = org.New(a.db, a.clock, a.names)
 	a.calendar = calendar.New(a.db, a.clock)
 	photoStore := photo.NewLocalStorage(filepath.Join(a.cfg.DataDir, "photos"))
 	a.photo = photo.New(a.db, photoStore, a.clock, a.cfg.MaxPhotoBytes, a.cfg.MaxPhotoPixels)
@@ -212,7 +216,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
 		RatingReminder: a.cfg.RatingReminder, Log: a.log,
-		FirmContractGrace: a.cfg.FirmContractGrace, RectifyDays: a.cfg.RectificationDays,
+		FirmContractGrace: a.cfg.FirmContractGrace, RectifyDays: a.cfg.RectificationDays, Names: a.names,
 	})
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {
@@ -455,6 +459,8 @@ func (a *app) workers() []func(ctx context.Context) {
 		func(ctx context.Context) { a.auth.Run(ctx, time.Hour) },
 		func(ctx context.Context) { a.dash.Run(ctx, a.cfg.DashboardRefresh) },
 		func(ctx context.Context) { a.export.Run(ctx, exportPoll) },
+		// Other instances' renames reach this one's name cache.
+		func(ctx context.Context) { a.names.Run(ctx) },
 	}
 }
 
@@ -614,7 +620,7 @@ func adminCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	if _, err := migrate(ctx, db); err != nil {
 		return err
 	}
-	svc := org.New(db, service.SystemClock{})
+	svc := org.New(db, service.SystemClock{}, nil)
 	switch args[0] {
 	case "invite":
 		inv, err := svc.CreateFirstAdmin(ctx, *name, *ttl)

@@ -23,7 +23,7 @@ func TestRevokedGrantRefusedOnBothInstances(t *testing.T) {
 		JWTSecret: []byte("test-secret-test-secret-test-secret"), AccessTTL: 15 * time.Minute,
 		RefreshTTL: 24 * time.Hour, PerIPPerMin: 1000, PerCodePerMin: 1000, RedisPrefix: s.prefix, Sandbox: true,
 	})
-	deps.Org = org.New(s.db, s.clock)
+	deps.Org = org.New(s.db, s.clock, nil)
 	deps.Order = order.New(s.db, s.clock, deps.Calendar, deps.Photo, deps.Message, order.Options{})
 	other := *s
 	other.router = NewRouter(deps)

@@ -56,6 +56,7 @@ type testServer struct {
 	deps   Deps
 	rdb    redis.UniversalClient
 	prefix string
+	names  *model.NameCache
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -63,9 +64,11 @@ func newTestServer(t *testing.T) *testServer {
 	db := dbtest.Open(t)
 	rdb, prefix := dbtest.Redis(t)
 	clock := service.NewFakeClock(servicetest.Start)
+	names := startNames(t, db, rdb, prefix, nil)
 	authSvc := auth.New(db, rdb, wechat.NewSandbox(), clock, auth.Config{
 		JWTSecret: []byte("test-secret-test-secret-test-secret"), AccessTTL: 15 * time.Minute,
 		RefreshTTL: 24 * time.Hour, PerIPPerMin: 1000, PerCodePerMin: 1000, RedisPrefix: prefix, Sandbox: true,
+		Names: names,
 	})
 	photoStore := photo.NewLocalStorage(t.TempDir())
 	deps := Deps{
@@ -74,12 +77,12 @@ func newTestServer(t *testing.T) *testServer {
 		Ready:        func(ctx context.Context) error { return nil },
 		Auth:         authSvc,
 		Idem:         idem.New(rdb, prefix),
-		Org:          org.New(db, clock),
+		Org:          org.New(db, clock, names),
 		Calendar:     calendar.New(db, clock),
 		Photo:        photo.New(db, photoStore, clock, testMaxPhotoBytes, 0),
 		Message:      newTestMessages(t, db, clock), // api/message_test.go
 	}
-	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, deps.Message, order.Options{})
+	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, deps.Message, order.Options{Names: names})
 	deps.Action = action.New(db, clock, deps.Message, deps.Photo, action.Options{})
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})
@@ -95,7 +98,25 @@ func newTestServer(t *testing.T) *testServer {
 	if err := order.SeedCategories(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{t: t, db: db, clock: clock, router: NewRouter(deps), deps: deps, rdb: rdb, prefix: prefix}
+	return &testServer{t: t, db: db, clock: clock, router: NewRouter(deps), deps: deps, rdb: rdb, prefix: prefix, names: names}
+}
+
+// startNames builds a test's own name cache and runs its subscription
+// until the test ends. It returns once subscribed: a subscription
+// arriving later would clear what a test had just cached.
+func startNames(t *testing.T, db *gorm.DB, rdb redis.UniversalClient, prefix string, applied func(string, []int64)) *model.NameCache {
+	t.Helper()
+	names := model.NewNameCache(db, rdb, model.NameCacheOptions{Prefix: prefix, Applied: applied})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); names.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-names.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("name cache: no subscription after 10 s")
+	}
+	return names
 }
 
 // response is a decoded answer.

@@ -50,7 +50,7 @@ func TestStatementsPerRequest(t *testing.T) {
 	})
 	t.Run("detail", func(t *testing.T) {
 		got, sql := count(func() { f.get("resident", fmt.Sprintf("/api/v1/orders/%d", id)) })
-		check(t, "detail", got, sql, 4)
+		check(t, "detail", got, sql, 3)
 	})
 	for _, l := range []struct{ who, path string }{
 		{"resident", "/api/v1/orders?queue=mine"},
@@ -58,7 +58,7 @@ func TestStatementsPerRequest(t *testing.T) {
 	} {
 		t.Run("list "+l.path, func(t *testing.T) {
 			few, sql := count(func() { f.get(l.who, l.path) })
-			check(t, l.path, few, sql, 3)
+			check(t, l.path, few, sql, 2)
 			for range 6 {
 				submit()
 			}

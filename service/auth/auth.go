@@ -52,6 +52,9 @@ type Config struct {
 	// ConsoleTicketTTL and ConsoleSessionTTL bound the PC console's scan
 	// login (scan.go); defaults 3 minutes and 12 hours.
 	ConsoleTicketTTL, ConsoleSessionTTL time.Duration
+	// Names is the cache of display names (nil: none) that a user's new
+	// name or phone invalidates.
+	Names *model.NameCache
 }
 
 // Service is the auth capability.
@@ -539,7 +542,11 @@ func (s *Service) BindPhone(ctx context.Context, a *service.Actor, code string) 
 	if err != nil {
 		return model.User{}, err
 	}
-	return model.Patch[model.User](ctx, s.db, a.UserID, map[string]any{"phone": phone})
+	u, err := model.Patch[model.User](ctx, s.db, a.UserID, map[string]any{"phone": phone})
+	if err == nil {
+		s.cfg.Names.Forget(ctx, &model.User{}, a.UserID)
+	}
+	return u, err
 }
 
 // SetName lets a user set the name others see (grid workers need it).
@@ -548,7 +555,11 @@ func (s *Service) SetName(ctx context.Context, a *service.Actor, name string) (m
 	if n := len([]rune(name)); n == 0 || n > 32 {
 		return model.User{}, service.Invalid("bad_name", "姓名须为 1 到 32 个字符")
 	}
-	return model.Patch[model.User](ctx, s.db, a.UserID, map[string]any{"display_name": name})
+	u, err := model.Patch[model.User](ctx, s.db, a.UserID, map[string]any{"display_name": name})
+	if err == nil {
+		s.cfg.Names.Forget(ctx, &model.User{}, a.UserID)
+	}
+	return u, err
 }
 
 // HouseholdView is one household of the user, with names for display.

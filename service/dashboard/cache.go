@@ -41,7 +41,7 @@ func (s *Service) sums(ctx context.Context, mark int64, q model.RollupQuery) ([]
 		q.Categories, q.GroupBy)
 	c := &s.cache
 	c.mu.Lock()
-	if c.mark != mark || len(c.entries) >= sumCacheMax {
+	if c.entries == nil || c.mark != mark || len(c.entries) >= sumCacheMax {
 		c.mark, c.entries = mark, map[string]*sumEntry{}
 	}
 	if e := c.entries[key]; e != nil {

@@ -148,6 +148,9 @@ func (s *Service) UpdateCategory(ctx context.Context, a *service.Actor, id int64
 		}
 		return model.SaveCategory(ctx, tx, &cat)
 	})
+	if err == nil {
+		s.opts.Names.Forget(ctx, &model.Category{}, id)
+	}
 	return cat, err
 }
 

@@ -299,11 +299,11 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 		handler(e.HandlerKind, e.HandlerID)
 	}
 	n := names{users: map[int64]model.User{}, categories: map[int64]model.Category{}, households: map[int64]model.Household{}}
-	// Every name of the page in one statement: people, categories,
-	// households, places and handlers. A household's building is the
-	// order's own (its ancestry comes from the household); another one is
-	// read after.
-	fs, err := model.FieldsOfAll(ctx, db,
+	// Every name of the page in one statement, none once they are cached:
+	// people, categories, households, places and handlers. A household's
+	// building is the order's own (its ancestry comes from the household);
+	// another one is read after.
+	fs, err := s.opts.Names.Fields(ctx, db,
 		model.FieldSet{Table: &model.User{}, Cols: []string{"display_name", "phone"}, IDs: users.list()},
 		model.FieldSet{Table: &model.Category{}, Cols: []string{"name", "working_time", "complaint_against_firm"}, IDs: cats.list()},
 		model.FieldSet{Table: &model.Household{}, Cols: []string{"unit", "room", "building_id"}, IDs: hhs.list()},
@@ -345,11 +345,11 @@ func (s *Service) views(ctx context.Context, a *service.Actor, orders []model.Or
 		}
 	}
 	if len(more) > 0 {
-		bs, err := model.NamesOf(ctx, db, &model.Building{}, "name", more.list())
+		bs, err := s.opts.Names.Fields(ctx, db, model.FieldSet{Table: &model.Building{}, Cols: []string{"name"}, IDs: more.list()})
 		if err != nil {
 			return nil, err
 		}
-		maps.Copy(n.buildings, bs)
+		maps.Copy(n.buildings, plain(bs[0]))
 	}
 	if n.contracted, err = s.firmsContracted(ctx, a, orders); err != nil {
 		return nil, err

@@ -68,6 +68,9 @@ type Options struct {
 	// RectifyDays is how many working days the handler has to rectify a
 	// rating of 1–2 (zero: DefaultRectifyDays).
 	RectifyDays int
+	// Names caches the display names views show (nil: read every time).
+	// Whoever edits those rows forgets them there; UpdateCategory does.
+	Names *model.NameCache
 }
 
 // Service is the order capability.

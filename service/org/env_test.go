@@ -21,7 +21,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	c := servicetest.New(t)
-	return &env{City: c, svc: org.New(c.DB, c.Clock)}
+	return &env{City: c, svc: org.New(c.DB, c.Clock, nil)}
 }
 
 // actor is the demo person (or a user made by user) with the grants they

@@ -7,6 +7,7 @@ package org
 import (
 	"gorm.io/gorm"
 
+	"redprop/model"
 	"redprop/service"
 )
 
@@ -14,9 +15,12 @@ import (
 type Service struct {
 	db    *gorm.DB
 	clock service.Clock
+	// names is told of every edit of a row whose name views cache.
+	names *model.NameCache
 }
 
-// New builds the service.
-func New(db *gorm.DB, clock service.Clock) *Service {
-	return &Service{db: db, clock: clock}
+// New builds the service; names (nil: none) is the cache of display
+// names its edits invalidate.
+func New(db *gorm.DB, clock service.Clock, names *model.NameCache) *Service {
+	return &Service{db: db, clock: clock, names: names}
 }

@@ -107,6 +107,10 @@ func update[T any](ctx context.Context, s *Service, id int64, upd map[string]any
 	if errors.Is(err, model.ErrDuplicate) && dup != nil {
 		return row, dup
 	}
+	if err == nil {
+		// Every rename of the tree passes here, after its commit.
+		s.names.Forget(ctx, new(T), id)
+	}
 	return row, err
 }
 
