@@ -250,6 +250,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	consoleOpts.CSRFKey = api.ConsoleCSRFKey([]byte(secret))
 	if a.demoLoaded && consoleOpts.DemoActs != nil {
 		// The dispatcher of the walk-through starts the day with a queue.
 		for range 3 {

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -52,6 +53,20 @@ type ConsoleOptions struct {
 	// Clock names the current quarter and month the evaluation pages
 	// open on; nil is the system clock.
 	Clock service.Clock
+	// CSRFKey signs the CSRF tokens (ConsoleCSRFKey of the server's
+	// secret), so instances sharing the secret accept each other's
+	// tokens and nobody without it can compute one from a cookie. Empty
+	// takes a random key: tokens then hold within this process only.
+	CSRFKey []byte
+}
+
+// ConsoleCSRFKey derives the console's CSRF key from the server's secret
+// (the one that signs tokens), so the secret itself never keys two
+// things.
+func ConsoleCSRFKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("redprop console csrf key"))
+	return m.Sum(nil)
 }
 
 // WxaCoder draws a mini-program code.
@@ -98,6 +113,10 @@ func (h *handlers) consoleRoutes(r *gin.Engine, authed *gin.RouterGroup) {
 	tpl := template.Must(template.New("").Funcs(consoleFuncs).Funcs(evalFuncs).ParseFS(consoleFiles, "console/templates/*.html"))
 	static, _ := fs.Sub(consoleFiles, "console/static")
 	cs := &console{h: h, tpl: tpl, opts: h.Console}
+	if len(cs.opts.CSRFKey) == 0 {
+		cs.opts.CSRFKey = make([]byte, 32)
+		_, _ = rand.Read(cs.opts.CSRFKey)
+	}
 	g := r.Group("/console", cs.guardCSRF)
 	files := http.StripPrefix("/console/static/", http.FileServer(http.FS(static)))
 	g.GET("/static/*file", func(c *gin.Context) {
@@ -131,14 +150,16 @@ type console struct {
 	opts ConsoleOptions
 }
 
-// csrfOf derives the CSRF token of a cookie value: only a page this
-// server rendered for that browser knows it (the cookie is HttpOnly).
-func csrfOf(cookie string) string {
+// csrfOf derives the CSRF token of a cookie value, an HMAC under the
+// server's key: only a page this server rendered for that browser knows
+// it (the cookie is HttpOnly), and knowing the cookie is not enough.
+func (cs *console) csrfOf(cookie string) string {
 	if cookie == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte("redprop console csrf\x00" + cookie))
-	return hex.EncodeToString(sum[:16])
+	m := hmac.New(sha256.New, cs.opts.CSRFKey)
+	m.Write([]byte(cookie))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 func (cs *console) setCookie(c *gin.Context, name, value, path string, maxAge int) {
@@ -158,7 +179,7 @@ func (cs *console) guardCSRF(c *gin.Context) {
 		seed = randomHex(16)
 		cs.setCookie(c, cookiePre, seed, "/console", 0)
 	}
-	st := &consoleState{csrf: csrfOf(seed)}
+	st := &consoleState{csrf: cs.csrfOf(seed)}
 	c.Set(keyConsole, st)
 	switch c.Request.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:

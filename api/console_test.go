@@ -1,6 +1,9 @@
 package api
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +32,8 @@ type browser struct {
 func (f *orderFixture) console() *browser {
 	f.deps.Console = ConsoleOptions{Sandbox: true, WxaPage: "pages/console/login", Codes: wechat.NewSandbox(),
 		Demo: []ConsoleDemoPerson{{Code: "sandbox:community", Name: "社区张书记"}, {Code: "sandbox:resident", Name: "居民杨阿姨"},
-			{Code: "sandbox:community2", Name: "社区马主任"}, {Code: "sandbox:manager", Name: "物业经理"}}}
+			{Code: "sandbox:community2", Name: "社区马主任"}, {Code: "sandbox:manager", Name: "物业经理"}},
+		CSRFKey: ConsoleCSRFKey([]byte("the test server's secret"))}
 	f.router = NewRouter(f.deps)
 	return &browser{t: f.t, s: f.testServer, cookies: map[string]*http.Cookie{}}
 }
@@ -620,5 +624,46 @@ func TestConsoleCookiesSecureInProduction(t *testing.T) {
 	}
 	if b.cookies[cookieSession] == nil {
 		t.Fatal("no session cookie")
+	}
+}
+
+// TestConsoleCSRFKeyed: the token is an HMAC under the server's key, so
+// a token computed from the cookie alone (or under another key) is
+// refused, and a second instance with the same key accepts the first's.
+func TestConsoleCSRFKeyed(t *testing.T) {
+	f := newOrderFixture(t)
+	b := f.console()
+	f.deps.Console.CSRFKey = ConsoleCSRFKey([]byte("the deployment's secret of 32+ characters"))
+	f.router = NewRouter(f.deps)
+	b.logIn(f, "community")
+	id := f.submitted("楼上漏水到我家")
+	good := b.csrf
+	cookie := b.cookies[cookieSession].Value
+	plain := sha256.Sum256([]byte("redprop console csrf\x00" + cookie))
+	other := hmac.New(sha256.New, ConsoleCSRFKey([]byte("somebody else's secret of 32+ chars")))
+	other.Write([]byte(cookie))
+	urge := func(token string) int {
+		b.csrf = token
+		defer func() { b.csrf = good }()
+		return b.post(fmt.Sprintf("/console/orders/%d/act/urge", id), url.Values{"note": {"请今天处理"}}).Status
+	}
+	for name, token := range map[string]string{
+		"a digest of the cookie without the key": hex.EncodeToString(plain[:16]),
+		"an HMAC under another key":              hex.EncodeToString(other.Sum(nil)[:16]),
+	} {
+		if st := urge(token); st != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", name, st)
+		}
+	}
+	f.router = NewRouter(f.deps) // another instance with the same secret
+	// The order is still with the grid worker, so the urge itself is
+	// refused (409) by the service: the token got the request that far.
+	if st := urge(good); st != http.StatusConflict {
+		t.Fatalf("the same key on another instance: %d, want the service's 409", st)
+	}
+	f.deps.Console.CSRFKey = ConsoleCSRFKey([]byte("a rotated secret of at least 32 chars"))
+	f.router = NewRouter(f.deps)
+	if st := urge(good); st != http.StatusForbidden {
+		t.Fatalf("after the secret changed: %d, want 403", st)
 	}
 }
