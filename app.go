@@ -239,11 +239,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	a.reminder = remind.New(a.db, a.calendar, a.message, a.clock, a.log)
 	a.inspection = inspection.New(a.db, a.clock, a.order, a.action, a.photo)
 	a.dash = dashboard.New(a.db, a.clock, dashboard.Options{Lag: a.cfg.DashboardLag, Log: a.log})
-	exportDir := a.cfg.ExportDir
-	if exportDir == "" {
-		exportDir = filepath.Join(a.cfg.DataDir, "exports")
-	}
-	a.export = export.New(a.db, a.clock, a.order, a.dash, a.vote, a.meeting, export.Options{Dir: exportDir,
+	a.export = export.New(a.db, a.clock, a.order, a.dash, a.vote, a.meeting, export.Options{
 		SyncRows: int64(a.cfg.ExportSyncRows), MaxRows: int64(a.cfg.ExportMaxRows), Workers: a.cfg.ExportWorkers,
 		TTL: a.cfg.ExportTTL, Instance: mc.Instance, Log: a.log})
 	consoleOpts, err := a.consoleOptions(ctx, wx)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -148,6 +149,9 @@ func TestDashboardAPI(t *testing.T) {
 			t.Fatalf("done job %s", r.Raw)
 		}
 		r = s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/exports/%d/file", id), tokens["community"], nil)
+		if r.Header.Get("Content-Length") != strconv.Itoa(len(r.Raw)) {
+			t.Errorf("Content-Length %q of a %d-byte file", r.Header.Get("Content-Length"), len(r.Raw))
+		}
 		x, err = excelize.OpenReader(bytes.NewReader(r.Raw))
 		if err != nil {
 			t.Fatal(err)

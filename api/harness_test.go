@@ -91,7 +91,7 @@ func newTestServer(t *testing.T) *testServer {
 	deps.Notice = notice.New(db, clock, deps.Message, receipt.New(db, clock, deps.Message), photoStore, nil)
 	deps.Disclosure = disclosure.New(db, clock, photoStore, receipt.New(db, clock, deps.Message))
 	deps.Dashboard = dashboard.New(db, clock, dashboard.Options{})
-	deps.Export = export.New(db, clock, deps.Order, deps.Dashboard, deps.Vote, deps.Meeting, export.Options{Dir: t.TempDir(), SyncRows: 5})
+	deps.Export = export.New(db, clock, deps.Order, deps.Dashboard, deps.Vote, deps.Meeting, export.Options{SyncRows: 5})
 	deps.Score = score.New(db, clock, score.Options{})
 	deps.Ranking = ranking.New(db, clock, ranking.ScoreCards{Cards: deps.Score}, deps.Message, deps.Calendar,
 		deps.Vote, ranking.Options{Notices: ranking.ReceiptNotices{Receipts: receipt.New(db, clock, deps.Message)}, Photos: photoStore})

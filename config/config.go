@@ -194,11 +194,9 @@ type Config struct {
 	// running).
 	DashboardRefresh time.Duration `yaml:"dashboard_refresh" env:"DASHBOARD_REFRESH"`
 	DashboardLag     time.Duration `yaml:"dashboard_lag" env:"DASHBOARD_LAG"`
-	// Exports: where job files are kept (empty: data_dir/exports; shared
-	// by the instances of one database), the most rows built within a
-	// request, the most rows of any export, the exports one instance
-	// builds at once, and how long a job's file stays downloadable.
-	ExportDir      string        `yaml:"export_dir" env:"EXPORT_DIR"`
+	// Exports: the most rows built within a request, the most rows of
+	// any export, the exports one instance builds at once, and how long a
+	// job's file (kept in the database) stays downloadable.
 	ExportSyncRows int           `yaml:"export_sync_rows" env:"EXPORT_SYNC_ROWS"`
 	ExportMaxRows  int           `yaml:"export_max_rows" env:"EXPORT_MAX_ROWS"`
 	ExportWorkers  int           `yaml:"export_workers" env:"EXPORT_WORKERS"`

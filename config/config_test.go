@@ -166,15 +166,15 @@ func TestDashboardAndExportSettings(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		c := Default()
 		if c.DashboardRefresh != 10*time.Second || c.DashboardLag != time.Minute || c.ExportSyncRows != 2000 ||
-			c.ExportMaxRows != 200_000 || c.ExportWorkers != 2 || c.ExportTTL != 24*time.Hour || c.ExportDir != "" {
+			c.ExportMaxRows != 200_000 || c.ExportWorkers != 2 || c.ExportTTL != 24*time.Hour {
 			t.Fatalf("defaults %+v", c)
 		}
 	})
 	t.Run("the environment sets them", func(t *testing.T) {
 		cfg, err := Load("", env(map[string]string{"REDPROP_DASHBOARD_REFRESH": "3s", "REDPROP_DASHBOARD_LAG": "2m",
-			"REDPROP_EXPORT_DIR": "/srv/exports", "REDPROP_EXPORT_SYNC_ROWS": "500", "REDPROP_EXPORT_MAX_ROWS": "9000",
+			"REDPROP_EXPORT_SYNC_ROWS": "500", "REDPROP_EXPORT_MAX_ROWS": "9000",
 			"REDPROP_EXPORT_WORKERS": "4", "REDPROP_EXPORT_TTL": "2h"}))
-		if err != nil || cfg.DashboardRefresh != 3*time.Second || cfg.DashboardLag != 2*time.Minute || cfg.ExportDir != "/srv/exports" ||
+		if err != nil || cfg.DashboardRefresh != 3*time.Second || cfg.DashboardLag != 2*time.Minute ||
 			cfg.ExportSyncRows != 500 || cfg.ExportMaxRows != 9000 || cfg.ExportWorkers != 4 || cfg.ExportTTL != 2*time.Hour {
 			t.Fatalf("%v %+v", err, cfg)
 		}

@@ -39,7 +39,7 @@ func Tables() []any {
 		&Ranking{}, &RankingLine{}, &Appeal{}, &AppealEvent{}, &RankingFlag{},
 		&Disclosure{}, &DisclosureLine{},
 		&Receipt{}, &ReceiptTally{}, &Notice{},
-		&DashRollup{}, &DashWatermark{}, &ExportJob{},
+		&DashRollup{}, &DashWatermark{}, &ExportJob{}, &ExportChunk{},
 		&ConsoleTicket{}, &ConsoleSession{},
 	}
 	return append(tables, extraTables...)

@@ -2,23 +2,21 @@
 // tables, filtered order lists with their timeline, vote results and
 // meeting sign-in sheets. A small export is built within its request; a
 // big one is a job (queued in the database, built by a bounded pool in
-// whichever instance claims it, its progress polled, its file kept until
-// it expires and is swept). Every export reads through the capabilities'
+// whichever instance claims it, its progress polled, its file kept in the
+// database, so that any instance serves it, until it expires and is
+// swept; a download is refused once a grant the file was built with has
+// been revoked). Every export reads through the capabilities'
 // own service calls with the requester's grants, so it shows exactly what
 // they may see. It must not import gin or api/.
 package export
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -60,10 +58,6 @@ type Meetings interface {
 
 // Options tune the exports.
 type Options struct {
-	// Dir keeps the jobs' files. Instances that share a database must
-	// share it too (a mounted volume), or a file is downloadable only
-	// from the instance that built it.
-	Dir string
 	// SyncRows is the most rows an export is built within its request
 	// (default 2,000); MaxRows the most any export may have (default
 	// 200,000).
@@ -113,9 +107,6 @@ func New(db *gorm.DB, clock service.Clock, orders Orders, dash Dashboards, votes
 	if opts.Stale <= 0 {
 		opts.Stale = 10 * time.Minute
 	}
-	if opts.Dir == "" {
-		opts.Dir = filepath.Join(os.TempDir(), "redprop-exports")
-	}
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -164,7 +155,8 @@ var (
 	errNotReady = service.Conflict("export_not_ready", "导出尚未完成，请稍后再下载")
 	errExpired  = service.NotFound("export_expired", "导出文件已过期，请重新导出")
 	errFailed   = service.Unprocessable("export_failed", "导出失败，请重新导出")
-	errNoFile   = service.NotFound("export_file_missing", "导出文件不在本服务器上，请重新导出")
+	errNoFile   = service.NotFound("export_file_missing", "导出文件已不存在，请重新导出")
+	errRevoked  = service.Forbidden("export_grant_revoked", "导出后您的权限已有变动，请重新导出")
 	errTooLong  = service.Invalid("bad_export_request", "导出条件过长，请减少筛选条件")
 )
 
@@ -314,14 +306,23 @@ func (s *Service) Open(ctx context.Context, a *service.Actor, id int64) (model.E
 	if j.ExpiresAt != nil && !s.clock.Now().Before(*j.ExpiresAt) {
 		return j, nil, errExpired
 	}
-	f, err := os.Open(s.path(j.FileKey))
-	if errors.Is(err, os.ErrNotExist) {
+	// The file holds what the grants of its build showed: one of them
+	// revoked since, it may show what its holder can no longer see.
+	if j.StartedAt != nil {
+		revoked, err := model.GrantRevokedSince(ctx, s.db, a.UserID, *j.StartedAt)
+		if err != nil {
+			return j, nil, err
+		}
+		if revoked {
+			return j, nil, errRevoked
+		}
+	}
+	rc, err := model.ExportFile(ctx, s.db, j.ID)
+	if errors.Is(err, model.ErrNotFound) {
 		return j, nil, errNoFile
 	}
-	return j, f, err
+	return j, rc, err
 }
-
-func (s *Service) path(key string) string { return filepath.Join(s.opts.Dir, key+".xlsx") }
 
 // Run builds queued jobs and sweeps old ones until ctx ends; every
 // instance runs it. It returns once the builds it started have stopped.
@@ -392,8 +393,21 @@ func (s *Service) runJob(ctx context.Context, j model.ExportJob) {
 			s.log.ErrorContext(ctx, "settle export", "job", j.ID, "err", err)
 		}
 	}
-	key, err := s.buildJob(ctx, j)
+	f, err := s.buildJob(ctx, j)
 	now := s.clock.Now().UTC()
+	if err == nil {
+		defer f.Close()
+		cols := map[string]any{"state": model.ExportDone, "finished_at": now, "expires_at": now.Add(s.opts.TTL), "updated_at": now}
+		var done bool
+		done, err = model.FinishExport(context.WithoutCancel(ctx), s.db, j.ID, cols, func(w io.Writer) error {
+			_, err := f.WriteTo(w)
+			return err
+		})
+		if err == nil && !done {
+			s.log.WarnContext(ctx, "export job no longer running when built", "job", j.ID)
+			return
+		}
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// Shutting down: the next instance to look builds it again.
@@ -407,26 +421,19 @@ func (s *Service) runJob(ctx context.Context, j model.ExportJob) {
 			s.log.ErrorContext(ctx, "export job failed", "job", j.ID, "err", err)
 		}
 		settle(map[string]any{"state": model.ExportFailed, "error": service.CutRunes(msg, 200), "finished_at": now})
-	default:
-		st, _ := os.Stat(s.path(key))
-		var size int64
-		if st != nil {
-			size = st.Size()
-		}
-		settle(map[string]any{"state": model.ExportDone, "file_key": key, "bytes": size, "finished_at": now,
-			"expires_at": now.Add(s.opts.TTL)})
 	}
 }
 
-// buildJob builds a job's workbook into a new file and returns its key.
-func (s *Service) buildJob(ctx context.Context, j model.ExportJob) (string, error) {
+// buildJob builds a job's workbook with its requester's grants as they
+// are now.
+func (s *Service) buildJob(ctx context.Context, j model.ExportJob) (*File, error) {
 	var r Request
 	if err := json.Unmarshal([]byte(j.Params), &r); err != nil {
-		return "", fmt.Errorf("export job %d params: %w", j.ID, err)
+		return nil, fmt.Errorf("export job %d params: %w", j.ID, err)
 	}
 	grants, err := model.LiveGrants(ctx, s.db, j.UserID)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	a := &service.Actor{UserID: j.UserID, Grants: grants}
 	total := j.RowsTotal
@@ -442,39 +449,13 @@ func (s *Service) buildJob(ctx context.Context, j model.ExportJob) (string, erro
 	}
 	f, err := s.build(ctx, a, r, total, progress)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer f.Close()
 	if err := model.ExportProgress(ctx, s.db, j.ID, f.Rows, f.Rows, s.clock.Now().UTC()); err != nil {
-		return "", err
+		f.Close()
+		return nil, err
 	}
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", err
-	}
-	key := hex.EncodeToString(raw[:])
-	if err := os.MkdirAll(s.opts.Dir, 0o750); err != nil {
-		return "", err
-	}
-	tmp, err := os.CreateTemp(s.opts.Dir, ".build-*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.WriteTo(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.path(key))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	return key, nil
+	return f, nil
 }
 
 // sweep deletes the files of expired jobs and fails the running jobs of
@@ -492,12 +473,6 @@ func (s *Service) sweep(ctx context.Context) error {
 			return err
 		}
 		for _, j := range js {
-			if j.FileKey != "" {
-				if err := os.Remove(s.path(j.FileKey)); err != nil && !errors.Is(err, os.ErrNotExist) {
-					// Another instance's file on storage it does not share: it sweeps its own.
-					s.log.WarnContext(ctx, "remove expired export", "job", j.ID, "err", err)
-				}
-			}
 			if err := model.ExpireExport(ctx, s.db, j.ID, now); err != nil {
 				return err
 			}

@@ -54,7 +54,6 @@ func newEnv(t *testing.T, opts Options) *env {
 		orders: order.New(c.DB, c.Clock, calendar.New(c.DB, c.Clock), photos, msgs, order.Options{}),
 		dash:   dashboard.New(c.DB, c.Clock, dashboard.Options{}),
 		votes:  vote.New(c.DB, c.Clock, msgs, vote.Options{})}
-	opts.Dir = t.TempDir()
 	e.svc = New(c.DB, c.Clock, e.orders, e.dash, e.votes, e.meetings, opts)
 	cats, err := model.Categories(c.Ctx, c.DB, true)
 	if err != nil {
@@ -275,8 +274,8 @@ func TestOrderListExport(t *testing.T) {
 		if j.State != model.ExportExpired {
 			t.Fatalf("job %+v", j)
 		}
-		if _, err := osStat(e.svc.path(j.FileKey)); err == nil {
-			t.Error("the expired file is still there")
+		if n := chunksOf(t, e, j.ID); n != 0 {
+			t.Errorf("the expired file still has %d chunks", n)
 		}
 		_, _, err = e.svc.Open(e.Ctx, community, job.ID)
 		servicetest.WantErr(t, err, service.KindNotFound, "export_expired")
@@ -325,6 +324,77 @@ func TestOrderListExport(t *testing.T) {
 		_, _, err = e.svc.Open(e.Ctx, community, j.ID)
 		servicetest.WantErr(t, err, service.KindUnprocessable, "export_failed")
 	})
+}
+
+func chunksOf(t *testing.T, e *env, job int64) int64 {
+	t.Helper()
+	var n int64
+	servicetest.Must(t, e.DB.Model(&model.ExportChunk{}).Where("job_id = ?", job).Count(&n).Error)
+	return n
+}
+
+// TestExportJobFile: a job's file lives in the database, so another
+// instance serves it; a grant revoked after the build stops the
+// download, one revoked before it does not.
+func TestExportJobFile(t *testing.T) {
+	e := newEnv(t, Options{SyncRows: 1, Instance: "a"})
+	e.submit(3)
+	community := e.Actor("community")
+	start := func() model.ExportJob {
+		t.Helper()
+		res, err := e.svc.Start(e.Ctx, community, Request{Kind: KindOrders})
+		servicetest.Must(t, err)
+		servicetest.Must(t, e.svc.Pass(e.Ctx))
+		j, err := e.svc.Job(e.Ctx, community, res.Job.ID)
+		servicetest.Must(t, err)
+		if j.State != model.ExportDone || j.Instance != "a" {
+			t.Fatalf("job %+v", j)
+		}
+		return j
+	}
+	j := start()
+	if chunksOf(t, e, j.ID) != 1 {
+		t.Fatalf("chunks %d, want 1", chunksOf(t, e, j.ID))
+	}
+	other := New(e.DB, e.Clock, e.orders, e.dash, e.votes, e.meetings, Options{Instance: "b"})
+	_, rc, err := other.Open(e.Ctx, community, j.ID)
+	servicetest.Must(t, err)
+	raw, err := io.ReadAll(rc)
+	servicetest.Must(t, err)
+	rc.Close()
+	if int64(len(raw)) != j.Bytes {
+		t.Fatalf("another instance read %d bytes of %d", len(raw), j.Bytes)
+	}
+	x, err := excelize.OpenReader(bytes.NewReader(raw))
+	servicetest.Must(t, err)
+	rows, _ := x.GetRows("工单清单")
+	x.Close()
+	if len(rows) != 4 {
+		t.Fatalf("rows %d, want a header and 3 orders", len(rows))
+	}
+
+	// A second grant, revoked after the file was built: the download is
+	// refused, on any instance, even though the grant that showed the
+	// orders is still held.
+	e.Clock.Advance(time.Minute)
+	g := model.Grant{UserID: community.UserID, Role: model.RoleCommunityStaff, ScopeKind: model.ScopeCommunity,
+		ScopeID: community.Grants[0].ScopeID}
+	servicetest.Must(t, model.Create(e.Ctx, e.DB, &g))
+	j = start()
+	e.Clock.Advance(time.Minute)
+	if n, err := model.RevokeGrant(e.Ctx, e.DB, g.ID, community.UserID, e.Clock.Now().UTC()); err != nil || n != 1 {
+		t.Fatalf("revoke: %d %v", n, err)
+	}
+	for _, s := range []*Service{e.svc, other} {
+		_, _, err = s.Open(e.Ctx, community, j.ID)
+		servicetest.WantErr(t, err, service.KindForbidden, "export_grant_revoked")
+	}
+	// Exported again after the revocation: downloadable.
+	e.Clock.Advance(time.Minute)
+	j = start()
+	_, rc, err = other.Open(e.Ctx, community, j.ID)
+	servicetest.Must(t, err)
+	rc.Close()
 }
 
 func TestDashboardExport(t *testing.T) {

@@ -1,5 +1,0 @@
-package export
-
-import "os"
-
-var osStat = os.Stat
