@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 
 	"redprop/model"
 	"redprop/service"
@@ -58,16 +59,19 @@ func (s *Service) scope(ctx context.Context, a *service.Actor, kind string, id i
 	if id <= 0 {
 		return Scope{}, errScopeID
 	}
-	name, anc, err := model.ScopeOf(ctx, s.db, kind, id)
+	r, err := s.scopes.get(kind+"|"+strconv.FormatInt(id, 10), s.clock.Now(), s.opts.Fresh, func() (scopeReading, error) {
+		name, anc, err := model.ScopeOf(ctx, s.db, kind, id)
+		return scopeReading{name: name, anc: anc}, err
+	})
 	if err != nil {
 		return Scope{}, service.OrNotFound(err, errScopeGone)
 	}
-	sc := Scope{Kind: kind, ID: id, Name: name, Ancestry: anc}
+	sc := Scope{Kind: kind, ID: id, Name: r.name, Ancestry: r.anc}
 	roles := viewers
 	if kind == model.ScopeFirm {
 		roles = append(slices.Clip(viewers), model.RoleFirmManager)
 	}
-	if !a.Can(service.TargetOf(kind, id, anc), roles...) {
+	if !a.Can(service.TargetOf(kind, id, r.anc), roles...) {
 		return Scope{}, errScopeAway
 	}
 	return sc, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"redprop/model"
 )
@@ -13,9 +14,9 @@ import (
 // The rollups change only in a refresh, which moves the watermark in the
 // same transaction, so a sum read at watermark w stays right as long as
 // the watermark reads w — on any instance, since every request reads the
-// watermark from the database. When it moves, the whole cache is
-// dropped. Only sums are kept: every request still resolves its scope
-// and checks the actor's grants, and counts the orders overdue now.
+// watermark (at most Options.Fresh old, see recent). When it moves, the
+// whole cache is dropped. Only sums are kept here: every request still
+// checks the actor's grants against its scope.
 type sumCache struct {
 	mu      sync.Mutex
 	mark    int64
@@ -73,4 +74,51 @@ func (s *Service) sums(ctx context.Context, mark int64, q model.RollupQuery) ([]
 	}
 	close(e.done)
 	return e.sums, e.err
+}
+
+// recent keeps readings for a short while, keyed: what a dashboard reads
+// besides the sums — the watermark, the scope, the orders overdue now,
+// the categories — is read at most once per its ttl per instance, so a
+// dashboard answered from the sums cache costs no statement of its own.
+// Concurrent misses each read (no waiting); errors are not kept.
+type recent[V any] struct {
+	mu sync.Mutex
+	m  map[string]reading[V]
+}
+
+type reading[V any] struct {
+	v  V
+	at time.Time
+}
+
+// recentMax bounds the readings kept; past it the cache starts afresh.
+const recentMax = 4096
+
+// get returns key's reading when it is younger than ttl at now, or reads
+// and keeps it.
+func (r *recent[V]) get(key string, now time.Time, ttl time.Duration, read func() (V, error)) (V, error) {
+	r.mu.Lock()
+	e, ok := r.m[key]
+	r.mu.Unlock()
+	if ok && now.Sub(e.at) < ttl && !now.Before(e.at) {
+		return e.v, nil
+	}
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	r.mu.Lock()
+	if r.m == nil || len(r.m) >= recentMax {
+		r.m = map[string]reading[V]{}
+	}
+	r.m[key] = reading[V]{v: v, at: now}
+	r.mu.Unlock()
+	return v, nil
+}
+
+// forget drops every reading.
+func (r *recent[V]) forget() {
+	r.mu.Lock()
+	r.m = nil
+	r.mu.Unlock()
 }

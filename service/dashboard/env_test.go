@@ -43,7 +43,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{City: c, t: t, cats: map[string]model.Category{},
 		orders: order.New(c.DB, c.Clock, calendar.New(c.DB, c.Clock), photos, msgs, order.Options{}),
-		dash:   dashboard.New(c.DB, c.Clock, dashboard.Options{Lag: testLag, Batch: 7})}
+		dash:   dashboard.New(c.DB, c.Clock, dashboard.Options{Lag: testLag, Batch: 7, Fresh: fresh})}
 	cats, err := model.Categories(c.Ctx, c.DB, true)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,9 @@ package dashboard
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -260,9 +262,13 @@ func (p prepared) overdueScope(by string) model.OverdueScope {
 
 // overdue counts the open orders overdue now in sc, per key, of p's
 // categories.
+// The map returned is shared: callers must not change it.
 func (s *Service) overdue(ctx context.Context, p prepared, sc model.OverdueScope) (map[int64]int64, error) {
 	sc.Categories = p.cats
-	return model.OverdueNow(ctx, s.db, sc, openStates)
+	key := fmt.Sprintf("%t|%s|%d|%s|%v", sc.Firm, sc.Column, sc.ID, sc.By, sc.Categories)
+	return s.overdues.get(key, s.clock.Now(), s.opts.Fresh, func() (map[int64]int64, error) {
+		return model.OverdueNow(ctx, s.db, sc, openStates)
+	})
 }
 
 // Get returns the dashboard of one scope.
@@ -273,7 +279,7 @@ func (s *Service) Get(ctx context.Context, a *service.Actor, q Query) (Dashboard
 	}
 	firm := p.scope.Kind == model.ScopeFirm
 	d := Dashboard{Scope: p.scope, Period: p.period, Category: p.category}
-	w, err := model.Watermark(ctx, s.db, watermark)
+	w, err := s.mark(ctx)
 	if err != nil {
 		return d, err
 	}
@@ -361,11 +367,13 @@ func (s *Service) Children(ctx context.Context, a *service.Actor, q Query, rank 
 		return Drill{}, errNoChildren
 	}
 	d := Drill{Scope: p.scope, Period: p.period, Category: p.category, RankBy: rank}
-	nodes, err := model.ChildScopes(ctx, s.db, kind, p.scope.ID)
+	nodes, err := s.children.get(kind+"|"+strconv.FormatInt(p.scope.ID, 10), s.clock.Now(), s.opts.Fresh, func() ([]model.ScopeNode, error) {
+		return model.ChildScopes(ctx, s.db, kind, p.scope.ID)
+	})
 	if err != nil {
 		return d, err
 	}
-	w, err := model.Watermark(ctx, s.db, watermark)
+	w, err := s.mark(ctx)
 	if err != nil {
 		return d, err
 	}
@@ -444,7 +452,7 @@ func (s *Service) Trend(ctx context.Context, a *service.Actor, q Query, interval
 	}
 	firm := p.scope.Kind == model.ScopeFirm
 	tr := Trend{Scope: p.scope, Period: p.period, Category: p.category, Interval: interval}
-	w, err := model.Watermark(ctx, s.db, watermark)
+	w, err := s.mark(ctx)
 	if err != nil {
 		return tr, err
 	}

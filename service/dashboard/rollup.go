@@ -117,6 +117,7 @@ func (s *Service) Refresh(ctx context.Context) (RefreshStats, error) {
 		st.Rows += rows
 		if last > 0 {
 			st.Watermark = last
+			s.marks.forget() // this instance answers its own refresh at once
 		}
 		if err != nil || !full {
 			return st, err

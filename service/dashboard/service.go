@@ -12,7 +12,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -32,6 +31,13 @@ type Options struct {
 	// Batch is how many timeline rows one refresh transaction counts
 	// (default 5,000).
 	Batch int
+	// Fresh is how old a reading of the watermark, of a scope (its name,
+	// place in the tree and children) or of the orders overdue now may be when a
+	// dashboard answers with it (default 2 s): the figures already trail
+	// the orders by the refresh interval, and readings that old make a
+	// repeated dashboard cost no statement. The instance that refreshes
+	// sees its own refresh at once.
+	Fresh time.Duration
 	Log   *slog.Logger
 }
 
@@ -42,14 +48,22 @@ type Service struct {
 	opts  Options
 	log   *slog.Logger
 
-	// The categories, read at most every categoriesTTL: every dashboard
-	// names them, and admins change them seldom.
-	catMu  sync.Mutex
-	cats   []model.Category
-	catsAt time.Time
-
 	// cache keeps the sums answered since the last refresh.
 	cache sumCache
+	// Readings kept for Options.Fresh (the categories for
+	// categoriesTTL: every dashboard names them, and admins change them
+	// seldom).
+	marks    recent[model.DashWatermark]
+	scopes   recent[scopeReading]
+	overdues recent[map[int64]int64]
+	children recent[[]model.ScopeNode]
+	cats     recent[[]model.Category]
+}
+
+// scopeReading is a scope's name and place in the tree.
+type scopeReading struct {
+	name string
+	anc  model.Ancestry
 }
 
 // categoriesTTL is how long the dashboards use a reading of the
@@ -59,18 +73,16 @@ const categoriesTTL = 30 * time.Second
 // categories returns every category, from a reading at most
 // categoriesTTL old.
 func (s *Service) categories(ctx context.Context) ([]model.Category, error) {
-	s.catMu.Lock()
-	defer s.catMu.Unlock()
-	now := s.clock.Now()
-	if s.cats != nil && now.Sub(s.catsAt) < categoriesTTL && !now.Before(s.catsAt) {
-		return s.cats, nil
-	}
-	cats, err := model.Categories(ctx, s.db, true)
-	if err != nil {
-		return nil, err
-	}
-	s.cats, s.catsAt = cats, now
-	return cats, nil
+	return s.cats.get("", s.clock.Now(), categoriesTTL, func() ([]model.Category, error) {
+		return model.Categories(ctx, s.db, true)
+	})
+}
+
+// mark returns the watermark, from a reading at most Fresh old.
+func (s *Service) mark(ctx context.Context) (model.DashWatermark, error) {
+	return s.marks.get("", s.clock.Now(), s.opts.Fresh, func() (model.DashWatermark, error) {
+		return model.Watermark(ctx, s.db, watermark)
+	})
 }
 
 // New returns the service.
@@ -80,6 +92,9 @@ func New(db *gorm.DB, clock service.Clock, opts Options) *Service {
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 5000
+	}
+	if opts.Fresh <= 0 {
+		opts.Fresh = 2 * time.Second
 	}
 	log := opts.Log
 	if log == nil {
