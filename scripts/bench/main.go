@@ -310,9 +310,12 @@ func run(o options) error {
 	}
 
 	var samps []*sampler
+	var pids []int
 	for _, s := range srvs {
 		samps = append(samps, startSampler(s.cmd.Process.Pid, "http://"+s.addr+"/metrics"))
+		pids = append(pids, s.cmd.Process.Pid)
 	}
+	cpu := newCPUWatch(pids, o.mysqlDSN != "")
 	var idsMu sync.Mutex
 	var redIDs, baseIDs []int64
 	pick := func(ids []int64, w, i int) int64 {
@@ -343,7 +346,9 @@ func run(o options) error {
 		if server == "redprop" {
 			watch.begin(name)
 		}
+		cpu.begin()
 		figs := c.phase(name, server, conns, o.dur, work)
+		rep.CPU = append(rep.CPU, cpu.end(name, server, figs))
 		if server == "redprop" {
 			if f := watch.end(); f != nil {
 				rep.DB = append(rep.DB, *f)

@@ -37,8 +37,9 @@ type Report struct {
 	Breaches     *Breaches     `json:"breaches,omitempty"`
 	Pushes       *Pushes       `json:"pushes,omitempty"`
 	// WarmupSeconds of the mixed load ran unmeasured before the phases.
-	WarmupSeconds float64     `json:"warmup_seconds"`
-	DB            []DBFigures `json:"database,omitempty"`
+	WarmupSeconds float64      `json:"warmup_seconds"`
+	DB            []DBFigures  `json:"database,omitempty"`
+	CPU           []CPUFigures `json:"cpu,omitempty"`
 }
 
 // RollupFigures say how long the dashboards' first refresh took to count
@@ -189,6 +190,7 @@ func (r *Report) markdown() string {
 	if len(errs) > 0 {
 		b.WriteString("\nFirst error of each endpoint that had any:\n\n" + strings.Join(errs, "\n") + "\n")
 	}
+	b.WriteString(cpuMarkdown(r.CPU, r.Engine))
 	b.WriteString(dbMarkdown(r.DB, r.Figures))
 	s := r.Server
 	fmt.Fprintf(&b, "\n## Server\n\n- peak RSS (VmHWM): %.1f MB (target ≤ 200 MB); highest sampled RSS %.1f MB\n- peak goroutines (go_goroutines, sampled each second): %d\n"+
