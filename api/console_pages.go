@@ -45,14 +45,6 @@ func (cs *console) pageRoutes(in *gin.RouterGroup) {
 var beijing = time.FixedZone("CST", 8*3600)
 
 var (
-	stateNames = map[string]string{
-		model.StateSubmitted: "待核实", model.StateVerified: "待派单", model.StateDispatched: "已派单",
-		model.StateAccepted: "已接单", model.StateInProgress: "处理中", model.StateCompleted: "待验收",
-		model.StateConfirmed: "待评价", model.StateClosed: "已办结", model.StateRejected: "已驳回",
-		model.StateMerged: "已合并", model.StateCancelled: "已撤销",
-	}
-	levelNames = map[string]string{model.OrderLevelGrid: "网格", model.OrderLevelCommunity: "社区",
-		model.OrderLevelStreet: "街道", model.OrderLevelCity: "市级"}
 	actionNames = map[string]string{
 		"submit": "提交", "auto_dispatch": "自动派单", "verify": "核实", "reject": "驳回", "merge": "合并重复",
 		"resolve": "就地解决", "dispatch": "派单", "accept": "接单", "return": "退单", "assign": "指派",
@@ -85,8 +77,8 @@ func nameIn(m map[string]string) func(string) string {
 }
 
 var consoleFuncs = template.FuncMap{
-	"state":       nameIn(stateNames),
-	"level":       nameIn(levelNames),
+	"state":       nameIn(model.StateNames),
+	"level":       nameIn(model.LevelNames),
 	"act":         nameIn(actionNames),
 	"light":       nameIn(lightNames),
 	"callState":   nameIn(callNames),
@@ -252,10 +244,10 @@ func (cs *console) queueData(c *gin.Context, f queueFilter) (queueData, error) {
 		d.Queues = append(d.Queues, option{q.v, q.l})
 	}
 	for _, st := range order.AllStates {
-		d.States = append(d.States, option{st, stateNames[st]})
+		d.States = append(d.States, option{st, model.StateNames[st]})
 	}
 	for _, l := range []string{model.OrderLevelGrid, model.OrderLevelCommunity, model.OrderLevelStreet, model.OrderLevelCity} {
-		d.Levels = append(d.Levels, option{l, levelNames[l]})
+		d.Levels = append(d.Levels, option{l, model.LevelNames[l]})
 	}
 	if d.Categories, err = cs.h.Order.Categories(ctx, a, false); err != nil {
 		return d, err

@@ -12,3 +12,7 @@ func StepVersions() []int {
 	}
 	return vs
 }
+
+// OrderStates and OrderLevels are every state and level an order can be in.
+func OrderStates() []string { return orderStates }
+func OrderLevels() []string { return orderLevels }

@@ -37,6 +37,20 @@ const (
 	OrderLevelCity      = "city"
 )
 
+// StateNames and LevelNames are how the console's pages and the exports
+// name states and levels: what an order waits for, or how it ended. (A
+// push to a resident says what happened instead: the message package's
+// own words.)
+var (
+	StateNames = map[string]string{
+		StateSubmitted: "待核实", StateVerified: "待派单", StateDispatched: "待接单", StateAccepted: "已接单",
+		StateInProgress: "处理中", StateCompleted: "待验收", StateConfirmed: "待评价", StateClosed: "已办结",
+		StateRejected: "已驳回", StateMerged: "已合并", StateCancelled: "已撤销",
+	}
+	LevelNames = map[string]string{OrderLevelGrid: "网格", OrderLevelCommunity: "社区", OrderLevelStreet: "街道",
+		OrderLevelCity: "市级"}
+)
+
 // Handler kinds an order can be dispatched to.
 const (
 	HandlerFirm       = "firm"

@@ -275,3 +275,27 @@ func TestLookups(t *testing.T) {
 		t.Fatalf("no residency: %+v %v %v", r, found, err)
 	}
 }
+
+// Every state and level has the one name the console and the exports
+// show, and no two states share a name.
+func TestStateAndLevelNames(t *testing.T) {
+	seen := map[string]string{}
+	for _, st := range model.OrderStates() {
+		n := model.StateNames[st]
+		if n == "" {
+			t.Errorf("state %s has no name", st)
+		}
+		if other, dup := seen[n]; dup {
+			t.Errorf("states %s and %s are both %s", other, st, n)
+		}
+		seen[n] = st
+	}
+	if len(model.StateNames) != len(model.OrderStates()) {
+		t.Errorf("%d names for %d states", len(model.StateNames), len(model.OrderStates()))
+	}
+	for _, l := range model.OrderLevels() {
+		if model.LevelNames[l] == "" {
+			t.Errorf("level %s has no name", l)
+		}
+	}
+}

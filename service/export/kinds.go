@@ -46,14 +46,6 @@ func named(chinese, ascii string) func(Request, time.Time) (string, string) {
 
 // Names of states and levels in the sheets.
 var (
-	stateNames = map[string]string{
-		model.StateSubmitted: "待核实", model.StateVerified: "待派单", model.StateDispatched: "待接单",
-		model.StateAccepted: "已接单", model.StateInProgress: "处理中", model.StateCompleted: "待验收",
-		model.StateConfirmed: "待评价", model.StateClosed: "已关闭", model.StateRejected: "不予受理",
-		model.StateMerged: "已合并", model.StateCancelled: "已撤销",
-	}
-	levelNames = map[string]string{model.OrderLevelGrid: "网格", model.OrderLevelCommunity: "社区",
-		model.OrderLevelStreet: "街道", model.OrderLevelCity: "市级"}
 	channelNames = map[string]string{model.ChannelSelf: "居民自报", model.ChannelOnBehalf: "代报", model.ChannelPhone: "电话",
 		model.ChannelPatrol: "巡查上报", model.ChannelCall: "一键呼叫"}
 )
@@ -165,7 +157,7 @@ func buildDashboard(s *Service, ctx context.Context, a *service.Actor, r Request
 			return 0, err
 		}
 		for _, st := range order.AllStates {
-			if err := t.row(stateNames[st], f.ByState[st]); err != nil {
+			if err := t.row(model.StateNames[st], f.ByState[st]); err != nil {
 				return 0, err
 			}
 		}
@@ -356,7 +348,7 @@ func buildOrders(s *Service, ctx context.Context, a *service.Actor, r Request, b
 			if v.RatingOverall > 0 {
 				rating = v.RatingOverall
 			}
-			if err := t.row(v.Number, v.CreatedAt, v.CategoryName, stateNames[v.State], levelNames[v.Level],
+			if err := t.row(v.Number, v.CreatedAt, v.CategoryName, model.StateNames[v.State], model.LevelNames[v.Level],
 				channelName(v.Channel), v.CompoundName, v.GridName, place, v.Description, v.HandlerName, v.AssigneeName,
 				late, v.Breaches, ft.verified, ft.dispatched, ft.accepted, ft.completed, ft.confirmed, ft.rated, rating,
 				ft.steps); err != nil {
