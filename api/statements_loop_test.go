@@ -15,7 +15,7 @@ import (
 // the action's own read.
 func TestStatementsPerStep(t *testing.T) {
 	f := newOrderFixture(t)
-	budget := map[string]int64{"verify": 10, "dispatch": 11, "accept": 10, "assign": 11, "start": 8, "complete": 13, "confirm": 10, "rate": 9}
+	budget := map[string]int64{"verify": 9, "dispatch": 10, "accept": 9, "assign": 10, "start": 7, "complete": 12, "confirm": 9, "rate": 7}
 	steps := []struct {
 		who, action string
 		body        any

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -74,7 +75,7 @@ func (s *Service) askWeChat(ctx context.Context, userID int64, scene int, text s
 	if s.wx == nil {
 		return Verdict{}, errors.New("no WeChat client")
 	}
-	openID, err := model.OpenIDOf(ctx, s.db, userID)
+	openID, err := s.openIDs.of(ctx, s.db, userID)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("user %d: %w", userID, err)
 	}
@@ -231,4 +232,36 @@ func (r *Recheck) RecheckOnce(ctx context.Context) (int, error) {
 		}
 	}
 	return settled, nil
+}
+
+// openIDCache keeps the users' mini-program openids this instance has
+// read: a user gets one when created at their first login and keeps it,
+// so a kept openid is never stale. Users without one are not kept.
+type openIDCache struct {
+	mu sync.Mutex
+	m  map[int64]string
+}
+
+// openIDCacheMax bounds the openids kept; past it the cache starts afresh.
+const openIDCacheMax = 100_000
+
+// of is model.OpenIDOf through the cache.
+func (c *openIDCache) of(ctx context.Context, db *gorm.DB, userID int64) (string, error) {
+	c.mu.Lock()
+	id, ok := c.m[userID]
+	c.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id, err := model.OpenIDOf(ctx, db, userID)
+	if err != nil || id == "" {
+		return id, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= openIDCacheMax {
+		c.m = map[int64]string{}
+	}
+	c.m[userID] = id
+	c.mu.Unlock()
+	return id, nil
 }

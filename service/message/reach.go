@@ -80,7 +80,7 @@ func (s *Service) mpReachable(ctx context.Context, db *gorm.DB, kind string, use
 	if tpl.ID == "" {
 		return false, nil
 	}
-	openID, err := model.OpenIDOf(ctx, db, userID)
+	openID, err := s.openIDs.of(ctx, db, userID)
 	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return false, err
 	}

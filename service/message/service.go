@@ -248,6 +248,7 @@ type Service struct {
 
 	metrics counters
 	check   *breaker // of the text check a resident waits for
+	openIDs openIDCache
 
 	// Test hooks (export_test.go): afterSend runs between WeChat's answer
 	// and recording it and may simulate a crash there; onClaim sees every
