@@ -15,7 +15,7 @@ import (
 // the action's own read.
 func TestStatementsPerStep(t *testing.T) {
 	f := newOrderFixture(t)
-	budget := map[string]int64{"verify": 9, "dispatch": 10, "accept": 9, "assign": 10, "start": 7, "complete": 12, "confirm": 9, "rate": 7}
+	budget := map[string]int64{"verify": 8, "dispatch": 9, "accept": 8, "assign": 9, "start": 6, "complete": 11, "confirm": 8, "rate": 6}
 	steps := []struct {
 		who, action string
 		body        any

@@ -46,7 +46,7 @@ func TestStatementsPerRequest(t *testing.T) {
 	}
 	t.Run("submit", func(t *testing.T) {
 		got, sql := count(func() { submit() })
-		check(t, "submit", got, sql, 9)
+		check(t, "submit", got, sql, 8)
 	})
 	t.Run("detail", func(t *testing.T) {
 		got, sql := count(func() { f.get("resident", fmt.Sprintf("/api/v1/orders/%d", id)) })

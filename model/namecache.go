@@ -64,6 +64,16 @@ type NameCache struct {
 	// outlive the edit's Forget.
 	epochs map[string]uint64
 	gen    uint64
+	// cats are whole category rows (their budgets, flags and names):
+	// every submit and order step reads its category, and admins edit
+	// categories through the one path that calls Forget. Same staleness
+	// as the names.
+	cats map[int64]categoryEntry
+}
+
+type categoryEntry struct {
+	row Category
+	at  time.Time
 }
 
 type nameEntry struct {
@@ -114,7 +124,8 @@ func NewNameCache(db *gorm.DB, rdb redis.UniversalClient, o NameCacheOptions) *N
 	_, _ = rand.Read(b[:])
 	c := &NameCache{db: db, rdb: rdb, channel: o.Prefix + "names:forget", origin: hex.EncodeToString(b[:]),
 		ttl: o.TTL, max: o.Max, now: o.Now, log: o.Log, applied: o.Applied, ready: make(chan struct{}),
-		tables: map[string]bool{}, sets: map[string]map[int64]nameEntry{}, epochs: map[string]uint64{}}
+		tables: map[string]bool{}, sets: map[string]map[int64]nameEntry{}, epochs: map[string]uint64{},
+		cats: map[int64]categoryEntry{}}
 	for _, t := range nameTables() {
 		if name := c.tableOf(t); name != "" {
 			c.tables[name] = true
@@ -257,6 +268,11 @@ func (c *NameCache) drop(table string, ids []int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epochs[table]++
+	if table == categoriesTable {
+		for _, id := range ids {
+			delete(c.cats, id)
+		}
+	}
 	for key, set := range c.sets {
 		if !strings.HasPrefix(key, table+"(") {
 			continue
@@ -276,7 +292,40 @@ func (c *NameCache) clear() {
 	defer c.mu.Unlock()
 	c.gen++
 	clear(c.sets)
+	clear(c.cats)
 	c.size = 0
+}
+
+// categoriesTable is the categories' table name.
+const categoriesTable = "categories"
+
+// Category returns the category id, whole, from the cache or read
+// through db (ErrNotFound when there is none). A nil cache reads every
+// time.
+func (c *NameCache) Category(ctx context.Context, db *gorm.DB, id int64) (Category, error) {
+	if c == nil {
+		return ByID[Category](ctx, db, id)
+	}
+	c.mu.Lock()
+	e, ok := c.cats[id]
+	epoch, gen := c.epochs[categoriesTable], c.gen
+	c.mu.Unlock()
+	now := c.now()
+	if ok && now.Sub(e.at) < c.ttl && !now.Before(e.at) {
+		return e.row, nil
+	}
+	row, err := ByID[Category](ctx, db, id)
+	if err != nil {
+		return row, err
+	}
+	c.mu.Lock()
+	// Kept only if no forget or clear ran meanwhile: the row read may
+	// predate an edit that has since committed.
+	if c.epochs[categoriesTable] == epoch && c.gen == gen {
+		c.cats[id] = categoryEntry{row: row, at: now}
+	}
+	c.mu.Unlock()
+	return row, nil
 }
 
 // Ready is closed once Run has subscribed to the broadcasts.

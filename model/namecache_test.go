@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -44,27 +45,39 @@ func TestNameCacheForgetsRenamesOnEveryInstance(t *testing.T) {
 		}
 		return got[0][cat.ID][0]
 	}
-	if name(a) != "旧名" || name(b) != "旧名" {
+	// Whole category rows go the same way as their names.
+	minutes := func(c *model.NameCache) int {
+		t.Helper()
+		row, err := c.Category(ctx, db, cat.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return row.VerifyMinutes
+	}
+	if name(a) != "旧名" || name(b) != "旧名" || minutes(a) != 0 || minutes(b) != 0 {
 		t.Fatal("first reads")
+	}
+	if _, err := a.Category(ctx, db, cat.ID+1000); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("a missing category: %v", err)
 	}
 	n := dbtest.CountStatements(t, db)
 	n.Take()
 	n.On.Store(true)
-	_, _ = name(a), name(b)
+	_, _, _, _ = name(a), name(b), minutes(a), minutes(b)
 	n.On.Store(false)
 	if got, sql := n.Take(); got != 0 {
 		t.Fatalf("cached names cost %d statements: %q", got, sql)
 	}
 
-	if err := db.Model(&model.Category{}).Where("id = ?", cat.ID).Update("name", "新名").Error; err != nil {
+	if err := db.Model(&model.Category{}).Where("id = ?", cat.ID).Updates(map[string]any{"name": "新名", "verify_minutes": 30}).Error; err != nil {
 		t.Fatal(err)
 	}
-	if name(a) != "旧名" {
+	if name(a) != "旧名" || minutes(a) != 0 {
 		t.Fatal("the cache read the database although nothing was forgotten")
 	}
 	a.Forget(ctx, &model.Category{}, cat.ID)
-	if got := name(a); got != "新名" {
-		t.Fatalf("the renaming instance still says %q", got)
+	if got := name(a); got != "新名" || minutes(a) != 30 {
+		t.Fatalf("the renaming instance still says %q, %d minutes", got, minutes(a))
 	}
 	select {
 	case ids := <-applied:
@@ -74,7 +87,7 @@ func TestNameCacheForgetsRenamesOnEveryInstance(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the other instance never heard of the rename")
 	}
-	if got := name(b); got != "新名" {
-		t.Fatalf("the other instance still says %q", got)
+	if got := name(b); got != "新名" || minutes(b) != 30 {
+		t.Fatalf("the other instance still says %q, %d minutes", got, minutes(b))
 	}
 }

@@ -66,7 +66,7 @@ func (s *Service) Submit(ctx context.Context, a *service.Actor, in SubmitInput) 
 			return s.viewAfterWrite(ctx, a, o, err)
 		}
 	}
-	cat, err := model.ByID[model.Category](ctx, s.db, in.CategoryID)
+	cat, err := s.opts.Names.Category(ctx, s.db, in.CategoryID)
 	if err != nil {
 		if errors.Is(err, model.ErrNotFound) {
 			return View{}, false, errSubmitCategory

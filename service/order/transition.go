@@ -302,7 +302,7 @@ func (s *Service) take(ctx context.Context, by doer, id int64, action string, in
 
 // category is the category of an order.
 func (s *Service) category(ctx context.Context, db *gorm.DB, o model.Order) (model.Category, error) {
-	cat, err := model.ByID[model.Category](ctx, db, o.CategoryID)
+	cat, err := s.opts.Names.Category(ctx, db, o.CategoryID)
 	if err != nil {
 		return cat, fmt.Errorf("category of order %d: %w", o.ID, err)
 	}
