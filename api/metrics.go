@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"redprop/model"
 	"redprop/service"
 	"redprop/service/message"
 )
@@ -99,8 +98,10 @@ func (m httpMetrics) middleware() gin.HandlerFunc {
 }
 
 // messageCollector reads the delivery counts at each scrape. The outbox
-// totals (gauges) cover every instance; the process counters are this
-// instance's since start.
+// gauges count the rows still on their way or stuck, of every instance
+// (never the settled history, which a scrape must not read); what was
+// sent and skipped is in the process counters, this instance's since
+// start (sum them over instances).
 type messageCollector struct {
 	svc  *message.Service
 	desc map[string]*prometheus.Desc
@@ -111,12 +112,9 @@ func newMessageCollector(svc *message.Service) *messageCollector {
 		return prometheus.NewDesc("redprop_message_"+name, help, labels, nil)
 	}
 	return &messageCollector{svc: svc, desc: map[string]*prometheus.Desc{
-		"sent":           d("sent", "Pushes WeChat accepted (outbox rows sent, all instances), by channel.", "channel"),
-		"skipped":        d("skipped", "Pushes not sent (outbox rows skipped), by reason.", "reason"),
 		"failed":         d("failed", "Outbox rows now failed (to retry) or dead, by last error code.", "code"),
 		"dead":           d("dead", "Outbox rows that failed too often."),
 		"unknown":        d("unknown", "Outbox rows whose outcome was lost while sending (not sent again by default)."),
-		"stale":          d("stale", "Leases lost while sending, ever (unknown or resent)."),
 		"waiting":        d("waiting", "Outbox rows pending, failed to retry, or claimed."),
 		"sending":        d("sending", "Outbox rows being sent now."),
 		"lag":            d("outbox_lag_seconds", "Age of the oldest due outbox row not yet taken."),
@@ -145,7 +143,7 @@ func (m *messageCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	s, err := m.svc.MetricsSnapshot(ctx)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(m.desc["sent"], err)
+		ch <- prometheus.NewInvalidMetric(m.desc["waiting"], err)
 		return
 	}
 	gauge := func(name string, v float64, labels ...string) {
@@ -154,23 +152,11 @@ func (m *messageCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(name string, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(m.desc[name], prometheus.CounterValue, v, labels...)
 	}
-	for _, channel := range []string{model.ChannelMP, model.ChannelOA} { // both always shown
-		if _, ok := s.SentByChannel[channel]; !ok {
-			gauge("sent", 0, channel)
-		}
-	}
-	for channel, n := range s.SentByChannel {
-		gauge("sent", float64(n), channel)
-	}
-	for reason, n := range s.Skipped {
-		gauge("skipped", float64(n), reason)
-	}
 	for code, n := range s.Failed {
 		gauge("failed", float64(n), code)
 	}
 	gauge("dead", float64(s.Dead))
 	gauge("unknown", float64(s.Unknown))
-	gauge("stale", float64(s.Stale))
 	gauge("waiting", float64(s.Waiting))
 	gauge("sending", float64(s.Sending))
 	gauge("lag", s.Lag.Seconds())

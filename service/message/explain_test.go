@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"redprop/model"
+	"redprop/service/message"
 	"redprop/service/servicetest"
 )
 
@@ -81,4 +82,38 @@ func TestOutboxClaimReadsOneBatch(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a scrape counts the rows on their way, not the history", func(t *testing.T) {
+		svc, err := message.New(c.DB, c.Clock, nil, message.Config{Sandbox: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := servicetest.Capture(t, c.DB, "test:scrape", "outboxes")
+		m, err := svc.MetricsSnapshot(c.Ctx)
+		seen := stop()
+		c.DB.Callback().Query().Remove("test:scrape")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Everything but the 15,000 sent rows is on its way (the claimed
+		// rows of the rounds above count as waiting).
+		if m.Waiting != 4000+600+300+200+5 || m.Sent != 0 || len(m.Skipped) != 0 {
+			t.Fatalf("waiting %d, sent %d, skipped %v", m.Waiting, m.Sent, m.Skipped)
+		}
+		if len(seen) == 0 {
+			t.Fatal("no read of the outbox seen")
+		}
+		for _, st := range seen {
+			var read float64
+			for _, r := range servicetest.Analyze(t, sqlDB, st.SQL, st.Vars) {
+				if r["type"] == "ALL" {
+					t.Errorf("a scan of the whole outbox: %v\nsql: %s", r, st.SQL)
+				}
+				n, _ := strconv.ParseFloat(r["r_rows"], 64)
+				read += n
+			}
+			if read > 6000 {
+				t.Errorf("%v rows read for 5,105 on their way among 20,105: %s", read, st.SQL)
+			}
+		}
+	})
 }
