@@ -1,9 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +42,9 @@ func (cs *console) discloseRoutes(in *gin.RouterGroup) {
 	in.POST("/notices/:id/in-person/:household_id", cs.noticeInPerson)
 	in.GET("/notices/:id/not-reached.xlsx", cs.noticeExport)
 	in.GET("/disclosure", cs.boardPage)
-	in.POST("/disclosure/:compound_id/publish", cs.publishDisclosure)
+	// The form carries the receipts of its lines: a few files, each up to
+	// a photo's cap, besides the text of the form.
+	cs.h.bodies.handleRefusing(in, http.MethodPost, "/disclosure/:compound_id/publish", cs.publishLimit(), cs.fail, cs.publishDisclosure)
 	in.GET("/disclosures/:id", cs.versionPage)
 	in.POST("/disclosures/:id/countersign", cs.countersign)
 	in.GET("/disclosures/:id/receipts", cs.versionReceipts)
@@ -98,6 +106,10 @@ func init() {
 		return ""
 	}
 	consoleFuncs["inc"] = func(n int) int { return n + 1 }
+	consoleFuncs["maxFormFiles"] = func() int { return maxFormFiles }
+	consoleFuncs["lineFiles"] = func(prefix string, index int, keep []int64) lineFiles {
+		return lineFiles{Prefix: prefix, Index: index, Keep: keep}
+	}
 	consoleFuncs["dateOnly"] = func(t *time.Time) string {
 		if t == nil {
 			return ""
@@ -595,9 +607,18 @@ func (cs *console) boardPage(c *gin.Context) {
 	cs.render(c, http.StatusOK, "disclosure", cs.page(c, "三公开", "disclosure", d))
 }
 
-// formLine is one row of a form's table of lines.
+// formLine is one row of a form's table of lines; Attachments are those
+// of the line a correction starts from, kept unless unticked.
 type formLine struct {
 	Label, Amount, Unit, Basis, EffectiveOn, Detail string
+	Attachments                                     []int64
+}
+
+// lineFiles is the receipts cell of one row of a form's table.
+type lineFiles struct {
+	Prefix string
+	Index  int
+	Keep   []int64
 }
 
 // discForm is the form of a new version of one section: blank, or
@@ -635,7 +656,7 @@ func newDiscForm(compoundID int64, section string, from *disclosure.View) discFo
 			f.ExpenseTotal, f.Closing = disclosure.Yuan(from.ExpenseTotal.Decimal), disclosure.Yuan(from.Closing.Decimal)
 		}
 		for _, l := range from.Lines {
-			row := formLine{Label: l.Label, Unit: l.Unit, Basis: l.Basis, Detail: l.Detail}
+			row := formLine{Label: l.Label, Unit: l.Unit, Basis: l.Basis, Detail: l.Detail, Attachments: l.Attachments}
 			if s := decString(l.Amount, section); s != nil {
 				row.Amount = *s
 			}
@@ -664,10 +685,75 @@ func newDiscForm(compoundID int64, section string, from *disclosure.View) discFo
 	return f
 }
 
-// formLines reads a table of the form: rows named prefix_label,
-// prefix_amount … in order; a row left empty is no line.
-func formLines(c *gin.Context, prefix string) []disclosureLineRequest {
-	col := func(name string) []string { return c.PostFormArray(prefix + "_" + name) }
+// Receipts (票据) of a revenue report's lines come with its form, as a
+// multipart body: photos and PDFs, stored by the same service calls as
+// POST /api/v1/photos and /api/v1/documents, then named in the lines'
+// attachments as an API client names their ids.
+const (
+	// maxFormFiles is how many files one publish may carry; the route's
+	// body limit follows from it.
+	maxFormFiles = 9
+	// formMemory is how much of a multipart form is held in memory; the
+	// rest of its files wait in temporary files.
+	formMemory = 8 << 20
+)
+
+var (
+	errFormFiles = service.Invalid("too_many_files", fmt.Sprintf("每次发布最多附 %d 个文件，其余票据请在更正时补充", maxFormFiles))
+	errFileType  = service.Unsupported("unsupported_attachment", "附件仅支持照片（JPEG、PNG、WebP）或 PDF 文件")
+	errFileField = service.Invalid("bad_attachment_field", "只有收入、支出项目可以附加票据，请刷新页面后重新填写")
+	errFileForm  = service.Invalid("bad_multipart", "表单内容不完整，请刷新页面后重新提交")
+	errKeepID    = service.Invalid("bad_attachment_ids", "附件编号不正确，请刷新页面后重新填写")
+)
+
+// publishLimit is the publish form's body limit: its files at the photo
+// cap each, and the text of the form within the default limit.
+func (cs *console) publishLimit() int64 {
+	if cs.h.Photo == nil {
+		return cs.h.MaxBodyBytes
+	}
+	return maxFormFiles*cs.h.Photo.MaxBytes() + cs.h.MaxBodyBytes
+}
+
+// pubForm reads the tables of a publish form and the files of its lines.
+type pubForm struct {
+	c     *gin.Context
+	files map[string][]*multipart.FileHeader // by field; nil unless multipart
+	taken int                                // fields of files some line took
+}
+
+// readPubForm parses a multipart form (its fields are then read through
+// PostForm as an urlencoded one's) and counts its files.
+func readPubForm(c *gin.Context) (*pubForm, error) {
+	f := &pubForm{c: c}
+	if c.ContentType() != "multipart/form-data" {
+		return f, nil
+	}
+	if err := c.Request.ParseMultipartForm(formMemory); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return f, errBodyTooBig
+		}
+		return f, errFileForm.Wrap(err)
+	}
+	f.files = c.Request.MultipartForm.File
+	n := 0
+	for _, fhs := range f.files {
+		n += len(fhs)
+	}
+	if n > maxFormFiles {
+		return f, errFormFiles
+	}
+	return f, nil
+}
+
+// lines reads a table of the form: rows named prefix_label,
+// prefix_amount … in order; a row left empty is no line. With attach,
+// row i (counting every row the page drew, empty ones too) may keep
+// attachments by id in prefix_keep_i and add files in prefix_file_i;
+// files gives each line's files.
+func (f *pubForm) lines(prefix string, attach bool) (out []disclosureLineRequest, files [][]*multipart.FileHeader, err error) {
+	col := func(name string) []string { return f.c.PostFormArray(prefix + "_" + name) }
 	labels, amounts, units, bases, dates, details := col("label"), col("amount"), col("unit"), col("basis"), col("effective_on"), col("detail")
 	at := func(list []string, i int) string {
 		if i < len(list) {
@@ -675,31 +761,132 @@ func formLines(c *gin.Context, prefix string) []disclosureLineRequest {
 		}
 		return ""
 	}
-	var out []disclosureLineRequest
 	for i := range max(len(labels), len(amounts)) {
 		r := disclosureLineRequest{Label: at(labels, i), Amount: strings.TrimSpace(at(amounts, i)), Unit: at(units, i),
 			Basis: at(bases, i), EffectiveOn: at(dates, i), Detail: at(details, i)}
-		if strings.TrimSpace(r.Label+r.Amount+r.Unit+r.Basis+r.EffectiveOn+r.Detail) == "" {
+		var fhs []*multipart.FileHeader
+		if attach {
+			if r.AttachmentIDs, err = keptIDs(col("keep_" + strconv.Itoa(i))); err != nil {
+				return nil, nil, err
+			}
+			if fhs = f.files[prefix+"_file_"+strconv.Itoa(i)]; fhs != nil {
+				f.taken++
+			}
+		}
+		// A row with nothing but files is a line without a name: the
+		// service says so, rather than the files going nowhere.
+		if strings.TrimSpace(r.Label+r.Amount+r.Unit+r.Basis+r.EffectiveOn+r.Detail) == "" && len(fhs) == 0 {
 			continue
 		}
 		out = append(out, r)
+		files = append(files, fhs)
 	}
-	return out
+	return out, files, nil
+}
+
+func keptIDs(raw []string) ([]int64, error) {
+	var ids []int64
+	for _, s := range raw {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, errKeepID
+		}
+		ids = append(ids, n)
+	}
+	return ids, nil
+}
+
+// attachmentKind says which upload takes a file: by its name's
+// extension, else its declared type, else its first bytes; "" is
+// neither a photo nor a PDF.
+func attachmentKind(name, declared string, data []byte) string {
+	switch strings.ToLower(path.Ext(strings.ReplaceAll(name, `\`, "/"))) {
+	case ".pdf":
+		return "pdf"
+	case ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp":
+		return "photo"
+	case "":
+	default:
+		return ""
+	}
+	mt, _, _ := mime.ParseMediaType(declared)
+	if mt == "application/pdf" || (!strings.HasPrefix(mt, "image/") && bytes.HasPrefix(data, []byte("%PDF-"))) {
+		return "pdf"
+	}
+	return "photo"
+}
+
+// upload stores one file of the form as the API would, read one byte
+// over the cap so that the service tells an oversized one apart. A
+// refusal names the file: the form may carry several.
+func (cs *console) upload(c *gin.Context, fh *multipart.FileHeader) (int64, error) {
+	file, err := fh.Open()
+	if err != nil {
+		return 0, errFileForm.Wrap(err)
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, cs.h.Photo.MaxBytes()+1))
+	if err != nil {
+		return 0, errFileForm.Wrap(err)
+	}
+	ct := fh.Header.Get("Content-Type")
+	var p model.Photo
+	switch attachmentKind(fh.Filename, ct, data) {
+	case "pdf":
+		p, err = cs.h.Photo.UploadPDF(c.Request.Context(), actor(c), fh.Filename, ct, data)
+	case "photo":
+		p, err = cs.h.Photo.Upload(c.Request.Context(), actor(c), fh.Filename, ct, data)
+	default:
+		err = errFileType
+	}
+	var se *service.Error
+	if errors.As(err, &se) {
+		named := *se
+		named.Message = "「" + fh.Filename + "」" + se.Message
+		return 0, &named
+	}
+	return p.ID, err
 }
 
 // publishDisclosure is POST /api/v1/compounds/{id}/disclosures from a
-// section's form.
+// section's form. Its files are stored once the form's own checks pass,
+// just before the version is published.
 func (cs *console) publishDisclosure(c *gin.Context) {
 	id, ok := cs.id(c, "compound_id")
 	if !ok {
 		return
 	}
+	form, err := readPubForm(c)
+	if err != nil {
+		cs.fail(c, err)
+		return
+	}
 	req := publishDisclosureRequest{Section: c.PostForm("section"), Reason: c.PostForm("reason"), Note: c.PostForm("note"),
 		ServiceLevel: c.PostForm("service_level"), CommunityPhone: c.PostForm("community_phone"),
 		StreetPhone: c.PostForm("street_phone"), Period: c.PostForm("period"), Opening: c.PostForm("opening"),
-		IncomeTotal: c.PostForm("income_total"), ExpenseTotal: c.PostForm("expense_total"), Closing: c.PostForm("closing"),
-		Items: formLines(c, "item"), Fees: formLines(c, "fee"), Charges: formLines(c, "charge"),
-		Income: formLines(c, "income"), Expenses: formLines(c, "expense")}
+		IncomeTotal: c.PostForm("income_total"), ExpenseTotal: c.PostForm("expense_total"), Closing: c.PostForm("closing")}
+	// Only revenue lines keep attachments: the service drops those of
+	// the other sections.
+	var incomeFiles, expenseFiles [][]*multipart.FileHeader
+	for _, t := range []struct {
+		prefix string
+		dst    *[]disclosureLineRequest
+		files  *[][]*multipart.FileHeader
+	}{{"item", &req.Items, nil}, {"fee", &req.Fees, nil}, {"charge", &req.Charges, nil},
+		{"income", &req.Income, &incomeFiles}, {"expense", &req.Expenses, &expenseFiles}} {
+		var files [][]*multipart.FileHeader
+		if *t.dst, files, err = form.lines(t.prefix, t.files != nil); err != nil {
+			cs.fail(c, err)
+			return
+		}
+		if t.files != nil {
+			*t.files = files
+		}
+	}
+	if form.taken != len(form.files) {
+		cs.fail(c, errFileField)
+		return
+	}
 	if raw := c.PostForm("corrects_id"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 0 {
@@ -716,7 +903,6 @@ func (cs *console) publishDisclosure(c *gin.Context) {
 		Note: req.Note, ServiceLevel: req.ServiceLevel, CommunityPhone: req.CommunityPhone, StreetPhone: req.StreetPhone,
 		Period: req.Period, Opening: strings.TrimSpace(req.Opening), IncomeTotal: strings.TrimSpace(req.IncomeTotal),
 		ExpenseTotal: strings.TrimSpace(req.ExpenseTotal), Closing: strings.TrimSpace(req.Closing), IdemKey: c.PostForm("key")}
-	var err error
 	for _, g := range []struct {
 		dst *[]disclosure.LineInput
 		src []disclosureLineRequest
@@ -724,6 +910,21 @@ func (cs *console) publishDisclosure(c *gin.Context) {
 		if *g.dst, err = disclosureLines(g.src); err != nil {
 			cs.fail(c, err)
 			return
+		}
+	}
+	for _, g := range []struct {
+		lines []disclosure.LineInput
+		files [][]*multipart.FileHeader
+	}{{in.Income, incomeFiles}, {in.Expenses, expenseFiles}} {
+		for i, fhs := range g.files {
+			for _, fh := range fhs {
+				pid, err := cs.upload(c, fh)
+				if err != nil {
+					cs.fail(c, err)
+					return
+				}
+				g.lines[i].Attachments = append(g.lines[i].Attachments, pid)
+			}
 		}
 	}
 	v, _, err := cs.h.Disclosure.Publish(c.Request.Context(), actor(c), in)

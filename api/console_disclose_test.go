@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -366,4 +368,129 @@ func TestConsoleCanPages(t *testing.T) {
 			t.Errorf("%s: notices/disclosure %v, want %v", who, got, want)
 		}
 	}
+}
+
+// receiptPDF is a whole PDF with nothing active in it, as a scanner
+// writes a receipt.
+var receiptPDF = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+
+// The receipts of a revenue report attached from the console's form: a
+// PDF and a photo on one line, stored as the API stores uploads, named in
+// the line the API answers and served from the version page; a
+// correction keeps what is left ticked. Every bad file is refused in the
+// flash area and publishes nothing.
+func TestConsoleDisclosureReceipts(t *testing.T) {
+	f := newOrderFixture(t)
+	comp := f.city.Compounds[0]
+	m := f.console()
+	m.logIn(f, "manager")
+	publish := fmt.Sprintf("/console/disclosure/%d/publish", comp.ID)
+
+	p := m.must(http.StatusOK, m.get("/console/disclosure"), "board page")
+	for _, want := range []string{`hx-encoding="multipart/form-data"`, `name="income_file_0"`, `name="income_file_2"`,
+		`name="expense_file_0"`, `accept="image/jpeg,image/png,image/webp,application/pdf,.pdf" multiple`} {
+		if !strings.Contains(p.Body, want) {
+			t.Fatalf("the revenue form lacks %s", want)
+		}
+	}
+	if strings.Contains(p.Body, `name="fee_file_`) || strings.Contains(p.Body, `name="item_file_`) {
+		t.Fatal("lines whose attachments the service drops are offered files")
+	}
+	versions := func() int {
+		t.Helper()
+		r := f.get("manager", fmt.Sprintf("/api/v1/compounds/%d/disclosures?history=true", comp.ID))
+		return len(r["items"].([]any))
+	}
+
+	t.Run("bad files are refused in the flash; nothing is published", func(t *testing.T) {
+		before := versions()
+		form := revenueForm()
+		refused(t, m.postFiles(publish, form, formFile{"income_file_0", "票据.pdf", "application/pdf", []byte("这不是 PDF，只是改了扩展名的文本文件")}),
+			http.StatusUnsupportedMediaType, "「票据.pdf」仅支持 PDF 格式的文件")
+		refused(t, m.postFiles(publish, form, formFile{"income_file_0", "说明.txt", "text/plain", []byte("收据")}),
+			http.StatusUnsupportedMediaType, "附件仅支持照片（JPEG、PNG、WebP）或 PDF 文件")
+		big := append(append([]byte{}, receiptPDF[:len(receiptPDF)-6]...), bytes.Repeat([]byte(" "), testMaxPhotoBytes)...)
+		refused(t, m.postFiles(publish, form, formFile{"expense_file_0", "大.pdf", "application/pdf", append(big, "%%EOF\n"...)}),
+			http.StatusRequestEntityTooLarge, "文件不能超过")
+		var ten []formFile
+		for i := range 10 {
+			ten = append(ten, formFile{"income_file_0", fmt.Sprintf("%d.pdf", i), "application/pdf", receiptPDF})
+		}
+		refused(t, m.postFiles(publish, form, ten...), http.StatusBadRequest, "每次发布最多附 9 个文件")
+		refused(t, m.postFiles(publish, feeForm(), formFile{"fee_file_0", "r.pdf", "application/pdf", receiptPDF}),
+			http.StatusBadRequest, "只有收入、支出项目可以附加票据")
+		refused(t, m.postFiles(publish, form, formFile{"income_file_9", "r.pdf", "application/pdf", receiptPDF}),
+			http.StatusBadRequest, "只有收入、支出项目可以附加票据")
+		// Files on a row with nothing else: a line without a name.
+		refused(t, m.postFiles(publish, form, formFile{"income_file_3", "r.pdf", "application/pdf", receiptPDF}),
+			http.StatusBadRequest, "第 4 行收入项目名称")
+		// A body over the route's limit is refused before it is read.
+		req := httptest.NewRequest(http.MethodPost, publish, strings.NewReader(""))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+		req.ContentLength = 10*testMaxPhotoBytes + f.deps.MaxBodyBytes + 1
+		refused(t, m.do(req, "HX-Request", "true"), http.StatusRequestEntityTooLarge, "请求内容过大")
+		if n := versions(); n != before {
+			t.Fatalf("a refused form published: %d versions, %d before", n, before)
+		}
+	})
+
+	png := photoPNG(t)
+	id := redirected(t, m.postFiles(publish, revenueForm(),
+		formFile{"income_file_0", "门禁发票.pdf", "application/pdf", receiptPDF},
+		formFile{"income_file_0", "收据.png", "image/png", png}), "/console/disclosures/")
+	v := f.get("manager", "/api/v1/disclosures/"+id)
+	lines := v["lines"].([]any)
+	var ids []string
+	for _, a := range lines[0].(map[string]any)["attachments"].([]any) {
+		ids = append(ids, fmt.Sprint(orderNum(a.(map[string]any)["id"])))
+	}
+	if lines[0].(map[string]any)["label"] != "电梯广告" || len(ids) != 2 {
+		t.Fatalf("the line as the API reads it: %v", lines[0])
+	}
+	for i, l := range lines[1:] {
+		if n := len(l.(map[string]any)["attachments"].([]any)); n != 0 {
+			t.Fatalf("line %d got %d attachments", i+1, n)
+		}
+	}
+	page := m.must(http.StatusOK, m.get("/console/disclosures/"+id), "version page")
+	for i, want := range []struct{ mime, head string }{{"application/pdf", "%PDF-"}, {"image/png", "\x89PNG"}} {
+		link := "/console/disclosures/" + id + "/attachments/" + ids[i]
+		if !strings.Contains(page.Body, `href="`+link+`"`) {
+			t.Fatalf("the version page does not link %s", link)
+		}
+		got := m.must(http.StatusOK, m.get(link), "attachment")
+		if got.Header.Get("Content-Type") != want.mime || !strings.HasPrefix(got.Body, want.head) {
+			t.Fatalf("%s answered %v %.20q", link, got.Header, got.Body)
+		}
+	}
+	// The correction form offers both, ticked, on the first income row.
+	for _, pid := range ids {
+		if !strings.Contains(page.Body, `name="income_keep_0" value="`+pid+`" checked`) {
+			t.Fatalf("the correction form does not keep attachment %s", pid)
+		}
+	}
+
+	t.Run("a correction keeps the attachments left ticked and adds new ones", func(t *testing.T) {
+		fix := revenueForm()
+		fix.Set("corrects_id", id)
+		fix.Set("reason", "补充维修票据，删去重复的收据照片")
+		fix.Set("income_keep_0", ids[0])
+		fixed := redirected(t, m.postFiles(publish, fix, formFile{"expense_file_0", "维修发票.pdf", "", receiptPDF}), "/console/disclosures/")
+		lines := f.get("manager", "/api/v1/disclosures/"+fixed)["lines"].([]any)
+		first, last := lines[0].(map[string]any)["attachments"].([]any), lines[3].(map[string]any)["attachments"].([]any)
+		if len(first) != 1 || fmt.Sprint(orderNum(first[0].(map[string]any)["id"])) != ids[0] || len(last) != 1 {
+			t.Fatalf("after the correction: %v / %v", first, last)
+		}
+		if got := m.get(fmt.Sprintf("/console/disclosures/%s/attachments/%v", fixed, orderNum(last[0].(map[string]any)["id"]))); got.Status != http.StatusOK ||
+			got.Header.Get("Content-Type") != "application/pdf" {
+			t.Fatalf("the new receipt: %d %v", got.Status, got.Header)
+		}
+	})
+
+	t.Run("an urlencoded post still publishes", func(t *testing.T) {
+		id := redirected(t, m.post(publish, feeForm()), "/console/disclosures/")
+		if v := f.get("manager", "/api/v1/disclosures/"+id); v["section"] != "fees" {
+			t.Fatalf("fees: %v", v)
+		}
+	})
 }

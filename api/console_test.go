@@ -1,14 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"strings"
@@ -56,6 +59,50 @@ func (b *browser) send(method, path string, form url.Values, headers ...string) 
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return b.do(req, headers...)
+}
+
+// formFile is a file a multipart post attaches under a field.
+type formFile struct {
+	Field, Name, Type string
+	Data              []byte
+}
+
+// postFiles posts a form as htmx does with hx-encoding="multipart/form-data".
+func (b *browser) postFiles(path string, form url.Values, files ...formFile) consoleResp {
+	b.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, vs := range form {
+		for _, v := range vs {
+			if err := w.WriteField(k, v); err != nil {
+				b.t.Fatal(err)
+			}
+		}
+	}
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, f.Field, f.Name))
+		if f.Type != "" {
+			h.Set("Content-Type", f.Type)
+		}
+		part, err := w.CreatePart(h)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		part.Write(f.Data)
+	}
+	w.Close()
+	req := httptest.NewRequest(http.MethodPost, path, &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	return b.do(req, "HX-Request", "true")
+}
+
+// do sends a request with the browser's cookies (and on a post its CSRF
+// token) and keeps the cookies and token of the answer.
+func (b *browser) do(req *http.Request, headers ...string) consoleResp {
+	b.t.Helper()
+	method := req.Method
 	for _, c := range b.cookies {
 		req.AddCookie(c)
 	}

@@ -105,25 +105,36 @@ func logRequests(log *slog.Logger) gin.HandlerFunc {
 // wrapped exactly once.
 type bodyLimits struct {
 	def   int64
-	route map[string]int64 // "POST /api/v1/photos" → limit; written only while routes are registered
+	route map[string]routeLimit // "POST /api/v1/photos" → limit; written only while routes are registered
+}
+
+type routeLimit struct {
+	n int64
+	// refuse answers a body over the limit in the route's own way (the
+	// console's flash area); nil is the API's envelope.
+	refuse func(*gin.Context, error)
 }
 
 func newBodyLimits(def int64) *bodyLimits {
-	return &bodyLimits{def: def, route: map[string]int64{}}
+	return &bodyLimits{def: def, route: map[string]routeLimit{}}
 }
 
 // middleware refuses bodies over the route's limit.
 func (l *bodyLimits) middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		n, ok := l.route[c.Request.Method+" "+c.FullPath()]
+		r, ok := l.route[c.Request.Method+" "+c.FullPath()]
 		if !ok {
-			n = l.def
+			r.n = l.def
 		}
-		if c.Request.ContentLength > n {
+		if c.Request.ContentLength > r.n {
+			if r.refuse != nil {
+				r.refuse(c, errBodyTooBig)
+				return
+			}
 			fail(c, errBodyTooBig)
 			return
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, r.n)
 		c.Next()
 	}
 }
@@ -131,11 +142,17 @@ func (l *bodyLimits) middleware() gin.HandlerFunc {
 // handle registers a route whose body may be up to n bytes instead of the
 // default.
 func (l *bodyLimits) handle(g *gin.RouterGroup, method, relPath string, n int64, hs ...gin.HandlerFunc) {
+	l.handleRefusing(g, method, relPath, n, nil, hs...)
+}
+
+// handleRefusing is handle with the route's own answer to a body over
+// its limit.
+func (l *bodyLimits) handleRefusing(g *gin.RouterGroup, method, relPath string, n int64, refuse func(*gin.Context, error), hs ...gin.HandlerFunc) {
 	full := path.Join(g.BasePath(), relPath)
 	if strings.HasSuffix(relPath, "/") && !strings.HasSuffix(full, "/") {
 		full += "/"
 	}
-	l.route[method+" "+full] = n
+	l.route[method+" "+full] = routeLimit{n: n, refuse: refuse}
 	g.Handle(method, relPath, hs...)
 }
 

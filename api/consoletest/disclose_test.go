@@ -1,7 +1,13 @@
 package consoletest
 
 import (
+	"bytes"
+	"image"
+	"image/color"
+	pngenc "image/png"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -182,6 +188,94 @@ func TestCommunityPublishes(t *testing.T) {
 	run(t, ctx, "receipts shot", chromedp.ScrollIntoView(chromedp.CSS("#receipts")), screenshot(t, dir, "12-receipts"))
 	counts("correction", "/api/v1/disclosures/"+v2+"/receipts", false)
 
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors in the console:\n  %s", strings.Join(errs, "\n  "))
+	}
+}
+
+// A firm manager's revenue report with its receipts in the sandbox
+// console: a PDF and a photo attached to one income line with the line's
+// file input, published; the version page links both, they download as
+// what they are, and the API names them in the line.
+func TestManagerDisclosesReceipts(t *testing.T) {
+	chromium(t)
+	s := startServer(t)
+	ctx, jsErrors := browser(t)
+	dir := shots(t)
+	files := t.TempDir()
+	pdf, png := filepath.Join(files, "门禁发票.pdf"), filepath.Join(files, "收据.png")
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	img.Set(2, 2, color.RGBA{200, 30, 30, 255})
+	var buf bytes.Buffer
+	if err := pngenc.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(png, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pdf, []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "login as the manager",
+		chromedp.Navigate(s.base+"/console/login"),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-demo")),
+		chromedp.SetValue(chromedp.CSS("#person"), "sandbox:manager"),
+		chromedp.Click(chromedp.CSS("#confirm-demo")),
+		chromedp.WaitVisible(chromedp.CSS("#orders")),
+	)
+	token, _ := s.login(t, "manager")
+
+	var path string
+	run(t, ctx, "revenue form with receipts",
+		chromedp.Navigate(s.base+"/console/disclosure"),
+		chromedp.WaitVisible(chromedp.CSS("#pub-revenue")),
+		chromedp.Click(chromedp.CSS("#pub-revenue summary")),
+		into[any](nil, chromedp.Evaluate[any](`(() => {
+			const f = document.querySelector("#pub-revenue form");
+			const set = (name, i, v) => { f.querySelectorAll("[name=" + name + "]")[i].value = v; };
+			set("period", 0, "2026Q2"); set("opening", 0, "500.00"); set("income_total", 0, "1200.00");
+			set("expense_total", 0, "300.00"); set("closing", 0, "1400.00");
+			set("income_label", 0, "电梯广告"); set("income_amount", 0, "1200.00");
+			set("expense_label", 0, "门禁维修"); set("expense_amount", 0, "300.00");
+		})()`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#pub-revenue input[name=income_file_0]`), []string{pdf, png}),
+		chromedp.ScrollIntoView(chromedp.CSS(`#pub-revenue input[name=income_file_0]`)),
+		screenshot(t, dir, "13-receipts-form"),
+		chromedp.Click(chromedp.CSS("#pub-revenue button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#lines a.attachment")),
+		into(&path, chromedp.Evaluate[string](`location.pathname`)),
+		screenshot(t, dir, "14-receipts-version"),
+	)
+	id := strings.TrimPrefix(path, "/console/disclosures/")
+	var links []string
+	var types []string
+	run(t, ctx, "attachments",
+		into(&links, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#lines a.attachment")].map(a => a.getAttribute("href"))`)),
+		into(&types, chromedp.Evaluate[[]string](`Promise.all([...document.querySelectorAll("#lines a.attachment")].map(a =>
+			fetch(a.href).then(r => r.ok ? r.headers.get("Content-Type") : "HTTP " + r.status)))`, chromedp.EvalAwaitPromise)),
+	)
+	var v struct {
+		Lines []struct {
+			Label       string `json:"label"`
+			Attachments []struct {
+				ID int64 `json:"id"`
+			} `json:"attachments"`
+		} `json:"lines"`
+	}
+	if st := s.api(t, "GET", "/api/v1/disclosures/"+id, token, nil, &v); st != http.StatusOK {
+		t.Fatalf("the version through the API: %d", st)
+	}
+	if len(v.Lines) != 2 || v.Lines[0].Label != "电梯广告" || len(v.Lines[0].Attachments) != 2 || len(v.Lines[1].Attachments) != 0 {
+		t.Fatalf("the version's lines: %+v", v.Lines)
+	}
+	for i, a := range v.Lines[0].Attachments {
+		if want := "/console/disclosures/" + id + "/attachments/" + strconv.FormatInt(a.ID, 10); i >= len(links) || links[i] != want {
+			t.Fatalf("the page links %v, the API names %+v", links, v.Lines[0].Attachments)
+		}
+	}
+	if len(types) != 2 || types[0] != "application/pdf" || types[1] != "image/png" {
+		t.Fatalf("the attachments download as %v", types)
+	}
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors in the console:\n  %s", strings.Join(errs, "\n  "))
 	}
