@@ -243,6 +243,9 @@ func run(o options) error {
 	if err := buildRollups(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), rep); err != nil {
 		return fmt.Errorf("rollups: %w", err)
 	}
+	if err := buildScores(o.mysqlDSN, filepath.Join(dir, "data", "redprop.db"), rep); err != nil {
+		return fmt.Errorf("scores: %w", err)
+	}
 
 	var srvs []*server
 	defer func() {

@@ -40,6 +40,9 @@ type Report struct {
 	WarmupSeconds float64      `json:"warmup_seconds"`
 	DB            []DBFigures  `json:"database,omitempty"`
 	CPU           []CPUFigures `json:"cpu,omitempty"`
+	// Scores are the scheduler's scoring of the last closed periods, run
+	// before the load.
+	Scores []ScoreTiming `json:"scores_before_load,omitempty"`
 }
 
 // RollupFigures say how long the dashboards' first refresh took to count
@@ -167,6 +170,10 @@ func (r *Report) markdown() string {
 	if r.Rollup.Events > 0 {
 		fmt.Fprintf(&b, "Dashboard rollups counted from the whole timeline before the load: %d timeline rows in %.1f s (%d row writes).\n\n",
 			r.Rollup.Events, r.Rollup.Seconds, r.Rollup.Rows)
+	}
+	for _, sc := range r.Scores {
+		fmt.Fprintf(&b, "Scored before the load, as the scheduler does once per period: %s %s, %d rows, in %.1f s.\n\n",
+			sc.What, sc.Period, sc.Rows, sc.Seconds)
 	}
 	b.WriteString("## Ratios to the baseline\n\n| what | baseline req/s | redprop req/s | ratio | target | baseline p99 | redprop p99 |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.Ratios {
