@@ -265,6 +265,18 @@ func HouseholdsOfUser(ctx context.Context, db *gorm.DB, userID int64) ([]int64, 
 	return ids, Translate(err)
 }
 
+// UnreadInboxKeys returns which of keys name an unread inbox message of
+// the user.
+func UnreadInboxKeys(ctx context.Context, db *gorm.DB, userID int64, keys []string) ([]string, error) {
+	var out []string
+	if len(keys) == 0 {
+		return out, nil
+	}
+	err := db.WithContext(ctx).Model(&Message{}).Where("user_id = ? AND read_at IS NULL AND event_key IN ?", userID, keys).
+		Distinct().Pluck("event_key", &out).Error
+	return out, Translate(err)
+}
+
 // ReadInbox marks read the user's unread inbox message of event key.
 func ReadInbox(ctx context.Context, tx *gorm.DB, userID int64, key string, at time.Time) error {
 	return Translate(tx.WithContext(ctx).Model(&Message{}).Where("user_id = ? AND event_key = ? AND read_at IS NULL", userID, key).
@@ -295,14 +307,14 @@ func CountReceipts(ctx context.Context, db *gorm.DB, kind string, id int64, wher
 	return n, Translate(err)
 }
 
-// ReceiptsOf reads the receipts of a subject of the households given, by
-// id.
-func ReceiptsOf(ctx context.Context, db *gorm.DB, kind string, id int64, households []int64) ([]Receipt, error) {
+// ReceiptsOf reads, without locking, the receipts of subjects ids of one
+// kind of the households given, by id.
+func ReceiptsOf(ctx context.Context, db *gorm.DB, kind string, ids, households []int64) ([]Receipt, error) {
 	var out []Receipt
-	if len(households) == 0 {
+	if len(ids) == 0 || len(households) == 0 {
 		return out, nil
 	}
-	err := db.WithContext(ctx).Where("subject_kind = ? AND subject_id = ? AND household_id IN ?", kind, id, households).
+	err := db.WithContext(ctx).Where("subject_kind = ? AND subject_id IN ? AND household_id IN ?", kind, ids, households).
 		Order("id").Find(&out).Error
 	return out, Translate(err)
 }

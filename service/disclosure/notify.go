@@ -25,6 +25,7 @@ const SubjectDisclosure = "disclosure"
 type Receipts interface {
 	Deliver(ctx context.Context, tx *gorm.DB, subj receipt.Subject, scope receipt.Scope, opt receipt.Options) (receipt.Delivery, error)
 	Read(ctx context.Context, tx *gorm.DB, subj receipt.Subject, userID int64) ([]model.Receipt, error)
+	Unmarked(ctx context.Context, db *gorm.DB, subjs []receipt.Subject, userID int64, confirm bool) ([]receipt.Subject, error)
 	Tally(ctx context.Context, subj receipt.Subject, within []model.Place) (receipt.Tally, error)
 	NotReached(ctx context.Context, subj receipt.Subject, f receipt.Filter, p service.Page) (service.Paged[receipt.Door], error)
 	ExportNotReached(ctx context.Context, subj receipt.Subject, f receipt.Filter) (*receipt.Workbook, error)
@@ -68,13 +69,22 @@ func (s *Service) tell(ctx context.Context, tx *gorm.DB, d *model.Disclosure, c 
 // receipts of their households. Staff and firms reading leave no mark;
 // a version their household was not told of (published before they
 // moved in) neither.
+// Versions read already write nothing and open no transaction.
 func (s *Service) markRead(ctx context.Context, a *service.Actor, ids ...int64) error {
 	if s.receipts == nil || a == nil || len(ids) == 0 {
 		return nil
 	}
+	subjs := make([]receipt.Subject, len(ids))
+	for i, id := range ids {
+		subjs[i] = subject(id)
+	}
+	unread, err := s.receipts.Unmarked(ctx, s.db, subjs, a.UserID, false)
+	if err != nil || len(unread) == 0 {
+		return err
+	}
 	return model.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		for _, id := range ids {
-			if _, err := s.receipts.Read(ctx, tx, subject(id), a.UserID); err != nil && !errors.Is(err, receipt.ErrNotTold) {
+		for _, sj := range unread {
+			if _, err := s.receipts.Read(ctx, tx, sj, a.UserID); err != nil && !errors.Is(err, receipt.ErrNotTold) {
 				return err
 			}
 		}

@@ -2,9 +2,11 @@ package disclosure
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"redprop/model"
+	"redprop/model/dbtest"
 	"redprop/service"
 	"redprop/service/message"
 	"redprop/service/receipt"
@@ -54,8 +56,19 @@ func TestPublishingTellsEveryHousehold(t *testing.T) {
 		if _, err := s.Open(c.Ctx, reader, v.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Board(c.Ctx, reader, big.Compound.ID); err != nil { // a second read changes nothing
+		// A second read changes nothing, and writes nothing: no lock, no
+		// update, no transaction.
+		n := dbtest.CountStatements(t, c.DB)
+		n.On.Store(true)
+		if _, err := s.Board(c.Ctx, reader, big.Compound.ID); err != nil {
 			t.Fatal(err)
+		}
+		n.On.Store(false)
+		_, sql := n.Take()
+		for _, q := range sql {
+			if strings.Contains(q, "FOR UPDATE") || strings.HasPrefix(q, "UPDATE") || strings.HasPrefix(q, "INSERT") {
+				t.Fatalf("a second read of the board wrote: %s", q)
+			}
 		}
 		tl, err := s.Reach(c.Ctx, mgr, v.ID)
 		servicetest.Must(t, err)

@@ -145,7 +145,9 @@ func (s *Service) Metrics(ctx context.Context, a *service.Actor) (Metrics, error
 // index: a city's outbox holds millions of settled rows, and a scrape
 // every few seconds must not read them. Throughput is the process
 // counters' (Process), summed over instances by the scraper.
-func (s *Service) MetricsSnapshot(ctx context.Context) (Metrics, error) { return s.metricsNow(ctx, false) }
+func (s *Service) MetricsSnapshot(ctx context.Context) (Metrics, error) {
+	return s.metricsNow(ctx, false)
+}
 
 // liveStates are the outbox states a scrape counts.
 var liveStates = []string{model.OutboxPending, model.OutboxFailed, outboxClaimed, model.OutboxSending,

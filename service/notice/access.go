@@ -215,7 +215,7 @@ func (s *Service) standing(ctx context.Context, a *service.Actor, n model.Notice
 		if err != nil {
 			return st, err
 		}
-		if st.told, err = model.ReceiptsOf(ctx, s.db, model.SubjectNotice, n.ID, households); err != nil {
+		if st.told, err = model.ReceiptsOf(ctx, s.db, model.SubjectNotice, []int64{n.ID}, households); err != nil {
 			return st, err
 		}
 	}

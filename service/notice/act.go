@@ -41,6 +41,14 @@ func (s *Service) mark(ctx context.Context, a *service.Actor, id int64, confirm 
 	if len(st.told) == 0 {
 		return View{}, receipt.ErrNotTold
 	}
+	todo, err := s.receipts.Unmarked(ctx, s.db, []receipt.Subject{subject(id)}, a.UserID, confirm)
+	if err != nil {
+		return View{}, err
+	}
+	if len(todo) == 0 {
+		// Read (and confirmed) already: nothing to write.
+		return s.viewOf(ctx, n, st)
+	}
 	err = s.receipts.InTx(ctx, func(tx *gorm.DB) error {
 		var err error
 		if confirm {

@@ -1,11 +1,15 @@
 package notice_test
 
 import (
+	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"redprop/model"
+	"redprop/model/dbtest"
 	"redprop/service"
 	"redprop/service/message"
 	"redprop/service/notice"
@@ -104,8 +108,48 @@ func TestNoticeToFiveThousandHouseholds(t *testing.T) {
 			}
 			servicetest.Must(t, err)
 		}
+		// Opened again, read and confirmed already: nothing is written.
+		var again int64
+		for i, h := range big.Households[:60] {
+			if uid, ok := big.Resident[h.ID]; ok && i%3 == 0 {
+				again = uid
+				break
+			}
+		}
+		n := dbtest.CountStatements(t, e.DB)
+		n.On.Store(true)
+		for _, mark := range []func(context.Context, *service.Actor, int64) (notice.View, error){e.svc.Read, e.svc.Confirm} {
+			_, err := mark(e.Ctx, e.User(again), v.ID)
+			servicetest.Must(t, err)
+		}
+		n.On.Store(false)
+		_, sql := n.Take()
+		for _, q := range sql {
+			if strings.Contains(q, "FOR UPDATE") || strings.HasPrefix(q, "UPDATE") || strings.HasPrefix(q, "INSERT") {
+				t.Fatalf("opening a confirmed notice again wrote: %s", q)
+			}
+		}
+		// A second member of that household, whose own inbox message is
+		// still unread, opens it: the receipt has nothing new, the
+		// message is marked read.
+		var home model.Residency
+		servicetest.Must(t, e.DB.Where("user_id = ?", again).First(&home).Error)
+		other := model.User{DisplayName: "同户家属"}
+		servicetest.Must(t, e.DB.Create(&other).Error)
+		servicetest.Must(t, e.DB.Create(&model.Residency{UserID: other.ID, HouseholdID: home.HouseholdID, Relation: model.RelationFamily,
+			Ancestry: home.Ancestry}).Error)
+		key := "notice:" + strconv.FormatInt(v.ID, 10)
+		servicetest.Must(t, e.DB.Create(&model.Message{UserID: other.ID, Kind: "notice", Event: "notice.published", Title: "通知",
+			EventKey: &key}).Error)
+		_, err := e.svc.Read(e.Ctx, e.User(other.ID), v.ID)
+		servicetest.Must(t, err)
+		var msg model.Message
+		servicetest.Must(t, e.DB.Where("user_id = ? AND event_key = ?", other.ID, key).First(&msg).Error)
+		if msg.ReadAt == nil {
+			t.Fatal("the second member's inbox message stayed unread")
+		}
 		// The 40th household has nobody registered: the steward tells it.
-		_, err := e.svc.TellInPerson(e.Ctx, steward, v.ID, receipt.InPerson{HouseholdID: big.Households[39].ID, Note: "敲门告知户主"})
+		_, err = e.svc.TellInPerson(e.Ctx, steward, v.ID, receipt.InPerson{HouseholdID: big.Households[39].ID, Note: "敲门告知户主"})
 		servicetest.Must(t, err)
 		_, err = e.svc.TellInPerson(e.Ctx, steward, v.ID, receipt.InPerson{HouseholdID: big.Households[70].ID, Note: "电话告知"})
 		servicetest.Must(t, err)

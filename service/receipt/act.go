@@ -2,6 +2,7 @@ package receipt
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,50 @@ func (s *Service) Read(ctx context.Context, tx *gorm.DB, subj Subject, userID in
 // subject asks for confirmation is its capability's rule.
 func (s *Service) Confirm(ctx context.Context, tx *gorm.DB, subj Subject, userID int64) ([]model.Receipt, error) {
 	return s.mark(ctx, tx, subj, userID, true)
+}
+
+// Unmarked returns the subjects among subjs (of one kind) whose opening
+// by userID has something to record: a receipt of their households not
+// yet read (or, with confirm, not confirmed), or their own inbox message
+// of it still unread (another member of the household may have read the
+// receipt). It reads without locks, so a resident opening what they
+// have read already needs no transaction. Subjects their households were
+// not told of are left out.
+func (s *Service) Unmarked(ctx context.Context, db *gorm.DB, subjs []Subject, userID int64, confirm bool) ([]Subject, error) {
+	if len(subjs) == 0 {
+		return nil, nil
+	}
+	households, err := model.HouseholdsOfUser(ctx, db, userID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(subjs))
+	keys := make([]string, len(subjs))
+	for i, sj := range subjs {
+		ids[i], keys[i] = sj.ID, sj.Key()
+	}
+	rs, err := model.ReceiptsOf(ctx, db, subjs[0].Kind, ids, households)
+	if err != nil {
+		return nil, err
+	}
+	told, open := map[int64]bool{}, map[int64]bool{}
+	for _, r := range rs {
+		told[r.SubjectID] = true
+		if r.ReadAt == nil || (confirm && !r.Confirmed) {
+			open[r.SubjectID] = true
+		}
+	}
+	unread, err := model.UnreadInboxKeys(ctx, db, userID, keys)
+	if err != nil {
+		return nil, err
+	}
+	var out []Subject
+	for i, sj := range subjs {
+		if told[sj.ID] && (open[sj.ID] || slices.Contains(unread, keys[i])) {
+			out = append(out, sj)
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) mark(ctx context.Context, tx *gorm.DB, subj Subject, userID int64, confirm bool) ([]model.Receipt, error) {
