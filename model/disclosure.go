@@ -141,6 +141,29 @@ func LatestDisclosure(ctx context.Context, db *gorm.DB, compoundID int64, sectio
 	return rows[0], true, nil
 }
 
+// LatestDisclosures returns the newest version of each chain of a
+// compound among the sections and periods given, in one statement, keyed
+// by section + "\x00" + period (id, section, period and version only).
+func LatestDisclosures(ctx context.Context, db *gorm.DB, compoundID int64, sections, periods []string) (map[string]Disclosure, error) {
+	out := map[string]Disclosure{}
+	if len(sections) == 0 {
+		return out, nil
+	}
+	var rows []Disclosure
+	err := db.WithContext(ctx).Select("id", "section", "period", "version").
+		Where("compound_id = ? AND section IN ? AND period IN ?", compoundID, sections, periods).Find(&rows).Error
+	if err != nil {
+		return nil, Translate(err)
+	}
+	for _, r := range rows {
+		key := r.Section + "\x00" + r.Period
+		if l, ok := out[key]; !ok || r.Version > l.Version {
+			out[key] = r
+		}
+	}
+	return out, nil
+}
+
 // DisclosureChain lists every version of a chain, oldest first.
 func DisclosureChain(ctx context.Context, db *gorm.DB, compoundID int64, section, period string) ([]Disclosure, error) {
 	var rows []Disclosure

@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"redprop/model"
+	"redprop/model/dbtest"
 	"redprop/service"
 	"redprop/service/servicetest"
 )
@@ -521,5 +522,47 @@ func TestRacingCorrectionsOneWins(t *testing.T) {
 	c.DB.Model(&model.DisclosureLine{}).Count(&lines)
 	if won != 1 || lost != 1 || n != 2 || lines != 8 {
 		t.Fatalf("won %d lost %d versions %d lines %d", won, lost, n, lines)
+	}
+}
+
+// A page of the board's history costs the same statements whatever the
+// number of periods and versions on it: where each version stands in its
+// chain is read in one statement, not one per period.
+func TestHistoryPageStatementsDoNotGrow(t *testing.T) {
+	c, s := newCity(t)
+	mgr := c.Actor("manager")
+	publish := func(period string) {
+		t.Helper()
+		in := revenueInput(c)
+		in.Period = period
+		_, _, err := s.Publish(c.Ctx, mgr, in)
+		servicetest.Must(t, err)
+	}
+	n := dbtest.CountStatements(t, c.DB)
+	count := func() (int64, int) {
+		t.Helper()
+		n.Take()
+		n.On.Store(true)
+		res, err := s.List(c.Ctx, mgr, c.Compounds[0].ID, ListFilter{History: true}, service.Page{Limit: 50})
+		n.On.Store(false)
+		servicetest.Must(t, err)
+		got, _ := n.Take()
+		return got, len(res.Items)
+	}
+	publish("2026Q1")
+	publish("2026Q2")
+	few, items := count()
+	if items != 2 {
+		t.Fatalf("%d versions listed, want 2", items)
+	}
+	for _, p := range []string{"2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q3", "2026-01", "2026-02"} {
+		publish(p)
+	}
+	many, items := count()
+	if items != 9 {
+		t.Fatalf("%d versions listed, want 9", items)
+	}
+	if many != few {
+		t.Fatalf("%d statements for 9 periods, %d for 2: a statement per period", many, few)
 	}
 }

@@ -65,21 +65,24 @@ func (s *Service) views(ctx context.Context, db *gorm.DB, c model.Compound, ds [
 	if err != nil {
 		return nil, err
 	}
-	latest := map[string]model.Disclosure{}
+	var sections, periods []string
+	for _, d := range ds {
+		if !slices.Contains(sections, d.Section) {
+			sections = append(sections, d.Section)
+		}
+		if !slices.Contains(periods, d.Period) {
+			periods = append(periods, d.Period)
+		}
+	}
+	latest, err := model.LatestDisclosures(ctx, db, c.ID, sections, periods)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]View, 0, len(ds))
 	for _, d := range ds {
-		key := d.Section + "\x00" + d.Period
-		l, ok := latest[key]
+		l, ok := latest[d.Section+"\x00"+d.Period]
 		if !ok {
-			var found bool
-			l, found, err = model.LatestDisclosure(ctx, db, c.ID, d.Section, d.Period)
-			if err != nil {
-				return nil, err
-			}
-			if !found {
-				l = d
-			}
-			latest[key] = l
+			l = d
 		}
 		out = append(out, View{Disclosure: d, Lines: lines[d.ID], CompoundName: c.Name, FirmName: firmNames[d.FirmID],
 			PublisherName: names[d.PublishedBy], SignerName: names[d.CountersignedBy],
