@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
 	"redprop/model"
@@ -18,15 +19,11 @@ import (
 // before the server starts, as the first refresh of an instance over an
 // existing history would, and records how long it took.
 func buildRollups(dsn, sqlitePath string, rep *Report) error {
-	db, err := model.Open(dsn, sqlitePath, logger.Discard)
+	db, closeDB, err := openSeeded(dsn, sqlitePath)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if d, err := db.DB(); err == nil {
-			d.Close()
-		}
-	}()
+	defer closeDB()
 	t0 := time.Now()
 	ctx := context.Background()
 	svc := dashboard.New(db, service.SystemClock{}, dashboard.Options{Batch: 5000})
@@ -50,6 +47,20 @@ func buildRollups(dsn, sqlitePath string, rep *Report) error {
 	fmt.Fprintf(os.Stderr, "\rrollups: %d timeline rows counted in %s\n", st.Events, time.Since(t0).Round(100*time.Millisecond))
 	rep.Rollup = RollupFigures{Events: st.Events, Rows: st.Rows, Seconds: time.Since(t0).Seconds()}
 	return err
+}
+
+// openSeeded opens the seeded database for work done before the server
+// starts; done closes it.
+func openSeeded(dsn, sqlitePath string) (db *gorm.DB, done func(), err error) {
+	db, err = model.Open(dsn, sqlitePath, logger.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, func() {
+		if d, err := db.DB(); err == nil {
+			d.Close()
+		}
+	}, nil
 }
 
 // officeClients is how many officials open dashboards at the same

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"redprop/model"
 	"redprop/service"
@@ -126,15 +125,11 @@ func scoreMarkdown(sf ScoreFigures, note string) string {
 // run under the first measured phases. The server's scheduler then finds
 // them done.
 func buildScores(dsn, sqlitePath string, rep *Report) error {
-	db, err := model.Open(dsn, sqlitePath, logger.Discard)
+	db, done, err := openSeeded(dsn, sqlitePath)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if d, err := db.DB(); err == nil {
-			d.Close()
-		}
-	}()
+	defer done()
 	ctx := context.Background()
 	svc := score.New(db, service.SystemClock{}, score.Options{Log: slog.New(slog.DiscardHandler)})
 	for _, kind := range []string{model.ScoreKindFirm, model.ScoreKindGridWorker} {
