@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"redprop/model"
 )
 
 // count reads a counter of the receipts' panel (id="c-…").
@@ -202,14 +204,21 @@ func revenueForm() url.Values {
 		"expense_label": {"公共设施维修", ""}, "expense_amount": {"3200.10", ""}, "expense_detail": {"2 号楼门禁更换", ""}}
 }
 
-func TestConsoleDisclosure(t *testing.T) {
-	f := newOrderFixture(t)
-	comp := f.city.Compounds[0]
-	m := f.console()
+// managerAtBoard logs the firm manager in and opens the 三公开 page of
+// the first compound; publish is its form's path.
+func managerAtBoard(t *testing.T) (f *orderFixture, comp model.Compound, m *browser, publish string, p consoleResp) {
+	t.Helper()
+	f = newOrderFixture(t)
+	comp = f.city.Compounds[0]
+	m = f.console()
 	m.logIn(f, "manager")
-	publish := fmt.Sprintf("/console/disclosure/%d/publish", comp.ID)
+	publish = fmt.Sprintf("/console/disclosure/%d/publish", comp.ID)
+	p = m.must(http.StatusOK, m.get("/console/disclosure"), "board page")
+	return f, comp, m, publish, p
+}
 
-	p := m.must(http.StatusOK, m.get("/console/disclosure"), "board page")
+func TestConsoleDisclosure(t *testing.T) {
+	f, comp, m, publish, p := managerAtBoard(t)
 	if !strings.Contains(p.Body, fmt.Sprintf(`<option value="%d" selected>%s</option>`, comp.ID, comp.Name)) ||
 		strings.Count(p.Body, "data-missing=") != 5 || !strings.Contains(p.Body, `id="pub-revenue"`) {
 		t.Fatalf("manager's board page: %s", p.Body[strings.Index(p.Body, "<main>"):])
@@ -380,13 +389,7 @@ var receiptPDF = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 // correction keeps what is left ticked. Every bad file is refused in the
 // flash area and publishes nothing.
 func TestConsoleDisclosureReceipts(t *testing.T) {
-	f := newOrderFixture(t)
-	comp := f.city.Compounds[0]
-	m := f.console()
-	m.logIn(f, "manager")
-	publish := fmt.Sprintf("/console/disclosure/%d/publish", comp.ID)
-
-	p := m.must(http.StatusOK, m.get("/console/disclosure"), "board page")
+	f, comp, m, publish, p := managerAtBoard(t)
 	for _, want := range []string{`hx-encoding="multipart/form-data"`, `name="income_file_0"`, `name="income_file_2"`,
 		`name="expense_file_0"`, `accept="image/jpeg,image/png,image/webp,application/pdf,.pdf" multiple`} {
 		if !strings.Contains(p.Body, want) {
