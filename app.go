@@ -264,6 +264,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	return api.NewRouter(api.Deps{
 		Log:            a.log,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
+		MaxInflight:    a.cfg.MaxInflight,
 		Ready:          a.ready,
 		Auth:           a.auth,
 		Org:            a.org,

@@ -181,3 +181,23 @@ func actor(c *gin.Context) *service.Actor {
 	act, _ := a.(*service.Actor)
 	return act
 }
+
+// inflight lets at most n requests through at once; the others wait in
+// the order they came (a channel's blocked senders are woken first in,
+// first out). A request whose client leaves while waiting is dropped as
+// cancelled. On a machine whose cores are saturated, a queue here keeps
+// the tail short: the requests let through share the CPU and the
+// database with fewer others, instead of all of them with everyone.
+func inflight(n int) gin.HandlerFunc {
+	slots := make(chan struct{}, n)
+	return func(c *gin.Context) {
+		select {
+		case slots <- struct{}{}:
+		case <-c.Request.Context().Done():
+			c.AbortWithStatus(statusClientClosed)
+			return
+		}
+		defer func() { <-slots }()
+		c.Next()
+	}
+}

@@ -40,6 +40,8 @@ type Deps struct {
 	// failed readiness. Nil discards them.
 	Log          *slog.Logger
 	MaxBodyBytes int64
+	// MaxInflight bounds the API requests served at once (0: none).
+	MaxInflight int
 	// Ready reports whether the database and Redis answer.
 	Ready func(ctx context.Context) error
 	// Metrics is the registry GET /metrics serves (nil: the router makes
@@ -117,6 +119,9 @@ func NewRouter(d Deps) *gin.Engine {
 	r.GET("/openapi.yaml", serveOpenAPI)
 
 	v1 := r.Group("/api/v1")
+	if d.MaxInflight > 0 {
+		v1.Use(inflight(d.MaxInflight))
+	}
 	authed := v1.Group("", requireAuth(d.Auth.Authenticate))
 	h.authRoutes(v1, authed)
 	h.orgRoutes(authed)

@@ -254,3 +254,16 @@ func TestPprofOffUnlessTurnedOn(t *testing.T) {
 		t.Fatalf("REDPROP_PPROF=true: %v %v", err, cfg.Pprof)
 	}
 }
+
+func TestMaxInflight(t *testing.T) {
+	if c := Default(); c.MaxInflight != 0 {
+		t.Fatalf("default %d, want 0 (no bound)", c.MaxInflight)
+	}
+	cfg, err := Load("", env(map[string]string{"REDPROP_MAX_INFLIGHT": "16"}))
+	if err != nil || cfg.MaxInflight != 16 {
+		t.Fatalf("%v %d", err, cfg.MaxInflight)
+	}
+	if _, err := Load("", env(map[string]string{"REDPROP_MAX_INFLIGHT": "-1"})); err == nil || !strings.Contains(err.Error(), "max_inflight") {
+		t.Fatalf("a negative bound: %v", err)
+	}
+}
