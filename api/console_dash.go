@@ -282,8 +282,5 @@ func (cs *console) exportFile(c *gin.Context) {
 		cs.fail(c, err)
 		return
 	}
-	defer rc.Close()
-	c.Header("Content-Length", strconv.FormatInt(j.Bytes, 10)) // a download cut short shows as such
-	ascii := strings.ReplaceAll(j.Kind, "_", "-") + "-" + strconv.FormatInt(j.ID, 10) + ".xlsx"
-	cs.h.sendXLSX(c, j.Filename, ascii, readerTo{rc})
+	cs.h.sendExport(c, j, rc)
 }

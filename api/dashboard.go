@@ -355,6 +355,12 @@ func (h *handlers) downloadExport(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	h.sendExport(c, j, rc)
+}
+
+// sendExport writes out (and closes) the file of a finished job: the
+// API's download and the console's.
+func (h *handlers) sendExport(c *gin.Context, j model.ExportJob, rc io.ReadCloser) {
 	defer rc.Close()
 	c.Header("Content-Length", strconv.FormatInt(j.Bytes, 10)) // a download cut short shows as such
 	ascii := strings.ReplaceAll(j.Kind, "_", "-") + "-" + strconv.FormatInt(j.ID, 10) + ".xlsx"

@@ -162,7 +162,6 @@ func (w *chunkWriter) flush() error {
 // here), in one transaction: a job is done with its whole file or not at
 // all. False (and nothing kept) when the job was no longer running.
 func FinishExport(ctx context.Context, db *gorm.DB, id int64, cols map[string]any, write func(io.Writer) error) (bool, error) {
-	settled := false
 	err := InLongTx(ctx, db, 2*time.Minute, func(tx *gorm.DB) error {
 		if err := tx.Where("job_id = ?", id).Delete(&ExportChunk{}).Error; err != nil {
 			return err
@@ -180,9 +179,8 @@ func FinishExport(ctx context.Context, db *gorm.DB, id int64, cols map[string]an
 			return res.Error
 		}
 		if res.RowsAffected != 1 {
-			return errNotRunning
+			return errNotRunning // rolls the chunks back
 		}
-		settled = true
 		return nil
 	})
 	if errors.Is(err, errNotRunning) {
@@ -191,7 +189,7 @@ func FinishExport(ctx context.Context, db *gorm.DB, id int64, cols map[string]an
 	if err != nil {
 		return false, fmt.Errorf("finish export %d: %w", id, err)
 	}
-	return settled, nil
+	return true, nil
 }
 
 var errNotRunning = errors.New("export job no longer running")

@@ -41,7 +41,7 @@ func (s *Service) mark(ctx context.Context, a *service.Actor, id int64, confirm 
 	if len(st.told) == 0 {
 		return View{}, receipt.ErrNotTold
 	}
-	todo, err := s.receipts.Unmarked(ctx, s.db, []receipt.Subject{subject(id)}, a.UserID, confirm)
+	todo, err := receipt.UnmarkedOf(ctx, s.db, []receipt.Subject{subject(id)}, st.told, a.UserID, confirm)
 	if err != nil {
 		return View{}, err
 	}

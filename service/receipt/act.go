@@ -62,14 +62,19 @@ func (s *Service) Unmarked(ctx context.Context, db *gorm.DB, subjs []Subject, us
 		return nil, err
 	}
 	ids := make([]int64, len(subjs))
-	keys := make([]string, len(subjs))
 	for i, sj := range subjs {
-		ids[i], keys[i] = sj.ID, sj.Key()
+		ids[i] = sj.ID
 	}
 	rs, err := model.ReceiptsOf(ctx, db, subjs[0].Kind, ids, households)
 	if err != nil {
 		return nil, err
 	}
+	return UnmarkedOf(ctx, db, subjs, rs, userID, confirm)
+}
+
+// UnmarkedOf is Unmarked for a caller that has read the receipts rs of
+// userID's households for subjs already: only the inbox is read.
+func UnmarkedOf(ctx context.Context, db *gorm.DB, subjs []Subject, rs []model.Receipt, userID int64, confirm bool) ([]Subject, error) {
 	told, open := map[int64]bool{}, map[int64]bool{}
 	for _, r := range rs {
 		told[r.SubjectID] = true
@@ -77,13 +82,19 @@ func (s *Service) Unmarked(ctx context.Context, db *gorm.DB, subjs []Subject, us
 			open[r.SubjectID] = true
 		}
 	}
+	var keys []string
+	for _, sj := range subjs {
+		if told[sj.ID] && !open[sj.ID] {
+			keys = append(keys, sj.Key())
+		}
+	}
 	unread, err := model.UnreadInboxKeys(ctx, db, userID, keys)
 	if err != nil {
 		return nil, err
 	}
 	var out []Subject
-	for i, sj := range subjs {
-		if told[sj.ID] && (open[sj.ID] || slices.Contains(unread, keys[i])) {
+	for _, sj := range subjs {
+		if open[sj.ID] || (told[sj.ID] && slices.Contains(unread, sj.Key())) {
 			out = append(out, sj)
 		}
 	}
