@@ -313,7 +313,7 @@ type OrderQuery struct {
 	Overdue    *bool      // late at any step (overdue now, or breached before)
 	From, To   *time.Time // created in [From, To)
 	Before     int64      // ids below this (a cursor); 0 from the newest
-	Limit      int
+	Limit      int        // a page: required
 }
 
 // TreeColumn names the orders column holding a tree scope kind's id, ""
@@ -339,6 +339,9 @@ func TreeColumn(kind string) string {
 // Limit ids of the OR: a row of the answer is among the first Limit of
 // every part that holds it.
 func ListOrders(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error) {
+	if q.Limit <= 0 {
+		return nil, errors.New("model: a list of orders needs a limit")
+	}
 	states, ok := stateSet(q.States)
 	if !ok {
 		return nil, nil // the state sets have nothing in common
@@ -351,34 +354,22 @@ func ListOrders(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error)
 		return listOrdersOr(ctx, db, q)
 	}
 	if len(parts) == 1 {
-		var rows []Order
-		err := partQuery(db.WithContext(ctx), q, parts[0]).Find(&rows).Error
-		return rows, Translate(err)
+		return findOrders(partQuery(Prepared(db).WithContext(ctx), q, parts[0]).Select(orderColumns))
 	}
+	// The parts yield ids off their indexes alone; the first Limit of
+	// their merge are joined to their rows, so that one page of rows is
+	// read and sent, not a page per part.
 	sel := make([]string, len(parts))
 	subs := make([]any, len(parts))
-	var rows []Order
-	if q.Limit > 0 {
-		// The parts yield ids off their indexes alone; the first Limit
-		// of their merge are joined to their rows, so that one page of
-		// rows is read and sent, not a page per part.
-		for i, p := range parts {
-			sel[i] = fmt.Sprintf("SELECT id FROM (?) AS p%d", i)
-			subs[i] = partQuery(db, q, p).Select("id")
-		}
-		stmt := "SELECT o.* FROM (SELECT DISTINCT id FROM (" + strings.Join(sel, " UNION ALL ") +
-			") AS u ORDER BY id DESC LIMIT ?) AS t JOIN orders o ON o.id = t.id"
-		if err := db.WithContext(ctx).Raw(stmt, append(subs, q.Limit)...).Find(&rows).Error; err != nil {
-			return nil, Translate(err)
-		}
-	} else {
-		for i, p := range parts {
-			sel[i] = fmt.Sprintf("SELECT * FROM (?) AS p%d", i)
-			subs[i] = partQuery(db, q, p)
-		}
-		if err := db.WithContext(ctx).Raw(strings.Join(sel, " UNION ALL "), subs...).Find(&rows).Error; err != nil {
-			return nil, Translate(err)
-		}
+	for i, p := range parts {
+		sel[i] = fmt.Sprintf("SELECT id FROM (?) AS p%d", i)
+		subs[i] = partQuery(db, q, p).Select("id")
+	}
+	stmt := "SELECT o." + strings.Join(orderColumns, ", o.") + " FROM (SELECT DISTINCT id FROM (" + strings.Join(sel, " UNION ALL ") +
+		") AS u ORDER BY id DESC LIMIT ?) AS t JOIN orders o ON o.id = t.id"
+	rows, err := findOrders(Prepared(db).WithContext(ctx).Raw(stmt, append(subs, q.Limit)...))
+	if err != nil {
+		return nil, err
 	}
 	seen := make(map[int64]bool, len(rows))
 	out := rows[:0]
@@ -389,7 +380,7 @@ func ListOrders(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error)
 		}
 	}
 	slices.SortFunc(out, func(a, b Order) int { return cmp.Compare(b.ID, a.ID) })
-	if q.Limit > 0 && len(out) > q.Limit {
+	if len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
 	return out, nil
@@ -579,9 +570,7 @@ func listOrdersOr(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, erro
 	if !ok {
 		return nil, nil
 	}
-	var rows []Order
-	err := tx.Order("id DESC").Limit(q.Limit).Find(&rows).Error
-	return rows, Translate(err)
+	return findOrders(tx.Select(orderColumns).Order("id DESC").Limit(q.Limit))
 }
 
 // orderOrQuery is q as one query ORing its scopes, with its states and

@@ -36,13 +36,17 @@ func TestQueuesReadOnePagePerPart(t *testing.T) {
 	}
 	var seen []stmt
 	capturing := false
-	err := c.DB.Callback().Query().After("gorm:query").Register("test:capture_orders", func(tx *gorm.DB) {
+	capture := func(tx *gorm.DB) {
 		// Subqueries are built by dry runs of the same callbacks.
 		if s := tx.Statement.SQL.String(); capturing && !tx.DryRun && (strings.Contains(s, "FROM `orders`") || strings.Contains(s, "FROM orders ")) {
 			seen = append(seen, stmt{s, append([]any(nil), tx.Statement.Vars...)})
 		}
-	})
-	if err != nil {
+	}
+	// Orders are read as rows (model's own scan), other tables by Find.
+	if err := c.DB.Callback().Query().After("gorm:query").Register("test:capture_orders", capture); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DB.Callback().Row().After("gorm:row").Register("test:capture_orders", capture); err != nil {
 		t.Fatal(err)
 	}
 	sqlDB, err := c.DB.DB()

@@ -98,7 +98,7 @@ func conflict(o model.Order) error {
 
 // order loads one order (404 when missing).
 func (s *Service) order(ctx context.Context, db *gorm.DB, id int64) (model.Order, error) {
-	o, err := model.ByID[model.Order](ctx, db, id)
+	o, err := model.OrderByID(ctx, db, id)
 	return o, service.OrNotFound(err, errOrderMissing)
 }
 

@@ -47,12 +47,13 @@ type Statement struct {
 }
 
 // Capture records the queries db runs whose SQL contains every one of
-// parts until the returned stop is called, and returns what it recorded.
+// parts until the returned stop is called, and returns what it recorded
+// (stop removes its callbacks).
 func Capture(t testing.TB, db *gorm.DB, name string, parts ...string) (stop func() []Statement) {
 	t.Helper()
 	var seen []Statement
 	on := true
-	err := db.Callback().Query().After("gorm:query").Register(name, func(tx *gorm.DB) {
+	record := func(tx *gorm.DB) {
 		s := tx.Statement.SQL.String()
 		if !on || tx.DryRun {
 			return
@@ -63,12 +64,18 @@ func Capture(t testing.TB, db *gorm.DB, name string, parts ...string) (stop func
 			}
 		}
 		seen = append(seen, Statement{s, append([]any(nil), tx.Statement.Vars...)})
-	})
-	if err != nil {
+	}
+	// Finds run the query callbacks, Rows and Row the row callbacks.
+	if err := db.Callback().Query().After("gorm:query").Register(name, record); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Callback().Row().After("gorm:row").Register(name, record); err != nil {
 		t.Fatal(err)
 	}
 	return func() []Statement {
 		on = false
+		db.Callback().Query().Remove(name)
+		db.Callback().Row().Remove(name)
 		return seen
 	}
 }

@@ -1,0 +1,67 @@
+package model
+
+import (
+	"context"
+	"database/sql"
+
+	"gorm.io/gorm"
+)
+
+// Orders are read column by column into their fields, not through gorm's
+// reflection: a page of a queue is 21 rows of 42 columns, and reflection
+// was the larger part of a list's cost in the server. orderColumns and
+// orderFields name the same columns in the same order; a test holds them
+// to the Order struct, so a new field cannot be left out of either.
+var orderColumns = []string{"id", "created_at", "updated_at", "number", "category_id", "category_code",
+	"state", "level", "channel", "author_id", "resident_id", "household_id", "place", "description",
+	"city_id", "district_id", "street_id", "community_id", "compound_id", "grid_id", "building_id",
+	"handler_kind", "handler_id", "assignee_id", "duplicate_of",
+	"step_started_at", "step_deadline", "paused_at", "pause_reason", "warned_at", "overdue", "breaches",
+	"due_at", "version", "rating_overall", "rating_timely", "rating_attitude", "rating_comment",
+	"completed_at", "confirmed_at", "closed_at", "idem_key"}
+
+// orderFields are o's fields in the order of orderColumns.
+func orderFields(o *Order) []any {
+	return []any{&o.ID, &o.CreatedAt, &o.UpdatedAt, &o.Number, &o.CategoryID, &o.CategoryCode,
+		&o.State, &o.Level, &o.Channel, &o.AuthorID, &o.ResidentID, &o.HouseholdID, &o.Place, &o.Description,
+		&o.CityID, &o.DistrictID, &o.StreetID, &o.CommunityID, &o.CompoundID, &o.GridID, &o.BuildingID,
+		&o.HandlerKind, &o.HandlerID, &o.AssigneeID, &o.DuplicateOf,
+		&o.StepStartedAt, &o.StepDeadline, &o.PausedAt, &o.PauseReason, &o.WarnedAt, &o.Overdue, &o.Breaches,
+		&o.DueAt, &o.Version, &o.RatingOverall, &o.RatingTimely, &o.RatingAttitude, &o.RatingComment,
+		&o.CompletedAt, &o.ConfirmedAt, &o.ClosedAt, &o.IdemKey}
+}
+
+// findOrders runs tx (a query of orders whose select list is
+// orderColumns) and reads its rows.
+func findOrders(tx *gorm.DB) ([]Order, error) {
+	rows, err := tx.Rows()
+	if err != nil {
+		return nil, Translate(err)
+	}
+	return scanOrders(rows)
+}
+
+// scanOrders reads rows of orderColumns and closes them.
+func scanOrders(rows *sql.Rows) ([]Order, error) {
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		out = append(out, Order{})
+		if err := rows.Scan(orderFields(&out[len(out)-1])...); err != nil {
+			return nil, Translate(err)
+		}
+	}
+	return out, Translate(rows.Err())
+}
+
+// OrderByID loads an order (ErrNotFound when there is none).
+func OrderByID(ctx context.Context, db *gorm.DB, id int64) (Order, error) {
+	rows, err := findOrders(Prepared(db).WithContext(ctx).Model(&Order{}).Select(orderColumns).Where("id = ?", id))
+	if err != nil {
+		return Order{}, err
+	}
+	if len(rows) == 0 {
+		return Order{}, ErrNotFound
+	}
+	return rows[0], nil
+}

@@ -1,0 +1,190 @@
+package model_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"redprop/model"
+	"redprop/model/dbtest"
+)
+
+// TestOrderColumnsAreTheOrderStruct holds the hand-written scan of orders
+// to gorm's schema of them: every column, in the struct's order, one field
+// pointer each. A field added to Order and not to the scan fails here.
+func TestOrderColumnsAreTheOrderStruct(t *testing.T) {
+	s, err := schema.Parse(&model.Order{}, &sync.Map{}, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := model.OrderColumns(); !reflect.DeepEqual(got, s.DBNames) {
+		t.Fatalf("scan columns\n%v\nschema columns\n%v", got, s.DBNames)
+	}
+	if n := model.OrderFieldCount(); n != len(s.DBNames) {
+		t.Fatalf("%d fields scanned for %d columns", n, len(s.DBNames))
+	}
+}
+
+// fillOrder sets every field of o to a value of its own (none zero, none
+// equal to another of its kind), so that a scan into a wrong field shows.
+func fillOrder(t *testing.T, o *model.Order, seed int) {
+	t.Helper()
+	s, err := schema.Parse(o, &sync.Map{}, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	v := reflect.ValueOf(o).Elem()
+	for i, f := range s.Fields {
+		if f.PrimaryKey {
+			continue
+		}
+		n := seed*100 + i + 1
+		fv := v.FieldByIndex(f.StructField.Index)
+		switch p := fv.Addr().Interface().(type) {
+		case *int64:
+			*p = int64(n)
+		case *int:
+			*p = n
+		case *bool:
+			*p = true
+		case *string:
+			*p = fmt.Sprintf("v%d", n)
+		case **string:
+			s := fmt.Sprintf("k%d", n)
+			*p = &s
+		case *time.Time:
+			*p = base.Add(time.Duration(n) * time.Minute)
+		case **time.Time:
+			at := base.Add(time.Duration(n) * time.Hour)
+			*p = &at
+		default:
+			t.Fatalf("field %s of type %s: teach fillOrder its kind", f.Name, f.FieldType)
+		}
+	}
+}
+
+// TestOrdersScannedEqualGormsRead checks that every way orders are read
+// by hand (by id, a list of one part, a union of parts, and inside a
+// transaction) gives what gorm's own read of the same rows gives.
+func TestOrdersScannedEqualGormsRead(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.Open(t)
+	var made []model.Order
+	for i := range 3 {
+		var o model.Order
+		fillOrder(t, &o, i+1)
+		if err := db.Create(&o).Error; err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, o)
+	}
+	gormRead := func(t *testing.T, db *gorm.DB, id int64) model.Order {
+		var o model.Order
+		if err := db.Take(&o, id).Error; err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	t.Run("by id", func(t *testing.T) {
+		for _, o := range made {
+			got, err := model.OrderByID(ctx, db, o.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := gormRead(t, db, o.ID); !reflect.DeepEqual(got, want) {
+				t.Fatalf("scanned\n%+v\ngorm\n%+v", got, want)
+			}
+		}
+		if _, err := model.OrderByID(ctx, db, made[2].ID+1000); err != model.ErrNotFound {
+			t.Fatalf("a missing id: %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("inside a transaction", func(t *testing.T) {
+		err := db.Transaction(func(tx *gorm.DB) error {
+			got, err := model.OrderByID(ctx, tx, made[0].ID)
+			if err != nil {
+				return err
+			}
+			if want := gormRead(t, tx, made[0].ID); !reflect.DeepEqual(got, want) {
+				t.Errorf("scanned in a transaction\n%+v\ngorm\n%+v", got, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	lists := []struct {
+		name string
+		q    model.OrderQuery
+		want []model.Order
+	}{
+		{"one part", model.OrderQuery{Scopes: []model.OrderScope{{Person: made[1].AuthorID}}, Limit: 20}, made[1:2]},
+		{"a union of parts", model.OrderQuery{Scopes: []model.OrderScope{{Person: made[0].AuthorID}, {Person: made[2].AuthorID}}, Limit: 20},
+			[]model.Order{made[2], made[0]}},
+	}
+	for _, tc := range lists {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := model.ListOrders(ctx, db, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d orders, want %d", len(got), len(tc.want))
+			}
+			for i := range got {
+				if want := gormRead(t, db, tc.want[i].ID); !reflect.DeepEqual(got[i], want) {
+					t.Fatalf("row %d scanned\n%+v\ngorm\n%+v", i, got[i], want)
+				}
+			}
+		})
+	}
+}
+
+// TestPreparedStatementsAreKeptAndBounded checks the pool of prepared
+// statements: a query is prepared once and reused, no more than
+// MaxPrepared are kept, queries past that bound still answer, and a
+// statement that does not parse reports its error.
+func TestPreparedStatementsAreKeptAndBounded(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.Open(t)
+	o := newOrder(t, db, 1, model.StateSubmitted, model.Ancestry{CityID: 1})
+	// The pool is the database's: on MariaDB the package's earlier tests
+	// have used it already.
+	before := model.PreparedCount(db)
+	for range 3 {
+		var id int64
+		if err := model.Prepared(db).WithContext(ctx).Raw("SELECT id FROM orders WHERE id = ? AND 'kept' = 'kept'", o.ID).Scan(&id).Error; err != nil || id != o.ID {
+			t.Fatalf("read %d: %v", id, err)
+		}
+	}
+	if got, want := model.PreparedCount(db), min(before+1, model.MaxPrepared); got != want {
+		t.Fatalf("after three runs of one query: %d statements prepared, want %d", got, want)
+	}
+	for i := range model.MaxPrepared + 5 {
+		var n int
+		if err := model.Prepared(db).WithContext(ctx).Raw(fmt.Sprintf("SELECT %d + ?", i), 1).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n != i+1 {
+			t.Fatalf("statement %d answered %d", i, n)
+		}
+	}
+	if got := model.PreparedCount(db); got != model.MaxPrepared {
+		t.Fatalf("%d statements prepared, want the bound %d", got, model.MaxPrepared)
+	}
+	if err := model.Prepared(db).WithContext(ctx).Exec("SELEC nothing").Error; err == nil {
+		t.Fatal("a statement that does not parse gave no error")
+	}
+	var n int
+	if err := model.Prepared(db).WithContext(ctx).Raw("SELECT nothing_at_all FROM orders").Scan(&n).Error; err == nil {
+		t.Fatal("a query of a missing column gave no error")
+	}
+}
