@@ -1,7 +1,5 @@
 package model
 
-import "gorm.io/gorm"
-
 // ListOrdersOr is the single OR query ListOrders splits, for tests that
 // compare the two.
 var ListOrdersOr = listOrdersOr
@@ -24,19 +22,3 @@ func OrderColumns() []string { return orderColumns }
 
 // OrderFieldCount is how many fields orderFields scans into.
 func OrderFieldCount() int { return len(orderFields(&Order{})) }
-
-// PreparedCount is how many statements db's pool keeps prepared.
-func PreparedCount(db *gorm.DB) int {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return 0
-	}
-	p, ok := stmtPools.Load(sqlDB)
-	if !ok {
-		return 0
-	}
-	return p.(*stmtPool).prepared()
-}
-
-// MaxPrepared bounds PreparedCount.
-const MaxPrepared = maxPrepared

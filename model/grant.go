@@ -121,7 +121,7 @@ func CheckAuth(ctx context.Context, db *gorm.DB, family string, userID int64, no
 		GrantsVersion int64
 		Live          int64
 	}
-	err := db.WithContext(ctx).Model(&User{}).
+	err := Prepared(db).WithContext(ctx).Model(&User{}).
 		Select("grants_version, EXISTS (SELECT 1 FROM auth_sessions WHERE family = ? AND revoked_at IS NULL AND expires_at > ?) AS live",
 			family, now).
 		Where("id = ?", userID).Limit(1).Scan(&r).Error

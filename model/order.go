@@ -223,7 +223,13 @@ func OrderEventsOf(ctx context.Context, db *gorm.DB, orderIDs []int64) ([]OrderE
 		return nil, nil
 	}
 	var evs []OrderEvent
-	err := db.WithContext(ctx).Where("order_id IN ?", orderIDs).Order("id").Find(&evs).Error
+	tx := db
+	if len(orderIDs) == 1 {
+		// An order's detail: one statement text, kept prepared. Lists of
+		// many (exports) vary in length and are not.
+		tx = Prepared(db)
+	}
+	err := tx.WithContext(ctx).Where("order_id IN ?", orderIDs).Order("id").Find(&evs).Error
 	return evs, Translate(err)
 }
 
