@@ -371,7 +371,7 @@ func ListOrders(ctx context.Context, db *gorm.DB, q OrderQuery) ([]Order, error)
 		sel[i] = fmt.Sprintf("SELECT id FROM (?) AS p%d", i)
 		subs[i] = partQuery(db, q, p).Select("id")
 	}
-	stmt := "SELECT o." + strings.Join(orderColumns, ", o.") + " FROM (SELECT DISTINCT id FROM (" + strings.Join(sel, " UNION ALL ") +
+	stmt := "SELECT " + orderColumnsOfO + " FROM (SELECT DISTINCT id FROM (" + strings.Join(sel, " UNION ALL ") +
 		") AS u ORDER BY id DESC LIMIT ?) AS t JOIN orders o ON o.id = t.id"
 	rows, err := findOrders(Prepared(db).WithContext(ctx).Raw(stmt, append(subs, q.Limit)...))
 	if err != nil {

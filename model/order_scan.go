@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"gorm.io/gorm"
 )
@@ -19,6 +20,9 @@ var orderColumns = []string{"id", "created_at", "updated_at", "number", "categor
 	"step_started_at", "step_deadline", "paused_at", "pause_reason", "warned_at", "overdue", "breaches",
 	"due_at", "version", "rating_overall", "rating_timely", "rating_attitude", "rating_comment",
 	"completed_at", "confirmed_at", "closed_at", "idem_key"}
+
+// orderColumnsOfO is the select list of orderColumns of orders AS o.
+var orderColumnsOfO = "o." + strings.Join(orderColumns, ", o.")
 
 // orderFields are o's fields in the order of orderColumns.
 func orderFields(o *Order) []any {

@@ -42,7 +42,13 @@ func Prepared(db *gorm.DB) *gorm.DB {
 	if p == nil {
 		p, _ = stmtPools.LoadOrStore(sqlDB, &stmtPool{DB: sqlDB, stmts: map[string]*sql.Stmt{}, uses: map[string]int{}})
 	}
-	tx := db.Session(&gorm.Session{})
+	// A session with a context is one with a statement of its own: the
+	// pool is set on it, never on db's (which other requests share).
+	ctx := db.Statement.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	tx := db.Session(&gorm.Session{Context: ctx})
 	tx.Statement.ConnPool = p.(*stmtPool)
 	return tx
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 
@@ -56,6 +57,21 @@ func TestStmtPoolKeepsTheHotStatements(t *testing.T) {
 		run(t, db, "SELECT ? + 2 - 1", preparedAfter/2)
 		if n := count(); n != 1 {
 			t.Fatalf("%d prepared: the uses before the window counted whole", n)
+		}
+	})
+	t.Run("the db given is left as it was", func(t *testing.T) {
+		_ = Prepared(db)
+		if _, ok := db.Statement.ConnPool.(*sql.DB); !ok {
+			t.Fatalf("db's own pool is now %T", db.Statement.ConnPool)
+		}
+		for i := range 2 * preparedAfter {
+			var n int
+			if err := db.WithContext(ctx).Raw("SELECT ? + 4 - 3", i).Scan(&n).Error; err != nil || n != i+1 {
+				t.Fatalf("unprepared read: %d, %v", n, err)
+			}
+		}
+		if n := count(); n != 1 {
+			t.Fatalf("%d prepared after reads not through Prepared", n)
 		}
 	})
 	t.Run("in a transaction nothing is kept", func(t *testing.T) {
