@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -465,6 +466,7 @@ func (a *app) workers() []func(ctx context.Context) {
 // serve runs the API until ctx ends or SIGTERM. Everything it writes is a
 // log line: its stdout is JSON only.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	tuneGC(cfg, os.LookupEnv, log)
 	a, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err

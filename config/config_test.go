@@ -267,3 +267,19 @@ func TestMaxInflight(t *testing.T) {
 		t.Fatalf("a negative bound: %v", err)
 	}
 }
+
+func TestGCSettings(t *testing.T) {
+	if c := Default(); c.GCPercent != 400 || c.MemoryLimitMB != 192 {
+		t.Fatalf("defaults %d %d", c.GCPercent, c.MemoryLimitMB)
+	}
+	cfg, err := Load("", env(map[string]string{"REDPROP_GC_PERCENT": "0", "REDPROP_MEMORY_LIMIT_MB": "0"}))
+	if err != nil || cfg.GCPercent != 0 || cfg.MemoryLimitMB != 0 {
+		t.Fatalf("Go's defaults: %v %d %d", err, cfg.GCPercent, cfg.MemoryLimitMB)
+	}
+	for k, v := range map[string]string{"REDPROP_GC_PERCENT": "10", "REDPROP_MEMORY_LIMIT_MB": "32"} {
+		want := map[string]string{"REDPROP_GC_PERCENT": "gc_percent", "REDPROP_MEMORY_LIMIT_MB": "memory_limit_mb"}[k]
+		if _, err := Load("", env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s=%s: %v", k, v, err)
+		}
+	}
+}
