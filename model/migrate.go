@@ -153,6 +153,15 @@ var steps = []step{
 		}
 		return nil
 	}},
+	{62, "the scheduler's warnings read in deadline order", func(tx *gorm.DB) error {
+		// WarnableOrders reads the unwarned running steps of the horizon
+		// in deadline order, a page at a time; by ix_order_deadline it
+		// read the warned ones too and sorted them all for every page.
+		if tx.Migrator().HasIndex(&Order{}, "ix_order_warn") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_order_warn ON orders (overdue, warned_at, step_deadline)").Error
+	}},
 }
 
 // actionIndexes are the indexes of migration 61 by name and columns.
@@ -181,8 +190,9 @@ var orderQueueIndexes = [][2]string{
 	{"ix_order_level_queue", "level, state"},
 	{"ix_order_handler_queue", "handler_kind, handler_id, state"},
 	{"ix_order_assignee_queue", "assignee_id, state"},
-	// The scheduler's scans of running steps (DueOrders, WarnableOrders):
-	// per open state, the deadlines in range, not the closed history.
+	// The scheduler's scan of running steps past their deadline
+	// (DueOrders): per open state, the deadlines in range, not the closed
+	// history. Warnings have their own index (migration 62).
 	{"ix_order_deadline", "state, overdue, step_deadline"},
 }
 

@@ -645,15 +645,26 @@ func DueOrders(ctx context.Context, db *gorm.DB, states []string, now time.Time,
 	return rows, Translate(err)
 }
 
-// WarnableOrders returns, by ascending id after the id after, up to limit
-// running, unwarned, not overdue orders in one of states whose deadline
-// lies in (now, horizon].
-func WarnableOrders(ctx context.Context, db *gorm.DB, states []string, now, horizon time.Time, after int64, limit int) ([]Order, error) {
+// DeadlineCursor is where a pass in deadline order stands: after the
+// order ID whose step deadline is At. The zero value is the start.
+type DeadlineCursor struct {
+	At time.Time
+	ID int64
+}
+
+// WarnableOrders returns, by ascending deadline and id after the cursor,
+// up to limit running, unwarned, not overdue orders in one of states
+// whose deadline lies in (now, horizon]. Each page is a range of
+// ix_order_warn that starts where the last one ended.
+func WarnableOrders(ctx context.Context, db *gorm.DB, states []string, now, horizon time.Time, after DeadlineCursor, limit int) ([]Order, error) {
+	tx := withIndex(db.WithContext(ctx).Model(&Order{}), "ix_order_warn").
+		Where("overdue = ? AND warned_at IS NULL AND step_deadline > ? AND step_deadline <= ?", false, now, horizon).
+		Where("state IN ? AND paused_at IS NULL", states)
+	if after.ID > 0 {
+		tx = tx.Where("step_deadline >= ? AND (step_deadline > ? OR id > ?)", after.At, after.At, after.ID)
+	}
 	var rows []Order
-	err := withIndex(db.WithContext(ctx).Model(&Order{}), "ix_order_deadline").
-		Where("state IN ? AND warned_at IS NULL AND overdue = ? AND paused_at IS NULL AND step_deadline > ? AND step_deadline <= ?",
-			states, false, now, horizon).
-		Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
+	err := tx.Order("step_deadline, id").Limit(limit).Find(&rows).Error
 	return rows, Translate(err)
 }
 

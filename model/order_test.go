@@ -160,11 +160,11 @@ func TestSchedulerQueriesPageByID(t *testing.T) {
 		}
 	})
 	t.Run("warnable: deadline ahead within the horizon", func(t *testing.T) {
-		rows, err := model.WarnableOrders(ctx, db, open, now, now.Add(2*time.Hour), 0, 10)
+		rows, err := model.WarnableOrders(ctx, db, open, now, now.Add(2*time.Hour), model.DeadlineCursor{}, 10)
 		if err != nil || len(rows) != 1 || rows[0].ID != near.ID {
 			t.Fatalf("%v %v", rows, err)
 		}
-		if rows, _ := model.WarnableOrders(ctx, db, open, now, now.Add(time.Minute), 0, 10); len(rows) != 0 {
+		if rows, _ := model.WarnableOrders(ctx, db, open, now, now.Add(time.Minute), model.DeadlineCursor{}, 10); len(rows) != 0 {
 			t.Fatalf("beyond the horizon: %v", rows)
 		}
 	})
@@ -296,6 +296,63 @@ func TestStateAndLevelNames(t *testing.T) {
 	for _, l := range model.OrderLevels() {
 		if model.LevelNames[l] == "" {
 			t.Errorf("level %s has no name", l)
+		}
+	}
+}
+
+// TestWarnableOrdersPageByDeadline pages through the steps to warn of in
+// deadline order (equal deadlines by id), each once, and leaves out the
+// warned, the overdue, the paused and those past the horizon.
+func TestWarnableOrdersPageByDeadline(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.Open(t)
+	now := time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
+	at := func(min int) *time.Time { t := now.Add(time.Duration(min) * time.Minute); return &t }
+	open := []string{model.StateSubmitted, model.StateVerified}
+	// Made in an id order unlike the deadlines' order; two pairs share a
+	// deadline.
+	var want []int64
+	byDeadline := map[int][]int64{}
+	for i, min := range []int{50, 10, 30, 10, 40, 20, 30, 60} {
+		o := newOrder(t, db, i+1, open[i%2], model.Ancestry{CityID: 1}, func(o *model.Order) { o.StepDeadline = at(min) })
+		byDeadline[min] = append(byDeadline[min], o.ID)
+	}
+	for _, min := range []int{10, 20, 30, 40, 50, 60} {
+		want = append(want, byDeadline[min]...)
+	}
+	left := []func(*model.Order){
+		func(o *model.Order) { o.WarnedAt = at(-5) },
+		func(o *model.Order) { o.Overdue = true },
+		func(o *model.Order) { o.PausedAt = at(-5) },
+		func(o *model.Order) { o.StepDeadline = at(200) },
+		func(o *model.Order) { o.StepDeadline = at(-1) },
+		func(o *model.Order) { o.State = model.StateClosed },
+	}
+	for i, mod := range left {
+		newOrder(t, db, 100+i, model.StateSubmitted, model.Ancestry{CityID: 1}, func(o *model.Order) { o.StepDeadline = at(15) }, mod)
+	}
+	for _, limit := range []int{1, 2, 3, 100} {
+		var got []int64
+		var after model.DeadlineCursor
+		for pages := 0; ; pages++ {
+			if pages > len(want)+1 {
+				t.Fatalf("limit %d: the pages do not end", limit)
+			}
+			rows, err := model.WarnableOrders(ctx, db, open, now, now.Add(2*time.Hour), after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range rows {
+				got = append(got, o.ID)
+			}
+			if len(rows) < limit {
+				break
+			}
+			last := rows[len(rows)-1]
+			after = model.DeadlineCursor{At: *last.StepDeadline, ID: last.ID}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("limit %d: %v, want %v", limit, got, want)
 		}
 	}
 }

@@ -87,10 +87,11 @@ func (s *Service) Tick(ctx context.Context) (TickStats, error) {
 	return st, errors.Join(errs...)
 }
 
-// eachBatch pages through the rows page returns by ascending id (those
-// after the id given, at most tickBatch) and hands every page to fn.
-func eachBatch[T any](page func(after int64, limit int) ([]T, error), id func(T) int64, fn func([]T) error) error {
-	var after int64
+// eachBatch pages through the rows page returns (those after the cursor
+// given, at most tickBatch; the zero cursor is the start) and hands every
+// page to fn; cursor is where a row leaves the pass.
+func eachBatch[T, C any](page func(after C, limit int) ([]T, error), cursor func(T) C, fn func([]T) error) error {
+	var after C
 	for i := 0; i < tickMaxBatches; i++ {
 		rows, err := page(after, tickBatch)
 		if err != nil {
@@ -105,7 +106,7 @@ func eachBatch[T any](page func(after int64, limit int) ([]T, error), id func(T)
 		if len(rows) < tickBatch {
 			return nil
 		}
-		after = id(rows[len(rows)-1])
+		after = cursor(rows[len(rows)-1])
 	}
 	return nil
 }
@@ -113,6 +114,10 @@ func eachBatch[T any](page func(after int64, limit int) ([]T, error), id func(T)
 func orderID(o model.Order) int64 { return o.ID }
 
 func callID(c model.EmergencyCall) int64 { return c.ID }
+
+func deadlineOf(o model.Order) model.DeadlineCursor {
+	return model.DeadlineCursor{At: *o.StepDeadline, ID: o.ID}
+}
 
 // tickOverdue marks orders whose step deadline has passed, tells the
 // dispatchers of their level and, where the category says so, escalates
@@ -182,10 +187,10 @@ func (s *Service) takeAsSystem(ctx context.Context, tx *gorm.DB, o *model.Order,
 // (a dispatcher's due date only shortens one).
 func (s *Service) tickWarn(ctx context.Context, now time.Time, cats map[int64]model.Category, cal *calendar.Calendar, st *TickStats) error {
 	horizon := warnHorizon(now, cats, cal)
-	page := func(after int64, limit int) ([]model.Order, error) {
+	page := func(after model.DeadlineCursor, limit int) ([]model.Order, error) {
 		return model.WarnableOrders(ctx, s.db, openStates, now, horizon, after, limit)
 	}
-	return eachBatch(page, orderID, func(rows []model.Order) error {
+	return eachBatch(page, deadlineOf, func(rows []model.Order) error {
 		for i := range rows {
 			o := rows[i]
 			cat := cats[o.CategoryID]
