@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -609,6 +610,41 @@ func TestConsoleDashboardAndExports(t *testing.T) {
 		own := com.must(http.StatusOK, com.get("/console/dashboard"), "own dashboard")
 		if !strings.Contains(own.Body, `id="scope-name">双语社区`) {
 			t.Fatalf("the community's own dashboard: %.300s", own.Body)
+		}
+	})
+	t.Run("返回上级 goes one level up, within the person's scopes", func(t *testing.T) {
+		up := regexp.MustCompile(`<a href="([^"]*)" id="dash-up">`)
+		link := func(c *browser, q string) string {
+			t.Helper()
+			p := c.must(http.StatusOK, c.get("/console/dashboard"+q), q)
+			m := up.FindStringSubmatch(p.Body)
+			if m == nil {
+				return ""
+			}
+			return html.UnescapeString(m[1])
+		}
+		com, grid := f.city.Communities[0].ID, f.city.Grids[0].ID
+		for _, tc := range []struct {
+			who  *browser
+			at   string
+			want string // the scope linked to, "" for no link
+		}{
+			{street, "", ""},
+			{street, fmt.Sprintf("?scope_kind=community&scope_id=%d", com), fmt.Sprintf("scope_kind=street&scope_id=%d", f.city.StreetID)},
+			{street, fmt.Sprintf("?scope_kind=grid&scope_id=%d", grid), fmt.Sprintf("scope_kind=community&scope_id=%d", com)},
+		} {
+			got := link(tc.who, tc.at)
+			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("at %q: up goes to %q, want %q", tc.at, got, tc.want)
+			}
+		}
+		dispatcher := f.console()
+		dispatcher.logIn(f, "community")
+		if got, want := link(dispatcher, fmt.Sprintf("?scope_kind=grid&scope_id=%d", grid)), fmt.Sprintf("scope_kind=community&scope_id=%d", com); !strings.Contains(got, want) {
+			t.Errorf("the dispatcher's grid: up goes to %q, want %q", got, want)
+		}
+		if got := link(dispatcher, ""); got != "" {
+			t.Errorf("the dispatcher's own community: up goes to %q, want no link", got)
 		}
 	})
 	t.Run("a grid worker's own dashboard, which has nothing under it", func(t *testing.T) {
