@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+
 	"redprop/model"
 	"redprop/service"
 	"redprop/service/message"
@@ -442,5 +445,59 @@ func TestDeliveryEventBeforeTheRecord(t *testing.T) {
 				t.Fatalf("row %s msgid %q (want %d), %d pushes", row.State, row.MsgID, msgID, e.delivered("oa"))
 			}
 		})
+	}
+}
+
+// A lapsed lease's clean-up that loses a deadlock (to a worker settling
+// one of its rows) runs again: the requeue and the lapse are each one
+// statement, rolled back whole, and the pass does not fail.
+func TestExpiringLeasesRetriesADeadlockVictim(t *testing.T) {
+	e := setup(t, func(c *message.Config) { c.SendLanes = 1 })
+	a, b := e.user("oa"), e.user("ob")
+	e.allow(a, "oa", tplRating, 1)
+	e.allow(b, "ob", tplRating, 1)
+	ev := newReport("order:13:confirmed:1", a, b)
+	ev.Kind, ev.Event, ev.Title = message.KindRating, "order.confirmed", "请为工单服务评价"
+	e.publish(ev)
+	// a's row is left sending, b's claimed, as by a worker that died.
+	message.SetAfterSend(e.svc, func(model.Outbox) bool { return true })
+	if _, err := e.svc.DeliverOnce(e.ctx); !errors.Is(err, message.ErrCrashed) {
+		t.Fatalf("want the simulated crash, got %v", err)
+	}
+	// The first run of each clean-up statement is a deadlock victim.
+	victims := map[string]bool{}
+	err := e.db.Callback().Update().Before("gorm:update").Register("test:deadlock_once", func(tx *gorm.DB) {
+		set, ok := tx.Statement.Dest.(map[string]any)
+		if !ok {
+			return
+		}
+		which := ""
+		switch {
+		case set["stale_count"] != nil:
+			which = "lapse"
+		case set["owner"] == "" && set["state"] == model.OutboxPending:
+			which = "requeue"
+		}
+		if which != "" && !victims[which] {
+			victims[which] = true
+			tx.AddError(&mysqldriver.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock; try restarting transaction"})
+		}
+	})
+	servicetest.Must(t, err)
+	t.Cleanup(func() { e.db.Callback().Update().Remove("test:deadlock_once") })
+
+	e.clock.Advance(2 * e.cfg.Lease)
+	st := e.deliver(e.newService())
+	if !victims["lapse"] || !victims["requeue"] {
+		t.Fatalf("the deadlocks were not injected: %v", victims)
+	}
+	if st.Requeued != 1 || st.Unknown != 1 {
+		t.Fatalf("after the retried clean-up: %+v", st)
+	}
+	if row := e.rows("user_id = ?", a)[0]; row.State != model.OutboxUnknown || row.StaleCount != 1 {
+		t.Fatalf("a's row %s (stale %d), want unknown once", row.State, row.StaleCount)
+	}
+	if row := e.rows("user_id = ?", b)[0]; row.State != model.OutboxSent || e.delivered("ob") != 1 {
+		t.Fatalf("b's row %s, %d pushes", row.State, e.delivered("ob"))
 	}
 }

@@ -208,8 +208,18 @@ func (s *Service) deliverLane(ctx context.Context, owner string, rows []model.Ou
 // expireLeases returns claimed rows whose worker vanished to the queue and
 // settles sending rows whose worker vanished between the call and its
 // record.
+//
+// Each is one statement over the lapsed rows; a deadlock with a worker
+// settling one of them (MariaDB locks the row by its index and by its
+// key in either order) rolls it back whole, and it runs again.
 func (s *Service) expireLeases(ctx context.Context, now time.Time, st *Stats) error {
-	back, err := model.ReturnLapsedOutbox(ctx, s.db, outboxClaimed, model.OutboxPending, now)
+	var back, u int64
+	var err error
+	for range txAttempts {
+		if back, err = model.ReturnLapsedOutbox(ctx, s.db, outboxClaimed, model.OutboxPending, now); !model.IsDeadlock(err) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("expire claims: %w", err)
 	}
@@ -217,8 +227,12 @@ func (s *Service) expireLeases(ctx context.Context, now time.Time, st *Stats) er
 
 	// All kinds wait for the delivery event first; resendUnknown then
 	// applies the per-kind rule.
-	u, err := model.LapseOutbox(ctx, s.db, model.OutboxSending, Kinds(), now, s.unknownOutcome(now, "lease_expired",
-		"worker stopped while sending; outcome unknown"))
+	outcome := s.unknownOutcome(now, "lease_expired", "worker stopped while sending; outcome unknown")
+	for range txAttempts {
+		if u, err = model.LapseOutbox(ctx, s.db, model.OutboxSending, Kinds(), now, outcome); !model.IsDeadlock(err) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("expire sending leases: %w", err)
 	}
