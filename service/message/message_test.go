@@ -144,6 +144,25 @@ func (e *env) publish(ev message.Event) {
 	}
 }
 
+// crashAfterFirstRating publishes a rating request to two new users, a
+// (allowed `allow` pushes) and b, and runs one delivery pass that dies
+// (SendLanes 1) after a's push went out and before it was recorded: a's
+// row is left sending, b's claimed, as by a worker that crashed.
+func (e *env) crashAfterFirstRating(key string, allow int) (a, b int64) {
+	e.t.Helper()
+	a, b = e.user("oa"), e.user("ob")
+	e.allow(a, "oa", tplRating, allow)
+	e.allow(b, "ob", tplRating, 1)
+	ev := newReport(key, a, b)
+	ev.Kind, ev.Event, ev.Title = message.KindRating, "order.confirmed", "请为工单服务评价"
+	e.publish(ev)
+	message.SetAfterSend(e.svc, func(model.Outbox) bool { return true })
+	if _, err := e.svc.DeliverOnce(e.ctx); !errors.Is(err, message.ErrCrashed) {
+		e.t.Fatalf("want the simulated crash, got %v", err)
+	}
+	return a, b
+}
+
 func (e *env) deliver(svc ...*message.Service) message.Stats {
 	e.t.Helper()
 	s := e.svc
@@ -523,17 +542,7 @@ func TestWorkerKilledBetweenSendAndRecord(t *testing.T) {
 				c.Templates[message.KindRating] = tpl
 				c.SendLanes = 1 // the crash stops the worker before b's row
 			})
-			a, b := e.user("oa"), e.user("ob")
-			e.allow(a, "oa", tplRating, 2)
-			e.allow(b, "ob", tplRating, 1)
-			ev := newReport("order:12:confirmed:1", a, b)
-			ev.Kind, ev.Event, ev.Title = message.KindRating, "order.confirmed", "请为工单服务评价"
-			e.publish(ev)
-
-			message.SetAfterSend(e.svc, func(model.Outbox) bool { return true })
-			if _, err := e.svc.DeliverOnce(e.ctx); !errors.Is(err, message.ErrCrashed) {
-				t.Fatalf("want the simulated crash, got %v", err)
-			}
+			a, b := e.crashAfterFirstRating("order:12:confirmed:1", 2)
 			// a's push went out unrecorded; b's was claimed but never tried.
 			if row := e.rows("user_id = ?", a)[0]; row.State != model.OutboxSending || e.delivered("oa") != 1 {
 				t.Fatalf("after the crash: %s, %d pushes", row.State, e.delivered("oa"))

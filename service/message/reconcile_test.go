@@ -453,17 +453,7 @@ func TestDeliveryEventBeforeTheRecord(t *testing.T) {
 // statement, rolled back whole, and the pass does not fail.
 func TestExpiringLeasesRetriesADeadlockVictim(t *testing.T) {
 	e := setup(t, func(c *message.Config) { c.SendLanes = 1 })
-	a, b := e.user("oa"), e.user("ob")
-	e.allow(a, "oa", tplRating, 1)
-	e.allow(b, "ob", tplRating, 1)
-	ev := newReport("order:13:confirmed:1", a, b)
-	ev.Kind, ev.Event, ev.Title = message.KindRating, "order.confirmed", "请为工单服务评价"
-	e.publish(ev)
-	// a's row is left sending, b's claimed, as by a worker that died.
-	message.SetAfterSend(e.svc, func(model.Outbox) bool { return true })
-	if _, err := e.svc.DeliverOnce(e.ctx); !errors.Is(err, message.ErrCrashed) {
-		t.Fatalf("want the simulated crash, got %v", err)
-	}
+	a, b := e.crashAfterFirstRating("order:13:confirmed:1", 1)
 	// The first run of each clean-up statement is a deadlock victim.
 	victims := map[string]bool{}
 	err := e.db.Callback().Update().Before("gorm:update").Register("test:deadlock_once", func(tx *gorm.DB) {
