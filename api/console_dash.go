@@ -189,56 +189,10 @@ func (cs *console) dashboardPage(c *gin.Context) {
 	}
 	raw, _ := json.Marshal(chart)
 	d.Chart = string(raw)
-	d.Parent = upLink(d.D.Scope, d.Scopes, q)
+	if up, ok := dashboard.Parent(a, d.D.Scope); ok {
+		d.Parent = dashURL(up.Kind, up.ID, q)
+	}
 	cs.render(c, http.StatusOK, "dashboard", cs.page(c, "统计看板", "dashboard", d))
-}
-
-// dashLadder is the dashboard's tree from the top, each kind with its id
-// in an ancestry.
-var dashLadder = []struct {
-	kind string
-	id   func(model.Ancestry) int64
-}{
-	{model.ScopeCity, func(a model.Ancestry) int64 { return a.CityID }},
-	{model.ScopeDistrict, func(a model.Ancestry) int64 { return a.DistrictID }},
-	{model.ScopeStreet, func(a model.Ancestry) int64 { return a.StreetID }},
-	{model.ScopeCommunity, func(a model.Ancestry) int64 { return a.CommunityID }},
-	{model.ScopeGrid, func(a model.Ancestry) int64 { return a.GridID }},
-}
-
-// rung is the place of kind on dashLadder, -1 off it (a firm).
-func rung(kind string) int {
-	for i, l := range dashLadder {
-		if l.kind == kind {
-			return i
-		}
-	}
-	return -1
-}
-
-// upLink is the link one level above cur (the nearest ancestor the tree
-// has: a street without a district goes to its city) when one of the
-// person's scopes covers it; "" at the top of their scopes, of the tree,
-// or off the tree (a firm).
-func upLink(cur dashboard.Scope, mine []dashboard.Scope, q dashboard.Query) string {
-	for _, s := range mine {
-		if s.Kind == cur.Kind && s.ID == cur.ID {
-			return ""
-		}
-	}
-	for i := rung(cur.Kind) - 1; i >= 0; i-- {
-		id := dashLadder[i].id(cur.Ancestry)
-		if id == 0 {
-			continue
-		}
-		for _, s := range mine {
-			if j := rung(s.Kind); j >= 0 && j <= i && dashLadder[j].id(cur.Ancestry) == s.ID {
-				return dashURL(dashLadder[i].kind, id, q)
-			}
-		}
-		return ""
-	}
-	return ""
 }
 
 // ---- exports

@@ -247,6 +247,27 @@ func (a *Ancestry) Set(kind string, id int64) {
 	}
 }
 
+// Of is the id in the column of kind (see Set); 0 for other kinds.
+func (a Ancestry) Of(kind string) int64 {
+	switch kind {
+	case LevelCity:
+		return a.CityID
+	case LevelDistrict:
+		return a.DistrictID
+	case LevelStreet:
+		return a.StreetID
+	case LevelCommunity:
+		return a.CommunityID
+	case ScopeCompound:
+		return a.CompoundID
+	case ScopeGrid:
+		return a.GridID
+	case ScopeBuilding:
+		return a.BuildingID
+	}
+	return 0
+}
+
 // TreeNode is a row of the tree: a region, compound, grid or building.
 type TreeNode interface {
 	node() (kind string, id *int64, anc *Ancestry)

@@ -39,25 +39,8 @@ func ScopeCovers(g model.Grant, t Target) bool {
 	if g.ScopeKind == t.Kind && g.ScopeID == t.ID {
 		return true
 	}
-	var id int64
-	switch g.ScopeKind {
-	case model.ScopeCity:
-		id = t.CityID
-	case model.ScopeDistrict:
-		id = t.DistrictID
-	case model.ScopeStreet:
-		id = t.StreetID
-	case model.ScopeCommunity:
-		id = t.CommunityID
-	case model.ScopeCompound:
-		id = t.CompoundID
-	case model.ScopeGrid:
-		id = t.GridID
-	case model.ScopeBuilding:
-		id = t.BuildingID
-	default: // firm and department scopes cover only themselves
-		return false
-	}
+	// Firm and department scopes cover only themselves (Of is 0).
+	id := t.Of(g.ScopeKind)
 	return id != 0 && id == g.ScopeID
 }
 

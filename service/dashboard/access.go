@@ -33,6 +33,43 @@ var childKind = map[string]string{
 	model.ScopeStreet: model.ScopeCommunity, model.ScopeCommunity: model.ScopeGrid,
 }
 
+// Parent is the scope one level above sc (the nearest the tree has: a
+// street without a district has its city) when the actor may read its
+// figures; ok is false at the top of what they may read, at the city,
+// and for a firm. Only its kind and id are set.
+func Parent(a *service.Actor, sc Scope) (parent Scope, ok bool) {
+	kind := sc.Kind
+	for {
+		up := ""
+		for k, child := range childKind {
+			if child == kind {
+				up = k
+			}
+		}
+		if up == "" {
+			return Scope{}, false
+		}
+		kind = up
+		id := sc.Ancestry.Of(kind)
+		if id == 0 {
+			continue // a level this part of the tree leaves out
+		}
+		// The parent's own ancestry: the levels above it and itself,
+		// none below (a grant there does not cover it).
+		var anc model.Ancestry
+		for _, k := range []string{model.ScopeCity, model.ScopeDistrict, model.ScopeStreet, model.ScopeCommunity} {
+			anc.Set(k, sc.Ancestry.Of(k))
+			if k == kind {
+				break
+			}
+		}
+		if !a.Can(service.TargetOf(kind, id, anc), viewers...) {
+			return Scope{}, false
+		}
+		return Scope{Kind: kind, ID: id, Ancestry: anc}, true
+	}
+}
+
 // childColumn is the orders column of a child kind, for the overdue count.
 var childColumn = map[string]string{
 	model.ScopeDistrict: "district_id", model.ScopeStreet: "street_id", model.ScopeCommunity: "community_id",
