@@ -456,6 +456,9 @@ func (a *app) workers() []func(ctx context.Context) {
 		// warning line is not repeated every scheduler pass.
 		func(ctx context.Context) { a.reminder.Run(ctx, calendarReminderEvery) },
 		func(ctx context.Context) { a.auth.Run(ctx, time.Hour) },
+		// Five reads of the changes of grants and sessions per lease: a
+		// slow read or two does not cost the cache its trust.
+		func(ctx context.Context) { a.auth.WatchChanges(ctx, model.AuthChangeLease/5) },
 		func(ctx context.Context) { a.dash.Run(ctx, a.cfg.DashboardRefresh) },
 		func(ctx context.Context) { a.export.Run(ctx, exportPoll) },
 		// Other instances' renames reach this one's name cache.

@@ -98,34 +98,43 @@ type Seat struct {
 // transaction, whoever creates it (a redeemed invitation, the command
 // line, an import, a test): no cache of the user's grants outlives it.
 func (g *Grant) AfterCreate(tx *gorm.DB) error {
-	return bumpGrantsVersion(tx.Session(&gorm.Session{NewDB: true}), "id = ?", g.UserID)
+	return bumpGrantsVersion(tx.Session(&gorm.Session{NewDB: true}), g.UserID)
 }
 
-// bumpGrantsVersion moves GrantsVersion of the users matching where.
-func bumpGrantsVersion(tx *gorm.DB, where string, args ...any) error {
-	return tx.Model(&User{}).Where(where, args...).
+// bumpGrantsVersion moves the user's GrantsVersion and records the change
+// for every instance's cache (AuthChange).
+func bumpGrantsVersion(tx *gorm.DB, userID int64) error {
+	err := tx.Model(&User{}).Where("id = ?", userID).
 		UpdateColumn("grants_version", gorm.Expr("grants_version + 1")).Error
+	if err != nil {
+		return err
+	}
+	return noteAuthChange(tx, userID)
 }
 
 // AuthCheck is what authenticating a request asks of the database.
 type AuthCheck struct {
-	Live          bool  // the session exists, is not revoked and has not expired
-	GrantsVersion int64 // the user's GrantsVersion
+	Live          bool      // the session exists, is not revoked and has not expired
+	ExpiresAt     time.Time // when the live session expires
+	GrantsVersion int64     // the user's GrantsVersion
 }
 
 // CheckAuth answers, in one statement, whether the session family of
-// userID is live at now and what the user's GrantsVersion is (Live is
-// false when the user does not exist).
+// userID is live at now, until when, and what the user's GrantsVersion is
+// (Live is false when the user does not exist).
 func CheckAuth(ctx context.Context, db *gorm.DB, family string, userID int64, now time.Time) (AuthCheck, error) {
 	var r struct {
 		GrantsVersion int64
-		Live          int64
+		ExpiresAt     *time.Time
 	}
-	err := Prepared(db).WithContext(ctx).Model(&User{}).
-		Select("grants_version, EXISTS (SELECT 1 FROM auth_sessions WHERE family = ? AND revoked_at IS NULL AND expires_at > ?) AS live",
-			family, now).
-		Where("id = ?", userID).Limit(1).Scan(&r).Error
-	return AuthCheck{Live: r.Live != 0, GrantsVersion: r.GrantsVersion}, Translate(err)
+	err := Prepared(db).WithContext(ctx).Raw(`SELECT u.grants_version, s.expires_at FROM users u
+		LEFT JOIN auth_sessions s ON s.family = ? AND s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ?
+		WHERE u.id = ?`, family, now, userID).Scan(&r).Error
+	c := AuthCheck{Live: r.ExpiresAt != nil, GrantsVersion: r.GrantsVersion}
+	if c.Live {
+		c.ExpiresAt = *r.ExpiresAt
+	}
+	return c, Translate(err)
 }
 
 // LiveGrants returns the grants in force of one user, oldest first.
@@ -216,18 +225,27 @@ func InvitationsBy(ctx context.Context, db *gorm.DB, creatorID int64, p Page) (P
 // line) unless it already was; it returns the rows changed (0: revoked
 // before).
 //
-// The holder's GrantsVersion moves in the same transaction, so no cached
-// copy of their grants lets the revoked one act again.
+// The holder's GrantsVersion moves in the same transaction, and the call
+// returns AuthChangeLease after the commit: by then no instance's cache
+// lets the revoked grant act again (inside a caller's transaction, the
+// caller waits it out after its commit: SettleAuthChange).
 func RevokeGrant(ctx context.Context, db *gorm.DB, id, by int64, now time.Time) (int64, error) {
 	var n int64
 	err := InTx(ctx, db, func(tx *gorm.DB) error {
+		var holder []int64
+		if err := tx.Model(&Grant{}).Where("id = ? AND "+liveGrant, id).Pluck("user_id", &holder).Error; err != nil || len(holder) == 0 {
+			return err
+		}
 		res := tx.Model(&Grant{}).Where("id = ? AND "+liveGrant, id).
 			Updates(map[string]any{"revoked_at": now, "revoked_by": by})
 		if n = res.RowsAffected; res.Error != nil || n == 0 {
 			return res.Error
 		}
-		return bumpGrantsVersion(tx, "id = (SELECT user_id FROM grants WHERE id = ?)", id)
+		return bumpGrantsVersion(tx, holder[0])
 	})
+	if err == nil && n > 0 {
+		settleAuthChange(ctx, db)
+	}
 	return n, err
 }
 

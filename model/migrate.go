@@ -40,7 +40,7 @@ func Tables() []any {
 		&Disclosure{}, &DisclosureLine{},
 		&Receipt{}, &ReceiptTally{}, &Notice{},
 		&DashRollup{}, &DashWatermark{}, &ExportJob{}, &ExportChunk{},
-		&ConsoleTicket{}, &ConsoleSession{},
+		&ConsoleTicket{}, &ConsoleSession{}, &AuthChange{},
 	}
 	return append(tables, extraTables...)
 }

@@ -67,11 +67,30 @@ func ExtendSession(ctx context.Context, tx *gorm.DB, family string, expires time
 		Update("expires_at", expires).Error)
 }
 
-// RevokeSession ends a session (a no-op when it has ended already).
+// RevokeSession ends a session (a no-op when it has ended already). The
+// end is recorded for every instance's cache (AuthChange), and the call
+// returns AuthChangeLease after the commit, when no instance lets a token
+// of the session through any more.
 func RevokeSession(ctx context.Context, db *gorm.DB, family, why string, at time.Time) error {
-	return Translate(db.WithContext(ctx).Model(&AuthSession{}).
-		Where("family = ? AND revoked_at IS NULL", family).
-		Updates(map[string]any{"revoked_at": at, "why": why}).Error)
+	ended := false
+	err := InTx(ctx, db, func(tx *gorm.DB) error {
+		var user []int64
+		err := tx.Model(&AuthSession{}).Where("family = ? AND revoked_at IS NULL", family).Pluck("user_id", &user).Error
+		if err != nil || len(user) == 0 {
+			return err
+		}
+		res := tx.Model(&AuthSession{}).Where("family = ? AND revoked_at IS NULL", family).
+			Updates(map[string]any{"revoked_at": at, "why": why})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		ended = true
+		return noteAuthChange(tx, user[0])
+	})
+	if err == nil && ended {
+		settleAuthChange(ctx, db)
+	}
+	return Translate(err)
 }
 
 // MarkRefreshUsed is the compare-and-set that consumes a refresh token:
@@ -101,5 +120,11 @@ func PurgeSessions(ctx context.Context, db *gorm.DB, now time.Time) (int64, erro
 	}
 	n := res.RowsAffected
 	res = db.Where("expires_at < ?", now).Delete(&AuthSession{})
-	return n + res.RowsAffected, Translate(res.Error)
+	if res.Error != nil {
+		return n, Translate(res.Error)
+	}
+	n += res.RowsAffected
+	// The changes of sessions and grants are read back a window only.
+	_, err := PurgeAuthChanges(ctx, db)
+	return n, err
 }

@@ -68,10 +68,21 @@ type Service struct {
 	local *localLimits // the login limits while Redis is unreachable
 	// grants caches users' live grants across requests (see grantCache).
 	grants *grantCache
+	// live keeps the sessions found live, under a lease (see liveCache).
+	live *liveCache
 }
 
 // New builds the service.
 func New(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service.Clock, cfg Config) *Service {
+	s := newService(db, rdb, wx, clock, cfg)
+	// The changes written through db reach the cache before their commit.
+	if err := model.WatchAuthChanges(db, s.live.heard); err != nil {
+		panic(err) // registering a gorm plugin fails only on a name clash
+	}
+	return s
+}
+
+func newService(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service.Clock, cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -79,7 +90,7 @@ func New(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service.Clock,
 	model.OrDefault(&cfg.ConsoleSessionTTL, 12*time.Hour)
 	return &Service{db: db, rdb: rdb, wx: wx, clock: clock, cfg: cfg,
 		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}, local: &localLimits{},
-		grants: newGrantCache()}
+		grants: newGrantCache(), live: newLiveCache()}
 }
 
 // Errors of this package.
@@ -510,21 +521,31 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 	if c.Family == "" {
 		return nil, ErrTokenInvalid
 	}
-	// One statement checks the session and reads the user's grants
-	// version; the grants come from the cache while that version holds.
-	chk, err := model.CheckAuth(ctx, s.db, c.Family, userID, s.clock.Now())
-	if err != nil {
-		return nil, err
-	}
-	if !chk.Live {
-		return nil, ErrTokenInvalid
-	}
-	grants, ok := s.grants.get(userID, chk.GrantsVersion)
+	// A session found live is kept under a lease (liveCache): then the
+	// request costs no statement. Otherwise one statement checks the
+	// session and reads the user's grants version; the grants come from
+	// the cache while that version holds.
+	now := s.clock.Now()
+	version, ok := s.live.get(userID, c.Family, now)
 	if !ok {
+		began := s.live.begin()
+		chk, err := model.CheckAuth(ctx, s.db, c.Family, userID, now)
+		if err != nil {
+			return nil, err
+		}
+		if !chk.Live {
+			return nil, ErrTokenInvalid
+		}
+		version = chk.GrantsVersion
+		s.live.put(began, userID, c.Family, chk.ExpiresAt, version)
+	}
+	grants, ok := s.grants.get(userID, version)
+	if !ok {
+		var err error
 		if grants, err = model.LiveGrants(ctx, s.db, userID); err != nil {
 			return nil, err
 		}
-		s.grants.put(userID, chk.GrantsVersion, grants)
+		s.grants.put(userID, version, grants)
 	}
 	return &service.Actor{UserID: userID, Grants: grants, Family: c.Family}, nil
 }

@@ -1,0 +1,191 @@
+package auth
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"redprop/model"
+	"redprop/service"
+)
+
+// liveCache keeps, per user, the sessions found live and the
+// GrantsVersion read with them, so that a request of a known session
+// costs no statement at all. It is trusted only under a lease: every
+// instance reads the recent changes of grants and sessions
+// (model.AuthChange) a few times a second, and may use what it keeps for
+// model.AuthChangeLease from the start of its last good read. A
+// revocation returns that long after its commit, so by then every
+// instance has read it (and dropped the user) or stopped trusting the
+// cache. The instance that writes a change hears of it before the commit
+// and bypasses the cache for that user until its read sees the row.
+//
+// Times here are the process's monotonic clock, not the service clock:
+// the lease is about how long ago this process read the changes.
+type liveCache struct {
+	mu sync.Mutex
+	// lease is the end of the trust the last good read gave; good is
+	// when that read began.
+	lease, good time.Time
+	// reset is when the cache last started over (the first read, or the
+	// first after a long run of failed ones); loads begun before it are
+	// not kept.
+	reset time.Time
+	users map[int64]liveUser
+	// changed is when a change of the user was last heard of: a load
+	// begun before it may have read the state before the change.
+	changed map[int64]time.Time
+	// pending are changes this instance wrote and its reads have not yet
+	// seen: the user is answered from the database until they are.
+	pending map[int64]pendingChange
+	// seen are the change rows read, by id, with when they were first
+	// read (forgotten once out of the window).
+	seen map[int64]time.Time
+	// window is how long a change row stays among the recent ones.
+	window time.Duration
+}
+
+type liveUser struct {
+	version  int64
+	families map[string]time.Time // session family → its expiry (service clock)
+}
+
+type pendingChange struct {
+	id    int64
+	until time.Time
+}
+
+func newLiveCache() *liveCache {
+	return &liveCache{users: map[int64]liveUser{}, changed: map[int64]time.Time{},
+		pending: map[int64]pendingChange{}, seen: map[int64]time.Time{}, window: 2 * time.Minute}
+}
+
+// get returns the GrantsVersion kept for the user's live session family
+// at now (the service clock); false when the cache may not answer.
+func (c *liveCache) get(userID int64, family string, now time.Time) (int64, bool) {
+	mono := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !mono.Before(c.lease) || c.bypassed(userID, mono) {
+		return 0, false
+	}
+	u, ok := c.users[userID]
+	if !ok {
+		return 0, false
+	}
+	exp, ok := u.families[family]
+	if !ok || !now.Before(exp) {
+		return 0, false
+	}
+	return u.version, true
+}
+
+func (c *liveCache) bypassed(userID int64, mono time.Time) bool {
+	p, ok := c.pending[userID]
+	if ok && !mono.Before(p.until) {
+		delete(c.pending, userID) // its transaction rolled back, or was never read
+		return false
+	}
+	return ok
+}
+
+// begin marks the start of a load from the database, to be kept by put.
+func (c *liveCache) begin() time.Time { return time.Now() }
+
+// put keeps what a load begun at began found: a live session of the user
+// until expires, under version. It is not kept if a change of the user
+// was heard of since began (the load may have read the state before it),
+// or the cache started over since.
+func (c *liveCache) put(began time.Time, userID int64, family string, expires time.Time, version int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if began.Before(c.reset) || !began.After(c.changed[userID]) || c.bypassed(userID, time.Now()) {
+		return
+	}
+	u, ok := c.users[userID]
+	if !ok || u.version != version {
+		if len(c.users) >= maxCachedUsers {
+			clear(c.users)
+		}
+		u = liveUser{version: version, families: map[string]time.Time{}}
+	}
+	u.families[family] = expires
+	c.users[userID] = u
+}
+
+// heard is told of a change this instance is writing (before its commit).
+func (c *liveCache) heard(userID, changeID int64) {
+	mono := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.users, userID)
+	c.changed[userID] = mono
+	if p, ok := c.pending[userID]; !ok || p.id < changeID {
+		c.pending[userID] = pendingChange{id: changeID, until: mono.Add(c.window)}
+	}
+}
+
+// read applies one good read of the recent changes, begun at began.
+func (c *liveCache) read(began time.Time, changes []model.AuthChange) {
+	mono := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.good.IsZero() || began.Sub(c.good) > c.window/4 {
+		// The first read, or the reads failed for so long that a change
+		// may have left the window unread: start over.
+		clear(c.users)
+		c.reset = began
+	}
+	c.good = began
+	for _, ch := range changes {
+		if p, ok := c.pending[ch.UserID]; ok && p.id <= ch.ID {
+			delete(c.pending, ch.UserID)
+			c.changed[ch.UserID] = mono
+		}
+		if _, ok := c.seen[ch.ID]; ok {
+			continue
+		}
+		c.seen[ch.ID] = mono
+		delete(c.users, ch.UserID)
+		c.changed[ch.UserID] = mono
+	}
+	for id, at := range c.seen {
+		if mono.Sub(at) > 2*c.window {
+			delete(c.seen, id)
+		}
+	}
+	for u, at := range c.changed {
+		if mono.Sub(at) > 2*c.window {
+			delete(c.changed, u)
+		}
+	}
+	if l := began.Add(model.AuthChangeLease); l.After(c.lease) {
+		c.lease = l
+	}
+}
+
+// WatchChanges reads the recent changes of grants and sessions every
+// interval until ctx ends, keeping the cache of live sessions trusted.
+// Without it running (or while the database does not answer) every
+// request is checked against the database.
+func (s *Service) WatchChanges(ctx context.Context, interval time.Duration) {
+	s.live.mu.Lock()
+	s.live.window = model.AuthChangeWindow(s.db)
+	s.live.mu.Unlock()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		began := s.live.begin()
+		changes, err := model.RecentAuthChanges(ctx, s.db)
+		if err == nil {
+			s.live.read(began, changes)
+		} else if ctx.Err() == nil {
+			service.LogPass(ctx, s.log(), "read changes of grants and sessions", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"redprop/model"
+	"redprop/model/dbtest"
+	"redprop/service/auth"
+	"redprop/service/wechat"
+)
+
+// With the changes of grants and sessions read (WatchChanges), a request
+// of a known session costs no statement; a revocation still holds on
+// every instance from the moment it returns, and an instance that stops
+// reading the changes goes back to asking the database.
+func TestLiveSessionsKeptUnderALease(t *testing.T) {
+	f := newFixture(t, nil, "")
+	// Another instance: told of no change, it learns of them only by
+	// reading them, as one in another process does.
+	other := auth.NewUnwatched(f.db, f.rdb, wechat.NewSandbox(), f.clock, f.cfg)
+	ctx, stop := context.WithCancel(f.ctx)
+	defer stop()
+	otherCtx, stopOther := context.WithCancel(ctx)
+	defer stopOther()
+	// Read as often as the server does: a revocation that did not wait
+	// out the lease would be seen stale on the other instance.
+	every := model.AuthChangeLease / 5
+	go f.svc.WatchChanges(ctx, every)
+	go other.WatchChanges(otherCtx, every)
+
+	tok, user, err := f.svc.Login(f.ctx, "sandbox:grid", "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := dbtest.CountStatements(t, f.db)
+	// statements runs do and returns its statements, the reads of the
+	// changes (which run on their own) left out.
+	statements := func(do func()) []string {
+		n.Take()
+		n.On.Store(true)
+		do()
+		n.On.Store(false)
+		_, sql := n.Take()
+		var out []string
+		for _, q := range sql {
+			if !strings.Contains(q, "auth_changes") {
+				out = append(out, q)
+			}
+		}
+		return out
+	}
+	roles := func(t *testing.T, s *auth.Service) string {
+		t.Helper()
+		a, err := s.Authenticate(f.ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatalf("authenticate: %v", err)
+		}
+		var out []string
+		for _, g := range a.Grants {
+			out = append(out, g.Role)
+		}
+		return fmt.Sprint(out)
+	}
+	instances := []*auth.Service{f.svc, other}
+	// eventually waits (a few leases at most) for every instance to answer
+	// want from what it keeps, without a statement.
+	eventually := func(t *testing.T, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * model.AuthChangeLease)
+		for i, s := range instances {
+			for {
+				var got string
+				sql := statements(func() { got = roles(t, s) })
+				if got == want && len(sql) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("instance %d: roles %s, want %s, from the cache (statements %q)", i+1, got, want, sql)
+				}
+				time.Sleep(every)
+			}
+		}
+	}
+	t.Run("a known session costs no statement", func(t *testing.T) {
+		eventually(t, "[]")
+	})
+	var worker model.Grant
+	t.Run("a new grant acts at once where it was given, within a lease elsewhere", func(t *testing.T) {
+		worker = model.Grant{UserID: user.ID, Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: 7}
+		if err := model.Create(f.ctx, f.db, &worker); err != nil {
+			t.Fatal(err)
+		}
+		if got := roles(t, f.svc); got != "[grid_worker]" {
+			t.Fatalf("the giving instance: %s", got)
+		}
+		eventually(t, "[grid_worker]")
+	})
+	t.Run("a revoked grant is refused everywhere once the revocation returns", func(t *testing.T) {
+		if n, err := model.RevokeGrant(f.ctx, f.db, worker.ID, 1, f.clock.Now()); err != nil || n != 1 {
+			t.Fatalf("revoke: %d %v", n, err)
+		}
+		for i, s := range instances {
+			if got := roles(t, s); got != "[]" {
+				t.Fatalf("instance %d right after the revocation: %s", i+1, got)
+			}
+		}
+		eventually(t, "[]")
+	})
+	t.Run("an instance that stops reading the changes asks the database", func(t *testing.T) {
+		stopOther()
+		time.Sleep(2 * model.AuthChangeLease)
+		if sql := statements(func() { roles(t, other) }); len(sql) == 0 {
+			t.Fatal("answered from the cache past its lease")
+		}
+		g := model.Grant{UserID: user.ID, Role: model.RoleVolunteer, ScopeKind: model.ScopeGrid, ScopeID: 7}
+		if err := model.Create(f.ctx, f.db, &g); err != nil {
+			t.Fatal(err)
+		}
+		if got := roles(t, other); got != "[volunteer]" {
+			t.Fatalf("past its lease: %s", got)
+		}
+		if _, err := model.RevokeGrant(f.ctx, f.db, g.ID, 1, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got := roles(t, other); got != "[]" {
+			t.Fatalf("past its lease, after the revocation: %s", got)
+		}
+		instances = instances[:1]
+	})
+	t.Run("a session ended is refused everywhere once the logout returns", func(t *testing.T) {
+		otherCtx, stopOther = context.WithCancel(ctx)
+		defer stopOther()
+		go other.WatchChanges(otherCtx, every)
+		instances = []*auth.Service{f.svc, other}
+		eventually(t, "[]")
+		if err := f.svc.Logout(f.ctx, tok.AccessToken, ""); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range instances {
+			if _, err := s.Authenticate(f.ctx, tok.AccessToken); !errors.Is(err, auth.ErrTokenInvalid) {
+				t.Fatalf("instance %d: logged-out token: %v", i+1, err)
+			}
+		}
+	})
+}
