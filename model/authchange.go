@@ -80,7 +80,7 @@ type authWatch struct {
 	fns []func(userID, changeID int64)
 }
 
-func (*authWatch) Name() string               { return authWatchName }
+func (*authWatch) Name() string              { return authWatchName }
 func (*authWatch) Initialize(*gorm.DB) error { return nil }
 
 func (w *authWatch) add(fn func(userID, changeID int64)) {
