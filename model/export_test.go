@@ -1,5 +1,11 @@
 package model
 
+import (
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
 // ListOrdersOr is the single OR query ListOrders splits, for tests that
 // compare the two.
 var ListOrdersOr = listOrdersOr
@@ -22,3 +28,14 @@ func OrderColumns() []string { return orderColumns }
 
 // OrderFieldCount is how many fields orderFields scans into.
 func OrderFieldCount() int { return len(orderFields(&Order{})) }
+
+// RunStep runs the migration step of version again (its data fixes are
+// safe to repeat).
+func RunStep(db *gorm.DB, version int) error {
+	for _, s := range steps {
+		if s.version == version {
+			return s.run(db)
+		}
+	}
+	return fmt.Errorf("no step %d", version)
+}

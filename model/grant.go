@@ -114,9 +114,10 @@ func bumpGrantsVersion(tx *gorm.DB, userID int64) error {
 
 // AuthCheck is what authenticating a request asks of the database.
 type AuthCheck struct {
-	Live          bool      // the session exists, is not revoked and has not expired
-	ExpiresAt     time.Time // when the live session expires
-	GrantsVersion int64     // the user's GrantsVersion
+	Live              bool      // the session exists, is not revoked and has not expired
+	ExpiresAt         time.Time // when the live session expires
+	GrantsVersion     int64     // the user's GrantsVersion
+	ReportedForOthers bool      // the user's ReportedForOthers
 }
 
 // CheckAuth answers, in one statement, whether the session family of
@@ -124,13 +125,14 @@ type AuthCheck struct {
 // (Live is false when the user does not exist).
 func CheckAuth(ctx context.Context, db *gorm.DB, family string, userID int64, now time.Time) (AuthCheck, error) {
 	var r struct {
-		GrantsVersion int64
-		ExpiresAt     *time.Time
+		GrantsVersion     int64
+		ReportedForOthers bool
+		ExpiresAt         *time.Time
 	}
-	err := Prepared(db).WithContext(ctx).Raw(`SELECT u.grants_version, s.expires_at FROM users u
+	err := Prepared(db).WithContext(ctx).Raw(`SELECT u.grants_version, u.reported_for_others, s.expires_at FROM users u
 		LEFT JOIN auth_sessions s ON s.family = ? AND s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ?
 		WHERE u.id = ?`, family, now, userID).Scan(&r).Error
-	c := AuthCheck{Live: r.ExpiresAt != nil, GrantsVersion: r.GrantsVersion}
+	c := AuthCheck{Live: r.ExpiresAt != nil, GrantsVersion: r.GrantsVersion, ReportedForOthers: r.ReportedForOthers}
 	if c.Live {
 		c.ExpiresAt = *r.ExpiresAt
 	}

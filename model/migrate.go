@@ -162,6 +162,12 @@ var steps = []step{
 		}
 		return tx.Exec("CREATE INDEX ix_order_warn ON orders (overdue, warned_at, step_deadline)").Error
 	}},
+	{63, "users who reported for others", func(tx *gorm.DB) error {
+		// A person's own orders are one index range (their resident_id)
+		// unless they submitted one for someone else; mark those who did.
+		return tx.Exec(`UPDATE users SET reported_for_others = ? WHERE id IN
+			(SELECT author_id FROM orders WHERE author_id <> 0 AND author_id <> resident_id)`, true).Error
+	}},
 }
 
 // actionIndexes are the indexes of migration 61 by name and columns.

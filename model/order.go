@@ -147,6 +147,23 @@ type Order struct {
 	IdemKey *string `gorm:"size:64;uniqueIndex:ux_order_idem,priority:2"`
 }
 
+// AfterCreate marks the author as reporting for others when they are not
+// the order's resident (User.ReportedForOthers), in the order's own
+// transaction, whoever creates it; the mark is a change of what the
+// author's own queue holds, read by every instance (AuthChange).
+func (o *Order) AfterCreate(tx *gorm.DB) error {
+	if o.AuthorID == 0 || o.AuthorID == o.ResidentID {
+		return nil
+	}
+	tx = tx.Session(&gorm.Session{NewDB: true})
+	res := tx.Model(&User{}).Where("id = ? AND reported_for_others = ?", o.AuthorID, false).
+		UpdateColumn("reported_for_others", true)
+	if res.Error != nil || res.RowsAffected == 0 {
+		return res.Error
+	}
+	return noteAuthChange(tx, o.AuthorID)
+}
+
 // OrderEvent is one row of an order's timeline (台账). Rows are only ever
 // inserted: no code path updates or deletes them.
 type OrderEvent struct {
@@ -297,14 +314,18 @@ func ReserveOrderNumbers(ctx context.Context, db *gorm.DB, day string, n int64) 
 //   - HandlerKind and HandlerIDs: the orders those organisations handle
 //     (only those assigned to Assignee, when set).
 type OrderScope struct {
-	All         bool
-	Level       string
-	Person      int64
-	TreeKind    string
-	TreeID      int64
-	HandlerKind string
-	HandlerIDs  []int64
-	Assignee    int64
+	All    bool
+	Level  string
+	Person int64
+	// OwnReportsOnly says Person has not reported for others
+	// (User.ReportedForOthers is false): their orders are those they are
+	// the resident of.
+	OwnReportsOnly bool
+	TreeKind       string
+	TreeID         int64
+	HandlerKind    string
+	HandlerIDs     []int64
+	Assignee       int64
 }
 
 // OrderQuery selects one page of orders, newest first.
@@ -494,7 +515,9 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 		case sc.Person != 0:
 			// One person's orders are few: their own indexes, states checked
 			// on the rows.
-			add(orderPart{where: "author_id = ?", args: []any{sc.Person}, states: states, index: "idx_orders_author_id"})
+			if !sc.OwnReportsOnly {
+				add(orderPart{where: "author_id = ?", args: []any{sc.Person}, states: states, index: "idx_orders_author_id"})
+			}
 			add(orderPart{where: "resident_id = ?", args: []any{sc.Person}, states: states, index: "idx_orders_resident_id"})
 		case sc.TreeKind != "":
 			if col := TreeColumn(sc.TreeKind); col != "" {
@@ -598,6 +621,8 @@ func orderOrQuery(ctx context.Context, db *gorm.DB, q OrderQuery) (*gorm.DB, boo
 			add("1 = 1")
 		case sc.All:
 			add("level = ?", sc.Level)
+		case sc.Person != 0 && sc.OwnReportsOnly:
+			add("resident_id = ?", sc.Person)
 		case sc.Person != 0:
 			add("author_id = ? OR resident_id = ?", sc.Person, sc.Person)
 		case sc.TreeKind != "":

@@ -18,6 +18,11 @@ type User struct {
 	// GrantsVersion goes up in the transaction of every change to the
 	// user's grants: a cache of their grants holds while it is unchanged.
 	GrantsVersion int64 `gorm:"not null;default:0"`
+	// ReportedForOthers is set by the first order the user submits for
+	// someone else or for a public place (a patrol, on a resident's
+	// behalf). Until then every order they submitted names them as its
+	// resident, and their own orders are one index range (OrderScope).
+	ReportedForOthers bool `gorm:"not null;default:false"`
 }
 
 // Relations of a resident to a household.

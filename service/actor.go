@@ -16,6 +16,10 @@ type Actor struct {
 	// belongs to; empty for a PC console session, which cannot vouch for
 	// another login (扫码登录 is confirmed from the mini-program only).
 	Family string
+	// OwnReportsOnly: the user has never submitted an order for someone
+	// else (model.User.ReportedForOthers), so their own orders are those
+	// they are the resident of. False when unknown.
+	OwnReportsOnly bool
 }
 
 // Target is something a scope may cover: a node of the tree or an

@@ -526,28 +526,27 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 	// session and reads the user's grants version; the grants come from
 	// the cache while that version holds.
 	now := s.clock.Now()
-	version, ok := s.live.get(userID, c.Family, now)
+	chk, ok := s.live.get(userID, c.Family, now)
 	if !ok {
 		began := s.live.begin()
-		chk, err := model.CheckAuth(ctx, s.db, c.Family, userID, now)
-		if err != nil {
+		var err error
+		if chk, err = model.CheckAuth(ctx, s.db, c.Family, userID, now); err != nil {
 			return nil, err
 		}
 		if !chk.Live {
 			return nil, ErrTokenInvalid
 		}
-		version = chk.GrantsVersion
-		s.live.put(began, userID, c.Family, chk.ExpiresAt, version)
+		s.live.put(began, userID, c.Family, chk)
 	}
-	grants, ok := s.grants.get(userID, version)
+	grants, ok := s.grants.get(userID, chk.GrantsVersion)
 	if !ok {
 		var err error
 		if grants, err = model.LiveGrants(ctx, s.db, userID); err != nil {
 			return nil, err
 		}
-		s.grants.put(userID, version, grants)
+		s.grants.put(userID, chk.GrantsVersion, grants)
 	}
-	return &service.Actor{UserID: userID, Grants: grants, Family: c.Family}, nil
+	return &service.Actor{UserID: userID, Grants: grants, Family: c.Family, OwnReportsOnly: !chk.ReportedForOthers}, nil
 }
 
 // BindPhone asks WeChat for the phone number behind a getPhoneNumber code.

@@ -47,6 +47,7 @@ type liveCache struct {
 
 type liveUser struct {
 	version  int64
+	reported bool                 // model.User.ReportedForOthers
 	families map[string]time.Time // session family → its expiry (service clock)
 }
 
@@ -60,24 +61,24 @@ func newLiveCache() *liveCache {
 		pending: map[int64]pendingChange{}, seen: map[int64]time.Time{}, window: 2 * time.Minute}
 }
 
-// get returns the GrantsVersion kept for the user's live session family
-// at now (the service clock); false when the cache may not answer.
-func (c *liveCache) get(userID int64, family string, now time.Time) (int64, bool) {
+// get returns what was kept of the user whose session family is live at
+// now (the service clock); false when the cache may not answer.
+func (c *liveCache) get(userID int64, family string, now time.Time) (model.AuthCheck, bool) {
 	mono := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !mono.Before(c.lease) || c.bypassed(userID, mono) {
-		return 0, false
+		return model.AuthCheck{}, false
 	}
 	u, ok := c.users[userID]
 	if !ok {
-		return 0, false
+		return model.AuthCheck{}, false
 	}
 	exp, ok := u.families[family]
 	if !ok || !now.Before(exp) {
-		return 0, false
+		return model.AuthCheck{}, false
 	}
-	return u.version, true
+	return model.AuthCheck{Live: true, ExpiresAt: exp, GrantsVersion: u.version, ReportedForOthers: u.reported}, true
 }
 
 func (c *liveCache) bypassed(userID int64, mono time.Time) bool {
@@ -92,24 +93,24 @@ func (c *liveCache) bypassed(userID int64, mono time.Time) bool {
 // begin marks the start of a load from the database, to be kept by put.
 func (c *liveCache) begin() time.Time { return time.Now() }
 
-// put keeps what a load begun at began found: a live session of the user
-// until expires, under version. It is not kept if a change of the user
-// was heard of since began (the load may have read the state before it),
-// or the cache started over since.
-func (c *liveCache) put(began time.Time, userID int64, family string, expires time.Time, version int64) {
+// put keeps what a load begun at began found: the user's session family
+// live (chk). It is not kept if a change of the user was heard of since
+// began (the load may have read the state before it), or the cache
+// started over since.
+func (c *liveCache) put(began time.Time, userID int64, family string, chk model.AuthCheck) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if began.Before(c.reset) || !began.After(c.changed[userID]) || c.bypassed(userID, time.Now()) {
 		return
 	}
 	u, ok := c.users[userID]
-	if !ok || u.version != version {
+	if !ok || u.version != chk.GrantsVersion || u.reported != chk.ReportedForOthers {
 		if len(c.users) >= maxCachedUsers {
 			clear(c.users)
 		}
-		u = liveUser{version: version, families: map[string]time.Time{}}
+		u = liveUser{version: chk.GrantsVersion, reported: chk.ReportedForOthers, families: map[string]time.Time{}}
 	}
-	u.families[family] = expires
+	u.families[family] = chk.ExpiresAt
 	c.users[userID] = u
 }
 

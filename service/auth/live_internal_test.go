@@ -23,14 +23,14 @@ func TestLiveCacheKeepsNoLoadOlderThanAChange(t *testing.T) {
 			c.read(time.Now(), nil) // the lease
 			began := c.begin()
 			tc.change(c)
-			c.put(began, 1, "fam", expires, 3)
+			c.put(began, 1, "fam", live(expires, 3))
 			if _, ok := c.get(1, "fam", time.Now()); ok {
 				t.Fatal("a load older than the change was kept")
 			}
 			c.read(time.Now(), []model.AuthChange{{ID: 9, UserID: 1}})
-			c.put(c.begin(), 1, "fam", expires, 4)
-			if v, ok := c.get(1, "fam", time.Now()); !ok || v != 4 {
-				t.Fatalf("a load after the change: %d %v", v, ok)
+			c.put(c.begin(), 1, "fam", live(expires, 4))
+			if v, ok := c.get(1, "fam", time.Now()); !ok || v.GrantsVersion != 4 {
+				t.Fatalf("a load after the change: %d %v", v.GrantsVersion, ok)
 			}
 		})
 	}
@@ -41,19 +41,19 @@ func TestLiveCacheKeepsNoLoadOlderThanAChange(t *testing.T) {
 func TestLiveCacheBypassesAUserUntilItsChangeIsRead(t *testing.T) {
 	c := newLiveCache()
 	c.read(time.Now(), nil)
-	c.put(c.begin(), 1, "fam", time.Now().Add(time.Hour), 3)
+	c.put(c.begin(), 1, "fam", live(time.Now().Add(time.Hour), 3))
 	c.heard(1, 9)
-	c.put(c.begin(), 1, "fam", time.Now().Add(time.Hour), 3)
+	c.put(c.begin(), 1, "fam", live(time.Now().Add(time.Hour), 3))
 	if _, ok := c.get(1, "fam", time.Now()); ok {
 		t.Fatal("kept while its change is unread")
 	}
 	c.read(time.Now(), []model.AuthChange{{ID: 8, UserID: 1}}) // an older change
-	c.put(c.begin(), 1, "fam", time.Now().Add(time.Hour), 3)
+	c.put(c.begin(), 1, "fam", live(time.Now().Add(time.Hour), 3))
 	if _, ok := c.get(1, "fam", time.Now()); ok {
 		t.Fatal("kept once an older change is read")
 	}
 	c.read(time.Now(), []model.AuthChange{{ID: 8, UserID: 1}, {ID: 9, UserID: 1}})
-	c.put(c.begin(), 1, "fam", time.Now().Add(time.Hour), 4)
+	c.put(c.begin(), 1, "fam", live(time.Now().Add(time.Hour), 4))
 	if _, ok := c.get(1, "fam", time.Now()); !ok {
 		t.Fatal("not kept once its change is read")
 	}
@@ -63,13 +63,13 @@ func TestLiveCacheBypassesAUserUntilItsChangeIsRead(t *testing.T) {
 // read after a long run of failed ones starts the cache over.
 func TestLiveCacheLeaseExpiryAndRestart(t *testing.T) {
 	c := newLiveCache()
-	c.put(c.begin(), 1, "fam", time.Now().Add(time.Hour), 3)
+	c.put(c.begin(), 1, "fam", live(time.Now().Add(time.Hour), 3))
 	if _, ok := c.get(1, "fam", time.Now()); ok {
 		t.Fatal("answered before any read of the changes")
 	}
 	c.read(time.Now(), nil)
-	c.put(c.begin(), 1, "fam", time.Now().Add(time.Hour), 3)
-	c.put(c.begin(), 1, "old", time.Now().Add(-time.Second), 3)
+	c.put(c.begin(), 1, "fam", live(time.Now().Add(time.Hour), 3))
+	c.put(c.begin(), 1, "old", live(time.Now().Add(-time.Second), 3))
 	if _, ok := c.get(1, "fam", time.Now()); !ok {
 		t.Fatal("not answered under the lease")
 	}
@@ -91,4 +91,8 @@ func TestLiveCacheLeaseExpiryAndRestart(t *testing.T) {
 	if _, ok := c.get(1, "fam", time.Now()); ok {
 		t.Fatal("kept across a long run of failed reads")
 	}
+}
+
+func live(expires time.Time, version int64) model.AuthCheck {
+	return model.AuthCheck{Live: true, ExpiresAt: expires, GrantsVersion: version}
 }

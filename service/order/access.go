@@ -243,7 +243,7 @@ func queueScope(a *service.Actor, queue string) ([]model.OrderScope, []string, b
 	}
 	switch queue {
 	case QueueMine, "":
-		scopes = append(scopes, model.OrderScope{Person: a.UserID})
+		scopes = append(scopes, model.OrderScope{Person: a.UserID, OwnReportsOnly: a.OwnReportsOnly})
 	case QueueToVerify:
 		scopes = orderScopes(a, scopes, "", model.RoleGridWorker)
 		states, fixed = []string{model.StateSubmitted}, true
@@ -263,7 +263,7 @@ func queueScope(a *service.Actor, queue string) ([]model.OrderScope, []string, b
 		assigned()
 		states = []string{model.StateAccepted, model.StateInProgress}
 	case QueueAll:
-		scopes = append(scopes, model.OrderScope{Person: a.UserID})
+		scopes = append(scopes, model.OrderScope{Person: a.UserID, OwnReportsOnly: a.OwnReportsOnly})
 		scopes = orderScopes(a, scopes, "", officialRoles...)
 		scopes = handlerScopes(a, scopes)
 		assigned()

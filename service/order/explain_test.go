@@ -65,6 +65,7 @@ func TestQueuesReadOnePagePerPart(t *testing.T) {
 	}{
 		{"mine", &service.Actor{UserID: 5001}, Filter{Queue: QueueMine}, 0},
 		{"mine in a state", &service.Actor{UserID: 5001}, Filter{Queue: QueueMine, States: []string{model.StateClosed}}, 0},
+		{"mine of one who never reported for others", &service.Actor{UserID: 5001, OwnReportsOnly: true}, Filter{Queue: QueueMine}, 0},
 		{"to_verify of two grids", &service.Actor{UserID: 9001, Grants: []model.Grant{
 			grant(model.RoleGridWorker, model.ScopeGrid, 101), grant(model.RoleGridWorker, model.ScopeGrid, 102)}}, Filter{Queue: QueueToVerify}, 0},
 		{"to_confirm", &service.Actor{UserID: 9001, Grants: []model.Grant{grant(model.RoleGridWorker, model.ScopeGrid, 103)}}, Filter{Queue: QueueToConfirm}, 0},
@@ -139,6 +140,9 @@ func TestQueuesReadOnePagePerPart(t *testing.T) {
 			}
 			if parts == 0 {
 				t.Fatalf("no read of orders in the plan: %v", plan)
+			}
+			if tc.actor.OwnReportsOnly && (parts != 1 || len(plan) != 1) {
+				t.Fatalf("one's own orders in %d reads of orders, %d steps, want one range: %v", parts, len(plan), plan)
 			}
 		})
 	}
