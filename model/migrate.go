@@ -168,7 +168,32 @@ var steps = []step{
 		return tx.Exec(`UPDATE users SET reported_for_others = ? WHERE id IN
 			(SELECT author_id FROM orders WHERE author_id <> 0 AND author_id <> resident_id)`, true).Error
 	}},
+	{64, "a grid's orders by state; order indexes the composite ones made redundant", func(tx *gorm.DB) error {
+		// A grid worker's to_verify and to_confirm are one part per
+		// state on (grid_id, state), whatever level the order is at.
+		if !tx.Migrator().HasIndex(&Order{}, "ix_order_grid_state") {
+			if err := tx.Exec("CREATE INDEX ix_order_grid_state ON orders (grid_id, state)").Error; err != nil {
+				return err
+			}
+		}
+		// Each of these leads a composite index that serves its lookups
+		// (state: ix_order_deadline, level: ix_order_level_queue, overdue:
+		// ix_order_warn) or is read by none (step_deadline alone); every
+		// order written paid for keeping them.
+		for _, ix := range redundantOrderIndexes {
+			if tx.Migrator().HasIndex(&Order{}, ix) {
+				if err := tx.Migrator().DropIndex(&Order{}, ix); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}},
 }
+
+// redundantOrderIndexes are the single-column indexes of orders migration
+// 64 drops.
+var redundantOrderIndexes = []string{"idx_orders_state", "idx_orders_level", "idx_orders_overdue", "idx_orders_step_deadline"}
 
 // actionIndexes are the indexes of migration 61 by name and columns.
 var actionIndexes = [][2]string{

@@ -105,8 +105,8 @@ type Order struct {
 	Number       string `gorm:"size:20;not null;uniqueIndex"`
 	CategoryID   int64  `gorm:"not null;index"`
 	CategoryCode string `gorm:"size:40;not null"`
-	State        string `gorm:"size:16;not null;index"`
-	Level        string `gorm:"size:16;not null;index"`
+	State        string `gorm:"size:16;not null"`
+	Level        string `gorm:"size:16;not null"`
 	Channel      string `gorm:"size:16;not null"`
 	AuthorID     int64  `gorm:"not null;index;uniqueIndex:ux_order_idem,priority:1"` // who submitted (resident or staff)
 	ResidentID   int64  `gorm:"index"`                                               // for whom; 0 on patrol reports
@@ -121,11 +121,11 @@ type Order struct {
 	// The current step's clock: when it started, its budget, its deadline.
 	// Paused time moves the deadline; PausedAt is set while paused.
 	StepStartedAt *time.Time
-	StepDeadline  *time.Time `gorm:"index"`
+	StepDeadline  *time.Time
 	PausedAt      *time.Time
 	PauseReason   string `gorm:"size:200"`
 	WarnedAt      *time.Time
-	Overdue       bool `gorm:"not null;default:false;index"`
+	Overdue       bool `gorm:"not null;default:false"`
 	// Breaches counts the steps that ran past their deadline; escalation
 	// starts a new step but the order stays known as late.
 	Breaches int `gorm:"not null;default:0"`
@@ -497,6 +497,15 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 		}
 		if states != nil {
 			sts = states
+		}
+		if col == "grid_id" && level == "" {
+			// A grid worker's queues are by state at any level (an
+			// unverified report climbs on and stays theirs to verify):
+			// one part per state, not one per level too.
+			for _, st := range sts {
+				add(orderPart{where: "grid_id = ? AND state = ?", args: []any{id, st}, index: "ix_order_grid_state"})
+			}
+			return
 		}
 		index := "ix_order_level_queue"
 		if col != "" {

@@ -41,6 +41,10 @@ func TestListOrdersSplitMatchesTheOrQuery(t *testing.T) {
 		q    model.OrderQuery
 	}{
 		{"a person as author or resident", model.OrderQuery{Scopes: []model.OrderScope{{Person: 3}}}},
+		{"grids in states at any level", model.OrderQuery{Scopes: []model.OrderScope{
+			{TreeKind: model.ScopeGrid, TreeID: 1}, {TreeKind: model.ScopeGrid, TreeID: 2}},
+			States: [][]string{{model.StateSubmitted, model.StateClosed}}}},
+		{"a person of their own reports", model.OrderQuery{Scopes: []model.OrderScope{{Person: 3, OwnReportsOnly: true}}}},
 		{"a person in a state", model.OrderQuery{Scopes: []model.OrderScope{{Person: 3}}, States: [][]string{{model.StateClosed, model.StateSubmitted}}}},
 		{"overlapping grids and a community at levels", model.OrderQuery{Scopes: []model.OrderScope{
 			{TreeKind: model.ScopeGrid, TreeID: 1}, {TreeKind: model.ScopeGrid, TreeID: 2},

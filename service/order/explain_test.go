@@ -62,31 +62,33 @@ func TestQueuesReadOnePagePerPart(t *testing.T) {
 		actor *service.Actor
 		f     Filter
 		after int64 // -1: the cursor after a first page of 5
+		parts int   // the reads of orders the plan must have (0: unchecked)
 	}{
-		{"mine", &service.Actor{UserID: 5001}, Filter{Queue: QueueMine}, 0},
-		{"mine in a state", &service.Actor{UserID: 5001}, Filter{Queue: QueueMine, States: []string{model.StateClosed}}, 0},
-		{"mine of one who never reported for others", &service.Actor{UserID: 5001, OwnReportsOnly: true}, Filter{Queue: QueueMine}, 0},
+		{"mine", &service.Actor{UserID: 5001}, Filter{Queue: QueueMine}, 0, 0},
+		{"mine in a state", &service.Actor{UserID: 5001}, Filter{Queue: QueueMine, States: []string{model.StateClosed}}, 0, 0},
+		{"mine of one who never reported for others", &service.Actor{UserID: 5001, OwnReportsOnly: true}, Filter{Queue: QueueMine}, 0, 1},
+		// A grid's queue is one part per grid, whatever the levels.
 		{"to_verify of two grids", &service.Actor{UserID: 9001, Grants: []model.Grant{
-			grant(model.RoleGridWorker, model.ScopeGrid, 101), grant(model.RoleGridWorker, model.ScopeGrid, 102)}}, Filter{Queue: QueueToVerify}, 0},
-		{"to_confirm", &service.Actor{UserID: 9001, Grants: []model.Grant{grant(model.RoleGridWorker, model.ScopeGrid, 103)}}, Filter{Queue: QueueToConfirm}, 0},
+			grant(model.RoleGridWorker, model.ScopeGrid, 101), grant(model.RoleGridWorker, model.ScopeGrid, 102)}}, Filter{Queue: QueueToVerify}, 0, 2},
+		{"to_confirm", &service.Actor{UserID: 9001, Grants: []model.Grant{grant(model.RoleGridWorker, model.ScopeGrid, 103)}}, Filter{Queue: QueueToConfirm}, 0, 1},
 		{"to_dispatch of a community", &service.Actor{UserID: 9002, Grants: []model.Grant{grant(model.RoleCommunityStaff, model.ScopeCommunity, 11)}},
-			Filter{Queue: QueueToDispatch}, 0},
+			Filter{Queue: QueueToDispatch}, 0, 0},
 		{"to_dispatch, second page", &service.Actor{UserID: 9002, Grants: []model.Grant{grant(model.RoleCommunityStaff, model.ScopeCommunity, 11)}},
-			Filter{Queue: QueueToDispatch}, -1},
+			Filter{Queue: QueueToDispatch}, -1, 0},
 		{"to_dispatch of a street", &service.Actor{UserID: 9003, Grants: []model.Grant{grant(model.RoleStreetStaff, model.ScopeStreet, 2)}},
-			Filter{Queue: QueueToDispatch}, 0},
+			Filter{Queue: QueueToDispatch}, 0, 0},
 		{"to_dispatch of the city and the platform", &service.Actor{UserID: 9004, Grants: []model.Grant{
-			grant(model.RoleCityStaff, model.ScopeCity, 1), grant(model.RoleCommunityStaff, model.ScopePlatform, 0)}}, Filter{Queue: QueueToDispatch}, 0},
+			grant(model.RoleCityStaff, model.ScopeCity, 1), grant(model.RoleCommunityStaff, model.ScopePlatform, 0)}}, Filter{Queue: QueueToDispatch}, 0, 0},
 		{"a level's queue in one state", &service.Actor{UserID: 9002, Grants: []model.Grant{grant(model.RoleCommunityStaff, model.ScopeCommunity, 12)}},
-			Filter{Queue: QueueToDispatch, States: []string{model.StateVerified}}, 0},
+			Filter{Queue: QueueToDispatch, States: []string{model.StateVerified}}, 0, 0},
 		{"the firm's queue", &service.Actor{UserID: 9005, Grants: []model.Grant{
-			grant(model.RoleFirmManager, model.ScopeFirm, 301), grant(model.RoleFirmManager, model.ScopeFirm, 302)}}, Filter{Queue: QueueFirm}, 0},
+			grant(model.RoleFirmManager, model.ScopeFirm, 301), grant(model.RoleFirmManager, model.ScopeFirm, 302)}}, Filter{Queue: QueueFirm}, 0, 0},
 		{"the worker's orders", &service.Actor{UserID: 7001, Grants: []model.Grant{grant(model.RoleFirmWorker, model.ScopeFirm, 301)}},
-			Filter{Queue: QueueAssigned}, 0},
+			Filter{Queue: QueueAssigned}, 0, 0},
 		{"everything a grid worker sees", &service.Actor{UserID: 9001, Grants: []model.Grant{grant(model.RoleGridWorker, model.ScopeGrid, 101)}},
-			Filter{Queue: QueueAll}, 0},
+			Filter{Queue: QueueAll}, 0, 0},
 		{"late orders of a community", &service.Actor{UserID: 9002, Grants: []model.Grant{grant(model.RoleCommunityStaff, model.ScopeCommunity, 11)}},
-			Filter{Queue: QueueToDispatch, Overdue: &yes}, 0},
+			Filter{Queue: QueueToDispatch, Overdue: &yes}, 0, 0},
 	}
 	const limit = 20
 	for _, tc := range cases {
@@ -141,8 +143,11 @@ func TestQueuesReadOnePagePerPart(t *testing.T) {
 			if parts == 0 {
 				t.Fatalf("no read of orders in the plan: %v", plan)
 			}
-			if tc.actor.OwnReportsOnly && (parts != 1 || len(plan) != 1) {
-				t.Fatalf("one's own orders in %d reads of orders, %d steps, want one range: %v", parts, len(plan), plan)
+			if tc.parts != 0 && parts != tc.parts {
+				t.Fatalf("%d reads of orders, want %d: %v", parts, tc.parts, plan)
+			}
+			if tc.parts == 1 && len(plan) != 1 {
+				t.Fatalf("one part in %d steps, want one range: %v", len(plan), plan)
 			}
 		})
 	}
