@@ -39,3 +39,7 @@ func RunStep(db *gorm.DB, version int) error {
 	}
 	return fmt.Errorf("no step %d", version)
 }
+
+// EventColumns and EventFieldCount are the same for timeline rows.
+func EventColumns() []string { return eventColumns }
+func EventFieldCount() int   { return len(eventFields(&OrderEvent{})) }

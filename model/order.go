@@ -239,15 +239,14 @@ func OrderEventsOf(ctx context.Context, db *gorm.DB, orderIDs []int64) ([]OrderE
 	if len(orderIDs) == 0 {
 		return nil, nil
 	}
-	var evs []OrderEvent
 	tx := db
 	if len(orderIDs) == 1 {
 		// An order's detail: one statement text, kept prepared. Lists of
 		// many (exports) vary in length and are not.
 		tx = Prepared(db)
 	}
-	err := tx.WithContext(ctx).Where("order_id IN ?", orderIDs).Order("id").Find(&evs).Error
-	return evs, Translate(err)
+	return findEvents(tx.WithContext(ctx).Model(&OrderEvent{}).Select(eventColumns).
+		Where("order_id IN ?", orderIDs).Order("id"))
 }
 
 // LastOrderEvent returns the newest timeline row of an order with action;

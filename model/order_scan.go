@@ -35,6 +35,34 @@ func orderFields(o *Order) []any {
 		&o.CompletedAt, &o.ConfirmedAt, &o.ClosedAt, &o.IdemKey}
 }
 
+// eventColumns and eventFields are the same for timeline rows: an
+// order's detail reads its whole timeline.
+var eventColumns = []string{"id", "order_id", "action", "actor_id", "role", "from_state", "to_state",
+	"from_level", "to_level", "handler_kind", "handler_id", "assignee_id", "note", "photos", "created_at"}
+
+func eventFields(e *OrderEvent) []any {
+	return []any{&e.ID, &e.OrderID, &e.Action, &e.ActorID, &e.Role, &e.FromState, &e.ToState,
+		&e.FromLevel, &e.ToLevel, &e.HandlerKind, &e.HandlerID, &e.AssigneeID, &e.Note, &e.Photos, &e.CreatedAt}
+}
+
+// findEvents runs tx (a query of timeline rows whose select list is
+// eventColumns) and reads its rows.
+func findEvents(tx *gorm.DB) ([]OrderEvent, error) {
+	rows, err := tx.Rows()
+	if err != nil {
+		return nil, Translate(err)
+	}
+	defer rows.Close()
+	var out []OrderEvent
+	for rows.Next() {
+		out = append(out, OrderEvent{})
+		if err := rows.Scan(eventFields(&out[len(out)-1])...); err != nil {
+			return nil, Translate(err)
+		}
+	}
+	return out, Translate(rows.Err())
+}
+
 // findOrders runs tx (a query of orders whose select list is
 // orderColumns) and reads its rows.
 func findOrders(tx *gorm.DB) ([]Order, error) {

@@ -31,9 +31,49 @@ func TestOrderColumnsAreTheOrderStruct(t *testing.T) {
 	}
 }
 
+// TestEventColumnsAreTheEventStruct does the same for timeline rows, and
+// checks that a timeline read by hand is gorm's read of it.
+func TestEventColumnsAreTheEventStruct(t *testing.T) {
+	s, err := schema.Parse(&model.OrderEvent{}, &sync.Map{}, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := model.EventColumns(); !reflect.DeepEqual(got, s.DBNames) {
+		t.Fatalf("scan columns\n%v\nschema columns\n%v", got, s.DBNames)
+	}
+	if n := model.EventFieldCount(); n != len(s.DBNames) {
+		t.Fatalf("%d fields scanned for %d columns", n, len(s.DBNames))
+	}
+	ctx := context.Background()
+	db := dbtest.Open(t)
+	var made []model.OrderEvent
+	for i := range 3 {
+		var e model.OrderEvent
+		fillOrder(t, &e, i+1)
+		e.OrderID = 7 + int64(i%2)
+		if err := db.Create(&e).Error; err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, e)
+	}
+	for _, ids := range [][]int64{{7}, {7, 8}} {
+		got, err := model.OrderEventsOf(ctx, db, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []model.OrderEvent
+		if err := db.Where("order_id IN ?", ids).Order("id").Find(&want).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < len(ids) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("timelines of %v scanned\n%+v\ngorm\n%+v", ids, got, want)
+		}
+	}
+}
+
 // fillOrder sets every field of o to a value of its own (none zero, none
 // equal to another of its kind), so that a scan into a wrong field shows.
-func fillOrder(t *testing.T, o *model.Order, seed int) {
+func fillOrder(t *testing.T, o any, seed int) {
 	t.Helper()
 	s, err := schema.Parse(o, &sync.Map{}, schema.NamingStrategy{})
 	if err != nil {
@@ -41,6 +81,7 @@ func fillOrder(t *testing.T, o *model.Order, seed int) {
 	}
 	base := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	v := reflect.ValueOf(o).Elem()
+
 	for i, f := range s.Fields {
 		if f.PrimaryKey {
 			continue
