@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -24,15 +25,61 @@ var orderColumns = []string{"id", "created_at", "updated_at", "number", "categor
 // orderColumnsOfO is the select list of orderColumns of orders AS o.
 var orderColumnsOfO = "o." + strings.Join(orderColumns, ", o.")
 
-// orderFields are o's fields in the order of orderColumns.
+// orderFields are o's fields in the order of orderColumns. The nullable
+// ones are scanned through optTime and optString: database/sql fills a
+// pointer field by reflection, and an order has nine.
 func orderFields(o *Order) []any {
 	return []any{&o.ID, &o.CreatedAt, &o.UpdatedAt, &o.Number, &o.CategoryID, &o.CategoryCode,
 		&o.State, &o.Level, &o.Channel, &o.AuthorID, &o.ResidentID, &o.HouseholdID, &o.Place, &o.Description,
 		&o.CityID, &o.DistrictID, &o.StreetID, &o.CommunityID, &o.CompoundID, &o.GridID, &o.BuildingID,
 		&o.HandlerKind, &o.HandlerID, &o.AssigneeID, &o.DuplicateOf,
-		&o.StepStartedAt, &o.StepDeadline, &o.PausedAt, &o.PauseReason, &o.WarnedAt, &o.Overdue, &o.Breaches,
-		&o.DueAt, &o.Version, &o.RatingOverall, &o.RatingTimely, &o.RatingAttitude, &o.RatingComment,
-		&o.CompletedAt, &o.ConfirmedAt, &o.ClosedAt, &o.IdemKey}
+		optTime{&o.StepStartedAt}, optTime{&o.StepDeadline}, optTime{&o.PausedAt}, &o.PauseReason, optTime{&o.WarnedAt},
+		&o.Overdue, &o.Breaches, optTime{&o.DueAt}, &o.Version, &o.RatingOverall, &o.RatingTimely, &o.RatingAttitude,
+		&o.RatingComment, optTime{&o.CompletedAt}, optTime{&o.ConfirmedAt}, optTime{&o.ClosedAt}, optString{&o.IdemKey}}
+}
+
+// optTime scans a nullable datetime into a *time.Time field.
+type optTime struct{ p **time.Time }
+
+func (o optTime) Scan(v any) error {
+	switch t := v.(type) {
+	case nil:
+		*o.p = nil
+	case time.Time:
+		*o.p = &t
+	default:
+		var nt sql.NullTime
+		if err := nt.Scan(v); err != nil {
+			return err
+		}
+		*o.p = nil
+		if nt.Valid {
+			*o.p = &nt.Time
+		}
+	}
+	return nil
+}
+
+// optString scans a nullable string into a *string field.
+type optString struct{ p **string }
+
+func (o optString) Scan(v any) error {
+	switch s := v.(type) {
+	case nil:
+		*o.p = nil
+	case []byte:
+		str := string(s)
+		*o.p = &str
+	case string:
+		*o.p = &s
+	default:
+		var ns sql.NullString
+		if err := ns.Scan(v); err != nil {
+			return err
+		}
+		*o.p = &ns.String
+	}
+	return nil
 }
 
 // eventColumns and eventFields are the same for timeline rows: an

@@ -147,6 +147,21 @@ func TestOrdersScannedEqualGormsRead(t *testing.T) {
 			t.Fatalf("a missing id: %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("nulls", func(t *testing.T) {
+		// Every nullable column NULL: the optional fields come back nil.
+		o := model.Order{Number: "N0", CategoryCode: "c", State: model.StateSubmitted, Level: model.OrderLevelGrid,
+			Channel: model.ChannelSelf, Description: "d", Version: 1}
+		if err := db.Create(&o).Error; err != nil {
+			t.Fatal(err)
+		}
+		got, err := model.OrderByID(ctx, db, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := gormRead(t, db, o.ID); !reflect.DeepEqual(got, want) || got.StepDeadline != nil || got.IdemKey != nil {
+			t.Fatalf("scanned\n%+v\ngorm\n%+v", got, want)
+		}
+	})
 	t.Run("inside a transaction", func(t *testing.T) {
 		err := db.Transaction(func(tx *gorm.DB) error {
 			got, err := model.OrderByID(ctx, tx, made[0].ID)
