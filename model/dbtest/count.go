@@ -16,9 +16,9 @@ type Statements struct {
 	// Except, when set before counting, leaves out the statements whose
 	// SQL contains it (the work of a background loop).
 	Except string
-	n   atomic.Int64
-	mu  sync.Mutex
-	sql []string
+	n      atomic.Int64
+	mu     sync.Mutex
+	sql    []string
 }
 
 // CountStatements registers a counter on every kind of gorm statement of
