@@ -70,6 +70,8 @@ type Service struct {
 	grants *grantCache
 	// live keeps the sessions found live, under a lease (see liveCache).
 	live *liveCache
+	// tokens keeps the claims of access tokens already verified.
+	tokens *tokenCache
 }
 
 // New builds the service.
@@ -90,7 +92,7 @@ func newService(db *gorm.DB, rdb redis.UniversalClient, wx WeChat, clock service
 	model.OrDefault(&cfg.ConsoleSessionTTL, 12*time.Hour)
 	return &Service{db: db, rdb: rdb, wx: wx, clock: clock, cfg: cfg,
 		limit: service.Limiter{Redis: rdb, Prefix: cfg.RedisPrefix, Clock: clock}, local: &localLimits{},
-		grants: newGrantCache(), live: newLiveCache()}
+		grants: newGrantCache(), live: newLiveCache(), tokens: newTokenCache()}
 }
 
 // Errors of this package.
@@ -495,6 +497,10 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 func (s *Service) log() *slog.Logger { return s.cfg.Log }
 
 func (s *Service) parse(token string) (*claims, error) {
+	now := s.clock.Now()
+	if c, ok := s.tokens.get(token, now); ok {
+		return c, nil
+	}
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		return s.cfg.JWTSecret, nil
@@ -502,6 +508,7 @@ func (s *Service) parse(token string) (*claims, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.tokens.put(token, &c)
 	return &c, nil
 }
 

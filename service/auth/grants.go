@@ -3,6 +3,7 @@ package auth
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"redprop/model"
 )
@@ -53,4 +54,40 @@ func (c *grantCache) put(userID, version int64, grants []model.Grant) {
 		clear(c.m)
 	}
 	c.m[userID] = cachedGrants{version: version, grants: slices.Clone(grants)}
+}
+
+// maxCachedTokens bounds the token cache; past it the cache starts over.
+const maxCachedTokens = 10000
+
+// tokenCache keeps the claims of access tokens whose signature has been
+// verified, by the exact token text: a client presents the same token for
+// many requests, and verifying it (two base64 decodes, two JSON decodes,
+// an HMAC) was a twentieth of a list's server time. Claims are immutable;
+// a kept token is answered only while its times allow it. Whether its
+// session is still live is asked separately, every request.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]*claims
+}
+
+func newTokenCache() *tokenCache { return &tokenCache{m: map[string]*claims{}} }
+
+func (c *tokenCache) get(token string, now time.Time) (*claims, bool) {
+	c.mu.Lock()
+	cl, ok := c.m[token]
+	c.mu.Unlock()
+	if !ok || cl.ExpiresAt == nil || !now.Before(cl.ExpiresAt.Time) ||
+		(cl.NotBefore != nil && now.Before(cl.NotBefore.Time)) {
+		return nil, false
+	}
+	return cl, true
+}
+
+func (c *tokenCache) put(token string, cl *claims) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCachedTokens {
+		clear(c.m)
+	}
+	c.m[token] = cl
 }
