@@ -175,13 +175,21 @@ func (s *Service) WatchChanges(ctx context.Context, interval time.Duration) {
 	s.live.mu.Unlock()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	failing := false
 	for {
 		began := s.live.begin()
 		changes, err := model.RecentAuthChanges(ctx, s.db)
-		if err == nil {
+		switch {
+		case err == nil:
 			s.live.read(began, changes)
-		} else if ctx.Err() == nil {
-			service.LogPass(ctx, s.log(), "read changes of grants and sessions", err)
+			if failing {
+				s.log().InfoContext(ctx, "changes of grants and sessions read again: known sessions are kept again")
+			}
+			failing = false
+		case ctx.Err() == nil && !failing:
+			// Once per run of failures, not ten times a second.
+			failing = true
+			service.LogPass(ctx, s.log(), "read changes of grants and sessions (every session is checked against the database until they are read again)", err)
 		}
 		select {
 		case <-ctx.Done():
