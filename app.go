@@ -263,9 +263,9 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 		a.message, a.calendar, a.vote, ranking.Options{AppealDays: a.cfg.AppealWindowDays, DecideDays: a.cfg.AppealDecisionDays,
 			Notices: ranking.ReceiptNotices{Receipts: a.receipt}, Photos: photoStore, Log: a.log})
 	return api.NewRouter(api.Deps{
-		Log:            a.log,
-		MaxBodyBytes:   a.cfg.MaxBodyBytes,
-		MaxInflight:    a.cfg.MaxInflight,
+		Log:          a.log,
+		MaxBodyBytes: a.cfg.MaxBodyBytes,
+		MaxInflight:  a.cfg.MaxInflight, MaxInflightReads: a.cfg.MaxInflightReads,
 		Ready:          a.ready,
 		Auth:           a.auth,
 		Org:            a.org,

@@ -26,7 +26,7 @@ func TestInflightQueuesFirstComeFirstServed(t *testing.T) {
 		order    []string
 		now, top atomic.Int32
 	)
-	r.Use(inflight(1))
+	r.Use(inflight(1, nil))
 	r.GET("/:name", func(c *gin.Context) {
 		if n := now.Add(1); n > top.Load() {
 			top.Store(n)
@@ -73,5 +73,41 @@ func TestInflightQueuesFirstComeFirstServed(t *testing.T) {
 	}
 	if codes["gone"] != statusClientClosed || codes["third"] != http.StatusNoContent {
 		t.Fatalf("codes %v", codes)
+	}
+}
+
+// A bound on reads lets writes through: with the one read slot taken, a
+// write is served at once and another read waits for the slot.
+func TestInflightReadsBoundLetsWritesThrough(t *testing.T) {
+	r := gin.New()
+	release, entered := make(chan struct{}), make(chan struct{})
+	r.Use(inflight(1, isRead))
+	r.GET("/hold", func(c *gin.Context) {
+		close(entered)
+		<-release
+		c.Status(http.StatusOK)
+	})
+	r.GET("/read", func(c *gin.Context) { c.Status(http.StatusOK) })
+	r.POST("/write", func(c *gin.Context) { c.Status(http.StatusCreated) })
+	serve := func(method, path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+		return w
+	}
+	go serve("GET", "/hold")
+	<-entered
+	if w := serve("POST", "/write"); w.Code != http.StatusCreated {
+		t.Fatalf("a write while the read slot is taken: %d", w.Code)
+	}
+	done := make(chan int)
+	go func() { done <- serve("GET", "/read").Code }()
+	select {
+	case code := <-done:
+		t.Fatalf("a second read served (%d) while the slot is taken", code)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("the waiting read: %d", code)
 	}
 }

@@ -188,9 +188,15 @@ func actor(c *gin.Context) *service.Actor {
 // cancelled. On a machine whose cores are saturated, a queue here keeps
 // the tail short: the requests let through share the CPU and the
 // database with fewer others, instead of all of them with everyone.
-func inflight(n int) gin.HandlerFunc {
+//
+// With only, the requests it says no to pass unbounded.
+func inflight(n int, only func(*gin.Context) bool) gin.HandlerFunc {
 	slots := make(chan struct{}, n)
 	return func(c *gin.Context) {
+		if only != nil && !only(c) {
+			c.Next()
+			return
+		}
 		select {
 		case slots <- struct{}{}:
 		case <-c.Request.Context().Done():
@@ -200,4 +206,9 @@ func inflight(n int) gin.HandlerFunc {
 		defer func() { <-slots }()
 		c.Next()
 	}
+}
+
+// isRead says whether a request only reads (GET, HEAD).
+func isRead(c *gin.Context) bool {
+	return c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead
 }

@@ -40,8 +40,9 @@ type Deps struct {
 	// failed readiness. Nil discards them.
 	Log          *slog.Logger
 	MaxBodyBytes int64
-	// MaxInflight bounds the API requests served at once (0: none).
-	MaxInflight int
+	// MaxInflight bounds the API requests served at once, MaxInflightReads
+	// the reads (GET, HEAD) alone (0: none).
+	MaxInflight, MaxInflightReads int
 	// Ready reports whether the database and Redis answer.
 	Ready func(ctx context.Context) error
 	// Metrics is the registry GET /metrics serves (nil: the router makes
@@ -120,7 +121,10 @@ func NewRouter(d Deps) *gin.Engine {
 
 	v1 := r.Group("/api/v1")
 	if d.MaxInflight > 0 {
-		v1.Use(inflight(d.MaxInflight))
+		v1.Use(inflight(d.MaxInflight, nil))
+	}
+	if d.MaxInflightReads > 0 {
+		v1.Use(inflight(d.MaxInflightReads, isRead))
 	}
 	authed := v1.Group("", requireAuth(d.Auth.Authenticate))
 	h.authRoutes(v1, authed)

@@ -73,8 +73,13 @@ type Config struct {
 	// the others wait their turn, first come first served (0: no bound).
 	// On a saturated machine it trades a little throughput for a much
 	// shorter tail (README, Benchmark).
-	MaxInflight   int   `yaml:"max_inflight" env:"MAX_INFLIGHT"`
-	MaxPhotoBytes int64 `yaml:"max_photo_bytes" env:"MAX_PHOTO_BYTES"`
+	MaxInflight int `yaml:"max_inflight" env:"MAX_INFLIGHT"`
+	// MaxInflightReads bounds the reads (GET, HEAD) alone the same way,
+	// letting writes through: a read is work for the CPU, a write mostly
+	// waits (a commit, WeChat's text check), and a bound on writes caps
+	// them at bound ÷ latency (0: no bound).
+	MaxInflightReads int   `yaml:"max_inflight_reads" env:"MAX_INFLIGHT_READS"`
+	MaxPhotoBytes    int64 `yaml:"max_photo_bytes" env:"MAX_PHOTO_BYTES"`
 	// GCPercent is the collector's target (Go's GOGC): the heap grows by
 	// this percentage of what is live before the next collection. The
 	// server's live heap is small and its requests allocate much; at Go's
@@ -451,6 +456,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInflight < 0 {
 		return errors.New("max_inflight (REDPROP_MAX_INFLIGHT): must not be negative (0: no bound)")
+	}
+	if c.MaxInflightReads < 0 {
+		return errors.New("max_inflight_reads (REDPROP_MAX_INFLIGHT_READS): must not be negative (0: no bound)")
 	}
 	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute || c.RefreshGrace >= c.AccessTokenTTL {
 		return errors.New("refresh_grace (REDPROP_REFRESH_GRACE): must be between 0 and 1m, and shorter than access_token_ttl")

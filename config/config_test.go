@@ -266,6 +266,16 @@ func TestMaxInflight(t *testing.T) {
 	if _, err := Load("", env(map[string]string{"REDPROP_MAX_INFLIGHT": "-1"})); err == nil || !strings.Contains(err.Error(), "max_inflight") {
 		t.Fatalf("a negative bound: %v", err)
 	}
+	if c := Default(); c.MaxInflightReads != 0 {
+		t.Fatalf("default reads %d, want 0 (no bound)", c.MaxInflightReads)
+	}
+	cfg, err = Load("", env(map[string]string{"REDPROP_MAX_INFLIGHT_READS": "16"}))
+	if err != nil || cfg.MaxInflightReads != 16 {
+		t.Fatalf("%v %d", err, cfg.MaxInflightReads)
+	}
+	if _, err := Load("", env(map[string]string{"REDPROP_MAX_INFLIGHT_READS": "-2"})); err == nil || !strings.Contains(err.Error(), "max_inflight_reads") {
+		t.Fatalf("a negative bound on reads: %v", err)
+	}
 }
 
 func TestGCSettings(t *testing.T) {
