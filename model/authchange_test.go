@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,21 +14,33 @@ import (
 	"redprop/model/dbtest"
 )
 
-// Every change of what a user may do is written with it and told to the
-// watchers before the commit: a grant given or revoked, a session ended.
-// A revocation returns a lease after its commit; nothing else waits.
-func TestAuthChangesAreWrittenAndTold(t *testing.T) {
-	ctx := context.Background()
-	db := dbtest.Open(t)
+// watchChanges records the users of the changes db's watchers are told
+// of; the func returns them so far.
+func watchChanges(t *testing.T, db *gorm.DB) func() []int64 {
+	t.Helper()
 	var mu sync.Mutex
 	var told []int64
-	if err := model.WatchAuthChanges(db, func(userID, changeID int64) {
+	if err := model.WatchAuthChanges(db, func(userID, _ int64) {
 		mu.Lock()
 		told = append(told, userID)
 		mu.Unlock()
 	}); err != nil {
 		t.Fatal(err)
 	}
+	return func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(told)
+	}
+}
+
+// Every change of what a user may do is written with it and told to the
+// watchers before the commit: a grant given or revoked, a session ended.
+// A revocation returns a lease after its commit; nothing else waits.
+func TestAuthChangesAreWrittenAndTold(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.Open(t)
+	toldOf := watchChanges(t, db)
 	users := func(t *testing.T) []int64 {
 		t.Helper()
 		cs, err := model.RecentAuthChanges(ctx, db)
@@ -42,9 +55,7 @@ func TestAuthChangesAreWrittenAndTold(t *testing.T) {
 	}
 	want := func(t *testing.T, what string, ids ...int64) {
 		t.Helper()
-		got := users(t)
-		mu.Lock()
-		defer mu.Unlock()
+		got, told := users(t), toldOf()
 		if len(got) != len(ids) || len(told) != len(ids) {
 			t.Fatalf("%s: written %v, told %v, want %v", what, got, told, ids)
 		}
@@ -105,11 +116,9 @@ func TestAuthChangesAreWrittenAndTold(t *testing.T) {
 	if got := users(t); len(got) != 3 {
 		t.Fatalf("rolled back but written: %v", got)
 	}
-	mu.Lock()
-	if len(told) != 4 || told[3] != 7 {
+	if told := toldOf(); len(told) != 4 || told[3] != 7 {
 		t.Fatalf("told %v", told)
 	}
-	mu.Unlock()
 
 	// Old changes leave the window, then the table.
 	old := time.Now().UTC().Add(-3 * model.AuthChangeWindow(db))

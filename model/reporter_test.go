@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"gorm.io/gorm"
@@ -21,15 +20,7 @@ import (
 func TestOwnOrdersOfOneWhoNeverReportedForOthers(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.Open(t)
-	var mu sync.Mutex
-	var told []int64
-	if err := model.WatchAuthChanges(db, func(userID, _ int64) {
-		mu.Lock()
-		told = append(told, userID)
-		mu.Unlock()
-	}); err != nil {
-		t.Fatal(err)
-	}
+	toldOf := watchChanges(t, db)
 	users := []model.User{{DisplayName: "居民"}, {DisplayName: "网格员"}}
 	if err := db.Create(&users).Error; err != nil {
 		t.Fatal(err)
@@ -61,7 +52,7 @@ func TestOwnOrdersOfOneWhoNeverReportedForOthers(t *testing.T) {
 	if flag(resident) || !flag(worker) {
 		t.Fatalf("marked: resident %v, worker %v", flag(resident), flag(worker))
 	}
-	if !slices.Equal(told, []int64{worker}) {
+	if told := toldOf(); !slices.Equal(told, []int64{worker}) {
 		t.Fatalf("changes told %v, want the worker's first report only", told)
 	}
 
