@@ -19,31 +19,29 @@ import (
 // to gorm's schema of them: every column, in the struct's order, one field
 // pointer each. A field added to Order and not to the scan fails here.
 func TestOrderColumnsAreTheOrderStruct(t *testing.T) {
-	s, err := schema.Parse(&model.Order{}, &sync.Map{}, schema.NamingStrategy{})
+	scanIsSchema(t, &model.Order{}, model.OrderColumns(), model.OrderFieldCount())
+}
+
+// scanIsSchema holds a hand-written scan (its columns and the number of
+// its field pointers) to gorm's schema of the row type.
+func scanIsSchema(t *testing.T, row any, cols []string, fields int) {
+	t.Helper()
+	s, err := schema.Parse(row, &sync.Map{}, schema.NamingStrategy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := model.OrderColumns(); !reflect.DeepEqual(got, s.DBNames) {
-		t.Fatalf("scan columns\n%v\nschema columns\n%v", got, s.DBNames)
+	if !reflect.DeepEqual(cols, s.DBNames) {
+		t.Fatalf("scan columns\n%v\nschema columns\n%v", cols, s.DBNames)
 	}
-	if n := model.OrderFieldCount(); n != len(s.DBNames) {
-		t.Fatalf("%d fields scanned for %d columns", n, len(s.DBNames))
+	if fields != len(s.DBNames) {
+		t.Fatalf("%d fields scanned for %d columns", fields, len(s.DBNames))
 	}
 }
 
 // TestEventColumnsAreTheEventStruct does the same for timeline rows, and
 // checks that a timeline read by hand is gorm's read of it.
 func TestEventColumnsAreTheEventStruct(t *testing.T) {
-	s, err := schema.Parse(&model.OrderEvent{}, &sync.Map{}, schema.NamingStrategy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := model.EventColumns(); !reflect.DeepEqual(got, s.DBNames) {
-		t.Fatalf("scan columns\n%v\nschema columns\n%v", got, s.DBNames)
-	}
-	if n := model.EventFieldCount(); n != len(s.DBNames) {
-		t.Fatalf("%d fields scanned for %d columns", n, len(s.DBNames))
-	}
+	scanIsSchema(t, &model.OrderEvent{}, model.EventColumns(), model.EventFieldCount())
 	ctx := context.Background()
 	db := dbtest.Open(t)
 	var made []model.OrderEvent
