@@ -28,10 +28,11 @@ type AuthChange struct {
 // instance has either read it or stopped trusting what it keeps.
 var AuthChangeLease = 500 * time.Millisecond
 
-// authChangeWindow is how far back a reader looks: past the longest
-// transaction a change is written in (its row is dated at the insert,
-// seen at the commit), with room for clocks that disagree.
-func authChangeWindow(db *gorm.DB) time.Duration {
+// AuthChangeWindow is how far back a reader looks, how long a change
+// stays among the recent ones: past the longest transaction a change is
+// written in (its row is dated at the insert, seen at the commit), with
+// room for clocks that disagree.
+func AuthChangeWindow(db *gorm.DB) time.Duration {
 	w := 2 * time.Minute
 	if d := deadlinesOf(db); d != nil {
 		w = max(w, 2*d.Tx+30*time.Second)
@@ -39,14 +40,11 @@ func authChangeWindow(db *gorm.DB) time.Duration {
 	return w
 }
 
-// AuthChangeWindow is how long a change stays among the recent ones.
-func AuthChangeWindow(db *gorm.DB) time.Duration { return authChangeWindow(db) }
-
 // RecentAuthChanges returns the changes dated within the window back from
 // now (the reader's wall clock), by id.
 func RecentAuthChanges(ctx context.Context, db *gorm.DB) ([]AuthChange, error) {
 	var out []AuthChange
-	since := time.Now().UTC().Add(-authChangeWindow(db))
+	since := time.Now().UTC().Add(-AuthChangeWindow(db))
 	err := db.WithContext(ctx).Select("id", "user_id", "changed_at").Where("changed_at >= ?", since).
 		Order("id").Find(&out).Error
 	return out, Translate(err)
@@ -54,7 +52,7 @@ func RecentAuthChanges(ctx context.Context, db *gorm.DB) ([]AuthChange, error) {
 
 // PurgeAuthChanges deletes the changes older than twice the window.
 func PurgeAuthChanges(ctx context.Context, db *gorm.DB) (int64, error) {
-	before := time.Now().UTC().Add(-2 * authChangeWindow(db))
+	before := time.Now().UTC().Add(-2 * AuthChangeWindow(db))
 	res := db.WithContext(ctx).Where("changed_at < ?", before).Delete(&AuthChange{})
 	return res.RowsAffected, Translate(res.Error)
 }

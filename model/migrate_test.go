@@ -177,3 +177,34 @@ func TestMigrateIntoALatin1Database(t *testing.T) {
 		}
 	})
 }
+
+// Migration 64 leaves orders with the grid workers' index and without the
+// single-column ones the composite indexes made redundant, also on a
+// database that had them.
+func TestOrderIndexesOfMigration64(t *testing.T) {
+	db := dbtest.Open(t)
+	m := db.Migrator()
+	gone := []string{"idx_orders_state", "idx_orders_level", "idx_orders_overdue", "idx_orders_step_deadline"}
+	check := func(t *testing.T) {
+		t.Helper()
+		if !m.HasIndex(&model.Order{}, "ix_order_grid_state") {
+			t.Fatal("no ix_order_grid_state")
+		}
+		for _, ix := range gone {
+			if m.HasIndex(&model.Order{}, ix) {
+				t.Fatalf("%s still there", ix)
+			}
+		}
+	}
+	check(t)
+	// As an older schema had them.
+	for _, c := range []string{"state", "level", "overdue", "step_deadline"} {
+		if err := db.Exec("CREATE INDEX idx_orders_" + c + " ON orders (" + c + ")").Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := model.RunStep(db, 64); err != nil {
+		t.Fatal(err)
+	}
+	check(t)
+}

@@ -77,7 +77,10 @@ func (o optString) Scan(v any) error {
 		if err := ns.Scan(v); err != nil {
 			return err
 		}
-		*o.p = &ns.String
+		*o.p = nil
+		if ns.Valid {
+			*o.p = &ns.String
+		}
 	}
 	return nil
 }
@@ -94,39 +97,23 @@ func eventFields(e *OrderEvent) []any {
 
 // findEvents runs tx (a query of timeline rows whose select list is
 // eventColumns) and reads its rows.
-func findEvents(tx *gorm.DB) ([]OrderEvent, error) {
-	rows, err := tx.Rows()
-	if err != nil {
-		return nil, Translate(err)
-	}
-	defer rows.Close()
-	var out []OrderEvent
-	for rows.Next() {
-		out = append(out, OrderEvent{})
-		if err := rows.Scan(eventFields(&out[len(out)-1])...); err != nil {
-			return nil, Translate(err)
-		}
-	}
-	return out, Translate(rows.Err())
-}
+func findEvents(tx *gorm.DB) ([]OrderEvent, error) { return findRows(tx, eventFields) }
 
 // findOrders runs tx (a query of orders whose select list is
 // orderColumns) and reads its rows.
-func findOrders(tx *gorm.DB) ([]Order, error) {
+func findOrders(tx *gorm.DB) ([]Order, error) { return findRows(tx, orderFields) }
+
+// findRows runs tx and reads each row into the fields of a new T.
+func findRows[T any](tx *gorm.DB, fields func(*T) []any) ([]T, error) {
 	rows, err := tx.Rows()
 	if err != nil {
 		return nil, Translate(err)
 	}
-	return scanOrders(rows)
-}
-
-// scanOrders reads rows of orderColumns and closes them.
-func scanOrders(rows *sql.Rows) ([]Order, error) {
 	defer rows.Close()
-	var out []Order
+	var out []T
 	for rows.Next() {
-		out = append(out, Order{})
-		if err := rows.Scan(orderFields(&out[len(out)-1])...); err != nil {
+		out = append(out, *new(T))
+		if err := rows.Scan(fields(&out[len(out)-1])...); err != nil {
 			return nil, Translate(err)
 		}
 	}

@@ -44,15 +44,13 @@ func TestEventColumnsAreTheEventStruct(t *testing.T) {
 	scanIsSchema(t, &model.OrderEvent{}, model.EventColumns(), model.EventFieldCount())
 	ctx := context.Background()
 	db := dbtest.Open(t)
-	var made []model.OrderEvent
 	for i := range 3 {
 		var e model.OrderEvent
-		fillOrder(t, &e, i+1)
+		fillRow(t, &e, i+1)
 		e.OrderID = 7 + int64(i%2)
 		if err := db.Create(&e).Error; err != nil {
 			t.Fatal(err)
 		}
-		made = append(made, e)
 	}
 	for _, ids := range [][]int64{{7}, {7, 8}} {
 		got, err := model.OrderEventsOf(ctx, db, ids)
@@ -69,9 +67,10 @@ func TestEventColumnsAreTheEventStruct(t *testing.T) {
 	}
 }
 
-// fillOrder sets every field of o to a value of its own (none zero, none
-// equal to another of its kind), so that a scan into a wrong field shows.
-func fillOrder(t *testing.T, o any, seed int) {
+// fillRow sets every field of the row o points to to a value of its own
+// (none zero, none equal to another of its kind), so that a scan into a
+// wrong field shows.
+func fillRow(t *testing.T, o any, seed int) {
 	t.Helper()
 	s, err := schema.Parse(o, &sync.Map{}, schema.NamingStrategy{})
 	if err != nil {
@@ -104,7 +103,7 @@ func fillOrder(t *testing.T, o any, seed int) {
 			at := base.Add(time.Duration(n) * time.Hour)
 			*p = &at
 		default:
-			t.Fatalf("field %s of type %s: teach fillOrder its kind", f.Name, f.FieldType)
+			t.Fatalf("field %s of type %s: teach fillRow its kind", f.Name, f.FieldType)
 		}
 	}
 }
@@ -118,7 +117,7 @@ func TestOrdersScannedEqualGormsRead(t *testing.T) {
 	var made []model.Order
 	for i := range 3 {
 		var o model.Order
-		fillOrder(t, &o, i+1)
+		fillRow(t, &o, i+1)
 		if err := db.Create(&o).Error; err != nil {
 			t.Fatal(err)
 		}

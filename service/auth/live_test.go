@@ -1,10 +1,13 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,4 +174,49 @@ func TestVerifiedTokensKeptWhileValid(t *testing.T) {
 	if _, err := f.svc.Authenticate(f.ctx, tok.AccessToken); !errors.Is(err, auth.ErrTokenInvalid) {
 		t.Fatalf("an expired token kept: %v", err)
 	}
+}
+
+// A database that stops answering is logged once by the reader of the
+// changes, not at every read.
+func TestChangeReaderLogsARunOfFailuresOnce(t *testing.T) {
+	f := newFixture(t, nil, "")
+	var buf safeBuffer
+	cfg := f.cfg
+	cfg.Log = slog.New(slog.NewJSONHandler(&buf, nil))
+	// A database of its own (the tests' may be shared), closed at once.
+	db, err := model.Open("", "file:closed-reader?mode=memory", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := auth.New(db, f.rdb, wechat.NewSandbox(), f.clock, cfg)
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlDB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithTimeout(f.ctx, 300*time.Millisecond)
+	defer stop()
+	svc.WatchChanges(ctx, 10*time.Millisecond) // some thirty failed reads
+	if n := strings.Count(buf.String(), `"level":"ERROR"`); n != 1 {
+		t.Fatalf("%d error lines for one run of failures, want 1:\n%s", n, buf.String())
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
