@@ -118,6 +118,36 @@ func (m *privateMariaDB) kill() {
 	m.cmd = nil
 }
 
+// stop freezes mariadbd (SIGSTOP) and waits until every thread of it is
+// stopped: the kernel hands the signal to one thread, which stops the
+// others when it next runs, so on a loaded machine the rest may answer
+// queries for some milliseconds after kill returns.
+func (m *privateMariaDB) stop() {
+	m.t.Helper()
+	pid := m.cmd.Process.Pid
+	if err := m.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		m.t.Fatal(err)
+	}
+	waitFor(m.t, 10*time.Second, "every thread of mariadbd stopped", func() bool {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil || len(tasks) == 0 {
+			return false
+		}
+		for _, task := range tasks {
+			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			if err != nil {
+				return false
+			}
+			// The state follows the command's closing parenthesis.
+			i := bytes.LastIndexByte(raw, ')')
+			if i < 0 || i+2 >= len(raw) || (raw[i+2] != 'T' && raw[i+2] != 't') {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // outageServer starts the binary on the private MariaDB with the demo
 // city loaded and short database deadlines, and returns its base URL and
 // a resident's access token.
@@ -260,9 +290,7 @@ func TestBinaryDatabaseDownAndStalled(t *testing.T) {
 		// before the stall is that of a server that has seen n at once.
 		burst(func(int) { get(orders, token) })
 		before, _ := goroutines(t, base)
-		if err := m.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
+		m.stop()
 		thawed := false
 		thaw := func() {
 			if !thawed {
