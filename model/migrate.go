@@ -189,6 +189,16 @@ var steps = []step{
 		}
 		return nil
 	}},
+	{65, "the holders of a seat by role and scope", func(tx *gorm.DB) error {
+		// Every order move finds who fills a seat (the grid's workers,
+		// the community's staff, the handler's managers): by the role
+		// index alone that read every grant of the role, thousands in a
+		// city, for each order written.
+		if tx.Migrator().HasIndex(&Grant{}, "ix_grant_seat") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_grant_seat ON grants (role, scope_kind, scope_id)").Error
+	}},
 }
 
 // redundantOrderIndexes are the single-column indexes of orders migration

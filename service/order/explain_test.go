@@ -311,3 +311,64 @@ func seedHistory(t *testing.T, c *servicetest.City, n int) {
 		t.Fatal(err)
 	}
 }
+
+// TestHoldersReadTheirSeat checks the plan of the lookup every order move
+// makes of who fills a seat (the grid's workers or else the community's
+// staff, a level's dispatchers), over a city's grants: a few rows of the
+// seat index, not every grant of the role.
+func TestHoldersReadTheirSeat(t *testing.T) {
+	c := servicetest.New(t)
+	if !model.IsMySQL(c.DB) {
+		t.Skip("the plans checked are MariaDB's (set REDPROP_TEST_MYSQL_DSN)")
+	}
+	var gs []model.Grant
+	for i := range 2000 {
+		for w := range 2 {
+			gs = append(gs, model.Grant{UserID: int64(20000 + 2*i + w), Role: model.RoleGridWorker,
+				ScopeKind: model.ScopeGrid, ScopeID: int64(5000 + i)})
+		}
+	}
+	for i := range 200 {
+		for w := range 3 {
+			gs = append(gs, model.Grant{UserID: int64(30000 + 3*i + w), Role: model.RoleCommunityStaff,
+				ScopeKind: model.ScopeCommunity, ScopeID: int64(600 + i)})
+		}
+	}
+	if err := c.DB.Session(&gorm.Session{SkipHooks: true}).CreateInBatches(gs, 1000).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.DB.Exec("DELETE FROM grants WHERE user_id >= 20000") })
+	if err := c.DB.Exec("ANALYZE TABLE grants").Error; err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := c.DB.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid := model.Seat{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: 5777}
+	community := model.Seat{Role: model.RoleCommunityStaff, ScopeKind: model.ScopeCommunity, ScopeID: 677}
+	for _, seats := range [][]model.Seat{{grid, community}, {community}} {
+		t.Run(fmt.Sprintf("%d seats", len(seats)), func(t *testing.T) {
+			stop := servicetest.Capture(t, c.DB, fmt.Sprintf("test:holders%d", len(seats)), "FROM `grants`")
+			got, err := model.Holders(c.Ctx, c.DB, seats...)
+			seen := stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := 3 + 2*(len(seats)-1); len(got) != want {
+				t.Fatalf("%d holders, want %d: %+v", len(got), want, got)
+			}
+			if len(seen) != 1 {
+				t.Fatalf("%d statements seen, want 1", len(seen))
+			}
+			for _, r := range servicetest.Analyze(t, sqlDB, seen[0].SQL, seen[0].Vars) {
+				if r["key"] != "ix_grant_seat" {
+					t.Errorf("not a read of the seat index: %v\nsql: %s", r, seen[0].SQL)
+				}
+				if n, _ := strconv.ParseFloat(r["r_rows"], 64); n > 10 {
+					t.Errorf("%v rows read for %d holders: %v", n, len(got), r)
+				}
+			}
+		})
+	}
+}
