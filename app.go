@@ -217,7 +217,7 @@ func (a *app) wire(ctx context.Context) (http.Handler, error) {
 	a.order = order.New(a.db, a.clock, a.calendar, a.photo, a.message, order.Options{
 		EmergencyRepeat: a.cfg.EmergencyRepeat, EmergencyEscalateAfter: a.cfg.EmergencyEscalateAfter,
 		RatingReminder: a.cfg.RatingReminder, Log: a.log,
-		FirmContractGrace: a.cfg.FirmContractGrace, RectifyDays: a.cfg.RectificationDays, Names: a.names,
+		FirmContractGrace: a.cfg.FirmContractGrace, RectifyDays: a.cfg.RectificationDays, Names: a.names, Seats: a.auth,
 	})
 	reminders, err := meeting.ParseReminders(a.cfg.MeetingReminders)
 	if err != nil {

@@ -82,7 +82,7 @@ func newTestServer(t *testing.T) *testServer {
 		Photo:        photo.New(db, photoStore, clock, testMaxPhotoBytes, 0),
 		Message:      newTestMessages(t, db, clock), // api/message_test.go
 	}
-	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, deps.Message, order.Options{Names: names})
+	deps.Order = order.New(db, clock, deps.Calendar, deps.Photo, deps.Message, order.Options{Names: names, Seats: authSvc})
 	deps.Action = action.New(db, clock, deps.Message, deps.Photo, action.Options{})
 	deps.Meeting = newTestMeetings(t, db, rdb, prefix, clock, deps.Message) // api/meeting_test.go
 	deps.Vote = vote.New(db, clock, deps.Message, vote.Options{})

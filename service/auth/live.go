@@ -2,8 +2,13 @@ package auth
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"gorm.io/gorm"
 
 	"redprop/model"
 	"redprop/service"
@@ -43,6 +48,16 @@ type liveCache struct {
 	seen map[int64]time.Time
 	// window is how long a change row stays among the recent ones.
 	window time.Duration
+	// seats are the live grants of seats (model.Holders), by seatKey.
+	// Any change of grants may change any seat: every change heard
+	// drops them all (they are few, and changes rare).
+	seats map[string][]model.Grant
+	// seatsChanged is when a change was last heard of: a load of seats
+	// begun before it is not kept.
+	seatsChanged time.Time
+	// fill asks the filler (run by WatchChanges) to load seats outside
+	// any request's transaction.
+	fill chan []model.Seat
 }
 
 type liveUser struct {
@@ -58,7 +73,8 @@ type pendingChange struct {
 
 func newLiveCache() *liveCache {
 	return &liveCache{users: map[int64]liveUser{}, changed: map[int64]time.Time{},
-		pending: map[int64]pendingChange{}, seen: map[int64]time.Time{}, window: 2 * time.Minute}
+		pending: map[int64]pendingChange{}, seen: map[int64]time.Time{}, window: 2 * time.Minute,
+		seats: map[string][]model.Grant{}, fill: make(chan []model.Seat, 64)}
 }
 
 // get returns what was kept of the user whose session family is live at
@@ -121,6 +137,7 @@ func (c *liveCache) heard(userID, changeID int64) {
 	defer c.mu.Unlock()
 	delete(c.users, userID)
 	c.changed[userID] = mono
+	c.dropSeats(mono)
 	if p, ok := c.pending[userID]; !ok || p.id < changeID {
 		c.pending[userID] = pendingChange{id: changeID, until: mono.Add(c.window)}
 	}
@@ -135,6 +152,7 @@ func (c *liveCache) read(began time.Time, changes []model.AuthChange) {
 		// The first read, or the reads failed for so long that a change
 		// may have left the window unread: start over.
 		clear(c.users)
+		clear(c.seats)
 		c.reset = began
 	}
 	c.good = began
@@ -142,6 +160,7 @@ func (c *liveCache) read(began time.Time, changes []model.AuthChange) {
 		if p, ok := c.pending[ch.UserID]; ok && p.id <= ch.ID {
 			delete(c.pending, ch.UserID)
 			c.changed[ch.UserID] = mono
+			c.dropSeats(mono)
 		}
 		if _, ok := c.seen[ch.ID]; ok {
 			continue
@@ -149,6 +168,7 @@ func (c *liveCache) read(began time.Time, changes []model.AuthChange) {
 		c.seen[ch.ID] = mono
 		delete(c.users, ch.UserID)
 		c.changed[ch.UserID] = mono
+		c.dropSeats(mono)
 	}
 	for id, at := range c.seen {
 		if mono.Sub(at) > 2*c.window {
@@ -165,6 +185,110 @@ func (c *liveCache) read(began time.Time, changes []model.AuthChange) {
 	}
 }
 
+// maxCachedSeats bounds the seat cache; past it the cache starts over.
+const maxCachedSeats = 10000
+
+// seatKey names a list of seats in the seat cache.
+func seatKey(seats []model.Seat) string {
+	var b strings.Builder
+	for _, s := range seats {
+		fmt.Fprintf(&b, "%s/%s/%d;", s.Role, s.ScopeKind, s.ScopeID)
+	}
+	return b.String()
+}
+
+// dropSeats forgets every seat's holders at a change heard at mono.
+func (c *liveCache) dropSeats(mono time.Time) {
+	clear(c.seats)
+	c.seatsChanged = mono
+}
+
+// getSeats returns the holders kept of the seats named key (shared: not
+// to be changed); false when the cache may not answer. It answers
+// nobody while a change this instance wrote is unread: that change may
+// move any seat.
+func (c *liveCache) getSeats(key string) ([]model.Grant, bool) {
+	mono := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !mono.Before(c.lease) || c.anyPending(mono) {
+		return nil, false
+	}
+	gs, ok := c.seats[key]
+	return gs, ok
+}
+
+// anyPending reports whether a change this instance wrote is unread,
+// forgetting the ones that will never be (rolled back).
+func (c *liveCache) anyPending(mono time.Time) bool {
+	for u, p := range c.pending {
+		if !mono.Before(p.until) {
+			delete(c.pending, u)
+		}
+	}
+	return len(c.pending) > 0
+}
+
+// putSeats keeps the holders of key that a load begun at began found,
+// unless a change was heard of since (the load may have read the state
+// before it) or the cache started over.
+func (c *liveCache) putSeats(began time.Time, key string, gs []model.Grant) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if began.Before(c.reset) || !began.After(c.seatsChanged) || c.anyPending(time.Now()) {
+		return
+	}
+	if len(c.seats) >= maxCachedSeats {
+		clear(c.seats)
+	}
+	c.seats[key] = slices.Clip(gs)
+}
+
+// Holders is model.Holders answered, under the lease, from what this
+// instance keeps: every order move asks who fills its seats. The rows
+// returned are shared and must not be changed. A miss reads through db
+// (the caller's transaction, as model.Holders does) and asks the filler
+// to load the seats for the next caller: a read inside a transaction may
+// see a snapshot older than the changes heard, and a second connection
+// per request could starve the pool.
+func (s *Service) Holders(ctx context.Context, db *gorm.DB, seats ...model.Seat) ([]model.Grant, error) {
+	if len(seats) == 0 {
+		return nil, nil
+	}
+	key := seatKey(seats)
+	if gs, ok := s.live.getSeats(key); ok {
+		return gs, nil
+	}
+	gs, err := model.Holders(ctx, db, seats...)
+	if err == nil {
+		select {
+		case s.live.fill <- slices.Clone(seats):
+		default: // the filler is busy or not running: a later miss asks again
+		}
+	}
+	return gs, err
+}
+
+// fillSeats loads the seats asked for by misses, each in a statement of
+// its own outside any transaction, until ctx ends.
+func (s *Service) fillSeats(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case seats := <-s.live.fill:
+			key := seatKey(seats)
+			if _, ok := s.live.getSeats(key); ok {
+				continue
+			}
+			began := s.live.begin()
+			if gs, err := model.Holders(ctx, s.db, seats...); err == nil {
+				s.live.putSeats(began, key, gs)
+			}
+		}
+	}
+}
+
 // WatchChanges reads the recent changes of grants and sessions every
 // interval until ctx ends, keeping the cache of live sessions trusted.
 // Without it running (or while the database does not answer) every
@@ -173,6 +297,7 @@ func (s *Service) WatchChanges(ctx context.Context, interval time.Duration) {
 	s.live.mu.Lock()
 	s.live.window = model.AuthChangeWindow(s.db)
 	s.live.mu.Unlock()
+	go s.fillSeats(ctx)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	failing := false

@@ -96,3 +96,39 @@ func TestLiveCacheLeaseExpiryAndRestart(t *testing.T) {
 func live(expires time.Time, version int64) model.AuthCheck {
 	return model.AuthCheck{Live: true, ExpiresAt: expires, GrantsVersion: version}
 }
+
+// Seats: a load begun before any change heard of is not kept, and while
+// a change written here is unread no seat is answered from the cache (a
+// load between the change and its commit reads the state before it).
+func TestSeatCacheKeepsNoLoadAcrossAChange(t *testing.T) {
+	c := newLiveCache()
+	c.read(time.Now(), nil) // the lease
+	key := seatKey([]model.Seat{{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: 9}})
+	old := []model.Grant{{UserID: 501}}
+	began := c.begin()
+	c.read(time.Now(), []model.AuthChange{{ID: 8, UserID: 77}})
+	c.putSeats(began, key, old)
+	if _, ok := c.getSeats(key); ok {
+		t.Fatal("a load older than a change read was kept")
+	}
+	c.putSeats(c.begin(), key, old)
+	if gs, ok := c.getSeats(key); !ok || len(gs) != 1 {
+		t.Fatalf("a load after the change: %v %v", gs, ok)
+	}
+	c.heard(77, 9) // written here, not committed yet
+	if _, ok := c.getSeats(key); ok {
+		t.Fatal("seats answered across a change written here")
+	}
+	c.putSeats(c.begin(), key, old) // may have read the state before the commit
+	if _, ok := c.getSeats(key); ok {
+		t.Fatal("a load during an unread change of this instance was kept")
+	}
+	c.read(time.Now(), []model.AuthChange{{ID: 9, UserID: 77}})
+	if _, ok := c.getSeats(key); ok {
+		t.Fatal("seats kept from before the change once read")
+	}
+	c.putSeats(c.begin(), key, []model.Grant{{UserID: 502}})
+	if gs, ok := c.getSeats(key); !ok || gs[0].UserID != 502 {
+		t.Fatalf("a load after the change was read: %v %v", gs, ok)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,7 +153,7 @@ func (s *Service) recipients(ctx context.Context, tx *gorm.DB, o *model.Order, t
 		seats = []model.Seat{{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: o.GridID},
 			{Role: model.RoleCommunityStaff, ScopeKind: model.ScopeCommunity, ScopeID: o.CommunityID}}
 	case toLevel:
-		return levelHolders(ctx, tx, o)
+		return s.levelHolders(ctx, tx, o)
 	case toHandler:
 		role, kind := handlerRole(o.HandlerKind)
 		if role == "" {
@@ -160,7 +161,7 @@ func (s *Service) recipients(ctx context.Context, tx *gorm.DB, o *model.Order, t
 		}
 		seats = []model.Seat{{Role: role, ScopeKind: kind, ScopeID: o.HandlerID}}
 	}
-	rows, err := model.Holders(ctx, tx, seats...)
+	rows, err := s.holders(ctx, tx, seats...)
 	if err != nil {
 		return nil, fmt.Errorf("find recipients: %w", err)
 	}
@@ -188,16 +189,21 @@ func (s *Service) recipients(ctx context.Context, tx *gorm.DB, o *model.Order, t
 // level (a street without staff yet), those of the first level above that
 // somebody holds, so that an order escalated there is seen instead of
 // waiting unseen.
-func levelHolders(ctx context.Context, tx *gorm.DB, o *model.Order) ([]int64, error) {
+func (s *Service) levelHolders(ctx context.Context, tx *gorm.DB, o *model.Order) ([]int64, error) {
 	at := *o
 	for at.Level != "" {
 		role, kind, id := levelScope(&at)
-		ids, err := model.HolderIDs(ctx, tx, model.Seat{Role: role, ScopeKind: kind, ScopeID: id})
+		gs, err := s.holders(ctx, tx, model.Seat{Role: role, ScopeKind: kind, ScopeID: id})
 		if err != nil {
 			return nil, fmt.Errorf("find recipients: %w", err)
 		}
-		if len(ids) > 0 {
-			return ids, nil
+		if len(gs) > 0 {
+			ids := make([]int64, len(gs))
+			for i, g := range gs {
+				ids[i] = g.UserID
+			}
+			slices.Sort(ids)
+			return slices.Compact(ids), nil
 		}
 		at.Level = nextLevel(at.Level)
 	}

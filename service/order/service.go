@@ -71,6 +71,23 @@ type Options struct {
 	// Names caches the display names views show (nil: read every time).
 	// Whoever edits those rows forgets them there; UpdateCategory does.
 	Names *model.NameCache
+	// Seats answers who fills a seat (nil: model.Holders, a statement
+	// each time); auth.Service keeps them under its lease.
+	Seats Seats
+}
+
+// Seats finds the live grants of seats, as model.Holders does; the rows
+// may be shared and are not to be changed.
+type Seats interface {
+	Holders(ctx context.Context, db *gorm.DB, seats ...model.Seat) ([]model.Grant, error)
+}
+
+// holders is Options.Seats, or model.Holders without it.
+func (s *Service) holders(ctx context.Context, db *gorm.DB, seats ...model.Seat) ([]model.Grant, error) {
+	if s.opts.Seats != nil {
+		return s.opts.Seats.Holders(ctx, db, seats...)
+	}
+	return model.Holders(ctx, db, seats...)
 }
 
 // Service is the order capability.

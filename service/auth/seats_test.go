@@ -1,0 +1,119 @@
+package auth_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"redprop/model"
+	"redprop/model/dbtest"
+	"redprop/service/auth"
+	"redprop/service/wechat"
+)
+
+// Who fills a seat (asked by every order move) is answered from what an
+// instance keeps while it reads the changes: no statement once loaded, a
+// revoked holder gone on every instance once the revocation returns, a
+// new one seen within a lease, the writer's own transaction answered by
+// the database, and the database asked again once the reads stop.
+func TestSeatsKeptUnderALease(t *testing.T) {
+	f := newFixture(t, nil, "")
+	other := auth.NewUnwatched(f.db, f.rdb, wechat.NewSandbox(), f.clock, f.cfg)
+	ctx, stop := context.WithCancel(f.ctx)
+	defer stop()
+	otherCtx, stopOther := context.WithCancel(ctx)
+	defer stopOther()
+	every := model.AuthChangeLease / 5
+	go f.svc.WatchChanges(ctx, every)
+	go other.WatchChanges(otherCtx, every)
+
+	seat := model.Seat{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: 9}
+	n := dbtest.CountStatements(t, f.db)
+	n.Except = "auth_changes"
+	// holders answers the users filling seat on s, and the statements the
+	// answer took.
+	holders := func(t *testing.T, s *auth.Service, db *gorm.DB) (string, int64) {
+		t.Helper()
+		n.Take()
+		n.On.Store(true)
+		gs, err := s.Holders(f.ctx, db, seat)
+		n.On.Store(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := n.Take()
+		var ids []int64
+		for _, g := range gs {
+			ids = append(ids, g.UserID)
+		}
+		return fmt.Sprint(ids), got
+	}
+	instances := []*auth.Service{f.svc, other}
+	eventually := func(t *testing.T, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * model.AuthChangeLease)
+		for i, s := range instances {
+			for {
+				got, statements := holders(t, s, f.db)
+				if got == want && statements == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("instance %d: holders %s, want %s, from the cache (%d statements)", i+1, got, want, statements)
+				}
+				time.Sleep(every)
+			}
+		}
+	}
+	first := model.Grant{UserID: 501, Role: seat.Role, ScopeKind: seat.ScopeKind, ScopeID: seat.ScopeID}
+	if err := model.Create(f.ctx, f.db, &first); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a seat once loaded costs no statement", func(t *testing.T) {
+		eventually(t, "[501]")
+	})
+	t.Run("a revoked holder is gone everywhere once the revocation returns", func(t *testing.T) {
+		if n, err := model.RevokeGrant(f.ctx, f.db, first.ID, 1, f.clock.Now()); err != nil || n != 1 {
+			t.Fatalf("revoke: %d %v", n, err)
+		}
+		for i, s := range instances {
+			if got, _ := holders(t, s, f.db); got != "[]" {
+				t.Fatalf("instance %d right after the revocation: %s", i+1, got)
+			}
+		}
+		eventually(t, "[]")
+	})
+	t.Run("the writer's own transaction sees its new holder", func(t *testing.T) {
+		err := model.InTx(f.ctx, f.db, func(tx *gorm.DB) error {
+			g := model.Grant{UserID: 502, Role: seat.Role, ScopeKind: seat.ScopeKind, ScopeID: seat.ScopeID}
+			if err := model.Create(f.ctx, tx, &g); err != nil {
+				return err
+			}
+			if got, _ := holders(t, f.svc, tx); got != "[502]" {
+				t.Errorf("inside the granting transaction: %s", got)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "[502]")
+	})
+	t.Run("an instance that stops reading the changes asks the database", func(t *testing.T) {
+		stopOther()
+		time.Sleep(2 * model.AuthChangeLease)
+		if _, statements := holders(t, other, f.db); statements == 0 {
+			t.Fatal("answered from the cache past its lease")
+		}
+		// A change it never reads: only the database can tell it.
+		if err := f.db.Exec("UPDATE grants SET revoked_at = ? WHERE user_id = 502", f.clock.Now()).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := holders(t, other, f.db); got != "[]" {
+			t.Fatalf("past its lease: %s", got)
+		}
+	})
+}
