@@ -18,10 +18,10 @@ import (
 // session costs no statement.
 func TestStatementsPerRequest(t *testing.T) {
 	t.Run("sessions checked", func(t *testing.T) {
-		statementsPerRequest(t, false, map[string]int64{"submit": 8, "detail": 3, "list": 2})
+		statementsPerRequest(t, false, map[string]int64{"submit": 7, "detail": 3, "list": 2})
 	})
 	t.Run("sessions kept under the lease", func(t *testing.T) {
-		statementsPerRequest(t, true, map[string]int64{"submit": 6, "detail": 2, "list": 1})
+		statementsPerRequest(t, true, map[string]int64{"submit": 5, "detail": 2, "list": 1})
 	})
 }
 

@@ -41,6 +41,20 @@ type Residency struct {
 	Ancestry
 }
 
+// AfterCreate moves the user's GrantsVersion in the residency's own
+// transaction, as a new grant does: where a user lives is kept with
+// their grants (service.Actor.Homes) under that version.
+func (r *Residency) AfterCreate(tx *gorm.DB) error {
+	return bumpGrantsVersion(tx, r.UserID)
+}
+
+// Residencies returns a user's residencies, oldest first.
+func Residencies(ctx context.Context, db *gorm.DB, userID int64) ([]Residency, error) {
+	var rs []Residency
+	err := db.WithContext(ctx).Where("user_id = ?", userID).Order("id").Find(&rs).Error
+	return rs, Translate(err)
+}
+
 // Application states.
 const (
 	ApplicationPending   = "pending"
@@ -191,10 +205,31 @@ func ResidentsOf(ctx context.Context, db *gorm.DB, householdID int64) ([]Residen
 }
 
 // DeleteResidency removes a residency and returns the rows removed (0 when
-// it was already gone).
+// it was already gone); like RevokeGrant it returns AuthChangeLease after
+// its commit.
 func DeleteResidency(ctx context.Context, db *gorm.DB, id int64) (int64, error) {
-	res := db.WithContext(ctx).Where("id = ?", id).Delete(&Residency{})
-	return res.RowsAffected, Translate(res.Error)
+	var n int64
+	err := InTx(ctx, db, func(tx *gorm.DB) error {
+		var users []int64
+		if err := tx.Model(&Residency{}).Where("id = ?", id).Pluck("user_id", &users).Error; err != nil || len(users) == 0 {
+			return err
+		}
+		res := tx.Where("id = ?", id).Delete(&Residency{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if n = res.RowsAffected; n == 0 {
+			return nil
+		}
+		// The user's homes are kept with their grants: move the version.
+		return bumpGrantsVersion(tx, users[0])
+	})
+	if err == nil && n > 0 {
+		// As a revoked grant: no instance lets the user act from the home
+		// they left once this returns.
+		settleAuthChange(ctx, db)
+	}
+	return n, Translate(err)
 }
 
 // ApplicationView is a residency application with who applied and for

@@ -20,6 +20,11 @@ type Actor struct {
 	// else (model.User.ReportedForOthers), so their own orders are those
 	// they are the resident of. False when unknown.
 	OwnReportsOnly bool
+	// Homes are the user's residencies, oldest first, when HomesKnown
+	// (loaded with the grants, under the same version); otherwise ask
+	// the database.
+	Homes      []model.Residency
+	HomesKnown bool
 }
 
 // Target is something a scope may cover: a node of the tree or an

@@ -545,15 +545,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*service.Acto
 		}
 		s.live.put(began, userID, c.Family, chk)
 	}
-	grants, ok := s.grants.get(userID, chk.GrantsVersion)
-	if !ok {
-		var err error
-		if grants, err = model.LiveGrants(ctx, s.db, userID); err != nil {
-			return nil, err
-		}
-		s.grants.put(userID, chk.GrantsVersion, grants)
+	ac, err := s.grants.load(ctx, s.db, userID, chk.GrantsVersion)
+	if err != nil {
+		return nil, err
 	}
-	return &service.Actor{UserID: userID, Grants: grants, Family: c.Family, OwnReportsOnly: !chk.ReportedForOthers}, nil
+	a := ac.actor(userID)
+	a.Family, a.OwnReportsOnly = c.Family, !chk.ReportedForOthers
+	return a, nil
 }
 
 // BindPhone asks WeChat for the phone number behind a getPhoneNumber code.

@@ -1,11 +1,15 @@
 package auth
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
 
+	"gorm.io/gorm"
+
 	"redprop/model"
+	"redprop/service"
 )
 
 // maxCachedUsers bounds the grant cache; past it the cache starts over
@@ -26,25 +30,64 @@ type grantCache struct {
 
 type cachedGrants struct {
 	version int64
-	grants  []model.Grant
+	access  access
+}
+
+// access is what a user may do and where they live, loaded together
+// under one GrantsVersion (a new grant or residency moves it).
+type access struct {
+	grants []model.Grant
+	homes  []model.Residency
+}
+
+// loadAccess reads a user's live grants and residencies.
+func loadAccess(ctx context.Context, db *gorm.DB, userID int64) (access, error) {
+	grants, err := model.LiveGrants(ctx, db, userID)
+	if err != nil {
+		return access{}, err
+	}
+	homes, err := model.Residencies(ctx, db, userID)
+	if err != nil {
+		return access{}, err
+	}
+	return access{grants: grants, homes: homes}, nil
+}
+
+// actor is the service.Actor of userID with what access holds.
+func (ac access) actor(userID int64) *service.Actor {
+	return &service.Actor{UserID: userID, Grants: ac.grants, Homes: ac.homes, HomesKnown: true}
 }
 
 func newGrantCache() *grantCache { return &grantCache{m: map[int64]cachedGrants{}} }
 
-// get returns a copy of userID's grants cached at version.
-func (c *grantCache) get(userID, version int64) ([]model.Grant, bool) {
+// get returns a copy of userID's access cached at version.
+func (c *grantCache) get(userID, version int64) (access, bool) {
 	c.mu.Lock()
 	e, ok := c.m[userID]
 	c.mu.Unlock()
 	if !ok || e.version != version {
-		return nil, false
+		return access{}, false
 	}
-	return slices.Clone(e.grants), true
+	return access{grants: slices.Clone(e.access.grants), homes: slices.Clone(e.access.homes)}, true
+}
+
+// load returns userID's access at version, from the cache or read (and
+// kept).
+func (c *grantCache) load(ctx context.Context, db *gorm.DB, userID, version int64) (access, error) {
+	if ac, ok := c.get(userID, version); ok {
+		return ac, nil
+	}
+	ac, err := loadAccess(ctx, db, userID)
+	if err != nil {
+		return access{}, err
+	}
+	c.put(userID, version, ac)
+	return ac, nil
 }
 
 // put caches grants loaded after version was read: they are at least as
 // new as version, never older.
-func (c *grantCache) put(userID, version int64, grants []model.Grant) {
+func (c *grantCache) put(userID, version int64, ac access) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[userID]; ok && e.version > version {
@@ -53,7 +96,7 @@ func (c *grantCache) put(userID, version int64, grants []model.Grant) {
 	if len(c.m) >= maxCachedUsers {
 		clear(c.m)
 	}
-	c.m[userID] = cachedGrants{version: version, grants: slices.Clone(grants)}
+	c.m[userID] = cachedGrants{version: version, access: access{grants: slices.Clone(ac.grants), homes: slices.Clone(ac.homes)}}
 }
 
 // maxCachedTokens bounds the token cache; past it the cache starts over.

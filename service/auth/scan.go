@@ -192,14 +192,11 @@ func (s *Service) AuthenticateConsole(ctx context.Context, session string) (*ser
 	if !chk.Live {
 		return nil, ErrConsoleSession
 	}
-	grants, ok := s.grants.get(chk.UserID, chk.GrantsVersion)
-	if !ok {
-		if grants, err = model.LiveGrants(ctx, s.db, chk.UserID); err != nil {
-			return nil, err
-		}
-		s.grants.put(chk.UserID, chk.GrantsVersion, grants)
+	ac, err := s.grants.load(ctx, s.db, chk.UserID, chk.GrantsVersion)
+	if err != nil {
+		return nil, err
 	}
-	return &service.Actor{UserID: chk.UserID, Grants: grants}, nil
+	return ac.actor(chk.UserID), nil
 }
 
 // EndConsole logs a console session out.

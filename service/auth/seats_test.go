@@ -117,3 +117,78 @@ func TestSeatsKeptUnderALease(t *testing.T) {
 		}
 	})
 }
+
+// Where a user lives comes with their grants, under the same version: a
+// new residency counts from the next request, a removed one is gone on
+// every instance once the removal returns, and known homes cost no
+// statement.
+func TestHomesKeptWithTheGrants(t *testing.T) {
+	f := newFixture(t, nil, "")
+	other := auth.NewUnwatched(f.db, f.rdb, wechat.NewSandbox(), f.clock, f.cfg)
+	ctx, stop := context.WithCancel(f.ctx)
+	defer stop()
+	every := model.AuthChangeLease / 5
+	go f.svc.WatchChanges(ctx, every)
+	go other.WatchChanges(ctx, every)
+	tok, user, err := f.svc.Login(f.ctx, "sandbox:newcomer", "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := dbtest.CountStatements(t, f.db)
+	n.Except = "auth_changes"
+	homes := func(t *testing.T, s *auth.Service) (string, int64) {
+		t.Helper()
+		n.Take()
+		n.On.Store(true)
+		a, err := s.Authenticate(f.ctx, tok.AccessToken)
+		n.On.Store(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := n.Take()
+		if !a.HomesKnown {
+			t.Fatal("an authenticated actor without its homes")
+		}
+		var ids []int64
+		for _, r := range a.Homes {
+			ids = append(ids, r.HouseholdID)
+		}
+		return fmt.Sprint(ids), got
+	}
+	instances := []*auth.Service{f.svc, other}
+	eventually := func(t *testing.T, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * model.AuthChangeLease)
+		for i, s := range instances {
+			for {
+				got, statements := homes(t, s)
+				if got == want && statements == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("instance %d: homes %s, want %s, from the cache (%d statements)", i+1, got, want, statements)
+				}
+				time.Sleep(every)
+			}
+		}
+	}
+	eventually(t, "[]")
+	home := model.Residency{UserID: user.ID, HouseholdID: 4242, Relation: model.RelationOwner,
+		Ancestry: model.Ancestry{CityID: 1, CompoundID: 42, GridID: 4}}
+	if err := model.Create(f.ctx, f.db, &home); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := homes(t, f.svc); got != "[4242]" {
+		t.Fatalf("right after moving in, where it was recorded: %s", got)
+	}
+	eventually(t, "[4242]")
+	if n, err := model.DeleteResidency(f.ctx, f.db, home.ID); err != nil || n != 1 {
+		t.Fatalf("remove: %d %v", n, err)
+	}
+	for i, s := range instances {
+		if got, _ := homes(t, s); got != "[]" {
+			t.Fatalf("instance %d right after the removal: %s", i+1, got)
+		}
+	}
+	eventually(t, "[]")
+}

@@ -182,7 +182,7 @@ func (s *Service) placeOrder(ctx context.Context, a *service.Actor, cat model.Ca
 		if !slices.Contains(allowed, SubmitterResident) {
 			return o, "", errSubmitNotAllowed
 		}
-		anc, err := s.residentPlace(ctx, a.UserID, in)
+		anc, err := s.residentPlace(ctx, a, a.UserID, in)
 		if err != nil {
 			return o, "", err
 		}
@@ -198,7 +198,7 @@ func (s *Service) placeOrder(ctx context.Context, a *service.Actor, cat model.Ca
 		if in.ResidentID == 0 {
 			return o, "", errSubmitResident
 		}
-		anc, err := s.residentPlace(ctx, in.ResidentID, in)
+		anc, err := s.residentPlace(ctx, a, in.ResidentID, in)
 		if err != nil {
 			return o, "", err
 		}
@@ -246,8 +246,16 @@ func (s *Service) placeOrder(ctx context.Context, a *service.Actor, cat model.Ca
 // residentPlace returns where userID's report is: their household, or a
 // public place of a compound they live in (with their own grid and
 // building, for scope checks; the caller clears the building). Nil when
-// they do not live there.
-func (s *Service) residentPlace(ctx context.Context, userID int64, in SubmitInput) (*model.Ancestry, error) {
+// they do not live there. The actor's own homes come with the actor.
+func (s *Service) residentPlace(ctx context.Context, a *service.Actor, userID int64, in SubmitInput) (*model.Ancestry, error) {
+	if userID == a.UserID && a.HomesKnown {
+		for _, r := range a.Homes { // oldest first, as ResidencyIn picks
+			if (in.HouseholdID != 0 && r.HouseholdID == in.HouseholdID) || (in.HouseholdID == 0 && r.CompoundID == in.CompoundID) {
+				return &r.Ancestry, nil
+			}
+		}
+		return nil, nil
+	}
 	r, found, err := model.ResidencyIn(ctx, s.db, userID, in.HouseholdID, in.CompoundID)
 	if err != nil || !found {
 		return nil, err
