@@ -3,6 +3,7 @@ package wechat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -15,6 +16,13 @@ import (
 // between instances; a copy in the process keeps WeChat working while
 // Redis is down (pushes, emergency alerts, text checks): a failed write
 // to Redis is not an error, and a failed read falls back to the copy.
+//
+// The copy is also answered first for localFresh after it was stored or
+// read from Redis: every push and text check asks for the token, and a
+// Redis round trip each time was a tenth of a submit's work. A stable
+// token (UseStableAK) is the same on every instance until it expires,
+// and one WeChat turns down (40001) is deleted here and in Redis before
+// the single retry, so a copy a few seconds old costs at most that retry.
 type Cache struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -26,7 +34,12 @@ type Cache struct {
 type localEntry struct {
 	val     interface{}
 	expires time.Time
+	// fresh is until when the copy is answered without asking Redis.
+	fresh time.Time
 }
+
+// localFresh is how long a copy is answered without asking Redis.
+var localFresh = 10 * time.Second
 
 // redisBudget bounds each Redis call, so that a frozen Redis costs a
 // WeChat call a fraction of a second, not the client's read timeout while
@@ -51,7 +64,19 @@ func (c *Cache) keep(key string, val interface{}, ttl time.Duration) {
 		delete(c.local, key)
 		return
 	}
-	c.local[key] = localEntry{val: val, expires: time.Now().Add(ttl)}
+	now := time.Now()
+	c.local[key] = localEntry{val: val, expires: now.Add(ttl), fresh: now.Add(min(localFresh, ttl))}
+}
+
+// freshCopy is the copy of key while it may be answered without Redis.
+func (c *Cache) freshCopy(key string) interface{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.local[key]
+	if !ok || !time.Now().Before(e.fresh) || !time.Now().Before(e.expires) {
+		return nil
+	}
+	return e.val
 }
 
 func (c *Cache) kept(key string) interface{} {
@@ -68,14 +93,27 @@ func (c *Cache) kept(key string) interface{} {
 // Redis fails: the SDK asserts .(string) on anything non-nil and fetches a
 // new token on nil.
 func (c *Cache) GetContext(ctx context.Context, key string) interface{} {
+	if v := c.freshCopy(key); v != nil {
+		return v
+	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	v, err := c.rdb.Get(ctx, c.prefix+key).Result()
+	var get *redis.StringCmd
+	var ttl *redis.DurationCmd
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get, ttl = p.Get(ctx, c.prefix+key), p.PTTL(ctx, c.prefix+key)
+		return nil
+	})
+	v, gerr := get.Result()
 	switch {
-	case errors.Is(err, redis.Nil):
+	case errors.Is(gerr, redis.Nil):
+		c.keep(key, nil, 0)
 		return nil // Redis answers: no instance holds a token
-	case err != nil:
+	case gerr != nil || err != nil:
 		return c.kept(key) // Redis is away: this process's own copy
+	}
+	if d := ttl.Val(); d > 0 {
+		c.keep(key, v, d)
 	}
 	return v
 }
@@ -84,7 +122,15 @@ func (c *Cache) GetContext(ctx context.Context, key string) interface{} {
 // lifetime WeChat announced shorter than the SDK's safety margin) stores
 // nothing: go-redis would keep such a key forever.
 func (c *Cache) SetContext(ctx context.Context, key string, val interface{}, ttl time.Duration) error {
-	c.keep(key, val, ttl)
+	// The copy is what a read from Redis would give: a string.
+	switch v := val.(type) {
+	case string:
+		c.keep(key, v, ttl)
+	case []byte:
+		c.keep(key, string(v), ttl)
+	default:
+		c.keep(key, fmt.Sprint(v), ttl)
+	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	if ttl <= 0 {

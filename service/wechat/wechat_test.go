@@ -328,6 +328,44 @@ func TestCache(t *testing.T) {
 	}
 }
 
+// A token is answered from the process for a few seconds after it was
+// stored or read: a change in Redis (another instance's new token) is seen
+// once that window is over, a key gone from Redis once it is read again,
+// and a delete drops the copy at once.
+func TestCacheAnswersItsFreshCopy(t *testing.T) {
+	defer wechat.SetLocalFresh(200 * time.Millisecond)()
+	rdb, prefix := dbtest.Redis(t)
+	ctx := context.Background()
+	c := wechat.NewCache(rdb, prefix)
+	if err := c.Set("tok", "t1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Set(ctx, prefix+"tok", "t2", time.Hour) // another instance's token
+	if v := c.Get("tok"); v != "t1" {
+		t.Fatalf("within the window: %#v, want the copy t1", v)
+	}
+	time.Sleep(250 * time.Millisecond)
+	if v := c.Get("tok"); v != "t2" {
+		t.Fatalf("past the window: %#v, want t2 from Redis", v)
+	}
+	// Read from Redis, the copy is fresh again, with Redis's lifetime.
+	rdb.Set(ctx, prefix+"tok", "t3", time.Hour)
+	if v := c.Get("tok"); v != "t2" {
+		t.Fatalf("right after a read: %#v, want the copy t2", v)
+	}
+	time.Sleep(250 * time.Millisecond)
+	rdb.Del(ctx, prefix+"tok")
+	if v := c.Get("tok"); v != nil {
+		t.Fatalf("gone from Redis: %#v", v)
+	}
+	if err := c.Set("tok", "t4", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete("tok"); err != nil || c.Get("tok") != nil {
+		t.Fatalf("after a delete: %#v %v", c.Get("tok"), err)
+	}
+}
+
 func TestNewRefusesBadOptions(t *testing.T) {
 	rdb, _ := dbtest.Redis(t)
 	good := wechat.Options{AppID: "wx1", AppSecret: "s"}
