@@ -261,6 +261,7 @@ func (h *handlers) sendXLSX(c *gin.Context, name, ascii string, w io.WriterTo) {
 	c.Header("Cache-Control", "private, no-store")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Status(http.StatusOK)
+	releaseSlots(c)
 	if _, err := w.WriteTo(c.Writer); err != nil {
 		h.Log.ErrorContext(c.Request.Context(), "write export", "err", err, "request_id", requestID(c))
 	}

@@ -111,3 +111,37 @@ func TestInflightReadsBoundLetsWritesThrough(t *testing.T) {
 		t.Fatalf("the waiting read: %d", code)
 	}
 }
+
+// A handler streaming a file gives its slot back before the transfer: a
+// slow download does not keep the next read waiting.
+func TestInflightSlotGivenBackForAFileStream(t *testing.T) {
+	r := gin.New()
+	release, streaming := make(chan struct{}), make(chan struct{})
+	r.Use(inflight(1, isRead))
+	r.GET("/file", func(c *gin.Context) {
+		releaseSlots(c)
+		releaseSlots(c) // twice is once: a second give-back would block here
+		close(streaming)
+		<-release
+		c.Status(http.StatusOK)
+	})
+	r.GET("/read", func(c *gin.Context) { c.Status(http.StatusOK) })
+	serve := func(path string) int {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code
+	}
+	go serve("/file")
+	<-streaming
+	done := make(chan int)
+	go func() { done <- serve("/read") }()
+	select {
+	case code := <-done:
+		if code != http.StatusOK {
+			t.Fatalf("the read beside the stream: %d", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read kept waiting by a file stream")
+	}
+	close(release)
+}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -21,6 +22,7 @@ import (
 const (
 	keyRequestID = "redprop.request_id"
 	keyActor     = "redprop.actor"
+	keySlots     = "redprop.slots"
 )
 
 func requestID(c *gin.Context) string { return c.GetString(keyRequestID) }
@@ -190,6 +192,10 @@ func actor(c *gin.Context) *service.Actor {
 // database with fewer others, instead of all of them with everyone.
 //
 // With only, the requests it says no to pass unbounded.
+//
+// A handler about to stream a file (a photo, a workbook) gives its slots
+// back first (releaseSlots): the bound is on the work, and a slow client
+// downloading would otherwise hold a slot for the whole transfer.
 func inflight(n int, only func(*gin.Context) bool) gin.HandlerFunc {
 	slots := make(chan struct{}, n)
 	return func(c *gin.Context) {
@@ -203,8 +209,23 @@ func inflight(n int, only func(*gin.Context) bool) gin.HandlerFunc {
 			c.AbortWithStatus(statusClientClosed)
 			return
 		}
-		defer func() { <-slots }()
+		var once sync.Once
+		release := func() { once.Do(func() { <-slots }) }
+		defer release()
+		held, _ := c.Get(keySlots)
+		fns, _ := held.([]func())
+		c.Set(keySlots, append(fns, release))
 		c.Next()
+	}
+}
+
+// releaseSlots gives back the inflight slots the request holds (none
+// when no bound is set); the request goes on unbounded.
+func releaseSlots(c *gin.Context) {
+	held, _ := c.Get(keySlots)
+	fns, _ := held.([]func())
+	for _, release := range fns {
+		release()
 	}
 }
 

@@ -131,5 +131,6 @@ func servePhoto(c *gin.Context, p model.Photo, rc io.ReadCloser, err error) {
 		c.Status(http.StatusNotModified)
 		return
 	}
+	releaseSlots(c)
 	c.DataFromReader(http.StatusOK, p.Size, p.Mime, rc, nil)
 }

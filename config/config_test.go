@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -266,8 +267,11 @@ func TestMaxInflight(t *testing.T) {
 	if _, err := Load("", env(map[string]string{"REDPROP_MAX_INFLIGHT": "-1"})); err == nil || !strings.Contains(err.Error(), "max_inflight") {
 		t.Fatalf("a negative bound: %v", err)
 	}
-	if c := Default(); c.MaxInflightReads != 0 {
-		t.Fatalf("default reads %d, want 0 (no bound)", c.MaxInflightReads)
+	if c, want := Default(), 8*runtime.GOMAXPROCS(0); c.MaxInflightReads != want {
+		t.Fatalf("default reads %d, want %d (8 per core)", c.MaxInflightReads, want)
+	}
+	if cfg, err := Load("", env(map[string]string{"REDPROP_MAX_INFLIGHT_READS": "0"})); err != nil || cfg.MaxInflightReads != 0 {
+		t.Fatalf("no bound asked for: %v %d", err, cfg.MaxInflightReads)
 	}
 	cfg, err = Load("", env(map[string]string{"REDPROP_MAX_INFLIGHT_READS": "16"}))
 	if err != nil || cfg.MaxInflightReads != 16 {
