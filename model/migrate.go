@@ -199,6 +199,21 @@ var steps = []step{
 		}
 		return tx.Exec("CREATE INDEX ix_grant_seat ON grants (role, scope_kind, scope_id)").Error
 	}},
+	{66, "a dispatcher's queue as one range", func(tx *gorm.DB) error {
+		// to_dispatch was a union of two parts (submitted, verified) on the
+		// level's queue index; intake_node names the desk an order waits at.
+		// Only open orders are touched, by ix_order_deadline's state.
+		err := tx.Exec(`UPDATE orders SET intake_node = CASE level
+			WHEN ? THEN community_id WHEN ? THEN street_id WHEN ? THEN city_id ELSE 0 END
+			WHERE state IN ?`, OrderLevelCommunity, OrderLevelStreet, OrderLevelCity, intakeStates).Error
+		if err != nil {
+			return err
+		}
+		if tx.Migrator().HasIndex(&Order{}, "ix_order_intake") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_order_intake ON orders (level, intake_node)").Error
+	}},
 }
 
 // redundantOrderIndexes are the single-column indexes of orders migration

@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -207,4 +208,54 @@ func TestOrderIndexesOfMigration64(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t)
+}
+
+// Migration 66 names the desk of every order waiting for dispatch in a
+// database written before intake_node, and indexes it.
+func TestIntakeNodesOfMigration66(t *testing.T) {
+	db := dbtest.Open(t)
+	if !db.Migrator().HasIndex(&model.Order{}, "ix_order_intake") {
+		t.Fatal("no ix_order_intake")
+	}
+	anc := model.Ancestry{CityID: 1, DistrictID: 2, StreetID: 3, CommunityID: 4, CompoundID: 5, GridID: 6}
+	cases := []struct {
+		state, level string
+		want         int64
+	}{
+		{model.StateSubmitted, model.OrderLevelGrid, 0},
+		{model.StateSubmitted, model.OrderLevelCommunity, 4},
+		{model.StateVerified, model.OrderLevelCommunity, 4},
+		{model.StateVerified, model.OrderLevelStreet, 3},
+		{model.StateSubmitted, model.OrderLevelCity, 1},
+		{model.StateDispatched, model.OrderLevelCommunity, 0},
+		{model.StateClosed, model.OrderLevelStreet, 0},
+	}
+	var ids []int64
+	for i, c := range cases {
+		o := model.Order{Number: fmt.Sprintf("M66%05d", i), CategoryID: 1, CategoryCode: "repair", State: c.state,
+			Level: c.level, Channel: model.ChannelSelf, Description: "x", Ancestry: anc, Version: 1}
+		if err := db.Create(&o).Error; err != nil {
+			t.Fatal(err)
+		}
+		if o.IntakeNode != c.want {
+			t.Fatalf("case %d created with intake_node %d, want %d", i, o.IntakeNode, c.want)
+		}
+		ids = append(ids, o.ID)
+	}
+	// As rows written before the column were.
+	if err := db.Exec("UPDATE orders SET intake_node = 0").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := model.RunStep(db, 66); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		var got int64
+		if err := db.Raw("SELECT intake_node FROM orders WHERE id = ?", ids[i]).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s at %s: intake_node %d, want %d", c.state, c.level, got, c.want)
+		}
+	}
 }

@@ -145,6 +145,38 @@ type Order struct {
 	ClosedAt       *time.Time
 	// IdemKey is the client's Idempotency-Key; unique per author.
 	IdemKey *string `gorm:"size:64;uniqueIndex:ux_order_idem,priority:2"`
+	// IntakeNode is the node (community, street or city) whose
+	// dispatchers have the order in their to_dispatch queue — submitted or
+	// verified at that level — and 0 otherwise (IntakeNodeOf). With
+	// ix_order_intake (level, intake_node) a dispatcher's queue is one
+	// range in id order instead of a union of two states.
+	IntakeNode int64 `gorm:"not null;default:0"`
+}
+
+// IntakeNodeOf is what Order.IntakeNode holds for o as it stands: every
+// write of an order's state or level sets it (BeforeCreate, the move path).
+func IntakeNodeOf(o *Order) int64 {
+	if o.State != StateSubmitted && o.State != StateVerified {
+		return 0
+	}
+	switch o.Level {
+	case OrderLevelCommunity:
+		return o.CommunityID
+	case OrderLevelStreet:
+		return o.StreetID
+	case OrderLevelCity:
+		return o.CityID
+	}
+	return 0
+}
+
+// intakeStates are the states of a dispatcher's queue (IntakeNode).
+var intakeStates = []string{StateSubmitted, StateVerified}
+
+// BeforeCreate sets the order's IntakeNode from its state and level.
+func (o *Order) BeforeCreate(tx *gorm.DB) error {
+	o.IntakeNode = IntakeNodeOf(o)
+	return nil
 }
 
 // AfterCreate marks the author as reporting for others when they are not
@@ -497,6 +529,16 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 		if states != nil {
 			sts = states
 		}
+		if node := levelColumn(level); node != "" && col == node && states != nil && subset(states, intakeStates) {
+			// A dispatcher's queue: the orders waiting at their desk, one
+			// range of ix_order_intake whatever the two states.
+			var only []string
+			if len(states) < len(intakeStates) {
+				only = states
+			}
+			add(orderPart{where: "level = ? AND intake_node = ?", args: []any{level, id}, states: only, index: "ix_order_intake"})
+			return
+		}
 		if col == "grid_id" && level == "" {
 			// A grid worker's queues are by state at any level (an
 			// unverified report climbs on and stays theirs to verify):
@@ -554,6 +596,30 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 		}
 	}
 	return parts, len(parts) <= maxOrderParts
+}
+
+// levelColumn is the orders column of the node an order at level waits
+// at for dispatch ("" for the grid, whose queues are by state).
+func levelColumn(level string) string {
+	switch level {
+	case OrderLevelCommunity:
+		return "community_id"
+	case OrderLevelStreet:
+		return "street_id"
+	case OrderLevelCity:
+		return "city_id"
+	}
+	return ""
+}
+
+// subset reports whether every one of a is in b.
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // partQuery is the query of one part with q's filters, newest first.

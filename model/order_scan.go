@@ -10,7 +10,7 @@ import (
 )
 
 // Orders are read column by column into their fields, not through gorm's
-// reflection: a page of a queue is 21 rows of 42 columns, and reflection
+// reflection: a page of a queue is 21 rows of 43 columns, and reflection
 // was the larger part of a list's cost in the server. orderColumns and
 // orderFields name the same columns in the same order; a test holds them
 // to the Order struct, so a new field cannot be left out of either.
@@ -20,7 +20,7 @@ var orderColumns = []string{"id", "created_at", "updated_at", "number", "categor
 	"handler_kind", "handler_id", "assignee_id", "duplicate_of",
 	"step_started_at", "step_deadline", "paused_at", "pause_reason", "warned_at", "overdue", "breaches",
 	"due_at", "version", "rating_overall", "rating_timely", "rating_attitude", "rating_comment",
-	"completed_at", "confirmed_at", "closed_at", "idem_key"}
+	"completed_at", "confirmed_at", "closed_at", "idem_key", "intake_node"}
 
 // orderColumnsOfO is the select list of orderColumns of orders AS o.
 var orderColumnsOfO = "o." + strings.Join(orderColumns, ", o.")
@@ -35,7 +35,8 @@ func orderFields(o *Order) []any {
 		&o.HandlerKind, &o.HandlerID, &o.AssigneeID, &o.DuplicateOf,
 		optTime{&o.StepStartedAt}, optTime{&o.StepDeadline}, optTime{&o.PausedAt}, &o.PauseReason, optTime{&o.WarnedAt},
 		&o.Overdue, &o.Breaches, optTime{&o.DueAt}, &o.Version, &o.RatingOverall, &o.RatingTimely, &o.RatingAttitude,
-		&o.RatingComment, optTime{&o.CompletedAt}, optTime{&o.ConfirmedAt}, optTime{&o.ClosedAt}, optString{&o.IdemKey}}
+		&o.RatingComment, optTime{&o.CompletedAt}, optTime{&o.ConfirmedAt}, optTime{&o.ClosedAt}, optString{&o.IdemKey},
+		&o.IntakeNode}
 }
 
 // optTime scans a nullable datetime into a *time.Time field.

@@ -214,6 +214,7 @@ func seed(gdb *gorm.DB, size string, rep *Report) error {
 			if steps > 2 {
 				o.HandlerKind, o.HandlerID = "firm", firm
 			}
+			o.IntakeNode = model.IntakeNodeOf(&o) // hooks are skipped
 			if state == model.StateClosed {
 				c := at.Add(6 * time.Hour)
 				cl := at.Add(8 * time.Hour)

@@ -335,3 +335,27 @@ func TestRefreshSkipsALockedWatermark(t *testing.T) {
 	}
 	sameRollups(t, e)
 }
+
+// The desk an order waits at for dispatch (Order.IntakeNode, the key of
+// a dispatcher's queue) follows every move of the random walk, the
+// scheduler's escalations included.
+func TestIntakeNodeFollowsEveryMove(t *testing.T) {
+	e := newEnv(t)
+	e.walk(4, 300, false)
+	var os []model.Order
+	if err := e.DB.Find(&os).Error; err != nil {
+		t.Fatal(err)
+	}
+	waiting := 0
+	for _, o := range os {
+		if want := model.IntakeNodeOf(&o); o.IntakeNode != want {
+			t.Errorf("order %d %s at %s: intake_node %d, want %d", o.ID, o.State, o.Level, o.IntakeNode, want)
+		}
+		if o.IntakeNode != 0 {
+			waiting++
+		}
+	}
+	if waiting == 0 || waiting == len(os) {
+		t.Fatalf("%d of %d orders waiting for dispatch: the walk proves nothing", waiting, len(os))
+	}
+}

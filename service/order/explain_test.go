@@ -71,16 +71,19 @@ func TestQueuesReadOnePagePerPart(t *testing.T) {
 		{"to_verify of two grids", &service.Actor{UserID: 9001, Grants: []model.Grant{
 			grant(model.RoleGridWorker, model.ScopeGrid, 101), grant(model.RoleGridWorker, model.ScopeGrid, 102)}}, Filter{Queue: QueueToVerify}, 0, 2},
 		{"to_confirm", &service.Actor{UserID: 9001, Grants: []model.Grant{grant(model.RoleGridWorker, model.ScopeGrid, 103)}}, Filter{Queue: QueueToConfirm}, 0, 1},
+		// A dispatcher's queue is one range of the desk the orders wait at
+		// (ix_order_intake), whatever the two states.
 		{"to_dispatch of a community", &service.Actor{UserID: 9002, Grants: []model.Grant{grant(model.RoleCommunityStaff, model.ScopeCommunity, 11)}},
-			Filter{Queue: QueueToDispatch}, 0, 0},
+			Filter{Queue: QueueToDispatch}, 0, 1},
 		{"to_dispatch, second page", &service.Actor{UserID: 9002, Grants: []model.Grant{grant(model.RoleCommunityStaff, model.ScopeCommunity, 11)}},
-			Filter{Queue: QueueToDispatch}, -1, 0},
+			Filter{Queue: QueueToDispatch}, -1, 1},
 		{"to_dispatch of a street", &service.Actor{UserID: 9003, Grants: []model.Grant{grant(model.RoleStreetStaff, model.ScopeStreet, 2)}},
-			Filter{Queue: QueueToDispatch}, 0, 0},
+			Filter{Queue: QueueToDispatch}, 0, 1},
+		// The city's desk, and the platform's two states at the community level.
 		{"to_dispatch of the city and the platform", &service.Actor{UserID: 9004, Grants: []model.Grant{
-			grant(model.RoleCityStaff, model.ScopeCity, 1), grant(model.RoleCommunityStaff, model.ScopePlatform, 0)}}, Filter{Queue: QueueToDispatch}, 0, 0},
+			grant(model.RoleCityStaff, model.ScopeCity, 1), grant(model.RoleCommunityStaff, model.ScopePlatform, 0)}}, Filter{Queue: QueueToDispatch}, 0, 3},
 		{"a level's queue in one state", &service.Actor{UserID: 9002, Grants: []model.Grant{grant(model.RoleCommunityStaff, model.ScopeCommunity, 12)}},
-			Filter{Queue: QueueToDispatch, States: []string{model.StateVerified}}, 0, 0},
+			Filter{Queue: QueueToDispatch, States: []string{model.StateVerified}}, 0, 1},
 		{"the firm's queue", &service.Actor{UserID: 9005, Grants: []model.Grant{
 			grant(model.RoleFirmManager, model.ScopeFirm, 301), grant(model.RoleFirmManager, model.ScopeFirm, 302)}}, Filter{Queue: QueueFirm}, 0, 0},
 		{"the worker's orders", &service.Actor{UserID: 7001, Grants: []model.Grant{grant(model.RoleFirmWorker, model.ScopeFirm, 301)}},

@@ -56,6 +56,7 @@ type move struct {
 // It decides nothing about who may move the order or from which state:
 // the caller has checked that (the steps table, the scheduler's query).
 func (s *Service) move(ctx context.Context, tx *gorm.DB, m *move) error {
+	m.next.IntakeNode = model.IntakeNodeOf(&m.next)
 	cols := changes(&m.prev, &m.next)
 	if len(cols) > 0 || !m.keepIfSame {
 		cols["updated_at"] = m.now
@@ -124,6 +125,7 @@ func changes(a, b *model.Order) map[string]any {
 	}
 	str("state", a.State, b.State)
 	str("level", a.Level, b.Level)
+	num("intake_node", a.IntakeNode, b.IntakeNode)
 	str("handler_kind", a.HandlerKind, b.HandlerKind)
 	num("handler_id", a.HandlerID, b.HandlerID)
 	num("assignee_id", a.AssigneeID, b.AssigneeID)

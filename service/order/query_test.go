@@ -142,8 +142,10 @@ func TestQueuesPerRole(t *testing.T) {
 	patrol := e.submit("grid", "safety_hazard", func(in *SubmitInput) {
 		in.Channel, in.HouseholdID, in.CompoundID = model.ChannelPatrol, 0, e.city.Compounds[0].ID
 	}).ID
-	// An order escalated to the street waits in the street's queue.
-	e.db.Model(&model.Order{}).Where("id = ?", ver).Update("level", model.OrderLevelStreet)
+	// An order escalated to the street waits in the street's queue. An
+	// edit outside the move path sets the desk it waits at too.
+	e.db.Model(&model.Order{}).Where("id = ?", ver).
+		Updates(map[string]any{"level": model.OrderLevelStreet, "intake_node": e.load(ver).StreetID})
 
 	list := func(t *testing.T, who string, f Filter) []int64 {
 		t.Helper()
