@@ -21,42 +21,79 @@ import (
 // of a known session costs no statement; a revocation still holds on
 // every instance from the moment it returns, and an instance that stops
 // reading the changes goes back to asking the database.
+// watchEvery is how often the instances of a pair read the changes: as
+// often as the server does, so that a revocation that did not wait out
+// the lease would be seen stale on the other instance.
+var watchEvery = model.AuthChangeLease / 5
+
+// pair is the fixture's instance and another over the same database, both
+// reading the changes. The other is told of no change: it learns of them
+// only by reading them, as one in another process does.
+type pair struct {
+	f         *fixture
+	other     *auth.Service
+	ctx       context.Context
+	stopOther context.CancelFunc
+	n         *dbtest.Statements
+}
+
+func newPair(t *testing.T, f *fixture) *pair {
+	ctx, stop := context.WithCancel(f.ctx)
+	t.Cleanup(stop)
+	p := &pair{f: f, other: auth.NewUnwatched(f.db, f.rdb, wechat.NewSandbox(), f.clock, f.cfg), ctx: ctx,
+		n: dbtest.CountStatements(t, f.db)}
+	p.n.Except = "auth_changes" // the reads of the changes run on their own
+	go f.svc.WatchChanges(ctx, watchEvery)
+	p.startOther()
+	return p
+}
+
+// startOther has the other instance read the changes (again).
+func (p *pair) startOther() {
+	var ctx context.Context
+	ctx, p.stopOther = context.WithCancel(p.ctx)
+	go p.other.WatchChanges(ctx, watchEvery)
+}
+
+// statements runs do and returns the statements it sent.
+func (p *pair) statements(do func()) []string {
+	p.n.Take()
+	p.n.On.Store(true)
+	do()
+	p.n.On.Store(false)
+	_, sql := p.n.Take()
+	return sql
+}
+
+// eventually waits (ten leases at most) for every instance to answer want
+// from what it keeps, without a statement; answer is one instance's.
+func (p *pair) eventually(t *testing.T, instances []*auth.Service, want string, answer func(*auth.Service) string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * model.AuthChangeLease)
+	for i, s := range instances {
+		for {
+			var got string
+			sql := p.statements(func() { got = answer(s) })
+			if got == want && len(sql) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d: %s, want %s, from the cache (statements %q)", i+1, got, want, sql)
+			}
+			time.Sleep(watchEvery)
+		}
+	}
+}
+
 func TestLiveSessionsKeptUnderALease(t *testing.T) {
 	f := newFixture(t, nil, "")
-	// Another instance: told of no change, it learns of them only by
-	// reading them, as one in another process does.
-	other := auth.NewUnwatched(f.db, f.rdb, wechat.NewSandbox(), f.clock, f.cfg)
-	ctx, stop := context.WithCancel(f.ctx)
-	defer stop()
-	otherCtx, stopOther := context.WithCancel(ctx)
-	defer stopOther()
-	// Read as often as the server does: a revocation that did not wait
-	// out the lease would be seen stale on the other instance.
-	every := model.AuthChangeLease / 5
-	go f.svc.WatchChanges(ctx, every)
-	go other.WatchChanges(otherCtx, every)
-
+	p := newPair(t, f)
+	other := p.other
 	tok, user, err := f.svc.Login(f.ctx, "sandbox:grid", "10.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := dbtest.CountStatements(t, f.db)
-	// statements runs do and returns its statements, the reads of the
-	// changes (which run on their own) left out.
-	statements := func(do func()) []string {
-		n.Take()
-		n.On.Store(true)
-		do()
-		n.On.Store(false)
-		_, sql := n.Take()
-		var out []string
-		for _, q := range sql {
-			if !strings.Contains(q, "auth_changes") {
-				out = append(out, q)
-			}
-		}
-		return out
-	}
+	statements := p.statements
 	roles := func(t *testing.T, s *auth.Service) string {
 		t.Helper()
 		a, err := s.Authenticate(f.ctx, tok.AccessToken)
@@ -70,24 +107,9 @@ func TestLiveSessionsKeptUnderALease(t *testing.T) {
 		return fmt.Sprint(out)
 	}
 	instances := []*auth.Service{f.svc, other}
-	// eventually waits (a few leases at most) for every instance to answer
-	// want from what it keeps, without a statement.
 	eventually := func(t *testing.T, want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * model.AuthChangeLease)
-		for i, s := range instances {
-			for {
-				var got string
-				sql := statements(func() { got = roles(t, s) })
-				if got == want && len(sql) == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("instance %d: roles %s, want %s, from the cache (statements %q)", i+1, got, want, sql)
-				}
-				time.Sleep(every)
-			}
-		}
+		p.eventually(t, instances, want, func(s *auth.Service) string { return roles(t, s) })
 	}
 	t.Run("a known session costs no statement", func(t *testing.T) {
 		eventually(t, "[]")
@@ -115,7 +137,7 @@ func TestLiveSessionsKeptUnderALease(t *testing.T) {
 		eventually(t, "[]")
 	})
 	t.Run("an instance that stops reading the changes asks the database", func(t *testing.T) {
-		stopOther()
+		p.stopOther()
 		time.Sleep(2 * model.AuthChangeLease)
 		if sql := statements(func() { roles(t, other) }); len(sql) == 0 {
 			t.Fatal("answered from the cache past its lease")
@@ -136,9 +158,7 @@ func TestLiveSessionsKeptUnderALease(t *testing.T) {
 		instances = instances[:1]
 	})
 	t.Run("a session ended is refused everywhere once the logout returns", func(t *testing.T) {
-		otherCtx, stopOther = context.WithCancel(ctx)
-		defer stopOther()
-		go other.WatchChanges(otherCtx, every)
+		p.startOther()
 		instances = []*auth.Service{f.svc, other}
 		eventually(t, "[]")
 		if err := f.svc.Logout(f.ctx, tok.AccessToken, ""); err != nil {

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,9 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"redprop/model"
-	"redprop/model/dbtest"
 	"redprop/service/auth"
-	"redprop/service/wechat"
 )
 
 // Who fills a seat (asked by every order move) is answered from what an
@@ -21,52 +18,31 @@ import (
 // the database, and the database asked again once the reads stop.
 func TestSeatsKeptUnderALease(t *testing.T) {
 	f := newFixture(t, nil, "")
-	other := auth.NewUnwatched(f.db, f.rdb, wechat.NewSandbox(), f.clock, f.cfg)
-	ctx, stop := context.WithCancel(f.ctx)
-	defer stop()
-	otherCtx, stopOther := context.WithCancel(ctx)
-	defer stopOther()
-	every := model.AuthChangeLease / 5
-	go f.svc.WatchChanges(ctx, every)
-	go other.WatchChanges(otherCtx, every)
-
+	p := newPair(t, f)
 	seat := model.Seat{Role: model.RoleGridWorker, ScopeKind: model.ScopeGrid, ScopeID: 9}
-	n := dbtest.CountStatements(t, f.db)
-	n.Except = "auth_changes"
 	// holders answers the users filling seat on s, and the statements the
 	// answer took.
-	holders := func(t *testing.T, s *auth.Service, db *gorm.DB) (string, int64) {
+	holders := func(t *testing.T, s *auth.Service, db *gorm.DB) (string, int) {
 		t.Helper()
-		n.Take()
-		n.On.Store(true)
-		gs, err := s.Holders(f.ctx, db, seat)
-		n.On.Store(false)
+		var gs []model.Grant
+		var err error
+		sql := p.statements(func() { gs, err = s.Holders(f.ctx, db, seat) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := n.Take()
 		var ids []int64
 		for _, g := range gs {
 			ids = append(ids, g.UserID)
 		}
-		return fmt.Sprint(ids), got
+		return fmt.Sprint(ids), len(sql)
 	}
-	instances := []*auth.Service{f.svc, other}
+	instances := []*auth.Service{f.svc, p.other}
 	eventually := func(t *testing.T, want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * model.AuthChangeLease)
-		for i, s := range instances {
-			for {
-				got, statements := holders(t, s, f.db)
-				if got == want && statements == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("instance %d: holders %s, want %s, from the cache (%d statements)", i+1, got, want, statements)
-				}
-				time.Sleep(every)
-			}
-		}
+		p.eventually(t, instances, want, func(s *auth.Service) string {
+			got, _ := holders(t, s, f.db)
+			return got
+		})
 	}
 	first := model.Grant{UserID: 501, Role: seat.Role, ScopeKind: seat.ScopeKind, ScopeID: seat.ScopeID}
 	if err := model.Create(f.ctx, f.db, &first); err != nil {
@@ -103,16 +79,16 @@ func TestSeatsKeptUnderALease(t *testing.T) {
 		eventually(t, "[502]")
 	})
 	t.Run("an instance that stops reading the changes asks the database", func(t *testing.T) {
-		stopOther()
+		p.stopOther()
 		time.Sleep(2 * model.AuthChangeLease)
-		if _, statements := holders(t, other, f.db); statements == 0 {
+		if _, statements := holders(t, p.other, f.db); statements == 0 {
 			t.Fatal("answered from the cache past its lease")
 		}
 		// A change it never reads: only the database can tell it.
 		if err := f.db.Exec("UPDATE grants SET revoked_at = ? WHERE user_id = 502", f.clock.Now()).Error; err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := holders(t, other, f.db); got != "[]" {
+		if got, _ := holders(t, p.other, f.db); got != "[]" {
 			t.Fatalf("past its lease: %s", got)
 		}
 	})
@@ -124,28 +100,17 @@ func TestSeatsKeptUnderALease(t *testing.T) {
 // statement.
 func TestHomesKeptWithTheGrants(t *testing.T) {
 	f := newFixture(t, nil, "")
-	other := auth.NewUnwatched(f.db, f.rdb, wechat.NewSandbox(), f.clock, f.cfg)
-	ctx, stop := context.WithCancel(f.ctx)
-	defer stop()
-	every := model.AuthChangeLease / 5
-	go f.svc.WatchChanges(ctx, every)
-	go other.WatchChanges(ctx, every)
+	p := newPair(t, f)
 	tok, user, err := f.svc.Login(f.ctx, "sandbox:newcomer", "10.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := dbtest.CountStatements(t, f.db)
-	n.Except = "auth_changes"
-	homes := func(t *testing.T, s *auth.Service) (string, int64) {
+	homes := func(t *testing.T, s *auth.Service) string {
 		t.Helper()
-		n.Take()
-		n.On.Store(true)
 		a, err := s.Authenticate(f.ctx, tok.AccessToken)
-		n.On.Store(false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := n.Take()
 		if !a.HomesKnown {
 			t.Fatal("an authenticated actor without its homes")
 		}
@@ -153,24 +118,12 @@ func TestHomesKeptWithTheGrants(t *testing.T) {
 		for _, r := range a.Homes {
 			ids = append(ids, r.HouseholdID)
 		}
-		return fmt.Sprint(ids), got
+		return fmt.Sprint(ids)
 	}
-	instances := []*auth.Service{f.svc, other}
+	instances := []*auth.Service{f.svc, p.other}
 	eventually := func(t *testing.T, want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * model.AuthChangeLease)
-		for i, s := range instances {
-			for {
-				got, statements := homes(t, s)
-				if got == want && statements == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("instance %d: homes %s, want %s, from the cache (%d statements)", i+1, got, want, statements)
-				}
-				time.Sleep(every)
-			}
-		}
+		p.eventually(t, instances, want, func(s *auth.Service) string { return homes(t, s) })
 	}
 	eventually(t, "[]")
 	home := model.Residency{UserID: user.ID, HouseholdID: 4242, Relation: model.RelationOwner,
@@ -178,7 +131,7 @@ func TestHomesKeptWithTheGrants(t *testing.T) {
 	if err := model.Create(f.ctx, f.db, &home); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := homes(t, f.svc); got != "[4242]" {
+	if got := homes(t, f.svc); got != "[4242]" {
 		t.Fatalf("right after moving in, where it was recorded: %s", got)
 	}
 	eventually(t, "[4242]")
@@ -186,7 +139,7 @@ func TestHomesKeptWithTheGrants(t *testing.T) {
 		t.Fatalf("remove: %d %v", n, err)
 	}
 	for i, s := range instances {
-		if got, _ := homes(t, s); got != "[]" {
+		if got := homes(t, s); got != "[]" {
 			t.Fatalf("instance %d right after the removal: %s", i+1, got)
 		}
 	}
