@@ -529,7 +529,8 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 		if states != nil {
 			sts = states
 		}
-		if node := levelColumn(level); node != "" && col == node && states != nil && subset(states, intakeStates) {
+		// Levels above the grid are named as the tree's kinds.
+		if level != "" && level != OrderLevelGrid && col == TreeColumn(level) && states != nil && subset(states, intakeStates) {
 			// A dispatcher's queue: the orders waiting at their desk, one
 			// range of ix_order_intake whatever the two states.
 			var only []string
@@ -596,20 +597,6 @@ func orderParts(scopes []OrderScope, states []string) ([]orderPart, bool) {
 		}
 	}
 	return parts, len(parts) <= maxOrderParts
-}
-
-// levelColumn is the orders column of the node an order at level waits
-// at for dispatch ("" for the grid, whose queues are by state).
-func levelColumn(level string) string {
-	switch level {
-	case OrderLevelCommunity:
-		return "community_id"
-	case OrderLevelStreet:
-		return "street_id"
-	case OrderLevelCity:
-		return "city_id"
-	}
-	return ""
 }
 
 // subset reports whether every one of a is in b.

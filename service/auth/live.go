@@ -218,15 +218,15 @@ func (c *liveCache) getSeats(key string) ([]model.Grant, bool) {
 	return gs, ok
 }
 
-// anyPending reports whether a change this instance wrote is unread,
-// forgetting the ones that will never be (rolled back).
+// anyPending reports whether a change this instance wrote is unread
+// (bypassed forgets the ones that never will be).
 func (c *liveCache) anyPending(mono time.Time) bool {
-	for u, p := range c.pending {
-		if !mono.Before(p.until) {
-			delete(c.pending, u)
+	for u := range c.pending {
+		if c.bypassed(u, mono) {
+			return true
 		}
 	}
-	return len(c.pending) > 0
+	return false
 }
 
 // putSeats keeps the holders of key that a load begun at began found,
